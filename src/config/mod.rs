@@ -1,0 +1,699 @@
+//! Configuration: TOML in, a validated [`Config`] out.
+//!
+//! Two stages. [`raw`] is the serde shape of the file, with spans. [`load_str`] validates it and
+//! collects *every* problem as a [`Diagnostic`] naming `FILE:LINE:COLUMN`, with the offending line
+//! and a caret, and saying what was expected. Topic queries are compiled here, so a bad query
+//! fails `newshound check`, not the daemon at 3 a.m.
+
+mod raw;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use url::Url;
+
+use crate::topics::{self, Stem, TopicSpec};
+use raw::{RawConfig, RawSize};
+
+/// The example config shipped in the repository, printed by `newshound config example`.
+pub const EXAMPLE: &str = include_str!("../../config/newshound.toml");
+
+/// Where a feed is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedSource {
+    Http(Url),
+    File(PathBuf),
+}
+
+impl fmt::Display for FeedSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FeedSource::Http(u) => f.write_str(u.as_str()),
+            FeedSource::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct FeedConfig {
+    pub name: String,
+    pub source: FeedSource,
+    pub interval: Duration,
+    pub headers: Vec<(String, String)>,
+    pub max_body_bytes: u64,
+}
+
+/// The log level of a topic's alerts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+#[derive(Debug, Clone)]
+pub struct TopicConfig {
+    pub spec: TopicSpec,
+    pub level: AlertLevel,
+}
+
+#[derive(Debug, Clone)]
+pub struct Defaults {
+    pub interval: Duration,
+    pub min_interval: Duration,
+    pub max_interval: Duration,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    pub max_body_bytes: u64,
+    pub user_agent: String,
+    pub concurrency: usize,
+    pub per_host_concurrency: usize,
+    pub host_spacing: Duration,
+    pub shutdown_grace: Duration,
+    pub adaptive: bool,
+    pub failing_after: u32,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Defaults {
+            interval: Duration::from_secs(15 * 60),
+            min_interval: Duration::from_secs(60),
+            max_interval: Duration::from_secs(24 * 3600),
+            timeout: Duration::from_secs(45),
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(20),
+            max_body_bytes: 16 * 1024 * 1024,
+            user_agent: default_user_agent(),
+            concurrency: 16,
+            per_host_concurrency: 2,
+            host_spacing: Duration::from_millis(0),
+            shutdown_grace: Duration::from_secs(10),
+            adaptive: true,
+            failing_after: 3,
+        }
+    }
+}
+
+pub fn default_user_agent() -> String {
+    format!("newshound/{} (+https://github.com/newshound/newshound)", env!("CARGO_PKG_VERSION"))
+}
+
+/// SQLite's durability setting in WAL mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    /// Durable across crashes; the last commits may roll back on power loss.
+    Normal,
+    /// Durable across power loss too, at the cost of an fsync per commit.
+    Full,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this was loaded from.
+    pub path: PathBuf,
+    pub database: PathBuf,
+    pub synchronous: Synchronous,
+    pub defaults: Defaults,
+    /// Items published longer ago than this never alert; `None` disables the rule.
+    pub alert_max_age: Option<Duration>,
+    /// Enabled feeds only.
+    pub feeds: Vec<FeedConfig>,
+    pub topics: Vec<TopicConfig>,
+}
+
+/// One problem in a config file, with its position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    /// The offending source line and a caret line under the column.
+    pub snippet: Option<(String, String)>,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message)?;
+        if let Some((line, caret)) = &self.snippet {
+            write!(f, "\n   | {line}\n   | {caret}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a config could not be loaded: every problem found, in file order.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{}", render(.0))]
+    Invalid(Vec<Diagnostic>),
+}
+
+fn render(diags: &[Diagnostic]) -> String {
+    let mut out = String::new();
+    for (i, d) in diags.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&d.to_string());
+    }
+    out.push_str(&format!("\n{} error{} in config", diags.len(), if diags.len() == 1 { "" } else { "s" }));
+    out
+}
+
+impl ConfigError {
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        match self {
+            ConfigError::Invalid(d) => d,
+            ConfigError::Read { .. } => &[],
+        }
+    }
+}
+
+/// The default config path: `$NEWSHOUND_CONFIG`, then `$CONFIGURATION_DIRECTORY/config.toml`
+/// (systemd), then `/etc/newshound/config.toml` for root, else
+/// `$XDG_CONFIG_HOME/newshound/config.toml` (or `~/.config/newshound/config.toml`).
+pub fn default_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("NEWSHOUND_CONFIG").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    if let Some(dir) = std::env::var_os("CONFIGURATION_DIRECTORY").filter(|p| !p.is_empty()) {
+        // systemd may pass several directories separated by ':'; the first is ours.
+        let first = dir.to_string_lossy().split(':').next().unwrap_or_default().to_owned();
+        return Path::new(&first).join("config.toml");
+    }
+    if is_root() {
+        return PathBuf::from("/etc/newshound/config.toml");
+    }
+    xdg_dir("XDG_CONFIG_HOME", ".config").join("newshound/config.toml")
+}
+
+/// The default database path: `$STATE_DIRECTORY/newshound.db` (systemd), then
+/// `/var/lib/newshound/newshound.db` for root, else `$XDG_STATE_HOME/newshound/newshound.db`.
+pub fn default_database() -> PathBuf {
+    if let Some(dir) = std::env::var_os("STATE_DIRECTORY").filter(|p| !p.is_empty()) {
+        let first = dir.to_string_lossy().split(':').next().unwrap_or_default().to_owned();
+        return Path::new(&first).join("newshound.db");
+    }
+    if is_root() {
+        return PathBuf::from("/var/lib/newshound/newshound.db");
+    }
+    xdg_dir("XDG_STATE_HOME", ".local/state").join("newshound/newshound.db")
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn xdg_dir(var: &str, fallback: &str) -> PathBuf {
+    match std::env::var_os(var).filter(|p| !p.is_empty()) {
+        Some(p) => PathBuf::from(p),
+        None => std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")).join(fallback),
+    }
+}
+
+/// Reads and validates the config file at `path`.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+    load_str(&text, path)
+}
+
+/// Validates config text; `path` names the file in diagnostics and anchors relative paths.
+pub fn load_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let mut cx = Validator { text, path, diags: Vec::new() };
+    if text.trim().is_empty() {
+        cx.error(0..0, "the config file is empty; it needs at least one [[feeds]] entry (see config/newshound.toml)");
+        return Err(ConfigError::Invalid(cx.diags));
+    }
+    let raw: RawConfig = match toml::from_str(text) {
+        Ok(raw) => raw,
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            cx.error(span, e.message().trim_end());
+            return Err(ConfigError::Invalid(cx.diags));
+        }
+    };
+    let cfg = cx.validate(raw);
+    match cfg {
+        Some(cfg) if cx.diags.is_empty() => Ok(cfg),
+        _ => Err(ConfigError::Invalid(cx.diags)),
+    }
+}
+
+struct Validator<'a> {
+    text: &'a str,
+    path: &'a Path,
+    diags: Vec<Diagnostic>,
+}
+
+impl Validator<'_> {
+    fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
+        let d = self.diagnostic(span.start, message.into());
+        self.diags.push(d);
+    }
+
+    fn diagnostic(&self, offset: usize, message: String) -> Diagnostic {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let line_end = self.text[line_start..].find('\n').map_or(self.text.len(), |i| line_start + i);
+        let column = self.text[line_start..offset].chars().count() + 1;
+        let source_line = self.text[line_start..line_end].trim_end_matches('\r').to_owned();
+        let caret = format!("{}^", " ".repeat(column - 1));
+        let snippet = (!source_line.is_empty()).then_some((source_line, caret));
+        Diagnostic { file: self.path.to_owned(), line, column, message, snippet }
+    }
+
+    fn base_dir(&self) -> PathBuf {
+        self.path.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_owned)
+    }
+
+    fn duration(&mut self, value: &Option<toml::Spanned<String>>, key: &str, default: Duration) -> Duration {
+        let Some(v) = value else { return default };
+        match parse_duration(v.get_ref()) {
+            Ok(d) if d.is_zero() => {
+                self.error(v.span(), format!("{key} must be longer than zero, got \"{}\"", v.get_ref()));
+                default
+            }
+            Ok(d) => d,
+            Err(msg) => {
+                self.error(v.span(), format!("{key}: {msg}"));
+                default
+            }
+        }
+    }
+
+    fn size(&mut self, value: &Option<toml::Spanned<RawSize>>, key: &str, default: u64) -> u64 {
+        let Some(v) = value else { return default };
+        let parsed = match v.get_ref() {
+            RawSize::Bytes(n) if *n > 0 => Ok(*n as u64),
+            RawSize::Bytes(n) => Err(format!("must be a positive number of bytes, got {n}")),
+            RawSize::Text(s) => parse_size(s),
+        };
+        match parsed {
+            Ok(n) if n >= 1024 => n,
+            Ok(n) => {
+                self.error(v.span(), format!("{key} of {n} bytes is too small to hold a feed; use at least 1KiB"));
+                default
+            }
+            Err(msg) => {
+                self.error(v.span(), format!("{key}: {msg}"));
+                default
+            }
+        }
+    }
+
+    fn count(&mut self, value: &Option<toml::Spanned<i64>>, key: &str, default: usize, max: usize) -> usize {
+        let Some(v) = value else { return default };
+        let n = *v.get_ref();
+        if n < 1 || n as u64 > max as u64 {
+            self.error(v.span(), format!("{key} must be between 1 and {max}, got {n}"));
+            return default;
+        }
+        n as usize
+    }
+
+    fn validate(&mut self, raw: RawConfig) -> Option<Config> {
+        let base = self.base_dir();
+        let base_defaults = Defaults::default();
+        let d = &raw.defaults;
+        let mut defaults = Defaults {
+            interval: self.duration(&d.interval, "interval", base_defaults.interval),
+            min_interval: self.duration(&d.min_interval, "min_interval", base_defaults.min_interval),
+            max_interval: self.duration(&d.max_interval, "max_interval", base_defaults.max_interval),
+            timeout: self.duration(&d.timeout, "timeout", base_defaults.timeout),
+            connect_timeout: self.duration(&d.connect_timeout, "connect_timeout", base_defaults.connect_timeout),
+            read_timeout: self.duration(&d.read_timeout, "read_timeout", base_defaults.read_timeout),
+            max_body_bytes: self.size(&d.max_body_size, "max_body_size", base_defaults.max_body_bytes),
+            user_agent: base_defaults.user_agent.clone(),
+            concurrency: self.count(&d.concurrency, "concurrency", base_defaults.concurrency, 1024),
+            per_host_concurrency: self.count(&d.per_host_concurrency, "per_host_concurrency", base_defaults.per_host_concurrency, 64),
+            host_spacing: Duration::ZERO,
+            shutdown_grace: self.duration(&d.shutdown_grace, "shutdown_grace", base_defaults.shutdown_grace),
+            adaptive: d.adaptive.unwrap_or(base_defaults.adaptive),
+            failing_after: self.count(&d.failing_after, "failing_after", base_defaults.failing_after as usize, 1000) as u32,
+        };
+        if let Some(spacing) = &d.host_spacing {
+            match parse_duration(spacing.get_ref()) {
+                Ok(v) => defaults.host_spacing = v,
+                Err(msg) => self.error(spacing.span(), format!("host_spacing: {msg}")),
+            }
+        }
+        if let Some(ua) = &d.user_agent {
+            if ua.get_ref().trim().is_empty() || ua.get_ref().chars().any(char::is_control) {
+                self.error(ua.span(), "user_agent must be non-empty printable text");
+            } else {
+                defaults.user_agent = ua.get_ref().clone();
+            }
+        }
+        if defaults.min_interval > defaults.max_interval {
+            let span = d.min_interval.as_ref().map_or(0..0, toml::Spanned::span);
+            self.error(span, "min_interval is longer than max_interval");
+        }
+
+        let database = match &raw.storage.path {
+            Some(p) if p.get_ref().trim().is_empty() => {
+                self.error(p.span(), "storage.path is empty; give a file path such as \"newshound.db\"");
+                PathBuf::new()
+            }
+            Some(p) => base.join(p.get_ref()),
+            None => default_database(),
+        };
+        let synchronous = match raw.storage.synchronous.as_ref().map(|s| (s.get_ref().as_str(), s.span())) {
+            None | Some(("normal", _)) => Synchronous::Normal,
+            Some(("full", _)) => Synchronous::Full,
+            Some((other, span)) => {
+                self.error(span, format!("synchronous must be \"normal\" or \"full\", got \"{other}\""));
+                Synchronous::Normal
+            }
+        };
+        let alert_max_age = match &raw.alerts.max_age {
+            None => Some(Duration::from_secs(24 * 3600)),
+            Some(v) if v.get_ref() == "off" => None,
+            Some(v) => match parse_duration(v.get_ref()) {
+                Ok(d) => Some(d),
+                Err(msg) => {
+                    self.error(v.span(), format!("max_age: {msg}, or \"off\""));
+                    None
+                }
+            },
+        };
+
+        let mut feeds = Vec::new();
+        let mut names: HashMap<String, Range<usize>> = HashMap::new();
+        let mut sources: HashMap<String, Range<usize>> = HashMap::new();
+        for f in &raw.feeds {
+            let Some(source) = self.feed_source(&f.url, &base) else { continue };
+            let name = match &f.name {
+                Some(n) => {
+                    let s = n.get_ref().trim();
+                    if s.is_empty() || s.chars().any(char::is_control) {
+                        self.error(n.span(), "feed name must be non-empty printable text");
+                        continue;
+                    }
+                    s.to_owned()
+                }
+                None => derived_name(&source),
+            };
+            let name_span = f.name.as_ref().map_or(f.url.span(), toml::Spanned::span);
+            if let Some(first) = names.get(&name) {
+                let (l, _) = self.line_col(first.start);
+                self.error(name_span, format!("duplicate feed name \"{name}\" (first used on line {l}); give each feed a unique name"));
+                continue;
+            }
+            let key = source.to_string();
+            if let Some(first) = sources.get(&key) {
+                let (l, _) = self.line_col(first.start);
+                self.error(f.url.span(), format!("duplicate feed URL {key} (first used on line {l})"));
+                continue;
+            }
+            names.insert(name.clone(), name_span);
+            sources.insert(key, f.url.span());
+            let interval = self.duration(&f.interval, "interval", defaults.interval);
+            let mut headers = Vec::new();
+            for (k, v) in &f.headers {
+                let valid_name = !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+                if !valid_name {
+                    self.error(v.span(), format!("\"{k}\" is not a valid HTTP header name"));
+                } else if v.get_ref().bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+                    self.error(v.span(), format!("header {k} contains control characters"));
+                } else {
+                    headers.push((k.clone(), v.get_ref().clone()));
+                }
+            }
+            let max_body_bytes = self.size(&f.max_body_size, "max_body_size", defaults.max_body_bytes);
+            if f.enabled.unwrap_or(true) {
+                feeds.push(FeedConfig { name, source, interval, headers, max_body_bytes });
+            }
+        }
+
+        let topics = self.topics(&raw, &names);
+        Some(Config { path: self.path.to_owned(), database, synchronous, defaults, alert_max_age, feeds, topics })
+    }
+
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let d = self.diagnostic(offset, String::new());
+        (d.line, d.column)
+    }
+
+    fn feed_source(&mut self, url: &toml::Spanned<String>, base: &Path) -> Option<FeedSource> {
+        let s = url.get_ref().trim();
+        if s.is_empty() {
+            self.error(url.span(), "feed url is empty; expected http://, https://, file:// or a file path");
+            return None;
+        }
+        if let Some(path) = s.strip_prefix("file://") {
+            return Some(FeedSource::File(base.join(path)));
+        }
+        let looks_like_url = s.contains("://") || s.starts_with("feed:");
+        if !looks_like_url {
+            return Some(FeedSource::File(base.join(s)));
+        }
+        match Url::parse(s) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(FeedSource::Http(u)),
+            Ok(u) => {
+                self.error(url.span(), format!("unsupported URL scheme \"{}\"; expected http, https or file", u.scheme()));
+                None
+            }
+            Err(e) => {
+                self.error(url.span(), format!("invalid feed URL: {e}; expected e.g. \"https://example.com/feed.xml\""));
+                None
+            }
+        }
+    }
+
+    fn topics(&mut self, raw: &RawConfig, feed_names: &HashMap<String, Range<usize>>) -> Vec<TopicConfig> {
+        let mut out = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for t in &raw.topics {
+            let name = t.name.get_ref().trim().to_owned();
+            if name.is_empty() || name.chars().any(char::is_control) {
+                self.error(t.name.span(), "topic name must be non-empty printable text");
+                continue;
+            }
+            if let Some(first) = seen.get(&name) {
+                self.error(t.name.span(), format!("duplicate topic name \"{name}\" (first used on line {first})"));
+                continue;
+            }
+            let (line, _) = self.line_col(t.name.span().start);
+            seen.insert(name.clone(), line);
+            let mut queries: Vec<&toml::Spanned<String>> = Vec::new();
+            match (&t.query, &t.queries) {
+                (Some(q), None) => queries.push(q),
+                (None, Some(qs)) if !qs.is_empty() => queries.extend(qs.iter()),
+                (Some(_), Some(qs)) => {
+                    let span = qs.first().map_or(t.name.span(), toml::Spanned::span);
+                    self.error(span, format!("topic \"{name}\" has both query and queries; use one"));
+                    continue;
+                }
+                _ => {
+                    self.error(t.name.span(), format!("topic \"{name}\" needs a query (or queries = [...])"));
+                    continue;
+                }
+            }
+            let mut sources = Vec::new();
+            let mut ok = true;
+            for q in queries {
+                if let Err(e) = topics::parse_query(q.get_ref()) {
+                    let offset = self.offset_in_string(q, e.offset);
+                    let mut d = self.diagnostic(offset, format!("topic \"{name}\": {}", e.message));
+                    // Show the query itself with the caret, which is clearer than the file line
+                    // for multi-line queries.
+                    d.snippet = Some(e.snippet(q.get_ref()));
+                    self.diags.push(d);
+                    ok = false;
+                } else {
+                    sources.push(q.get_ref().clone());
+                }
+            }
+            let feeds = t.feeds.as_ref().map(|fs| {
+                fs.iter()
+                    .filter_map(|f| {
+                        if feed_names.contains_key(f.get_ref()) {
+                            Some(f.get_ref().clone())
+                        } else {
+                            self.error(f.span(), format!("topic \"{name}\" names feed \"{}\", which is not configured", f.get_ref()));
+                            None
+                        }
+                    })
+                    .collect::<Vec<_>>()
+            });
+            let level = match t.level.as_ref().map(|l| (l.get_ref().to_ascii_lowercase(), l.span())) {
+                None => AlertLevel::Info,
+                Some((l, span)) => match l.as_str() {
+                    "error" => AlertLevel::Error,
+                    "warn" | "warning" => AlertLevel::Warn,
+                    "info" => AlertLevel::Info,
+                    "debug" => AlertLevel::Debug,
+                    "trace" => AlertLevel::Trace,
+                    _ => {
+                        self.error(span, format!("level must be one of error, warn, info, debug, trace; got \"{l}\""));
+                        AlertLevel::Info
+                    }
+                },
+            };
+            let stem = match t.stem.as_ref().map(|s| (s.get_ref().to_ascii_lowercase(), s.span())) {
+                None => None,
+                Some((s, span)) => match Stem::from_name(&s) {
+                    Some(stem) => Some(stem),
+                    None => {
+                        self.error(span, format!("stem must be a language such as \"english\" ({}); got \"{s}\"", Stem::NAMES.join(", ")));
+                        None
+                    }
+                },
+            };
+            if ok {
+                out.push(TopicConfig { spec: TopicSpec { name, queries: sources, feeds, stem }, level });
+            }
+        }
+        out
+    }
+
+    /// Maps an offset inside a string value to an offset in the file. Exact for literal strings
+    /// (`'...'`, `'''...'''`) and escape-free basic strings; otherwise the string's start.
+    fn offset_in_string(&self, value: &toml::Spanned<String>, inner: usize) -> usize {
+        let span = value.span();
+        let raw = &self.text[span.clone()];
+        let mut start = span.start;
+        for delim in ["'''", "\"\"\"", "'", "\""] {
+            if let Some(rest) = raw.strip_prefix(delim) {
+                start += delim.len();
+                if delim.len() == 3 && rest.starts_with('\n') {
+                    start += 1;
+                } else if delim.len() == 3 && rest.starts_with("\r\n") {
+                    start += 2;
+                }
+                let escaped = delim.starts_with('"') && raw.contains('\\');
+                return if escaped { span.start } else { start + inner };
+            }
+        }
+        span.start
+    }
+}
+
+/// A name for a feed that has none: the host and path of its URL, or the file name.
+fn derived_name(source: &FeedSource) -> String {
+    match source {
+        FeedSource::Http(u) => {
+            let host = u.host_str().unwrap_or("feed");
+            let path = u.path().trim_end_matches('/');
+            format!("{host}{path}")
+        }
+        FeedSource::File(p) => p.file_stem().map_or_else(|| p.display().to_string(), |s| s.to_string_lossy().into_owned()),
+    }
+}
+
+/// Parses a human duration: `"90s"`, `"15m"`, `"1h30m"`, `"2 days"`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim()).map_err(|e| format!("\"{s}\" is not a duration ({e}); expected e.g. \"90s\", \"15m\", \"1h30m\""))
+}
+
+/// Parses a byte size: `"16MiB"`, `"512 KB"`, `"1048576"`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("\"{s}\" is not a size; expected e.g. \"16MiB\" or a number of bytes"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        other => return Err(format!("unknown size unit \"{other}\"; expected B, KB, KiB, MB, MiB, GB or GiB")),
+    };
+    n.checked_mul(mult).ok_or_else(|| format!("\"{s}\" is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn diags(text: &str) -> Vec<String> {
+        match load_str(text, Path::new("cfg.toml")) {
+            Ok(_) => vec![],
+            Err(e) => e.diagnostics().iter().map(|d| format!("{}:{}: {}", d.line, d.column, d.message)).collect(),
+        }
+    }
+
+    #[test]
+    fn minimal_config_loads_with_defaults() {
+        let cfg = load_str("[[feeds]]\nurl = \"https://example.com/rss\"\n", Path::new("/etc/nh/c.toml")).unwrap();
+        assert_eq!(cfg.feeds.len(), 1);
+        assert_eq!(cfg.feeds[0].name, "example.com/rss");
+        assert_eq!(cfg.feeds[0].interval, Duration::from_secs(900));
+        assert_eq!(cfg.alert_max_age, Some(Duration::from_secs(86400)));
+    }
+
+    #[test]
+    fn relative_paths_are_relative_to_the_config_file() {
+        let cfg = load_str("[storage]\npath = \"db.sqlite\"\n[[feeds]]\nurl = \"feeds/a.xml\"\n", Path::new("/srv/nh/c.toml")).unwrap();
+        assert_eq!(cfg.database, PathBuf::from("/srv/nh/db.sqlite"));
+        assert_eq!(cfg.feeds[0].source, FeedSource::File(PathBuf::from("/srv/nh/feeds/a.xml")));
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_column() {
+        let d = diags("[[feeds]]\nurl = \"https://a.example/\"\nnmae = \"x\"\n");
+        assert_eq!(d.len(), 1);
+        assert!(d[0].starts_with("3:1: unknown field `nmae`"), "{d:?}");
+    }
+
+    #[test]
+    fn bad_duration_and_bad_url_are_both_reported() {
+        let d = diags("[[feeds]]\nurl = \"https://a.example/\"\ninterval = \"often\"\n[[feeds]]\nurl = \"ftp://b.example/\"\n");
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert!(d[0].starts_with("3:12: interval: \"often\" is not a duration"), "{d:?}");
+        assert!(d[1].starts_with("5:7: unsupported URL scheme \"ftp\""), "{d:?}");
+    }
+
+    #[test]
+    fn duplicate_names_and_urls_are_errors() {
+        let d = diags(
+            "[[feeds]]\nname = \"a\"\nurl = \"https://a.example/\"\n[[feeds]]\nname = \"a\"\nurl = \"https://b.example/\"\n[[feeds]]\nurl = \"https://a.example/\"\n",
+        );
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert!(d[0].contains("duplicate feed name \"a\" (first used on line 2)"), "{d:?}");
+        assert!(d[1].contains("duplicate feed URL"), "{d:?}");
+    }
+
+    #[test]
+    fn query_errors_point_inside_the_query() {
+        let d = diags("[[feeds]]\nurl = \"https://a.example/\"\n[[topics]]\nname = \"t\"\nquery = '(summit OR'\n");
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].starts_with("5:20: topic \"t\":"), "{d:?}");
+    }
+
+    #[test]
+    fn every_bad_topic_is_reported() {
+        let d = diags("[[topics]]\nname = \"a\"\nquery = 'x NEAR/ y'\n[[topics]]\nname = \"b\"\nquery = '\"open'\n");
+        assert_eq!(d.len(), 2, "{d:?}");
+    }
+
+    #[test]
+    fn sizes_parse_with_units() {
+        assert_eq!(parse_size("16MiB"), Ok(16 << 20));
+        assert_eq!(parse_size("512 KB"), Ok(512_000));
+        assert!(parse_size("12 parsecs").is_err());
+    }
+
+    #[test]
+    fn type_errors_come_from_toml_with_position() {
+        let d = diags("[defaults]\nconcurrency = \"ten\"\n");
+        assert_eq!(d.len(), 1);
+        assert!(d[0].starts_with("2:15: invalid type: string \"ten\", expected i64"), "{d:?}");
+    }
+}

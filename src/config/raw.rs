@@ -1,0 +1,88 @@
+//! The serde shape of the TOML file, close to the input: strings and spans, nothing validated.
+//! `config::load` turns it into a [`super::Config`] and reports every problem with its position.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    #[serde(default)]
+    pub storage: RawStorage,
+    #[serde(default)]
+    pub defaults: RawDefaults,
+    #[serde(default)]
+    pub alerts: RawAlerts,
+    #[serde(default)]
+    pub feeds: Vec<RawFeed>,
+    #[serde(default)]
+    pub topics: Vec<RawTopic>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStorage {
+    /// Database file; relative paths are relative to the config file's directory.
+    pub path: Option<Spanned<String>>,
+    /// `"normal"` (default) or `"full"`: SQLite's `synchronous` in WAL mode.
+    pub synchronous: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDefaults {
+    pub interval: Option<Spanned<String>>,
+    pub min_interval: Option<Spanned<String>>,
+    pub max_interval: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    pub connect_timeout: Option<Spanned<String>>,
+    pub read_timeout: Option<Spanned<String>>,
+    pub max_body_size: Option<Spanned<RawSize>>,
+    pub user_agent: Option<Spanned<String>>,
+    pub concurrency: Option<Spanned<i64>>,
+    pub per_host_concurrency: Option<Spanned<i64>>,
+    pub host_spacing: Option<Spanned<String>>,
+    pub shutdown_grace: Option<Spanned<String>>,
+    pub adaptive: Option<bool>,
+    pub failing_after: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAlerts {
+    /// `"24h"`, or `"off"`.
+    pub max_age: Option<Spanned<String>>,
+}
+
+/// A byte size: a plain integer, or a string such as `"16MiB"`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum RawSize {
+    Bytes(i64),
+    Text(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFeed {
+    pub url: Spanned<String>,
+    pub name: Option<Spanned<String>>,
+    pub interval: Option<Spanned<String>>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, Spanned<String>>,
+    pub enabled: Option<bool>,
+    pub max_body_size: Option<Spanned<RawSize>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTopic {
+    pub name: Spanned<String>,
+    pub query: Option<Spanned<String>>,
+    pub queries: Option<Vec<Spanned<String>>>,
+    pub feeds: Option<Vec<Spanned<String>>>,
+    pub level: Option<Spanned<String>>,
+    pub stem: Option<Spanned<String>>,
+}

@@ -1,0 +1,80 @@
+//! The vocabulary every stage shares: a normalized [`Item`] and its identity within a feed.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// Longest stored title, in bytes.
+pub const MAX_TITLE_BYTES: usize = 1_000;
+/// Longest stored summary, in bytes (the full content is kept separately).
+pub const MAX_SUMMARY_BYTES: usize = 2_000;
+/// Longest stored plain-text content, in bytes.
+pub const MAX_CONTENT_BYTES: usize = 64 * 1024;
+/// Longest stored URL or GUID, in bytes; longer ones are not trustworthy identifiers.
+pub const MAX_KEY_BYTES: usize = 2_048;
+/// Most items taken from one document; the rest are ignored (and the feed's outcome says so).
+pub const MAX_ITEMS_PER_FEED: usize = 1_000;
+
+/// How an item is identified within its feed, strongest first.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "value")]
+pub enum ItemKey {
+    /// The feed's own GUID / Atom id / JSON Feed id.
+    Guid(String),
+    /// No id: the canonical link.
+    Url(String),
+    /// Neither: a hash of title and content (stable across parses, unlike feed-rs's UUIDs).
+    Hash(String),
+}
+
+impl ItemKey {
+    /// The stored form: a one-letter kind, a colon, the value.
+    pub fn as_stored(&self) -> String {
+        match self {
+            ItemKey::Guid(g) => format!("g:{g}"),
+            ItemKey::Url(u) => format!("u:{u}"),
+            ItemKey::Hash(h) => format!("h:{h}"),
+        }
+    }
+}
+
+/// One entry of a feed, normalized: plain text, canonical URL, UTC dates.
+#[derive(Debug, Clone, Serialize)]
+pub struct Item {
+    /// newshound's own identity of the item within its feed.
+    pub key: ItemKey,
+    /// The link as published, resolved against the document's base.
+    pub url: Option<String>,
+    /// The link without tracking parameters or fragment: the cross-feed dedup key.
+    pub canonical_url: Option<String>,
+    /// Plain text, entities decoded, tags removed, whitespace collapsed.
+    pub title: String,
+    /// Plain text, bounded to [`MAX_SUMMARY_BYTES`].
+    pub summary: String,
+    /// Full content as plain text, when the feed carries more than the summary.
+    pub content: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub updated: Option<DateTime<Utc>>,
+    pub authors: Vec<String>,
+    pub categories: Vec<String>,
+    /// Hash of title, summary and content: detects edits and dedups id-less, link-less items.
+    pub content_hash: u64,
+}
+
+impl Item {
+    /// The date an item says it was published, else updated.
+    pub fn date(&self) -> Option<DateTime<Utc>> {
+        self.published.or(self.updated)
+    }
+}
+
+/// A stable 64-bit hash (xxh3): never `DefaultHasher`, whose output may change between Rust
+/// releases while these values live in the database.
+pub fn stable_hash(parts: &[&str]) -> u64 {
+    use std::hash::Hasher;
+    let mut h = twox_hash::XxHash3_64::with_seed(0);
+    for p in parts {
+        h.write(p.as_bytes());
+        h.write(&[0xff]);
+    }
+    h.finish()
+}

@@ -1,0 +1,409 @@
+//! Everything newshound does around feed-rs to read real-world feeds it mishandles, in one place.
+//!
+//! | feed-rs 3.0 gap                                              | what happens here                      |
+//! |--------------------------------------------------------------|----------------------------------------|
+//! | can panic on some UTF-16 input; trusts only the XML prolog    | [`to_utf8`]: BOM, prolog, HTTP charset, then Windows-1252; always hands feed-rs UTF-8 |
+//! | `<rss>` without version, or 0.90/0.93/0.94/2.01 → no feed root | version rewritten to 2.0              |
+//! | RSS in the UserLand or Netscape namespaces → no items          | namespace mapped to RSS               |
+//! | Atom 0.3 → an empty feed, no error                             | namespace mapped to Atom 1.0; `issued`/`modified` → `published`/`updated` |
+//! | RSS 1.0 items without `<link>` dropped; `rdf:about` ignored    | `<link>` added from `rdf:about`, which also becomes the item id |
+//! | `dc:title` ignored                                             | becomes the title when there is none  |
+//! | `dcterms:modified`/`dcterms:created` ignored                   | becomes the date when there is none   |
+//! | ISO-8601 dates without seconds missed                          | [`super::dates::parse`]               |
+//! | a whole JSON Feed rejected over one numeric `id`               | [`repair_json`] turns numeric ids into strings |
+//!
+//! The XML repairs are a streaming rewrite with quick-xml (the parser feed-rs itself uses), run
+//! only when a cheap scan says the document needs one.
+
+use std::borrow::Cow;
+
+use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::name::ResolveResult;
+use quick_xml::reader::NsReader;
+use quick_xml::writer::Writer;
+
+const ATOM03: &str = "http://purl.org/atom/ns#";
+const ATOM10: &str = "http://www.w3.org/2005/Atom";
+const RSS10: &str = "http://purl.org/rss/1.0/";
+const USERLAND: &str = "http://backend.userland.com/rss";
+const NETSCAPE: &str = "http://my.netscape.com/rdf/simple/0.9/";
+const DC: &str = "http://purl.org/dc/elements/1.1/";
+const DCTERMS: &str = "http://purl.org/dc/terms/";
+
+/// Decodes a document to UTF-8. The encoding comes from, in order: a byte-order mark, the XML
+/// prolog, the HTTP `Content-Type` charset; a document that claims (or defaults to) UTF-8 but is
+/// not valid UTF-8 is read as Windows-1252, the usual culprit. The prolog is rewritten to say
+/// UTF-8 whenever the bytes change.
+pub fn to_utf8<'a>(bytes: &'a [u8], http_charset: Option<&str>) -> Cow<'a, str> {
+    if let Some((enc, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
+        if enc == encoding_rs::UTF_8 {
+            if let Ok(s) = std::str::from_utf8(&bytes[bom_len..]) {
+                return Cow::Borrowed(s);
+            }
+        }
+        let (text, _) = enc.decode_without_bom_handling(&bytes[bom_len..]);
+        return Cow::Owned(rewrite_prolog_encoding(&text));
+    }
+    let declared = prolog_encoding(bytes).and_then(|label| encoding_rs::Encoding::for_label(label.as_bytes()));
+    let from_http = http_charset.and_then(|c| encoding_rs::Encoding::for_label(c.trim().as_bytes()));
+    let encoding = declared.or(from_http).unwrap_or(encoding_rs::UTF_8);
+    // A prolog that says UTF-16 on bytes with no BOM is a lie we cannot act on; treat as UTF-8.
+    let encoding = if encoding == encoding_rs::UTF_16LE || encoding == encoding_rs::UTF_16BE { encoding_rs::UTF_8 } else { encoding };
+    if encoding == encoding_rs::UTF_8 {
+        if let Ok(s) = std::str::from_utf8(bytes) {
+            return Cow::Borrowed(s);
+        }
+        let fallback = from_http.filter(|e| *e != encoding_rs::UTF_8).unwrap_or(encoding_rs::WINDOWS_1252);
+        let (text, _, _) = fallback.decode(bytes);
+        return Cow::Owned(rewrite_prolog_encoding(&text));
+    }
+    let (text, _, _) = encoding.decode(bytes);
+    Cow::Owned(rewrite_prolog_encoding(&text))
+}
+
+/// The `encoding="..."` of an XML prolog at the start of `bytes`.
+fn prolog_encoding(bytes: &[u8]) -> Option<String> {
+    let head = &bytes[..bytes.len().min(256)];
+    let head = String::from_utf8_lossy(head);
+    let head = head.trim_start();
+    if !head.starts_with("<?xml") {
+        return None;
+    }
+    let decl = &head[..head.find("?>")?];
+    let at = decl.find("encoding")?;
+    let rest = decl[at + "encoding".len()..].trim_start().strip_prefix('=')?.trim_start();
+    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let value = &rest[1..];
+    Some(value[..value.find(quote)?].to_owned())
+}
+
+/// Replaces the prolog's encoding declaration (the text is UTF-8 now).
+fn rewrite_prolog_encoding(text: &str) -> String {
+    let trimmed = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
+    if trimmed.starts_with("<?xml") {
+        if let Some(end) = trimmed.find("?>") {
+            return format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>{}", &trimmed[end + 2..]);
+        }
+    }
+    text.to_owned()
+}
+
+/// What the XML repair pass produced.
+#[derive(Debug, Default)]
+pub struct Repaired {
+    pub xml: String,
+    /// For RSS 1.0: each item's `rdf:about`, in document order (feed-rs keeps that order).
+    pub item_ids: Vec<Option<String>>,
+}
+
+/// Which repairs a document needs, from a cheap scan.
+fn needs_repair(doc: &str) -> bool {
+    let head_end = doc.len().min(4096);
+    let mut head_end_b = head_end;
+    while !doc.is_char_boundary(head_end_b) {
+        head_end_b -= 1;
+    }
+    let head = &doc[..head_end_b];
+    head.contains("<rdf:RDF") || head.contains(":RDF") || doc.contains(ATOM03) || doc.contains(USERLAND) || doc.contains(NETSCAPE) || doc.contains(DCTERMS)
+        || doc.contains("dc:title")
+        || rss_version_needs_fix(head)
+}
+
+fn rss_version_needs_fix(head: &str) -> bool {
+    let Some(at) = head.find("<rss") else { return false };
+    let tag = &head[at..];
+    let tag = &tag[..tag.find('>').unwrap_or(tag.len())];
+    let ok = ["\"2.0\"", "'2.0'", "\"0.91\"", "'0.91'", "\"0.92\"", "'0.92'"];
+    !(tag.contains("version") && ok.iter().any(|v| tag.contains(v)))
+}
+
+#[derive(Default)]
+struct ItemState {
+    events: Vec<Event<'static>>,
+    has_title: bool,
+    has_link: bool,
+    has_date: bool,
+    about: Option<String>,
+    dc_title: Option<String>,
+    dc_date: Option<String>,
+    /// Collecting the text of a dc:title / dcterms date child.
+    capture: Option<(Capture, String)>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Capture {
+    Title,
+    Date,
+}
+
+/// Rewrites an XML feed so feed-rs reads it fully. `None` when no repair is needed or the
+/// document is not well-formed enough to rewrite (feed-rs then reports the error).
+pub fn repair_xml(doc: &str) -> Option<Repaired> {
+    if !needs_repair(doc) {
+        return None;
+    }
+    let mut reader = NsReader::from_str(doc);
+    reader.config_mut().check_end_names = false;
+    let mut writer = Writer::new(Vec::with_capacity(doc.len() + 256));
+    let mut out = Repaired::default();
+    let mut depth = 0usize;
+    let mut atom03 = false;
+    let mut is_rdf = false;
+    let mut item: Option<(usize, ItemState)> = None;
+    loop {
+        let (ns, event) = reader.read_resolved_event().ok()?;
+        let ns = match ns {
+            ResolveResult::Bound(n) => Some(n.0.to_owned()),
+            _ => None,
+        };
+        match event {
+            Event::Eof => break,
+            Event::Start(e) => {
+                let local = e.local_name().as_ref().to_owned();
+                let e = if depth == 0 {
+                    atom03 = e.attributes().flatten().any(|a| a.value == ATOM03) || (local == "feed" && has_attr(&e, "version", "0.3"));
+                    is_rdf = local == "RDF";
+                    fix_root(&e, &local)
+                } else {
+                    e.into_owned()
+                };
+                depth += 1;
+                if item.is_none() && (local == "item" || local == "entry") {
+                    let mut state = ItemState::default();
+                    if is_rdf {
+                        state.about = attr(&e, "about");
+                    }
+                    item = Some((depth, state));
+                    if is_rdf {
+                        out.item_ids.push(item.as_ref().and_then(|(_, s)| s.about.clone()));
+                    }
+                    write(&mut writer, Event::Start(e))?;
+                    continue;
+                }
+                if let Some((item_depth, state)) = item.as_mut() {
+                    let mut e = e;
+                    if depth == *item_depth + 1 {
+                        observe_child(state, ns.as_deref(), &local, atom03, &mut e);
+                    }
+                    state.events.push(Event::Start(e));
+                } else {
+                    write(&mut writer, Event::Start(e))?;
+                }
+            }
+            Event::Empty(e) => {
+                let local = e.local_name().as_ref().to_owned();
+                let mut e = e.into_owned();
+                if let Some((item_depth, state)) = item.as_mut() {
+                    if depth == *item_depth {
+                        observe_child(state, ns.as_deref(), &local, atom03, &mut e);
+                        state.capture = None;
+                    }
+                    state.events.push(Event::Empty(e));
+                } else {
+                    write(&mut writer, Event::Empty(e))?;
+                }
+            }
+            Event::End(e) => {
+                depth = depth.saturating_sub(1);
+                let local = e.local_name().as_ref().to_owned();
+                let ends_item = item.as_ref().is_some_and(|(d, _)| *d == depth + 1);
+                if ends_item {
+                    let (_, state) = item.take()?;
+                    for ev in finish_item(state, &local) {
+                        write(&mut writer, ev)?;
+                    }
+                    write(&mut writer, Event::End(e))?;
+                    continue;
+                }
+                if let Some((_, state)) = item.as_mut() {
+                    if let Some((kind, text)) = state.capture.take() {
+                        match kind {
+                            Capture::Title => state.dc_title = Some(text),
+                            Capture::Date => state.dc_date = Some(text),
+                        }
+                    }
+                    let e = rename_end(e, atom03);
+                    state.events.push(Event::End(e));
+                } else {
+                    write(&mut writer, Event::End(e))?;
+                }
+            }
+            Event::Text(t) => {
+                if let Some((_, state)) = item.as_mut() {
+                    if let Some((_, text)) = state.capture.as_mut() {
+                        text.push_str(&t.xml10_content());
+                    }
+                    state.events.push(Event::Text(t.into_owned()));
+                } else {
+                    write(&mut writer, Event::Text(t))?;
+                }
+            }
+            Event::GeneralRef(r) => {
+                if let Some((_, state)) = item.as_mut() {
+                    if let Some((_, text)) = state.capture.as_mut() {
+                        match r.resolve_char_ref() {
+                            Ok(Some(c)) => text.push(c),
+                            _ => text.push_str(&html_escape::decode_html_entities(&format!("&{};", &*r))),
+                        }
+                    }
+                    state.events.push(Event::GeneralRef(r.into_owned()));
+                } else {
+                    write(&mut writer, Event::GeneralRef(r))?;
+                }
+            }
+            Event::CData(c) => {
+                if let Some((_, state)) = item.as_mut() {
+                    if let Some((_, text)) = state.capture.as_mut() {
+                        text.push_str(&c.xml10_content());
+                    }
+                    state.events.push(Event::CData(c.into_owned()));
+                } else {
+                    write(&mut writer, Event::CData(c))?;
+                }
+            }
+            other => {
+                if let Some((_, state)) = item.as_mut() {
+                    state.events.push(other.into_owned());
+                } else {
+                    write(&mut writer, other)?;
+                }
+            }
+        }
+    }
+    out.xml = String::from_utf8(writer.into_inner()).ok()?;
+    Some(out)
+}
+
+fn write(w: &mut Writer<Vec<u8>>, e: Event<'_>) -> Option<()> {
+    w.write_event(e).ok()
+}
+
+fn attr(e: &BytesStart<'_>, local: &str) -> Option<String> {
+    e.attributes()
+        .flatten()
+        .find(|a| a.key.0.rsplit(':').next() == Some(local))
+        .map(|a| html_escape::decode_html_entities(a.value.as_ref()).trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+fn has_attr(e: &BytesStart<'_>, key: &str, value: &str) -> bool {
+    e.attributes().flatten().any(|a| a.key.0 == key && a.value.trim() == value)
+}
+
+/// Root element: fix the RSS version and map foreign namespaces onto the ones feed-rs knows.
+fn fix_root(e: &BytesStart<'_>, local: &str) -> BytesStart<'static> {
+    let mut root = BytesStart::new(e.name().0.to_owned());
+    for a in e.attributes().flatten() {
+        let key = a.key.0;
+        if local == "rss" && key == "version" {
+            continue;
+        }
+        let value = a.value.as_ref();
+        let mapped = if key.starts_with("xmlns") {
+            if value == ATOM03 {
+                ATOM10
+            } else if value.starts_with(USERLAND) || value == NETSCAPE {
+                RSS10
+            } else {
+                value
+            }
+        } else {
+            value
+        };
+        root.push_attribute((key, mapped));
+    }
+    if local == "rss" {
+        let version = attr(e, "version").unwrap_or_default();
+        let keep = matches!(version.as_str(), "2.0" | "0.91" | "0.92");
+        root.push_attribute(("version", if keep { version.as_str() } else { "2.0" }));
+    }
+    root
+}
+
+fn observe_child(state: &mut ItemState, ns: Option<&str>, local: &str, atom03: bool, e: &mut BytesStart<'static>) {
+    match (ns, local) {
+        (Some(DC), "title") => state.capture = Some((Capture::Title, String::new())),
+        (Some(DCTERMS), "modified" | "created" | "issued" | "date") => state.capture = Some((Capture::Date, String::new())),
+        (Some(DC), "date") => state.has_date = true,
+        (_, "title") => state.has_title = true,
+        (_, "link") => state.has_link = true,
+        (_, "pubDate" | "published" | "updated") => state.has_date = true,
+        (_, "issued") if atom03 => {
+            e.set_name("published");
+            state.has_date = true;
+        }
+        (_, "modified") if atom03 => {
+            e.set_name("updated");
+            state.has_date = true;
+        }
+        _ => {}
+    }
+}
+
+fn rename_end(e: BytesEnd<'_>, atom03: bool) -> BytesEnd<'static> {
+    let name = e.name().0.to_owned();
+    if atom03 {
+        let local = name.rsplit(':').next().unwrap_or(&name);
+        match local {
+            "issued" => return BytesEnd::new("published"),
+            "modified" => return BytesEnd::new("updated"),
+            _ => {}
+        }
+    }
+    BytesEnd::new(name)
+}
+
+/// An item's buffered events plus what it lacked: a title from `dc:title`, a link from
+/// `rdf:about`, a date from `dcterms:*`.
+fn finish_item(state: ItemState, item_local: &str) -> Vec<Event<'static>> {
+    let mut events = state.events;
+    let mut add = |name: &str, text: &str| {
+        let mut start = BytesStart::new(name.to_owned());
+        if name == "dc:date" {
+            start.push_attribute(("xmlns:dc", DC));
+        }
+        events.push(Event::Start(start));
+        events.push(Event::Text(BytesText::new(text).into_owned()));
+        events.push(Event::End(BytesEnd::new(name.to_owned())));
+    };
+    if !state.has_title {
+        if let Some(t) = state.dc_title.as_deref().filter(|t| !t.trim().is_empty()) {
+            add("title", t);
+        }
+    }
+    if !state.has_link {
+        if let Some(about) = state.about.as_deref().filter(|a| a.starts_with("http://") || a.starts_with("https://")) {
+            add("link", about);
+        } else if item_local == "item" {
+            // feed-rs drops RSS 1.0 items without a link; give it an inert one it will keep,
+            // which normalization recognises and discards.
+            add("link", PLACEHOLDER_LINK);
+        }
+    }
+    if !state.has_date {
+        if let Some(d) = state.dc_date.as_deref().filter(|d| !d.trim().is_empty()) {
+            add(if item_local == "entry" { "updated" } else { "dc:date" }, d.trim());
+        }
+    }
+    events
+}
+
+/// A link added only so feed-rs keeps an RSS 1.0 item; never stored.
+pub const PLACEHOLDER_LINK: &str = "urn:newshound:no-link";
+
+/// JSON Feed with numeric `id`s (feed-rs rejects the whole feed): ids turned into strings.
+/// `None` when nothing needed changing or the text is not JSON.
+pub fn repair_json(doc: &str) -> Option<String> {
+    let mut value: serde_json::Value = serde_json::from_str(doc).ok()?;
+    let items = value.get_mut("items")?.as_array_mut()?;
+    let mut changed = false;
+    for item in items {
+        if let Some(id) = item.get_mut("id") {
+            if id.is_number() {
+                *id = serde_json::Value::String(id.to_string());
+                changed = true;
+            }
+        }
+    }
+    changed.then(|| value.to_string())
+}

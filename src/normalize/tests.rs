@@ -1,0 +1,225 @@
+//! Parsing and normalization, one real-world case per test.
+
+use super::*;
+use crate::model::ItemKey;
+
+fn now() -> DateTime<Utc> {
+    "2025-01-01T00:00:00Z".parse().unwrap()
+}
+
+fn parse(doc: &str) -> Result<ParsedFeed, ParseError> {
+    parse_feed(doc.as_bytes(), None, Url::parse("https://news.example/feed.xml").ok().as_ref(), now())
+}
+
+fn items(doc: &str) -> Vec<Item> {
+    parse(doc).unwrap_or_else(|e| panic!("{e}")).items
+}
+
+const RSS2: &str = r#"<?xml version="1.0"?>
+<rss version="2.0"><channel><title>T</title><link>https://news.example/</link><ttl>30</ttl>
+<item><title>Japan PM Ishiba &amp; Trump</title><link>/world/1?utm_source=rss&amp;id=3#c</link>
+<guid isPermaLink="false">story-1</guid><pubDate>Tue, 31 Dec 2024 02:53:00 GMT</pubDate>
+<description>&lt;p&gt;Prime Minister &lt;b&gt;Shigeru&lt;/b&gt; Ishiba&amp;nbsp;is making arrangements&lt;/p&gt;</description>
+<category>Politics</category><author>desk@news.example (Desk)</author></item>
+</channel></rss>"#;
+
+#[test]
+fn rss2_item_is_normalized() {
+    let feed = parse(RSS2).unwrap();
+    assert_eq!(feed.format, "rss2.0");
+    assert_eq!(feed.ttl, Some(30));
+    let it = &feed.items[0];
+    assert_eq!(it.key, ItemKey::Guid("story-1".into()));
+    assert_eq!(it.title, "Japan PM Ishiba & Trump");
+    assert_eq!(it.summary, "Prime Minister Shigeru Ishiba is making arrangements");
+    assert_eq!(it.url.as_deref(), Some("https://news.example/world/1?utm_source=rss&id=3#c"));
+    assert_eq!(it.canonical_url.as_deref(), Some("https://news.example/world/1?id=3"));
+    assert_eq!(it.published.unwrap().to_rfc3339(), "2024-12-31T02:53:00+00:00");
+    assert_eq!(it.categories, ["Politics"]);
+}
+
+#[test]
+fn atom_with_xml_base_and_html_title() {
+    let doc = r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://atom.example/blog/">
+<title>A</title><id>urn:a</id><updated>2024-12-30T00:00:00Z</updated>
+<entry><id>urn:e1</id><title type="html">&lt;em&gt;Summit&lt;/em&gt; planned</title>
+<link href="posts/1"/><updated>2024-12-30T10:00Z</updated>
+<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>Leaders <b>meet</b>.</p></div></content></entry></feed>"#;
+    let it = &items(doc)[0];
+    assert_eq!(it.title, "Summit planned");
+    assert_eq!(it.url.as_deref(), Some("https://atom.example/blog/posts/1"));
+    assert_eq!(it.summary, "Leaders meet.");
+    // ISO-8601 without seconds
+    assert_eq!(it.updated.unwrap().to_rfc3339(), "2024-12-30T10:00:00+00:00");
+}
+
+#[test]
+fn json_feed_1_1() {
+    let doc = r#"{"version":"https://jsonfeed.org/version/1.1","title":"J","items":[
+        {"id":"j1","url":"https://j.example/1","title":"Hello","content_html":"<p>World</p>","date_published":"2024-12-31T00:00:00Z","tags":["a"]}]}"#;
+    let it = &items(doc)[0];
+    assert_eq!((it.title.as_str(), it.summary.as_str()), ("Hello", "World"));
+    assert_eq!(it.categories, ["a"]);
+}
+
+#[test]
+fn json_feed_with_numeric_ids_is_read() {
+    let doc = r#"{"version":"https://jsonfeed.org/version/1","title":"J","items":[{"id":42,"url":"https://j.example/42","title":"Num"}]}"#;
+    assert_eq!(items(doc)[0].key, ItemKey::Guid("42".into()));
+}
+
+#[test]
+fn atom_0_3_is_read() {
+    let doc = r#"<?xml version="1.0"?><feed version="0.3" xmlns="http://purl.org/atom/ns#">
+<title>Old</title><modified>2004-01-01T00:00:00Z</modified>
+<entry><title>Old entry</title><link rel="alternate" type="text/html" href="https://old.example/1"/>
+<id>tag:old,2004:1</id><issued>2004-01-01T10:00:00Z</issued><modified>2004-01-02T10:00:00Z</modified>
+<content type="text/html" mode="escaped">&lt;p&gt;Body&lt;/p&gt;</content></entry></feed>"#;
+    let its = items(doc);
+    assert_eq!(its.len(), 1);
+    assert_eq!(its[0].title, "Old entry");
+    assert_eq!(its[0].published.unwrap().to_rfc3339(), "2004-01-01T10:00:00+00:00");
+    assert_eq!(its[0].updated.unwrap().to_rfc3339(), "2004-01-02T10:00:00+00:00");
+}
+
+#[test]
+fn rss_without_version_or_with_odd_versions_is_read() {
+    for version in ["", " version=\"0.90\"", " version=\"0.93\"", " version=\"0.94\"", " version=\"2.01\""] {
+        let doc = format!("<rss{version}><channel><title>T</title><item><title>X</title><link>https://v.example/1</link></item></channel></rss>");
+        assert_eq!(items(&doc).len(), 1, "version {version:?}");
+    }
+}
+
+#[test]
+fn rss_in_the_userland_namespace_is_read() {
+    let doc = r#"<rss version="2.0" xmlns="http://backend.userland.com/rss2"><channel><title>U</title>
+<item><title>Userland item</title><link>https://u.example/1</link></item></channel></rss>"#;
+    assert_eq!(items(doc)[0].title, "Userland item");
+}
+
+#[test]
+fn rss_0_90_in_the_netscape_namespace_is_read() {
+    let doc = r#"<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://my.netscape.com/rdf/simple/0.9/">
+<channel><title>N</title><link>https://n.example/</link><description>d</description></channel>
+<item><title>Netscape item</title><link>https://n.example/1</link></item></rdf:RDF>"#;
+    assert_eq!(items(doc)[0].title, "Netscape item");
+}
+
+const RDF: &str = r#"<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"
+ xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/">
+<channel rdf:about="https://r.example/"><title>R</title><link>https://r.example/</link><description>d</description></channel>
+<item rdf:about="https://r.example/a"><title>With link</title><link>https://r.example/a?x=1</link><dc:date>2024-12-31T00:00:00Z</dc:date></item>
+<item rdf:about="https://r.example/b"><dc:title>Dublin Core title</dc:title><dcterms:modified>2024-12-30T08:00+09:00</dcterms:modified></item>
+</rdf:RDF>"#;
+
+#[test]
+fn rss_1_0_items_without_link_are_kept_and_rdf_about_is_their_id() {
+    let its = items(RDF);
+    assert_eq!(its.len(), 2);
+    assert_eq!(its[0].key, ItemKey::Guid("https://r.example/a".into()));
+    assert_eq!(its[1].key, ItemKey::Guid("https://r.example/b".into()));
+    assert_eq!(its[1].url.as_deref(), Some("https://r.example/b"));
+}
+
+#[test]
+fn dc_title_and_dcterms_modified_are_used_when_nothing_else_is_there() {
+    let it = &items(RDF)[1];
+    assert_eq!(it.title, "Dublin Core title");
+    assert_eq!(it.date().unwrap().to_rfc3339(), "2024-12-29T23:00:00+00:00");
+}
+
+#[test]
+fn items_without_guid_get_a_stable_key_from_the_link_then_the_content() {
+    let doc = r#"<rss version="2.0"><channel><title>T</title>
+<item><title>Linked</title><link>https://k.example/1?utm_medium=x</link></item>
+<item><title>Bare</title><description>No link, no guid</description></item></channel></rss>"#;
+    let first = items(doc);
+    let second = items(doc);
+    assert_eq!(first[0].key, ItemKey::Url("https://k.example/1".into()));
+    assert!(matches!(first[1].key, ItemKey::Hash(_)));
+    assert_eq!(first[1].key, second[1].key, "hash keys are stable across parses");
+}
+
+#[test]
+fn missing_dates_stay_missing_and_future_dates_are_dropped() {
+    let doc = r#"<rss version="2.0"><channel><title>T</title>
+<item><guid>a</guid><title>No date</title></item>
+<item><guid>b</guid><title>Future</title><pubDate>Fri, 01 Jan 2100 00:00:00 GMT</pubDate></item></channel></rss>"#;
+    let its = items(doc);
+    assert!(its[0].published.is_none() && its[0].updated.is_none());
+    assert!(its[1].published.is_none());
+}
+
+#[test]
+fn latin1_declared_in_the_prolog_is_decoded_once() {
+    let mut doc = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><rss version=\"2.0\"><channel><title>T</title><item><guid>1</guid><title>caf".to_vec();
+    doc.push(0xe9);
+    doc.extend_from_slice(b"</title></item></channel></rss>");
+    let feed = parse_feed(&doc, None, None, now()).unwrap();
+    assert_eq!(feed.items[0].title, "café");
+}
+
+#[test]
+fn http_charset_applies_when_the_document_declares_none() {
+    let mut doc = b"<rss version=\"2.0\"><channel><title>T</title><item><guid>1</guid><title>".to_vec();
+    doc.extend_from_slice(&[0xea, 0xb0, 0x80]); // not valid UTF-8 on its own here? it is: U+AC00
+    doc.clear();
+    doc.extend_from_slice(b"<rss version=\"2.0\"><channel><title>T</title><item><guid>1</guid><title>");
+    doc.extend_from_slice(&[0xc6, 0xfc, 0xcb, 0xdc]); // "日本" in EUC-JP
+    doc.extend_from_slice(b"</title></item></channel></rss>");
+    let feed = parse_feed(&doc, Some("application/rss+xml; charset=EUC-JP"), None, now()).unwrap();
+    assert_eq!(feed.items[0].title, "日本");
+}
+
+#[test]
+fn utf16_with_bom_is_read() {
+    let doc = "<?xml version=\"1.0\" encoding=\"UTF-16\"?><rss version=\"2.0\"><channel><title>T</title><item><guid>1</guid><title>UTF-16 ü</title></item></channel></rss>";
+    let mut bytes = vec![0xff, 0xfe];
+    for u in doc.encode_utf16() {
+        bytes.extend_from_slice(&u.to_le_bytes());
+    }
+    assert_eq!(parse_feed(&bytes, None, None, now()).unwrap().items[0].title, "UTF-16 ü");
+}
+
+#[test]
+fn html_instead_of_a_feed_is_not_a_feed_and_points_at_the_advertised_feed() {
+    let err = parse("<!DOCTYPE html><html><head><link rel=\"alternate\" type=\"application/rss+xml\" href=\"https://h.example/rss\"></head></html>").unwrap_err();
+    assert_eq!(err.class(), "not_a_feed");
+    assert!(err.to_string().contains("https://h.example/rss"), "{err}");
+}
+
+#[test]
+fn garbage_empty_and_truncated_documents_are_errors() {
+    assert_eq!(parse("").unwrap_err().class(), "not_a_feed");
+    assert_eq!(parse("\u{0}\u{1}garbage").unwrap_err().class(), "not_a_feed");
+    assert_eq!(parse("<svg></svg>").unwrap_err().class(), "not_a_feed");
+    assert_eq!(parse("<rss version=\"2.0\"><channel><title>T</title><item><title>cut").unwrap_err().class(), "invalid_feed");
+}
+
+#[test]
+fn entries_that_all_fail_to_normalize_are_an_error_not_an_empty_success() {
+    let doc = r#"<rss version="2.0"><channel><title>T</title><item></item><item></item></channel></rss>"#;
+    assert_eq!(parse(doc).unwrap_err(), ParseError::NoItems { entries: 2 });
+}
+
+#[test]
+fn duplicate_guids_in_one_document_yield_one_item() {
+    let doc = r#"<rss version="2.0"><channel><title>T</title><item><guid>same</guid><title>A</title></item><item><guid>same</guid><title>B</title></item></channel></rss>"#;
+    assert_eq!(items(doc).len(), 1);
+}
+
+#[test]
+fn control_characters_never_reach_stored_text() {
+    let doc = "<rss version=\"2.0\"><channel><title>T</title><item><guid>1</guid><title>Bell\u{7} &#x1b;]0;x&#7;title</title></item></channel></rss>";
+    assert_eq!(items(doc)[0].title, "Bell ]0;xtitle");
+}
+
+#[test]
+fn billion_laughs_is_not_expanded() {
+    let doc = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>
+<rss version="2.0"><channel><title>T</title><item><guid>1</guid><title>&lol2;</title></item></channel></rss>"#;
+    // Either refused or kept literal: never expanded.
+    if let Ok(feed) = parse(doc) {
+        assert!(feed.items.iter().all(|i| !i.title.contains("lollol")));
+    }
+}

@@ -1,0 +1,455 @@
+//! All topics compiled into one [`Matcher`].
+//!
+//! Every distinct term of every topic gets an id. An item's tokens are looked up in three hash
+//! indexes (exact first token, stemmed first token, prefix), so the work per item depends on the
+//! item's length and on how many terms it actually contains, not on how many topics exist. Only
+//! topics with at least one hit (plus the rare topics that can match through `NOT` alone) have
+//! their expression evaluated.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::Range;
+
+use super::syntax::{Expr, Scope, SyntaxError, parse_query};
+use super::tokenize::{Tokens, tokenize_into};
+use super::{Stem, TopicSpec};
+
+/// A small, fast, non-cryptographic hasher for short token strings (the FxHash mix). Keys come
+/// from the config, not from feeds, so flooding attacks on the table do not apply.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let v = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// Which field of an item a term was found in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Field {
+    Title,
+    Summary,
+}
+
+impl Field {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Field::Title => "title",
+            Field::Summary => "summary",
+        }
+    }
+}
+
+/// One term that matched, and where.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MatchedTerm {
+    /// The term as written in the query.
+    pub term: String,
+    pub field: Field,
+    /// Byte range in that field's text.
+    pub range: Range<usize>,
+}
+
+/// A topic that matched an item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicMatch {
+    /// Index into the specs the matcher was built from.
+    pub topic: usize,
+    /// Which of the topic's alternative queries fired (the first that did).
+    pub query: usize,
+    /// The positive terms found, in query order, each at its first occurrence.
+    pub terms: Vec<MatchedTerm>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct TermKey {
+    tokens: Vec<String>,
+    prefix: bool,
+    scope: Scope,
+    stem: Option<Stem>,
+}
+
+#[derive(Debug)]
+struct CompiledTerm {
+    key: TermKey,
+    source: String,
+}
+
+#[derive(Debug, Clone)]
+enum Node {
+    Term(u32),
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Not(Box<Node>),
+    Near(Box<Node>, Box<Node>, u32),
+}
+
+#[derive(Debug)]
+struct CompiledTopic {
+    name: String,
+    queries: Vec<Node>,
+    feeds: Option<Vec<String>>,
+}
+
+/// One hit: term `term` spans tokens `start..=end` of `field`.
+#[derive(Debug, Clone, Copy)]
+struct Hit {
+    term: u32,
+    field: Field,
+    start: u32,
+    end: u32,
+}
+
+/// Per-language stemming index.
+struct StemIndex {
+    stem: Stem,
+    stemmer: rust_stemmers::Stemmer,
+    first: FxMap<Box<str>, Vec<u32>>,
+}
+
+/// All topics, compiled.
+pub struct Matcher {
+    topics: Vec<CompiledTopic>,
+    terms: Vec<CompiledTerm>,
+    term_topics: Vec<Vec<u32>>,
+    exact: FxMap<Box<str>, Vec<u32>>,
+    prefix: FxMap<Box<str>, Vec<u32>>,
+    /// Bit n set: some prefix term is n characters long (n < 64; longer ones share bit 63).
+    prefix_lens: u64,
+    stems: Vec<StemIndex>,
+    always: Vec<u32>,
+}
+
+impl std::fmt::Debug for Matcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Matcher").field("topics", &self.topics.len()).field("terms", &self.terms.len()).finish()
+    }
+}
+
+/// Reusable per-thread buffers for [`Matcher::match_item`].
+#[derive(Default)]
+pub struct Scratch {
+    title: Tokens,
+    summary: Tokens,
+    hits: Vec<Hit>,
+    stemmed_title: Vec<String>,
+    stemmed_summary: Vec<String>,
+    candidates: Vec<u32>,
+}
+
+impl Matcher {
+    /// Compiles topics. Fails with the index of the first topic whose query does not parse
+    /// (config validation reports them all before this is called).
+    pub fn new(specs: &[TopicSpec]) -> Result<Matcher, (usize, SyntaxError)> {
+        let mut m = Matcher {
+            topics: Vec::with_capacity(specs.len()),
+            terms: Vec::new(),
+            term_topics: Vec::new(),
+            exact: FxMap::default(),
+            prefix: FxMap::default(),
+            prefix_lens: 0,
+            stems: Vec::new(),
+            always: Vec::new(),
+        };
+        let mut ids: HashMap<TermKey, u32> = HashMap::new();
+        for (ti, spec) in specs.iter().enumerate() {
+            let mut queries = Vec::new();
+            let mut always = false;
+            for q in &spec.queries {
+                let expr = parse_query(q).map_err(|e| (ti, e))?;
+                always |= expr.matches_without_terms();
+                queries.push(m.compile(&expr, spec.stem, ti as u32, &mut ids));
+            }
+            if always {
+                m.always.push(ti as u32);
+            }
+            m.topics.push(CompiledTopic { name: spec.name.clone(), queries, feeds: spec.feeds.clone() });
+        }
+        Ok(m)
+    }
+
+    fn compile(&mut self, expr: &Expr, stem: Option<Stem>, topic: u32, ids: &mut HashMap<TermKey, u32>) -> Node {
+        match expr {
+            Expr::Term(t) => {
+                // Prefixes are never stemmed: "plan*" already covers the inflections.
+                let stem = if t.prefix { None } else { stem };
+                let tokens = match stem {
+                    Some(s) => {
+                        let stemmer = rust_stemmers::Stemmer::create(s.algorithm());
+                        t.tokens.iter().map(|w| stemmer.stem(w).into_owned()).collect()
+                    }
+                    None => t.tokens.clone(),
+                };
+                let key = TermKey { tokens, prefix: t.prefix, scope: t.scope, stem };
+                let id = match ids.get(&key) {
+                    Some(id) => *id,
+                    None => {
+                        let id = self.terms.len() as u32;
+                        self.index_term(&key, id);
+                        ids.insert(key.clone(), id);
+                        self.terms.push(CompiledTerm { key, source: t.source.clone() });
+                        self.term_topics.push(Vec::new());
+                        id
+                    }
+                };
+                let topics = &mut self.term_topics[id as usize];
+                if topics.last() != Some(&topic) {
+                    topics.push(topic);
+                }
+                Node::Term(id)
+            }
+            Expr::And(xs) => Node::And(xs.iter().map(|x| self.compile(x, stem, topic, ids)).collect()),
+            Expr::Or(xs) => Node::Or(xs.iter().map(|x| self.compile(x, stem, topic, ids)).collect()),
+            Expr::Not(x) => Node::Not(Box::new(self.compile(x, stem, topic, ids))),
+            Expr::Near(a, b, n) => Node::Near(Box::new(self.compile(a, stem, topic, ids)), Box::new(self.compile(b, stem, topic, ids)), *n),
+        }
+    }
+
+    fn index_term(&mut self, key: &TermKey, id: u32) {
+        let first: Box<str> = key.tokens[0].as_str().into();
+        if key.prefix && key.tokens.len() == 1 {
+            let chars = first.chars().count().min(63);
+            self.prefix_lens |= 1 << chars;
+            self.prefix.entry(first).or_default().push(id);
+        } else if let Some(stem) = key.stem {
+            let index = match self.stems.iter().position(|s| s.stem == stem) {
+                Some(i) => i,
+                None => {
+                    self.stems.push(StemIndex { stem, stemmer: rust_stemmers::Stemmer::create(stem.algorithm()), first: FxMap::default() });
+                    self.stems.len() - 1
+                }
+            };
+            self.stems[index].first.entry(first).or_default().push(id);
+        } else {
+            self.exact.entry(first).or_default().push(id);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.topics.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.topics.is_empty()
+    }
+
+    pub fn topic_name(&self, topic: usize) -> &str {
+        &self.topics[topic].name
+    }
+
+    /// Matches one item against every topic.
+    pub fn match_item(&self, feed: &str, title: &str, summary: &str) -> Vec<TopicMatch> {
+        let mut scratch = Scratch::default();
+        self.match_item_with(&mut scratch, feed, title, summary)
+    }
+
+    /// As [`match_item`](Self::match_item), reusing buffers across calls.
+    pub fn match_item_with(&self, s: &mut Scratch, feed: &str, title: &str, summary: &str) -> Vec<TopicMatch> {
+        if self.topics.is_empty() {
+            return Vec::new();
+        }
+        tokenize_into(title, &mut s.title);
+        tokenize_into(summary, &mut s.summary);
+        s.hits.clear();
+        for (field, tokens, stemmed) in [(Field::Title, &s.title, &mut s.stemmed_title), (Field::Summary, &s.summary, &mut s.stemmed_summary)] {
+            stemmed.clear();
+            self.find_hits(field, tokens, stemmed, &mut s.hits);
+        }
+        s.hits.sort_unstable_by_key(|h| (h.term, h.field as u8, h.start));
+
+        s.candidates.clear();
+        s.candidates.extend_from_slice(&self.always);
+        let mut last = u32::MAX;
+        for h in &s.hits {
+            if h.term != last {
+                s.candidates.extend_from_slice(&self.term_topics[h.term as usize]);
+                last = h.term;
+            }
+        }
+        s.candidates.sort_unstable();
+        s.candidates.dedup();
+
+        let mut out = Vec::new();
+        for &ti in &s.candidates {
+            let topic = &self.topics[ti as usize];
+            if let Some(feeds) = &topic.feeds {
+                if !feeds.iter().any(|f| f == feed) {
+                    continue;
+                }
+            }
+            let eval = Eval { hits: &s.hits };
+            if let Some(qi) = topic.queries.iter().position(|q| eval.truth(q)) {
+                let mut terms = Vec::new();
+                eval.positive_terms(&topic.queries[qi], &mut |id| {
+                    if let Some(h) = eval.first(id) {
+                        let tokens = if h.field == Field::Title { &s.title } else { &s.summary };
+                        let range = tokens.tokens[h.start as usize].src.0 as usize..tokens.tokens[h.end as usize].src.1 as usize;
+                        let term = self.terms[id as usize].source.clone();
+                        if !terms.iter().any(|t: &MatchedTerm| t.term == term) {
+                            terms.push(MatchedTerm { term, field: h.field, range });
+                        }
+                    }
+                });
+                out.push(TopicMatch { topic: ti as usize, query: qi, terms });
+            }
+        }
+        out
+    }
+
+    fn find_hits(&self, field: Field, tokens: &Tokens, stemmed: &mut Vec<String>, hits: &mut Vec<Hit>) {
+        let n = tokens.len();
+        if n == 0 {
+            return;
+        }
+        let mut push = |term: u32, start: usize, len: usize| {
+            let scope = self.terms[term as usize].key.scope;
+            let in_scope = match scope {
+                Scope::Any => true,
+                Scope::Title => field == Field::Title,
+                Scope::Summary => field == Field::Summary,
+            };
+            if in_scope {
+                hits.push(Hit { term, field, start: start as u32, end: (start + len - 1) as u32 });
+            }
+        };
+        for i in 0..n {
+            let word = tokens.get(i);
+            if let Some(ids) = self.exact.get(word) {
+                for &id in ids {
+                    let t = &self.terms[id as usize].key;
+                    if phrase_at(t, i, n, |k| tokens.get(k)) {
+                        push(id, i, t.tokens.len());
+                    }
+                }
+            }
+            if self.prefix_lens != 0 {
+                for (count, (end, c)) in word.char_indices().enumerate() {
+                    let chars = count + 1;
+                    let bit = chars.min(63);
+                    if self.prefix_lens & (1 << bit) == 0 {
+                        continue;
+                    }
+                    if let Some(ids) = self.prefix.get(&word[..end + c.len_utf8()]) {
+                        ids.iter().for_each(|&id| push(id, i, 1));
+                    }
+                }
+            }
+        }
+        for index in &self.stems {
+            if stemmed.len() != n {
+                stemmed.clear();
+                stemmed.extend((0..n).map(|i| index.stemmer.stem(tokens.get(i)).into_owned()));
+            }
+            for i in 0..n {
+                if let Some(ids) = index.first.get(stemmed[i].as_str()) {
+                    for &id in ids {
+                        let t = &self.terms[id as usize].key;
+                        if phrase_at(t, i, n, |k| stemmed[k].as_str()) {
+                            push(id, i, t.tokens.len());
+                        }
+                    }
+                }
+            }
+            // With several stemming languages, the next one recomputes.
+            stemmed.clear();
+        }
+    }
+}
+
+/// Does the whole term match at token `i` (its first token already does)?
+fn phrase_at<'a>(t: &TermKey, i: usize, n: usize, get: impl Fn(usize) -> &'a str) -> bool {
+    let len = t.tokens.len();
+    if i + len > n {
+        return false;
+    }
+    (1..len).all(|k| {
+        let word = get(i + k);
+        if t.prefix && k == len - 1 { word.starts_with(t.tokens[k].as_str()) } else { word == t.tokens[k] }
+    })
+}
+
+struct Eval<'h> {
+    hits: &'h [Hit],
+}
+
+impl Eval<'_> {
+    fn of(&self, term: u32) -> &[Hit] {
+        let lo = self.hits.partition_point(|h| h.term < term);
+        let hi = self.hits.partition_point(|h| h.term <= term);
+        &self.hits[lo..hi]
+    }
+
+    fn first(&self, term: u32) -> Option<Hit> {
+        self.of(term).first().copied()
+    }
+
+    fn truth(&self, node: &Node) -> bool {
+        match node {
+            Node::Term(id) => !self.of(*id).is_empty(),
+            Node::And(xs) => xs.iter().all(|x| self.truth(x)),
+            Node::Or(xs) => xs.iter().any(|x| self.truth(x)),
+            Node::Not(x) => !self.truth(x),
+            Node::Near(..) => !self.spans(node).is_empty(),
+        }
+    }
+
+    /// Where a NEAR operand occurs: (field, first token, last token).
+    fn spans(&self, node: &Node) -> Vec<(Field, u32, u32)> {
+        match node {
+            Node::Term(id) => self.of(*id).iter().map(|h| (h.field, h.start, h.end)).collect(),
+            Node::Or(xs) => xs.iter().flat_map(|x| self.spans(x)).collect(),
+            Node::Near(a, b, n) => {
+                let (sa, sb) = (self.spans(a), self.spans(b));
+                let mut out = Vec::new();
+                for &(fa, a0, a1) in &sa {
+                    for &(fb, b0, b1) in &sb {
+                        if fa != fb {
+                            continue;
+                        }
+                        let gap = if a1 < b0 {
+                            b0 - a1
+                        } else if b1 < a0 {
+                            a0 - b1
+                        } else {
+                            // The same words cannot stand for both sides.
+                            continue;
+                        };
+                        if gap <= *n {
+                            out.push((fa, a0.min(b0), a1.max(b1)));
+                        }
+                    }
+                }
+                out
+            }
+            Node::And(_) | Node::Not(_) => Vec::new(),
+        }
+    }
+
+    /// Calls `f` for every term outside a NOT.
+    fn positive_terms(&self, node: &Node, f: &mut impl FnMut(u32)) {
+        match node {
+            Node::Term(id) => f(*id),
+            Node::And(xs) | Node::Or(xs) => xs.iter().for_each(|x| self.positive_terms(x, f)),
+            Node::Not(_) => {}
+            Node::Near(a, b, _) => {
+                self.positive_terms(a, f);
+                self.positive_terms(b, f);
+            }
+        }
+    }
+}
