@@ -9,9 +9,37 @@ use url::Url;
 
 /// Query parameters that identify a campaign or a click, never the article.
 const TRACKING_EXACT: &[&str] = &[
-    "fbclid", "gclid", "gclsrc", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "ttclid", "igshid",
-    "mc_cid", "mc_eid", "_ga", "_gl", "_hsenc", "_hsmi", "mkt_tok", "oly_anon_id", "oly_enc_id", "vero_id",
-    "wt_mc", "cmpid", "ocid", "sr_share", "ref_src", "ref_url", "s_cid", "at_medium", "at_campaign", "spm",
+    "fbclid",
+    "gclid",
+    "gclsrc",
+    "dclid",
+    "gbraid",
+    "wbraid",
+    "msclkid",
+    "yclid",
+    "twclid",
+    "ttclid",
+    "igshid",
+    "mc_cid",
+    "mc_eid",
+    "_ga",
+    "_gl",
+    "_hsenc",
+    "_hsmi",
+    "mkt_tok",
+    "oly_anon_id",
+    "oly_enc_id",
+    "vero_id",
+    "wt_mc",
+    "cmpid",
+    "ocid",
+    "sr_share",
+    "ref_src",
+    "ref_url",
+    "s_cid",
+    "at_medium",
+    "at_campaign",
+    "spm",
 ];
 
 /// Parameter-name prefixes used only for tracking.
@@ -20,7 +48,8 @@ const TRACKING_PREFIXES: &[&str] = &["utm_", "at_custom", "pk_", "mtm_", "hsa_"]
 /// Is this query parameter a tracking parameter (case-insensitive)?
 pub fn is_tracking_param(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    TRACKING_EXACT.contains(&lower.as_str()) || TRACKING_PREFIXES.iter().any(|p| lower.starts_with(p))
+    TRACKING_EXACT.contains(&lower.as_str())
+        || TRACKING_PREFIXES.iter().any(|p| lower.starts_with(p))
 }
 
 /// The canonical form of an article URL: fragment and tracking parameters removed, remaining
@@ -33,8 +62,11 @@ pub fn canonicalize(url: &Url) -> Url {
         return url;
     }
     if url.query().is_some() {
-        let mut pairs: Vec<(String, String)> =
-            url.query_pairs().filter(|(k, _)| !is_tracking_param(k)).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        let mut pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| !is_tracking_param(k))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
         if pairs.is_empty() {
             url.set_query(None);
@@ -71,7 +103,9 @@ mod tests {
     #[test]
     fn removes_tracking_parameters_and_fragment() {
         assert_eq!(
-            canon("HTTPS://Example.COM:443/a/b?utm_source=x&id=7&fbclid=abc&UTM_Medium=y&gclid=1&mc_cid=2&mc_eid=3#top"),
+            canon(
+                "HTTPS://Example.COM:443/a/b?utm_source=x&id=7&fbclid=abc&UTM_Medium=y&gclid=1&mc_cid=2&mc_eid=3#top"
+            ),
             "https://example.com/a/b?id=7"
         );
     }
@@ -94,7 +128,11 @@ mod tests {
 
     #[test]
     fn is_idempotent() {
-        for s in ["http://e.com/?b=2&a=1&a=0#f", "https://E.com:8443/%7Efoo?q=a+b", "http://e.com/?x=%26"] {
+        for s in [
+            "http://e.com/?b=2&a=1&a=0#f",
+            "https://E.com:8443/%7Efoo?q=a+b",
+            "http://e.com/?x=%26",
+        ] {
             let once = canon(s);
             assert_eq!(canon(&once), once, "{s}");
         }
@@ -103,7 +141,12 @@ mod tests {
     #[test]
     fn resolves_relative_links_against_the_base() {
         let base = Url::parse("https://news.example/feeds/world.xml").unwrap();
-        assert_eq!(resolve_article_url("../2024/story", Some(&base)).unwrap().as_str(), "https://news.example/2024/story");
+        assert_eq!(
+            resolve_article_url("../2024/story", Some(&base))
+                .unwrap()
+                .as_str(),
+            "https://news.example/2024/story"
+        );
         assert!(resolve_article_url("javascript:alert(1)", Some(&base)).is_none());
         assert!(resolve_article_url("/x", None).is_none());
     }

@@ -1,7 +1,44 @@
 //! newshound: a self-hosted news-watching daemon.
+//!
+//! # How an item flows
+//!
+//! ```text
+//! config ──► poll::Poller ──► fetch (HTTP/file, limits, conditional GET)
+//!                               │ bytes
+//!                               ▼
+//!                        normalize (charset, compat repairs, feed-rs, plain text, canonical URL, ItemKey)
+//!                               │ Vec<Item>
+//!                               ▼
+//!                        topics::Matcher (all topics at once)  ── on the blocking pool
+//!                               │ Vec<MatchedItem>
+//!                               ▼
+//!                        store (one writer thread; one transaction per poll:
+//!                               dedup, items, sightings, alerts, validators)
+//!                               │ PollSummary (new alerts)
+//!                               ▼
+//!                        alert::emit ──► logs (target `newshound::alert`)
+//! ```
+//!
+//! `once` runs that for every feed; `run` (the [`daemon`]) runs it on each feed's schedule.
+//!
+//! # Errors
+//!
+//! Each module has its own error type with a stable `class()`; one feed's failure is recorded
+//! against that feed and logged once, and never stops the others. Text from feeds is untrusted:
+//! it is stored as bounded plain text and logged only through [`text::Untrusted`].
+
+pub mod alert;
 pub mod canon;
+pub mod cli;
+pub mod commands;
 pub mod config;
+pub mod daemon;
+pub mod fetch;
+pub mod logging;
 pub mod model;
 pub mod normalize;
+pub mod poll;
+pub mod scheduler;
+pub mod store;
 pub mod text;
 pub mod topics;

@@ -11,12 +11,39 @@ use std::fmt;
 pub const LOG_TEXT_CHARS: usize = 200;
 
 /// Elements whose content is never text a reader sees.
-const SKIPPED_ELEMENTS: &[&str] = &["script", "style", "head", "template", "noscript", "svg", "math"];
+const SKIPPED_ELEMENTS: &[&str] = &[
+    "script", "style", "head", "template", "noscript", "svg", "math",
+];
 
 /// Elements that separate words: their tags become a space, so "a<br>b" reads "a b".
 const BLOCK_ELEMENTS: &[&str] = &[
-    "br", "p", "div", "li", "ul", "ol", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
-    "section", "article", "header", "footer", "pre", "hr", "dd", "dt", "figcaption", "table", "img",
+    "br",
+    "p",
+    "div",
+    "li",
+    "ul",
+    "ol",
+    "tr",
+    "td",
+    "th",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "pre",
+    "hr",
+    "dd",
+    "dt",
+    "figcaption",
+    "table",
+    "img",
 ];
 
 /// Converts an HTML fragment to plain text: tags removed (and the content of `script`/`style`),
@@ -52,7 +79,8 @@ pub fn html_to_text(html: &str, max_bytes: usize) -> String {
             continue;
         }
         let after = tag.as_bytes().get(1).copied();
-        let is_tag = matches!(after, Some(b'/' | b'!' | b'?')) || after.is_some_and(|b| b.is_ascii_alphabetic());
+        let is_tag = matches!(after, Some(b'/' | b'!' | b'?'))
+            || after.is_some_and(|b| b.is_ascii_alphabetic());
         if !is_tag {
             // A lone "<" as in "a < b" is text.
             if skip_until.is_none() {
@@ -68,10 +96,13 @@ pub fn html_to_text(html: &str, max_bytes: usize) -> String {
             if closing && name.eq_ignore_ascii_case(skipped) {
                 skip_until = None;
             }
-        } else if !closing && !tag[..end].ends_with("/>") {
-            if let Some(s) = SKIPPED_ELEMENTS.iter().find(|s| name.eq_ignore_ascii_case(s)) {
-                skip_until = Some(s);
-            }
+        } else if !closing
+            && !tag[..end].ends_with("/>")
+            && let Some(s) = SKIPPED_ELEMENTS
+                .iter()
+                .find(|s| name.eq_ignore_ascii_case(s))
+        {
+            skip_until = Some(s);
         }
         if skip_until.is_none() && BLOCK_ELEMENTS.iter().any(|b| name.eq_ignore_ascii_case(b)) {
             raw.push(' ');
@@ -98,14 +129,20 @@ fn tag_end(tag: &[u8]) -> usize {
 
 fn tag_name(inner: &str) -> &str {
     let inner = inner.trim_start_matches('/');
-    let end = inner.find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == ':')).unwrap_or(inner.len());
+    let end = inner
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == ':'))
+        .unwrap_or(inner.len());
     &inner[..end]
 }
 
 /// Cleans text that is already plain (or only entity-escaped): decodes HTML entities, drops
 /// control characters, collapses whitespace to single spaces, trims, and caps the length.
 pub fn clean_inline(text: &str, max_bytes: usize) -> String {
-    let decoded = if text.contains('&') { html_escape::decode_html_entities(text) } else { text.into() };
+    let decoded = if text.contains('&') {
+        html_escape::decode_html_entities(text)
+    } else {
+        text.into()
+    };
     let mut out = String::with_capacity(decoded.len().min(max_bytes.saturating_add(4)));
     let mut pending_space = false;
     for c in decoded.chars() {
@@ -156,13 +193,11 @@ pub struct Untrusted<'a>(pub &'a str);
 
 impl Untrusted<'_> {
     fn write_escaped(&self, f: &mut fmt::Formatter<'_>, quote: bool) -> fmt::Result {
-        let mut chars = 0;
-        for c in self.0.chars() {
+        for (chars, c) in self.0.chars().enumerate() {
             if chars == LOG_TEXT_CHARS {
                 f.write_str("…")?;
                 break;
             }
-            chars += 1;
             match c {
                 '\n' => f.write_str("\\n")?,
                 '\r' => f.write_str("\\r")?,
@@ -202,7 +237,9 @@ pub fn escape_line(s: &str) -> std::borrow::Cow<'_, str> {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if c.is_control() || is_format_hazard(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c if c.is_control() || is_format_hazard(c) => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -215,22 +252,37 @@ mod tests {
 
     #[test]
     fn strips_tags_and_decodes_entities() {
-        assert_eq!(html_to_text("<p>Caf&eacute; &amp; <b>bar</b></p><p>next&nbsp;line</p>", 1000), "Café & bar next line");
+        assert_eq!(
+            html_to_text(
+                "<p>Caf&eacute; &amp; <b>bar</b></p><p>next&nbsp;line</p>",
+                1000
+            ),
+            "Café & bar next line"
+        );
     }
 
     #[test]
     fn drops_script_and_style_content() {
-        assert_eq!(html_to_text("a<script>var x = '<p>';</script>b<style>p{}</style>c", 100), "abc");
+        assert_eq!(
+            html_to_text("a<script>var x = '<p>';</script>b<style>p{}</style>c", 100),
+            "abc"
+        );
     }
 
     #[test]
     fn keeps_a_lone_less_than_sign() {
-        assert_eq!(html_to_text("1 < 2 and <i>3</i> > 2", 100), "1 < 2 and 3 > 2");
+        assert_eq!(
+            html_to_text("1 < 2 and <i>3</i> > 2", 100),
+            "1 < 2 and 3 > 2"
+        );
     }
 
     #[test]
     fn block_tags_separate_words() {
-        assert_eq!(html_to_text("one<br/>two<div>three</div>", 100), "one two three");
+        assert_eq!(
+            html_to_text("one<br/>two<div>three</div>", 100),
+            "one two three"
+        );
     }
 
     #[test]
@@ -247,7 +299,10 @@ mod tests {
 
     #[test]
     fn control_characters_are_removed_from_stored_text() {
-        assert_eq!(clean_inline("a\u{7}b\u{1b}[2Jc\nd\u{202e}e", 100), "ab[2Jc de");
+        assert_eq!(
+            clean_inline("a\u{7}b\u{1b}[2Jc\nd\u{202e}e", 100),
+            "ab[2Jc de"
+        );
     }
 
     #[test]

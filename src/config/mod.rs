@@ -102,7 +102,10 @@ impl Default for Defaults {
 }
 
 pub fn default_user_agent() -> String {
-    format!("newshound/{} (+https://github.com/newshound/newshound)", env!("CARGO_PKG_VERSION"))
+    format!(
+        "newshound/{} (+https://github.com/newshound/newshound)",
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// SQLite's durability setting in WAL mode.
@@ -141,7 +144,14 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message)?;
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.message
+        )?;
         if let Some((line, caret)) = &self.snippet {
             write!(f, "\n   | {line}\n   | {caret}")?;
         }
@@ -153,7 +163,10 @@ impl fmt::Display for Diagnostic {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}", render(.0))]
     Invalid(Vec<Diagnostic>),
 }
@@ -166,7 +179,11 @@ fn render(diags: &[Diagnostic]) -> String {
         }
         out.push_str(&d.to_string());
     }
-    out.push_str(&format!("\n{} error{} in config", diags.len(), if diags.len() == 1 { "" } else { "s" }));
+    out.push_str(&format!(
+        "\n{} error{} in config",
+        diags.len(),
+        if diags.len() == 1 { "" } else { "s" }
+    ));
     out
 }
 
@@ -188,7 +205,12 @@ pub fn default_path() -> PathBuf {
     }
     if let Some(dir) = std::env::var_os("CONFIGURATION_DIRECTORY").filter(|p| !p.is_empty()) {
         // systemd may pass several directories separated by ':'; the first is ours.
-        let first = dir.to_string_lossy().split(':').next().unwrap_or_default().to_owned();
+        let first = dir
+            .to_string_lossy()
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
         return Path::new(&first).join("config.toml");
     }
     if is_root() {
@@ -201,7 +223,12 @@ pub fn default_path() -> PathBuf {
 /// `/var/lib/newshound/newshound.db` for root, else `$XDG_STATE_HOME/newshound/newshound.db`.
 pub fn default_database() -> PathBuf {
     if let Some(dir) = std::env::var_os("STATE_DIRECTORY").filter(|p| !p.is_empty()) {
-        let first = dir.to_string_lossy().split(':').next().unwrap_or_default().to_owned();
+        let first = dir
+            .to_string_lossy()
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
         return Path::new(&first).join("newshound.db");
     }
     if is_root() {
@@ -218,19 +245,29 @@ fn is_root() -> bool {
 fn xdg_dir(var: &str, fallback: &str) -> PathBuf {
     match std::env::var_os(var).filter(|p| !p.is_empty()) {
         Some(p) => PathBuf::from(p),
-        None => std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")).join(fallback),
+        None => std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join(fallback),
     }
 }
 
 /// Reads and validates the config file at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
     load_str(&text, path)
 }
 
 /// Validates config text; `path` names the file in diagnostics and anchors relative paths.
 pub fn load_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
-    let mut cx = Validator { text, path, diags: Vec::new() };
+    let mut cx = Validator {
+        text,
+        path,
+        diags: Vec::new(),
+    };
     if text.trim().is_empty() {
         cx.error(0..0, "the config file is empty; it needs at least one [[feeds]] entry (see config/newshound.toml)");
         return Err(ConfigError::Invalid(cx.diags));
@@ -267,23 +304,44 @@ impl Validator<'_> {
         let before = &self.text[..offset];
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let line_end = self.text[line_start..].find('\n').map_or(self.text.len(), |i| line_start + i);
+        let line_end = self.text[line_start..]
+            .find('\n')
+            .map_or(self.text.len(), |i| line_start + i);
         let column = self.text[line_start..offset].chars().count() + 1;
-        let source_line = self.text[line_start..line_end].trim_end_matches('\r').to_owned();
+        let source_line = self.text[line_start..line_end]
+            .trim_end_matches('\r')
+            .to_owned();
         let caret = format!("{}^", " ".repeat(column - 1));
         let snippet = (!source_line.is_empty()).then_some((source_line, caret));
-        Diagnostic { file: self.path.to_owned(), line, column, message, snippet }
+        Diagnostic {
+            file: self.path.to_owned(),
+            line,
+            column,
+            message,
+            snippet,
+        }
     }
 
     fn base_dir(&self) -> PathBuf {
-        self.path.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_owned)
+        self.path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_owned)
     }
 
-    fn duration(&mut self, value: &Option<toml::Spanned<String>>, key: &str, default: Duration) -> Duration {
+    fn duration(
+        &mut self,
+        value: &Option<toml::Spanned<String>>,
+        key: &str,
+        default: Duration,
+    ) -> Duration {
         let Some(v) = value else { return default };
         match parse_duration(v.get_ref()) {
             Ok(d) if d.is_zero() => {
-                self.error(v.span(), format!("{key} must be longer than zero, got \"{}\"", v.get_ref()));
+                self.error(
+                    v.span(),
+                    format!("{key} must be longer than zero, got \"{}\"", v.get_ref()),
+                );
                 default
             }
             Ok(d) => d,
@@ -304,7 +362,10 @@ impl Validator<'_> {
         match parsed {
             Ok(n) if n >= 1024 => n,
             Ok(n) => {
-                self.error(v.span(), format!("{key} of {n} bytes is too small to hold a feed; use at least 1KiB"));
+                self.error(
+                    v.span(),
+                    format!("{key} of {n} bytes is too small to hold a feed; use at least 1KiB"),
+                );
                 default
             }
             Err(msg) => {
@@ -314,11 +375,20 @@ impl Validator<'_> {
         }
     }
 
-    fn count(&mut self, value: &Option<toml::Spanned<i64>>, key: &str, default: usize, max: usize) -> usize {
+    fn count(
+        &mut self,
+        value: &Option<toml::Spanned<i64>>,
+        key: &str,
+        default: usize,
+        max: usize,
+    ) -> usize {
         let Some(v) = value else { return default };
         let n = *v.get_ref();
         if n < 1 || n as u64 > max as u64 {
-            self.error(v.span(), format!("{key} must be between 1 and {max}, got {n}"));
+            self.error(
+                v.span(),
+                format!("{key} must be between 1 and {max}, got {n}"),
+            );
             return default;
         }
         n as usize
@@ -330,19 +400,58 @@ impl Validator<'_> {
         let d = &raw.defaults;
         let mut defaults = Defaults {
             interval: self.duration(&d.interval, "interval", base_defaults.interval),
-            min_interval: self.duration(&d.min_interval, "min_interval", base_defaults.min_interval),
-            max_interval: self.duration(&d.max_interval, "max_interval", base_defaults.max_interval),
+            min_interval: self.duration(
+                &d.min_interval,
+                "min_interval",
+                base_defaults.min_interval,
+            ),
+            max_interval: self.duration(
+                &d.max_interval,
+                "max_interval",
+                base_defaults.max_interval,
+            ),
             timeout: self.duration(&d.timeout, "timeout", base_defaults.timeout),
-            connect_timeout: self.duration(&d.connect_timeout, "connect_timeout", base_defaults.connect_timeout),
-            read_timeout: self.duration(&d.read_timeout, "read_timeout", base_defaults.read_timeout),
-            max_body_bytes: self.size(&d.max_body_size, "max_body_size", base_defaults.max_body_bytes),
+            connect_timeout: self.duration(
+                &d.connect_timeout,
+                "connect_timeout",
+                base_defaults.connect_timeout,
+            ),
+            read_timeout: self.duration(
+                &d.read_timeout,
+                "read_timeout",
+                base_defaults.read_timeout,
+            ),
+            max_body_bytes: self.size(
+                &d.max_body_size,
+                "max_body_size",
+                base_defaults.max_body_bytes,
+            ),
             user_agent: base_defaults.user_agent.clone(),
-            concurrency: self.count(&d.concurrency, "concurrency", base_defaults.concurrency, 1024),
-            per_host_concurrency: self.count(&d.per_host_concurrency, "per_host_concurrency", base_defaults.per_host_concurrency, 64),
+            concurrency: self.count(
+                &d.concurrency,
+                "concurrency",
+                base_defaults.concurrency,
+                1024,
+            ),
+            per_host_concurrency: self.count(
+                &d.per_host_concurrency,
+                "per_host_concurrency",
+                base_defaults.per_host_concurrency,
+                64,
+            ),
             host_spacing: Duration::ZERO,
-            shutdown_grace: self.duration(&d.shutdown_grace, "shutdown_grace", base_defaults.shutdown_grace),
+            shutdown_grace: self.duration(
+                &d.shutdown_grace,
+                "shutdown_grace",
+                base_defaults.shutdown_grace,
+            ),
             adaptive: d.adaptive.unwrap_or(base_defaults.adaptive),
-            failing_after: self.count(&d.failing_after, "failing_after", base_defaults.failing_after as usize, 1000) as u32,
+            failing_after: self.count(
+                &d.failing_after,
+                "failing_after",
+                base_defaults.failing_after as usize,
+                1000,
+            ) as u32,
         };
         if let Some(spacing) = &d.host_spacing {
             match parse_duration(spacing.get_ref()) {
@@ -364,17 +473,28 @@ impl Validator<'_> {
 
         let database = match &raw.storage.path {
             Some(p) if p.get_ref().trim().is_empty() => {
-                self.error(p.span(), "storage.path is empty; give a file path such as \"newshound.db\"");
+                self.error(
+                    p.span(),
+                    "storage.path is empty; give a file path such as \"newshound.db\"",
+                );
                 PathBuf::new()
             }
             Some(p) => base.join(p.get_ref()),
             None => default_database(),
         };
-        let synchronous = match raw.storage.synchronous.as_ref().map(|s| (s.get_ref().as_str(), s.span())) {
+        let synchronous = match raw
+            .storage
+            .synchronous
+            .as_ref()
+            .map(|s| (s.get_ref().as_str(), s.span()))
+        {
             None | Some(("normal", _)) => Synchronous::Normal,
             Some(("full", _)) => Synchronous::Full,
             Some((other, span)) => {
-                self.error(span, format!("synchronous must be \"normal\" or \"full\", got \"{other}\""));
+                self.error(
+                    span,
+                    format!("synchronous must be \"normal\" or \"full\", got \"{other}\""),
+                );
                 Synchronous::Normal
             }
         };
@@ -394,7 +514,9 @@ impl Validator<'_> {
         let mut names: HashMap<String, Range<usize>> = HashMap::new();
         let mut sources: HashMap<String, Range<usize>> = HashMap::new();
         for f in &raw.feeds {
-            let Some(source) = self.feed_source(&f.url, &base) else { continue };
+            let Some(source) = self.feed_source(&f.url, &base) else {
+                continue;
+            };
             let name = match &f.name {
                 Some(n) => {
                     let s = n.get_ref().trim();
@@ -415,7 +537,10 @@ impl Validator<'_> {
             let key = source.to_string();
             if let Some(first) = sources.get(&key) {
                 let (l, _) = self.line_col(first.start);
-                self.error(f.url.span(), format!("duplicate feed URL {key} (first used on line {l})"));
+                self.error(
+                    f.url.span(),
+                    format!("duplicate feed URL {key} (first used on line {l})"),
+                );
                 continue;
             }
             names.insert(name.clone(), name_span);
@@ -423,23 +548,44 @@ impl Validator<'_> {
             let interval = self.duration(&f.interval, "interval", defaults.interval);
             let mut headers = Vec::new();
             for (k, v) in &f.headers {
-                let valid_name = !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+                let valid_name = !k.is_empty()
+                    && k.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
                 if !valid_name {
                     self.error(v.span(), format!("\"{k}\" is not a valid HTTP header name"));
-                } else if v.get_ref().bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+                } else if v
+                    .get_ref()
+                    .bytes()
+                    .any(|b| b.is_ascii_control() && b != b'\t')
+                {
                     self.error(v.span(), format!("header {k} contains control characters"));
                 } else {
                     headers.push((k.clone(), v.get_ref().clone()));
                 }
             }
-            let max_body_bytes = self.size(&f.max_body_size, "max_body_size", defaults.max_body_bytes);
+            let max_body_bytes =
+                self.size(&f.max_body_size, "max_body_size", defaults.max_body_bytes);
             if f.enabled.unwrap_or(true) {
-                feeds.push(FeedConfig { name, source, interval, headers, max_body_bytes });
+                feeds.push(FeedConfig {
+                    name,
+                    source,
+                    interval,
+                    headers,
+                    max_body_bytes,
+                });
             }
         }
 
         let topics = self.topics(&raw, &names);
-        Some(Config { path: self.path.to_owned(), database, synchronous, defaults, alert_max_age, feeds, topics })
+        Some(Config {
+            path: self.path.to_owned(),
+            database,
+            synchronous,
+            defaults,
+            alert_max_age,
+            feeds,
+            topics,
+        })
     }
 
     fn line_col(&self, offset: usize) -> (usize, usize) {
@@ -450,7 +596,10 @@ impl Validator<'_> {
     fn feed_source(&mut self, url: &toml::Spanned<String>, base: &Path) -> Option<FeedSource> {
         let s = url.get_ref().trim();
         if s.is_empty() {
-            self.error(url.span(), "feed url is empty; expected http://, https://, file:// or a file path");
+            self.error(
+                url.span(),
+                "feed url is empty; expected http://, https://, file:// or a file path",
+            );
             return None;
         }
         if let Some(path) = s.strip_prefix("file://") {
@@ -461,19 +610,36 @@ impl Validator<'_> {
             return Some(FeedSource::File(base.join(s)));
         }
         match Url::parse(s) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(FeedSource::Http(u)),
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+                Some(FeedSource::Http(u))
+            }
             Ok(u) => {
-                self.error(url.span(), format!("unsupported URL scheme \"{}\"; expected http, https or file", u.scheme()));
+                self.error(
+                    url.span(),
+                    format!(
+                        "unsupported URL scheme \"{}\"; expected http, https or file",
+                        u.scheme()
+                    ),
+                );
                 None
             }
             Err(e) => {
-                self.error(url.span(), format!("invalid feed URL: {e}; expected e.g. \"https://example.com/feed.xml\""));
+                self.error(
+                    url.span(),
+                    format!(
+                        "invalid feed URL: {e}; expected e.g. \"https://example.com/feed.xml\""
+                    ),
+                );
                 None
             }
         }
     }
 
-    fn topics(&mut self, raw: &RawConfig, feed_names: &HashMap<String, Range<usize>>) -> Vec<TopicConfig> {
+    fn topics(
+        &mut self,
+        raw: &RawConfig,
+        feed_names: &HashMap<String, Range<usize>>,
+    ) -> Vec<TopicConfig> {
         let mut out = Vec::new();
         let mut seen: HashMap<String, usize> = HashMap::new();
         for t in &raw.topics {
@@ -483,7 +649,10 @@ impl Validator<'_> {
                 continue;
             }
             if let Some(first) = seen.get(&name) {
-                self.error(t.name.span(), format!("duplicate topic name \"{name}\" (first used on line {first})"));
+                self.error(
+                    t.name.span(),
+                    format!("duplicate topic name \"{name}\" (first used on line {first})"),
+                );
                 continue;
             }
             let (line, _) = self.line_col(t.name.span().start);
@@ -494,11 +663,17 @@ impl Validator<'_> {
                 (None, Some(qs)) if !qs.is_empty() => queries.extend(qs.iter()),
                 (Some(_), Some(qs)) => {
                     let span = qs.first().map_or(t.name.span(), toml::Spanned::span);
-                    self.error(span, format!("topic \"{name}\" has both query and queries; use one"));
+                    self.error(
+                        span,
+                        format!("topic \"{name}\" has both query and queries; use one"),
+                    );
                     continue;
                 }
                 _ => {
-                    self.error(t.name.span(), format!("topic \"{name}\" needs a query (or queries = [...])"));
+                    self.error(
+                        t.name.span(),
+                        format!("topic \"{name}\" needs a query (or queries = [...])"),
+                    );
                     continue;
                 }
             }
@@ -523,38 +698,68 @@ impl Validator<'_> {
                         if feed_names.contains_key(f.get_ref()) {
                             Some(f.get_ref().clone())
                         } else {
-                            self.error(f.span(), format!("topic \"{name}\" names feed \"{}\", which is not configured", f.get_ref()));
+                            self.error(
+                                f.span(),
+                                format!(
+                                    "topic \"{name}\" names feed \"{}\", which is not configured",
+                                    f.get_ref()
+                                ),
+                            );
                             None
                         }
                     })
                     .collect::<Vec<_>>()
             });
-            let level = match t.level.as_ref().map(|l| (l.get_ref().to_ascii_lowercase(), l.span())) {
+            let level = match t
+                .level
+                .as_ref()
+                .map(|l| (l.get_ref().to_ascii_lowercase(), l.span()))
+            {
                 None => AlertLevel::Info,
-                Some((l, span)) => match l.as_str() {
-                    "error" => AlertLevel::Error,
-                    "warn" | "warning" => AlertLevel::Warn,
-                    "info" => AlertLevel::Info,
-                    "debug" => AlertLevel::Debug,
-                    "trace" => AlertLevel::Trace,
-                    _ => {
-                        self.error(span, format!("level must be one of error, warn, info, debug, trace; got \"{l}\""));
-                        AlertLevel::Info
+                Some((l, span)) => {
+                    match l.as_str() {
+                        "error" => AlertLevel::Error,
+                        "warn" | "warning" => AlertLevel::Warn,
+                        "info" => AlertLevel::Info,
+                        "debug" => AlertLevel::Debug,
+                        "trace" => AlertLevel::Trace,
+                        _ => {
+                            self.error(span, format!("level must be one of error, warn, info, debug, trace; got \"{l}\""));
+                            AlertLevel::Info
+                        }
                     }
-                },
+                }
             };
-            let stem = match t.stem.as_ref().map(|s| (s.get_ref().to_ascii_lowercase(), s.span())) {
+            let stem = match t
+                .stem
+                .as_ref()
+                .map(|s| (s.get_ref().to_ascii_lowercase(), s.span()))
+            {
                 None => None,
                 Some((s, span)) => match Stem::from_name(&s) {
                     Some(stem) => Some(stem),
                     None => {
-                        self.error(span, format!("stem must be a language such as \"english\" ({}); got \"{s}\"", Stem::NAMES.join(", ")));
+                        self.error(
+                            span,
+                            format!(
+                                "stem must be a language such as \"english\" ({}); got \"{s}\"",
+                                Stem::NAMES.join(", ")
+                            ),
+                        );
                         None
                     }
                 },
             };
             if ok {
-                out.push(TopicConfig { spec: TopicSpec { name, queries: sources, feeds, stem }, level });
+                out.push(TopicConfig {
+                    spec: TopicSpec {
+                        name,
+                        queries: sources,
+                        feeds,
+                        stem,
+                    },
+                    level,
+                });
             }
         }
         out
@@ -590,13 +795,18 @@ fn derived_name(source: &FeedSource) -> String {
             let path = u.path().trim_end_matches('/');
             format!("{host}{path}")
         }
-        FeedSource::File(p) => p.file_stem().map_or_else(|| p.display().to_string(), |s| s.to_string_lossy().into_owned()),
+        FeedSource::File(p) => p.file_stem().map_or_else(
+            || p.display().to_string(),
+            |s| s.to_string_lossy().into_owned(),
+        ),
     }
 }
 
 /// Parses a human duration: `"90s"`, `"15m"`, `"1h30m"`, `"2 days"`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim()).map_err(|e| format!("\"{s}\" is not a duration ({e}); expected e.g. \"90s\", \"15m\", \"1h30m\""))
+    humantime::parse_duration(s.trim()).map_err(|e| {
+        format!("\"{s}\" is not a duration ({e}); expected e.g. \"90s\", \"15m\", \"1h30m\"")
+    })
 }
 
 /// Parses a byte size: `"16MiB"`, `"512 KB"`, `"1048576"`.
@@ -604,7 +814,9 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("\"{s}\" is not a size; expected e.g. \"16MiB\" or a number of bytes"))?;
+    let n: u64 = num.parse().map_err(|_| {
+        format!("\"{s}\" is not a size; expected e.g. \"16MiB\" or a number of bytes")
+    })?;
     let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" => 1_000,
@@ -613,9 +825,14 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "mib" => 1 << 20,
         "g" | "gb" => 1_000_000_000,
         "gib" => 1 << 30,
-        other => return Err(format!("unknown size unit \"{other}\"; expected B, KB, KiB, MB, MiB, GB or GiB")),
+        other => {
+            return Err(format!(
+                "unknown size unit \"{other}\"; expected B, KB, KiB, MB, MiB, GB or GiB"
+            ));
+        }
     };
-    n.checked_mul(mult).ok_or_else(|| format!("\"{s}\" is too large"))
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("\"{s}\" is too large"))
 }
 
 #[cfg(test)]
@@ -625,13 +842,21 @@ mod tests {
     fn diags(text: &str) -> Vec<String> {
         match load_str(text, Path::new("cfg.toml")) {
             Ok(_) => vec![],
-            Err(e) => e.diagnostics().iter().map(|d| format!("{}:{}: {}", d.line, d.column, d.message)).collect(),
+            Err(e) => e
+                .diagnostics()
+                .iter()
+                .map(|d| format!("{}:{}: {}", d.line, d.column, d.message))
+                .collect(),
         }
     }
 
     #[test]
     fn minimal_config_loads_with_defaults() {
-        let cfg = load_str("[[feeds]]\nurl = \"https://example.com/rss\"\n", Path::new("/etc/nh/c.toml")).unwrap();
+        let cfg = load_str(
+            "[[feeds]]\nurl = \"https://example.com/rss\"\n",
+            Path::new("/etc/nh/c.toml"),
+        )
+        .unwrap();
         assert_eq!(cfg.feeds.len(), 1);
         assert_eq!(cfg.feeds[0].name, "example.com/rss");
         assert_eq!(cfg.feeds[0].interval, Duration::from_secs(900));
@@ -640,9 +865,16 @@ mod tests {
 
     #[test]
     fn relative_paths_are_relative_to_the_config_file() {
-        let cfg = load_str("[storage]\npath = \"db.sqlite\"\n[[feeds]]\nurl = \"feeds/a.xml\"\n", Path::new("/srv/nh/c.toml")).unwrap();
+        let cfg = load_str(
+            "[storage]\npath = \"db.sqlite\"\n[[feeds]]\nurl = \"feeds/a.xml\"\n",
+            Path::new("/srv/nh/c.toml"),
+        )
+        .unwrap();
         assert_eq!(cfg.database, PathBuf::from("/srv/nh/db.sqlite"));
-        assert_eq!(cfg.feeds[0].source, FeedSource::File(PathBuf::from("/srv/nh/feeds/a.xml")));
+        assert_eq!(
+            cfg.feeds[0].source,
+            FeedSource::File(PathBuf::from("/srv/nh/feeds/a.xml"))
+        );
     }
 
     #[test]
@@ -654,10 +886,18 @@ mod tests {
 
     #[test]
     fn bad_duration_and_bad_url_are_both_reported() {
-        let d = diags("[[feeds]]\nurl = \"https://a.example/\"\ninterval = \"often\"\n[[feeds]]\nurl = \"ftp://b.example/\"\n");
+        let d = diags(
+            "[[feeds]]\nurl = \"https://a.example/\"\ninterval = \"often\"\n[[feeds]]\nurl = \"ftp://b.example/\"\n",
+        );
         assert_eq!(d.len(), 2, "{d:?}");
-        assert!(d[0].starts_with("3:12: interval: \"often\" is not a duration"), "{d:?}");
-        assert!(d[1].starts_with("5:7: unsupported URL scheme \"ftp\""), "{d:?}");
+        assert!(
+            d[0].starts_with("3:12: interval: \"often\" is not a duration"),
+            "{d:?}"
+        );
+        assert!(
+            d[1].starts_with("5:7: unsupported URL scheme \"ftp\""),
+            "{d:?}"
+        );
     }
 
     #[test]
@@ -666,20 +906,27 @@ mod tests {
             "[[feeds]]\nname = \"a\"\nurl = \"https://a.example/\"\n[[feeds]]\nname = \"a\"\nurl = \"https://b.example/\"\n[[feeds]]\nurl = \"https://a.example/\"\n",
         );
         assert_eq!(d.len(), 2, "{d:?}");
-        assert!(d[0].contains("duplicate feed name \"a\" (first used on line 2)"), "{d:?}");
+        assert!(
+            d[0].contains("duplicate feed name \"a\" (first used on line 2)"),
+            "{d:?}"
+        );
         assert!(d[1].contains("duplicate feed URL"), "{d:?}");
     }
 
     #[test]
     fn query_errors_point_inside_the_query() {
-        let d = diags("[[feeds]]\nurl = \"https://a.example/\"\n[[topics]]\nname = \"t\"\nquery = '(summit OR'\n");
+        let d = diags(
+            "[[feeds]]\nurl = \"https://a.example/\"\n[[topics]]\nname = \"t\"\nquery = '(summit OR'\n",
+        );
         assert_eq!(d.len(), 1, "{d:?}");
         assert!(d[0].starts_with("5:20: topic \"t\":"), "{d:?}");
     }
 
     #[test]
     fn every_bad_topic_is_reported() {
-        let d = diags("[[topics]]\nname = \"a\"\nquery = 'x NEAR/ y'\n[[topics]]\nname = \"b\"\nquery = '\"open'\n");
+        let d = diags(
+            "[[topics]]\nname = \"a\"\nquery = 'x NEAR/ y'\n[[topics]]\nname = \"b\"\nquery = '\"open'\n",
+        );
         assert_eq!(d.len(), 2, "{d:?}");
     }
 
@@ -694,6 +941,9 @@ mod tests {
     fn type_errors_come_from_toml_with_position() {
         let d = diags("[defaults]\nconcurrency = \"ten\"\n");
         assert_eq!(d.len(), 1);
-        assert!(d[0].starts_with("2:15: invalid type: string \"ten\", expected i64"), "{d:?}");
+        assert!(
+            d[0].starts_with("2:15: invalid type: string \"ten\", expected i64"),
+            "{d:?}"
+        );
     }
 }

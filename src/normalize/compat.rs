@@ -36,24 +36,32 @@ const DCTERMS: &str = "http://purl.org/dc/terms/";
 /// UTF-8 whenever the bytes change.
 pub fn to_utf8<'a>(bytes: &'a [u8], http_charset: Option<&str>) -> Cow<'a, str> {
     if let Some((enc, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
-        if enc == encoding_rs::UTF_8 {
-            if let Ok(s) = std::str::from_utf8(&bytes[bom_len..]) {
-                return Cow::Borrowed(s);
-            }
+        if enc == encoding_rs::UTF_8
+            && let Ok(s) = std::str::from_utf8(&bytes[bom_len..])
+        {
+            return Cow::Borrowed(s);
         }
         let (text, _) = enc.decode_without_bom_handling(&bytes[bom_len..]);
         return Cow::Owned(rewrite_prolog_encoding(&text));
     }
-    let declared = prolog_encoding(bytes).and_then(|label| encoding_rs::Encoding::for_label(label.as_bytes()));
-    let from_http = http_charset.and_then(|c| encoding_rs::Encoding::for_label(c.trim().as_bytes()));
+    let declared =
+        prolog_encoding(bytes).and_then(|label| encoding_rs::Encoding::for_label(label.as_bytes()));
+    let from_http =
+        http_charset.and_then(|c| encoding_rs::Encoding::for_label(c.trim().as_bytes()));
     let encoding = declared.or(from_http).unwrap_or(encoding_rs::UTF_8);
     // A prolog that says UTF-16 on bytes with no BOM is a lie we cannot act on; treat as UTF-8.
-    let encoding = if encoding == encoding_rs::UTF_16LE || encoding == encoding_rs::UTF_16BE { encoding_rs::UTF_8 } else { encoding };
+    let encoding = if encoding == encoding_rs::UTF_16LE || encoding == encoding_rs::UTF_16BE {
+        encoding_rs::UTF_8
+    } else {
+        encoding
+    };
     if encoding == encoding_rs::UTF_8 {
         if let Ok(s) = std::str::from_utf8(bytes) {
             return Cow::Borrowed(s);
         }
-        let fallback = from_http.filter(|e| *e != encoding_rs::UTF_8).unwrap_or(encoding_rs::WINDOWS_1252);
+        let fallback = from_http
+            .filter(|e| *e != encoding_rs::UTF_8)
+            .unwrap_or(encoding_rs::WINDOWS_1252);
         let (text, _, _) = fallback.decode(bytes);
         return Cow::Owned(rewrite_prolog_encoding(&text));
     }
@@ -71,7 +79,10 @@ fn prolog_encoding(bytes: &[u8]) -> Option<String> {
     }
     let decl = &head[..head.find("?>")?];
     let at = decl.find("encoding")?;
-    let rest = decl[at + "encoding".len()..].trim_start().strip_prefix('=')?.trim_start();
+    let rest = decl[at + "encoding".len()..]
+        .trim_start()
+        .strip_prefix('=')?
+        .trim_start();
     let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
     let value = &rest[1..];
     Some(value[..value.find(quote)?].to_owned())
@@ -80,10 +91,13 @@ fn prolog_encoding(bytes: &[u8]) -> Option<String> {
 /// Replaces the prolog's encoding declaration (the text is UTF-8 now).
 fn rewrite_prolog_encoding(text: &str) -> String {
     let trimmed = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
-    if trimmed.starts_with("<?xml") {
-        if let Some(end) = trimmed.find("?>") {
-            return format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>{}", &trimmed[end + 2..]);
-        }
+    if trimmed.starts_with("<?xml")
+        && let Some(end) = trimmed.find("?>")
+    {
+        return format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>{}",
+            &trimmed[end + 2..]
+        );
     }
     text.to_owned()
 }
@@ -104,16 +118,25 @@ fn needs_repair(doc: &str) -> bool {
         head_end_b -= 1;
     }
     let head = &doc[..head_end_b];
-    head.contains("<rdf:RDF") || head.contains(":RDF") || doc.contains(ATOM03) || doc.contains(USERLAND) || doc.contains(NETSCAPE) || doc.contains(DCTERMS)
+    head.contains("<rdf:RDF")
+        || head.contains(":RDF")
+        || doc.contains(ATOM03)
+        || doc.contains(USERLAND)
+        || doc.contains(NETSCAPE)
+        || doc.contains(DCTERMS)
         || doc.contains("dc:title")
         || rss_version_needs_fix(head)
 }
 
 fn rss_version_needs_fix(head: &str) -> bool {
-    let Some(at) = head.find("<rss") else { return false };
+    let Some(at) = head.find("<rss") else {
+        return false;
+    };
     let tag = &head[at..];
     let tag = &tag[..tag.find('>').unwrap_or(tag.len())];
-    let ok = ["\"2.0\"", "'2.0'", "\"0.91\"", "'0.91'", "\"0.92\"", "'0.92'"];
+    let ok = [
+        "\"2.0\"", "'2.0'", "\"0.91\"", "'0.91'", "\"0.92\"", "'0.92'",
+    ];
     !(tag.contains("version") && ok.iter().any(|v| tag.contains(v)))
 }
 
@@ -161,7 +184,8 @@ pub fn repair_xml(doc: &str) -> Option<Repaired> {
             Event::Start(e) => {
                 let local = e.local_name().as_ref().to_owned();
                 let e = if depth == 0 {
-                    atom03 = e.attributes().flatten().any(|a| a.value == ATOM03) || (local == "feed" && has_attr(&e, "version", "0.3"));
+                    atom03 = e.attributes().flatten().any(|a| a.value == ATOM03)
+                        || (local == "feed" && has_attr(&e, "version", "0.3"));
                     is_rdf = local == "RDF";
                     fix_root(&e, &local)
                 } else {
@@ -175,7 +199,8 @@ pub fn repair_xml(doc: &str) -> Option<Repaired> {
                     }
                     item = Some((depth, state));
                     if is_rdf {
-                        out.item_ids.push(item.as_ref().and_then(|(_, s)| s.about.clone()));
+                        out.item_ids
+                            .push(item.as_ref().and_then(|(_, s)| s.about.clone()));
                     }
                     write(&mut writer, Event::Start(e))?;
                     continue;
@@ -243,7 +268,10 @@ pub fn repair_xml(doc: &str) -> Option<Repaired> {
                     if let Some((_, text)) = state.capture.as_mut() {
                         match r.resolve_char_ref() {
                             Ok(Some(c)) => text.push(c),
-                            _ => text.push_str(&html_escape::decode_html_entities(&format!("&{};", &*r))),
+                            _ => text.push_str(&html_escape::decode_html_entities(&format!(
+                                "&{};",
+                                &*r
+                            ))),
                         }
                     }
                     state.events.push(Event::GeneralRef(r.into_owned()));
@@ -282,12 +310,18 @@ fn attr(e: &BytesStart<'_>, local: &str) -> Option<String> {
     e.attributes()
         .flatten()
         .find(|a| a.key.0.rsplit(':').next() == Some(local))
-        .map(|a| html_escape::decode_html_entities(a.value.as_ref()).trim().to_owned())
+        .map(|a| {
+            html_escape::decode_html_entities(a.value.as_ref())
+                .trim()
+                .to_owned()
+        })
         .filter(|v| !v.is_empty())
 }
 
 fn has_attr(e: &BytesStart<'_>, key: &str, value: &str) -> bool {
-    e.attributes().flatten().any(|a| a.key.0 == key && a.value.trim() == value)
+    e.attributes()
+        .flatten()
+        .any(|a| a.key.0 == key && a.value.trim() == value)
 }
 
 /// Root element: fix the RSS version and map foreign namespaces onto the ones feed-rs knows.
@@ -320,10 +354,18 @@ fn fix_root(e: &BytesStart<'_>, local: &str) -> BytesStart<'static> {
     root
 }
 
-fn observe_child(state: &mut ItemState, ns: Option<&str>, local: &str, atom03: bool, e: &mut BytesStart<'static>) {
+fn observe_child(
+    state: &mut ItemState,
+    ns: Option<&str>,
+    local: &str,
+    atom03: bool,
+    e: &mut BytesStart<'static>,
+) {
     match (ns, local) {
         (Some(DC), "title") => state.capture = Some((Capture::Title, String::new())),
-        (Some(DCTERMS), "modified" | "created" | "issued" | "date") => state.capture = Some((Capture::Date, String::new())),
+        (Some(DCTERMS), "modified" | "created" | "issued" | "date") => {
+            state.capture = Some((Capture::Date, String::new()))
+        }
         (Some(DC), "date") => state.has_date = true,
         (_, "title") => state.has_title = true,
         (_, "link") => state.has_link = true,
@@ -366,13 +408,17 @@ fn finish_item(state: ItemState, item_local: &str) -> Vec<Event<'static>> {
         events.push(Event::Text(BytesText::new(text).into_owned()));
         events.push(Event::End(BytesEnd::new(name.to_owned())));
     };
-    if !state.has_title {
-        if let Some(t) = state.dc_title.as_deref().filter(|t| !t.trim().is_empty()) {
-            add("title", t);
-        }
+    if !state.has_title
+        && let Some(t) = state.dc_title.as_deref().filter(|t| !t.trim().is_empty())
+    {
+        add("title", t);
     }
     if !state.has_link {
-        if let Some(about) = state.about.as_deref().filter(|a| a.starts_with("http://") || a.starts_with("https://")) {
+        if let Some(about) = state
+            .about
+            .as_deref()
+            .filter(|a| a.starts_with("http://") || a.starts_with("https://"))
+        {
             add("link", about);
         } else if item_local == "item" {
             // feed-rs drops RSS 1.0 items without a link; give it an inert one it will keep,
@@ -380,10 +426,17 @@ fn finish_item(state: ItemState, item_local: &str) -> Vec<Event<'static>> {
             add("link", PLACEHOLDER_LINK);
         }
     }
-    if !state.has_date {
-        if let Some(d) = state.dc_date.as_deref().filter(|d| !d.trim().is_empty()) {
-            add(if item_local == "entry" { "updated" } else { "dc:date" }, d.trim());
-        }
+    if !state.has_date
+        && let Some(d) = state.dc_date.as_deref().filter(|d| !d.trim().is_empty())
+    {
+        add(
+            if item_local == "entry" {
+                "updated"
+            } else {
+                "dc:date"
+            },
+            d.trim(),
+        );
     }
     events
 }
@@ -398,11 +451,11 @@ pub fn repair_json(doc: &str) -> Option<String> {
     let items = value.get_mut("items")?.as_array_mut()?;
     let mut changed = false;
     for item in items {
-        if let Some(id) = item.get_mut("id") {
-            if id.is_number() {
-                *id = serde_json::Value::String(id.to_string());
-                changed = true;
-            }
+        if let Some(id) = item.get_mut("id")
+            && id.is_number()
+        {
+            *id = serde_json::Value::String(id.to_string());
+            changed = true;
         }
     }
     changed.then(|| value.to_string())

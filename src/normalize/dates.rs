@@ -27,9 +27,16 @@ fn rfc3339ish(t: &str) -> Option<DateTime<Utc>> {
     let naive = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y%m%dT%H%M%S"]
         .iter()
         .find_map(|f| NaiveDateTime::parse_from_str(body, f).ok())
-        .or_else(|| NaiveDate::parse_from_str(body, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)))?;
+        .or_else(|| {
+            NaiveDate::parse_from_str(body, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })?;
     let offset = offset?;
-    offset.from_local_datetime(&naive).single().map(|d| d.with_timezone(&Utc))
+    offset
+        .from_local_datetime(&naive)
+        .single()
+        .map(|d| d.with_timezone(&Utc))
 }
 
 /// Splits "2024-12-31T11:53+09:00" into the local part and its offset ("Z" or none → UTC).
@@ -46,11 +53,16 @@ fn split_offset(t: &str) -> (&str, Option<FixedOffset>) {
         let digits: String = off[1..].chars().filter(char::is_ascii_digit).collect();
         let (h, m) = match digits.len() {
             2 => (digits.parse::<i32>().ok(), Some(0)),
-            4 => (digits[..2].parse::<i32>().ok(), digits[2..].parse::<i32>().ok()),
+            4 => (
+                digits[..2].parse::<i32>().ok(),
+                digits[2..].parse::<i32>().ok(),
+            ),
             _ => (None, None),
         };
         return match (h, m) {
-            (Some(h), Some(m)) if h <= 23 && m <= 59 => (body, FixedOffset::east_opt(sign * (h * 3600 + m * 60))),
+            (Some(h), Some(m)) if h <= 23 && m <= 59 => {
+                (body, FixedOffset::east_opt(sign * (h * 3600 + m * 60)))
+            }
             _ => (body, None),
         };
     }
@@ -84,14 +96,18 @@ fn rfc2822ish(t: &str) -> Option<DateTime<Utc>> {
         _ => None,
     };
     let had_zone = offset.is_some() || zone.starts_with(['+', '-']);
-    if offset.is_some() {
-        parts.pop();
-    } else if had_zone {
+    if had_zone {
         parts.pop();
     }
-    let zone = offset.map(str::to_owned).or_else(|| had_zone.then(|| zone.to_owned())).unwrap_or_else(|| "+0000".to_owned());
+    let zone = offset
+        .map(str::to_owned)
+        .or_else(|| had_zone.then(|| zone.to_owned()))
+        .unwrap_or_else(|| "+0000".to_owned());
     // Drop a leading day name ("Tue," or "Tuesday,").
-    if parts.first().is_some_and(|p| p.trim_end_matches(',').chars().all(char::is_alphabetic)) {
+    if parts
+        .first()
+        .is_some_and(|p| p.trim_end_matches(',').chars().all(char::is_alphabetic))
+    {
         parts.remove(0);
     }
     let mut joined = parts.join(" ");
@@ -100,10 +116,15 @@ fn rfc2822ish(t: &str) -> Option<DateTime<Utc>> {
         joined.push_str(":00");
     }
     let candidate = format!("{joined} {zone}");
-    ["%d %b %Y %H:%M:%S %z", "%d %B %Y %H:%M:%S %z", "%b %d %Y %H:%M:%S %z", "%d %b %y %H:%M:%S %z"]
-        .iter()
-        .find_map(|f| DateTime::parse_from_str(&candidate, f).ok())
-        .map(|d| d.with_timezone(&Utc))
+    [
+        "%d %b %Y %H:%M:%S %z",
+        "%d %B %Y %H:%M:%S %z",
+        "%b %d %Y %H:%M:%S %z",
+        "%d %b %y %H:%M:%S %z",
+    ]
+    .iter()
+    .find_map(|f| DateTime::parse_from_str(&candidate, f).ok())
+    .map(|d| d.with_timezone(&Utc))
 }
 
 #[cfg(test)]
@@ -111,30 +132,54 @@ mod tests {
     use super::*;
 
     fn iso(s: &str) -> String {
-        parse(s).map(|d| d.to_rfc3339()).unwrap_or_else(|| "none".into())
+        parse(s)
+            .map(|d| d.to_rfc3339())
+            .unwrap_or_else(|| "none".into())
     }
 
     #[test]
     fn rfc3339_and_iso_variants() {
-        assert_eq!(iso("2024-12-31T11:53:00+09:00"), "2024-12-31T02:53:00+00:00");
+        assert_eq!(
+            iso("2024-12-31T11:53:00+09:00"),
+            "2024-12-31T02:53:00+00:00"
+        );
         assert_eq!(iso("2024-12-31T11:53+09:00"), "2024-12-31T02:53:00+00:00");
         assert_eq!(iso("2024-12-31 11:53:10Z"), "2024-12-31T11:53:10+00:00");
         assert_eq!(iso("2024-12-31T11:53:10"), "2024-12-31T11:53:10+00:00");
         assert_eq!(iso("2024-12-31"), "2024-12-31T00:00:00+00:00");
-        assert_eq!(iso("2024-12-31T11:53:10.123-0500"), "2024-12-31T16:53:10.123+00:00");
+        assert_eq!(
+            iso("2024-12-31T11:53:10.123-0500"),
+            "2024-12-31T16:53:10.123+00:00"
+        );
     }
 
     #[test]
     fn rfc2822_and_its_variants() {
-        assert_eq!(iso("Tue, 31 Dec 2024 02:53:00 GMT"), "2024-12-31T02:53:00+00:00");
-        assert_eq!(iso("Tue, 31 Dec 2024 11:53:00 JST"), "2024-12-31T02:53:00+00:00");
+        assert_eq!(
+            iso("Tue, 31 Dec 2024 02:53:00 GMT"),
+            "2024-12-31T02:53:00+00:00"
+        );
+        assert_eq!(
+            iso("Tue, 31 Dec 2024 11:53:00 JST"),
+            "2024-12-31T02:53:00+00:00"
+        );
         assert_eq!(iso("31 Dec 2024 11:53 +0900"), "2024-12-31T02:53:00+00:00");
-        assert_eq!(iso("Tuesday, 31 December 2024 02:53:00"), "2024-12-31T02:53:00+00:00");
+        assert_eq!(
+            iso("Tuesday, 31 December 2024 02:53:00"),
+            "2024-12-31T02:53:00+00:00"
+        );
     }
 
     #[test]
     fn garbage_and_absurd_dates_are_absent() {
-        for s in ["", "yesterday", "2024-13-45", "25:61:00", "Fri, 01 Jan 9999 00:00:00 GMT", "0000-01-01T00:00:00Z"] {
+        for s in [
+            "",
+            "yesterday",
+            "2024-13-45",
+            "25:61:00",
+            "Fri, 01 Jan 9999 00:00:00 GMT",
+            "0000-01-01T00:00:00Z",
+        ] {
             assert_eq!(iso(s), "none", "{s}");
         }
     }

@@ -17,7 +17,8 @@ use url::Url;
 
 use crate::canon;
 use crate::model::{
-    Item, ItemKey, MAX_CONTENT_BYTES, MAX_ITEMS_PER_FEED, MAX_KEY_BYTES, MAX_SUMMARY_BYTES, MAX_TITLE_BYTES, stable_hash,
+    Item, ItemKey, MAX_CONTENT_BYTES, MAX_ITEMS_PER_FEED, MAX_KEY_BYTES, MAX_SUMMARY_BYTES,
+    MAX_TITLE_BYTES, stable_hash,
 };
 use crate::text::{clean_inline, html_to_text};
 
@@ -64,7 +65,12 @@ impl ParseError {
 /// none); `base` is the URL the document came from, used to resolve relative links when the
 /// document gives no `xml:base`; `now` is when it was fetched (dates far in the future are
 /// dropped relative to it).
-pub fn parse_feed(bytes: &[u8], content_type: Option<&str>, base: Option<&Url>, now: DateTime<Utc>) -> Result<ParsedFeed, ParseError> {
+pub fn parse_feed(
+    bytes: &[u8],
+    content_type: Option<&str>,
+    base: Option<&Url>,
+    now: DateTime<Utc>,
+) -> Result<ParsedFeed, ParseError> {
     let charset = content_type.and_then(charset_of);
     let text = compat::to_utf8(bytes, charset.as_deref());
     let start = text.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
@@ -74,7 +80,9 @@ pub fn parse_feed(bytes: &[u8], content_type: Option<&str>, base: Option<&Url>, 
     match first {
         '<' => parse_xml(start, base, now),
         '{' => parse_json(start, base, now),
-        _ => Err(ParseError::NotAFeed("the document is neither XML nor JSON".into())),
+        _ => Err(ParseError::NotAFeed(
+            "the document is neither XML nor JSON".into(),
+        )),
     }
 }
 
@@ -107,16 +115,19 @@ fn parse_json(doc: &str, base: Option<&Url>, now: DateTime<Utc>) -> Result<Parse
             None => return Err(json_error(first)),
         },
     };
-    let entries = serde_json::from_str::<serde_json::Value>(doc).ok().and_then(|v| v.get("items")?.as_array().map(Vec::len)).unwrap_or(0);
+    let entries = serde_json::from_str::<serde_json::Value>(doc)
+        .ok()
+        .and_then(|v| v.get("items")?.as_array().map(Vec::len))
+        .unwrap_or(0);
     finish(feed, &[], base, now, entries)
 }
 
 fn json_error(e: RunError) -> ParseError {
     match e {
         RunError::Panicked => ParseError::Panicked,
-        RunError::Feed(feed_rs::parser::ParseFeedError::ParseError(feed_rs::parser::ParseErrorKind::NoFeedRoot)) => {
-            ParseError::NotAFeed("JSON, but not a JSON Feed".into())
-        }
+        RunError::Feed(feed_rs::parser::ParseFeedError::ParseError(
+            feed_rs::parser::ParseErrorKind::NoFeedRoot,
+        )) => ParseError::NotAFeed("JSON, but not a JSON Feed".into()),
         RunError::Feed(e) => ParseError::Invalid(e.to_string()),
     }
 }
@@ -148,7 +159,9 @@ fn classify_xml_error(doc: &str, e: RunError) -> ParseError {
         RunError::Panicked => ParseError::Panicked,
         RunError::Feed(ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot)) => {
             let root = root_name(doc).unwrap_or_else(|| "?".into());
-            ParseError::NotAFeed(format!("XML with root element <{root}>, not RSS, Atom or RDF"))
+            ParseError::NotAFeed(format!(
+                "XML with root element <{root}>, not RSS, Atom or RDF"
+            ))
         }
         RunError::Feed(e) => ParseError::Invalid(e.to_string()),
     }
@@ -163,15 +176,22 @@ fn root_name(doc: &str) -> Option<String> {
         if rest.starts_with('?') || rest.starts_with('!') {
             continue;
         }
-        let end = rest.find(|c: char| c.is_whitespace() || c == '>' || c == '/').unwrap_or(rest.len());
+        let end = rest
+            .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
+            .unwrap_or(rest.len());
         return Some(rest[..end.min(64)].to_owned());
     }
 }
 
 /// An HTML page instead of a feed; says where the page's feed is, if it advertises one.
 fn html_page(doc: &str) -> Option<String> {
-    let head: String = doc.chars().take(2048).collect::<String>().to_ascii_lowercase();
-    let is_html = head.starts_with("<!doctype html") || root_name(&head).is_some_and(|r| r == "html");
+    let head: String = doc
+        .chars()
+        .take(2048)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let is_html =
+        head.starts_with("<!doctype html") || root_name(&head).is_some_and(|r| r == "html");
     if !is_html {
         return None;
     }
@@ -179,7 +199,9 @@ fn html_page(doc: &str) -> Option<String> {
     let advertised = lower.match_indices("<link").find_map(|(at, _)| {
         let tag = &doc[at..at + lower[at..].find('>')?];
         let tl = tag.to_ascii_lowercase();
-        if !(tl.contains("alternate") && (tl.contains("rss+xml") || tl.contains("atom+xml") || tl.contains("feed+json"))) {
+        if !(tl.contains("alternate")
+            && (tl.contains("rss+xml") || tl.contains("atom+xml") || tl.contains("feed+json")))
+        {
             return None;
         }
         let h = tl.find("href=")?;
@@ -197,11 +219,26 @@ fn html_page(doc: &str) -> Option<String> {
 
 /// How many entries the document plainly has (to catch "zero items" silent failures).
 fn count_xml_entries(doc: &str) -> usize {
-    let count = |tag: &str| doc.match_indices(tag).filter(|(i, _)| matches!(doc.as_bytes().get(i + tag.len()), Some(b'>' | b' ' | b'\n' | b'\r' | b'\t' | b'/'))).count();
+    let count = |tag: &str| {
+        doc.match_indices(tag)
+            .filter(|(i, _)| {
+                matches!(
+                    doc.as_bytes().get(i + tag.len()),
+                    Some(b'>' | b' ' | b'\n' | b'\r' | b'\t' | b'/')
+                )
+            })
+            .count()
+    };
     count("<item") + count("<entry") + count(":item") + count(":entry")
 }
 
-fn finish(feed: Feed, ids: &[Option<String>], base: Option<&Url>, now: DateTime<Utc>, entries: usize) -> Result<ParsedFeed, ParseError> {
+fn finish(
+    feed: Feed,
+    ids: &[Option<String>],
+    base: Option<&Url>,
+    now: DateTime<Utc>,
+    entries: usize,
+) -> Result<ParsedFeed, ParseError> {
     let format = match feed.feed_type {
         feed_rs::model::FeedType::Atom => "atom",
         feed_rs::model::FeedType::JSON => "json",
@@ -212,20 +249,32 @@ fn finish(feed: Feed, ids: &[Option<String>], base: Option<&Url>, now: DateTime<
     let total = feed.entries.len();
     let mut seen = HashSet::new();
     let mut items = Vec::with_capacity(total.min(MAX_ITEMS_PER_FEED));
-    let feed_base = feed.links.iter().find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate")).and_then(|l| Url::parse(&l.href).ok());
-    for (i, entry) in feed.entries.into_iter().take(MAX_ITEMS_PER_FEED).enumerate() {
+    let feed_base = feed
+        .links
+        .iter()
+        .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+        .and_then(|l| Url::parse(&l.href).ok());
+    for (i, entry) in feed
+        .entries
+        .into_iter()
+        .take(MAX_ITEMS_PER_FEED)
+        .enumerate()
+    {
         let rdf_id = ids.get(i).cloned().flatten();
-        if let Some(item) = normalize_entry(entry, rdf_id, base.or(feed_base.as_ref()), now) {
-            if seen.insert(item.key.clone()) {
-                items.push(item);
-            }
+        if let Some(item) = normalize_entry(entry, rdf_id, base.or(feed_base.as_ref()), now)
+            && seen.insert(item.key.clone())
+        {
+            items.push(item);
         }
     }
     if items.is_empty() && entries > 0 {
         return Err(ParseError::NoItems { entries });
     }
     Ok(ParsedFeed {
-        title: feed.title.map(|t| text_of(&t, MAX_TITLE_BYTES)).filter(|t| !t.is_empty()),
+        title: feed
+            .title
+            .map(|t| text_of(&t, MAX_TITLE_BYTES))
+            .filter(|t| !t.is_empty()),
         format,
         items,
         ttl: feed.ttl,
@@ -244,14 +293,32 @@ fn text_of(t: &Text, max: usize) -> String {
 }
 
 /// One entry → one [`Item`]; `None` for an entry with nothing to show.
-pub fn normalize_entry(entry: Entry, rdf_id: Option<String>, base: Option<&Url>, now: DateTime<Utc>) -> Option<Item> {
-    let title = entry.title.as_ref().map(|t| text_of(t, MAX_TITLE_BYTES)).unwrap_or_default();
-    let mut summary = entry.summary.as_ref().map(|t| text_of(t, MAX_SUMMARY_BYTES)).unwrap_or_default();
-    let content = entry.content.as_ref().and_then(|c| c.body.as_deref()).map(|b| html_to_text(b, MAX_CONTENT_BYTES)).filter(|c| !c.is_empty());
-    if summary.is_empty() {
-        if let Some(c) = &content {
-            summary = clean_inline(c, MAX_SUMMARY_BYTES);
-        }
+pub fn normalize_entry(
+    entry: Entry,
+    rdf_id: Option<String>,
+    base: Option<&Url>,
+    now: DateTime<Utc>,
+) -> Option<Item> {
+    let title = entry
+        .title
+        .as_ref()
+        .map(|t| text_of(t, MAX_TITLE_BYTES))
+        .unwrap_or_default();
+    let mut summary = entry
+        .summary
+        .as_ref()
+        .map(|t| text_of(t, MAX_SUMMARY_BYTES))
+        .unwrap_or_default();
+    let content = entry
+        .content
+        .as_ref()
+        .and_then(|c| c.body.as_deref())
+        .map(|b| html_to_text(b, MAX_CONTENT_BYTES))
+        .filter(|c| !c.is_empty());
+    if summary.is_empty()
+        && let Some(c) = &content
+    {
+        summary = clean_inline(c, MAX_SUMMARY_BYTES);
     }
     let content = content.filter(|c| c.len() > summary.len());
 
@@ -270,7 +337,10 @@ pub fn normalize_entry(entry: Entry, rdf_id: Option<String>, base: Option<&Url>,
         return None;
     }
 
-    let guid = Some(entry.id.trim().to_owned()).filter(|g| !g.is_empty()).or(rdf_id).map(|g| clean_inline(&g, usize::MAX));
+    let guid = Some(entry.id.trim().to_owned())
+        .filter(|g| !g.is_empty())
+        .or(rdf_id)
+        .map(|g| clean_inline(&g, usize::MAX));
     let content_hash = stable_hash(&[&title, &summary, content.as_deref().unwrap_or("")]);
     let key = match (guid, &canonical) {
         (Some(g), _) if g.len() <= MAX_KEY_BYTES => ItemKey::Guid(g),
@@ -280,7 +350,14 @@ pub fn normalize_entry(entry: Entry, rdf_id: Option<String>, base: Option<&Url>,
     };
 
     let sane = |d: Option<DateTime<Utc>>| d.filter(|d| *d <= now + chrono::Duration::hours(24));
-    let authors = entry.authors.iter().filter_map(|p| p.name.as_deref()).map(|n| clean_inline(n, 200)).filter(|n| !n.is_empty()).take(20).collect();
+    let authors = entry
+        .authors
+        .iter()
+        .filter_map(|p| p.name.as_deref())
+        .map(|n| clean_inline(n, 200))
+        .filter(|n| !n.is_empty())
+        .take(20)
+        .collect();
     let categories = entry
         .categories
         .iter()

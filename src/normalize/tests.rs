@@ -8,7 +8,12 @@ fn now() -> DateTime<Utc> {
 }
 
 fn parse(doc: &str) -> Result<ParsedFeed, ParseError> {
-    parse_feed(doc.as_bytes(), None, Url::parse("https://news.example/feed.xml").ok().as_ref(), now())
+    parse_feed(
+        doc.as_bytes(),
+        None,
+        Url::parse("https://news.example/feed.xml").ok().as_ref(),
+        now(),
+    )
 }
 
 fn items(doc: &str) -> Vec<Item> {
@@ -31,10 +36,22 @@ fn rss2_item_is_normalized() {
     let it = &feed.items[0];
     assert_eq!(it.key, ItemKey::Guid("story-1".into()));
     assert_eq!(it.title, "Japan PM Ishiba & Trump");
-    assert_eq!(it.summary, "Prime Minister Shigeru Ishiba is making arrangements");
-    assert_eq!(it.url.as_deref(), Some("https://news.example/world/1?utm_source=rss&id=3#c"));
-    assert_eq!(it.canonical_url.as_deref(), Some("https://news.example/world/1?id=3"));
-    assert_eq!(it.published.unwrap().to_rfc3339(), "2024-12-31T02:53:00+00:00");
+    assert_eq!(
+        it.summary,
+        "Prime Minister Shigeru Ishiba is making arrangements"
+    );
+    assert_eq!(
+        it.url.as_deref(),
+        Some("https://news.example/world/1?utm_source=rss&id=3#c")
+    );
+    assert_eq!(
+        it.canonical_url.as_deref(),
+        Some("https://news.example/world/1?id=3")
+    );
+    assert_eq!(
+        it.published.unwrap().to_rfc3339(),
+        "2024-12-31T02:53:00+00:00"
+    );
     assert_eq!(it.categories, ["Politics"]);
 }
 
@@ -50,7 +67,10 @@ fn atom_with_xml_base_and_html_title() {
     assert_eq!(it.url.as_deref(), Some("https://atom.example/blog/posts/1"));
     assert_eq!(it.summary, "Leaders meet.");
     // ISO-8601 without seconds
-    assert_eq!(it.updated.unwrap().to_rfc3339(), "2024-12-30T10:00:00+00:00");
+    assert_eq!(
+        it.updated.unwrap().to_rfc3339(),
+        "2024-12-30T10:00:00+00:00"
+    );
 }
 
 #[test]
@@ -78,14 +98,28 @@ fn atom_0_3_is_read() {
     let its = items(doc);
     assert_eq!(its.len(), 1);
     assert_eq!(its[0].title, "Old entry");
-    assert_eq!(its[0].published.unwrap().to_rfc3339(), "2004-01-01T10:00:00+00:00");
-    assert_eq!(its[0].updated.unwrap().to_rfc3339(), "2004-01-02T10:00:00+00:00");
+    assert_eq!(
+        its[0].published.unwrap().to_rfc3339(),
+        "2004-01-01T10:00:00+00:00"
+    );
+    assert_eq!(
+        its[0].updated.unwrap().to_rfc3339(),
+        "2004-01-02T10:00:00+00:00"
+    );
 }
 
 #[test]
 fn rss_without_version_or_with_odd_versions_is_read() {
-    for version in ["", " version=\"0.90\"", " version=\"0.93\"", " version=\"0.94\"", " version=\"2.01\""] {
-        let doc = format!("<rss{version}><channel><title>T</title><item><title>X</title><link>https://v.example/1</link></item></channel></rss>");
+    for version in [
+        "",
+        " version=\"0.90\"",
+        " version=\"0.93\"",
+        " version=\"0.94\"",
+        " version=\"2.01\"",
+    ] {
+        let doc = format!(
+            "<rss{version}><channel><title>T</title><item><title>X</title><link>https://v.example/1</link></item></channel></rss>"
+        );
         assert_eq!(items(&doc).len(), 1, "version {version:?}");
     }
 }
@@ -137,7 +171,10 @@ fn items_without_guid_get_a_stable_key_from_the_link_then_the_content() {
     let second = items(doc);
     assert_eq!(first[0].key, ItemKey::Url("https://k.example/1".into()));
     assert!(matches!(first[1].key, ItemKey::Hash(_)));
-    assert_eq!(first[1].key, second[1].key, "hash keys are stable across parses");
+    assert_eq!(
+        first[1].key, second[1].key,
+        "hash keys are stable across parses"
+    );
 }
 
 #[test]
@@ -161,13 +198,22 @@ fn latin1_declared_in_the_prolog_is_decoded_once() {
 
 #[test]
 fn http_charset_applies_when_the_document_declares_none() {
-    let mut doc = b"<rss version=\"2.0\"><channel><title>T</title><item><guid>1</guid><title>".to_vec();
+    let mut doc =
+        b"<rss version=\"2.0\"><channel><title>T</title><item><guid>1</guid><title>".to_vec();
     doc.extend_from_slice(&[0xea, 0xb0, 0x80]); // not valid UTF-8 on its own here? it is: U+AC00
     doc.clear();
-    doc.extend_from_slice(b"<rss version=\"2.0\"><channel><title>T</title><item><guid>1</guid><title>");
+    doc.extend_from_slice(
+        b"<rss version=\"2.0\"><channel><title>T</title><item><guid>1</guid><title>",
+    );
     doc.extend_from_slice(&[0xc6, 0xfc, 0xcb, 0xdc]); // "日本" in EUC-JP
     doc.extend_from_slice(b"</title></item></channel></rss>");
-    let feed = parse_feed(&doc, Some("application/rss+xml; charset=EUC-JP"), None, now()).unwrap();
+    let feed = parse_feed(
+        &doc,
+        Some("application/rss+xml; charset=EUC-JP"),
+        None,
+        now(),
+    )
+    .unwrap();
     assert_eq!(feed.items[0].title, "日本");
 }
 
@@ -178,7 +224,10 @@ fn utf16_with_bom_is_read() {
     for u in doc.encode_utf16() {
         bytes.extend_from_slice(&u.to_le_bytes());
     }
-    assert_eq!(parse_feed(&bytes, None, None, now()).unwrap().items[0].title, "UTF-16 ü");
+    assert_eq!(
+        parse_feed(&bytes, None, None, now()).unwrap().items[0].title,
+        "UTF-16 ü"
+    );
 }
 
 #[test]
@@ -191,14 +240,23 @@ fn html_instead_of_a_feed_is_not_a_feed_and_points_at_the_advertised_feed() {
 #[test]
 fn garbage_empty_and_truncated_documents_are_errors() {
     assert_eq!(parse("").unwrap_err().class(), "not_a_feed");
-    assert_eq!(parse("\u{0}\u{1}garbage").unwrap_err().class(), "not_a_feed");
+    assert_eq!(
+        parse("\u{0}\u{1}garbage").unwrap_err().class(),
+        "not_a_feed"
+    );
     assert_eq!(parse("<svg></svg>").unwrap_err().class(), "not_a_feed");
-    assert_eq!(parse("<rss version=\"2.0\"><channel><title>T</title><item><title>cut").unwrap_err().class(), "invalid_feed");
+    assert_eq!(
+        parse("<rss version=\"2.0\"><channel><title>T</title><item><title>cut")
+            .unwrap_err()
+            .class(),
+        "invalid_feed"
+    );
 }
 
 #[test]
 fn entries_that_all_fail_to_normalize_are_an_error_not_an_empty_success() {
-    let doc = r#"<rss version="2.0"><channel><title>T</title><item></item><item></item></channel></rss>"#;
+    let doc =
+        r#"<rss version="2.0"><channel><title>T</title><item></item><item></item></channel></rss>"#;
     assert_eq!(parse(doc).unwrap_err(), ParseError::NoItems { entries: 2 });
 }
 

@@ -137,7 +137,10 @@ pub struct Matcher {
 
 impl std::fmt::Debug for Matcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Matcher").field("topics", &self.topics.len()).field("terms", &self.terms.len()).finish()
+        f.debug_struct("Matcher")
+            .field("topics", &self.topics.len())
+            .field("terms", &self.terms.len())
+            .finish()
     }
 }
 
@@ -178,12 +181,22 @@ impl Matcher {
             if always {
                 m.always.push(ti as u32);
             }
-            m.topics.push(CompiledTopic { name: spec.name.clone(), queries, feeds: spec.feeds.clone() });
+            m.topics.push(CompiledTopic {
+                name: spec.name.clone(),
+                queries,
+                feeds: spec.feeds.clone(),
+            });
         }
         Ok(m)
     }
 
-    fn compile(&mut self, expr: &Expr, stem: Option<Stem>, topic: u32, ids: &mut HashMap<TermKey, u32>) -> Node {
+    fn compile(
+        &mut self,
+        expr: &Expr,
+        stem: Option<Stem>,
+        topic: u32,
+        ids: &mut HashMap<TermKey, u32>,
+    ) -> Node {
         match expr {
             Expr::Term(t) => {
                 // Prefixes are never stemmed: "plan*" already covers the inflections.
@@ -191,18 +204,29 @@ impl Matcher {
                 let tokens = match stem {
                     Some(s) => {
                         let stemmer = rust_stemmers::Stemmer::create(s.algorithm());
-                        t.tokens.iter().map(|w| stemmer.stem(w).into_owned()).collect()
+                        t.tokens
+                            .iter()
+                            .map(|w| stemmer.stem(w).into_owned())
+                            .collect()
                     }
                     None => t.tokens.clone(),
                 };
-                let key = TermKey { tokens, prefix: t.prefix, scope: t.scope, stem };
+                let key = TermKey {
+                    tokens,
+                    prefix: t.prefix,
+                    scope: t.scope,
+                    stem,
+                };
                 let id = match ids.get(&key) {
                     Some(id) => *id,
                     None => {
                         let id = self.terms.len() as u32;
                         self.index_term(&key, id);
                         ids.insert(key.clone(), id);
-                        self.terms.push(CompiledTerm { key, source: t.source.clone() });
+                        self.terms.push(CompiledTerm {
+                            key,
+                            source: t.source.clone(),
+                        });
                         self.term_topics.push(Vec::new());
                         id
                     }
@@ -213,10 +237,22 @@ impl Matcher {
                 }
                 Node::Term(id)
             }
-            Expr::And(xs) => Node::And(xs.iter().map(|x| self.compile(x, stem, topic, ids)).collect()),
-            Expr::Or(xs) => Node::Or(xs.iter().map(|x| self.compile(x, stem, topic, ids)).collect()),
+            Expr::And(xs) => Node::And(
+                xs.iter()
+                    .map(|x| self.compile(x, stem, topic, ids))
+                    .collect(),
+            ),
+            Expr::Or(xs) => Node::Or(
+                xs.iter()
+                    .map(|x| self.compile(x, stem, topic, ids))
+                    .collect(),
+            ),
             Expr::Not(x) => Node::Not(Box::new(self.compile(x, stem, topic, ids))),
-            Expr::Near(a, b, n) => Node::Near(Box::new(self.compile(a, stem, topic, ids)), Box::new(self.compile(b, stem, topic, ids)), *n),
+            Expr::Near(a, b, n) => Node::Near(
+                Box::new(self.compile(a, stem, topic, ids)),
+                Box::new(self.compile(b, stem, topic, ids)),
+                *n,
+            ),
         }
     }
 
@@ -230,7 +266,11 @@ impl Matcher {
             let index = match self.stems.iter().position(|s| s.stem == stem) {
                 Some(i) => i,
                 None => {
-                    self.stems.push(StemIndex { stem, stemmer: rust_stemmers::Stemmer::create(stem.algorithm()), first: FxMap::default() });
+                    self.stems.push(StemIndex {
+                        stem,
+                        stemmer: rust_stemmers::Stemmer::create(stem.algorithm()),
+                        first: FxMap::default(),
+                    });
                     self.stems.len() - 1
                 }
             };
@@ -259,25 +299,36 @@ impl Matcher {
     }
 
     /// As [`match_item`](Self::match_item), reusing buffers across calls.
-    pub fn match_item_with(&self, s: &mut Scratch, feed: &str, title: &str, summary: &str) -> Vec<TopicMatch> {
+    pub fn match_item_with(
+        &self,
+        s: &mut Scratch,
+        feed: &str,
+        title: &str,
+        summary: &str,
+    ) -> Vec<TopicMatch> {
         if self.topics.is_empty() {
             return Vec::new();
         }
         tokenize_into(title, &mut s.title);
         tokenize_into(summary, &mut s.summary);
         s.hits.clear();
-        for (field, tokens, stemmed) in [(Field::Title, &s.title, &mut s.stemmed_title), (Field::Summary, &s.summary, &mut s.stemmed_summary)] {
+        for (field, tokens, stemmed) in [
+            (Field::Title, &s.title, &mut s.stemmed_title),
+            (Field::Summary, &s.summary, &mut s.stemmed_summary),
+        ] {
             stemmed.clear();
             self.find_hits(field, tokens, stemmed, &mut s.hits);
         }
-        s.hits.sort_unstable_by_key(|h| (h.term, h.field as u8, h.start));
+        s.hits
+            .sort_unstable_by_key(|h| (h.term, h.field as u8, h.start));
 
         s.candidates.clear();
         s.candidates.extend_from_slice(&self.always);
         let mut last = u32::MAX;
         for h in &s.hits {
             if h.term != last {
-                s.candidates.extend_from_slice(&self.term_topics[h.term as usize]);
+                s.candidates
+                    .extend_from_slice(&self.term_topics[h.term as usize]);
                 last = h.term;
             }
         }
@@ -287,31 +338,50 @@ impl Matcher {
         let mut out = Vec::new();
         for &ti in &s.candidates {
             let topic = &self.topics[ti as usize];
-            if let Some(feeds) = &topic.feeds {
-                if !feeds.iter().any(|f| f == feed) {
-                    continue;
-                }
+            if let Some(feeds) = &topic.feeds
+                && !feeds.iter().any(|f| f == feed)
+            {
+                continue;
             }
             let eval = Eval { hits: &s.hits };
             if let Some(qi) = topic.queries.iter().position(|q| eval.truth(q)) {
                 let mut terms = Vec::new();
                 eval.positive_terms(&topic.queries[qi], &mut |id| {
                     if let Some(h) = eval.first(id) {
-                        let tokens = if h.field == Field::Title { &s.title } else { &s.summary };
-                        let range = tokens.tokens[h.start as usize].src.0 as usize..tokens.tokens[h.end as usize].src.1 as usize;
+                        let tokens = if h.field == Field::Title {
+                            &s.title
+                        } else {
+                            &s.summary
+                        };
+                        let range = tokens.tokens[h.start as usize].src.0 as usize
+                            ..tokens.tokens[h.end as usize].src.1 as usize;
                         let term = self.terms[id as usize].source.clone();
                         if !terms.iter().any(|t: &MatchedTerm| t.term == term) {
-                            terms.push(MatchedTerm { term, field: h.field, range });
+                            terms.push(MatchedTerm {
+                                term,
+                                field: h.field,
+                                range,
+                            });
                         }
                     }
                 });
-                out.push(TopicMatch { topic: ti as usize, query: qi, terms });
+                out.push(TopicMatch {
+                    topic: ti as usize,
+                    query: qi,
+                    terms,
+                });
             }
         }
         out
     }
 
-    fn find_hits(&self, field: Field, tokens: &Tokens, stemmed: &mut Vec<String>, hits: &mut Vec<Hit>) {
+    fn find_hits(
+        &self,
+        field: Field,
+        tokens: &Tokens,
+        stemmed: &mut Vec<String>,
+        hits: &mut Vec<Hit>,
+    ) {
         let n = tokens.len();
         if n == 0 {
             return;
@@ -324,7 +394,12 @@ impl Matcher {
                 Scope::Summary => field == Field::Summary,
             };
             if in_scope {
-                hits.push(Hit { term, field, start: start as u32, end: (start + len - 1) as u32 });
+                hits.push(Hit {
+                    term,
+                    field,
+                    start: start as u32,
+                    end: (start + len - 1) as u32,
+                });
             }
         };
         for i in 0..n {
@@ -379,7 +454,11 @@ fn phrase_at<'a>(t: &TermKey, i: usize, n: usize, get: impl Fn(usize) -> &'a str
     }
     (1..len).all(|k| {
         let word = get(i + k);
-        if t.prefix && k == len - 1 { word.starts_with(t.tokens[k].as_str()) } else { word == t.tokens[k] }
+        if t.prefix && k == len - 1 {
+            word.starts_with(t.tokens[k].as_str())
+        } else {
+            word == t.tokens[k]
+        }
     })
 }
 
@@ -411,7 +490,11 @@ impl Eval<'_> {
     /// Where a NEAR operand occurs: (field, first token, last token).
     fn spans(&self, node: &Node) -> Vec<(Field, u32, u32)> {
         match node {
-            Node::Term(id) => self.of(*id).iter().map(|h| (h.field, h.start, h.end)).collect(),
+            Node::Term(id) => self
+                .of(*id)
+                .iter()
+                .map(|h| (h.field, h.start, h.end))
+                .collect(),
             Node::Or(xs) => xs.iter().flat_map(|x| self.spans(x)).collect(),
             Node::Near(a, b, n) => {
                 let (sa, sb) = (self.spans(a), self.spans(b));

@@ -25,7 +25,7 @@ pub mod matcher;
 pub mod syntax;
 pub mod tokenize;
 
-pub use matcher::{Field, Matcher, MatchedTerm, Scratch, TopicMatch};
+pub use matcher::{Field, MatchedTerm, Matcher, Scratch, TopicMatch};
 pub use syntax::{Expr, SyntaxError, parse_query};
 
 /// A topic as configured: what to look for, where.
@@ -54,7 +54,16 @@ pub enum Stem {
 }
 
 impl Stem {
-    pub const NAMES: &'static [&'static str] = &["english", "french", "german", "spanish", "italian", "portuguese", "dutch", "russian"];
+    pub const NAMES: &'static [&'static str] = &[
+        "english",
+        "french",
+        "german",
+        "spanish",
+        "italian",
+        "portuguese",
+        "dutch",
+        "russian",
+    ];
 
     pub fn from_name(name: &str) -> Option<Stem> {
         Some(match name {
@@ -87,7 +96,11 @@ impl Stem {
 
 /// A short excerpt of `text` around `range` (about `width` bytes each side), on character
 /// boundaries, with `…` where it was cut.
-pub fn snippet(text: &str, range: std::ops::Range<usize>, width: usize) -> (String, std::ops::Range<usize>) {
+pub fn snippet(
+    text: &str,
+    range: std::ops::Range<usize>,
+    width: usize,
+) -> (String, std::ops::Range<usize>) {
     let floor = |mut i: usize| {
         while i > 0 && !text.is_char_boundary(i) {
             i -= 1;

@@ -102,7 +102,11 @@ impl fmt::Display for Expr {
                     Scope::Summary => "summary:",
                 };
                 let star = if t.prefix { "*" } else { "" };
-                if t.tokens.len() == 1 { write!(f, "{scope}{}{star}", t.tokens[0]) } else { write!(f, "{scope}\"{}{star}\"", t.tokens.join(" ")) }
+                if t.tokens.len() == 1 {
+                    write!(f, "{scope}{}{star}", t.tokens[0])
+                } else {
+                    write!(f, "{scope}\"{}{star}\"", t.tokens.join(" "))
+                }
             }
             Expr::And(xs) => join(f, xs, "AND"),
             Expr::Or(xs) => join(f, xs, "OR"),
@@ -125,9 +129,14 @@ impl SyntaxError {
     pub fn snippet(&self, query: &str) -> (String, String) {
         let offset = self.offset.min(query.len());
         let line_start = query[..offset].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = query[offset..].find('\n').map_or(query.len(), |i| offset + i);
+        let line_end = query[offset..]
+            .find('\n')
+            .map_or(query.len(), |i| offset + i);
         let col = query[line_start..offset].chars().count();
-        (query[line_start..line_end].to_owned(), format!("{}^", " ".repeat(col)))
+        (
+            query[line_start..line_end].to_owned(),
+            format!("{}^", " ".repeat(col)),
+        )
     }
 }
 
@@ -213,7 +222,10 @@ fn lex(q: &str) -> Result<Vec<(Lex, usize)>, SyntaxError> {
             }
             _ => {
                 let start = i;
-                while i < b.len() && !b[i].is_ascii_whitespace() && !matches!(b[i], b'(' | b')' | b'"') {
+                while i < b.len()
+                    && !b[i].is_ascii_whitespace()
+                    && !matches!(b[i], b'(' | b')' | b'"')
+                {
                     // A scope prefix ends the word: "title:(" or "title:\"".
                     if b[i] == b':' {
                         let head = &q[start..i];
@@ -225,11 +237,20 @@ fn lex(q: &str) -> Result<Vec<(Lex, usize)>, SyntaxError> {
                 }
                 let word = &q[start..i];
                 if i < b.len() && b[i] == b':' {
-                    let scope = if word == "title" { Scope::Title } else { Scope::Summary };
+                    let scope = if word == "title" {
+                        Scope::Title
+                    } else {
+                        Scope::Summary
+                    };
                     out.push((Lex::Scope(scope), start));
                     i += 1;
                     if i >= b.len() || b[i].is_ascii_whitespace() {
-                        return err(start, format!("\"{word}:\" must be followed by a word, phrase or group with no space"));
+                        return err(
+                            start,
+                            format!(
+                                "\"{word}:\" must be followed by a word, phrase or group with no space"
+                            ),
+                        );
                     }
                     continue;
                 }
@@ -239,11 +260,21 @@ fn lex(q: &str) -> Result<Vec<(Lex, usize)>, SyntaxError> {
                     "NOT" => Lex::Not,
                     w if w.starts_with("NEAR") => {
                         let Some(n) = w.strip_prefix("NEAR/") else {
-                            return err(start, format!("\"{w}\": NEAR needs a distance, as in NEAR/5"));
+                            return err(
+                                start,
+                                format!("\"{w}\": NEAR needs a distance, as in NEAR/5"),
+                            );
                         };
                         match n.parse::<u32>() {
                             Ok(n) if (1..=MAX_NEAR).contains(&n) => Lex::Near(n),
-                            _ => return err(start + 5, format!("NEAR distance must be a number from 1 to {MAX_NEAR}, got \"{n}\"")),
+                            _ => {
+                                return err(
+                                    start + 5,
+                                    format!(
+                                        "NEAR distance must be a number from 1 to {MAX_NEAR}, got \"{n}\""
+                                    ),
+                                );
+                            }
                         }
                     }
                     w => Lex::Word(w.to_owned()),
@@ -265,13 +296,24 @@ struct Parser<'q> {
 /// Parses a query. Errors say where (byte offset) and what was expected.
 pub fn parse_query(query: &str) -> Result<Expr, SyntaxError> {
     if query.len() > MAX_QUERY_BYTES {
-        return Err(SyntaxError { offset: 0, message: format!("query is longer than {MAX_QUERY_BYTES} bytes") });
+        return Err(SyntaxError {
+            offset: 0,
+            message: format!("query is longer than {MAX_QUERY_BYTES} bytes"),
+        });
     }
     let lexemes = lex(query)?;
     if lexemes.is_empty() {
-        return Err(SyntaxError { offset: 0, message: "empty query: expected a word, a \"phrase\" or a (group)".into() });
+        return Err(SyntaxError {
+            offset: 0,
+            message: "empty query: expected a word, a \"phrase\" or a (group)".into(),
+        });
     }
-    let mut p = Parser { query, lexemes, pos: 0, depth: 0 };
+    let mut p = Parser {
+        query,
+        lexemes,
+        pos: 0,
+        depth: 0,
+    };
     let expr = p.or()?;
     if let Some((l, off)) = p.lexemes.get(p.pos) {
         let message = if *l == Lex::Close {
@@ -279,7 +321,10 @@ pub fn parse_query(query: &str) -> Result<Expr, SyntaxError> {
         } else {
             format!("unexpected {} here", describe(l))
         };
-        return Err(SyntaxError { offset: *off, message });
+        return Err(SyntaxError {
+            offset: *off,
+            message,
+        });
     }
     if let Expr::Not(_) = &expr {
         // A lone negation matches nearly everything; almost certainly a mistake.
@@ -294,11 +339,16 @@ impl Parser<'_> {
     }
 
     fn offset(&self) -> usize {
-        self.lexemes.get(self.pos).map_or(self.query.len(), |(_, o)| *o)
+        self.lexemes
+            .get(self.pos)
+            .map_or(self.query.len(), |(_, o)| *o)
     }
 
     fn fail<T>(&self, message: impl Into<String>) -> Result<T, SyntaxError> {
-        Err(SyntaxError { offset: self.offset(), message: message.into() })
+        Err(SyntaxError {
+            offset: self.offset(),
+            message: message.into(),
+        })
     }
 
     fn or(&mut self) -> Result<Expr, SyntaxError> {
@@ -311,11 +361,18 @@ impl Parser<'_> {
                 return self.fail("expected a word, \"phrase\" or (group) after OR");
             }
         }
-        Ok(if xs.len() == 1 { xs.remove(0) } else { Expr::Or(xs) })
+        Ok(if xs.len() == 1 {
+            xs.remove(0)
+        } else {
+            Expr::Or(xs)
+        })
     }
 
     fn starts_operand(&self) -> bool {
-        matches!(self.peek(), Some(Lex::Open | Lex::Not | Lex::Minus | Lex::Scope(_) | Lex::Phrase(_) | Lex::Word(_)))
+        matches!(
+            self.peek(),
+            Some(Lex::Open | Lex::Not | Lex::Minus | Lex::Scope(_) | Lex::Phrase(_) | Lex::Word(_))
+        )
     }
 
     fn and(&mut self) -> Result<Expr, SyntaxError> {
@@ -331,7 +388,11 @@ impl Parser<'_> {
             }
             xs.push(self.near()?);
         }
-        Ok(if xs.len() == 1 { xs.remove(0) } else { Expr::And(xs) })
+        Ok(if xs.len() == 1 {
+            xs.remove(0)
+        } else {
+            Expr::And(xs)
+        })
     }
 
     fn near(&mut self) -> Result<Expr, SyntaxError> {
@@ -342,7 +403,9 @@ impl Parser<'_> {
             check_near_operand(&left, left_at)?;
             self.pos += 1;
             if !self.starts_operand() {
-                return self.fail(format!("expected a word, \"phrase\" or (group) after NEAR/{n}"));
+                return self.fail(format!(
+                    "expected a word, \"phrase\" or (group) after NEAR/{n}"
+                ));
             }
             let right_at = self.offset();
             let right = self.unary()?;
@@ -404,10 +467,17 @@ impl Parser<'_> {
                 let x = self.or()?;
                 self.depth -= 1;
                 if self.peek() != Some(&Lex::Close) {
-                    return Err(SyntaxError { offset: at, message: "unbalanced \"(\": missing \")\"".into() });
+                    return Err(SyntaxError {
+                        offset: at,
+                        message: "unbalanced \"(\": missing \")\"".into(),
+                    });
                 }
                 self.pos += 1;
-                Ok(if scope == Scope::Any { x } else { rescope(x, scope, at)? })
+                Ok(if scope == Scope::Any {
+                    x
+                } else {
+                    rescope(x, scope, at)?
+                })
             }
             Lex::Phrase(p) => {
                 self.pos += 1;
@@ -424,26 +494,51 @@ impl Parser<'_> {
                     None => (w.as_str(), false),
                 };
                 if let Some(star) = text.find('*') {
-                    return Err(SyntaxError { offset: at + star, message: "\"*\" is only allowed at the end of a word (prefix match)".into() });
+                    return Err(SyntaxError {
+                        offset: at + star,
+                        message: "\"*\" is only allowed at the end of a word (prefix match)".into(),
+                    });
                 }
                 term(text, prefix, scope, w.clone(), at)
             }
             Lex::Close => self.fail("unexpected \")\": expected a word, \"phrase\" or (group)"),
             Lex::Scope(_) => self.fail("field scopes cannot nest: use one of title: or summary:"),
-            other => self.fail(format!("unexpected {}: expected a word, \"phrase\" or (group)", describe(&other))),
+            other => self.fail(format!(
+                "unexpected {}: expected a word, \"phrase\" or (group)",
+                describe(&other)
+            )),
         }
     }
 }
 
-fn term(text: &str, prefix: bool, scope: Scope, source: String, at: usize) -> Result<Expr, SyntaxError> {
+fn term(
+    text: &str,
+    prefix: bool,
+    scope: Scope,
+    source: String,
+    at: usize,
+) -> Result<Expr, SyntaxError> {
     let tokens = tokenize(text).words();
     if tokens.is_empty() {
-        return Err(SyntaxError { offset: at, message: format!("{source} has no letters or digits to match") });
+        return Err(SyntaxError {
+            offset: at,
+            message: format!("{source} has no letters or digits to match"),
+        });
     }
     if prefix && tokens.last().is_some_and(|t| t.chars().count() < 2) && tokens.len() == 1 {
-        return Err(SyntaxError { offset: at, message: format!("prefix {source} is too short: use at least 2 characters before \"*\"") });
+        return Err(SyntaxError {
+            offset: at,
+            message: format!(
+                "prefix {source} is too short: use at least 2 characters before \"*\""
+            ),
+        });
     }
-    Ok(Expr::Term(Term { tokens, prefix, scope, source }))
+    Ok(Expr::Term(Term {
+        tokens,
+        prefix,
+        scope,
+        source,
+    }))
 }
 
 /// Applies a field scope to every term of a group; a nested scope is an error.
@@ -451,15 +546,30 @@ fn rescope(x: Expr, scope: Scope, at: usize) -> Result<Expr, SyntaxError> {
     Ok(match x {
         Expr::Term(mut t) => {
             if t.scope != Scope::Any && t.scope != scope {
-                return Err(SyntaxError { offset: at, message: "field scopes cannot nest: use one of title: or summary:".into() });
+                return Err(SyntaxError {
+                    offset: at,
+                    message: "field scopes cannot nest: use one of title: or summary:".into(),
+                });
             }
             t.scope = scope;
             Expr::Term(t)
         }
-        Expr::And(xs) => Expr::And(xs.into_iter().map(|x| rescope(x, scope, at)).collect::<Result<_, _>>()?),
-        Expr::Or(xs) => Expr::Or(xs.into_iter().map(|x| rescope(x, scope, at)).collect::<Result<_, _>>()?),
+        Expr::And(xs) => Expr::And(
+            xs.into_iter()
+                .map(|x| rescope(x, scope, at))
+                .collect::<Result<_, _>>()?,
+        ),
+        Expr::Or(xs) => Expr::Or(
+            xs.into_iter()
+                .map(|x| rescope(x, scope, at))
+                .collect::<Result<_, _>>()?,
+        ),
         Expr::Not(x) => Expr::Not(Box::new(rescope(*x, scope, at)?)),
-        Expr::Near(a, b, n) => Expr::Near(Box::new(rescope(*a, scope, at)?), Box::new(rescope(*b, scope, at)?), n),
+        Expr::Near(a, b, n) => Expr::Near(
+            Box::new(rescope(*a, scope, at)?),
+            Box::new(rescope(*b, scope, at)?),
+            n,
+        ),
     })
 }
 
@@ -469,8 +579,14 @@ fn check_near_operand(x: &Expr, at: usize) -> Result<(), SyntaxError> {
         Expr::Term(_) => Ok(()),
         Expr::Near(a, b, _) => check_near_operand(a, at).and(check_near_operand(b, at)),
         Expr::Or(xs) => xs.iter().try_for_each(|x| check_near_operand(x, at)),
-        Expr::And(_) => Err(SyntaxError { offset: at, message: "NEAR operands must be words, phrases or OR-groups, not AND-groups".into() }),
-        Expr::Not(_) => Err(SyntaxError { offset: at, message: "NEAR operands cannot be negated".into() }),
+        Expr::And(_) => Err(SyntaxError {
+            offset: at,
+            message: "NEAR operands must be words, phrases or OR-groups, not AND-groups".into(),
+        }),
+        Expr::Not(_) => Err(SyntaxError {
+            offset: at,
+            message: "NEAR operands cannot be negated".into(),
+        }),
     }
 }
 
@@ -479,7 +595,9 @@ mod tests {
     use super::*;
 
     fn show(q: &str) -> String {
-        parse_query(q).map(|e| e.to_string()).unwrap_or_else(|e| format!("error at {}: {}", e.offset, e.message))
+        parse_query(q)
+            .map(|e| e.to_string())
+            .unwrap_or_else(|e| format!("error at {}: {}", e.offset, e.message))
     }
 
     #[test]
@@ -519,7 +637,10 @@ mod tests {
 
     #[test]
     fn field_scopes_apply_to_groups() {
-        assert_eq!(show("title:(a OR b) summary:\"c d\""), "((title:a OR title:b) AND summary:\"c d\")");
+        assert_eq!(
+            show("title:(a OR b) summary:\"c d\""),
+            "((title:a OR title:b) AND summary:\"c d\")"
+        );
     }
 
     #[test]
@@ -536,23 +657,71 @@ mod tests {
 
     #[test]
     fn errors_carry_offsets_and_expectations() {
-        assert_eq!(show("(summit OR"), "error at 10: expected a word, \"phrase\" or (group) after OR");
-        assert_eq!(show("(summit"), "error at 0: unbalanced \"(\": missing \")\"");
-        assert_eq!(show("a )"), "error at 2: unbalanced \")\": no \"(\" to close");
-        assert_eq!(show("\"open"), "error at 0: unterminated phrase: missing closing '\"'");
-        assert_eq!(show("a NEAR/x b"), "error at 7: NEAR distance must be a number from 1 to 1000, got \"x\"");
-        assert_eq!(show("a NEAR b"), "error at 2: \"NEAR\": NEAR needs a distance, as in NEAR/5");
-        assert_eq!(show("a NEAR/3 NOT b"), "error at 9: NEAR operands cannot be negated");
-        assert_eq!(show("(a b) NEAR/3 c"), "error at 0: NEAR operands must be words, phrases or OR-groups, not AND-groups");
-        assert_eq!(show("a AND"), "error at 5: expected a word, \"phrase\" or (group) after AND");
-        assert_eq!(show("NOT a"), "error at 0: a query cannot be only a NOT: add what it should match, as in `summit NOT mountain`");
-        assert_eq!(show("s*x"), "error at 1: \"*\" is only allowed at the end of a word (prefix match)");
-        assert_eq!(show("a*"), "error at 0: prefix a* is too short: use at least 2 characters before \"*\"");
+        assert_eq!(
+            show("(summit OR"),
+            "error at 10: expected a word, \"phrase\" or (group) after OR"
+        );
+        assert_eq!(
+            show("(summit"),
+            "error at 0: unbalanced \"(\": missing \")\""
+        );
+        assert_eq!(
+            show("a )"),
+            "error at 2: unbalanced \")\": no \"(\" to close"
+        );
+        assert_eq!(
+            show("\"open"),
+            "error at 0: unterminated phrase: missing closing '\"'"
+        );
+        assert_eq!(
+            show("a NEAR/x b"),
+            "error at 7: NEAR distance must be a number from 1 to 1000, got \"x\""
+        );
+        assert_eq!(
+            show("a NEAR b"),
+            "error at 2: \"NEAR\": NEAR needs a distance, as in NEAR/5"
+        );
+        assert_eq!(
+            show("a NEAR/3 NOT b"),
+            "error at 9: NEAR operands cannot be negated"
+        );
+        assert_eq!(
+            show("(a b) NEAR/3 c"),
+            "error at 0: NEAR operands must be words, phrases or OR-groups, not AND-groups"
+        );
+        assert_eq!(
+            show("a AND"),
+            "error at 5: expected a word, \"phrase\" or (group) after AND"
+        );
+        assert_eq!(
+            show("NOT a"),
+            "error at 0: a query cannot be only a NOT: add what it should match, as in `summit NOT mountain`"
+        );
+        assert_eq!(
+            show("s*x"),
+            "error at 1: \"*\" is only allowed at the end of a word (prefix match)"
+        );
+        assert_eq!(
+            show("a*"),
+            "error at 0: prefix a* is too short: use at least 2 characters before \"*\""
+        );
         assert_eq!(show("()"), "error at 1: empty group \"()\"");
-        assert_eq!(show("   "), "error at 0: empty query: expected a word, a \"phrase\" or a (group)");
-        assert_eq!(show("!!!"), "error at 0: !!! has no letters or digits to match");
-        assert_eq!(show("title:summary:x"), "error at 6: field scopes cannot nest: use one of title: or summary:");
-        assert_eq!(show("title: x"), "error at 0: \"title:\" must be followed by a word, phrase or group with no space");
+        assert_eq!(
+            show("   "),
+            "error at 0: empty query: expected a word, a \"phrase\" or a (group)"
+        );
+        assert_eq!(
+            show("!!!"),
+            "error at 0: !!! has no letters or digits to match"
+        );
+        assert_eq!(
+            show("title:summary:x"),
+            "error at 6: field scopes cannot nest: use one of title: or summary:"
+        );
+        assert_eq!(
+            show("title: x"),
+            "error at 0: \"title:\" must be followed by a word, phrase or group with no space"
+        );
     }
 
     #[test]

@@ -3,7 +3,12 @@
 use super::*;
 
 fn spec(name: &str, query: &str) -> TopicSpec {
-    TopicSpec { name: name.into(), queries: vec![query.into()], feeds: None, stem: None }
+    TopicSpec {
+        name: name.into(),
+        queries: vec![query.into()],
+        feeds: None,
+        stem: None,
+    }
 }
 
 fn matches(query: &str, title: &str, summary: &str) -> bool {
@@ -28,7 +33,10 @@ fn words_match_whole_words_ignoring_case_accents_and_possessives() {
 
 #[test]
 fn prefixes_match_word_starts_only() {
-    assert!(title("schedul*", "Talks rescheduled? No: scheduling begins"));
+    assert!(title(
+        "schedul*",
+        "Talks rescheduled? No: scheduling begins"
+    ));
     assert!(!title("schedul*", "rescheduled"));
     assert!(title("meet*", "Meeting set"));
 }
@@ -60,7 +68,10 @@ fn near_never_crosses_fields() {
 
 #[test]
 fn near_takes_or_groups_and_phrases() {
-    assert!(title("(summit OR talks) NEAR/4 \"next month\"", "Leaders eye talks for next month"));
+    assert!(title(
+        "(summit OR talks) NEAR/4 \"next month\"",
+        "Leaders eye talks for next month"
+    ));
 }
 
 #[test]
@@ -109,22 +120,38 @@ fn dotted_and_percent_terms_match_as_written() {
 fn stemming_folds_inflections_when_asked() {
     let plain = Matcher::new(&[spec("t", "meeting")]).unwrap();
     assert!(plain.match_item("f", "Meetings resume", "").is_empty());
-    let stemmed = Matcher::new(&[TopicSpec { stem: Some(Stem::English), ..spec("t", "meeting") }]).unwrap();
+    let stemmed = Matcher::new(&[TopicSpec {
+        stem: Some(Stem::English),
+        ..spec("t", "meeting")
+    }])
+    .unwrap();
     assert!(!stemmed.match_item("f", "Meetings resume", "").is_empty());
-    let phrase = Matcher::new(&[TopicSpec { stem: Some(Stem::English), ..spec("t", "\"leaders meeting\"") }]).unwrap();
+    let phrase = Matcher::new(&[TopicSpec {
+        stem: Some(Stem::English),
+        ..spec("t", "\"leaders meeting\"")
+    }])
+    .unwrap();
     assert!(!phrase.match_item("f", "The leader meetings", "").is_empty());
 }
 
 #[test]
 fn feed_filter_limits_a_topic_to_named_feeds() {
-    let m = Matcher::new(&[TopicSpec { feeds: Some(vec!["nhk".into()]), ..spec("t", "summit") }]).unwrap();
+    let m = Matcher::new(&[TopicSpec {
+        feeds: Some(vec!["nhk".into()]),
+        ..spec("t", "summit")
+    }])
+    .unwrap();
     assert_eq!(m.match_item("nhk", "Summit", "").len(), 1);
     assert!(m.match_item("other", "Summit", "").is_empty());
 }
 
 #[test]
 fn alternative_queries_count_as_one_topic_and_name_the_one_that_fired() {
-    let m = Matcher::new(&[TopicSpec { queries: vec!["summit".into(), "首脳会談".into()], ..spec("t", "") }]).unwrap();
+    let m = Matcher::new(&[TopicSpec {
+        queries: vec!["summit".into(), "首脳会談".into()],
+        ..spec("t", "")
+    }])
+    .unwrap();
     let hits = m.match_item("f", "首脳会談へ", "");
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].query, 1);
@@ -139,13 +166,25 @@ fn matched_terms_say_which_word_where() {
     let summary = "Prime Minister Shigeru Ishiba is making arrangements to meet with Trump";
     let hits = m.match_item("f", "Ishiba eyes a visit", summary);
     assert_eq!(hits.len(), 1);
-    let terms: Vec<_> = hits[0].terms.iter().map(|t| (t.term.as_str(), t.field, &summary[t.range.clone()])).collect();
-    assert_eq!(terms, [("meet*", Field::Summary, "meet"), ("arrang*", Field::Summary, "arrangements")]);
+    let terms: Vec<_> = hits[0]
+        .terms
+        .iter()
+        .map(|t| (t.term.as_str(), t.field, &summary[t.range.clone()]))
+        .collect();
+    assert_eq!(
+        terms,
+        [
+            ("meet*", Field::Summary, "meet"),
+            ("arrang*", Field::Summary, "arrangements")
+        ]
+    );
 }
 
 #[test]
 fn topics_sharing_terms_are_all_reported() {
-    let specs: Vec<_> = (0..50).map(|i| spec(&format!("t{i}"), &format!("summit w{i}"))).collect();
+    let specs: Vec<_> = (0..50)
+        .map(|i| spec(&format!("t{i}"), &format!("summit w{i}")))
+        .collect();
     let m = Matcher::new(&specs).unwrap();
     let hits = m.match_item("f", "summit w7 w9", "");
     let names: Vec<_> = hits.iter().map(|h| m.topic_name(h.topic)).collect();

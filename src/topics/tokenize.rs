@@ -69,7 +69,11 @@ enum Class {
 
 fn class(c: char) -> Class {
     if c.is_ascii() {
-        return if c.is_ascii_alphanumeric() { Class::Word } else { Class::Sep };
+        return if c.is_ascii_alphanumeric() {
+            Class::Word
+        } else {
+            Class::Sep
+        };
     }
     if is_unspaced_script(c) {
         Class::Unspaced
@@ -129,7 +133,10 @@ pub fn tokenize_into(text: &str, out: &mut Tokens) {
             Class::Unspaced => {
                 let start = out.text.len() as u32;
                 out.text.push(c);
-                out.tokens.push(Token { norm: (start, out.text.len() as u32), src: (src_start, chars[i].2) });
+                out.tokens.push(Token {
+                    norm: (start, out.text.len() as u32),
+                    src: (src_start, chars[i].2),
+                });
                 i += 1;
             }
             Class::Word => {
@@ -144,7 +151,11 @@ pub fn tokenize_into(text: &str, out: &mut Tokens) {
                             last_digit = cj.is_ascii_digit();
                             j += 1;
                         }
-                        Class::Sep if (cj == '.' || cj == ',') && j + 1 < n && class(chars[j + 1].0) == Class::Word => {
+                        Class::Sep
+                            if (cj == '.' || cj == ',')
+                                && j + 1 < n
+                                && class(chars[j + 1].0) == Class::Word =>
+                        {
                             // "u.s", "3.5", "1,000": keep internal dots (and digit commas).
                             if cj == ',' && !(last_digit && chars[j + 1].0.is_ascii_digit()) {
                                 break;
@@ -161,7 +172,10 @@ pub fn tokenize_into(text: &str, out: &mut Tokens) {
                     }
                 }
                 let src_end = chars[j - 1].2;
-                out.tokens.push(Token { norm: (norm_start, out.text.len() as u32), src: (src_start, src_end) });
+                out.tokens.push(Token {
+                    norm: (norm_start, out.text.len() as u32),
+                    src: (src_start, src_end),
+                });
                 // Possessive: "trump's", "trump’s" → drop the "'s".
                 if j + 1 < n
                     && matches!(chars[j].0, '\'' | '\u{2019}')
@@ -193,7 +207,10 @@ mod tests {
 
     #[test]
     fn case_accents_and_width_fold() {
-        assert_eq!(words("São Paulo TRUMP ＴＲＵＭＰ Café"), ["sao", "paulo", "trump", "trump", "cafe"]);
+        assert_eq!(
+            words("São Paulo TRUMP ＴＲＵＭＰ Café"),
+            ["sao", "paulo", "trump", "trump", "cafe"]
+        );
     }
 
     #[test]
@@ -203,12 +220,18 @@ mod tests {
 
     #[test]
     fn possessives_are_dropped() {
-        assert_eq!(words("Trump's visit, Ishiba’s plan"), ["trump", "visit", "ishiba", "plan"]);
+        assert_eq!(
+            words("Trump's visit, Ishiba’s plan"),
+            ["trump", "visit", "ishiba", "plan"]
+        );
     }
 
     #[test]
     fn dotted_abbreviations_and_percentages_stay_whole() {
-        assert_eq!(words("The U.S. rate rose 3.5% to 1,000."), ["the", "u.s", "rate", "rose", "3.5%", "to", "1,000"]);
+        assert_eq!(
+            words("The U.S. rate rose 3.5% to 1,000."),
+            ["the", "u.s", "rate", "rose", "3.5%", "to", "1,000"]
+        );
     }
 
     #[test]
@@ -218,14 +241,20 @@ mod tests {
 
     #[test]
     fn unspaced_scripts_are_one_token_per_character() {
-        assert_eq!(words("石破首相、首脳会談へ"), ["石", "破", "首", "相", "首", "脳", "会", "談", "へ"]);
+        assert_eq!(
+            words("石破首相、首脳会談へ"),
+            ["石", "破", "首", "相", "首", "脳", "会", "談", "へ"]
+        );
     }
 
     #[test]
     fn source_offsets_point_at_the_original_text() {
         let t = tokenize("Hello, São Paulo");
         let sao = t.tokens[1];
-        assert_eq!(&"Hello, São Paulo"[sao.src.0 as usize..sao.src.1 as usize], "São");
+        assert_eq!(
+            &"Hello, São Paulo"[sao.src.0 as usize..sao.src.1 as usize],
+            "São"
+        );
     }
 
     #[test]

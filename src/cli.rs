@@ -1,0 +1,150 @@
+//! The command line (clap derive). Parsing only; `commands` does the work.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::logging::LogFormat;
+
+const AFTER_HELP: &str = "\
+Config file, first found: --config, $NEWSHOUND_CONFIG, $CONFIGURATION_DIRECTORY/config.toml (systemd),
+/etc/newshound/config.toml (root), $XDG_CONFIG_HOME/newshound/config.toml.
+
+Exit status: 0 success; 1 runtime error; 2 usage error; 10 `once` finished but some feeds failed;
+73 the database cannot be opened; 78 invalid config.
+
+Examples:
+  newshound --config config/demo.toml once     poll the offline demo feeds once
+  newshound check                              validate the config
+  newshound items --since 1d --limit 20        the newest stored items
+  newshound topics test summit-scheduling      try a topic against stored items";
+
+/// Watches news feeds, stores every story once, and alerts in the logs when one matches a
+/// watched topic.
+#[derive(Debug, Parser)]
+#[command(name = "newshound", version, about, after_long_help = AFTER_HELP)]
+pub struct Cli {
+    /// Config file (TOML).
+    #[arg(
+        short,
+        long,
+        global = true,
+        env = "NEWSHOUND_CONFIG",
+        value_name = "PATH"
+    )]
+    pub config: Option<PathBuf>,
+    /// Log output format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Log filter: a level (`debug`) or EnvFilter directives (`info,newshound::alert=warn`).
+    /// Default: $NEWSHOUND_LOG, else `info`.
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the config and print `ok: N feeds, M topics`, or every error with FILE:LINE:COLUMN.
+    Check,
+    /// Poll every feed once, store new items, log alerts, print a per-feed summary.
+    Once(OnceArgs),
+    /// Run as a service: poll each feed on its schedule until SIGTERM/SIGINT; SIGHUP reloads.
+    Run,
+    /// Show each feed's state: last fetch, HTTP status, validators, items, failures.
+    Feeds(ListArgs),
+    /// Show stored items, newest first.
+    Items(ItemsArgs),
+    /// Show stored alerts, newest first.
+    Alerts(AlertsArgs),
+    /// Fetch or read one feed and print its normalized items, without storing anything.
+    Parse(ParseArgs),
+    /// Work with topics.
+    #[command(subcommand)]
+    Topics(TopicsCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct OnceArgs {
+    /// Print the summary as JSON (one object per feed per line).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ItemsArgs {
+    /// Only items seen in this feed (by name).
+    #[arg(long)]
+    pub feed: Option<String>,
+    /// Only items first seen within this long ago, e.g. `2h`, `7d`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub since: Option<std::time::Duration>,
+    /// At most this many items.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AlertsArgs {
+    /// Only alerts of this topic.
+    #[arg(long)]
+    pub topic: Option<String>,
+    /// Only alerts raised within this long ago.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub since: Option<std::time::Duration>,
+    /// At most this many alerts.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ParseArgs {
+    /// A feed file, or an http(s) URL.
+    pub source: String,
+    /// One JSON object per item per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TopicsCommand {
+    /// Run a topic (or an ad-hoc query) over stored items and show what would match.
+    Test(TopicsTestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TopicsTestArgs {
+    /// A topic name from the config.
+    #[arg(required_unless_present = "query", conflicts_with = "query")]
+    pub name: Option<String>,
+    /// An ad-hoc query instead of a configured topic.
+    #[arg(long)]
+    pub query: Option<String>,
+    /// Only items first seen within this long ago.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub since: Option<std::time::Duration>,
+    /// Look at this many of the newest items at most.
+    #[arg(long, default_value_t = 10_000)]
+    pub limit: usize,
+    /// One JSON object per matching item per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    crate::config::parse_duration(s)
+}

@@ -1,0 +1,549 @@
+//! What each subcommand does. Each returns the process exit code; `main` only maps errors.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::cli::{AlertsArgs, ItemsArgs, ListArgs, OnceArgs, ParseArgs, TopicsTestArgs};
+use crate::config::{self, Config, ConfigError, FeedSource};
+use crate::poll::{self, FeedReport, PollResult, Poller};
+use crate::store::{self, AlertPolicy, Store};
+use crate::text::Untrusted;
+use crate::topics::{Matcher, TopicSpec, snippet};
+
+/// Process exit codes (sysexits where one fits).
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const FAILURE: i32 = 1;
+    /// `once` completed, but at least one feed failed (the others were stored).
+    pub const SOME_FEEDS_FAILED: i32 = 10;
+    /// EX_CANTCREAT: the database cannot be created or opened.
+    pub const CANT_OPEN_DB: i32 = 73;
+    /// EX_CONFIG: the config is invalid.
+    pub const CONFIG: i32 = 78;
+}
+
+/// Loads the config, printing errors to stderr; `Err(code)` to exit with.
+pub fn load_config(path: &Path) -> Result<Config, i32> {
+    config::load(path).map_err(|e| {
+        match &e {
+            ConfigError::Read { .. } => eprintln!("error: {e}"),
+            ConfigError::Invalid(_) => eprintln!("{e}"),
+        }
+        exit::CONFIG
+    })
+}
+
+pub fn check(path: &Path) -> i32 {
+    match load_config(path) {
+        Ok(cfg) => {
+            println!(
+                "ok: {} feeds, {} topics ({})",
+                cfg.feeds.len(),
+                cfg.topics.len(),
+                path.display()
+            );
+            exit::OK
+        }
+        Err(code) => code,
+    }
+}
+
+fn open_store(cfg: &Config) -> Result<Store, i32> {
+    Store::open(&cfg.database, cfg.synchronous).map_err(|e| {
+        eprintln!("error: {e}");
+        exit::CANT_OPEN_DB
+    })
+}
+
+fn open_read_only(cfg: &Config) -> Result<Store, i32> {
+    Store::open_read_only(&cfg.database).map_err(|e| {
+        eprintln!("error: {e}");
+        exit::CANT_OPEN_DB
+    })
+}
+
+pub async fn once(cfg: Config, args: &OnceArgs) -> i32 {
+    let store = match open_store(&cfg) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let (handle, writer) = store::spawn_writer(
+        store,
+        AlertPolicy {
+            max_age: cfg.alert_max_age,
+        },
+    );
+    let poller = match Poller::new(&cfg, handle) {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return exit::FAILURE;
+        }
+    };
+    let started = std::time::Instant::now();
+    let reports = poll::poll_all(poller.clone(), &cfg.feeds).await;
+    drop(poller);
+    let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+    print_once_summary(&reports, started.elapsed(), args.json);
+    if reports.iter().any(FeedReport::failed) {
+        exit::SOME_FEEDS_FAILED
+    } else {
+        exit::OK
+    }
+}
+
+fn print_once_summary(reports: &[FeedReport], elapsed: std::time::Duration, json: bool) {
+    let mut out = std::io::stdout().lock();
+    if json {
+        for r in reports {
+            let _ = writeln!(out, "{}", serde_json::to_string(r).unwrap_or_default());
+        }
+        return;
+    }
+    let width = reports
+        .iter()
+        .map(|r| r.feed.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 40);
+    let (mut new, mut failed, mut alerts) = (0, 0, 0);
+    for r in reports {
+        let name = Untrusted(&r.feed).to_string();
+        let line = match &r.result {
+            PollResult::Fetched {
+                new: n,
+                updated,
+                unchanged,
+                merged,
+                alerts: a,
+            } => {
+                new += n;
+                alerts += a;
+                format!(
+                    "{n} new, {updated} updated, {unchanged} unchanged, {merged} merged, {a} alerts"
+                )
+            }
+            PollResult::NotModified => "unchanged (not modified)".to_owned(),
+            PollResult::Failed { class, error, .. } => {
+                failed += 1;
+                format!("FAILED {class}: {}", Untrusted(error))
+            }
+        };
+        let _ = writeln!(out, "{name:<width$}  {line}  ({} ms)", r.elapsed_ms);
+    }
+    let _ = writeln!(
+        out,
+        "{} feeds in {:.2}s: {new} new items, {alerts} alerts, {failed} failed",
+        reports.len(),
+        elapsed.as_secs_f64()
+    );
+}
+
+fn fmt_time(t: Option<DateTime<Utc>>) -> String {
+    t.map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
+        .unwrap_or_else(|| "-".into())
+}
+
+pub fn feeds(cfg: &Config, args: &ListArgs) -> i32 {
+    let store = match open_read_only(cfg) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let states = match store.feed_states() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::FAILURE;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    for s in &states {
+        let configured = cfg.feeds.iter().any(|f| f.name == s.name);
+        if args.json {
+            #[derive(Serialize)]
+            struct Row<'a> {
+                #[serde(flatten)]
+                state: &'a store::FeedState,
+                configured: bool,
+            }
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::to_string(&Row {
+                    state: s,
+                    configured
+                })
+                .unwrap_or_default()
+            );
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "{}{}",
+            Untrusted(&s.name),
+            if configured {
+                ""
+            } else {
+                "  (no longer in the config)"
+            }
+        );
+        let _ = writeln!(out, "  url:            {}", Untrusted(&s.url));
+        let _ = writeln!(
+            out,
+            "  last fetch:     {}  status {}",
+            fmt_time(s.last_fetch_at),
+            s.last_status.map_or("-".into(), |c| c.to_string())
+        );
+        let _ = writeln!(out, "  last success:   {}", fmt_time(s.last_success_at));
+        let _ = writeln!(
+            out,
+            "  validators:     etag {}  last-modified {}",
+            s.etag
+                .as_deref()
+                .map_or("-".into(), |e| Untrusted(e).to_string()),
+            s.last_modified
+                .as_deref()
+                .map_or("-".into(), |e| Untrusted(e).to_string())
+        );
+        let _ = writeln!(out, "  items:          {}", s.items);
+        if s.consecutive_failures > 0 {
+            let _ = writeln!(
+                out,
+                "  failures:       {} in a row; last: {} {}",
+                s.consecutive_failures,
+                s.last_error_class.as_deref().unwrap_or("-"),
+                Untrusted(s.last_error.as_deref().unwrap_or(""))
+            );
+        }
+        if let Some(r) = &s.redirect_url {
+            let _ = writeln!(
+                out,
+                "  moved to:       {} (permanent redirect seen {} time(s))",
+                Untrusted(r),
+                s.redirect_seen
+            );
+        }
+        if let Some(next) = s.next_poll_at {
+            let _ = writeln!(
+                out,
+                "  next poll:      {}  ({})",
+                fmt_time(Some(next)),
+                s.schedule_reason.as_deref().unwrap_or("-")
+            );
+        }
+    }
+    if states.is_empty() && !args.json {
+        let _ = writeln!(out, "no feed has been polled yet; run `newshound once`");
+    }
+    exit::OK
+}
+
+fn since(d: Option<std::time::Duration>) -> Option<DateTime<Utc>> {
+    d.and_then(|d| chrono::Duration::from_std(d).ok())
+        .map(|d| Utc::now() - d)
+}
+
+pub fn items(cfg: &Config, args: &ItemsArgs) -> i32 {
+    let store = match open_read_only(cfg) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let items = match store.items(args.feed.as_deref(), since(args.since), args.limit) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::FAILURE;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    for i in &items {
+        if args.json {
+            let _ = writeln!(out, "{}", serde_json::to_string(i).unwrap_or_default());
+        } else {
+            let date = fmt_time(i.published.or(Some(i.first_seen)));
+            let _ = writeln!(
+                out,
+                "{date}  [{}]  {}",
+                Untrusted(&i.sources.join(", ")),
+                Untrusted(&i.title)
+            );
+            if let Some(u) = &i.url {
+                let _ = writeln!(out, "    {}", Untrusted(u));
+            }
+        }
+    }
+    exit::OK
+}
+
+pub fn alerts(cfg: &Config, args: &AlertsArgs) -> i32 {
+    let store = match open_read_only(cfg) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let alerts = match store.alerts(args.topic.as_deref(), since(args.since), args.limit) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::FAILURE;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    for a in &alerts {
+        if args.json {
+            let _ = writeln!(out, "{}", serde_json::to_string(a).unwrap_or_default());
+        } else {
+            let _ = writeln!(
+                out,
+                "{}  {}  [{}]  {}",
+                fmt_time(Some(a.created)),
+                Untrusted(&a.topic),
+                Untrusted(&a.feed),
+                Untrusted(&a.title)
+            );
+            let _ = writeln!(
+                out,
+                "    matched {} in {}: {}",
+                Untrusted(&a.terms.join(", ")),
+                a.field,
+                Untrusted(&a.snippet)
+            );
+            if let Some(u) = &a.url {
+                let _ = writeln!(out, "    {}", Untrusted(u));
+            }
+        }
+    }
+    exit::OK
+}
+
+/// The `parse` output shape (stable): one object per item.
+#[derive(Serialize)]
+struct ParsedItemJson<'a> {
+    id: String,
+    title: &'a str,
+    url: Option<&'a str>,
+    canonical_url: Option<&'a str>,
+    published: Option<DateTime<Utc>>,
+    updated: Option<DateTime<Utc>>,
+    summary: &'a str,
+    content: Option<&'a str>,
+    authors: &'a [String],
+    categories: &'a [String],
+}
+
+pub async fn parse(cfg: Option<&Config>, args: &ParseArgs) -> i32 {
+    let defaults = cfg.map(|c| c.defaults.clone()).unwrap_or_default();
+    let source = if args.source.starts_with("http://") || args.source.starts_with("https://") {
+        match url::Url::parse(&args.source) {
+            Ok(u) => FeedSource::Http(u),
+            Err(e) => {
+                eprintln!("error: invalid URL {}: {e}", args.source);
+                return exit::FAILURE;
+            }
+        }
+    } else {
+        FeedSource::File(args.source.trim_start_matches("file://").into())
+    };
+    let parsed = match poll::fetch_and_parse(&defaults, &source).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {}: {}", source, Untrusted(&format!("{e:#}")));
+            return exit::FAILURE;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    for i in &parsed.items {
+        if args.json {
+            let row = ParsedItemJson {
+                id: i.key.as_stored(),
+                title: &i.title,
+                url: i.url.as_deref(),
+                canonical_url: i.canonical_url.as_deref(),
+                published: i.published,
+                updated: i.updated,
+                summary: &i.summary,
+                content: i.content.as_deref(),
+                authors: &i.authors,
+                categories: &i.categories,
+            };
+            let _ = writeln!(out, "{}", serde_json::to_string(&row).unwrap_or_default());
+        } else {
+            let _ = writeln!(out, "{}  {}", fmt_time(i.date()), Untrusted(&i.title));
+            let _ = writeln!(out, "    id: {}", Untrusted(&i.key.as_stored()));
+            if let Some(u) = &i.url {
+                let _ = writeln!(out, "    url: {}", Untrusted(u));
+            }
+        }
+    }
+    if !args.json {
+        let _ = writeln!(
+            out,
+            "{} items ({}{})",
+            parsed.items.len(),
+            parsed.format,
+            if parsed.ignored > 0 {
+                format!(", {} ignored over the limit", parsed.ignored)
+            } else {
+                String::new()
+            }
+        );
+    }
+    exit::OK
+}
+
+pub fn topics_test(cfg: &Config, args: &TopicsTestArgs) -> i32 {
+    let spec = match (&args.name, &args.query) {
+        (Some(name), _) => match cfg.topics.iter().find(|t| &t.spec.name == name) {
+            Some(t) => t.spec.clone(),
+            None => {
+                let names: Vec<_> = cfg.topics.iter().map(|t| t.spec.name.as_str()).collect();
+                eprintln!(
+                    "error: no topic named \"{name}\" in {}; topics: {}",
+                    cfg.path.display(),
+                    names.join(", ")
+                );
+                return exit::FAILURE;
+            }
+        },
+        (None, Some(q)) => {
+            if let Err(e) = crate::topics::parse_query(q) {
+                let (line, caret) = e.snippet(q);
+                eprintln!("error: query: {}\n   | {line}\n   | {caret}", e.message);
+                return exit::CONFIG;
+            }
+            TopicSpec {
+                name: "query".into(),
+                queries: vec![q.clone()],
+                feeds: None,
+                stem: None,
+            }
+        }
+        (None, None) => return exit::FAILURE,
+    };
+    let matcher = match Matcher::new(std::slice::from_ref(&spec)) {
+        Ok(m) => m,
+        Err((_, e)) => {
+            eprintln!("error: {e}");
+            return exit::CONFIG;
+        }
+    };
+    let store = match open_read_only(cfg) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let items = match store.items(None, since(args.since), args.limit) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::FAILURE;
+        }
+    };
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let (open, close) = if color {
+        ("\x1b[1;33m", "\x1b[0m")
+    } else {
+        ("[[", "]]")
+    };
+    let mut out = std::io::stdout().lock();
+    let mut count = 0;
+    for item in &items {
+        // Any feed the item was seen in satisfies a topic's feed filter.
+        let hit = item.sources.iter().find_map(|f| {
+            matcher
+                .match_item(f, &item.title, &item.summary)
+                .into_iter()
+                .next()
+        });
+        let Some(m) = hit else { continue };
+        count += 1;
+        if args.json {
+            let c = poll::alert_candidate(&matcher, &item.title, &item.summary, m);
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::json!({"item_id": item.id, "title": item.title, "url": item.url, "published": item.published, "terms": c.terms, "field": c.field, "snippet": c.snippet, "query": c.query_index})
+            );
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "{}  [{}]",
+            fmt_time(item.published.or(Some(item.first_seen))),
+            Untrusted(&item.sources.join(", "))
+        );
+        for (label, text) in [("title", &item.title), ("summary", &item.summary)] {
+            let field = if label == "title" {
+                crate::topics::Field::Title
+            } else {
+                crate::topics::Field::Summary
+            };
+            let mut ranges: Vec<_> = m
+                .terms
+                .iter()
+                .filter(|t| t.field == field)
+                .map(|t| t.range.clone())
+                .collect();
+            if ranges.is_empty() {
+                if label == "title" {
+                    let _ = writeln!(out, "    title:   {}", Untrusted(text));
+                }
+                continue;
+            }
+            ranges.sort_by_key(|r| r.start);
+            let shown = if label == "title" {
+                (text.to_string(), 0)
+            } else {
+                let (s, hl) = snippet(
+                    text,
+                    ranges[0].start..ranges.last().map_or(ranges[0].end, |r| r.end),
+                    80,
+                );
+                let shift = hl.start as isize - ranges[0].start as isize;
+                (s, shift)
+            };
+            let (body, shift) = shown;
+            let mut marked = String::new();
+            let mut pos = 0usize;
+            for r in &ranges {
+                let (s, e) = (
+                    (r.start as isize + shift) as usize,
+                    (r.end as isize + shift) as usize,
+                );
+                if s < pos
+                    || e > body.len()
+                    || !body.is_char_boundary(s)
+                    || !body.is_char_boundary(e)
+                {
+                    continue;
+                }
+                marked.push_str(&Untrusted(&body[pos..s]).to_string());
+                marked.push_str(open);
+                marked.push_str(&Untrusted(&body[s..e]).to_string());
+                marked.push_str(close);
+                pos = e;
+            }
+            marked.push_str(&Untrusted(&body[pos..]).to_string());
+            let _ = writeln!(out, "    {label:<8} {marked}");
+        }
+        if spec.queries.len() > 1 {
+            let _ = writeln!(
+                out,
+                "    query #{}: {}",
+                m.query + 1,
+                Untrusted(&spec.queries[m.query])
+            );
+        }
+    }
+    if !args.json {
+        let _ = writeln!(
+            out,
+            "{count} of {} stored items match {}",
+            items.len(),
+            Untrusted(&spec.name)
+        );
+    }
+    exit::OK
+}

@@ -1,0 +1,202 @@
+//! `newshound run`: every feed on its own schedule until told to stop.
+//!
+//! One task per feed sleeps until the feed is due, polls it through the shared [`Poller`]
+//! (global and per-host limits), asks the [`scheduler`](crate::scheduler) for the next wait and
+//! persists it, so a restart resumes the schedule. Signals: SIGTERM/SIGINT stop starting polls,
+//! let running ones finish within `shutdown_grace`, checkpoint the database and exit 0 (a second
+//! signal exits at once with 130; SQLite's WAL keeps the database consistent either way). SIGHUP
+//! reloads the config; an invalid one is reported like `check` and the old one keeps running.
+//! systemd: READY=1 after the database is open, STATUS= lines, RELOADING=1, STOPPING=1, and
+//! WATCHDOG=1 while the store answers.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use sd_notify::NotifyState;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::commands::exit;
+use crate::config::{self, Config, FeedConfig};
+use crate::poll::Poller;
+use crate::scheduler::{self, Inputs};
+use crate::store::{self, AlertPolicy, Store};
+use crate::text::Untrusted;
+
+fn notify(states: &[NotifyState<'_>]) {
+    let _ = sd_notify::notify(states);
+}
+
+pub async fn run(cfg: Config, path: PathBuf) -> i32 {
+    let store = match Store::open(&cfg.database, cfg.synchronous) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::CANT_OPEN_DB;
+        }
+    };
+    let (handle, writer) = store::spawn_writer(
+        store,
+        AlertPolicy {
+            max_age: cfg.alert_max_age,
+        },
+    );
+    let (mut term, mut int, mut hup) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) {
+        (Ok(t), Ok(i), Ok(h)) => (t, i, h),
+        _ => {
+            eprintln!("error: cannot install signal handlers");
+            return exit::FAILURE;
+        }
+    };
+
+    let mut cfg = cfg;
+    let mut generation = match start(&cfg, handle.clone()) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return exit::FAILURE;
+        }
+    };
+    tracing::info!(feeds = cfg.feeds.len(), topics = cfg.topics.len(), database = %cfg.database.display(), "newshound running");
+    notify(&[
+        NotifyState::Ready,
+        NotifyState::Status(&format!(
+            "watching {} feeds, {} topics",
+            cfg.feeds.len(),
+            cfg.topics.len()
+        )),
+    ]);
+
+    let watchdog = sd_notify::watchdog_enabled().map(|d| d / 2);
+    let mut ping = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => {
+                notify(&[NotifyState::Reloading]);
+                match config::load(&path) {
+                    Ok(new_cfg) => {
+                        match start(&new_cfg, handle.clone()) {
+                            Ok(next) => {
+                                let old = std::mem::replace(&mut generation, next);
+                                old.stop.cancel();
+                                tracing::info!(feeds = new_cfg.feeds.len(), topics = new_cfg.topics.len(), "config reloaded");
+                                notify(&[NotifyState::Ready, NotifyState::Status(&format!("watching {} feeds, {} topics (reloaded)", new_cfg.feeds.len(), new_cfg.topics.len()))]);
+                                cfg = new_cfg;
+                            }
+                            Err(e) => {
+                                tracing::error!(error = %format!("{e:#}"), "reload failed; keeping the running config");
+                                notify(&[NotifyState::Ready, NotifyState::Status("reload failed; running the previous config")]);
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        for line in e.to_string().lines() {
+                            tracing::error!(detail = %Untrusted(line), "reload failed; keeping the running config");
+                        }
+                        notify(&[NotifyState::Ready, NotifyState::Status("reload failed: invalid config; running the previous config")]);
+                    }
+                }
+            }
+            _ = ping.tick(), if watchdog.is_some() => {
+                // Pet the watchdog only while the store answers.
+                if tokio::time::timeout(Duration::from_secs(5), handle.feed_states()).await.is_ok_and(|r| r.is_ok()) {
+                    notify(&[NotifyState::Watchdog]);
+                }
+            }
+        }
+    }
+
+    notify(&[NotifyState::Stopping]);
+    tracing::info!(grace = %humantime::format_duration(cfg.defaults.shutdown_grace), "stopping: letting running polls finish");
+    generation.stop.cancel();
+    generation.tasks.close();
+    tokio::select! {
+        _ = generation.tasks.wait() => {}
+        _ = tokio::time::sleep(cfg.defaults.shutdown_grace) => tracing::warn!("polls still running at the deadline; exiting anyway"),
+        _ = term.recv() => { tracing::warn!("second signal: exiting now"); return 130; }
+        _ = int.recv() => { tracing::warn!("second signal: exiting now"); return 130; }
+    }
+    drop(generation);
+    drop(handle);
+    let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+    tracing::info!("stopped");
+    exit::OK
+}
+
+/// One running configuration: its feed tasks and their stop signal.
+struct Generation {
+    stop: CancellationToken,
+    tasks: TaskTracker,
+}
+
+fn start(cfg: &Config, handle: store::StoreHandle) -> anyhow::Result<Generation> {
+    let poller = Arc::new(Poller::new(cfg, handle)?);
+    let stop = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let spread = cfg.defaults.min_interval.min(Duration::from_secs(10));
+    for feed in cfg.feeds.clone() {
+        let (poller, stop, d) = (poller.clone(), stop.clone(), cfg.defaults.clone());
+        tasks.spawn(async move { feed_loop(poller, feed, d, spread, stop).await });
+    }
+    Ok(Generation { stop, tasks })
+}
+
+async fn feed_loop(
+    poller: Arc<Poller>,
+    feed: FeedConfig,
+    d: config::Defaults,
+    spread: Duration,
+    stop: CancellationToken,
+) {
+    // Resume the persisted schedule; feeds never polled start spread over the first seconds.
+    let state = poller.store().feed_state(&feed.name).await.ok().flatten();
+    let now = Utc::now();
+    let mut wait = match state.as_ref().and_then(|s| s.next_poll_at) {
+        Some(next) if next > now => (next - now).to_std().unwrap_or_default(),
+        _ => spread.mul_f64(scheduler::random_unit()),
+    };
+    let mut failures = state.as_ref().map_or(0, |s| s.consecutive_failures);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        let report = poller.poll(&feed).await;
+        let was_failing = failures >= d.failing_after;
+        failures = if report.failed() { failures + 1 } else { 0 };
+        if failures == d.failing_after {
+            tracing::warn!(feed = %Untrusted(&feed.name), failures, "feed is failing; backing off (it will keep being retried)");
+        } else if failures == 0 && was_failing {
+            tracing::info!(feed = %Untrusted(&feed.name), "feed recovered");
+        }
+        let (next, reason) = scheduler::next_wait(&Inputs {
+            interval: feed.interval,
+            min: d.min_interval,
+            max: d.max_interval,
+            consecutive_failures: failures,
+            cache: report.cache,
+            ttl_minutes: report.ttl,
+            jitter: scheduler::random_unit(),
+        });
+        let at = Utc::now() + chrono::Duration::from_std(next).unwrap_or_default();
+        poller
+            .store()
+            .set_schedule(&feed.name, at, next, reason)
+            .await;
+        wait = next;
+        if stop.is_cancelled() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,415 @@
+//! Getting a feed's bytes, politely and within hard limits.
+//!
+//! HTTP through reqwest (rustls): connect, read and total timeouts; a body cap enforced while
+//! streaming, on the *decoded* bytes, so a gzip bomb stops at the cap; redirects followed by hand
+//! (at most [`MAX_REDIRECTS`], never from https to http) so that a permanent move is seen and
+//! recorded; conditional GET with the validators stored for the feed. Local files are read with
+//! the same cap, and their modification time and size act as the validator.
+//! This module knows nothing of parsing or storage: it returns a [`FetchOutcome`] or a
+//! [`FetchError`] with a stable class.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
+use url::Url;
+
+use crate::config::{Defaults, FeedSource};
+
+pub const MAX_REDIRECTS: usize = 5;
+
+/// What a successful fetch returned.
+#[derive(Debug)]
+pub enum FetchOutcome {
+    Modified(Body),
+    NotModified {
+        status: u16,
+        permanent_redirect: Option<Url>,
+        cache: CacheHints,
+    },
+}
+
+#[derive(Debug)]
+pub struct Body {
+    pub status: u16,
+    pub bytes: Vec<u8>,
+    pub content_type: Option<String>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// Where the bytes came from (after redirects): the base for relative links.
+    pub final_url: Option<Url>,
+    /// Set when every redirect hop was permanent (301/308).
+    pub permanent_redirect: Option<Url>,
+    pub cache: CacheHints,
+}
+
+/// What the server said about when to ask again.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CacheHints {
+    pub max_age: Option<Duration>,
+    pub expires_in: Option<Duration>,
+    pub retry_after: Option<Duration>,
+}
+
+/// Why a fetch failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("timed out: {0}")]
+    Timeout(String),
+    #[error("could not connect: {0}")]
+    Connect(String),
+    #[error("HTTP {status}{}", retry_after.map(|d| format!(" (retry after {}s)", d.as_secs())).unwrap_or_default())]
+    Status {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
+    #[error("body larger than the {limit}-byte limit")]
+    TooLarge { limit: u64 },
+    #[error("redirect refused: {0}")]
+    Redirect(String),
+    #[error("cannot read {}: {source}", path.display())]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("transfer failed: {0}")]
+    Transport(String),
+}
+
+impl FetchError {
+    /// A stable, machine-readable error class.
+    pub fn class(&self) -> &'static str {
+        match self {
+            FetchError::Timeout(_) => "timeout",
+            FetchError::Connect(_) => "connect",
+            FetchError::Status { .. } => "http_status",
+            FetchError::TooLarge { .. } => "body_too_large",
+            FetchError::Redirect(_) => "redirect",
+            FetchError::File { .. } => "file",
+            FetchError::Transport(_) => "transport",
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            FetchError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// One request to make.
+#[derive(Debug, Clone)]
+pub struct FetchRequest<'a> {
+    pub source: &'a FeedSource,
+    pub etag: Option<&'a str>,
+    pub last_modified: Option<&'a str>,
+    pub headers: &'a [(String, String)],
+    pub max_body_bytes: u64,
+}
+
+/// A shared HTTP client with newshound's limits.
+#[derive(Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    total_timeout: Duration,
+}
+
+impl Fetcher {
+    pub fn new(d: &Defaults) -> Result<Fetcher, FetchError> {
+        let client = reqwest::Client::builder()
+            .user_agent(d.user_agent.clone())
+            .connect_timeout(d.connect_timeout)
+            .read_timeout(d.read_timeout)
+            .timeout(d.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .referer(false)
+            .pool_max_idle_per_host(2)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .no_proxy()
+            .build()
+            .map_err(|e| FetchError::Transport(error_chain(&e)))?;
+        Ok(Fetcher {
+            client,
+            total_timeout: d.timeout,
+        })
+    }
+
+    /// Fetches a feed. The total timeout covers every redirect hop and the whole body.
+    pub async fn fetch(&self, req: &FetchRequest<'_>) -> Result<FetchOutcome, FetchError> {
+        match req.source {
+            FeedSource::File(path) => fetch_file(path, req).await,
+            FeedSource::Http(url) => {
+                match tokio::time::timeout(self.total_timeout, self.fetch_http(url, req)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(FetchError::Timeout(format!(
+                        "no complete response within {}",
+                        humantime::format_duration(self.total_timeout)
+                    ))),
+                }
+            }
+        }
+    }
+
+    async fn fetch_http(
+        &self,
+        start: &Url,
+        req: &FetchRequest<'_>,
+    ) -> Result<FetchOutcome, FetchError> {
+        let mut url = start.clone();
+        let mut all_permanent = true;
+        for hop in 0..=MAX_REDIRECTS {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::ACCEPT, HeaderValue::from_static("application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"));
+            for (k, v) in req.headers {
+                if let (Ok(k), Ok(v)) = (
+                    HeaderName::from_bytes(k.as_bytes()),
+                    HeaderValue::from_str(v),
+                ) {
+                    headers.insert(k, v);
+                }
+            }
+            // Validators go back exactly as the server gave them.
+            if let Some(etag) = req.etag.and_then(|e| HeaderValue::from_str(e).ok()) {
+                headers.insert(header::IF_NONE_MATCH, etag);
+            }
+            if let Some(lm) = req
+                .last_modified
+                .and_then(|e| HeaderValue::from_str(e).ok())
+            {
+                headers.insert(header::IF_MODIFIED_SINCE, lm);
+            }
+            let resp = self
+                .client
+                .get(url.clone())
+                .headers(headers)
+                .send()
+                .await
+                .map_err(|e| classify(&e))?;
+            let status = resp.status();
+            if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+                if hop == MAX_REDIRECTS {
+                    return Err(FetchError::Redirect(format!(
+                        "more than {MAX_REDIRECTS} redirects"
+                    )));
+                }
+                let location = resp
+                    .headers()
+                    .get(header::LOCATION)
+                    .and_then(|l| l.to_str().ok())
+                    .ok_or_else(|| {
+                        FetchError::Redirect(format!("HTTP {} without a Location", status.as_u16()))
+                    })?;
+                let next = url
+                    .join(location)
+                    .map_err(|e| FetchError::Redirect(format!("bad Location {location:?}: {e}")))?;
+                if !matches!(next.scheme(), "http" | "https") {
+                    return Err(FetchError::Redirect(format!(
+                        "to unsupported scheme {}",
+                        next.scheme()
+                    )));
+                }
+                if url.scheme() == "https" && next.scheme() == "http" {
+                    return Err(FetchError::Redirect(format!("from https to http ({next})")));
+                }
+                if next == url {
+                    return Err(FetchError::Redirect("redirect loop".into()));
+                }
+                all_permanent &= matches!(
+                    status,
+                    StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
+                );
+                url = next;
+                continue;
+            }
+            let moved = (all_permanent && url != *start).then(|| url.clone());
+            let cache = cache_hints(resp.headers());
+            if status == StatusCode::NOT_MODIFIED {
+                return Ok(FetchOutcome::NotModified {
+                    status: 304,
+                    permanent_redirect: moved,
+                    cache,
+                });
+            }
+            if !status.is_success() {
+                return Err(FetchError::Status {
+                    status: status.as_u16(),
+                    retry_after: cache.retry_after,
+                });
+            }
+            let h = resp.headers();
+            let text = |name: header::HeaderName| {
+                h.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+            };
+            let content_type = text(header::CONTENT_TYPE);
+            let etag = text(header::ETAG);
+            let last_modified = text(header::LAST_MODIFIED);
+            let bytes = read_capped(resp, req.max_body_bytes).await?;
+            return Ok(FetchOutcome::Modified(Body {
+                status: status.as_u16(),
+                bytes,
+                content_type,
+                etag,
+                last_modified,
+                final_url: Some(url),
+                permanent_redirect: moved,
+                cache,
+            }));
+        }
+        Err(FetchError::Redirect(format!(
+            "more than {MAX_REDIRECTS} redirects"
+        )))
+    }
+}
+
+/// Reads the (decoded) body, refusing it as soon as it passes `limit` bytes.
+async fn read_capped(mut resp: reqwest::Response, limit: u64) -> Result<Vec<u8>, FetchError> {
+    if resp.content_length().is_some_and(|n| n > limit) {
+        return Err(FetchError::TooLarge { limit });
+    }
+    let mut body =
+        Vec::with_capacity(resp.content_length().unwrap_or(64 * 1024).min(limit) as usize);
+    while let Some(chunk) = resp.chunk().await.map_err(|e| classify(&e))? {
+        if body.len() as u64 + chunk.len() as u64 > limit {
+            return Err(FetchError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn classify(e: &reqwest::Error) -> FetchError {
+    if e.is_timeout() {
+        return FetchError::Timeout(error_chain(e));
+    }
+    if e.is_connect() {
+        return FetchError::Connect(error_chain(e));
+    }
+    FetchError::Transport(error_chain(e))
+}
+
+/// "outer: inner: innermost", without repeating text the outer error already printed.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let msg = s.to_string();
+        if !out.contains(&msg) {
+            out.push_str(": ");
+            out.push_str(&msg);
+        }
+        cur = s.source();
+    }
+    out
+}
+
+fn cache_hints(h: &HeaderMap) -> CacheHints {
+    let get = |name| h.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let max_age = get(header::CACHE_CONTROL).and_then(|cc| {
+        cc.split(',').find_map(|d| {
+            let (k, v) = d.trim().split_once('=')?;
+            (k.trim().eq_ignore_ascii_case("max-age"))
+                .then(|| v.trim().trim_matches('"').parse::<u64>().ok())
+                .flatten()
+        })
+    });
+    let now = SystemTime::now();
+    let expires_in = get(header::EXPIRES)
+        .and_then(httpdate)
+        .and_then(|t| t.duration_since(now).ok());
+    let retry_after = get(header::RETRY_AFTER).and_then(|v| match v.trim().parse::<u64>() {
+        Ok(secs) => Some(Duration::from_secs(secs)),
+        Err(_) => httpdate(v).and_then(|t| t.duration_since(now).ok()),
+    });
+    CacheHints {
+        max_age: max_age.map(Duration::from_secs),
+        expires_in,
+        retry_after,
+    }
+}
+
+fn httpdate(v: &str) -> Option<SystemTime> {
+    let d = chrono::DateTime::parse_from_rfc2822(v.trim()).ok()?;
+    let secs = u64::try_from(d.timestamp()).ok()?;
+    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+/// A file's validator: modification time and size.
+fn file_validator(meta: &std::fs::Metadata) -> String {
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .unwrap_or_default();
+    format!(
+        "file:{}.{:09}:{}",
+        mtime.as_secs(),
+        mtime.subsec_nanos(),
+        meta.len()
+    )
+}
+
+async fn fetch_file(path: &Path, req: &FetchRequest<'_>) -> Result<FetchOutcome, FetchError> {
+    let path = path.to_owned();
+    let limit = req.max_body_bytes;
+    let known = req.etag.map(str::to_owned);
+    tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let err = |source| FetchError::File {
+            path: path.clone(),
+            source,
+        };
+        let file = std::fs::File::open(&path).map_err(err)?;
+        let meta = file.metadata().map_err(err)?;
+        let validator = file_validator(&meta);
+        if known.as_deref() == Some(validator.as_str()) {
+            return Ok(FetchOutcome::NotModified {
+                status: 304,
+                permanent_redirect: None,
+                cache: CacheHints::default(),
+            });
+        }
+        if meta.len() > limit {
+            return Err(FetchError::TooLarge { limit });
+        }
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        file.take(limit + 1).read_to_end(&mut bytes).map_err(err)?;
+        if bytes.len() as u64 > limit {
+            return Err(FetchError::TooLarge { limit });
+        }
+        let final_url = std::fs::canonicalize(&path)
+            .ok()
+            .and_then(|p| Url::from_file_path(p).ok());
+        Ok(FetchOutcome::Modified(Body {
+            status: 200,
+            bytes,
+            content_type: None,
+            etag: Some(validator),
+            last_modified: None,
+            final_url,
+            permanent_redirect: None,
+            cache: CacheHints::default(),
+        }))
+    })
+    .await
+    .map_err(|e| FetchError::Transport(e.to_string()))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_hints_read_max_age_and_retry_after() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=600"),
+        );
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("120"));
+        let c = cache_hints(&h);
+        assert_eq!(c.max_age, Some(Duration::from_secs(600)));
+        assert_eq!(c.retry_after, Some(Duration::from_secs(120)));
+    }
+}

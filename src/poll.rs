@@ -1,0 +1,453 @@
+//! One poll of one feed, end to end: fetch → parse and normalize → match topics → commit → log.
+//!
+//! [`Poller`] holds what every poll shares: the HTTP client, the compiled topics, the store
+//! writer, and the global and per-host concurrency limits. `once` runs it over every feed; the
+//! daemon runs it on a schedule. Parsing and matching run on the blocking pool (both cores), the
+//! commit on the store's own thread; no tokio worker blocks.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::Utc;
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use tracing::{Instrument, field};
+
+use crate::config::{AlertLevel, Config, FeedConfig, FeedSource};
+use crate::fetch::{CacheHints, FetchError, FetchOutcome, FetchRequest, Fetcher};
+use crate::normalize::{ParseError, ParsedFeed, parse_feed};
+use crate::store::{
+    AlertCandidate, MatchedItem, PollOutcome, PollRecord, PollSummary, StoreError, StoreHandle,
+};
+use crate::text::Untrusted;
+use crate::topics::{Matcher, Scratch, snippet};
+
+/// What one poll did, for the `once` summary and the scheduler.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeedReport {
+    pub feed: String,
+    pub elapsed_ms: u64,
+    #[serde(flatten)]
+    pub result: PollResult,
+    #[serde(skip)]
+    pub cache: CacheHints,
+    #[serde(skip)]
+    pub ttl: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum PollResult {
+    Fetched {
+        new: usize,
+        updated: usize,
+        unchanged: usize,
+        merged: usize,
+        alerts: usize,
+    },
+    NotModified,
+    Failed {
+        class: &'static str,
+        http_status: Option<u16>,
+        error: String,
+    },
+}
+
+impl FeedReport {
+    pub fn failed(&self) -> bool {
+        matches!(self.result, PollResult::Failed { .. })
+    }
+}
+
+/// Everything polls share.
+pub struct Poller {
+    fetcher: Fetcher,
+    matcher: Arc<Matcher>,
+    levels: HashMap<String, AlertLevel>,
+    store: StoreHandle,
+    global: Arc<Semaphore>,
+    per_host: usize,
+    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl Poller {
+    pub fn new(cfg: &Config, store: StoreHandle) -> anyhow::Result<Poller> {
+        let specs: Vec<_> = cfg.topics.iter().map(|t| t.spec.clone()).collect();
+        let matcher = Matcher::new(&specs)
+            .map_err(|(i, e)| anyhow::anyhow!("topic {}: {}", specs[i].name, e))?;
+        Ok(Poller {
+            fetcher: Fetcher::new(&cfg.defaults)?,
+            matcher: Arc::new(matcher),
+            levels: cfg
+                .topics
+                .iter()
+                .map(|t| (t.spec.name.clone(), t.level))
+                .collect(),
+            store,
+            global: Arc::new(Semaphore::new(cfg.defaults.concurrency)),
+            per_host: cfg.defaults.per_host_concurrency,
+            hosts: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn store(&self) -> &StoreHandle {
+        &self.store
+    }
+
+    fn host_limit(&self, source: &FeedSource) -> Option<Arc<Semaphore>> {
+        let FeedSource::Http(url) = source else {
+            return None;
+        };
+        let host = url.host_str()?.to_owned();
+        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        Some(
+            hosts
+                .entry(host)
+                .or_insert_with(|| Arc::new(Semaphore::new(self.per_host)))
+                .clone(),
+        )
+    }
+
+    /// Polls one feed and commits the result. Errors are recorded against the feed and logged
+    /// once here; they never propagate to other feeds.
+    pub async fn poll(&self, feed: &FeedConfig) -> FeedReport {
+        let span = tracing::info_span!("poll", feed = %Untrusted(&feed.name), http.status = field::Empty, items.new = field::Empty);
+        self.poll_inner(feed).instrument(span).await
+    }
+
+    async fn poll_inner(&self, feed: &FeedConfig) -> FeedReport {
+        let started = Instant::now();
+        let report = |result, cache, ttl| FeedReport {
+            feed: feed.name.clone(),
+            elapsed_ms: started.elapsed().as_millis() as u64,
+            result,
+            cache,
+            ttl,
+        };
+        let state = match self.store.feed_state(&feed.name).await {
+            Ok(s) => s,
+            Err(e) => return report(store_failure(&e), CacheHints::default(), None),
+        };
+        // Validators only apply to the URL they were given for.
+        let url = feed.source.to_string();
+        let (etag, last_modified) = match &state {
+            Some(s) if s.url == url => (s.etag.clone(), s.last_modified.clone()),
+            _ => (None, None),
+        };
+        let request = FetchRequest {
+            source: &feed.source,
+            etag: etag.as_deref(),
+            last_modified: last_modified.as_deref(),
+            headers: &feed.headers,
+            max_body_bytes: feed.max_body_bytes,
+        };
+        let fetched = {
+            let _global = self.global.acquire().await;
+            let host = self.host_limit(&feed.source);
+            let _host = match &host {
+                Some(h) => Some(h.acquire().await),
+                None => None,
+            };
+            self.fetcher.fetch(&request).await
+        };
+        let at = Utc::now();
+        let (outcome, cache, ttl) = match fetched {
+            Ok(FetchOutcome::NotModified {
+                status,
+                permanent_redirect,
+                cache,
+            }) => {
+                tracing::Span::current().record("http.status", status);
+                (
+                    PollOutcome::NotModified {
+                        status,
+                        permanent_redirect: permanent_redirect.map(String::from),
+                    },
+                    cache,
+                    None,
+                )
+            }
+            Ok(FetchOutcome::Modified(body)) => {
+                tracing::Span::current().record("http.status", body.status);
+                let cache = body.cache;
+                match self
+                    .parse_and_match(&feed.name, body.bytes, body.content_type, body.final_url)
+                    .await
+                {
+                    Ok(parsed) => {
+                        let ttl = parsed.ttl;
+                        let items = parsed.items;
+                        (
+                            PollOutcome::Fetched {
+                                status: body.status,
+                                etag: body.etag,
+                                last_modified: body.last_modified,
+                                permanent_redirect: body.permanent_redirect.map(String::from),
+                                title: parsed.title,
+                                ttl,
+                                items,
+                            },
+                            cache,
+                            ttl,
+                        )
+                    }
+                    Err(e) => {
+                        tracing::warn!(class = e.class(), error = %Untrusted(&e.to_string()), "feed could not be parsed");
+                        (
+                            PollOutcome::Failed {
+                                status: Some(body.status),
+                                class: e.class(),
+                                message: e.to_string(),
+                            },
+                            cache,
+                            None,
+                        )
+                    }
+                }
+            }
+            Err(e) => {
+                if let Some(status) = e.status() {
+                    tracing::Span::current().record("http.status", status);
+                }
+                tracing::warn!(class = e.class(), error = %Untrusted(&e.to_string()), "fetch failed");
+                let cache = match &e {
+                    FetchError::Status { retry_after, .. } => CacheHints {
+                        retry_after: *retry_after,
+                        ..CacheHints::default()
+                    },
+                    _ => CacheHints::default(),
+                };
+                (
+                    PollOutcome::Failed {
+                        status: e.status(),
+                        class: e.class(),
+                        message: e.to_string(),
+                    },
+                    cache,
+                    None,
+                )
+            }
+        };
+        let failed = match &outcome {
+            PollOutcome::Failed {
+                status,
+                class,
+                message,
+            } => Some(PollResult::Failed {
+                class,
+                http_status: *status,
+                error: message.clone(),
+            }),
+            _ => None,
+        };
+        let not_modified = matches!(outcome, PollOutcome::NotModified { .. });
+        let summary = match self
+            .store
+            .record(PollRecord {
+                feed: feed.name.clone(),
+                url,
+                at,
+                outcome,
+            })
+            .await
+        {
+            Ok(s) => s,
+            Err(e) => return report(store_failure(&e), cache, ttl),
+        };
+        self.log_outcome(&summary);
+        let result = match (failed, not_modified) {
+            (Some(f), _) => f,
+            (None, true) => PollResult::NotModified,
+            (None, false) => PollResult::Fetched {
+                new: summary.new,
+                updated: summary.updated,
+                unchanged: summary.unchanged,
+                merged: summary.merged,
+                alerts: summary.alerts.len(),
+            },
+        };
+        report(result, cache, ttl)
+    }
+
+    fn log_outcome(&self, summary: &PollSummary) {
+        tracing::Span::current().record("items.new", summary.new);
+        if summary.rotation_suspected {
+            tracing::warn!(
+                new = summary.new,
+                suppressed = summary.suppressed,
+                "most of this feed's items look new at once (GUIDs rotated?); not alerting on them"
+            );
+        }
+        for a in &summary.alerts {
+            crate::alert::emit(
+                a,
+                self.levels
+                    .get(&a.topic)
+                    .copied()
+                    .unwrap_or(AlertLevel::Info),
+            );
+        }
+        tracing::debug!(
+            new = summary.new,
+            updated = summary.updated,
+            unchanged = summary.unchanged,
+            merged = summary.merged,
+            "stored"
+        );
+    }
+
+    async fn parse_and_match(
+        &self,
+        feed: &str,
+        bytes: Vec<u8>,
+        content_type: Option<String>,
+        base: Option<url::Url>,
+    ) -> Result<ParsedFeedWithMatches, ParseError> {
+        let matcher = self.matcher.clone();
+        let feed = feed.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let parsed = parse_feed(&bytes, content_type.as_deref(), base.as_ref(), Utc::now())?;
+            Ok(match_items(&matcher, &feed, parsed))
+        })
+        .await
+        .unwrap_or(Err(ParseError::Panicked))
+    }
+}
+
+pub(crate) struct ParsedFeedWithMatches {
+    title: Option<String>,
+    ttl: Option<u32>,
+    items: Vec<MatchedItem>,
+}
+
+/// Runs every topic over every item of a parsed feed.
+fn match_items(matcher: &Matcher, feed: &str, parsed: ParsedFeed) -> ParsedFeedWithMatches {
+    let mut scratch = Scratch::default();
+    let items = parsed
+        .items
+        .into_iter()
+        .map(|item| {
+            let matches = matcher
+                .match_item_with(&mut scratch, feed, &item.title, &item.summary)
+                .into_iter()
+                .map(|m| alert_candidate(matcher, &item.title, &item.summary, m))
+                .collect();
+            MatchedItem { item, matches }
+        })
+        .collect();
+    ParsedFeedWithMatches {
+        title: parsed.title,
+        ttl: parsed.ttl,
+        items,
+    }
+}
+
+/// Describes a match for storage and logs: the words found, the fields, a snippet.
+pub fn alert_candidate(
+    matcher: &Matcher,
+    title: &str,
+    summary: &str,
+    m: crate::topics::TopicMatch,
+) -> AlertCandidate {
+    let text_of = |f: crate::topics::Field| {
+        if f == crate::topics::Field::Title {
+            title
+        } else {
+            summary
+        }
+    };
+    let terms: Vec<String> = m
+        .terms
+        .iter()
+        .map(|t| text_of(t.field)[t.range.clone()].to_owned())
+        .collect();
+    let mut fields: Vec<&str> = m.terms.iter().map(|t| t.field.as_str()).collect();
+    fields.dedup();
+    fields.sort_unstable();
+    fields.dedup();
+    let snippet = match m.terms.first() {
+        Some(t) => snippet(text_of(t.field), t.range.clone(), 60).0,
+        None => String::new(),
+    };
+    AlertCandidate {
+        topic: matcher.topic_name(m.topic).to_owned(),
+        query_index: m.query,
+        terms,
+        field: fields.join(","),
+        snippet,
+    }
+}
+
+fn store_failure(e: &StoreError) -> PollResult {
+    tracing::error!(error = %e, fault = e.is_storage_fault(), "could not commit the poll; the feed will be fetched again in full");
+    PollResult::Failed {
+        class: "storage",
+        http_status: None,
+        error: e.to_string(),
+    }
+}
+
+/// Polls every feed once, concurrently within the configured limits.
+pub async fn poll_all(poller: Arc<Poller>, feeds: &[FeedConfig]) -> Vec<FeedReport> {
+    let mut set = tokio::task::JoinSet::new();
+    for (i, f) in feeds.iter().cloned().enumerate() {
+        let p = poller.clone();
+        set.spawn(async move { (i, p.poll(&f).await) });
+    }
+    let mut out: Vec<Option<FeedReport>> = vec![None; feeds.len()];
+    while let Some(r) = set.join_next().await {
+        if let Ok((i, report)) = r {
+            out[i] = Some(report);
+        }
+    }
+    out.into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            r.unwrap_or_else(|| FeedReport {
+                feed: feeds[i].name.clone(),
+                elapsed_ms: 0,
+                result: PollResult::Failed {
+                    class: "internal",
+                    http_status: None,
+                    error: "the poll task panicked".into(),
+                },
+                cache: CacheHints::default(),
+                ttl: None,
+            })
+        })
+        .collect()
+}
+
+/// For `parse`: a feed's items, normalized, without storing.
+pub async fn fetch_and_parse(
+    cfg_defaults: &crate::config::Defaults,
+    source: &FeedSource,
+) -> anyhow::Result<ParsedFeed> {
+    let fetcher = Fetcher::new(cfg_defaults)?;
+    let req = FetchRequest {
+        source,
+        etag: None,
+        last_modified: None,
+        headers: &[],
+        max_body_bytes: cfg_defaults.max_body_bytes,
+    };
+    match fetcher.fetch(&req).await? {
+        FetchOutcome::Modified(body) => {
+            let parsed = tokio::task::spawn_blocking(move || {
+                parse_feed(
+                    &body.bytes,
+                    body.content_type.as_deref(),
+                    body.final_url.as_ref(),
+                    Utc::now(),
+                )
+            })
+            .await
+            .unwrap_or(Err(ParseError::Panicked))?;
+            Ok(parsed)
+        }
+        FetchOutcome::NotModified { .. } => {
+            anyhow::bail!("the server answered 304 Not Modified to an unconditional request")
+        }
+    }
+}

@@ -1,0 +1,725 @@
+//! SQLite storage. [`Store`] owns the connection; no SQL lives anywhere else.
+//!
+//! The interface is narrow on purpose: the poller hands over one [`PollRecord`] per feed poll and
+//! gets a [`PollSummary`] back; the CLI reads feeds, items and alerts. A second backend
+//! (PostgreSQL) would implement the same calls.
+//!
+//! Durability: WAL mode, one writer, each feed's poll in one `BEGIN IMMEDIATE` transaction, which
+//! stores the items, the topic alerts *and* the feed's validators (ETag/Last-Modified) together.
+//! A crash or a failed commit therefore never skips items: the validators only advance with them.
+//!
+//! Dedup, in order, for each incoming item of feed F with key K:
+//! 1. (F, K) already seen → the same item; if its content hash changed, update it in place;
+//! 2. its canonical URL is stored → the same story from another feed (or with tracking
+//!    parameters): record the sighting, nothing new;
+//! 3. no canonical URL, but an identical content hash among link-less items → the same;
+//! 4. otherwise a new item.
+
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use serde::Serialize;
+
+use crate::config::Synchronous;
+use crate::model::Item;
+
+pub use writer::{StoreHandle, spawn_writer};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` counts how many ran.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the database directory {}: {source}", path.display())]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open database {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("no database at {} yet; run `newshound once` (or `run`) first", path.display())]
+    Missing { path: PathBuf },
+    #[error(
+        "database {} has schema version {found}, newer than this newshound understands ({supported}); upgrade newshound or use another database",
+        path.display()
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the database writer has stopped")]
+    WriterGone,
+}
+
+impl StoreError {
+    /// Disk full, I/O error, or a read-only database: the condition, not the statement.
+    pub fn is_storage_fault(&self) -> bool {
+        matches!(self, StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+            if matches!(e.code, rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::SystemIoFailure | rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::DatabaseBusy))
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// What one poll of one feed produced, to be committed atomically.
+#[derive(Debug)]
+pub struct PollRecord {
+    pub feed: String,
+    pub url: String,
+    pub at: DateTime<Utc>,
+    pub outcome: PollOutcome,
+}
+
+#[derive(Debug)]
+pub enum PollOutcome {
+    /// A 200 with a parsed feed.
+    Fetched {
+        status: u16,
+        etag: Option<String>,
+        last_modified: Option<String>,
+        permanent_redirect: Option<String>,
+        title: Option<String>,
+        ttl: Option<u32>,
+        items: Vec<MatchedItem>,
+    },
+    /// 304 (or an unchanged file).
+    NotModified {
+        status: u16,
+        permanent_redirect: Option<String>,
+    },
+    Failed {
+        status: Option<u16>,
+        class: &'static str,
+        message: String,
+    },
+}
+
+/// An item with the topics it matched (computed before the transaction, off the writer).
+#[derive(Debug, Clone)]
+pub struct MatchedItem {
+    pub item: Item,
+    pub matches: Vec<AlertCandidate>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertCandidate {
+    pub topic: String,
+    pub query_index: usize,
+    pub terms: Vec<String>,
+    pub field: String,
+    pub snippet: String,
+}
+
+/// When a match becomes an alert.
+#[derive(Debug, Clone, Copy)]
+pub struct AlertPolicy {
+    /// Items dated longer ago than this never alert.
+    pub max_age: Option<Duration>,
+}
+
+/// What a poll changed.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct PollSummary {
+    pub new: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    /// Already stored from another feed (or with other tracking parameters).
+    pub merged: usize,
+    /// Alerts recorded in this transaction (log them after commit).
+    pub alerts: Vec<NewAlert>,
+    /// Matches not alerted: too old, undated on a feed's first fetch, or a suspected GUID rotation.
+    pub suppressed: usize,
+    /// Most of a known feed's items looked new at once.
+    pub rotation_suspected: bool,
+    pub first_fetch: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NewAlert {
+    pub alert_id: i64,
+    pub item_id: i64,
+    pub topic: String,
+    pub feed: String,
+    pub title: String,
+    pub url: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub terms: Vec<String>,
+    pub field: String,
+    pub snippet: String,
+    pub query_index: usize,
+}
+
+/// A feed's stored state.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct FeedState {
+    pub name: String,
+    pub url: String,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub last_fetch_at: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub last_error_class: Option<String>,
+    pub consecutive_failures: u32,
+    pub redirect_url: Option<String>,
+    pub redirect_seen: u32,
+    pub next_poll_at: Option<DateTime<Utc>>,
+    pub poll_interval_secs: Option<u64>,
+    pub schedule_reason: Option<String>,
+    pub ttl_minutes: Option<u32>,
+    pub items: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredItem {
+    pub id: i64,
+    pub feed: String,
+    pub sources: Vec<String>,
+    pub title: String,
+    pub summary: String,
+    pub url: Option<String>,
+    pub canonical_url: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub updated: Option<DateTime<Utc>>,
+    pub first_seen: DateTime<Utc>,
+    pub changed: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredAlert {
+    pub id: i64,
+    pub topic: String,
+    pub feed: String,
+    pub item_id: i64,
+    pub title: String,
+    pub url: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub terms: Vec<String>,
+    pub field: String,
+    pub snippet: String,
+    pub created: DateTime<Utc>,
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+fn ts(d: DateTime<Utc>) -> i64 {
+    d.timestamp()
+}
+
+fn from_ts(t: Option<i64>) -> Option<DateTime<Utc>> {
+    t.and_then(|t| Utc.timestamp_opt(t, 0).single())
+}
+
+impl Store {
+    /// Opens (creating if needed) the database and brings its schema up to date.
+    pub fn open(path: &Path, synchronous: Synchronous) -> Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut store = Store {
+            conn,
+            path: path.to_owned(),
+        };
+        store
+            .configure(synchronous)
+            .map_err(|source| StoreError::Open {
+                path: path.to_owned(),
+                source,
+            })?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Opens an existing database for reading (the CLI's `feeds`, `items`, `alerts`).
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        if !path.exists() {
+            return Err(StoreError::Missing {
+                path: path.to_owned(),
+            });
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        let store = Store {
+            conn,
+            path: path.to_owned(),
+        };
+        store.check_version()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn configure(&mut self, synchronous: Synchronous) -> rusqlite::Result<()> {
+        self.conn.busy_timeout(Duration::from_secs(5))?;
+        self.conn.pragma_update(None, "journal_mode", "WAL")?;
+        let sync = match synchronous {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        };
+        self.conn.pragma_update(None, "synchronous", sync)?;
+        self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        Ok(())
+    }
+
+    fn version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    fn check_version(&self) -> Result<i64> {
+        let found = self.version()?;
+        let supported = MIGRATIONS.len() as i64;
+        if found > supported {
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found,
+                supported,
+            });
+        }
+        Ok(found)
+    }
+
+    /// Applies pending migrations, each in its own transaction with the version bump.
+    fn migrate(&mut self) -> Result<()> {
+        let current = self.check_version()?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+            tracing::info!(version = i + 1, path = %self.path.display(), "database schema migrated");
+        }
+        Ok(())
+    }
+
+    /// Checkpoints the WAL into the main file and truncates it (after a cycle, at shutdown).
+    pub fn checkpoint(&self) -> Result<()> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    pub fn integrity_check(&self) -> Result<String> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+
+    /// One feed's state, if it was ever polled.
+    pub fn feed_state(&self, name: &str) -> Result<Option<FeedState>> {
+        Ok(self.feed_states_where(Some(name))?.into_iter().next())
+    }
+
+    pub fn feed_states(&self) -> Result<Vec<FeedState>> {
+        self.feed_states_where(None)
+    }
+
+    fn feed_states_where(&self, name: Option<&str>) -> Result<Vec<FeedState>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT name, url, etag, last_modified, last_fetch_at, last_success_at, last_status, last_error, last_error_class,
+                    consecutive_failures, redirect_url, redirect_seen, next_poll_at, poll_interval, schedule_reason, ttl_minutes,
+                    (SELECT count(*) FROM sightings s WHERE s.feed_id = feeds.id)
+             FROM feeds WHERE (?1 IS NULL OR name = ?1) ORDER BY name",
+        )?;
+        let rows = stmt.query_map(params![name], |r| {
+            Ok(FeedState {
+                name: r.get(0)?,
+                url: r.get(1)?,
+                etag: r.get(2)?,
+                last_modified: r.get(3)?,
+                last_fetch_at: from_ts(r.get(4)?),
+                last_success_at: from_ts(r.get(5)?),
+                last_status: r.get(6)?,
+                last_error: r.get(7)?,
+                last_error_class: r.get(8)?,
+                consecutive_failures: r.get(9)?,
+                redirect_url: r.get(10)?,
+                redirect_seen: r.get(11)?,
+                next_poll_at: from_ts(r.get(12)?),
+                poll_interval_secs: r.get::<_, Option<i64>>(13)?.map(|v| v.max(0) as u64),
+                schedule_reason: r.get(14)?,
+                ttl_minutes: r.get(15)?,
+                items: r.get::<_, i64>(16)?.max(0) as u64,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Records the daemon's schedule decision for a feed.
+    pub fn set_schedule(
+        &mut self,
+        feed: &str,
+        next: DateTime<Utc>,
+        interval: Duration,
+        reason: &str,
+    ) -> Result<()> {
+        self.conn.execute(
+            "UPDATE feeds SET next_poll_at = ?2, poll_interval = ?3, schedule_reason = ?4 WHERE name = ?1",
+            params![feed, ts(next), interval.as_secs() as i64, reason],
+        )?;
+        Ok(())
+    }
+
+    /// Commits one poll: items, alerts and the feed's new state, in one transaction.
+    pub fn record_poll(&mut self, rec: &PollRecord, policy: AlertPolicy) -> Result<PollSummary> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (feed_id, known_url, last_success): (i64, String, Option<i64>) = {
+            tx.execute(
+                "INSERT INTO feeds (name, url) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+                params![rec.feed, rec.url],
+            )?;
+            tx.query_row(
+                "SELECT id, url, last_success_at FROM feeds WHERE name = ?1",
+                params![rec.feed],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?
+        };
+        if known_url != rec.url {
+            // The config now points the feed elsewhere: the old validators mean nothing there.
+            tx.execute(
+                "UPDATE feeds SET url = ?2, etag = NULL, last_modified = NULL, redirect_url = NULL, redirect_seen = 0 WHERE id = ?1",
+                params![feed_id, rec.url],
+            )?;
+        }
+        let at = ts(rec.at);
+        let mut summary = PollSummary {
+            first_fetch: last_success.is_none(),
+            ..PollSummary::default()
+        };
+        match &rec.outcome {
+            PollOutcome::Fetched {
+                status,
+                etag,
+                last_modified,
+                permanent_redirect,
+                title,
+                ttl,
+                items,
+            } => {
+                ingest(
+                    &tx,
+                    feed_id,
+                    &rec.feed,
+                    at,
+                    items,
+                    policy,
+                    rec.at,
+                    &mut summary,
+                )?;
+                tx.execute(
+                    "UPDATE feeds SET etag = ?2, last_modified = ?3, last_fetch_at = ?4, last_success_at = ?4, last_status = ?5,
+                        last_error = NULL, last_error_class = NULL, consecutive_failures = 0, title = coalesce(?6, title),
+                        ttl_minutes = ?7 WHERE id = ?1",
+                    params![feed_id, etag, last_modified, at, status, title, ttl],
+                )?;
+                note_redirect(&tx, feed_id, permanent_redirect.as_deref())?;
+            }
+            PollOutcome::NotModified {
+                status,
+                permanent_redirect,
+            } => {
+                tx.execute(
+                    "UPDATE feeds SET last_fetch_at = ?2, last_success_at = ?2, last_status = ?3, last_error = NULL,
+                        last_error_class = NULL, consecutive_failures = 0 WHERE id = ?1",
+                    params![feed_id, at, status],
+                )?;
+                note_redirect(&tx, feed_id, permanent_redirect.as_deref())?;
+            }
+            PollOutcome::Failed {
+                status,
+                class,
+                message,
+            } => {
+                tx.execute(
+                    "UPDATE feeds SET last_fetch_at = ?2, last_status = ?3, last_error = ?4, last_error_class = ?5,
+                        consecutive_failures = consecutive_failures + 1 WHERE id = ?1",
+                    params![feed_id, at, status, message, class],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(summary)
+    }
+
+    /// Stored items, newest first.
+    pub fn items(
+        &self,
+        feed: Option<&str>,
+        since: Option<DateTime<Utc>>,
+        limit: usize,
+    ) -> Result<Vec<StoredItem>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT i.id, f.name, i.title, i.summary, i.url, i.canonical_url, i.published_at, i.updated_at, i.first_seen_at, i.changed_at,
+                    (SELECT group_concat(f2.name, char(31)) FROM sightings s JOIN feeds f2 ON f2.id = s.feed_id WHERE s.item_id = i.id)
+             FROM items i JOIN feeds f ON f.id = i.first_feed_id
+             WHERE (?1 IS NULL OR EXISTS (SELECT 1 FROM sightings s JOIN feeds f3 ON f3.id = s.feed_id WHERE s.item_id = i.id AND f3.name = ?1))
+               AND (?2 IS NULL OR i.first_seen_at >= ?2)
+             ORDER BY coalesce(i.published_at, i.first_seen_at) DESC, i.id DESC LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![feed, since.map(ts), limit as i64], |r| {
+            let sources: Option<String> = r.get(10)?;
+            let mut sources: Vec<String> = sources
+                .map(|s| s.split('\u{1f}').map(str::to_owned).collect())
+                .unwrap_or_default();
+            sources.sort();
+            sources.dedup();
+            Ok(StoredItem {
+                id: r.get(0)?,
+                feed: r.get(1)?,
+                title: r.get(2)?,
+                summary: r.get(3)?,
+                url: r.get(4)?,
+                canonical_url: r.get(5)?,
+                published: from_ts(r.get(6)?),
+                updated: from_ts(r.get(7)?),
+                first_seen: from_ts(r.get(8)?).unwrap_or_default(),
+                changed: from_ts(r.get(9)?),
+                sources,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Stored alerts, newest first.
+    pub fn alerts(
+        &self,
+        topic: Option<&str>,
+        since: Option<DateTime<Utc>>,
+        limit: usize,
+    ) -> Result<Vec<StoredAlert>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT a.id, a.topic, f.name, a.item_id, i.title, i.url, i.published_at, a.terms, a.field, a.snippet, a.created_at
+             FROM alerts a JOIN items i ON i.id = a.item_id JOIN feeds f ON f.id = a.feed_id
+             WHERE (?1 IS NULL OR a.topic = ?1) AND (?2 IS NULL OR a.created_at >= ?2)
+             ORDER BY a.created_at DESC, a.id DESC LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![topic, since.map(ts), limit as i64], |r| {
+            let terms: String = r.get(7)?;
+            Ok(StoredAlert {
+                id: r.get(0)?,
+                topic: r.get(1)?,
+                feed: r.get(2)?,
+                item_id: r.get(3)?,
+                title: r.get(4)?,
+                url: r.get(5)?,
+                published: from_ts(r.get(6)?),
+                terms: serde_json::from_str(&terms).unwrap_or_default(),
+                field: r.get(8)?,
+                snippet: r.get(9)?,
+                created: from_ts(r.get(10)?).unwrap_or_default(),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Counts for tests and reports: (items, sightings, alerts).
+    pub fn counts(&self) -> Result<(u64, u64, u64)> {
+        Ok(self.conn.query_row("SELECT (SELECT count(*) FROM items), (SELECT count(*) FROM sightings), (SELECT count(*) FROM alerts)", [], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64))
+        })?)
+    }
+}
+
+fn note_redirect(
+    tx: &rusqlite::Transaction<'_>,
+    feed_id: i64,
+    target: Option<&str>,
+) -> rusqlite::Result<()> {
+    match target {
+        Some(t) => tx.execute(
+            "UPDATE feeds SET redirect_seen = CASE WHEN redirect_url = ?2 THEN redirect_seen + 1 ELSE 1 END, redirect_url = ?2 WHERE id = ?1",
+            params![feed_id, t],
+        )?,
+        None => tx.execute("UPDATE feeds SET redirect_url = NULL, redirect_seen = 0 WHERE id = ?1", params![feed_id])?,
+    };
+    Ok(())
+}
+
+enum Seen {
+    New(i64),
+    Updated(i64),
+    Unchanged,
+    Merged,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn ingest(
+    tx: &rusqlite::Transaction<'_>,
+    feed_id: i64,
+    feed_name: &str,
+    at: i64,
+    items: &[MatchedItem],
+    policy: AlertPolicy,
+    now: DateTime<Utc>,
+    summary: &mut PollSummary,
+) -> Result<()> {
+    let stored_before: i64 = tx.query_row(
+        "SELECT count(*) FROM sightings WHERE feed_id = ?1",
+        params![feed_id],
+        |r| r.get(0),
+    )?;
+    let mut to_alert: Vec<(i64, &MatchedItem)> = Vec::new();
+    for mi in items {
+        match upsert_item(tx, feed_id, at, &mi.item)? {
+            Seen::New(id) => {
+                summary.new += 1;
+                if !mi.matches.is_empty() {
+                    to_alert.push((id, mi));
+                }
+            }
+            Seen::Updated(id) => {
+                summary.updated += 1;
+                if !mi.matches.is_empty() {
+                    to_alert.push((id, mi));
+                }
+            }
+            Seen::Unchanged => summary.unchanged += 1,
+            Seen::Merged => summary.merged += 1,
+        }
+    }
+    // A known feed where most items suddenly look new: its GUIDs rotated. One warning, no flood.
+    summary.rotation_suspected =
+        stored_before >= 10 && summary.new >= 5 && summary.new * 2 > items.len();
+    let max_age = policy
+        .max_age
+        .and_then(|d| chrono::Duration::from_std(d).ok());
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO alerts (topic, item_id, feed_id, query_index, terms, snippet, field, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (topic, item_id) DO NOTHING",
+    )?;
+    for (item_id, mi) in to_alert {
+        let date = mi.item.date();
+        let too_old = matches!((date, max_age), (Some(d), Some(age)) if d < now - age);
+        let undated_baseline = date.is_none() && summary.first_fetch;
+        if too_old || undated_baseline || summary.rotation_suspected {
+            summary.suppressed += mi.matches.len();
+            continue;
+        }
+        for m in &mi.matches {
+            let terms = serde_json::to_string(&m.terms).unwrap_or_else(|_| "[]".into());
+            let n = insert.execute(params![
+                m.topic,
+                item_id,
+                feed_id,
+                m.query_index as i64,
+                terms,
+                m.snippet,
+                m.field,
+                at
+            ])?;
+            if n == 1 {
+                summary.alerts.push(NewAlert {
+                    alert_id: tx.last_insert_rowid(),
+                    item_id,
+                    topic: m.topic.clone(),
+                    feed: feed_name.to_owned(),
+                    title: mi.item.title.clone(),
+                    url: mi.item.url.clone(),
+                    published: mi.item.published,
+                    terms: m.terms.clone(),
+                    field: m.field.clone(),
+                    snippet: m.snippet.clone(),
+                    query_index: m.query_index,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn upsert_item(tx: &rusqlite::Transaction<'_>, feed_id: i64, at: i64, item: &Item) -> Result<Seen> {
+    let key = item.key.as_stored();
+    let hash = item.content_hash as i64;
+    let known: Option<(i64, i64)> = tx
+        .prepare_cached("SELECT s.item_id, i.content_hash FROM sightings s JOIN items i ON i.id = s.item_id WHERE s.feed_id = ?1 AND s.item_key = ?2")?
+        .query_row(params![feed_id, key], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    if let Some((id, old_hash)) = known {
+        if old_hash == hash {
+            return Ok(Seen::Unchanged);
+        }
+        tx.prepare_cached(
+            "UPDATE items SET title = ?2, summary = ?3, content = ?4, content_hash = ?5, updated_at = coalesce(?6, updated_at),
+                    changed_at = ?7 WHERE id = ?1",
+        )?
+        .execute(params![id, item.title, item.summary, item.content, hash, item.updated.map(ts), at])?;
+        return Ok(Seen::Updated(id));
+    }
+    let existing: Option<i64> = match &item.canonical_url {
+        Some(c) => tx
+            .prepare_cached("SELECT id FROM items WHERE canonical_url = ?1")?
+            .query_row(params![c], |r| r.get(0))
+            .optional()?,
+        None => tx
+            .prepare_cached(
+                "SELECT id FROM items WHERE canonical_url IS NULL AND content_hash = ?1 LIMIT 1",
+            )?
+            .query_row(params![hash], |r| r.get(0))
+            .optional()?,
+    };
+    let mut sighting = tx.prepare_cached("INSERT INTO sightings (feed_id, item_key, item_id, first_seen_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING")?;
+    if let Some(id) = existing {
+        sighting.execute(params![feed_id, key, id, at])?;
+        return Ok(Seen::Merged);
+    }
+    tx.prepare_cached(
+        "INSERT INTO items (canonical_url, content_hash, title, summary, content, url, published_at, updated_at, first_seen_at,
+                            authors, categories, first_feed_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?
+    .execute(params![
+        item.canonical_url,
+        hash,
+        item.title,
+        item.summary,
+        item.content,
+        item.url,
+        item.published.map(ts),
+        item.updated.map(ts),
+        at,
+        serde_json::to_string(&item.authors).unwrap_or_else(|_| "[]".into()),
+        serde_json::to_string(&item.categories).unwrap_or_else(|_| "[]".into()),
+        feed_id
+    ])?;
+    let id = tx.last_insert_rowid();
+    sighting.execute(params![feed_id, key, id, at])?;
+    Ok(Seen::New(id))
+}
+
+#[cfg(test)]
+mod tests;

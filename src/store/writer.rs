@@ -1,0 +1,106 @@
+//! The single writer: a dedicated thread owns the [`Store`] and serves requests from async tasks
+//! over a channel, so no tokio worker ever blocks on SQLite.
+
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{AlertPolicy, FeedState, PollRecord, PollSummary, Result, Store, StoreError};
+
+enum Request {
+    Record(Box<PollRecord>, oneshot::Sender<Result<PollSummary>>),
+    FeedState(String, oneshot::Sender<Result<Option<FeedState>>>),
+    FeedStates(oneshot::Sender<Result<Vec<FeedState>>>),
+    Schedule(String, DateTime<Utc>, Duration, String),
+    Checkpoint(oneshot::Sender<Result<()>>),
+}
+
+/// A cloneable handle to the writer thread.
+#[derive(Clone)]
+pub struct StoreHandle {
+    tx: mpsc::Sender<Request>,
+}
+
+/// Starts the writer thread. It stops, checkpointing the WAL, when every handle is dropped.
+pub fn spawn_writer(
+    mut store: Store,
+    policy: AlertPolicy,
+) -> (StoreHandle, std::thread::JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::channel::<Request>(64);
+    let thread = std::thread::Builder::new()
+        .name("newshound-store".into())
+        .spawn(move || {
+            while let Some(req) = rx.blocking_recv() {
+                match req {
+                    Request::Record(rec, reply) => {
+                        let _ = reply.send(store.record_poll(&rec, policy));
+                    }
+                    Request::FeedState(name, reply) => {
+                        let _ = reply.send(store.feed_state(&name));
+                    }
+                    Request::FeedStates(reply) => {
+                        let _ = reply.send(store.feed_states());
+                    }
+                    Request::Schedule(name, next, interval, reason) => {
+                        if let Err(e) = store.set_schedule(&name, next, interval, &reason) {
+                            tracing::warn!(feed = %name, error = %e, "could not save the feed's schedule");
+                        }
+                    }
+                    Request::Checkpoint(reply) => {
+                        let _ = reply.send(store.checkpoint());
+                    }
+                }
+            }
+            if let Err(e) = store.checkpoint() {
+                tracing::warn!(error = %e, "final WAL checkpoint failed");
+            }
+        })
+        .expect("spawning the store thread");
+    (StoreHandle { tx }, thread)
+}
+
+impl StoreHandle {
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> Request) -> Result<T> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(make(reply))
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    pub async fn record(&self, rec: PollRecord) -> Result<PollSummary> {
+        self.ask(|r| Request::Record(Box::new(rec), r)).await
+    }
+
+    pub async fn feed_state(&self, name: &str) -> Result<Option<FeedState>> {
+        let name = name.to_owned();
+        self.ask(|r| Request::FeedState(name, r)).await
+    }
+
+    pub async fn feed_states(&self) -> Result<Vec<FeedState>> {
+        self.ask(Request::FeedStates).await
+    }
+
+    pub async fn set_schedule(
+        &self,
+        name: &str,
+        next: DateTime<Utc>,
+        interval: Duration,
+        reason: &str,
+    ) {
+        let _ = self
+            .tx
+            .send(Request::Schedule(
+                name.to_owned(),
+                next,
+                interval,
+                reason.to_owned(),
+            ))
+            .await;
+    }
+
+    pub async fn checkpoint(&self) -> Result<()> {
+        self.ask(Request::Checkpoint).await
+    }
+}
