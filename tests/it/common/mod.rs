@@ -1,0 +1,98 @@
+//! Shared test helpers: a loopback feed server, a temporary workspace with a config, and a way
+//! to run the real binary with a time bound.
+
+pub mod server;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub use server::{Reply, Server};
+
+/// A temporary directory holding a config (with its database beside it).
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Workspace {
+    /// `body` is the config without `[storage]`; the database goes in the temp dir.
+    pub fn new(body: &str) -> Workspace {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.toml");
+        std::fs::write(&config, format!("[storage]\npath = \"db.sqlite\"\n\n{body}")).unwrap();
+        Workspace { dir, config }
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("db.sqlite")
+    }
+
+    /// Runs `newshound --config <config> args...`, killing it after 60 s.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let mut full = vec!["--config", self.config.to_str().unwrap()];
+        full.extend_from_slice(args);
+        run_bin(&full)
+    }
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_newshound")
+}
+
+pub fn run_bin(args: &[&str]) -> Run {
+    let mut child = Command::new(bin())
+        .args(args)
+        .env_remove("NEWSHOUND_LOG")
+        .env_remove("NEWSHOUND_CONFIG")
+        .env_remove("JOURNAL_STREAM")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn newshound");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("newshound {args:?} did not finish within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().unwrap();
+    Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into(), stderr: String::from_utf8_lossy(&out.stderr).into() }
+}
+
+/// An RSS 2.0 document. Items: (guid, title, link, description), dated `age` ago.
+pub fn rss(items: &[(&str, &str, &str, &str)]) -> String {
+    let date = (chrono::Utc::now() - chrono::Duration::minutes(30)).to_rfc2822();
+    let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>t</title><link>http://127.0.0.1/</link>");
+    for (guid, title, link, desc) in items {
+        s.push_str(&format!(
+            "<item><guid>{}</guid><title>{}</title><link>{}</link><description>{}</description><pubDate>{date}</pubDate></item>",
+            esc(guid),
+            esc(title),
+            esc(link),
+            esc(desc)
+        ));
+    }
+    s.push_str("</channel></rss>");
+    s
+}
+
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Lines of JSON output, parsed.
+pub fn json_lines(s: &str) -> Vec<serde_json::Value> {
+    s.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}"))).collect()
+}

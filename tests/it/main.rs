@@ -1,0 +1,8 @@
+//! End-to-end tests: the real binary against a loopback feed server (127.0.0.1 only).
+
+mod common;
+
+mod cli;
+mod dedup;
+mod fetching;
+mod topics;
