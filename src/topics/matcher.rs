@@ -1,10 +1,11 @@
 //! All topics compiled into one [`Matcher`].
 //!
-//! Every distinct term of every topic gets an id. An item's tokens are looked up in three hash
-//! indexes (exact first token, stemmed first token, prefix), so the work per item depends on the
-//! item's length and on how many terms it actually contains, not on how many topics exist. Only
-//! topics with at least one hit (plus the rare topics that can match through `NOT` alone) have
-//! their expression evaluated.
+//! Every distinct term of every topic gets an id. The first token of every term goes into one
+//! byte trie: walking an item's token down it finds, in one pass, every prefix term (at the
+//! nodes passed) and every exact term (at the node reached), so the work per token depends on
+//! the token's length, not on how many topics exist. Stemmed terms use a hash index of stems.
+//! Only topics with at least one hit (plus the rare topics that can match through `NOT` alone)
+//! have their expression evaluated.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -127,10 +128,7 @@ pub struct Matcher {
     topics: Vec<CompiledTopic>,
     terms: Vec<CompiledTerm>,
     term_topics: Vec<Vec<u32>>,
-    exact: FxMap<Box<str>, Vec<u32>>,
-    prefix: FxMap<Box<str>, Vec<u32>>,
-    /// Bit n set: some prefix term is n characters long (n < 64; longer ones share bit 63).
-    prefix_lens: u64,
+    trie: Trie,
     stems: Vec<StemIndex>,
     always: Vec<u32>,
 }
@@ -163,23 +161,34 @@ impl Matcher {
             topics: Vec::with_capacity(specs.len()),
             terms: Vec::new(),
             term_topics: Vec::new(),
-            exact: FxMap::default(),
-            prefix: FxMap::default(),
-            prefix_lens: 0,
+            trie: Trie::new(),
             stems: Vec::new(),
             always: Vec::new(),
         };
         let mut ids: HashMap<TermKey, u32> = HashMap::new();
         for (ti, spec) in specs.iter().enumerate() {
             let mut queries = Vec::new();
-            let mut always = false;
+            let mut anchors = Some(Vec::new());
             for q in &spec.queries {
                 let expr = parse_query(q).map_err(|e| (ti, e))?;
-                always |= expr.matches_without_terms();
-                queries.push(m.compile(&expr, spec.stem, ti as u32, &mut ids));
+                let node = m.compile(&expr, spec.stem, &mut ids);
+                match (m.anchors(&node), anchors.as_mut()) {
+                    (Some(a), Some(all)) => all.extend(a),
+                    _ => anchors = None,
+                }
+                queries.push(node);
             }
-            if always {
-                m.always.push(ti as u32);
+            // A topic is evaluated for an item only when one of its anchor terms occurs in it.
+            match anchors {
+                Some(terms) => {
+                    for id in terms {
+                        let topics = &mut m.term_topics[id as usize];
+                        if topics.last() != Some(&(ti as u32)) {
+                            topics.push(ti as u32);
+                        }
+                    }
+                }
+                None => m.always.push(ti as u32),
             }
             m.topics.push(CompiledTopic {
                 name: spec.name.clone(),
@@ -194,7 +203,6 @@ impl Matcher {
         &mut self,
         expr: &Expr,
         stem: Option<Stem>,
-        topic: u32,
         ids: &mut HashMap<TermKey, u32>,
     ) -> Node {
         match expr {
@@ -231,37 +239,64 @@ impl Matcher {
                         id
                     }
                 };
-                let topics = &mut self.term_topics[id as usize];
-                if topics.last() != Some(&topic) {
-                    topics.push(topic);
-                }
                 Node::Term(id)
             }
-            Expr::And(xs) => Node::And(
-                xs.iter()
-                    .map(|x| self.compile(x, stem, topic, ids))
-                    .collect(),
-            ),
-            Expr::Or(xs) => Node::Or(
-                xs.iter()
-                    .map(|x| self.compile(x, stem, topic, ids))
-                    .collect(),
-            ),
-            Expr::Not(x) => Node::Not(Box::new(self.compile(x, stem, topic, ids))),
+            Expr::And(xs) => Node::And(xs.iter().map(|x| self.compile(x, stem, ids)).collect()),
+            Expr::Or(xs) => Node::Or(xs.iter().map(|x| self.compile(x, stem, ids)).collect()),
+            Expr::Not(x) => Node::Not(Box::new(self.compile(x, stem, ids))),
             Expr::Near(a, b, n) => Node::Near(
-                Box::new(self.compile(a, stem, topic, ids)),
-                Box::new(self.compile(b, stem, topic, ids)),
+                Box::new(self.compile(a, stem, ids)),
+                Box::new(self.compile(b, stem, ids)),
                 *n,
             ),
         }
     }
 
+    /// Terms of which at least one must occur for `node` to be true: a conjunction needs only
+    /// its most specific operand's anchors, a disjunction all of its operands'. `None` when the
+    /// node can be true with no term present (a negation).
+    fn anchors(&self, node: &Node) -> Option<Vec<u32>> {
+        match node {
+            Node::Term(id) => Some(vec![*id]),
+            Node::Not(_) => None,
+            Node::Or(xs) => {
+                let mut all = Vec::new();
+                for x in xs {
+                    all.extend(self.anchors(x)?);
+                }
+                Some(all)
+            }
+            Node::And(xs) => xs
+                .iter()
+                .filter_map(|x| self.anchors(x))
+                .max_by_key(|a| self.specificity(a)),
+            Node::Near(a, b, _) => [self.anchors(a), self.anchors(b)]
+                .into_iter()
+                .flatten()
+                .max_by_key(|a| self.specificity(a)),
+        }
+    }
+
+    /// How rare a set of anchor terms is likely to be: that of its least specific term, where
+    /// phrases beat words, words beat prefixes, and longer beats shorter.
+    fn specificity(&self, anchors: &[u32]) -> usize {
+        anchors
+            .iter()
+            .map(|&id| {
+                let k = &self.terms[id as usize].key;
+                let chars: usize = k.tokens.iter().map(|t| t.chars().count()).sum();
+                let bonus = if k.prefix { 0 } else { 4 } + 8 * (k.tokens.len() - 1);
+                chars + bonus
+            })
+            .min()
+            .unwrap_or(0)
+    }
+
     fn index_term(&mut self, key: &TermKey, id: u32) {
         let first: Box<str> = key.tokens[0].as_str().into();
         if key.prefix && key.tokens.len() == 1 {
-            let chars = first.chars().count().min(63);
-            self.prefix_lens |= 1 << chars;
-            self.prefix.entry(first).or_default().push(id);
+            let node = self.trie.insert(&first);
+            self.trie.nodes[node].prefix_terms.push(id);
         } else if let Some(stem) = key.stem {
             let index = match self.stems.iter().position(|s| s.stem == stem) {
                 Some(i) => i,
@@ -276,7 +311,8 @@ impl Matcher {
             };
             self.stems[index].first.entry(first).or_default().push(id);
         } else {
-            self.exact.entry(first).or_default().push(id);
+            let node = self.trie.insert(&first);
+            self.trie.nodes[node].exact_terms.push(id);
         }
     }
 
@@ -404,23 +440,24 @@ impl Matcher {
         };
         for i in 0..n {
             let word = tokens.get(i);
-            if let Some(ids) = self.exact.get(word) {
-                for &id in ids {
-                    let t = &self.terms[id as usize].key;
-                    if phrase_at(t, i, n, |k| tokens.get(k)) {
-                        push(id, i, t.tokens.len());
-                    }
+            let mut node = 0usize;
+            let bytes = word.as_bytes();
+            for (depth, &b) in bytes.iter().enumerate() {
+                let Some(next) = self.trie.child(node, b) else {
+                    break;
+                };
+                node = next;
+                let here = &self.trie.nodes[node];
+                // A prefix term matches when the walk passes its node at a character boundary.
+                if !here.prefix_terms.is_empty() && word.is_char_boundary(depth + 1) {
+                    here.prefix_terms.iter().for_each(|&id| push(id, i, 1));
                 }
-            }
-            if self.prefix_lens != 0 {
-                for (count, (end, c)) in word.char_indices().enumerate() {
-                    let chars = count + 1;
-                    let bit = chars.min(63);
-                    if self.prefix_lens & (1 << bit) == 0 {
-                        continue;
-                    }
-                    if let Some(ids) = self.prefix.get(&word[..end + c.len_utf8()]) {
-                        ids.iter().for_each(|&id| push(id, i, 1));
+                if depth + 1 == bytes.len() {
+                    for &id in &here.exact_terms {
+                        let t = &self.terms[id as usize].key;
+                        if phrase_at(t, i, n, |k| tokens.get(k)) {
+                            push(id, i, t.tokens.len());
+                        }
                     }
                 }
             }
@@ -443,6 +480,64 @@ impl Matcher {
             // With several stemming languages, the next one recomputes.
             stemmed.clear();
         }
+    }
+}
+
+/// A byte trie over the first tokens of all terms. The root's children are a direct table;
+/// deeper nodes keep their few children in a sorted list.
+#[derive(Debug)]
+struct Trie {
+    root: Box<[u32; 256]>,
+    nodes: Vec<TrieNode>,
+}
+
+#[derive(Debug, Default)]
+struct TrieNode {
+    keys: Vec<u8>,
+    next: Vec<u32>,
+    prefix_terms: Vec<u32>,
+    exact_terms: Vec<u32>,
+}
+
+impl Trie {
+    fn new() -> Trie {
+        Trie {
+            root: Box::new([0; 256]),
+            nodes: vec![TrieNode::default()],
+        }
+    }
+
+    fn child(&self, node: usize, b: u8) -> Option<usize> {
+        if node == 0 {
+            let c = self.root[b as usize];
+            return (c != 0).then_some(c as usize);
+        }
+        let n = &self.nodes[node];
+        n.keys.binary_search(&b).ok().map(|i| n.next[i] as usize)
+    }
+
+    /// The node for `word`, created as needed.
+    fn insert(&mut self, word: &str) -> usize {
+        let mut node = 0;
+        for &b in word.as_bytes() {
+            node = match self.child(node, b) {
+                Some(c) => c,
+                None => {
+                    let c = self.nodes.len();
+                    self.nodes.push(TrieNode::default());
+                    if node == 0 {
+                        self.root[b as usize] = c as u32;
+                    } else {
+                        let n = &mut self.nodes[node];
+                        let at = n.keys.partition_point(|k| *k < b);
+                        n.keys.insert(at, b);
+                        n.next.insert(at, c as u32);
+                    }
+                    c
+                }
+            };
+        }
+        node
     }
 }
 

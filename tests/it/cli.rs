@@ -26,7 +26,11 @@ fn check_reports_every_error_with_file_line_column_and_exits_78() {
         format!("{file}:12:20: topic \"a\": expected a word"),
         format!("{file}:16:17: topic \"b\": NEAR distance must be a number from 1 to 1000"),
     ] {
-        assert!(r.stderr.contains(&expected), "missing {expected:?} in\n{}", r.stderr);
+        assert!(
+            r.stderr.contains(&expected),
+            "missing {expected:?} in\n{}",
+            r.stderr
+        );
     }
     assert!(r.stderr.contains("4 errors in config"), "{}", r.stderr);
 }
@@ -35,12 +39,21 @@ fn check_reports_every_error_with_file_line_column_and_exits_78() {
 fn a_missing_or_empty_config_is_a_config_error() {
     let r = run_bin(&["--config", "/nonexistent/newshound.toml", "check"]);
     assert_eq!(r.code, 78);
-    assert!(r.stderr.contains("cannot read config file /nonexistent/newshound.toml"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("cannot read config file /nonexistent/newshound.toml"),
+        "{}",
+        r.stderr
+    );
     let ws = Workspace::new("");
     std::fs::write(&ws.config, "").unwrap();
     let r = ws.run(&["check"]);
     assert_eq!(r.code, 78);
-    assert!(r.stderr.contains(":1:1: the config file is empty"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(":1:1: the config file is empty"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -52,19 +65,36 @@ fn a_config_error_leaves_no_database_behind() {
 
 #[test]
 fn parse_prints_normalized_items_as_json_lines() {
-    let path = format!("{}/tests/fixtures/feeds/japan-news.xml", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/fixtures/feeds/japan-news.xml",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let r = run_bin(&["parse", &path, "--json"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let items = json_lines(&r.stdout);
     assert_eq!(items.len(), 5);
     let first = &items[0];
-    for key in ["id", "title", "url", "published", "updated", "summary", "authors", "categories"] {
+    for key in [
+        "id",
+        "title",
+        "url",
+        "published",
+        "updated",
+        "summary",
+        "authors",
+        "categories",
+    ] {
         assert!(first.get(key).is_some(), "missing {key}: {first}");
     }
     assert_eq!(first["id"], "g:jn-20241231-0001");
     assert_eq!(first["published"], "2024-12-31T02:53:00Z");
     assert_eq!(first["categories"], serde_json::json!(["Politics"]));
-    assert!(first["summary"].as_str().unwrap().starts_with("Prime Minister Shigeru Ishiba is making arrangements"));
+    assert!(
+        first["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("Prime Minister Shigeru Ishiba is making arrangements")
+    );
 }
 
 #[test]
@@ -92,12 +122,25 @@ fn the_demo_runs_offline_and_alerts() {
     let demo = std::fs::read_to_string(format!("{root}/config/demo.toml")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("demo.toml");
-    let body = demo.replace("../target/demo/newshound.db", &dir.path().join("demo.db").display().to_string()).replace("../tests/", &format!("{root}/tests/"));
+    let body = demo
+        .replace(
+            "../target/demo/newshound.db",
+            &dir.path().join("demo.db").display().to_string(),
+        )
+        .replace("../tests/", &format!("{root}/tests/"));
     std::fs::write(&cfg, body).unwrap();
     let r = run_bin(&["--config", cfg.to_str().unwrap(), "once"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let alerts = r.stderr.lines().filter(|l| l.contains("newshound::alert")).count();
+    let alerts = r
+        .stderr
+        .lines()
+        .filter(|l| l.contains("newshound::alert"))
+        .count();
     assert!(alerts >= 2, "{}", r.stderr);
     let again = run_bin(&["--config", cfg.to_str().unwrap(), "once"]);
-    assert!(again.stdout.contains("0 new items, 0 alerts, 0 failed"), "{}", again.stdout);
+    assert!(
+        again.stdout.contains("0 new items, 0 alerts, 0 failed"),
+        "{}",
+        again.stdout
+    );
 }

@@ -5,13 +5,25 @@ use std::time::{Duration, Instant};
 use crate::common::*;
 
 fn one_feed(server: &Server, path: &str, extra: &str) -> Workspace {
-    Workspace::new(&format!("[defaults]\ntimeout = \"3s\"\nread_timeout = \"2s\"\nconnect_timeout = \"2s\"\n{extra}\n[[feeds]]\nname = \"f\"\nurl = \"{}\"\n", server.url(path)))
+    Workspace::new(&format!(
+        "[defaults]\ntimeout = \"3s\"\nread_timeout = \"2s\"\nconnect_timeout = \"2s\"\n{extra}\n[[feeds]]\nname = \"f\"\nurl = \"{}\"\n",
+        server.url(path)
+    ))
 }
 
 #[test]
 fn second_once_sends_validators_gets_304_and_writes_nothing() {
     let server = Server::start();
-    server.route("/rss", Reply::feed(&rss(&[("1", "One", "https://a.example/1", "x"), ("2", "Two", "https://a.example/2", "y")]), "\"v1\""));
+    server.route(
+        "/rss",
+        Reply::feed(
+            &rss(&[
+                ("1", "One", "https://a.example/1", "x"),
+                ("2", "Two", "https://a.example/2", "y"),
+            ]),
+            "\"v1\"",
+        ),
+    );
     let ws = one_feed(&server, "/rss", "");
     let first = ws.run(&["once"]);
     assert_eq!(first.code, 0, "{}", first.stderr);
@@ -20,11 +32,18 @@ fn second_once_sends_validators_gets_304_and_writes_nothing() {
 
     let second = ws.run(&["once"]);
     assert_eq!(second.code, 0, "{}", second.stderr);
-    assert!(second.stdout.contains("unchanged (not modified)"), "{}", second.stdout);
+    assert!(
+        second.stdout.contains("unchanged (not modified)"),
+        "{}",
+        second.stdout
+    );
     let reqs = server.requests("/rss");
     assert_eq!(reqs.len(), 2);
     assert_eq!(reqs[0].headers.get("if-none-match"), None);
-    assert_eq!(reqs[1].headers.get("if-none-match").map(String::as_str), Some("\"v1\""));
+    assert_eq!(
+        reqs[1].headers.get("if-none-match").map(String::as_str),
+        Some("\"v1\"")
+    );
     let items = json_lines(&ws.run(&["items", "--json"]).stdout);
     assert_eq!(items.len(), 2);
     let feeds = json_lines(&ws.run(&["feeds", "--json"]).stdout);
@@ -39,13 +58,25 @@ fn last_modified_is_sent_back_exactly_as_given() {
     let lm = "Tue, 31 Dec 2024 02:53:00 GMT";
     server.route(
         "/rss",
-        Reply::Feed { body: rss(&[("1", "One", "https://a.example/1", "")]).into_bytes(), content_type: "application/rss+xml", etag: None, last_modified: Some(lm.into()), gzip: false },
+        Reply::Feed {
+            body: rss(&[("1", "One", "https://a.example/1", "")]).into_bytes(),
+            content_type: "application/rss+xml",
+            etag: None,
+            last_modified: Some(lm.into()),
+            gzip: false,
+        },
     );
     let ws = one_feed(&server, "/rss", "");
     ws.run(&["once"]);
     let r = ws.run(&["once"]);
     assert!(r.stdout.contains("not modified"), "{}", r.stdout);
-    assert_eq!(server.requests("/rss")[1].headers.get("if-modified-since").map(String::as_str), Some(lm));
+    assert_eq!(
+        server.requests("/rss")[1]
+            .headers
+            .get("if-modified-since")
+            .map(String::as_str),
+        Some(lm)
+    );
 }
 
 #[test]
@@ -53,32 +84,70 @@ fn gzip_bodies_are_decoded() {
     let server = Server::start();
     server.route(
         "/rss",
-        Reply::Feed { body: rss(&[("1", "Zipped", "https://a.example/z", "")]).into_bytes(), content_type: "application/rss+xml", etag: None, last_modified: None, gzip: true },
+        Reply::Feed {
+            body: rss(&[("1", "Zipped", "https://a.example/z", "")]).into_bytes(),
+            content_type: "application/rss+xml",
+            etag: None,
+            last_modified: None,
+            gzip: true,
+        },
     );
     let ws = one_feed(&server, "/rss", "");
     let r = ws.run(&["once"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert_eq!(json_lines(&ws.run(&["items", "--json"]).stdout)[0]["title"], "Zipped");
+    assert_eq!(
+        json_lines(&ws.run(&["items", "--json"]).stdout)[0]["title"],
+        "Zipped"
+    );
 }
 
 #[test]
 fn a_broken_feed_beside_a_good_one_fails_alone() {
     let server = Server::start();
-    server.route("/good", Reply::feed(&rss(&[("1", "Good", "https://a.example/g", "")]), "\"g\""));
+    server.route(
+        "/good",
+        Reply::feed(&rss(&[("1", "Good", "https://a.example/g", "")]), "\"g\""),
+    );
     server.route("/500", Reply::Status(500, vec![]));
     server.route("/404", Reply::Status(404, vec![]));
-    server.route("/html", Reply::Feed { body: b"<!DOCTYPE html><html><body>hi</body></html>".to_vec(), content_type: "text/html", etag: None, last_modified: None, gzip: false });
-    server.route("/bad", Reply::Feed { body: b"<rss version=\"2.0\"><channel><item><title>unclosed".to_vec(), content_type: "text/xml", etag: None, last_modified: None, gzip: false });
+    server.route(
+        "/html",
+        Reply::Feed {
+            body: b"<!DOCTYPE html><html><body>hi</body></html>".to_vec(),
+            content_type: "text/html",
+            etag: None,
+            last_modified: None,
+            gzip: false,
+        },
+    );
+    server.route(
+        "/bad",
+        Reply::Feed {
+            body: b"<rss version=\"2.0\"><channel><item><title>unclosed".to_vec(),
+            content_type: "text/xml",
+            etag: None,
+            last_modified: None,
+            gzip: false,
+        },
+    );
     let mut cfg = String::from("[defaults]\ntimeout = \"3s\"\n");
     for p in ["good", "500", "404", "html", "bad"] {
-        cfg.push_str(&format!("[[feeds]]\nname = \"{p}\"\nurl = \"{}\"\n", server.url(&format!("/{p}"))));
+        cfg.push_str(&format!(
+            "[[feeds]]\nname = \"{p}\"\nurl = \"{}\"\n",
+            server.url(&format!("/{p}"))
+        ));
     }
     let ws = Workspace::new(&cfg);
     let r = ws.run(&["once"]);
-    assert_eq!(r.code, 10, "documented exit code for partial failure\n{}{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.code, 10,
+        "documented exit code for partial failure\n{}{}",
+        r.stdout, r.stderr
+    );
     assert_eq!(json_lines(&ws.run(&["items", "--json"]).stdout).len(), 1);
     let feeds = json_lines(&ws.run(&["feeds", "--json"]).stdout);
-    let class = |name: &str| feeds.iter().find(|f| f["name"] == name).unwrap()["last_error_class"].clone();
+    let class =
+        |name: &str| feeds.iter().find(|f| f["name"] == name).unwrap()["last_error_class"].clone();
     assert_eq!(class("good"), serde_json::Value::Null);
     assert_eq!(class("500"), "http_status");
     assert_eq!(class("404"), "http_status");
@@ -86,7 +155,11 @@ fn a_broken_feed_beside_a_good_one_fails_alone() {
     assert_eq!(class("bad"), "invalid_feed");
     // one log line per failure, naming the feed
     for name in ["500", "404", "html", "bad"] {
-        let lines = r.stderr.lines().filter(|l| l.contains(&format!("feed={name} ")) && l.contains("WARN")).count();
+        let lines = r
+            .stderr
+            .lines()
+            .filter(|l| l.contains(&format!("feed={name} ")) && l.contains("WARN"))
+            .count();
         assert_eq!(lines, 1, "feed {name}:\n{}", r.stderr);
     }
 }
@@ -98,7 +171,11 @@ fn an_endless_body_is_cut_at_the_cap() {
     let ws = one_feed(&server, "/endless", "max_body_size = \"1MiB\"");
     let started = Instant::now();
     let r = ws.run(&["once", "--json"]);
-    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
     let report = &json_lines(&r.stdout)[0];
     assert_eq!(report["class"], "body_too_large", "{report}");
 }
@@ -109,7 +186,12 @@ fn a_gzip_bomb_is_cut_at_the_cap_after_decompression() {
     server.route("/bomb", Reply::GzipBomb(64 << 20));
     let ws = one_feed(&server, "/bomb", "max_body_size = \"1MiB\"");
     let r = ws.run(&["once", "--json"]);
-    assert_eq!(json_lines(&r.stdout)[0]["class"], "body_too_large", "{}", r.stdout);
+    assert_eq!(
+        json_lines(&r.stdout)[0]["class"],
+        "body_too_large",
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -124,7 +206,11 @@ fn a_stalled_server_times_out_within_the_limit() {
     ));
     let started = Instant::now();
     let r = ws.run(&["once", "--json"]);
-    assert!(started.elapsed() < Duration::from_secs(4), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "took {:?}",
+        started.elapsed()
+    );
     for report in json_lines(&r.stdout) {
         assert_eq!(report["class"], "timeout", "{report}");
     }
@@ -134,7 +220,10 @@ fn a_stalled_server_times_out_within_the_limit() {
 fn permanent_redirects_are_followed_and_recorded() {
     let server = Server::start();
     server.route("/old", Reply::Redirect(301, "/new".into()));
-    server.route("/new", Reply::feed(&rss(&[("1", "Moved", "https://a.example/m", "")]), "\"n\""));
+    server.route(
+        "/new",
+        Reply::feed(&rss(&[("1", "Moved", "https://a.example/m", "")]), "\"n\""),
+    );
     let ws = one_feed(&server, "/old", "");
     assert_eq!(ws.run(&["once"]).code, 0);
     let feeds = json_lines(&ws.run(&["feeds", "--json"]).stdout);
@@ -157,18 +246,31 @@ fn redirect_loops_fail_cleanly() {
 #[test]
 fn retry_after_on_429_is_reported() {
     let server = Server::start();
-    server.route("/busy", Reply::Status(429, vec![("Retry-After".into(), "120".into())]));
+    server.route(
+        "/busy",
+        Reply::Status(429, vec![("Retry-After".into(), "120".into())]),
+    );
     let ws = one_feed(&server, "/busy", "");
     let r = ws.run(&["once", "--json"]);
     let report = &json_lines(&r.stdout)[0];
     assert_eq!(report["http_status"], 429);
-    assert!(report["error"].as_str().unwrap().contains("retry after 120s"), "{report}");
+    assert!(
+        report["error"]
+            .as_str()
+            .unwrap()
+            .contains("retry after 120s"),
+        "{report}"
+    );
 }
 
 #[test]
 fn local_files_are_feeds_and_unchanged_files_are_not_reparsed() {
     let ws = Workspace::new("[[feeds]]\nname = \"file\"\nurl = \"feed.xml\"\n");
-    std::fs::write(ws.dir.path().join("feed.xml"), rss(&[("1", "From disk", "https://a.example/d", "")])).unwrap();
+    std::fs::write(
+        ws.dir.path().join("feed.xml"),
+        rss(&[("1", "From disk", "https://a.example/d", "")]),
+    )
+    .unwrap();
     assert!(ws.run(&["once"]).stdout.contains("1 new"));
     assert!(ws.run(&["once"]).stdout.contains("not modified"));
 }

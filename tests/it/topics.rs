@@ -7,17 +7,41 @@ const SEED_SUMMARY: &str = "Prime Minister Shigeru Ishiba is making arrangements
 
 /// The shipped example config's topics, so the test checks what users get.
 fn shipped_topics() -> String {
-    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/newshound.toml")).unwrap();
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/newshound.toml"
+    ))
+    .unwrap();
     let at = example.find("[[topics]]").unwrap();
     example[at..].replace("feeds = [\"nhk\", \"japan-news\", \"kyodo\"]\n", "")
 }
 
 fn negatives() -> Vec<(&'static str, &'static str, &'static str, &'static str)> {
     vec![
-        ("n1", "Toyota Schedules Board Meeting to Approve New President", "https://n.example/toyota", "The automaker plans to hold an extraordinary board meeting in January."),
-        ("n2", "Climbers Plan Final Push to the Summit of Mount Everest", "https://n.example/everest", "The team plans to reach the summit in May."),
-        ("n3", "Ishiba, Biden Held Talks in Lima; Leaders Wrapped Up APEC Summit", "https://n.example/apec", "The leaders wrapped up the summit with a joint statement and plans for cooperation."),
-        ("n4", "Shareholders Meeting Scheduled as President Steps Down", "https://n.example/agm", "The company plans a shareholders meeting."),
+        (
+            "n1",
+            "Toyota Schedules Board Meeting to Approve New President",
+            "https://n.example/toyota",
+            "The automaker plans to hold an extraordinary board meeting in January.",
+        ),
+        (
+            "n2",
+            "Climbers Plan Final Push to the Summit of Mount Everest",
+            "https://n.example/everest",
+            "The team plans to reach the summit in May.",
+        ),
+        (
+            "n3",
+            "Ishiba, Biden Held Talks in Lima; Leaders Wrapped Up APEC Summit",
+            "https://n.example/apec",
+            "The leaders wrapped up the summit with a joint statement and plans for cooperation.",
+        ),
+        (
+            "n4",
+            "Shareholders Meeting Scheduled as President Steps Down",
+            "https://n.example/agm",
+            "The company plans a shareholders meeting.",
+        ),
     ]
 }
 
@@ -33,40 +57,102 @@ fn workspace(server: &Server) -> Workspace {
 #[test]
 fn the_seed_story_alerts_once_across_two_feeds_and_repolls_while_hard_negatives_do_not() {
     let server = Server::start();
-    let mut jn = vec![("seed", SEED_TITLE, "https://japannews.example/politics/ishiba-trump/?utm_source=rss", SEED_SUMMARY)];
+    let mut jn = vec![(
+        "seed",
+        SEED_TITLE,
+        "https://japannews.example/politics/ishiba-trump/?utm_source=rss",
+        SEED_SUMMARY,
+    )];
     jn.extend(negatives());
     server.route("/jn", Reply::feed(&rss(&jn), "\"1\""));
-    server.route("/wire", Reply::feed(&rss(&[("w1", SEED_TITLE, "https://japannews.example/politics/ishiba-trump/?fbclid=1", SEED_SUMMARY)]), "\"w\""));
+    server.route(
+        "/wire",
+        Reply::feed(
+            &rss(&[(
+                "w1",
+                SEED_TITLE,
+                "https://japannews.example/politics/ishiba-trump/?fbclid=1",
+                SEED_SUMMARY,
+            )]),
+            "\"w\"",
+        ),
+    );
     let ws = workspace(&server);
     let first = ws.run(&["once"]);
     assert_eq!(first.code, 0, "{}", first.stderr);
-    let alert_lines: Vec<_> = first.stderr.lines().filter(|l| l.contains("newshound::alert")).collect();
+    let alert_lines: Vec<_> = first
+        .stderr
+        .lines()
+        .filter(|l| l.contains("newshound::alert"))
+        .collect();
     assert_eq!(alert_lines.len(), 1, "{}", first.stderr);
-    assert!(alert_lines[0].contains("topic=summit-scheduling"), "{}", alert_lines[0]);
-    assert!(alert_lines[0].contains(" WARN "), "the topic's level: {}", alert_lines[0]);
+    assert!(
+        alert_lines[0].contains("topic=summit-scheduling"),
+        "{}",
+        alert_lines[0]
+    );
+    assert!(
+        alert_lines[0].contains(" WARN "),
+        "the topic's level: {}",
+        alert_lines[0]
+    );
 
     // Re-poll with new validators (full 200s): still one alert.
     server.route("/jn", Reply::feed(&rss(&jn), "\"2\""));
     let second = ws.run(&["once"]);
-    assert!(!second.stderr.contains("newshound::alert"), "{}", second.stderr);
+    assert!(
+        !second.stderr.contains("newshound::alert"),
+        "{}",
+        second.stderr
+    );
     let alerts = json_lines(&ws.run(&["alerts", "--json"]).stdout);
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0]["topic"], "summit-scheduling");
-    let terms: Vec<&str> = alerts[0]["terms"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
-    assert!(terms.contains(&"Eyes") && terms.contains(&"Meeting"), "{terms:?}");
+    let terms: Vec<&str> = alerts[0]["terms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert!(
+        terms.contains(&"Eyes") && terms.contains(&"Meeting"),
+        "{terms:?}"
+    );
     assert!(!alerts[0]["snippet"].as_str().unwrap().is_empty());
 }
 
 #[test]
 fn alerts_in_json_logs_have_the_documented_fields() {
     let server = Server::start();
-    server.route("/jn", Reply::feed(&rss(&[("seed", SEED_TITLE, "https://j.example/1", SEED_SUMMARY)]), "\"1\""));
+    server.route(
+        "/jn",
+        Reply::feed(
+            &rss(&[("seed", SEED_TITLE, "https://j.example/1", SEED_SUMMARY)]),
+            "\"1\"",
+        ),
+    );
     server.route("/wire", Reply::feed(&rss(&[]), "\"w\""));
     let ws = workspace(&server);
     let r = ws.run(&["--log-format", "json", "once"]);
     let events = json_lines(&r.stderr);
-    let alert = events.iter().find(|e| e["target"] == "newshound::alert").expect("an alert event");
-    for key in ["timestamp", "level", "topic", "feed", "title", "url", "published", "terms", "field", "snippet", "item_id", "alert_id"] {
+    let alert = events
+        .iter()
+        .find(|e| e["target"] == "newshound::alert")
+        .expect("an alert event");
+    for key in [
+        "timestamp",
+        "level",
+        "topic",
+        "feed",
+        "title",
+        "url",
+        "published",
+        "terms",
+        "field",
+        "snippet",
+        "item_id",
+        "alert_id",
+    ] {
         assert!(alert.get(key).is_some(), "missing {key}: {alert}");
     }
     assert_eq!(alert["title"], SEED_TITLE);
@@ -100,7 +186,12 @@ fn topics_test_runs_a_query_over_stored_items_with_highlights() {
     let r = ws.run(&["topics", "test", "summit-scheduling"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("[[Eyes]] [[Meeting]]"), "{}", r.stdout);
-    assert!(r.stdout.contains("1 of 5 stored items match summit-scheduling"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("1 of 5 stored items match summit-scheduling"),
+        "{}",
+        r.stdout
+    );
     let adhoc = ws.run(&["topics", "test", "--query", "summit", "--json"]);
     assert_eq!(json_lines(&adhoc.stdout).len(), 2, "{}", adhoc.stdout);
     let bad = ws.run(&["topics", "test", "--query", "(summit"]);
@@ -112,17 +203,32 @@ fn topics_test_runs_a_query_over_stored_items_with_highlights() {
 fn feed_text_cannot_forge_log_lines() {
     let server = Server::start();
     let evil = "Summit planned\nERROR newshound::alert: forged\r\u{1b}[2J\u{2028}<0>emergency";
-    let body = rss(&[("e", evil, "https://j.example/e", "Leaders plan a summit; President Xi to visit")]);
+    let body = rss(&[(
+        "e",
+        evil,
+        "https://j.example/e",
+        "Leaders plan a summit; President Xi to visit",
+    )]);
     server.route("/jn", Reply::feed(&body, "\"1\""));
     server.route("/wire", Reply::feed(&rss(&[]), "\"w\""));
     let ws = workspace(&server);
     for format in ["text", "json"] {
         std::fs::remove_file(ws.db()).ok();
         let r = ws.run(&["--log-format", format, "once"]);
-        let alerts: Vec<_> = r.stderr.lines().filter(|l| l.contains("newshound::alert")).collect();
+        let alerts: Vec<_> = r
+            .stderr
+            .lines()
+            .filter(|l| l.contains("newshound::alert"))
+            .collect();
         assert_eq!(alerts.len(), 1, "{format}: {}", r.stderr);
-        assert!(!r.stderr.contains("\nERROR newshound::alert: forged"), "{format}");
-        assert!(!r.stderr.chars().any(|c| c.is_control() && c != '\n'), "{format}: raw control characters in logs");
+        assert!(
+            !r.stderr.contains("\nERROR newshound::alert: forged"),
+            "{format}"
+        );
+        assert!(
+            !r.stderr.chars().any(|c| c.is_control() && c != '\n'),
+            "{format}: raw control characters in logs"
+        );
         assert!(!r.stderr.contains('\u{2028}'), "{format}");
         if format == "json" {
             json_lines(&r.stderr);

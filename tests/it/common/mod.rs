@@ -26,7 +26,11 @@ impl Workspace {
     pub fn new(body: &str) -> Workspace {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("config.toml");
-        std::fs::write(&config, format!("[storage]\npath = \"db.sqlite\"\n\n{body}")).unwrap();
+        std::fs::write(
+            &config,
+            format!("[storage]\npath = \"db.sqlite\"\n\n{body}"),
+        )
+        .unwrap();
         Workspace { dir, config }
     }
 
@@ -68,13 +72,19 @@ pub fn run_bin(args: &[&str]) -> Run {
         std::thread::sleep(Duration::from_millis(10));
     }
     let out = child.wait_with_output().unwrap();
-    Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into(), stderr: String::from_utf8_lossy(&out.stderr).into() }
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    }
 }
 
 /// An RSS 2.0 document. Items: (guid, title, link, description), dated `age` ago.
 pub fn rss(items: &[(&str, &str, &str, &str)]) -> String {
     let date = (chrono::Utc::now() - chrono::Duration::minutes(30)).to_rfc2822();
-    let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>t</title><link>http://127.0.0.1/</link>");
+    let mut s = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>t</title><link>http://127.0.0.1/</link>",
+    );
     for (guid, title, link, desc) in items {
         s.push_str(&format!(
             "<item><guid>{}</guid><title>{}</title><link>{}</link><description>{}</description><pubDate>{date}</pubDate></item>",
@@ -89,10 +99,15 @@ pub fn rss(items: &[(&str, &str, &str, &str)]) -> String {
 }
 
 pub fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// Lines of JSON output, parsed.
 pub fn json_lines(s: &str) -> Vec<serde_json::Value> {
-    s.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}"))).collect()
+    s.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect()
 }

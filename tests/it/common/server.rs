@@ -13,7 +13,13 @@ use tokio::net::{TcpListener, TcpStream};
 #[derive(Clone)]
 pub enum Reply {
     /// A feed with validators; answers 304 when the request's validators match.
-    Feed { body: Vec<u8>, content_type: &'static str, etag: Option<String>, last_modified: Option<String>, gzip: bool },
+    Feed {
+        body: Vec<u8>,
+        content_type: &'static str,
+        etag: Option<String>,
+        last_modified: Option<String>,
+        gzip: bool,
+    },
     Status(u16, Vec<(String, String)>),
     Redirect(u16, String),
     /// Headers, then silence.
@@ -28,7 +34,13 @@ pub enum Reply {
 
 impl Reply {
     pub fn feed(body: &str, etag: &str) -> Reply {
-        Reply::Feed { body: body.as_bytes().to_vec(), content_type: "application/rss+xml", etag: Some(etag.into()), last_modified: None, gzip: false }
+        Reply::Feed {
+            body: body.as_bytes().to_vec(),
+            content_type: "application/rss+xml",
+            etag: Some(etag.into()),
+            last_modified: None,
+            gzip: false,
+        }
     }
 }
 
@@ -52,20 +64,29 @@ impl Server {
         let s = server.clone();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
                 tx.send(listener.local_addr().unwrap()).unwrap();
                 loop {
-                    let Ok((stream, _)) = listener.accept().await else { continue };
+                    let Ok((stream, _)) = listener.accept().await else {
+                        continue;
+                    };
                     let s = s.clone();
                     tokio::spawn(async move {
-                        let _ = tokio::time::timeout(Duration::from_secs(60), s.serve(stream)).await;
+                        let _ =
+                            tokio::time::timeout(Duration::from_secs(60), s.serve(stream)).await;
                     });
                 }
             });
         });
-        let addr = rx.recv_timeout(Duration::from_secs(10)).expect("server start");
+        let addr = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("server start");
         *server.addr.lock().unwrap() = Some(addr);
         server
     }
@@ -79,7 +100,13 @@ impl Server {
     }
 
     pub fn requests(&self, path: &str) -> Vec<Request> {
-        self.log.lock().unwrap().iter().filter(|r| r.path == path).cloned().collect()
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.path == path)
+            .cloned()
+            .collect()
     }
 
     async fn serve(&self, mut stream: TcpStream) -> std::io::Result<()> {
@@ -94,21 +121,38 @@ impl Server {
         }
         let head = String::from_utf8_lossy(&buf).into_owned();
         let mut lines = head.split("\r\n");
-        let path = lines.next().and_then(|l| l.split(' ').nth(1)).unwrap_or("/").to_owned();
+        let path = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .unwrap_or("/")
+            .to_owned();
         let headers: HashMap<String, String> = lines
             .take_while(|l| !l.is_empty())
-            .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned())))
+            .filter_map(|l| {
+                l.split_once(':')
+                    .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            })
             .collect();
-        self.log.lock().unwrap().push(Request { path: path.clone(), headers: headers.clone() });
+        self.log.lock().unwrap().push(Request {
+            path: path.clone(),
+            headers: headers.clone(),
+        });
         let reply = self.routes.lock().unwrap().get(&path).cloned();
         let Some(reply) = reply else {
             return write_all(&mut stream, 404, &[], b"not found").await;
         };
         match reply {
-            Reply::Feed { body, content_type, etag, last_modified, gzip } => {
+            Reply::Feed {
+                body,
+                content_type,
+                etag,
+                last_modified,
+                gzip,
+            } => {
                 let inm = headers.get("if-none-match");
                 let ims = headers.get("if-modified-since");
-                let fresh = (etag.is_some() && inm == etag.as_ref()) || (etag.is_none() && last_modified.is_some() && ims == last_modified.as_ref());
+                let fresh = (etag.is_some() && inm == etag.as_ref())
+                    || (etag.is_none() && last_modified.is_some() && ims == last_modified.as_ref());
                 let mut h = vec![("Content-Type".to_owned(), content_type.to_owned())];
                 if let Some(e) = &etag {
                     h.push(("ETag".into(), e.clone()));
@@ -129,7 +173,9 @@ impl Server {
                 let h: Vec<_> = h.into_iter().collect();
                 write_all(&mut stream, code, &h, b"error page").await
             }
-            Reply::Redirect(code, location) => write_all(&mut stream, code, &[("Location".into(), location)], b"").await,
+            Reply::Redirect(code, location) => {
+                write_all(&mut stream, code, &[("Location".into(), location)], b"").await
+            }
             Reply::Stall => {
                 stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: 100000\r\n\r\n<rss").await?;
                 tokio::time::sleep(Duration::from_secs(60)).await;
@@ -143,7 +189,10 @@ impl Server {
                 }
             }
             Reply::GzipBomb(size) => {
-                let h = vec![("Content-Type".to_owned(), "application/rss+xml".to_owned()), ("Content-Encoding".to_owned(), "gzip".to_owned())];
+                let h = vec![
+                    ("Content-Type".to_owned(), "application/rss+xml".to_owned()),
+                    ("Content-Encoding".to_owned(), "gzip".to_owned()),
+                ];
                 write_all(&mut stream, 200, &h, &gzip_zeros(size)).await
             }
             Reply::Drip(every) => {
@@ -157,8 +206,16 @@ impl Server {
     }
 }
 
-async fn write_all(stream: &mut TcpStream, code: u16, headers: &[(String, String)], body: &[u8]) -> std::io::Result<()> {
-    let mut head = format!("HTTP/1.1 {code} X\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+async fn write_all(
+    stream: &mut TcpStream,
+    code: u16,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> std::io::Result<()> {
+    let mut head = format!(
+        "HTTP/1.1 {code} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
