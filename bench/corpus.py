@@ -78,9 +78,13 @@ def fmt_of(rng):
     return "rss2" if r < 0.6 else ("atom" if r < 0.85 else "rss1")
 
 
-def make_item(rng, feed_id, n, pool, dup_share):
-    if pool and rng.random() < dup_share:
+def make_item(rng, feed_id, n, pool, dup_share, used=None):
+    used = set() if used is None else used
+    if pool and rng.random() < dup_share and len(used) < len(pool):
         s = rng.choice(pool)
+        while s["sid"] in used:  # a story appears at most once per feed
+            s = rng.choice(pool)
+        used.add(s["sid"])
         link = s["url"] + f"?utm_source=feed{feed_id}&utm_medium=rss"
         title = s["title"] if rng.random() < 0.5 else s["title"].upper()
         return {"guid": f"f{feed_id}-i{n}", "title": title, "link": link, "body": s["body"],
@@ -98,7 +102,8 @@ def generate(args):
     pool, state, dups = [], {}, 0
     for f in range(args.feeds):
         fmt = fmt_of(rng)
-        items = [make_item(rng, f, n, pool, 0.1) for n in range(args.items)]
+        used = set()
+        items = [make_item(rng, f, n, pool, 0.1, used) for n in range(args.items)]
         dups += sum(1 for i in items if i["dup"])
         state[f] = {"fmt": fmt, "next": args.items, "items": [{k: (v.isoformat() if k == "date" else v) for k, v in i.items()} for i in items]}
         with open(os.path.join(args.dir, f"feed{f}.xml"), "w") as fh:

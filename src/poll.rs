@@ -142,8 +142,10 @@ impl Poller {
             headers: &feed.headers,
             max_body_bytes: feed.max_body_bytes,
         };
+        // The global permit is held until the poll is committed, so at most `concurrency`
+        // parsed feeds wait for the writer at once: memory stays bounded however many feeds.
+        let _global = self.global.acquire().await;
         let fetched = {
-            let _global = self.global.acquire().await;
             let host = self.host_limit(&feed.source);
             let _host = match &host {
                 Some(h) => Some(h.acquire().await),

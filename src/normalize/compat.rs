@@ -110,22 +110,42 @@ pub struct Repaired {
     pub item_ids: Vec<Option<String>>,
 }
 
-/// Which repairs a document needs, from a cheap scan.
-fn needs_repair(doc: &str) -> bool {
-    let head_end = doc.len().min(4096);
-    let mut head_end_b = head_end;
-    while !doc.is_char_boundary(head_end_b) {
-        head_end_b -= 1;
+/// What one scan of a document found: whether it needs the repair pass, and how many entries
+/// it plainly has (to catch "zero items" silent failures). One Aho-Corasick pass over the
+/// document instead of a substring search per question.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scan {
+    pub needs_repair: bool,
+    pub entries: usize,
+}
+
+const NEEDLES: &[&str] = &[
+    ATOM03, USERLAND, NETSCAPE, DCTERMS, "dc:title", "<item", "<entry", ":item", ":entry",
+];
+
+pub fn scan(doc: &str) -> Scan {
+    static AUTOMATON: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
+    let ac = AUTOMATON
+        .get_or_init(|| aho_corasick::AhoCorasick::new(NEEDLES).expect("static patterns compile"));
+    let mut out = Scan::default();
+    let bytes = doc.as_bytes();
+    for m in ac.find_iter(doc) {
+        if m.pattern().as_usize() < 5 {
+            out.needs_repair = true;
+        } else if matches!(
+            bytes.get(m.end()),
+            Some(b'>' | b' ' | b'\n' | b'\r' | b'\t' | b'/')
+        ) {
+            out.entries += 1;
+        }
     }
-    let head = &doc[..head_end_b];
-    head.contains("<rdf:RDF")
-        || head.contains(":RDF")
-        || doc.contains(ATOM03)
-        || doc.contains(USERLAND)
-        || doc.contains(NETSCAPE)
-        || doc.contains(DCTERMS)
-        || doc.contains("dc:title")
-        || rss_version_needs_fix(head)
+    let mut head_end = doc.len().min(4096);
+    while !doc.is_char_boundary(head_end) {
+        head_end -= 1;
+    }
+    let head = &doc[..head_end];
+    out.needs_repair |= head.contains(":RDF") || rss_version_needs_fix(head);
+    out
 }
 
 fn rss_version_needs_fix(head: &str) -> bool {
@@ -161,8 +181,8 @@ enum Capture {
 
 /// Rewrites an XML feed so feed-rs reads it fully. `None` when no repair is needed or the
 /// document is not well-formed enough to rewrite (feed-rs then reports the error).
-pub fn repair_xml(doc: &str) -> Option<Repaired> {
-    if !needs_repair(doc) {
+pub fn repair_xml(doc: &str, scan: Scan) -> Option<Repaired> {
+    if !scan.needs_repair {
         return None;
     }
     let mut reader = NsReader::from_str(doc);

@@ -97,13 +97,14 @@ fn parse_xml(doc: &str, base: Option<&Url>, now: DateTime<Utc>) -> Result<Parsed
     if let Some(html) = html_page(doc) {
         return Err(ParseError::NotAFeed(html));
     }
-    let repaired = compat::repair_xml(doc);
+    let scan = compat::scan(doc);
+    let repaired = compat::repair_xml(doc, scan);
     let (xml, ids) = match &repaired {
         Some(r) => (r.xml.as_str(), r.item_ids.as_slice()),
         None => (doc, &[][..]),
     };
     let feed = run_feed_rs(xml.as_bytes(), base).map_err(|e| classify_xml_error(doc, e))?;
-    let entries = count_xml_entries(doc);
+    let entries = scan.entries;
     finish(feed, ids, base, now, entries)
 }
 
@@ -215,21 +216,6 @@ fn html_page(doc: &str) -> Option<String> {
         Some(href) => format!("an HTML page; it advertises a feed at {href}"),
         None => "an HTML page, not a feed".into(),
     })
-}
-
-/// How many entries the document plainly has (to catch "zero items" silent failures).
-fn count_xml_entries(doc: &str) -> usize {
-    let count = |tag: &str| {
-        doc.match_indices(tag)
-            .filter(|(i, _)| {
-                matches!(
-                    doc.as_bytes().get(i + tag.len()),
-                    Some(b'>' | b' ' | b'\n' | b'\r' | b'\t' | b'/')
-                )
-            })
-            .count()
-    };
-    count("<item") + count("<entry") + count(":item") + count(":entry")
 }
 
 fn finish(

@@ -395,85 +395,48 @@ impl Store {
 
     /// Commits one poll: items, alerts and the feed's new state, in one transaction.
     pub fn record_poll(&mut self, rec: &PollRecord, policy: AlertPolicy) -> Result<PollSummary> {
-        let tx = self
+        self.record_polls(&[rec], policy)
+            .pop()
+            .unwrap_or(Err(StoreError::WriterGone))
+    }
+
+    /// Commits several polls in one transaction (group commit), each inside its own savepoint:
+    /// a poll whose writes fail is rolled back alone and reported; the others commit. If the
+    /// final commit fails, every poll reports it, and none of them advanced its validators.
+    pub fn record_polls(
+        &mut self,
+        recs: &[&PollRecord],
+        policy: AlertPolicy,
+    ) -> Vec<Result<PollSummary>> {
+        let mut tx = match self
             .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (feed_id, known_url, last_success): (i64, String, Option<i64>) = {
-            tx.execute(
-                "INSERT INTO feeds (name, url) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
-                params![rec.feed, rec.url],
-            )?;
-            tx.query_row(
-                "SELECT id, url, last_success_at FROM feeds WHERE name = ?1",
-                params![rec.feed],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )?
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+        {
+            Ok(tx) => tx,
+            Err(e) => {
+                return recs
+                    .iter()
+                    .map(|_| Err(StoreError::Sqlite(clone_error(&e))))
+                    .collect();
+            }
         };
-        if known_url != rec.url {
-            // The config now points the feed elsewhere: the old validators mean nothing there.
-            tx.execute(
-                "UPDATE feeds SET url = ?2, etag = NULL, last_modified = NULL, redirect_url = NULL, redirect_seen = 0 WHERE id = ?1",
-                params![feed_id, rec.url],
-            )?;
+        let mut results = Vec::with_capacity(recs.len());
+        for rec in recs {
+            let one = (|| {
+                let sp = tx.savepoint()?;
+                let summary = record_in(&sp, rec, policy)?;
+                sp.commit()?;
+                Ok(summary)
+            })();
+            results.push(one);
         }
-        let at = ts(rec.at);
-        let mut summary = PollSummary {
-            first_fetch: last_success.is_none(),
-            ..PollSummary::default()
-        };
-        match &rec.outcome {
-            PollOutcome::Fetched {
-                status,
-                etag,
-                last_modified,
-                permanent_redirect,
-                title,
-                ttl,
-                items,
-            } => {
-                ingest(
-                    &tx,
-                    feed_id,
-                    &rec.feed,
-                    at,
-                    items,
-                    policy,
-                    rec.at,
-                    &mut summary,
-                )?;
-                tx.execute(
-                    "UPDATE feeds SET etag = ?2, last_modified = ?3, last_fetch_at = ?4, last_success_at = ?4, last_status = ?5,
-                        last_error = NULL, last_error_class = NULL, consecutive_failures = 0, title = coalesce(?6, title),
-                        ttl_minutes = ?7 WHERE id = ?1",
-                    params![feed_id, etag, last_modified, at, status, title, ttl],
-                )?;
-                note_redirect(&tx, feed_id, permanent_redirect.as_deref())?;
-            }
-            PollOutcome::NotModified {
-                status,
-                permanent_redirect,
-            } => {
-                tx.execute(
-                    "UPDATE feeds SET last_fetch_at = ?2, last_success_at = ?2, last_status = ?3, last_error = NULL,
-                        last_error_class = NULL, consecutive_failures = 0 WHERE id = ?1",
-                    params![feed_id, at, status],
-                )?;
-                note_redirect(&tx, feed_id, permanent_redirect.as_deref())?;
-            }
-            PollOutcome::Failed {
-                status,
-                class,
-                message,
-            } => {
-                tx.execute(
-                    "UPDATE feeds SET last_fetch_at = ?2, last_status = ?3, last_error = ?4, last_error_class = ?5,
-                        consecutive_failures = consecutive_failures + 1 WHERE id = ?1",
-                    params![feed_id, at, status, message, class],
-                )?;
-            }
+        if let Err(e) = tx.commit() {
+            return recs
+                .iter()
+                .map(|_| Err(StoreError::Sqlite(clone_error(&e))))
+                .collect();
         }
-        tx.commit()?;
-        Ok(summary)
+        results
     }
 
     /// Stored items, newest first.
@@ -555,11 +518,98 @@ impl Store {
     }
 }
 
-fn note_redirect(
-    tx: &rusqlite::Transaction<'_>,
-    feed_id: i64,
-    target: Option<&str>,
-) -> rusqlite::Result<()> {
+/// One poll's writes, inside the caller's transaction or savepoint.
+fn record_in(tx: &Connection, rec: &PollRecord, policy: AlertPolicy) -> Result<PollSummary> {
+    let (feed_id, known_url, last_success): (i64, String, Option<i64>) = {
+        tx.execute(
+            "INSERT INTO feeds (name, url) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+            params![rec.feed, rec.url],
+        )?;
+        tx.query_row(
+            "SELECT id, url, last_success_at FROM feeds WHERE name = ?1",
+            params![rec.feed],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?
+    };
+    if known_url != rec.url {
+        // The config now points the feed elsewhere: the old validators mean nothing there.
+        tx.execute(
+            "UPDATE feeds SET url = ?2, etag = NULL, last_modified = NULL, redirect_url = NULL, redirect_seen = 0 WHERE id = ?1",
+            params![feed_id, rec.url],
+        )?;
+    }
+    let at = ts(rec.at);
+    let mut summary = PollSummary {
+        first_fetch: last_success.is_none(),
+        ..PollSummary::default()
+    };
+    match &rec.outcome {
+        PollOutcome::Fetched {
+            status,
+            etag,
+            last_modified,
+            permanent_redirect,
+            title,
+            ttl,
+            items,
+        } => {
+            ingest(
+                &tx,
+                feed_id,
+                &rec.feed,
+                at,
+                items,
+                policy,
+                rec.at,
+                &mut summary,
+            )?;
+            tx.execute(
+                "UPDATE feeds SET etag = ?2, last_modified = ?3, last_fetch_at = ?4, last_success_at = ?4, last_status = ?5,
+                    last_error = NULL, last_error_class = NULL, consecutive_failures = 0, title = coalesce(?6, title),
+                    ttl_minutes = ?7 WHERE id = ?1",
+                params![feed_id, etag, last_modified, at, status, title, ttl],
+            )?;
+            note_redirect(&tx, feed_id, permanent_redirect.as_deref())?;
+        }
+        PollOutcome::NotModified {
+            status,
+            permanent_redirect,
+        } => {
+            tx.execute(
+                "UPDATE feeds SET last_fetch_at = ?2, last_success_at = ?2, last_status = ?3, last_error = NULL,
+                    last_error_class = NULL, consecutive_failures = 0 WHERE id = ?1",
+                params![feed_id, at, status],
+            )?;
+            note_redirect(&tx, feed_id, permanent_redirect.as_deref())?;
+        }
+        PollOutcome::Failed {
+            status,
+            class,
+            message,
+        } => {
+            tx.execute(
+                "UPDATE feeds SET last_fetch_at = ?2, last_status = ?3, last_error = ?4, last_error_class = ?5,
+                    consecutive_failures = consecutive_failures + 1 WHERE id = ?1",
+                params![feed_id, at, status, message, class],
+            )?;
+        }
+    }
+    Ok(summary)
+}
+
+fn clone_error(e: &rusqlite::Error) -> rusqlite::Error {
+    match e {
+        rusqlite::Error::SqliteFailure(code, msg) => {
+            rusqlite::Error::SqliteFailure(*code, msg.clone())
+        }
+        other => rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+            Some(other.to_string()),
+        ),
+    }
+}
+
+fn note_redirect(tx: &Connection, feed_id: i64, target: Option<&str>) -> rusqlite::Result<()> {
     match target {
         Some(t) => tx.execute(
             "UPDATE feeds SET redirect_seen = CASE WHEN redirect_url = ?2 THEN redirect_seen + 1 ELSE 1 END, redirect_url = ?2 WHERE id = ?1",
@@ -579,7 +629,7 @@ enum Seen {
 
 #[allow(clippy::too_many_arguments)]
 fn ingest(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     feed_id: i64,
     feed_name: &str,
     at: i64,
@@ -662,7 +712,7 @@ fn ingest(
     Ok(())
 }
 
-fn upsert_item(tx: &rusqlite::Transaction<'_>, feed_id: i64, at: i64, item: &Item) -> Result<Seen> {
+fn upsert_item(tx: &Connection, feed_id: i64, at: i64, item: &Item) -> Result<Seen> {
     let key = item.key.as_stored();
     let hash = item.content_hash as i64;
     let known: Option<(i64, i64)> = tx

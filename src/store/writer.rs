@@ -7,6 +7,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{AlertPolicy, FeedState, PollRecord, PollSummary, Result, Store, StoreError};
 
+/// Most polls committed in one transaction.
+const MAX_GROUP: usize = 32;
+
 enum Request {
     Record(Box<PollRecord>, oneshot::Sender<Result<PollSummary>>),
     FeedState(String, oneshot::Sender<Result<Option<FeedState>>>),
@@ -30,24 +33,45 @@ pub fn spawn_writer(
     let thread = std::thread::Builder::new()
         .name("newshound-store".into())
         .spawn(move || {
-            while let Some(req) = rx.blocking_recv() {
-                match req {
-                    Request::Record(rec, reply) => {
-                        let _ = reply.send(store.record_poll(&rec, policy));
+            // Group commit: polls that arrive while one commits are committed together, each in
+            // its own savepoint, so the writer keeps up with many feeds at once.
+            while let Some(first) = rx.blocking_recv() {
+                let mut polls = Vec::new();
+                let mut others = Vec::new();
+                let mut next = Some(first);
+                while let Some(req) = next.take() {
+                    match req {
+                        Request::Record(rec, reply) => polls.push((rec, reply)),
+                        other => others.push(other),
                     }
-                    Request::FeedState(name, reply) => {
-                        let _ = reply.send(store.feed_state(&name));
+                    if polls.len() < MAX_GROUP {
+                        next = rx.try_recv().ok();
                     }
-                    Request::FeedStates(reply) => {
-                        let _ = reply.send(store.feed_states());
+                }
+                if !polls.is_empty() {
+                    let recs: Vec<&PollRecord> = polls.iter().map(|(r, _)| r.as_ref()).collect();
+                    let results = store.record_polls(&recs, policy);
+                    for ((_, reply), result) in polls.into_iter().zip(results) {
+                        let _ = reply.send(result);
                     }
-                    Request::Schedule(name, next, interval, reason) => {
-                        if let Err(e) = store.set_schedule(&name, next, interval, &reason) {
-                            tracing::warn!(feed = %name, error = %e, "could not save the feed's schedule");
+                }
+                for req in others {
+                    match req {
+                        Request::Record(..) => unreachable!("records are grouped above"),
+                        Request::FeedState(name, reply) => {
+                            let _ = reply.send(store.feed_state(&name));
                         }
-                    }
-                    Request::Checkpoint(reply) => {
-                        let _ = reply.send(store.checkpoint());
+                        Request::FeedStates(reply) => {
+                            let _ = reply.send(store.feed_states());
+                        }
+                        Request::Schedule(name, next, interval, reason) => {
+                            if let Err(e) = store.set_schedule(&name, next, interval, &reason) {
+                                tracing::warn!(feed = %name, error = %e, "could not save the feed's schedule");
+                            }
+                        }
+                        Request::Checkpoint(reply) => {
+                            let _ = reply.send(store.checkpoint());
+                        }
                     }
                 }
             }
