@@ -554,7 +554,7 @@ fn record_in(tx: &Connection, rec: &PollRecord, policy: AlertPolicy) -> Result<P
             items,
         } => {
             ingest(
-                &tx,
+                tx,
                 feed_id,
                 &rec.feed,
                 at,
@@ -569,7 +569,7 @@ fn record_in(tx: &Connection, rec: &PollRecord, policy: AlertPolicy) -> Result<P
                     ttl_minutes = ?7 WHERE id = ?1",
                 params![feed_id, etag, last_modified, at, status, title, ttl],
             )?;
-            note_redirect(&tx, feed_id, permanent_redirect.as_deref())?;
+            note_redirect(tx, feed_id, permanent_redirect.as_deref())?;
         }
         PollOutcome::NotModified {
             status,
@@ -580,7 +580,7 @@ fn record_in(tx: &Connection, rec: &PollRecord, policy: AlertPolicy) -> Result<P
                     last_error_class = NULL, consecutive_failures = 0 WHERE id = ?1",
                 params![feed_id, at, status],
             )?;
-            note_redirect(&tx, feed_id, permanent_redirect.as_deref())?;
+            note_redirect(tx, feed_id, permanent_redirect.as_deref())?;
         }
         PollOutcome::Failed {
             status,

@@ -233,7 +233,7 @@ fn tokenize_ascii(text: &str, out: &mut Tokens) {
         });
         if i + 1 < n
             && b[i] == b'\''
-            && b[i + 1].to_ascii_lowercase() == b's'
+            && b[i + 1].eq_ignore_ascii_case(&b's')
             && (i + 2 == n || !b[i + 2].is_ascii_alphanumeric())
         {
             i += 2;
