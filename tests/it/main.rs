@@ -3,6 +3,7 @@
 mod common;
 
 mod cli;
+mod daemon;
 mod dedup;
 mod fetching;
 mod topics;
