@@ -269,6 +269,8 @@ fn record(feed: usize, items: Vec<Item>) -> PollRecord {
             permanent_redirect: None,
             title: None,
             ttl: None,
+            skip_hours: vec![],
+            skip_days: vec![],
             items: items
                 .into_iter()
                 .map(|item| MatchedItem {

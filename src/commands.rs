@@ -227,11 +227,28 @@ pub fn feeds(cfg: &Config, args: &ListArgs) -> i32 {
                 s.redirect_seen
             );
         }
-        if let Some(next) = s.next_poll_at {
+        if let Some(r) = &s.adopted_url {
             let _ = writeln!(
                 out,
-                "  next poll:      {}  ({})",
+                "  polling:        {} (adopted permanent redirect)",
+                Untrusted(r)
+            );
+        }
+        if let Some(since) = s.dead_since {
+            let _ = writeln!(
+                out,
+                "  gone:           HTTP 410 since {}; the daemon no longer polls it",
+                fmt_time(Some(since))
+            );
+        } else if let Some(next) = s.next_poll_at {
+            let interval = s
+                .poll_interval_secs
+                .map(|i| humantime::format_duration(std::time::Duration::from_secs(i)).to_string());
+            let _ = writeln!(
+                out,
+                "  next poll:      {}  (interval {}, because: {})",
                 fmt_time(Some(next)),
+                interval.as_deref().unwrap_or("-"),
                 s.schedule_reason.as_deref().unwrap_or("-")
             );
         }

@@ -144,9 +144,11 @@ fn start(cfg: &Config, handle: store::StoreHandle) -> anyhow::Result<Generation>
     let poller = Arc::new(Poller::new(cfg, handle)?);
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
-    let spread = cfg.defaults.min_interval.min(Duration::from_secs(10));
     for feed in cfg.feeds.clone() {
         let (poller, stop, d) = (poller.clone(), stop.clone(), cfg.defaults.clone());
+        // The first round is spread over up to a minute, so feeds never polled do not all start
+        // at once.
+        let spread = feed.interval.min(Duration::from_secs(60));
         tasks.spawn(async move { feed_loop(poller, feed, d, spread, stop).await });
     }
     Ok(Generation { stop, tasks })
@@ -166,6 +168,10 @@ async fn feed_loop(
         Some(next) if next > now => (next - now).to_std().unwrap_or_default(),
         _ => spread.mul_f64(scheduler::random_unit()),
     };
+    if let Some(since) = state.as_ref().and_then(|s| s.dead_since) {
+        tracing::info!(feed = %Untrusted(&feed.name), since = %since, "feed is gone (HTTP 410); not polling it");
+        return;
+    }
     let mut failures = state.as_ref().map_or(0, |s| s.consecutive_failures);
     loop {
         tokio::select! {
@@ -180,21 +186,30 @@ async fn feed_loop(
         } else if failures == 0 && was_failing {
             tracing::info!(feed = %Untrusted(&feed.name), "feed recovered");
         }
-        let (next, reason) = scheduler::next_wait(&Inputs {
+        let h = &report.hints;
+        if h.gone {
+            // Already logged once by the poll that recorded it.
+            return;
+        }
+        let decision = scheduler::next_wait(&Inputs {
+            now: Utc::now(),
             interval: feed.interval,
             min: d.min_interval,
             max: d.max_interval,
             consecutive_failures: failures,
-            cache: report.cache,
-            ttl_minutes: report.ttl,
+            cache: h.cache,
+            ttl_minutes: h.ttl,
+            skip_hours: &h.skip_hours,
+            skip_days: &h.skip_days,
+            activity: d.adaptive.then_some(h.activity),
             jitter: scheduler::random_unit(),
         });
-        let at = Utc::now() + chrono::Duration::from_std(next).unwrap_or_default();
+        let at = Utc::now() + chrono::Duration::from_std(decision.wait).unwrap_or_default();
         poller
             .store()
-            .set_schedule(&feed.name, at, next, reason)
+            .set_schedule(&feed.name, at, decision.interval, decision.reason)
             .await;
-        wait = next;
+        wait = decision.wait;
         if stop.is_cancelled() {
             return;
         }

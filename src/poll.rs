@@ -30,10 +30,21 @@ pub struct FeedReport {
     pub elapsed_ms: u64,
     #[serde(flatten)]
     pub result: PollResult,
+    /// What the scheduler needs from this poll.
     #[serde(skip)]
+    pub hints: Hints,
+}
+
+/// What a poll learned about when to poll again.
+#[derive(Debug, Clone, Default)]
+pub struct Hints {
     pub cache: CacheHints,
-    #[serde(skip)]
     pub ttl: Option<u32>,
+    pub skip_hours: Vec<u8>,
+    pub skip_days: Vec<u8>,
+    pub activity: crate::store::Activity,
+    /// The feed answered 410 Gone.
+    pub gone: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -68,7 +79,14 @@ pub struct Poller {
     store: StoreHandle,
     global: Arc<Semaphore>,
     per_host: usize,
-    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+    host_spacing: std::time::Duration,
+    hosts: Mutex<HashMap<String, Arc<Host>>>,
+}
+
+/// Per-host politeness: a limit on requests in flight, and the earliest start of the next one.
+struct Host {
+    in_flight: Semaphore,
+    next_start: tokio::sync::Mutex<tokio::time::Instant>,
 }
 
 impl Poller {
@@ -87,6 +105,7 @@ impl Poller {
             store,
             global: Arc::new(Semaphore::new(cfg.defaults.concurrency)),
             per_host: cfg.defaults.per_host_concurrency,
+            host_spacing: cfg.defaults.host_spacing,
             hosts: Mutex::new(HashMap::new()),
         })
     }
@@ -95,18 +114,41 @@ impl Poller {
         &self.store
     }
 
-    fn host_limit(&self, source: &FeedSource) -> Option<Arc<Semaphore>> {
+    fn host(&self, source: &FeedSource) -> Option<Arc<Host>> {
         let FeedSource::Http(url) = source else {
             return None;
         };
         let host = url.host_str()?.to_owned();
         let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
-        Some(
-            hosts
-                .entry(host)
-                .or_insert_with(|| Arc::new(Semaphore::new(self.per_host)))
-                .clone(),
-        )
+        let entry = hosts.entry(host).or_insert_with(|| {
+            Arc::new(Host {
+                in_flight: Semaphore::new(self.per_host),
+                next_start: tokio::sync::Mutex::new(tokio::time::Instant::now()),
+            })
+        });
+        Some(entry.clone())
+    }
+
+    /// Fetches within the host's limits: at most `per_host_concurrency` in flight, and starts at
+    /// least `host_spacing` apart.
+    async fn fetch_politely(
+        &self,
+        source: &FeedSource,
+        request: &FetchRequest<'_>,
+    ) -> Result<FetchOutcome, FetchError> {
+        let Some(host) = self.host(source) else {
+            return self.fetcher.fetch(request).await;
+        };
+        let _slot = host.in_flight.acquire().await;
+        if !self.host_spacing.is_zero() {
+            let mut next = host.next_start.lock().await;
+            let now = tokio::time::Instant::now();
+            let start = (*next).max(now);
+            *next = start + self.host_spacing;
+            drop(next);
+            tokio::time::sleep_until(start).await;
+        }
+        self.fetcher.fetch(request).await
     }
 
     /// Polls one feed and commits the result. Errors are recorded against the feed and logged
@@ -118,93 +160,87 @@ impl Poller {
 
     async fn poll_inner(&self, feed: &FeedConfig) -> FeedReport {
         let started = Instant::now();
-        let report = |result, cache, ttl| FeedReport {
+        let report = |result, hints| FeedReport {
             feed: feed.name.clone(),
             elapsed_ms: started.elapsed().as_millis() as u64,
             result,
-            cache,
-            ttl,
+            hints,
         };
         let state = match self.store.feed_state(&feed.name).await {
             Ok(s) => s,
-            Err(e) => return report(store_failure(&e), CacheHints::default(), None),
+            Err(e) => return report(store_failure(&e), Hints::default()),
         };
-        // Validators only apply to the URL they were given for.
+        // Validators (and an adopted redirect) only apply to the URL they were learned for.
         let url = feed.source.to_string();
-        let (etag, last_modified) = match &state {
-            Some(s) if s.url == url => (s.etag.clone(), s.last_modified.clone()),
-            _ => (None, None),
+        let known = state.as_ref().filter(|s| s.url == url);
+        let source = match known
+            .and_then(|s| s.adopted_url.as_deref())
+            .and_then(|u| url::Url::parse(u).ok())
+        {
+            Some(moved) => FeedSource::Http(moved),
+            None => feed.source.clone(),
         };
         let request = FetchRequest {
-            source: &feed.source,
-            etag: etag.as_deref(),
-            last_modified: last_modified.as_deref(),
+            source: &source,
+            etag: known.and_then(|s| s.etag.as_deref()),
+            last_modified: known.and_then(|s| s.last_modified.as_deref()),
             headers: &feed.headers,
             max_body_bytes: feed.max_body_bytes,
+        };
+        let mut hints = Hints {
+            skip_hours: known.map(|s| s.skip_hours.clone()).unwrap_or_default(),
+            skip_days: known.map(|s| s.skip_days.clone()).unwrap_or_default(),
+            ttl: known.and_then(|s| s.ttl_minutes),
+            ..Hints::default()
         };
         // The global permit is held until the poll is committed, so at most `concurrency`
         // parsed feeds wait for the writer at once: memory stays bounded however many feeds.
         let _global = self.global.acquire().await;
-        let fetched = {
-            let host = self.host_limit(&feed.source);
-            let _host = match &host {
-                Some(h) => Some(h.acquire().await),
-                None => None,
-            };
-            self.fetcher.fetch(&request).await
-        };
+        let fetched = self.fetch_politely(&source, &request).await;
         let at = Utc::now();
-        let (outcome, cache, ttl) = match fetched {
+        let outcome = match fetched {
             Ok(FetchOutcome::NotModified {
                 status,
                 permanent_redirect,
                 cache,
             }) => {
                 tracing::Span::current().record("http.status", status);
-                (
-                    PollOutcome::NotModified {
-                        status,
-                        permanent_redirect: permanent_redirect.map(String::from),
-                    },
-                    cache,
-                    None,
-                )
+                hints.cache = cache;
+                PollOutcome::NotModified {
+                    status,
+                    permanent_redirect: permanent_redirect.map(String::from),
+                }
             }
             Ok(FetchOutcome::Modified(body)) => {
                 tracing::Span::current().record("http.status", body.status);
-                let cache = body.cache;
+                hints.cache = body.cache;
                 match self
                     .parse_and_match(&feed.name, body.bytes, body.content_type, body.final_url)
                     .await
                 {
                     Ok(parsed) => {
-                        let ttl = parsed.ttl;
-                        let items = parsed.items;
-                        (
-                            PollOutcome::Fetched {
-                                status: body.status,
-                                etag: body.etag,
-                                last_modified: body.last_modified,
-                                permanent_redirect: body.permanent_redirect.map(String::from),
-                                title: parsed.title,
-                                ttl,
-                                items,
-                            },
-                            cache,
-                            ttl,
-                        )
+                        hints.ttl = parsed.ttl;
+                        hints.skip_hours = parsed.skip_hours.clone();
+                        hints.skip_days = parsed.skip_days.clone();
+                        PollOutcome::Fetched {
+                            status: body.status,
+                            etag: body.etag,
+                            last_modified: body.last_modified,
+                            permanent_redirect: body.permanent_redirect.map(String::from),
+                            title: parsed.title,
+                            ttl: parsed.ttl,
+                            skip_hours: parsed.skip_hours,
+                            skip_days: parsed.skip_days,
+                            items: parsed.items,
+                        }
                     }
                     Err(e) => {
                         tracing::warn!(class = e.class(), error = %Untrusted(&e.to_string()), "feed could not be parsed");
-                        (
-                            PollOutcome::Failed {
-                                status: Some(body.status),
-                                class: e.class(),
-                                message: e.to_string(),
-                            },
-                            cache,
-                            None,
-                        )
+                        PollOutcome::Failed {
+                            status: Some(body.status),
+                            class: e.class(),
+                            message: e.to_string(),
+                        }
                     }
                 }
             }
@@ -213,22 +249,14 @@ impl Poller {
                     tracing::Span::current().record("http.status", status);
                 }
                 tracing::warn!(class = e.class(), error = %Untrusted(&e.to_string()), "fetch failed");
-                let cache = match &e {
-                    FetchError::Status { retry_after, .. } => CacheHints {
-                        retry_after: *retry_after,
-                        ..CacheHints::default()
-                    },
-                    _ => CacheHints::default(),
-                };
-                (
-                    PollOutcome::Failed {
-                        status: e.status(),
-                        class: e.class(),
-                        message: e.to_string(),
-                    },
-                    cache,
-                    None,
-                )
+                if let FetchError::Status { retry_after, .. } = &e {
+                    hints.cache.retry_after = *retry_after;
+                }
+                PollOutcome::Failed {
+                    status: e.status(),
+                    class: e.class(),
+                    message: e.to_string(),
+                }
             }
         };
         let failed = match &outcome {
@@ -243,6 +271,13 @@ impl Poller {
             }),
             _ => None,
         };
+        hints.gone = matches!(
+            &outcome,
+            PollOutcome::Failed {
+                status: Some(410),
+                ..
+            }
+        );
         let not_modified = matches!(outcome, PollOutcome::NotModified { .. });
         let summary = match self
             .store
@@ -255,8 +290,9 @@ impl Poller {
             .await
         {
             Ok(s) => s,
-            Err(e) => return report(store_failure(&e), cache, ttl),
+            Err(e) => return report(store_failure(&e), hints),
         };
+        hints.activity = summary.activity;
         self.log_outcome(&summary);
         let result = match (failed, not_modified) {
             (Some(f), _) => f,
@@ -269,11 +305,19 @@ impl Poller {
                 alerts: summary.alerts.len(),
             },
         };
-        report(result, cache, ttl)
+        report(result, hints)
     }
 
     fn log_outcome(&self, summary: &PollSummary) {
         tracing::Span::current().record("items.new", summary.new);
+        if let Some(url) = &summary.adopted {
+            tracing::info!(url = %Untrusted(url), "feed moved permanently (seen on several polls in a row); polling the new URL");
+        }
+        if summary.gone {
+            tracing::warn!(
+                "feed is gone (HTTP 410): the daemon stops polling it; fix or remove its URL (a successful `newshound once` revives it)"
+            );
+        }
         if summary.rotation_suspected {
             tracing::warn!(
                 new = summary.new,
@@ -320,6 +364,8 @@ impl Poller {
 pub(crate) struct ParsedFeedWithMatches {
     title: Option<String>,
     ttl: Option<u32>,
+    skip_hours: Vec<u8>,
+    skip_days: Vec<u8>,
     items: Vec<MatchedItem>,
 }
 
@@ -341,6 +387,8 @@ fn match_items(matcher: &Matcher, feed: &str, parsed: ParsedFeed) -> ParsedFeedW
     ParsedFeedWithMatches {
         title: parsed.title,
         ttl: parsed.ttl,
+        skip_hours: parsed.skip_hours,
+        skip_days: parsed.skip_days,
         items,
     }
 }
@@ -414,8 +462,7 @@ pub async fn poll_all(poller: Arc<Poller>, feeds: &[FeedConfig]) -> Vec<FeedRepo
                     http_status: None,
                     error: "the poll task panicked".into(),
                 },
-                cache: CacheHints::default(),
-                ttl: None,
+                hints: Hints::default(),
             })
         })
         .collect()

@@ -1,36 +1,72 @@
-//! When is a feed due again? Pure functions of the last poll's result and "now", so the rules
+//! When is a feed due again? A pure function of the last poll's result and "now", so the rules
 //! are tested without clocks or servers.
 //!
-//! The next poll is the feed's interval, raised (never lowered) by what the server asked for:
-//! RSS `<ttl>`, `Cache-Control: max-age`, `Expires`, `Retry-After`; after failures, an exponential
-//! backoff (interval × 2^(failures−1), capped at `max_interval`). The result is clamped to
-//! `[min_interval, max_interval]` and gets up to 10% random jitter so feeds drift apart.
+//! 1. **Base interval**: the feed's `interval`. In adaptive mode (the default) it follows the
+//!    feed's publishing rate: the mean gap between the items it published in the last 7 days
+//!    (oldest such item to now, divided by their count), kept within a quarter and four times
+//!    the configured interval. Fewer than 2 items in 7 days counts as quiet (4× the interval).
+//!    Like Miniflux's entry-frequency scheduler, but bounded by the user's own interval.
+//! 2. **Backoff**: after n consecutive failures, at least interval × 2^(n−1).
+//! 3. **What the server asked**, which only ever lengthens the wait: RSS `<ttl>`,
+//!    `Cache-Control: max-age`, `Expires`, `Retry-After`.
+//! 4. **Clamp** to `[min_interval, max_interval]`, then up to 10% random **jitter** so feeds
+//!    drift apart.
+//! 5. **RSS `<skipHours>`/`<skipDays>`** (UTC): a poll that would fall in a skipped hour or day
+//!    moves to the next allowed hour (never beyond `max_interval`).
 
 use std::time::Duration;
 
+use chrono::{DateTime, Datelike, Timelike, Utc};
+
 use crate::fetch::CacheHints;
+use crate::store::Activity;
 
 /// Everything the decision depends on.
 #[derive(Debug, Clone, Copy)]
-pub struct Inputs {
+pub struct Inputs<'a> {
+    pub now: DateTime<Utc>,
     pub interval: Duration,
     pub min: Duration,
     pub max: Duration,
     pub consecutive_failures: u32,
     pub cache: CacheHints,
     pub ttl_minutes: Option<u32>,
+    pub skip_hours: &'a [u8],
+    pub skip_days: &'a [u8],
+    /// `Some` in adaptive mode.
+    pub activity: Option<Activity>,
     /// A number in [0, 1) for jitter.
     pub jitter: f64,
 }
 
-/// The wait until the next poll, and why it is that long.
-pub fn next_wait(i: &Inputs) -> (Duration, &'static str) {
-    let mut wait = i.interval;
+/// The wait until the next poll, the base interval it started from, and why it is that long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    pub wait: Duration,
+    pub interval: Duration,
+    pub reason: &'static str,
+}
+
+pub fn next_wait(i: &Inputs<'_>) -> Decision {
+    let mut base = i.interval;
     let mut reason = "interval";
+    if let Some(a) = i.activity.filter(|_| i.consecutive_failures == 0) {
+        let estimate = match a.oldest_7d {
+            Some(oldest) if a.items_7d >= 2 => {
+                (i.now - oldest).to_std().unwrap_or_default() / a.items_7d
+            }
+            _ => i.interval * 4,
+        };
+        let adapted = estimate.clamp(i.interval / 4, i.interval * 4);
+        if adapted < i.interval {
+            (base, reason) = (adapted, "adaptive: busy feed");
+        } else if adapted > i.interval {
+            (base, reason) = (adapted, "adaptive: quiet feed");
+        }
+    }
+    let mut wait = base;
     let mut raise = |d: Option<Duration>, why: &'static str| {
-        if let Some(d) = d
-            && d > wait
-        {
+        if let Some(d) = d.filter(|d| *d > wait) {
             wait = d;
             reason = why;
         }
@@ -49,7 +85,8 @@ pub fn next_wait(i: &Inputs) -> (Duration, &'static str) {
     raise(i.cache.max_age, "max-age");
     raise(i.cache.expires_in, "expires");
     raise(i.cache.retry_after, "retry-after");
-    let clamped = wait.clamp(i.min, i.max.max(i.min));
+    let max = i.max.max(i.min);
+    let clamped = wait.clamp(i.min, max);
     if clamped > wait {
         reason = "min_interval";
     } else if clamped < wait {
@@ -59,11 +96,37 @@ pub fn next_wait(i: &Inputs) -> (Duration, &'static str) {
             "max_interval"
         };
     }
-    let jitter = clamped.mul_f64(0.1 * i.jitter.clamp(0.0, 1.0));
-    (clamped + jitter, reason)
+    let mut wait = clamped + clamped.mul_f64(0.1 * i.jitter.clamp(0.0, 1.0));
+    // Skipped hours and days: move to the start of the next allowed hour.
+    if !i.skip_hours.is_empty() || !i.skip_days.is_empty() {
+        let mut at = i.now + chrono::Duration::from_std(wait).unwrap_or_default();
+        for _ in 0..(7 * 24) {
+            let hour_skipped = i.skip_hours.contains(&(at.hour() as u8));
+            let day_skipped = i
+                .skip_days
+                .contains(&(at.weekday().num_days_from_monday() as u8));
+            if !hour_skipped && !day_skipped {
+                break;
+            }
+            reason = if day_skipped { "skipDays" } else { "skipHours" };
+            let next_hour = at
+                .with_minute(0)
+                .and_then(|t| t.with_second(0))
+                .and_then(|t| t.with_nanosecond(0))
+                .unwrap_or(at)
+                + chrono::Duration::hours(1);
+            at = next_hour;
+        }
+        wait = (at - i.now).to_std().unwrap_or(wait).min(max);
+    }
+    Decision {
+        wait,
+        interval: base,
+        reason,
+    }
 }
 
-/// A random number in [0, 1) without a dependency: std's per-process random hash keys.
+/// A number in [0, 1) without a dependency: std's per-process random hash keys.
 pub fn random_unit() -> f64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
@@ -80,58 +143,117 @@ pub fn random_unit() -> f64 {
 mod tests {
     use super::*;
 
-    fn inputs() -> Inputs {
+    fn now() -> DateTime<Utc> {
+        "2026-11-27T10:00:00Z".parse().unwrap() // a Friday
+    }
+
+    fn inputs() -> Inputs<'static> {
         Inputs {
+            now: now(),
             interval: Duration::from_secs(600),
             min: Duration::from_secs(60),
             max: Duration::from_secs(86400),
             consecutive_failures: 0,
             cache: CacheHints::default(),
             ttl_minutes: None,
+            skip_hours: &[],
+            skip_days: &[],
+            activity: None,
             jitter: 0.0,
         }
     }
 
+    fn wait(i: &Inputs<'_>) -> (u64, &'static str) {
+        let d = next_wait(i);
+        (d.wait.as_secs(), d.reason)
+    }
+
     #[test]
     fn the_interval_is_the_default() {
-        assert_eq!(next_wait(&inputs()), (Duration::from_secs(600), "interval"));
+        assert_eq!(wait(&inputs()), (600, "interval"));
     }
 
     #[test]
     fn server_hints_only_ever_lengthen_the_wait() {
         let mut i = inputs();
         i.cache.max_age = Some(Duration::from_secs(60));
-        assert_eq!(next_wait(&i).1, "interval");
+        assert_eq!(wait(&i), (600, "interval"));
         i.ttl_minutes = Some(30);
-        assert_eq!(next_wait(&i), (Duration::from_secs(1800), "ttl"));
+        assert_eq!(wait(&i), (1800, "ttl"));
+        i.cache.expires_in = Some(Duration::from_secs(3000));
+        assert_eq!(wait(&i), (3000, "expires"));
         i.cache.retry_after = Some(Duration::from_secs(7200));
-        assert_eq!(next_wait(&i), (Duration::from_secs(7200), "retry-after"));
+        assert_eq!(wait(&i), (7200, "retry-after"));
     }
 
     #[test]
     fn failures_back_off_exponentially_up_to_the_cap() {
         let mut i = inputs();
+        i.consecutive_failures = 1;
+        assert_eq!(wait(&i), (600, "interval"));
         i.consecutive_failures = 3;
-        assert_eq!(next_wait(&i), (Duration::from_secs(2400), "backoff"));
+        assert_eq!(wait(&i), (2400, "backoff"));
         i.consecutive_failures = 40;
-        assert_eq!(next_wait(&i), (Duration::from_secs(86400), "max_interval"));
+        assert_eq!(wait(&i), (86400, "max_interval"));
+    }
+
+    #[test]
+    fn retry_after_beyond_the_cap_is_capped_and_says_so() {
+        let mut i = inputs();
+        i.cache.retry_after = Some(Duration::from_secs(10 * 86400));
+        assert_eq!(wait(&i), (86400, "retry-after (capped at max_interval)"));
     }
 
     #[test]
     fn jitter_adds_at_most_a_tenth() {
         let mut i = inputs();
         i.jitter = 0.999;
-        let (d, _) = next_wait(&i);
-        assert!(
-            d > Duration::from_secs(600) && d < Duration::from_secs(661),
-            "{d:?}"
-        );
+        let (d, _) = wait(&i);
+        assert!((600..661).contains(&d), "{d}");
     }
 
     #[test]
     fn the_clamp_applies() {
         let mut i = inputs();
         i.interval = Duration::from_secs(5);
-        assert_eq!(next_wait(&i), (Duration::from_secs(60), "min_interval"));
+        assert_eq!(wait(&i), (60, "min_interval"));
+    }
+
+    #[test]
+    fn adaptive_mode_polls_busy_feeds_more_and_quiet_feeds_less() {
+        let mut i = inputs();
+        // 100 items in the last 2 days: one every ~29 minutes... of 600 s interval → slower
+        i.activity = Some(Activity {
+            items_7d: 100,
+            oldest_7d: Some(now() - chrono::Duration::days(2)),
+        });
+        assert_eq!(wait(&i), (1728, "adaptive: quiet feed"));
+        // 1,000 items in a day: one every 86 s → a quarter of the interval
+        i.activity = Some(Activity {
+            items_7d: 1000,
+            oldest_7d: Some(now() - chrono::Duration::days(1)),
+        });
+        assert_eq!(wait(&i), (150, "adaptive: busy feed"));
+        // nothing lately: four times the interval
+        i.activity = Some(Activity {
+            items_7d: 0,
+            oldest_7d: None,
+        });
+        assert_eq!(wait(&i), (2400, "adaptive: quiet feed"));
+        // failing feeds back off from the configured interval, not the adapted one
+        i.consecutive_failures = 2;
+        assert_eq!(wait(&i), (1200, "backoff"));
+    }
+
+    #[test]
+    fn skip_hours_and_days_move_the_poll_to_the_next_allowed_hour() {
+        let mut i = inputs();
+        // 10:00 + 10 min lands in hour 10, which is skipped with 11: next allowed is 12:00.
+        i.skip_hours = &[10, 11];
+        assert_eq!(wait(&i), (2 * 3600, "skipHours"));
+        // Friday skipped: Saturday 00:00.
+        let mut i = inputs();
+        i.skip_days = &[4];
+        assert_eq!(wait(&i), (14 * 3600, "skipDays"));
     }
 }

@@ -117,10 +117,22 @@ pub struct Repaired {
 pub struct Scan {
     pub needs_repair: bool,
     pub entries: usize,
+    /// The document has RSS `<skipHours>` or `<skipDays>`.
+    pub has_skip: bool,
 }
 
 const NEEDLES: &[&str] = &[
-    ATOM03, USERLAND, NETSCAPE, DCTERMS, "dc:title", "<item", "<entry", ":item", ":entry",
+    ATOM03,
+    USERLAND,
+    NETSCAPE,
+    DCTERMS,
+    "dc:title",
+    "<item",
+    "<entry",
+    ":item",
+    ":entry",
+    "<skipHours",
+    "<skipDays",
 ];
 
 pub fn scan(doc: &str) -> Scan {
@@ -132,6 +144,8 @@ pub fn scan(doc: &str) -> Scan {
     for m in ac.find_iter(doc) {
         if m.pattern().as_usize() < 5 {
             out.needs_repair = true;
+        } else if m.pattern().as_usize() >= 9 {
+            out.has_skip = true;
         } else if matches!(
             bytes.get(m.end()),
             Some(b'>' | b' ' | b'\n' | b'\r' | b'\t' | b'/')
@@ -459,6 +473,64 @@ fn finish_item(state: ItemState, item_local: &str) -> Vec<Event<'static>> {
         );
     }
     events
+}
+
+/// RSS `<skipHours>` (hours 0–23, GMT) and `<skipDays>` (0 = Monday … 6 = Sunday), which
+/// feed-rs does not read. Tolerant: unknown or malformed values are ignored.
+pub fn skip_schedule(doc: &str) -> (Vec<u8>, Vec<u8>) {
+    fn values<'a>(doc: &'a str, outer: &str, inner: &str) -> Vec<&'a str> {
+        let Some(start) = doc.find(&format!("<{outer}>")) else {
+            return Vec::new();
+        };
+        let Some(len) = doc[start..].find(&format!("</{outer}>")) else {
+            return Vec::new();
+        };
+        let block = &doc[start..start + len];
+        let open = format!("<{inner}>");
+        let close = format!("</{inner}>");
+        block
+            .match_indices(&open)
+            .filter_map(|(i, _)| {
+                let rest = &block[i + open.len()..];
+                rest.find(&close).map(|end| rest[..end].trim())
+            })
+            .take(32)
+            .collect()
+    }
+    const DAYS: [&str; 7] = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+    let mut hours: Vec<u8> = values(doc, "skipHours", "hour")
+        .into_iter()
+        .filter_map(|h| h.parse::<u8>().ok())
+        .map(|h| h % 24)
+        .collect();
+    let mut days: Vec<u8> = values(doc, "skipDays", "day")
+        .into_iter()
+        .filter_map(|d| {
+            DAYS.iter()
+                .position(|x| x.eq_ignore_ascii_case(d))
+                .map(|p| p as u8)
+        })
+        .collect();
+    hours.sort_unstable();
+    hours.dedup();
+    days.sort_unstable();
+    days.dedup();
+    // A feed that skips every hour or every day is broken; ignore it rather than never poll.
+    if hours.len() >= 24 {
+        hours.clear();
+    }
+    if days.len() >= 7 {
+        days.clear();
+    }
+    (hours, days)
 }
 
 /// A link added only so feed-rs keeps an RSS 1.0 item; never stored.

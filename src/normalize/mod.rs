@@ -30,6 +30,9 @@ pub struct ParsedFeed {
     pub items: Vec<Item>,
     /// RSS `<ttl>`, in minutes.
     pub ttl: Option<u32>,
+    /// RSS `<skipHours>` (UTC hours) and `<skipDays>` (0 = Monday).
+    pub skip_hours: Vec<u8>,
+    pub skip_days: Vec<u8>,
     /// Entries beyond [`MAX_ITEMS_PER_FEED`] that were ignored.
     pub ignored: usize,
 }
@@ -105,7 +108,11 @@ fn parse_xml(doc: &str, base: Option<&Url>, now: DateTime<Utc>) -> Result<Parsed
     };
     let feed = run_feed_rs(xml.as_bytes(), base).map_err(|e| classify_xml_error(doc, e))?;
     let entries = scan.entries;
-    finish(feed, ids, base, now, entries)
+    let mut parsed = finish(feed, ids, base, now, entries)?;
+    if scan.has_skip {
+        (parsed.skip_hours, parsed.skip_days) = compat::skip_schedule(doc);
+    }
+    Ok(parsed)
 }
 
 fn parse_json(doc: &str, base: Option<&Url>, now: DateTime<Utc>) -> Result<ParsedFeed, ParseError> {
@@ -264,6 +271,8 @@ fn finish(
         format,
         items,
         ttl: feed.ttl,
+        skip_hours: Vec::new(),
+        skip_days: Vec::new(),
         ignored: total.saturating_sub(MAX_ITEMS_PER_FEED),
     })
 }

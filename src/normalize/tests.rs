@@ -281,3 +281,12 @@ fn billion_laughs_is_not_expanded() {
         assert!(feed.items.iter().all(|i| !i.title.contains("lollol")));
     }
 }
+
+#[test]
+fn skip_hours_and_skip_days_are_read() {
+    let doc = r#"<rss version="2.0"><channel><title>T</title><skipHours><hour>0</hour><hour>1</hour><hour>x</hour></skipHours>
+<skipDays><day>Saturday</day><day>Sunday</day></skipDays><item><guid>1</guid><title>A</title></item></channel></rss>"#;
+    let feed = parse(doc).unwrap();
+    assert_eq!(feed.skip_hours, [0, 1]);
+    assert_eq!(feed.skip_days, [5, 6]);
+}

@@ -30,7 +30,13 @@ use crate::model::Item;
 pub use writer::{StoreHandle, spawn_writer};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_schedule.sql"),
+];
+
+/// A permanent redirect seen on this many consecutive polls becomes the URL polled.
+pub const ADOPT_REDIRECT_AFTER: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -90,6 +96,9 @@ pub enum PollOutcome {
         permanent_redirect: Option<String>,
         title: Option<String>,
         ttl: Option<u32>,
+        /// RSS `<skipHours>` (UTC hours) and `<skipDays>` (0 = Monday).
+        skip_hours: Vec<u8>,
+        skip_days: Vec<u8>,
         items: Vec<MatchedItem>,
     },
     /// 304 (or an unchanged file).
@@ -142,6 +151,20 @@ pub struct PollSummary {
     /// Most of a known feed's items looked new at once.
     pub rotation_suspected: bool,
     pub first_fetch: bool,
+    /// A permanent redirect was just adopted as the feed's URL.
+    pub adopted: Option<String>,
+    /// The feed just answered 410 Gone for the first time.
+    pub gone: bool,
+    /// The feed's recent publishing, for adaptive scheduling.
+    pub activity: Activity,
+}
+
+/// How much a feed published lately: items dated (or first seen) in the last 7 days, and the
+/// oldest such date.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct Activity {
+    pub items_7d: u32,
+    pub oldest_7d: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -179,6 +202,12 @@ pub struct FeedState {
     pub schedule_reason: Option<String>,
     pub ttl_minutes: Option<u32>,
     pub items: u64,
+    /// Answered 410 Gone: the daemon no longer polls it.
+    pub dead_since: Option<DateTime<Utc>>,
+    /// A permanent redirect target polled instead of the configured URL.
+    pub adopted_url: Option<String>,
+    pub skip_hours: Vec<u8>,
+    pub skip_days: Vec<u8>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -351,7 +380,7 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT name, url, etag, last_modified, last_fetch_at, last_success_at, last_status, last_error, last_error_class,
                     consecutive_failures, redirect_url, redirect_seen, next_poll_at, poll_interval, schedule_reason, ttl_minutes,
-                    (SELECT count(*) FROM sightings s WHERE s.feed_id = feeds.id)
+                    (SELECT count(*) FROM sightings s WHERE s.feed_id = feeds.id), dead_since, adopted_url, skip_hours, skip_days
              FROM feeds WHERE (?1 IS NULL OR name = ?1) ORDER BY name",
         )?;
         let rows = stmt.query_map(params![name], |r| {
@@ -373,6 +402,10 @@ impl Store {
                 schedule_reason: r.get(14)?,
                 ttl_minutes: r.get(15)?,
                 items: r.get::<_, i64>(16)?.max(0) as u64,
+                dead_since: from_ts(r.get(17)?),
+                adopted_url: r.get(18)?,
+                skip_hours: parse_list(r.get(19)?),
+                skip_days: parse_list(r.get(20)?),
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -534,7 +567,8 @@ fn record_in(tx: &Connection, rec: &PollRecord, policy: AlertPolicy) -> Result<P
     if known_url != rec.url {
         // The config now points the feed elsewhere: the old validators mean nothing there.
         tx.execute(
-            "UPDATE feeds SET url = ?2, etag = NULL, last_modified = NULL, redirect_url = NULL, redirect_seen = 0 WHERE id = ?1",
+            "UPDATE feeds SET url = ?2, etag = NULL, last_modified = NULL, redirect_url = NULL, redirect_seen = 0,
+                    dead_since = NULL, adopted_url = NULL WHERE id = ?1",
             params![feed_id, rec.url],
         )?;
     }
@@ -551,6 +585,8 @@ fn record_in(tx: &Connection, rec: &PollRecord, policy: AlertPolicy) -> Result<P
             permanent_redirect,
             title,
             ttl,
+            skip_hours,
+            skip_days,
             items,
         } => {
             ingest(
@@ -566,10 +602,10 @@ fn record_in(tx: &Connection, rec: &PollRecord, policy: AlertPolicy) -> Result<P
             tx.execute(
                 "UPDATE feeds SET etag = ?2, last_modified = ?3, last_fetch_at = ?4, last_success_at = ?4, last_status = ?5,
                     last_error = NULL, last_error_class = NULL, consecutive_failures = 0, title = coalesce(?6, title),
-                    ttl_minutes = ?7 WHERE id = ?1",
-                params![feed_id, etag, last_modified, at, status, title, ttl],
+                    ttl_minutes = ?7, skip_hours = ?8, skip_days = ?9, dead_since = NULL WHERE id = ?1",
+                params![feed_id, etag, last_modified, at, status, title, ttl, join_list(skip_hours), join_list(skip_days)],
             )?;
-            note_redirect(tx, feed_id, permanent_redirect.as_deref())?;
+            summary.adopted = note_redirect(tx, feed_id, permanent_redirect.as_deref())?;
         }
         PollOutcome::NotModified {
             status,
@@ -577,24 +613,51 @@ fn record_in(tx: &Connection, rec: &PollRecord, policy: AlertPolicy) -> Result<P
         } => {
             tx.execute(
                 "UPDATE feeds SET last_fetch_at = ?2, last_success_at = ?2, last_status = ?3, last_error = NULL,
-                    last_error_class = NULL, consecutive_failures = 0 WHERE id = ?1",
+                    last_error_class = NULL, consecutive_failures = 0, dead_since = NULL WHERE id = ?1",
                 params![feed_id, at, status],
             )?;
-            note_redirect(tx, feed_id, permanent_redirect.as_deref())?;
+            summary.adopted = note_redirect(tx, feed_id, permanent_redirect.as_deref())?;
         }
         PollOutcome::Failed {
             status,
             class,
             message,
         } => {
+            let was_dead: Option<i64> = tx.query_row(
+                "SELECT dead_since FROM feeds WHERE id = ?1",
+                params![feed_id],
+                |r| r.get(0),
+            )?;
+            let gone = *status == Some(410);
+            summary.gone = gone && was_dead.is_none();
             tx.execute(
                 "UPDATE feeds SET last_fetch_at = ?2, last_status = ?3, last_error = ?4, last_error_class = ?5,
-                    consecutive_failures = consecutive_failures + 1 WHERE id = ?1",
-                params![feed_id, at, status, message, class],
+                    consecutive_failures = consecutive_failures + 1,
+                    dead_since = CASE WHEN ?6 THEN coalesce(dead_since, ?2) ELSE dead_since END WHERE id = ?1",
+                params![feed_id, at, status, message, class, gone],
             )?;
         }
     }
+    summary.activity = activity(tx, feed_id, at)?;
     Ok(summary)
+}
+
+fn parse_list(s: Option<String>) -> Vec<u8> {
+    s.map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+fn join_list(xs: &[u8]) -> Option<String> {
+    (!xs.is_empty()).then(|| xs.iter().map(u8::to_string).collect::<Vec<_>>().join(","))
+}
+
+/// The feed's publishing over the last 7 days (by item date, else first sighting).
+fn activity(tx: &Connection, feed_id: i64, now: i64) -> rusqlite::Result<Activity> {
+    tx.prepare_cached(
+        "SELECT count(*), min(coalesce(i.published_at, i.first_seen_at)) FROM sightings s JOIN items i ON i.id = s.item_id
+         WHERE s.feed_id = ?1 AND coalesce(i.published_at, i.first_seen_at) >= ?2",
+    )?
+    .query_row(params![feed_id, now - 7 * 86_400], |r| Ok(Activity { items_7d: r.get::<_, i64>(0)?.max(0) as u32, oldest_7d: from_ts(r.get(1)?) }))
 }
 
 fn clone_error(e: &rusqlite::Error) -> rusqlite::Error {
@@ -609,15 +672,34 @@ fn clone_error(e: &rusqlite::Error) -> rusqlite::Error {
     }
 }
 
-fn note_redirect(tx: &Connection, feed_id: i64, target: Option<&str>) -> rusqlite::Result<()> {
-    match target {
-        Some(t) => tx.execute(
-            "UPDATE feeds SET redirect_seen = CASE WHEN redirect_url = ?2 THEN redirect_seen + 1 ELSE 1 END, redirect_url = ?2 WHERE id = ?1",
-            params![feed_id, t],
-        )?,
-        None => tx.execute("UPDATE feeds SET redirect_url = NULL, redirect_seen = 0 WHERE id = ?1", params![feed_id])?,
+/// Counts consecutive polls that ended in the same permanent redirect; after
+/// [`ADOPT_REDIRECT_AFTER`] of them the target becomes the URL polled. Returns it when adopted now.
+fn note_redirect(
+    tx: &Connection,
+    feed_id: i64,
+    target: Option<&str>,
+) -> rusqlite::Result<Option<String>> {
+    let Some(t) = target else {
+        tx.execute(
+            "UPDATE feeds SET redirect_url = NULL, redirect_seen = 0 WHERE id = ?1",
+            params![feed_id],
+        )?;
+        return Ok(None);
     };
-    Ok(())
+    tx.execute(
+        "UPDATE feeds SET redirect_seen = CASE WHEN redirect_url = ?2 THEN redirect_seen + 1 ELSE 1 END, redirect_url = ?2 WHERE id = ?1",
+        params![feed_id, t],
+    )?;
+    let (seen, adopted): (u32, Option<String>) = tx.query_row(
+        "SELECT redirect_seen, adopted_url FROM feeds WHERE id = ?1",
+        params![feed_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    if seen >= ADOPT_REDIRECT_AFTER && adopted.as_deref() != Some(t) {
+        tx.execute("UPDATE feeds SET adopted_url = ?2, redirect_url = NULL, redirect_seen = 0 WHERE id = ?1", params![feed_id, t])?;
+        return Ok(Some(t.to_owned()));
+    }
+    Ok(None)
 }
 
 enum Seen {

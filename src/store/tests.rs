@@ -37,6 +37,8 @@ fn fetched(feed: &str, items: Vec<Item>, matches: &[&str]) -> PollRecord {
             permanent_redirect: None,
             title: None,
             ttl: None,
+            skip_hours: vec![],
+            skip_days: vec![],
             items: items
                 .into_iter()
                 .map(|item| MatchedItem {

@@ -27,7 +27,10 @@ impl Daemon {
 
     fn log(&self) -> String {
         let mut s = String::new();
-        std::fs::File::open(&self.log).unwrap().read_to_string(&mut s).unwrap();
+        std::fs::File::open(&self.log)
+            .unwrap()
+            .read_to_string(&mut s)
+            .unwrap();
         s
     }
 
@@ -44,7 +47,11 @@ impl Daemon {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return (status.code().unwrap_or(-1), t.elapsed());
             }
-            assert!(t.elapsed() < within, "daemon did not stop within {within:?}\n{}", self.log());
+            assert!(
+                t.elapsed() < within,
+                "daemon did not stop within {within:?}\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -61,12 +68,15 @@ impl Drop for Daemon {
 fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     let t = Instant::now();
     while !cond() {
-        assert!(t.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            t.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
-const FAST: &str = "[defaults]\ninterval = \"1s\"\nmin_interval = \"1s\"\nshutdown_grace = \"3s\"\ntimeout = \"3s\"\n";
+const FAST: &str = "[defaults]\ninterval = \"1s\"\nmin_interval = \"1s\"\nshutdown_grace = \"3s\"\ntimeout = \"3s\"\nadaptive = false\n";
 
 fn alerts_in(ws: &Workspace) -> usize {
     json_lines(&ws.run(&["alerts", "--json"]).stdout).len()
@@ -75,17 +85,53 @@ fn alerts_in(ws: &Workspace) -> usize {
 #[test]
 fn new_items_published_while_running_are_stored_and_alerted_once() {
     let server = Server::start();
-    server.route("/a", Reply::feed(&rss(&[("1", "Quiet day", "https://n.example/1", "")]), "\"1\""));
-    let ws = Workspace::new(&format!("{FAST}[[feeds]]\nname = \"a\"\nurl = \"{}\"\n[[topics]]\nname = \"summit\"\nquery = \"summit\"\n", server.url("/a")));
+    server.route(
+        "/a",
+        Reply::feed(
+            &rss(&[("1", "Quiet day", "https://n.example/1", "")]),
+            "\"1\"",
+        ),
+    );
+    let ws = Workspace::new(&format!(
+        "{FAST}[[feeds]]\nname = \"a\"\nurl = \"{}\"\n[[topics]]\nname = \"summit\"\nquery = \"summit\"\n",
+        server.url("/a")
+    ));
     let d = Daemon::start(&ws);
-    wait_until(Duration::from_secs(10), "the first poll", || server.requests("/a").len() >= 1 && ws.db().exists());
-    server.route("/a", Reply::feed(&rss(&[("1", "Quiet day", "https://n.example/1", ""), ("2", "Summit planned", "https://n.example/2", "")]), "\"2\""));
-    wait_until(Duration::from_secs(10), "the alert", || d.log().contains("topic=summit"));
+    wait_until(Duration::from_secs(10), "the first poll", || {
+        server.requests("/a").len() >= 1 && ws.db().exists()
+    });
+    server.route(
+        "/a",
+        Reply::feed(
+            &rss(&[
+                ("1", "Quiet day", "https://n.example/1", ""),
+                ("2", "Summit planned", "https://n.example/2", ""),
+            ]),
+            "\"2\"",
+        ),
+    );
+    wait_until(Duration::from_secs(10), "the alert", || {
+        d.log().contains("topic=summit")
+    });
     // Several more polls: still one alert, and conditional requests.
     let seen = server.requests("/a").len();
-    wait_until(Duration::from_secs(10), "three more polls", || server.requests("/a").len() >= seen + 3);
-    assert_eq!(d.log().matches("newshound::alert").count(), 1, "{}", d.log());
-    assert!(server.requests("/a").last().unwrap().headers.contains_key("if-none-match"));
+    wait_until(Duration::from_secs(10), "three more polls", || {
+        server.requests("/a").len() >= seen + 3
+    });
+    assert_eq!(
+        d.log().matches("newshound::alert").count(),
+        1,
+        "{}",
+        d.log()
+    );
+    assert!(
+        server
+            .requests("/a")
+            .last()
+            .unwrap()
+            .headers
+            .contains_key("if-none-match")
+    );
     let (code, took) = d.stop(Duration::from_secs(10));
     assert_eq!(code, 0);
     assert!(took < Duration::from_secs(4), "{took:?}");
@@ -95,9 +141,15 @@ fn new_items_published_while_running_are_stored_and_alerted_once() {
 #[test]
 fn retry_after_is_respected_and_a_failing_feed_does_not_slow_the_others() {
     let server = Server::start();
-    server.route("/busy", Reply::Status(429, vec![("Retry-After".into(), "60".into())]));
+    server.route(
+        "/busy",
+        Reply::Status(429, vec![("Retry-After".into(), "60".into())]),
+    );
     server.route("/down", Reply::Status(500, vec![]));
-    server.route("/ok", Reply::feed(&rss(&[("1", "x", "https://n.example/x", "")]), "\"1\""));
+    server.route(
+        "/ok",
+        Reply::feed(&rss(&[("1", "x", "https://n.example/x", "")]), "\"1\""),
+    );
     let ws = Workspace::new(&format!(
         "{FAST}[[feeds]]\nname = \"busy\"\nurl = \"{}\"\n[[feeds]]\nname = \"down\"\nurl = \"{}\"\n[[feeds]]\nname = \"ok\"\nurl = \"{}\"\n",
         server.url("/busy"),
@@ -105,10 +157,23 @@ fn retry_after_is_respected_and_a_failing_feed_does_not_slow_the_others() {
         server.url("/ok")
     ));
     let d = Daemon::start(&ws);
-    wait_until(Duration::from_secs(15), "five polls of the healthy feed", || server.requests("/ok").len() >= 5);
-    assert_eq!(server.requests("/busy").len(), 1, "polled again before Retry-After");
+    wait_until(
+        Duration::from_secs(15),
+        "five polls of the healthy feed",
+        || server.requests("/ok").len() >= 5,
+    );
+    assert_eq!(
+        server.requests("/busy").len(),
+        1,
+        "polled again before Retry-After"
+    );
     // Backoff: 1s, 2s, 4s... so the failing feed is polled fewer times than the healthy one.
-    assert!(server.requests("/down").len() < server.requests("/ok").len(), "{} vs {}", server.requests("/down").len(), server.requests("/ok").len());
+    assert!(
+        server.requests("/down").len() < server.requests("/ok").len(),
+        "{} vs {}",
+        server.requests("/down").len(),
+        server.requests("/ok").len()
+    );
     let feeds = json_lines(&ws.run(&["feeds", "--json"]).stdout);
     let busy = feeds.iter().find(|f| f["name"] == "busy").unwrap();
     assert_eq!(busy["schedule_reason"], "retry-after", "{busy}");
@@ -120,25 +185,56 @@ fn retry_after_is_respected_and_a_failing_feed_does_not_slow_the_others() {
 #[test]
 fn sighup_applies_a_valid_config_and_keeps_the_old_one_on_errors() {
     let server = Server::start();
-    server.route("/a", Reply::feed(&rss(&[("1", "a", "https://n.example/a", "")]), "\"a\""));
-    server.route("/b", Reply::feed(&rss(&[("1", "b", "https://n.example/b", "")]), "\"b\""));
-    let feed = |name: &str| format!("[[feeds]]\nname = \"{name}\"\nurl = \"{}\"\n", server.url(&format!("/{name}")));
+    server.route(
+        "/a",
+        Reply::feed(&rss(&[("1", "a", "https://n.example/a", "")]), "\"a\""),
+    );
+    server.route(
+        "/b",
+        Reply::feed(&rss(&[("1", "b", "https://n.example/b", "")]), "\"b\""),
+    );
+    let feed = |name: &str| {
+        format!(
+            "[[feeds]]\nname = \"{name}\"\nurl = \"{}\"\n",
+            server.url(&format!("/{name}"))
+        )
+    };
     let ws = Workspace::new(&format!("{FAST}{}", feed("a")));
     let d = Daemon::start(&ws);
-    wait_until(Duration::from_secs(10), "feed a polled", || !server.requests("/a").is_empty());
+    wait_until(Duration::from_secs(10), "feed a polled", || {
+        !server.requests("/a").is_empty()
+    });
 
     // An invalid config: rejected with the check errors, the old feed keeps being polled.
-    std::fs::write(&ws.config, "[storage]\npath = \"db.sqlite\"\n[[feeds]]\nurl = \"ftp://nope/\"\n").unwrap();
+    std::fs::write(
+        &ws.config,
+        "[storage]\npath = \"db.sqlite\"\n[[feeds]]\nurl = \"ftp://nope/\"\n",
+    )
+    .unwrap();
     d.signal(libc::SIGHUP);
-    wait_until(Duration::from_secs(10), "the reload error", || d.log().contains("reload failed"));
+    wait_until(Duration::from_secs(10), "the reload error", || {
+        d.log().contains("reload failed")
+    });
     assert!(d.log().contains("unsupported URL scheme"), "{}", d.log());
     let before = server.requests("/a").len();
-    wait_until(Duration::from_secs(10), "feed a still polled", || server.requests("/a").len() >= before + 2);
+    wait_until(Duration::from_secs(10), "feed a still polled", || {
+        server.requests("/a").len() >= before + 2
+    });
 
     // A valid config adding feed b.
-    std::fs::write(&ws.config, format!("[storage]\npath = \"db.sqlite\"\n{FAST}{}{}", feed("a"), feed("b"))).unwrap();
+    std::fs::write(
+        &ws.config,
+        format!(
+            "[storage]\npath = \"db.sqlite\"\n{FAST}{}{}",
+            feed("a"),
+            feed("b")
+        ),
+    )
+    .unwrap();
     d.signal(libc::SIGHUP);
-    wait_until(Duration::from_secs(10), "feed b polled", || !server.requests("/b").is_empty());
+    wait_until(Duration::from_secs(10), "feed b polled", || {
+        !server.requests("/b").is_empty()
+    });
     assert!(d.log().contains("config reloaded"), "{}", d.log());
     assert_eq!(d.stop(Duration::from_secs(10)).0, 0);
 }
@@ -146,23 +242,170 @@ fn sighup_applies_a_valid_config_and_keeps_the_old_one_on_errors() {
 #[test]
 fn sigterm_while_polling_exits_cleanly_and_a_restart_loses_and_duplicates_nothing() {
     let server = Server::start();
-    let items: Vec<(String, String)> = (0..30).map(|i| (format!("g{i}"), format!("https://n.example/{i}"))).collect();
-    let list: Vec<(&str, &str, &str, &str)> = items.iter().map(|(g, u)| (g.as_str(), "Story", u.as_str(), "")).collect();
+    let items: Vec<(String, String)> = (0..30)
+        .map(|i| (format!("g{i}"), format!("https://n.example/{i}")))
+        .collect();
+    let list: Vec<(&str, &str, &str, &str)> = items
+        .iter()
+        .map(|(g, u)| (g.as_str(), "Story", u.as_str(), ""))
+        .collect();
     server.route("/a", Reply::feed(&rss(&list), "\"1\""));
     server.route("/slow", Reply::Stall);
-    let ws = Workspace::new(&format!("{FAST}[[feeds]]\nname = \"a\"\nurl = \"{}\"\n[[feeds]]\nname = \"slow\"\nurl = \"{}\"\n", server.url("/a"), server.url("/slow")));
+    let ws = Workspace::new(&format!(
+        "{FAST}[[feeds]]\nname = \"a\"\nurl = \"{}\"\n[[feeds]]\nname = \"slow\"\nurl = \"{}\"\n",
+        server.url("/a"),
+        server.url("/slow")
+    ));
     let d = Daemon::start(&ws);
-    wait_until(Duration::from_secs(10), "the slow poll in flight", || !server.requests("/slow").is_empty() && !server.requests("/a").is_empty());
+    wait_until(Duration::from_secs(10), "the slow poll in flight", || {
+        !server.requests("/slow").is_empty() && !server.requests("/a").is_empty()
+    });
     std::thread::sleep(Duration::from_millis(300));
     let (code, took) = d.stop(Duration::from_secs(10));
     assert_eq!(code, 0);
-    assert!(took <= Duration::from_secs(4), "shutdown_grace is 3s, took {took:?}");
+    assert!(
+        took <= Duration::from_secs(4),
+        "shutdown_grace is 3s, took {took:?}"
+    );
     let count = json_lines(&ws.run(&["items", "--json", "--limit", "1000"]).stdout).len();
     assert_eq!(count, 30);
     let d = Daemon::start(&ws);
-    wait_until(Duration::from_secs(10), "a poll after restart", || server.requests("/a").len() >= 2);
+    wait_until(Duration::from_secs(10), "a poll after restart", || {
+        server.requests("/a").len() >= 2
+    });
     assert_eq!(d.stop(Duration::from_secs(10)).0, 0);
-    assert_eq!(json_lines(&ws.run(&["items", "--json", "--limit", "1000"]).stdout).len(), 30);
+    assert_eq!(
+        json_lines(&ws.run(&["items", "--json", "--limit", "1000"]).stdout).len(),
+        30
+    );
     let wal = ws.dir.path().join("db.sqlite-wal");
-    assert!(!wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0, "WAL checkpointed at exit");
+    assert!(
+        !wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0,
+        "WAL checkpointed at exit"
+    );
+}
+
+#[test]
+fn cache_control_max_age_and_gone_feeds_are_respected() {
+    let server = Server::start();
+    server.route(
+        "/cached",
+        Reply::FeedWith(
+            rss(&[("1", "x", "https://n.example/c", "")]),
+            vec![("Cache-Control".into(), "max-age=60".into())],
+        ),
+    );
+    server.route("/gone", Reply::Status(410, vec![]));
+    server.route(
+        "/ok",
+        Reply::feed(&rss(&[("1", "x", "https://n.example/o", "")]), "\"1\""),
+    );
+    let ws = Workspace::new(&format!(
+        "{FAST}[[feeds]]\nname = \"cached\"\nurl = \"{}\"\n[[feeds]]\nname = \"gone\"\nurl = \"{}\"\n[[feeds]]\nname = \"ok\"\nurl = \"{}\"\n",
+        server.url("/cached"),
+        server.url("/gone"),
+        server.url("/ok")
+    ));
+    let d = Daemon::start(&ws);
+    wait_until(
+        Duration::from_secs(15),
+        "four polls of the healthy feed",
+        || server.requests("/ok").len() >= 4,
+    );
+    assert_eq!(
+        server.requests("/cached").len(),
+        1,
+        "polled again within max-age"
+    );
+    assert_eq!(
+        server.requests("/gone").len(),
+        1,
+        "a gone feed is not polled again"
+    );
+    assert_eq!(
+        d.log().matches("feed is gone").count(),
+        1,
+        "logged once:\n{}",
+        d.log()
+    );
+    let feeds = json_lines(&ws.run(&["feeds", "--json"]).stdout);
+    let gone = feeds.iter().find(|f| f["name"] == "gone").unwrap();
+    assert!(gone["dead_since"].is_string(), "{gone}");
+    assert!(
+        ws.run(&["feeds"])
+            .stdout
+            .contains("gone:           HTTP 410")
+    );
+    assert_eq!(d.stop(Duration::from_secs(10)).0, 0);
+    // A restart does not poll it either.
+    let d = Daemon::start(&ws);
+    let before = server.requests("/ok").len();
+    wait_until(
+        Duration::from_secs(10),
+        "two more polls of the healthy feed",
+        || server.requests("/ok").len() >= before + 2,
+    );
+    assert_eq!(server.requests("/gone").len(), 1);
+    assert_eq!(d.stop(Duration::from_secs(10)).0, 0);
+}
+
+#[test]
+fn a_permanent_redirect_is_adopted_after_three_polls() {
+    let server = Server::start();
+    server.route("/old", Reply::Redirect(301, "/new".into()));
+    server.route(
+        "/new",
+        Reply::feed(&rss(&[("1", "x", "https://n.example/m", "")]), "\"1\""),
+    );
+    let ws = Workspace::new(&format!(
+        "{FAST}[[feeds]]\nname = \"m\"\nurl = \"{}\"\n",
+        server.url("/old")
+    ));
+    let d = Daemon::start(&ws);
+    wait_until(Duration::from_secs(15), "two polls after adoption", || {
+        server.requests("/new").len() >= 5
+    });
+    assert_eq!(
+        server.requests("/old").len(),
+        3,
+        "the old URL is left after three permanent redirects"
+    );
+    assert!(d.log().contains("feed moved permanently"), "{}", d.log());
+    let feeds = json_lines(&ws.run(&["feeds", "--json"]).stdout);
+    assert_eq!(feeds[0]["adopted_url"], server.url("/new"));
+    assert_eq!(d.stop(Duration::from_secs(10)).0, 0);
+}
+
+#[test]
+fn requests_to_one_host_are_spaced() {
+    let server = Server::start();
+    let mut cfg = format!("{FAST}host_spacing = \"300ms\"\n");
+    for i in 0..4 {
+        server.route(
+            &format!("/f{i}"),
+            Reply::feed(
+                &rss(&[("1", "x", &format!("https://n.example/{i}"), "")]),
+                "\"1\"",
+            ),
+        );
+        cfg.push_str(&format!(
+            "[[feeds]]\nname = \"f{i}\"\nurl = \"{}\"\n",
+            server.url(&format!("/f{i}"))
+        ));
+    }
+    let ws = Workspace::new(&cfg);
+    let d = Daemon::start(&ws);
+    wait_until(Duration::from_secs(15), "eight requests", || {
+        server.all_requests().len() >= 8
+    });
+    assert_eq!(d.stop(Duration::from_secs(10)).0, 0);
+    let mut times: Vec<_> = server.all_requests().iter().map(|r| r.at).collect();
+    times.sort();
+    for pair in times.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap >= Duration::from_millis(280),
+            "two requests {gap:?} apart"
+        );
+    }
 }

@@ -21,6 +21,8 @@ pub enum Reply {
         gzip: bool,
     },
     Status(u16, Vec<(String, String)>),
+    /// A feed with extra response headers (e.g. Cache-Control).
+    FeedWith(String, Vec<(String, String)>),
     Redirect(u16, String),
     /// Headers, then silence.
     Stall,
@@ -48,6 +50,7 @@ impl Reply {
 pub struct Request {
     pub path: String,
     pub headers: HashMap<String, String>,
+    pub at: std::time::Instant,
 }
 
 #[derive(Clone, Default)]
@@ -99,6 +102,10 @@ impl Server {
         self.routes.lock().unwrap().insert(path.to_owned(), reply);
     }
 
+    pub fn all_requests(&self) -> Vec<Request> {
+        self.log.lock().unwrap().clone()
+    }
+
     pub fn requests(&self, path: &str) -> Vec<Request> {
         self.log
             .lock()
@@ -136,6 +143,7 @@ impl Server {
         self.log.lock().unwrap().push(Request {
             path: path.clone(),
             headers: headers.clone(),
+            at: std::time::Instant::now(),
         });
         let reply = self.routes.lock().unwrap().get(&path).cloned();
         let Some(reply) = reply else {
@@ -168,6 +176,10 @@ impl Server {
                     return write_all(&mut stream, 200, &h, &gzip_bytes(&body)).await;
                 }
                 write_all(&mut stream, 200, &h, &body).await
+            }
+            Reply::FeedWith(body, mut h) => {
+                h.push(("Content-Type".into(), "application/rss+xml".into()));
+                write_all(&mut stream, 200, &h, body.as_bytes()).await
             }
             Reply::Status(code, h) => {
                 let h: Vec<_> = h.into_iter().collect();
