@@ -98,7 +98,7 @@ fn new_items_published_while_running_are_stored_and_alerted_once() {
     ));
     let d = Daemon::start(&ws);
     wait_until(Duration::from_secs(10), "the first poll", || {
-        server.requests("/a").len() >= 1 && ws.db().exists()
+        !server.requests("/a").is_empty() && ws.db().exists()
     });
     server.route(
         "/a",
