@@ -409,3 +409,60 @@ fn requests_to_one_host_are_spaced() {
         );
     }
 }
+
+#[test]
+fn systemd_notify_ready_watchdog_reload_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let server = Server::start();
+    server.route(
+        "/a",
+        Reply::feed(&rss(&[("1", "x", "https://n.example/a", "")]), "\"1\""),
+    );
+    let ws = Workspace::new(&format!(
+        "{FAST}[[feeds]]\nname = \"a\"\nurl = \"{}\"\n",
+        server.url("/a")
+    ));
+    let sock_path = ws.dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let started = Instant::now();
+    let mut child = Command::new(bin())
+        .args(["--config", ws.config.to_str().unwrap(), "run"])
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "1000000")
+        .env_remove("WATCHDOG_PID")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut messages = Vec::new();
+    let recv_until = |messages: &mut Vec<String>, what: &str, limit: Duration| {
+        let t = Instant::now();
+        let mut buf = [0u8; 4096];
+        while !messages.iter().any(|m: &String| m.contains(what)) {
+            assert!(
+                t.elapsed() < limit,
+                "no {what} within {limit:?}: {messages:?}"
+            );
+            if let Ok(n) = sock.recv(&mut buf) {
+                messages.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
+        }
+    };
+    recv_until(&mut messages, "READY=1", Duration::from_secs(5));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("STATUS=watching 1 feeds")),
+        "{messages:?}"
+    );
+    recv_until(&mut messages, "WATCHDOG=1", Duration::from_secs(3));
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    recv_until(&mut messages, "RELOADING=1", Duration::from_secs(5));
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    recv_until(&mut messages, "STOPPING=1", Duration::from_secs(5));
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
