@@ -168,7 +168,9 @@ async fn feed_loop(
         Some(next) if next > now => (next - now).to_std().unwrap_or_default(),
         _ => spread.mul_f64(scheduler::random_unit()),
     };
-    if let Some(since) = state.as_ref().and_then(|s| s.dead_since) {
+    // Gone, unless the config now points the feed at another URL.
+    let url = feed.source.to_string();
+    if let Some(since) = state.as_ref().filter(|s| s.url == url).and_then(|s| s.dead_since) {
         tracing::info!(feed = %Untrusted(&feed.name), since = %since, "feed is gone (HTTP 410); not polling it");
         return;
     }
