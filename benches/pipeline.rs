@@ -12,7 +12,7 @@ use chrono::Utc;
 use newshound::config::Synchronous;
 use newshound::model::{Item, ItemKey, stable_hash};
 use newshound::normalize::parse_feed;
-use newshound::store::{AlertPolicy, MatchedItem, PollOutcome, PollRecord, Store};
+use newshound::store::{IngestPolicy, MatchedItem, PollOutcome, PollRecord, Store};
 use newshound::topics::{Matcher, Scratch, TopicSpec};
 
 const WORDS: &[&str] = &[
@@ -309,7 +309,10 @@ fn bench_store(filter: &str) {
     if !"store".contains(filter) && !filter.is_empty() {
         return;
     }
-    let policy = AlertPolicy { max_age: None };
+    let policy = IngestPolicy {
+        max_age: None,
+        ..IngestPolicy::default()
+    };
     let mut r = Rng(99);
     let feeds: Vec<Vec<Item>> = (0..200).map(|f| feed_items(f, 50, &mut r)).collect();
     let dir = std::env::temp_dir().join(format!("newshound-bench-{}", std::process::id()));

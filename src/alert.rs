@@ -1,7 +1,8 @@
 //! Alerts in the logs: one event per new match, under the `newshound::alert` target.
 //!
 //! Fields (stable; the JSON log format carries them as top-level keys): `topic`, `feed`,
-//! `title`, `url`, `published`, `terms`, `field`, `snippet`, `item_id`, `alert_id`. Feed text is
+//! `title`, `url`, `published`, `terms`, `field`, `snippet`, `story_id`, `sources` (feeds that
+//! reported the story so far), `item_id`, `alert_id`. A topic alerts once per story. Feed text is
 //! escaped and truncated by [`Untrusted`], so a title cannot forge a log line.
 
 use crate::config::AlertLevel;
@@ -24,6 +25,8 @@ macro_rules! alert_event {
             terms = %Untrusted(&$terms),
             field = %$a.field,
             snippet = %Untrusted(&$a.snippet),
+            story_id = $a.story_id,
+            sources = $a.sources,
             item_id = $a.item_id,
             alert_id = $a.alert_id,
             "match"

@@ -58,6 +58,8 @@ pub enum Command {
     Items(ItemsArgs),
     /// Show stored alerts, newest first.
     Alerts(AlertsArgs),
+    /// Show stories (the same news from any number of feeds), newest first, with their sources.
+    Stories(StoriesArgs),
     /// Fetch or read one feed and print its normalized items, without storing anything.
     Parse(ParseArgs),
     /// Work with topics.
@@ -93,6 +95,28 @@ pub struct ItemsArgs {
     /// One JSON object per line.
     #[arg(long)]
     pub json: bool,
+    /// Say why each item is in its story (first item, or the similarity that joined it).
+    #[arg(long)]
+    pub explain: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StoriesArgs {
+    /// Only stories started within this long ago, e.g. `1d`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub since: Option<std::time::Duration>,
+    /// Only stories reported by at least this many feeds.
+    #[arg(long, default_value_t = 1)]
+    pub min_sources: usize,
+    /// At most this many stories.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// One JSON object per story per line (with its items).
+    #[arg(long)]
+    pub json: bool,
+    /// List each story's items and why they were joined.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 #[derive(Debug, Args)]

@@ -7,10 +7,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::cli::{AlertsArgs, ItemsArgs, ListArgs, OnceArgs, ParseArgs, TopicsTestArgs};
+use crate::cli::{
+    AlertsArgs, ItemsArgs, ListArgs, OnceArgs, ParseArgs, StoriesArgs, TopicsTestArgs,
+};
 use crate::config::{self, Config, ConfigError, FeedSource};
 use crate::poll::{self, FeedReport, PollResult, Poller};
-use crate::store::{self, AlertPolicy, Store};
+use crate::store::{self, IngestPolicy, Store};
 use crate::text::Untrusted;
 use crate::topics::{Matcher, TopicSpec, snippet};
 
@@ -71,12 +73,7 @@ pub async fn once(cfg: Config, args: &OnceArgs) -> i32 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let (handle, writer) = store::spawn_writer(
-        store,
-        AlertPolicy {
-            max_age: cfg.alert_max_age,
-        },
-    );
+    let (handle, writer) = store::spawn_writer(store, IngestPolicy::from(&cfg));
     let poller = match Poller::new(&cfg, handle) {
         Ok(p) => Arc::new(p),
         Err(e) => {
@@ -282,14 +279,68 @@ pub fn items(cfg: &Config, args: &ItemsArgs) -> i32 {
             let _ = writeln!(out, "{}", serde_json::to_string(i).unwrap_or_default());
         } else {
             let date = fmt_time(i.published.or(Some(i.first_seen)));
+            let story = i
+                .story_id
+                .map_or_else(|| "-".to_owned(), |s| format!("#{s}"));
             let _ = writeln!(
                 out,
-                "{date}  [{}]  {}",
+                "{date}  story {story}  [{}]  {}",
                 Untrusted(&i.sources.join(", ")),
                 Untrusted(&i.title)
             );
             if let Some(u) = &i.url {
                 let _ = writeln!(out, "    {}", Untrusted(u));
+            }
+            if args.explain {
+                let _ = writeln!(
+                    out,
+                    "    in story {story}: {}",
+                    i.join_reason.as_deref().unwrap_or("-")
+                );
+            }
+        }
+    }
+    exit::OK
+}
+
+pub fn stories(cfg: &Config, args: &StoriesArgs) -> i32 {
+    let store = match open_read_only(cfg) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let stories = match store.stories(since(args.since), args.min_sources, args.limit) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::FAILURE;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    for st in &stories {
+        if args.json {
+            let _ = writeln!(out, "{}", serde_json::to_string(st).unwrap_or_default());
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "#{}  {}  {} item(s) from {} source(s): {}",
+            st.id,
+            fmt_time(Some(st.started)),
+            st.items.len(),
+            st.sources.len(),
+            Untrusted(&st.sources.join(", "))
+        );
+        let _ = writeln!(out, "    {}", Untrusted(&st.headline));
+        if args.explain {
+            for i in &st.items {
+                let _ = writeln!(
+                    out,
+                    "      item {} [{}] {} — {}",
+                    i.id,
+                    Untrusted(&i.sources.join(", ")),
+                    Untrusted(&i.title),
+                    i.join_reason.as_deref().unwrap_or("-")
+                );
             }
         }
     }

@@ -23,7 +23,7 @@ use crate::commands::exit;
 use crate::config::{self, Config, FeedConfig};
 use crate::poll::Poller;
 use crate::scheduler::{self, Inputs};
-use crate::store::{self, AlertPolicy, Store};
+use crate::store::{self, IngestPolicy, Store};
 use crate::text::Untrusted;
 
 fn notify(states: &[NotifyState<'_>]) {
@@ -38,12 +38,7 @@ pub async fn run(cfg: Config, path: PathBuf) -> i32 {
             return exit::CANT_OPEN_DB;
         }
     };
-    let (handle, writer) = store::spawn_writer(
-        store,
-        AlertPolicy {
-            max_age: cfg.alert_max_age,
-        },
-    );
+    let (handle, writer) = store::spawn_writer(store, IngestPolicy::from(&cfg));
     let (mut term, mut int, mut hup) = match (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
@@ -170,7 +165,11 @@ async fn feed_loop(
     };
     // Gone, unless the config now points the feed at another URL.
     let url = feed.source.to_string();
-    if let Some(since) = state.as_ref().filter(|s| s.url == url).and_then(|s| s.dead_since) {
+    if let Some(since) = state
+        .as_ref()
+        .filter(|s| s.url == url)
+        .and_then(|s| s.dead_since)
+    {
         tracing::info!(feed = %Untrusted(&feed.name), since = %since, "feed is gone (HTTP 410); not polling it");
         return;
     }

@@ -40,5 +40,6 @@ pub mod normalize;
 pub mod poll;
 pub mod scheduler;
 pub mod store;
+pub mod stories;
 pub mod text;
 pub mod topics;

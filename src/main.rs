@@ -42,6 +42,7 @@ async fn run(cli: Cli, path: std::path::PathBuf) -> i32 {
         Command::Feeds(args) => commands::feeds(&cfg, args),
         Command::Items(args) => commands::items(&cfg, args),
         Command::Alerts(args) => commands::alerts(&cfg, args),
+        Command::Stories(args) => commands::stories(&cfg, args),
         Command::Topics(TopicsCommand::Test(args)) => commands::topics_test(&cfg, args),
         Command::Check | Command::Parse(_) => unreachable!("handled above"),
     }

@@ -325,6 +325,9 @@ impl Poller {
                 "most of this feed's items look new at once (GUIDs rotated?); not alerting on them"
             );
         }
+        for (topic, story) in &summary.also_reported {
+            tracing::debug!(topic = %Untrusted(topic), story_id = story, "also reported by this feed; the story already alerted for the topic");
+        }
         for a in &summary.alerts {
             crate::alert::emit(
                 a,
@@ -381,7 +384,12 @@ fn match_items(matcher: &Matcher, feed: &str, parsed: ParsedFeed) -> ParsedFeedW
                 .into_iter()
                 .map(|m| alert_candidate(matcher, &item.title, &item.summary, m))
                 .collect();
-            MatchedItem { item, matches }
+            let features = crate::stories::features(&item.title, &item.summary);
+            MatchedItem {
+                item,
+                matches,
+                features,
+            }
         })
         .collect();
     ParsedFeedWithMatches {

@@ -126,6 +126,10 @@ pub struct Config {
     pub defaults: Defaults,
     /// Items published longer ago than this never alert; `None` disables the rule.
     pub alert_max_age: Option<Duration>,
+    /// Items join stories started at most this long before them.
+    pub story_window: Duration,
+    /// The similarity (0–1) at which an item joins a story.
+    pub story_threshold: f64,
     /// Enabled feeds only.
     pub feeds: Vec<FeedConfig>,
     pub topics: Vec<TopicConfig>,
@@ -510,6 +514,26 @@ impl Validator<'_> {
             },
         };
 
+        let story_window = self.duration(
+            &raw.stories.window,
+            "stories.window",
+            Duration::from_secs(48 * 3600),
+        );
+        let story_threshold = match &raw.stories.threshold {
+            None => crate::stories::DEFAULT_THRESHOLD,
+            Some(t) if (0.05..=1.0).contains(t.get_ref()) => *t.get_ref(),
+            Some(t) => {
+                self.error(
+                    t.span(),
+                    format!(
+                        "stories.threshold must be between 0.05 and 1.0, got {}",
+                        t.get_ref()
+                    ),
+                );
+                crate::stories::DEFAULT_THRESHOLD
+            }
+        };
+
         let mut feeds = Vec::new();
         let mut names: HashMap<String, Range<usize>> = HashMap::new();
         let mut sources: HashMap<String, Range<usize>> = HashMap::new();
@@ -583,6 +607,8 @@ impl Validator<'_> {
             synchronous,
             defaults,
             alert_max_age,
+            story_window,
+            story_threshold,
             feeds,
             topics,
         })

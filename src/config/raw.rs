@@ -16,6 +16,8 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub alerts: RawAlerts,
     #[serde(default)]
+    pub stories: RawStories,
+    #[serde(default)]
     pub feeds: Vec<RawFeed>,
     #[serde(default)]
     pub topics: Vec<RawTopic>,
@@ -54,6 +56,15 @@ pub(crate) struct RawDefaults {
 pub(crate) struct RawAlerts {
     /// `"24h"`, or `"off"`.
     pub max_age: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStories {
+    /// How long after a story's first item others can still join it.
+    pub window: Option<Spanned<String>>,
+    /// Similarity (0–1) at which an item joins a story.
+    pub threshold: Option<Spanned<f64>>,
 }
 
 /// A byte size: a plain integer, or a string such as `"16MiB"`.

@@ -26,6 +26,7 @@ use serde::Serialize;
 
 use crate::config::Synchronous;
 use crate::model::Item;
+use crate::stories::{Features, TermStats, key_terms, similarity};
 
 pub use writer::{StoreHandle, spawn_writer};
 
@@ -33,6 +34,7 @@ pub use writer::{StoreHandle, spawn_writer};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_schedule.sql"),
+    include_str!("migrations/0003_stories.sql"),
 ];
 
 /// A permanent redirect seen on this many consecutive polls becomes the URL polled.
@@ -118,6 +120,8 @@ pub enum PollOutcome {
 pub struct MatchedItem {
     pub item: Item,
     pub matches: Vec<AlertCandidate>,
+    /// For story assignment (computed off the writer, with the matching).
+    pub features: Features,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -129,11 +133,35 @@ pub struct AlertCandidate {
     pub snippet: String,
 }
 
-/// When a match becomes an alert.
+/// How items become stories and matches become alerts.
 #[derive(Debug, Clone, Copy)]
-pub struct AlertPolicy {
+pub struct IngestPolicy {
     /// Items dated longer ago than this never alert.
     pub max_age: Option<Duration>,
+    /// Items join stories started at most this long before them.
+    pub story_window: Duration,
+    /// The similarity at which an item joins a story.
+    pub story_threshold: f64,
+}
+
+impl Default for IngestPolicy {
+    fn default() -> Self {
+        IngestPolicy {
+            max_age: Some(Duration::from_secs(86400)),
+            story_window: Duration::from_secs(48 * 3600),
+            story_threshold: crate::stories::DEFAULT_THRESHOLD,
+        }
+    }
+}
+
+impl From<&crate::config::Config> for IngestPolicy {
+    fn from(cfg: &crate::config::Config) -> Self {
+        IngestPolicy {
+            max_age: cfg.alert_max_age,
+            story_window: cfg.story_window,
+            story_threshold: cfg.story_threshold,
+        }
+    }
 }
 
 /// What a poll changed.
@@ -157,6 +185,8 @@ pub struct PollSummary {
     pub gone: bool,
     /// The feed's recent publishing, for adaptive scheduling.
     pub activity: Activity,
+    /// Matches on stories that had already alerted for the topic: (topic, story).
+    pub also_reported: Vec<(String, i64)>,
 }
 
 /// How much a feed published lately: items dated (or first seen) in the last 7 days, and the
@@ -171,6 +201,9 @@ pub struct Activity {
 pub struct NewAlert {
     pub alert_id: i64,
     pub item_id: i64,
+    pub story_id: i64,
+    /// Feeds that reported the story so far.
+    pub sources: u32,
     pub topic: String,
     pub feed: String,
     pub title: String,
@@ -223,6 +256,21 @@ pub struct StoredItem {
     pub updated: Option<DateTime<Utc>>,
     pub first_seen: DateTime<Utc>,
     pub changed: Option<DateTime<Utc>>,
+    pub story_id: Option<i64>,
+    /// Why the item is in its story: "first item", or the similarity that joined it.
+    pub join_reason: Option<String>,
+}
+
+/// A story: its headline item, and every item and feed that reported it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredStory {
+    pub id: i64,
+    pub headline: String,
+    pub url: Option<String>,
+    pub started: DateTime<Utc>,
+    pub last: DateTime<Utc>,
+    pub sources: Vec<String>,
+    pub items: Vec<StoredItem>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -238,11 +286,13 @@ pub struct StoredAlert {
     pub field: String,
     pub snippet: String,
     pub created: DateTime<Utc>,
+    pub story_id: i64,
 }
 
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    stories: StoryState,
 }
 
 fn ts(d: DateTime<Utc>) -> i64 {
@@ -269,6 +319,7 @@ impl Store {
         let mut store = Store {
             conn,
             path: path.to_owned(),
+            stories: StoryState::default(),
         };
         store
             .configure(synchronous)
@@ -299,6 +350,7 @@ impl Store {
         let store = Store {
             conn,
             path: path.to_owned(),
+            stories: StoryState::default(),
         };
         store.check_version()?;
         Ok(store)
@@ -427,7 +479,7 @@ impl Store {
     }
 
     /// Commits one poll: items, alerts and the feed's new state, in one transaction.
-    pub fn record_poll(&mut self, rec: &PollRecord, policy: AlertPolicy) -> Result<PollSummary> {
+    pub fn record_poll(&mut self, rec: &PollRecord, policy: IngestPolicy) -> Result<PollSummary> {
         self.record_polls(&[rec], policy)
             .pop()
             .unwrap_or(Err(StoreError::WriterGone))
@@ -439,7 +491,7 @@ impl Store {
     pub fn record_polls(
         &mut self,
         recs: &[&PollRecord],
-        policy: AlertPolicy,
+        policy: IngestPolicy,
     ) -> Vec<Result<PollSummary>> {
         let mut tx = match self
             .conn
@@ -457,7 +509,7 @@ impl Store {
         for rec in recs {
             let one = (|| {
                 let sp = tx.savepoint()?;
-                let summary = record_in(&sp, rec, policy)?;
+                let summary = record_in(&sp, rec, policy, &mut self.stories)?;
                 sp.commit()?;
                 Ok(summary)
             })();
@@ -479,15 +531,27 @@ impl Store {
         since: Option<DateTime<Utc>>,
         limit: usize,
     ) -> Result<Vec<StoredItem>> {
+        self.items_where(feed, since, None, limit)
+    }
+
+    fn items_where(
+        &self,
+        feed: Option<&str>,
+        since: Option<DateTime<Utc>>,
+        story: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<StoredItem>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT i.id, f.name, i.title, i.summary, i.url, i.canonical_url, i.published_at, i.updated_at, i.first_seen_at, i.changed_at,
-                    (SELECT group_concat(f2.name, char(31)) FROM sightings s JOIN feeds f2 ON f2.id = s.feed_id WHERE s.item_id = i.id)
+                    (SELECT group_concat(f2.name, char(31)) FROM sightings s JOIN feeds f2 ON f2.id = s.feed_id WHERE s.item_id = i.id),
+                    i.story_id, i.join_reason
              FROM items i JOIN feeds f ON f.id = i.first_feed_id
              WHERE (?1 IS NULL OR EXISTS (SELECT 1 FROM sightings s JOIN feeds f3 ON f3.id = s.feed_id WHERE s.item_id = i.id AND f3.name = ?1))
                AND (?2 IS NULL OR i.first_seen_at >= ?2)
+               AND (?4 IS NULL OR i.story_id = ?4)
              ORDER BY coalesce(i.published_at, i.first_seen_at) DESC, i.id DESC LIMIT ?3",
         )?;
-        let rows = stmt.query_map(params![feed, since.map(ts), limit as i64], |r| {
+        let rows = stmt.query_map(params![feed, since.map(ts), limit as i64, story], |r| {
             let sources: Option<String> = r.get(10)?;
             let mut sources: Vec<String> = sources
                 .map(|s| s.split('\u{1f}').map(str::to_owned).collect())
@@ -506,9 +570,54 @@ impl Store {
                 first_seen: from_ts(r.get(8)?).unwrap_or_default(),
                 changed: from_ts(r.get(9)?),
                 sources,
+                story_id: r.get(11)?,
+                join_reason: r.get(12)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Stories started since `since` with at least `min_sources` feeds, newest first.
+    pub fn stories(
+        &self,
+        since: Option<DateTime<Utc>>,
+        min_sources: usize,
+        limit: usize,
+    ) -> Result<Vec<StoredStory>> {
+        let ids: Vec<(i64, String, Option<String>, i64, i64)> = {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT st.id, i.title, i.url, st.started_at, st.last_at FROM stories st JOIN items i ON i.id = st.headline_item_id
+                 WHERE (?1 IS NULL OR st.started_at >= ?1)
+                   AND (SELECT count(DISTINCT s.feed_id) FROM items m JOIN sightings s ON s.item_id = m.id WHERE m.story_id = st.id) >= ?2
+                 ORDER BY st.started_at DESC, st.id DESC LIMIT ?3",
+            )?;
+            stmt.query_map(
+                params![since.map(ts), min_sources as i64, limit as i64],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )?
+            .collect::<rusqlite::Result<_>>()?
+        };
+        ids.into_iter()
+            .map(|(id, headline, url, started, last)| {
+                let mut items = self.items_where(None, None, Some(id), 1000)?;
+                items.reverse();
+                let mut sources: Vec<String> = items
+                    .iter()
+                    .flat_map(|i| i.sources.iter().cloned())
+                    .collect();
+                sources.sort();
+                sources.dedup();
+                Ok(StoredStory {
+                    id,
+                    headline,
+                    url,
+                    started: from_ts(Some(started)).unwrap_or_default(),
+                    last: from_ts(Some(last)).unwrap_or_default(),
+                    sources,
+                    items,
+                })
+            })
+            .collect()
     }
 
     /// Stored alerts, newest first.
@@ -519,7 +628,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<StoredAlert>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT a.id, a.topic, f.name, a.item_id, i.title, i.url, i.published_at, a.terms, a.field, a.snippet, a.created_at
+            "SELECT a.id, a.topic, f.name, a.item_id, i.title, i.url, i.published_at, a.terms, a.field, a.snippet, a.created_at, a.story_id
              FROM alerts a JOIN items i ON i.id = a.item_id JOIN feeds f ON f.id = a.feed_id
              WHERE (?1 IS NULL OR a.topic = ?1) AND (?2 IS NULL OR a.created_at >= ?2)
              ORDER BY a.created_at DESC, a.id DESC LIMIT ?3",
@@ -538,6 +647,7 @@ impl Store {
                 field: r.get(8)?,
                 snippet: r.get(9)?,
                 created: from_ts(r.get(10)?).unwrap_or_default(),
+                story_id: r.get(11)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -552,7 +662,12 @@ impl Store {
 }
 
 /// One poll's writes, inside the caller's transaction or savepoint.
-fn record_in(tx: &Connection, rec: &PollRecord, policy: AlertPolicy) -> Result<PollSummary> {
+fn record_in(
+    tx: &Connection,
+    rec: &PollRecord,
+    policy: IngestPolicy,
+    stories: &mut StoryState,
+) -> Result<PollSummary> {
     let (feed_id, known_url, last_success): (i64, String, Option<i64>) = {
         tx.execute(
             "INSERT INTO feeds (name, url) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
@@ -597,6 +712,7 @@ fn record_in(tx: &Connection, rec: &PollRecord, policy: AlertPolicy) -> Result<P
                 items,
                 policy,
                 rec.at,
+                stories,
                 &mut summary,
             )?;
             tx.execute(
@@ -709,6 +825,37 @@ enum Seen {
     Merged,
 }
 
+/// Where the writer keeps what story assignment needs between polls.
+#[derive(Default)]
+pub(crate) struct StoryState {
+    /// Term document frequencies over the last 7 days; loaded on first use, refreshed daily.
+    stats: Option<(TermStats, i64)>,
+}
+
+impl StoryState {
+    fn stats(&mut self, tx: &Connection, now: i64) -> rusqlite::Result<&mut TermStats> {
+        let stale = self
+            .stats
+            .as_ref()
+            .is_none_or(|(_, loaded)| now - loaded > 86_400);
+        if stale {
+            let mut stats = TermStats::default();
+            let mut stmt = tx.prepare(
+                "SELECT features FROM items WHERE first_seen_at >= ?1 AND features IS NOT NULL",
+            )?;
+            let rows = stmt.query_map(params![now - 7 * 86_400], |r| r.get::<_, Vec<u8>>(0))?;
+            for blob in rows {
+                stats.add(&Features::from_bytes(&blob?));
+            }
+            self.stats = Some((stats, now));
+        }
+        Ok(&mut self
+            .stats
+            .get_or_insert_with(|| (TermStats::default(), now))
+            .0)
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn ingest(
     tx: &Connection,
@@ -716,8 +863,9 @@ fn ingest(
     feed_name: &str,
     at: i64,
     items: &[MatchedItem],
-    policy: AlertPolicy,
+    policy: IngestPolicy,
     now: DateTime<Utc>,
+    stories: &mut StoryState,
     summary: &mut PollSummary,
 ) -> Result<()> {
     let stored_before: i64 = tx.query_row(
@@ -727,7 +875,7 @@ fn ingest(
     )?;
     let mut to_alert: Vec<(i64, &MatchedItem)> = Vec::new();
     for mi in items {
-        match upsert_item(tx, feed_id, at, &mi.item)? {
+        match upsert_item(tx, feed_id, at, mi, policy, stories)? {
             Seen::New(id) => {
                 summary.new += 1;
                 if !mi.matches.is_empty() {
@@ -751,8 +899,8 @@ fn ingest(
         .max_age
         .and_then(|d| chrono::Duration::from_std(d).ok());
     let mut insert = tx.prepare_cached(
-        "INSERT INTO alerts (topic, item_id, feed_id, query_index, terms, snippet, field, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (topic, item_id) DO NOTHING",
+        "INSERT INTO alerts (topic, item_id, story_id, feed_id, query_index, terms, snippet, field, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (topic, story_id) DO NOTHING",
     )?;
     for (item_id, mi) in to_alert {
         let date = mi.item.date();
@@ -762,11 +910,17 @@ fn ingest(
             summary.suppressed += mi.matches.len();
             continue;
         }
+        let story_id: i64 = tx.query_row(
+            "SELECT story_id FROM items WHERE id = ?1",
+            params![item_id],
+            |r| r.get(0),
+        )?;
         for m in &mi.matches {
             let terms = serde_json::to_string(&m.terms).unwrap_or_else(|_| "[]".into());
             let n = insert.execute(params![
                 m.topic,
                 item_id,
+                story_id,
                 feed_id,
                 m.query_index as i64,
                 terms,
@@ -775,9 +929,14 @@ fn ingest(
                 at
             ])?;
             if n == 1 {
+                let sources: i64 = tx
+                    .prepare_cached("SELECT count(DISTINCT s.feed_id) FROM items i JOIN sightings s ON s.item_id = i.id WHERE i.story_id = ?1")?
+                    .query_row(params![story_id], |r| r.get(0))?;
                 summary.alerts.push(NewAlert {
                     alert_id: tx.last_insert_rowid(),
                     item_id,
+                    story_id,
+                    sources: sources.max(1) as u32,
                     topic: m.topic.clone(),
                     feed: feed_name.to_owned(),
                     title: mi.item.title.clone(),
@@ -788,19 +947,49 @@ fn ingest(
                     snippet: m.snippet.clone(),
                     query_index: m.query_index,
                 });
+            } else {
+                summary.also_reported.push((m.topic.clone(), story_id));
             }
         }
     }
     Ok(())
 }
 
-fn upsert_item(tx: &Connection, feed_id: i64, at: i64, item: &Item) -> Result<Seen> {
+/// Finds the item an incoming one is, strongest key first: this feed's key for it; its GUID
+/// without scheme and host; its URL key (any feed); for link-less items, identical content.
+fn upsert_item(
+    tx: &Connection,
+    feed_id: i64,
+    at: i64,
+    mi: &MatchedItem,
+    policy: IngestPolicy,
+    stories: &mut StoryState,
+) -> Result<Seen> {
+    let item = &mi.item;
     let key = item.key.as_stored();
     let hash = item.content_hash as i64;
-    let known: Option<(i64, i64)> = tx
-        .prepare_cached("SELECT s.item_id, i.content_hash FROM sightings s JOIN items i ON i.id = s.item_id WHERE s.feed_id = ?1 AND s.item_key = ?2")?
-        .query_row(params![feed_id, key], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
+    let mut sighting = tx.prepare_cached("INSERT INTO sightings (feed_id, item_key, item_id, first_seen_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING")?;
+    let by_key = |k: &str| -> rusqlite::Result<Option<(i64, i64)>> {
+        tx.prepare_cached("SELECT s.item_id, i.content_hash FROM sightings s JOIN items i ON i.id = s.item_id WHERE s.feed_id = ?1 AND s.item_key = ?2")?
+            .query_row(params![feed_id, k], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+    };
+    let path_key = match &item.key {
+        crate::model::ItemKey::Guid(g) => {
+            crate::stories::guid_path_key(g).map(|p| format!("p:{p}"))
+        }
+        _ => None,
+    };
+    let mut known = by_key(&key)?;
+    if known.is_none()
+        && let Some(pk) = &path_key
+    {
+        // A GUID that only changed scheme or host: the same item; remember the new spelling.
+        known = by_key(pk)?;
+        if let Some((id, _)) = known {
+            sighting.execute(params![feed_id, key, id, at])?;
+        }
+    }
     if let Some((id, old_hash)) = known {
         if old_hash == hash {
             return Ok(Seen::Unchanged);
@@ -812,10 +1001,15 @@ fn upsert_item(tx: &Connection, feed_id: i64, at: i64, item: &Item) -> Result<Se
         .execute(params![id, item.title, item.summary, item.content, hash, item.updated.map(ts), at])?;
         return Ok(Seen::Updated(id));
     }
-    let existing: Option<i64> = match &item.canonical_url {
-        Some(c) => tx
-            .prepare_cached("SELECT id FROM items WHERE canonical_url = ?1")?
-            .query_row(params![c], |r| r.get(0))
+    let url_key = item
+        .canonical_url
+        .as_deref()
+        .and_then(|c| url::Url::parse(c).ok())
+        .map(|u| crate::stories::url_key(&u));
+    let existing: Option<i64> = match &url_key {
+        Some(k) => tx
+            .prepare_cached("SELECT id FROM items WHERE url_key = ?1")?
+            .query_row(params![k], |r| r.get(0))
             .optional()?,
         None => tx
             .prepare_cached(
@@ -824,18 +1018,22 @@ fn upsert_item(tx: &Connection, feed_id: i64, at: i64, item: &Item) -> Result<Se
             .query_row(params![hash], |r| r.get(0))
             .optional()?,
     };
-    let mut sighting = tx.prepare_cached("INSERT INTO sightings (feed_id, item_key, item_id, first_seen_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING")?;
     if let Some(id) = existing {
         sighting.execute(params![feed_id, key, id, at])?;
+        if let Some(pk) = &path_key {
+            sighting.execute(params![feed_id, pk, id, at])?;
+        }
         return Ok(Seen::Merged);
     }
+    let features = mi.features.to_bytes();
     tx.prepare_cached(
-        "INSERT INTO items (canonical_url, content_hash, title, summary, content, url, published_at, updated_at, first_seen_at,
-                            authors, categories, first_feed_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        "INSERT INTO items (canonical_url, url_key, content_hash, title, summary, content, url, published_at, updated_at, first_seen_at,
+                            authors, categories, first_feed_id, features)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?
     .execute(params![
         item.canonical_url,
+        url_key,
         hash,
         item.title,
         item.summary,
@@ -846,11 +1044,108 @@ fn upsert_item(tx: &Connection, feed_id: i64, at: i64, item: &Item) -> Result<Se
         at,
         serde_json::to_string(&item.authors).unwrap_or_else(|_| "[]".into()),
         serde_json::to_string(&item.categories).unwrap_or_else(|_| "[]".into()),
-        feed_id
+        feed_id,
+        features
     ])?;
     let id = tx.last_insert_rowid();
     sighting.execute(params![feed_id, key, id, at])?;
+    if let Some(pk) = &path_key {
+        sighting.execute(params![feed_id, pk, id, at])?;
+    }
+    let when = item.date().map_or(at, ts).min(at);
+    assign_story(tx, id, when, &mi.features, policy, stories, at)?;
     Ok(Seen::New(id))
+}
+
+/// Most members of a candidate story compared with a new item (its first items).
+const STORY_SAMPLE: i64 = 8;
+/// Most candidate stories scored for one item.
+const STORY_CANDIDATES: i64 = 12;
+
+/// Puts a new item into the story it reports, or starts a story. Candidates are the stories
+/// started within the window that share key terms with the item (from the `story_terms` index);
+/// the item joins the one with the highest mean similarity to its first members, if that
+/// reaches the threshold.
+fn assign_story(
+    tx: &Connection,
+    item_id: i64,
+    when: i64,
+    features: &Features,
+    policy: IngestPolicy,
+    stories: &mut StoryState,
+    now: i64,
+) -> rusqlite::Result<()> {
+    let stats = stories.stats(tx, now)?;
+    stats.add(features);
+    let keys = key_terms(features, stats);
+    let window = policy.story_window.as_secs() as i64;
+    // With little history the term statistics cannot yet tell a name everyone reports from a
+    // telling detail, so merges need more evidence until a few hundred items are known.
+    let warmth = (f64::from(stats.docs()) / 200.0).min(1.0);
+    let threshold = policy.story_threshold + 0.10 * (1.0 - warmth);
+    let mut best: Option<(i64, f64)> = None;
+    if !keys.is_empty() {
+        let placeholders = vec!["?"; keys.len()].join(",");
+        let sql = format!(
+            "SELECT story_id FROM story_terms WHERE term IN ({placeholders}) AND started_at >= ? AND started_at <= ?
+             GROUP BY story_id ORDER BY count(*) DESC, story_id DESC LIMIT {STORY_CANDIDATES}"
+        );
+        let mut args: Vec<rusqlite::types::Value> = keys
+            .iter()
+            .map(|k| rusqlite::types::Value::Integer(i64::from(*k)))
+            .collect();
+        args.push(rusqlite::types::Value::Integer(when - window));
+        args.push(rusqlite::types::Value::Integer(when + window));
+        let candidates: Vec<i64> = tx
+            .prepare_cached(&sql)?
+            .query_map(rusqlite::params_from_iter(args), |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut members = tx.prepare_cached("SELECT features FROM items WHERE story_id = ?1 AND features IS NOT NULL ORDER BY id LIMIT ?2")?;
+        for story in candidates {
+            let sims: Vec<f64> = members
+                .query_map(params![story, STORY_SAMPLE], |r| r.get::<_, Vec<u8>>(0))?
+                .filter_map(|b| b.ok())
+                .map(|b| similarity(features, &Features::from_bytes(&b), stats))
+                .collect();
+            if sims.is_empty() {
+                continue;
+            }
+            let mean = sims.iter().sum::<f64>() / sims.len() as f64;
+            if mean >= threshold && best.is_none_or(|(_, b)| mean > b) {
+                best = Some((story, mean));
+            }
+        }
+    }
+    match best {
+        Some((story, sim)) => {
+            tx.prepare_cached("UPDATE items SET story_id = ?2, join_reason = ?3 WHERE id = ?1")?
+                .execute(params![
+                    item_id,
+                    story,
+                    format!("similar to story {story} (similarity {sim:.2})")
+                ])?;
+            tx.prepare_cached(
+                "UPDATE stories SET items = items + 1, last_at = max(last_at, ?2) WHERE id = ?1",
+            )?
+            .execute(params![story, when])?;
+        }
+        None => {
+            tx.prepare_cached(
+                "INSERT INTO stories (headline_item_id, started_at, last_at) VALUES (?1, ?2, ?2)",
+            )?
+            .execute(params![item_id, when])?;
+            let story = tx.last_insert_rowid();
+            tx.prepare_cached(
+                "UPDATE items SET story_id = ?2, join_reason = 'first item' WHERE id = ?1",
+            )?
+            .execute(params![item_id, story])?;
+            let mut term = tx.prepare_cached("INSERT OR IGNORE INTO story_terms (term, story_id, started_at) VALUES (?1, ?2, ?3)")?;
+            for k in keys {
+                term.execute(params![i64::from(k), story, when])?;
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

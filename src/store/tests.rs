@@ -42,6 +42,7 @@ fn fetched(feed: &str, items: Vec<Item>, matches: &[&str]) -> PollRecord {
             items: items
                 .into_iter()
                 .map(|item| MatchedItem {
+                    features: crate::stories::features(&item.title, &item.summary),
                     item,
                     matches: matches
                         .iter()
@@ -59,8 +60,10 @@ fn fetched(feed: &str, items: Vec<Item>, matches: &[&str]) -> PollRecord {
     }
 }
 
-const POLICY: AlertPolicy = AlertPolicy {
+const POLICY: IngestPolicy = IngestPolicy {
     max_age: Some(Duration::from_secs(86400)),
+    story_window: Duration::from_secs(48 * 3600),
+    story_threshold: crate::stories::DEFAULT_THRESHOLD,
 };
 
 #[test]
@@ -270,4 +273,364 @@ fn migrations_upgrade_an_old_database_in_place() {
     drop(s);
     let s = Store::open(&path, Synchronous::Normal).unwrap();
     assert_eq!(s.integrity_check().unwrap(), "ok");
+}
+
+// ---- stories -------------------------------------------------------------------------------
+
+fn story_item(key: &str, url: &str, title: &str, summary: &str) -> Item {
+    Item {
+        summary: summary.into(),
+        content_hash: stable_hash(&[title, summary]),
+        ..item(key, Some(url), title)
+    }
+}
+
+/// 300 unrelated items from three days ago (outside the story window): the term statistics a
+/// running newshound has, so tests exercise the warm state rather than an empty database.
+fn warm(s: &mut Store) {
+    const WORDS: &[&str] = &[
+        "market",
+        "storm",
+        "festival",
+        "court",
+        "budget",
+        "vaccine",
+        "rocket",
+        "harvest",
+        "museum",
+        "league",
+        "strike",
+        "police",
+        "flood",
+        "tariff",
+        "energy",
+        "school",
+        "hospital",
+        "election",
+        "ruling",
+        "bridge",
+        "airline",
+        "bank",
+        "minister",
+        "trade",
+        "president",
+        "talks",
+        "city",
+        "river",
+        "football",
+        "film",
+        "music",
+        "prime",
+        "government",
+        "japan",
+        "china",
+        "united",
+        "states",
+        "deal",
+        "plan",
+        "report",
+        "week",
+        "company",
+        "profit",
+        "shares",
+        "prices",
+        "rain",
+        "fire",
+        "train",
+        "port",
+        "union",
+    ];
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        WORDS[(x % WORDS.len() as u64) as usize]
+    };
+    let items: Vec<Item> = (0..300)
+        .map(|i| {
+            let title: Vec<&str> = (0..8).map(|_| next()).collect();
+            let summary: Vec<&str> = (0..25).map(|_| next()).collect();
+            let mut it = story_item(
+                &format!("bg{i}"),
+                &format!("https://bg.example/{i}"),
+                &title.join(" "),
+                &summary.join(" "),
+            );
+            it.published = Some(Utc::now() - chrono::Duration::days(3));
+            it
+        })
+        .collect();
+    s.record_poll(&fetched("background", items, &[]), POLICY)
+        .unwrap();
+}
+
+fn story_of(s: &Store, title: &str) -> i64 {
+    s.items(None, None, 1000)
+        .unwrap()
+        .into_iter()
+        .find(|i| i.title == title)
+        .and_then(|i| i.story_id)
+        .unwrap()
+}
+
+const SEED: &str = "Japan PM Ishiba Eyes Meeting With Trump After Inauguration";
+const SEED_SUMMARY: &str = "Prime Minister Shigeru Ishiba is making arrangements to meet with U.S. President-elect Donald Trump in February or later, after Trump's inauguration.";
+
+#[test]
+fn the_same_story_from_three_feeds_is_one_story_one_alert_three_sources() {
+    let (_d, mut s) = store();
+    warm(&mut s);
+    let a = s
+        .record_poll(
+            &fetched(
+                "yomiuri",
+                vec![story_item("y1", "https://y.example/1", SEED, SEED_SUMMARY)],
+                &["summit"],
+            ),
+            POLICY,
+        )
+        .unwrap();
+    let b = s
+        .record_poll(
+            &fetched(
+                "kyodo",
+                vec![story_item(
+                    "k1",
+                    "https://k.example/1",
+                    "Ishiba arranging to meet Trump in February or later after inauguration -sources",
+                    "Japanese Prime Minister Shigeru Ishiba is arranging to hold talks with Donald Trump in February or later, after the U.S. president-elect's inauguration.",
+                )],
+                &["summit"],
+            ),
+            POLICY,
+        )
+        .unwrap();
+    let c = s
+        .record_poll(
+            &fetched(
+                "japantoday",
+                vec![story_item(
+                    "j1",
+                    "https://j.example/1",
+                    "Ishiba eyes February meeting with Trump after inauguration",
+                    "Ishiba plans a formal meeting with Trump after the inauguration.",
+                )],
+                &["summit"],
+            ),
+            POLICY,
+        )
+        .unwrap();
+    assert_eq!(
+        (a.alerts.len(), b.alerts.len(), c.alerts.len()),
+        (1, 0, 0),
+        "one alert per story"
+    );
+    assert_eq!((b.also_reported.len(), c.also_reported.len()), (1, 1));
+    let stories = s.stories(None, 2, 10).unwrap();
+    assert_eq!(stories.len(), 1, "{stories:#?}");
+    assert_eq!(stories[0].sources, ["japantoday", "kyodo", "yomiuri"]);
+    assert_eq!(stories[0].headline, SEED);
+    assert_eq!(a.alerts[0].story_id, stories[0].id);
+    assert!(
+        stories[0].items[1]
+            .join_reason
+            .as_deref()
+            .unwrap()
+            .starts_with("similar to story")
+    );
+}
+
+#[test]
+fn two_stories_about_the_same_people_stay_two() {
+    let (_d, mut s) = store();
+    warm(&mut s);
+    s.record_poll(
+        &fetched(
+            "a",
+            vec![story_item("1", "https://a.example/1", SEED, SEED_SUMMARY)],
+            &[],
+        ),
+        POLICY,
+    )
+    .unwrap();
+    s.record_poll(
+        &fetched(
+            "b",
+            vec![story_item(
+                "2",
+                "https://b.example/2",
+                "Ishiba meets Trump in Washington, pledges to deepen alliance",
+                "Prime Minister Shigeru Ishiba held his first summit with President Donald Trump at the White House on Friday, pledging to boost investment.",
+            )],
+            &[],
+        ),
+        POLICY,
+    )
+    .unwrap();
+    assert_eq!(
+        s.stories(Some(Utc::now() - chrono::Duration::days(1)), 1, 10)
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn a_rotated_guid_or_an_edited_headline_does_not_alert_again() {
+    let (_d, mut s) = store();
+    let first = s
+        .record_poll(
+            &fetched(
+                "a",
+                vec![story_item(
+                    "http://a.example/p/1",
+                    "https://a.example/p/1",
+                    SEED,
+                    SEED_SUMMARY,
+                )],
+                &["t"],
+            ),
+            POLICY,
+        )
+        .unwrap();
+    assert_eq!(first.alerts.len(), 1);
+    // The publisher moves its GUIDs to https and www.: the same item.
+    let rotated = s
+        .record_poll(
+            &fetched(
+                "a",
+                vec![story_item(
+                    "https://www.a.example/p/1",
+                    "https://a.example/p/1",
+                    SEED,
+                    SEED_SUMMARY,
+                )],
+                &["t"],
+            ),
+            POLICY,
+        )
+        .unwrap();
+    assert_eq!((rotated.new, rotated.alerts.len()), (0, 0));
+    // A new GUID and a new link (AMP copy) with an edited headline: the URL key still says same item.
+    let amp = s
+        .record_poll(
+            &fetched(
+                "a",
+                vec![story_item(
+                    "guid-2",
+                    "https://amp.a.example/p/1/amp",
+                    "Ishiba eyes meeting with Trump (updated)",
+                    SEED_SUMMARY,
+                )],
+                &["t"],
+            ),
+            POLICY,
+        )
+        .unwrap();
+    assert_eq!((amp.new, amp.alerts.len()), (0, 0));
+    // The same GUID with an edited headline: updated in place, no second alert.
+    let edited = s
+        .record_poll(
+            &fetched(
+                "a",
+                vec![story_item(
+                    "http://a.example/p/1",
+                    "https://a.example/p/1",
+                    "Ishiba Eyes Meeting With Trump in February",
+                    SEED_SUMMARY,
+                )],
+                &["t"],
+            ),
+            POLICY,
+        )
+        .unwrap();
+    assert_eq!((edited.updated, edited.alerts.len()), (1, 0));
+    assert_eq!(s.counts().unwrap().0, 1);
+    assert_eq!(s.alerts(None, None, 10).unwrap().len(), 1);
+}
+
+#[test]
+fn the_story_window_closes() {
+    let (_d, mut s) = store();
+    let mut old = story_item("1", "https://a.example/1", SEED, SEED_SUMMARY);
+    old.published = Some(Utc::now() - chrono::Duration::days(5));
+    s.record_poll(&fetched("a", vec![old], &[]), POLICY)
+        .unwrap();
+    let mut again = story_item("2", "https://b.example/2", SEED, SEED_SUMMARY);
+    again.published = Some(Utc::now());
+    s.record_poll(&fetched("b", vec![again], &[]), POLICY)
+        .unwrap();
+    assert_eq!(
+        s.stories(None, 1, 10).unwrap().len(),
+        2,
+        "a story started 5 days ago is closed (window 48h)"
+    );
+    let a = story_of(&s, SEED);
+    assert!(a > 0);
+}
+
+/// Pairwise precision and recall of story clustering on the labelled set in
+/// tests/fixtures/stories.json, against floors (the figures are in the README).
+#[test]
+fn stories_quality_on_the_labelled_set() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/stories.json"
+    ))
+    .unwrap();
+    let set: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let items = set["items"].as_array().unwrap();
+    let (_d, mut s) = store();
+    warm(&mut s);
+    for (i, it) in items.iter().enumerate() {
+        let (title, summary) = (
+            it["title"].as_str().unwrap(),
+            it["summary"].as_str().unwrap(),
+        );
+        let feed = it["feed"].as_str().unwrap();
+        s.record_poll(
+            &fetched(
+                feed,
+                vec![story_item(
+                    &format!("i{i}"),
+                    &format!("https://{feed}.example/{i}"),
+                    title,
+                    summary,
+                )],
+                &[],
+            ),
+            POLICY,
+        )
+        .unwrap();
+    }
+    let stored = s.items(None, None, 1000).unwrap();
+    let story = |i: usize| {
+        let title = items[i]["title"].as_str().unwrap();
+        stored
+            .iter()
+            .find(|x| x.title == title)
+            .and_then(|x| x.story_id)
+            .unwrap()
+    };
+    let (mut tp, mut fp, mut fneg) = (0, 0, 0);
+    for i in 0..items.len() {
+        for j in i + 1..items.len() {
+            let same_label = items[i]["group"] == items[j]["group"];
+            match (same_label, story(i) == story(j)) {
+                (true, true) => tp += 1,
+                (false, true) => fp += 1,
+                (true, false) => fneg += 1,
+                _ => {}
+            }
+        }
+    }
+    let precision = f64::from(tp) / f64::from((tp + fp).max(1));
+    let recall = f64::from(tp) / f64::from((tp + fneg).max(1));
+    eprintln!(
+        "stories: pairwise precision {precision:.3}, recall {recall:.3} (tp {tp}, fp {fp}, fn {fneg}) over {} items",
+        items.len()
+    );
+    assert!(precision >= 0.95, "precision {precision:.3}");
+    assert!(recall >= 0.8, "recall {recall:.3}");
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{AlertPolicy, FeedState, PollRecord, PollSummary, Result, Store, StoreError};
+use super::{FeedState, IngestPolicy, PollRecord, PollSummary, Result, Store, StoreError};
 
 /// Most polls committed in one transaction.
 const MAX_GROUP: usize = 32;
@@ -27,7 +27,7 @@ pub struct StoreHandle {
 /// Starts the writer thread. It stops, checkpointing the WAL, when every handle is dropped.
 pub fn spawn_writer(
     mut store: Store,
-    policy: AlertPolicy,
+    policy: IngestPolicy,
 ) -> (StoreHandle, std::thread::JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel::<Request>(64);
     let thread = std::thread::Builder::new()
