@@ -115,8 +115,8 @@ impl Vocab {
         ];
         let mut r = Rng(0xdead_beef);
         let mut words: Vec<String> = WORDS.iter().map(|w| w.to_string()).collect();
-        while words.len() < 5_000 {
-            let n = 2 + r.below(3);
+        while words.len() < 50_000 {
+            let n = 2 + r.below(4);
             words.push((0..n).map(|_| r.pick(SYL)).collect());
         }
         Vocab { words }
@@ -274,6 +274,7 @@ fn record(feed: usize, items: Vec<Item>) -> PollRecord {
             items: items
                 .into_iter()
                 .map(|item| MatchedItem {
+                    features: newshound::stories::features(&item.title, &item.summary),
                     item,
                     matches: vec![],
                 })
@@ -345,6 +346,53 @@ fn bench_store(filter: &str) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Story assignment as the database grows: the cost of storing 1,000 new items (dedup, story
+/// candidates from the term index, similarity, insert) with 10k, 100k and 1M items already stored,
+/// spread over the last 7 days. Flat figures mean the index, not a scan, finds candidates.
+fn bench_stories(filter: &str) {
+    if !"stories".contains(filter) && !filter.is_empty() {
+        return;
+    }
+    let policy = IngestPolicy { max_age: None, ..IngestPolicy::default() };
+    let mut r = Rng(1234);
+    let dir = std::env::temp_dir().join(format!("newshound-bench-stories-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut store = Store::open(&dir.join("s.db"), Synchronous::Normal).expect("store opens");
+    let mut stored = 0usize;
+    let sizes: &[usize] = if std::env::var_os("NEWSHOUND_BENCH_QUICK").is_some() { &[10_000, 100_000] } else { &[10_000, 100_000, 1_000_000] };
+    let mut feed = 0usize;
+    for &target in sizes {
+        let build = Instant::now();
+        while stored < target {
+            let mut items = feed_items(feed, 500, &mut r);
+            // Spread the history evenly over the last 7 days, as a real database is.
+            for (i, it) in items.iter_mut().enumerate() {
+                let slot = ((stored + i) * 7919) % target;
+                let age = chrono::Duration::seconds((slot as i64 * 7 * 86_400) / target as i64);
+                it.published = Some(Utc::now() - age);
+            }
+            store.record_poll(&record(feed, items), policy).expect("stores");
+            stored += 500;
+            feed += 1;
+        }
+        let built = build.elapsed();
+        let t = Instant::now();
+        for _ in 0..2 {
+            store.record_poll(&record(feed, feed_items(feed, 500, &mut r)), policy).expect("stores");
+            feed += 1;
+        }
+        let d = t.elapsed();
+        stored += 1000;
+        println!(
+            "stories   {:>8} items stored: {:>6.1} µs per new item (dedup + story + insert)   [built in {:.1}s]",
+            target,
+            d.as_secs_f64() * 1e6 / 1000.0,
+            built.as_secs_f64()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn main() {
     // `cargo bench -- NAME` runs the stages whose name contains NAME.
     let filter = std::env::args()
@@ -354,4 +402,5 @@ fn main() {
     bench_match(&filter);
     bench_parse(&filter);
     bench_store(&filter);
+    bench_stories(&filter);
 }

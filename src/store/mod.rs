@@ -17,6 +17,7 @@
 
 mod writer;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -36,6 +37,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_schedule.sql"),
     include_str!("migrations/0003_stories.sql"),
 ];
+
+/// The writer's SQLite page cache, in KiB.
+const CACHE_KIB: i64 = 16 * 1024;
 
 /// A permanent redirect seen on this many consecutive polls becomes the URL polled.
 pub const ADOPT_REDIRECT_AFTER: u32 = 3;
@@ -369,6 +373,9 @@ impl Store {
         };
         self.conn.pragma_update(None, "synchronous", sync)?;
         self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        // A bigger page cache than the 2 MB default keeps the indexes story assignment reads
+        // in memory as the database grows; it is a ceiling, filled only as pages are used.
+        self.conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
         Ok(())
     }
 
@@ -1057,10 +1064,12 @@ fn upsert_item(
     Ok(Seen::New(id))
 }
 
-/// Most members of a candidate story compared with a new item (its first items).
-const STORY_SAMPLE: i64 = 8;
+/// Most members of a candidate story compared with a new item: its headline and latest items.
+const STORY_SAMPLE: i64 = 4;
 /// Most candidate stories scored for one item.
-const STORY_CANDIDATES: i64 = 12;
+const STORY_CANDIDATES: usize = 6;
+/// Most stories read from the index per key term (the most recent).
+const STORIES_PER_TERM: i64 = 64;
 
 /// Puts a new item into the story it reports, or starts a story. Candidates are the stories
 /// started within the window that share key terms with the item (from the `story_terms` index);
@@ -1085,22 +1094,29 @@ fn assign_story(
     let threshold = policy.story_threshold + 0.10 * (1.0 - warmth);
     let mut best: Option<(i64, f64)> = None;
     if !keys.is_empty() {
-        let placeholders = vec!["?"; keys.len()].join(",");
-        let sql = format!(
-            "SELECT story_id FROM story_terms WHERE term IN ({placeholders}) AND started_at >= ? AND started_at <= ?
-             GROUP BY story_id ORDER BY count(*) DESC, story_id DESC LIMIT {STORY_CANDIDATES}"
-        );
-        let mut args: Vec<rusqlite::types::Value> = keys
-            .iter()
-            .map(|k| rusqlite::types::Value::Integer(i64::from(*k)))
-            .collect();
-        args.push(rusqlite::types::Value::Integer(when - window));
-        args.push(rusqlite::types::Value::Integer(when + window));
-        let candidates: Vec<i64> = tx
-            .prepare_cached(&sql)?
-            .query_map(rusqlite::params_from_iter(args), |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        let mut members = tx.prepare_cached("SELECT features FROM items WHERE story_id = ?1 AND features IS NOT NULL ORDER BY id LIMIT ?2")?;
+        // Per key term, the most recent stories indexed under it within the window (bounded
+        // reads on the (term, started_at) index, whatever the database size); candidates are the
+        // stories sharing the most key terms with the item.
+        let mut per_term = tx.prepare_cached(
+            "SELECT story_id FROM story_terms WHERE term = ?1 AND started_at BETWEEN ?2 AND ?3 ORDER BY started_at DESC LIMIT ?4",
+        )?;
+        let mut shared: HashMap<i64, u32> = HashMap::new();
+        for k in &keys {
+            for story in per_term.query_map(params![i64::from(*k), when - window, when + window, STORIES_PER_TERM], |r| r.get::<_, i64>(0))? {
+                *shared.entry(story?).or_insert(0) += 1;
+            }
+        }
+        // A story shares more than one key term with an item it could be the same as.
+        let need = if keys.len() >= 4 { 2 } else { 1 };
+        let mut candidates: Vec<(u32, i64)> = shared.into_iter().filter(|(_, n)| *n >= need).map(|(s, n)| (n, s)).collect();
+        candidates.sort_unstable_by(|a, b| b.cmp(a));
+        candidates.truncate(STORY_CANDIDATES);
+        let candidates: Vec<i64> = candidates.into_iter().map(|(_, s)| s).collect();
+        let mut members = tx.prepare_cached(
+            "SELECT features FROM items WHERE id = (SELECT headline_item_id FROM stories WHERE id = ?1)
+             UNION ALL SELECT features FROM (SELECT features FROM items WHERE story_id = ?1 AND features IS NOT NULL
+                                             ORDER BY id DESC LIMIT ?2 - 1)",
+        )?;
         for story in candidates {
             let sims: Vec<f64> = members
                 .query_map(params![story, STORY_SAMPLE], |r| r.get::<_, Vec<u8>>(0))?
@@ -1139,7 +1155,7 @@ fn assign_story(
                 "UPDATE items SET story_id = ?2, join_reason = 'first item' WHERE id = ?1",
             )?
             .execute(params![item_id, story])?;
-            let mut term = tx.prepare_cached("INSERT OR IGNORE INTO story_terms (term, story_id, started_at) VALUES (?1, ?2, ?3)")?;
+            let mut term = tx.prepare_cached("INSERT OR IGNORE INTO story_terms (term, started_at, story_id) VALUES (?1, ?3, ?2)")?;
             for k in keys {
                 term.execute(params![i64::from(k), story, when])?;
             }

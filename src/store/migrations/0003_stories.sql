@@ -21,9 +21,9 @@ CREATE INDEX stories_by_start ON stories(started_at);
 -- among stories started within the window; nothing scans all items.
 CREATE TABLE story_terms (
     term       INTEGER NOT NULL,
-    story_id   INTEGER NOT NULL REFERENCES stories(id) ON DELETE CASCADE,
     started_at INTEGER NOT NULL,
-    PRIMARY KEY (term, story_id)
+    story_id   INTEGER NOT NULL REFERENCES stories(id) ON DELETE CASCADE,
+    PRIMARY KEY (term, started_at, story_id)
 ) WITHOUT ROWID;
 
 -- Items stored before stories existed are stories of their own.
