@@ -552,12 +552,6 @@ impl Validator<'_> {
                 }
                 None => derived_name(&source),
             };
-            let name_span = f.name.as_ref().map_or(f.url.span(), toml::Spanned::span);
-            if let Some(first) = names.get(&name) {
-                let (l, _) = self.line_col(first.start);
-                self.error(name_span, format!("duplicate feed name \"{name}\" (first used on line {l}); give each feed a unique name"));
-                continue;
-            }
             let key = source.to_string();
             if let Some(first) = sources.get(&key) {
                 let (l, _) = self.line_col(first.start);
@@ -565,6 +559,12 @@ impl Validator<'_> {
                     f.url.span(),
                     format!("duplicate feed URL {key} (first used on line {l})"),
                 );
+                continue;
+            }
+            let name_span = f.name.as_ref().map_or(f.url.span(), toml::Spanned::span);
+            if let Some(first) = names.get(&name) {
+                let (l, _) = self.line_col(first.start);
+                self.error(name_span, format!("duplicate feed name \"{name}\" (first used on line {l}); give each feed a unique name"));
                 continue;
             }
             names.insert(name.clone(), name_span);

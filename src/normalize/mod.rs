@@ -116,6 +116,18 @@ fn parse_xml(doc: &str, base: Option<&Url>, now: DateTime<Utc>) -> Result<Parsed
 }
 
 fn parse_json(doc: &str, base: Option<&Url>, now: DateTime<Utc>) -> Result<ParsedFeed, ParseError> {
+    // JSON that does not even claim to be a JSON Feed (an API error, say) is not a feed.
+    if let Ok(serde_json::Value::Object(o)) = serde_json::from_str::<serde_json::Value>(doc) {
+        if !o
+            .get("version")
+            .and_then(|v| v.as_str())
+            .is_some_and(|v| v.contains("jsonfeed.org"))
+        {
+            return Err(ParseError::NotAFeed(
+                "JSON, but not a JSON Feed (no jsonfeed.org version)".into(),
+            ));
+        }
+    }
     let feed = match run_feed_rs(doc.as_bytes(), base) {
         Ok(f) => f,
         Err(first) => match compat::repair_json(doc) {
@@ -167,9 +179,15 @@ fn classify_xml_error(doc: &str, e: RunError) -> ParseError {
         RunError::Panicked => ParseError::Panicked,
         RunError::Feed(ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot)) => {
             let root = root_name(doc).unwrap_or_else(|| "?".into());
-            ParseError::NotAFeed(format!(
-                "XML with root element <{root}>, not RSS, Atom or RDF"
-            ))
+            if matches!(root.rsplit(':').next(), Some("rss" | "feed" | "RDF")) {
+                ParseError::Invalid(format!(
+                    "a <{root}> feed whose root element could not be read (bad attribute, namespace or xml:base?)"
+                ))
+            } else {
+                ParseError::NotAFeed(format!(
+                    "XML with root element <{root}>, not RSS, Atom or RDF"
+                ))
+            }
         }
         RunError::Feed(e) => ParseError::Invalid(e.to_string()),
     }
@@ -375,5 +393,7 @@ pub fn normalize_entry(
     })
 }
 
+#[cfg(test)]
+mod hostile;
 #[cfg(test)]
 mod tests;

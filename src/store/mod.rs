@@ -522,11 +522,19 @@ impl Store {
             })();
             results.push(one);
         }
+        let failed = results.iter().any(Result::is_err);
         if let Err(e) = tx.commit() {
+            self.stories.invalidate();
             return recs
                 .iter()
                 .map(|_| Err(StoreError::Sqlite(clone_error(&e))))
                 .collect();
+        }
+        if failed {
+            // A rolled-back savepoint may have opened stories in memory that do not exist.
+            self.stories.invalidate();
+        } else if let Some(t) = recs.first().map(|r| ts(r.at)) {
+            self.stories.prune(t);
         }
         results
     }
@@ -832,34 +840,103 @@ enum Seen {
     Merged,
 }
 
-/// Where the writer keeps what story assignment needs between polls.
+/// What story assignment needs between polls, kept in the writer's memory: term statistics
+/// over the last 7 days, and the open stories (started within the window) with their key terms
+/// and the features of their headline and latest items. Candidate search and scoring then read
+/// no pages at all, so the cost per item does not grow with the database. Rebuilt from the
+/// database on first use, after a failed transaction, and daily.
 #[derive(Default)]
 pub(crate) struct StoryState {
-    /// Term document frequencies over the last 7 days; loaded on first use, refreshed daily.
-    stats: Option<(TermStats, i64)>,
+    stats: TermStats,
+    /// Key term → (story start, story), in insertion order.
+    index: HashMap<u32, Vec<(i64, i64)>>,
+    open: HashMap<i64, OpenStory>,
+    loaded_at: Option<i64>,
+    window: i64,
+}
+
+struct OpenStory {
+    started_at: i64,
+    headline: Features,
+    /// The latest members after the headline, oldest first.
+    latest: std::collections::VecDeque<Features>,
 }
 
 impl StoryState {
-    fn stats(&mut self, tx: &Connection, now: i64) -> rusqlite::Result<&mut TermStats> {
-        let stale = self
-            .stats
-            .as_ref()
-            .is_none_or(|(_, loaded)| now - loaded > 86_400);
-        if stale {
-            let mut stats = TermStats::default();
-            let mut stmt = tx.prepare(
-                "SELECT features FROM items WHERE first_seen_at >= ?1 AND features IS NOT NULL",
-            )?;
-            let rows = stmt.query_map(params![now - 7 * 86_400], |r| r.get::<_, Vec<u8>>(0))?;
-            for blob in rows {
-                stats.add(&Features::from_bytes(&blob?));
-            }
-            self.stats = Some((stats, now));
+    /// Forgets everything (after a rolled-back write): the next use reloads from the database.
+    fn invalidate(&mut self) {
+        self.loaded_at = None;
+    }
+
+    fn ensure(&mut self, tx: &Connection, now: i64, window: i64) -> rusqlite::Result<()> {
+        if self.loaded_at.is_some_and(|t| now - t < 86_400) && self.window == window {
+            return Ok(());
         }
-        Ok(&mut self
-            .stats
-            .get_or_insert_with(|| (TermStats::default(), now))
-            .0)
+        *self = StoryState {
+            window,
+            loaded_at: Some(now),
+            ..StoryState::default()
+        };
+        let mut stmt = tx.prepare(
+            "SELECT features FROM items WHERE first_seen_at >= ?1 AND features IS NOT NULL",
+        )?;
+        for blob in stmt.query_map(params![now - 7 * 86_400], |r| r.get::<_, Vec<u8>>(0))? {
+            self.stats.add(&Features::from_bytes(&blob?));
+        }
+        // Stories still open: started within the window (plus a day of slack for late items).
+        let mut stmt = tx.prepare(
+            "SELECT st.id, st.started_at, i.features FROM stories st JOIN items i ON i.id = st.headline_item_id
+             WHERE st.started_at >= ?1 AND i.features IS NOT NULL ORDER BY st.started_at",
+        )?;
+        let rows: Vec<(i64, i64, Vec<u8>)> = stmt
+            .query_map(params![now - window - 86_400], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut latest = tx.prepare(
+            "SELECT features FROM (SELECT id, features FROM items WHERE story_id = ?1 AND features IS NOT NULL ORDER BY id DESC LIMIT ?2)
+             ORDER BY id",
+        )?;
+        for (story, started_at, headline) in rows {
+            let members = latest
+                .query_map(params![story, STORY_SAMPLE], |r| r.get::<_, Vec<u8>>(0))?
+                .filter_map(|b| b.ok())
+                .map(|b: Vec<u8>| Features::from_bytes(&b))
+                .collect::<Vec<_>>();
+            self.open_story(story, started_at, Features::from_bytes(&headline));
+            if let Some(open) = self.open.get_mut(&story) {
+                // The headline itself comes back first among "latest" for young stories.
+                open.latest.extend(members.into_iter().skip(1));
+                while open.latest.len() > STORY_SAMPLE as usize - 1 {
+                    open.latest.pop_front();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn open_story(&mut self, story: i64, started_at: i64, headline: Features) {
+        for k in key_terms(&headline, &self.stats) {
+            self.index.entry(k).or_default().push((started_at, story));
+        }
+        self.open.insert(
+            story,
+            OpenStory {
+                started_at,
+                headline,
+                latest: Default::default(),
+            },
+        );
+    }
+
+    /// Drops stories that can no longer be joined.
+    fn prune(&mut self, now: i64) {
+        let horizon = now - self.window - 86_400;
+        self.open.retain(|_, s| s.started_at >= horizon);
+        self.index.retain(|_, v| {
+            v.retain(|(t, _)| *t >= horizon);
+            !v.is_empty()
+        });
     }
 }
 
@@ -1069,7 +1146,7 @@ const STORY_SAMPLE: i64 = 4;
 /// Most candidate stories scored for one item.
 const STORY_CANDIDATES: usize = 6;
 /// Most stories read from the index per key term (the most recent).
-const STORIES_PER_TERM: i64 = 64;
+const STORIES_PER_TERM: usize = 64;
 
 /// Puts a new item into the story it reports, or starts a story. Candidates are the stories
 /// started within the window that share key terms with the item (from the `story_terms` index);
@@ -1084,52 +1161,56 @@ fn assign_story(
     stories: &mut StoryState,
     now: i64,
 ) -> rusqlite::Result<()> {
-    let stats = stories.stats(tx, now)?;
-    stats.add(features);
-    let keys = key_terms(features, stats);
     let window = policy.story_window.as_secs() as i64;
+    stories.ensure(tx, now, window)?;
+    stories.stats.add(features);
+    let keys = key_terms(features, &stories.stats);
     // With little history the term statistics cannot yet tell a name everyone reports from a
     // telling detail, so merges need more evidence until a few hundred items are known.
-    let warmth = (f64::from(stats.docs()) / 200.0).min(1.0);
+    let warmth = (f64::from(stories.stats.docs()) / 200.0).min(1.0);
     let threshold = policy.story_threshold + 0.10 * (1.0 - warmth);
-    let mut best: Option<(i64, f64)> = None;
-    if !keys.is_empty() {
-        // Per key term, the most recent stories indexed under it within the window (bounded
-        // reads on the (term, started_at) index, whatever the database size); candidates are the
-        // stories sharing the most key terms with the item.
-        let mut per_term = tx.prepare_cached(
-            "SELECT story_id FROM story_terms WHERE term = ?1 AND started_at BETWEEN ?2 AND ?3 ORDER BY started_at DESC LIMIT ?4",
-        )?;
-        let mut shared: HashMap<i64, u32> = HashMap::new();
-        for k in &keys {
-            for story in per_term.query_map(params![i64::from(*k), when - window, when + window, STORIES_PER_TERM], |r| r.get::<_, i64>(0))? {
-                *shared.entry(story?).or_insert(0) += 1;
-            }
+    // Candidates: per key term, the most recent open stories indexed under it within the window;
+    // those sharing the most key terms with the item are scored.
+    let mut shared: HashMap<i64, u32> = HashMap::new();
+    for k in &keys {
+        if let Some(list) = stories.index.get(k) {
+            list.iter()
+                .rev()
+                .filter(|(t, _)| (when - window..=when + window).contains(t))
+                .take(STORIES_PER_TERM)
+                .for_each(|(_, s)| *shared.entry(*s).or_insert(0) += 1);
         }
-        // A story shares more than one key term with an item it could be the same as.
-        let need = if keys.len() >= 4 { 2 } else { 1 };
-        let mut candidates: Vec<(u32, i64)> = shared.into_iter().filter(|(_, n)| *n >= need).map(|(s, n)| (n, s)).collect();
-        candidates.sort_unstable_by(|a, b| b.cmp(a));
-        candidates.truncate(STORY_CANDIDATES);
-        let candidates: Vec<i64> = candidates.into_iter().map(|(_, s)| s).collect();
-        let mut members = tx.prepare_cached(
-            "SELECT features FROM items WHERE id = (SELECT headline_item_id FROM stories WHERE id = ?1)
-             UNION ALL SELECT features FROM (SELECT features FROM items WHERE story_id = ?1 AND features IS NOT NULL
-                                             ORDER BY id DESC LIMIT ?2 - 1)",
-        )?;
-        for story in candidates {
-            let sims: Vec<f64> = members
-                .query_map(params![story, STORY_SAMPLE], |r| r.get::<_, Vec<u8>>(0))?
-                .filter_map(|b| b.ok())
-                .map(|b| similarity(features, &Features::from_bytes(&b), stats))
-                .collect();
-            if sims.is_empty() {
-                continue;
-            }
-            let mean = sims.iter().sum::<f64>() / sims.len() as f64;
-            if mean >= threshold && best.is_none_or(|(_, b)| mean > b) {
-                best = Some((story, mean));
-            }
+    }
+    // A story shares more than one key term with an item it could be the same as.
+    let need = if keys.len() >= 4 { 2 } else { 1 };
+    let mut candidates: Vec<(u32, i64)> = shared
+        .into_iter()
+        .filter(|(_, n)| *n >= need)
+        .map(|(s, n)| (n, s))
+        .collect();
+    candidates.sort_unstable_by(|a, b| b.cmp(a));
+    candidates.truncate(STORY_CANDIDATES);
+    let mut best: Option<(i64, f64)> = None;
+    for (_, story) in candidates {
+        let Some(open) = stories.open.get(&story) else {
+            continue;
+        };
+        // The headline counts for half: it is what the story is; the latest items say how it
+        // is being told now.
+        let headline = similarity(features, &open.headline, &stories.stats);
+        let mean = if open.latest.is_empty() {
+            headline
+        } else {
+            let latest: f64 = open
+                .latest
+                .iter()
+                .map(|m| similarity(features, m, &stories.stats))
+                .sum::<f64>()
+                / open.latest.len() as f64;
+            0.5 * headline + 0.5 * latest
+        };
+        if mean >= threshold && best.is_none_or(|(_, b)| mean > b) {
+            best = Some((story, mean));
         }
     }
     match best {
@@ -1144,6 +1225,12 @@ fn assign_story(
                 "UPDATE stories SET items = items + 1, last_at = max(last_at, ?2) WHERE id = ?1",
             )?
             .execute(params![story, when])?;
+            if let Some(open) = stories.open.get_mut(&story) {
+                open.latest.push_back(features.clone());
+                if open.latest.len() > STORY_SAMPLE as usize - 1 {
+                    open.latest.pop_front();
+                }
+            }
         }
         None => {
             tx.prepare_cached(
@@ -1155,10 +1242,7 @@ fn assign_story(
                 "UPDATE items SET story_id = ?2, join_reason = 'first item' WHERE id = ?1",
             )?
             .execute(params![item_id, story])?;
-            let mut term = tx.prepare_cached("INSERT OR IGNORE INTO story_terms (term, started_at, story_id) VALUES (?1, ?3, ?2)")?;
-            for k in keys {
-                term.execute(params![i64::from(k), story, when])?;
-            }
+            stories.open_story(story, when, features.clone());
         }
     }
     Ok(())

@@ -129,18 +129,34 @@ fn one_story_from_three_feeds_is_one_story_with_three_sources_and_one_alert() {
     );
     server.route(
         "/c",
-        Reply::feed(&rss(&[("c1", "Ishiba eyes February meeting with Trump after inauguration", "https://c.example/1", "Ishiba plans a formal meeting with Trump after the inauguration, sources said.")]), "\"c\""),
+        Reply::feed(
+            &rss(&[(
+                "c1",
+                "Ishiba eyes February meeting with Trump after inauguration",
+                "https://c.example/1",
+                "Ishiba plans a formal meeting with Trump after the inauguration, sources said.",
+            )]),
+            "\"c\"",
+        ),
     );
     // concurrency 1: the three feeds arrive one after another, as they would over time.
     let mut cfg = String::from("[defaults]\nconcurrency = 1\n");
     for f in ["a", "b", "c"] {
-        cfg.push_str(&format!("[[feeds]]\nname = \"{f}\"\nurl = \"{}\"\n", server.url(&format!("/{f}"))));
+        cfg.push_str(&format!(
+            "[[feeds]]\nname = \"{f}\"\nurl = \"{}\"\n",
+            server.url(&format!("/{f}"))
+        ));
     }
     cfg.push_str("[[topics]]\nname = \"summit\"\nquery = \"(meet* OR summit) NEAR/8 (arrang* OR eyes OR plan*)\"\n");
     let ws = Workspace::new(&cfg);
     let r = ws.run(&["once"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(r.stderr.matches("newshound::alert").count(), 1, "{}", r.stderr);
+    assert_eq!(
+        r.stderr.matches("newshound::alert").count(),
+        1,
+        "{}",
+        r.stderr
+    );
     let stories = json_lines(&ws.run(&["stories", "--json", "--min-sources", "2"]).stdout);
     assert_eq!(stories.len(), 1, "{stories:?}");
     assert_eq!(stories[0]["sources"], serde_json::json!(["a", "b", "c"]));
@@ -148,5 +164,8 @@ fn one_story_from_three_feeds_is_one_story_with_three_sources_and_one_alert() {
     assert!(explain.contains("3 item(s) from 3 source(s)"), "{explain}");
     assert!(explain.contains("similar to story"), "{explain}");
     let items = json_lines(&ws.run(&["items", "--json"]).stdout);
-    assert!(items.iter().all(|i| i["story_id"] == stories[0]["id"]), "{items:?}");
+    assert!(
+        items.iter().all(|i| i["story_id"] == stories[0]["id"]),
+        "{items:?}"
+    );
 }

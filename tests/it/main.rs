@@ -3,6 +3,7 @@
 mod common;
 
 mod cli;
+mod config_errors;
 mod daemon;
 mod dedup;
 mod fetching;

@@ -5,6 +5,8 @@ ALTER TABLE items ADD COLUMN story_id INTEGER;
 ALTER TABLE items ADD COLUMN features BLOB;
 ALTER TABLE items ADD COLUMN join_reason TEXT;
 CREATE UNIQUE INDEX items_by_url_key ON items(url_key) WHERE url_key IS NOT NULL;
+-- The URL key supersedes the canonical URL as the unique key.
+DROP INDEX items_by_canonical_url;
 CREATE INDEX items_by_story ON items(story_id);
 
 -- A story: items from any feeds that report the same news. Its first item is its headline.
@@ -17,14 +19,8 @@ CREATE TABLE stories (
 );
 CREATE INDEX stories_by_start ON stories(started_at);
 
--- The candidate index: each story under its heaviest terms. A new item looks up its own terms
--- among stories started within the window; nothing scans all items.
-CREATE TABLE story_terms (
-    term       INTEGER NOT NULL,
-    started_at INTEGER NOT NULL,
-    story_id   INTEGER NOT NULL REFERENCES stories(id) ON DELETE CASCADE,
-    PRIMARY KEY (term, started_at, story_id)
-) WITHOUT ROWID;
+-- Candidate search needs no table: the writer keeps the open stories' key terms in memory and
+-- rebuilds them from `stories` and `items.features` at start.
 
 -- Items stored before stories existed are stories of their own.
 INSERT INTO stories (id, headline_item_id, started_at, last_at)
