@@ -117,16 +117,15 @@ fn parse_xml(doc: &str, base: Option<&Url>, now: DateTime<Utc>) -> Result<Parsed
 
 fn parse_json(doc: &str, base: Option<&Url>, now: DateTime<Utc>) -> Result<ParsedFeed, ParseError> {
     // JSON that does not even claim to be a JSON Feed (an API error, say) is not a feed.
-    if let Ok(serde_json::Value::Object(o)) = serde_json::from_str::<serde_json::Value>(doc) {
-        if !o
+    if let Ok(serde_json::Value::Object(o)) = serde_json::from_str::<serde_json::Value>(doc)
+        && !o
             .get("version")
             .and_then(|v| v.as_str())
             .is_some_and(|v| v.contains("jsonfeed.org"))
-        {
-            return Err(ParseError::NotAFeed(
-                "JSON, but not a JSON Feed (no jsonfeed.org version)".into(),
-            ));
-        }
+    {
+        return Err(ParseError::NotAFeed(
+            "JSON, but not a JSON Feed (no jsonfeed.org version)".into(),
+        ));
     }
     let feed = match run_feed_rs(doc.as_bytes(), base) {
         Ok(f) => f,
