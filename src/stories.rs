@@ -353,8 +353,26 @@ fn add(weights: &mut HashMap<u32, u8>, h: u32, w: u8) {
 /// day's newsmaker) says less about which story an item tells than one few items share.
 #[derive(Debug, Default, Clone)]
 pub struct TermStats {
-    df: HashMap<u32, u32>,
+    df: HashMap<u32, u32, std::hash::BuildHasherDefault<TermHasher>>,
     docs: u32,
+}
+
+/// Term keys are already hashes: one multiply spreads them over the table, no SipHash needed.
+#[derive(Default)]
+pub struct TermHasher(u64);
+
+impl std::hash::Hasher for TermHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n);
+    }
+    fn finish(&self) -> u64 {
+        self.0.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
 }
 
 impl TermStats {

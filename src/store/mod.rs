@@ -534,7 +534,7 @@ impl Store {
             // A rolled-back savepoint may have opened stories in memory that do not exist.
             self.stories.invalidate();
         } else if let Some(t) = recs.first().map(|r| ts(r.at)) {
-            self.stories.prune(t);
+            self.stories.prune_hourly(t);
         }
         results
     }
@@ -852,6 +852,7 @@ pub(crate) struct StoryState {
     index: HashMap<u32, Vec<(i64, i64)>>,
     open: HashMap<i64, OpenStory>,
     loaded_at: Option<i64>,
+    pruned_at: Option<i64>,
     window: i64,
 }
 
@@ -929,8 +930,12 @@ impl StoryState {
         );
     }
 
-    /// Drops stories that can no longer be joined.
-    fn prune(&mut self, now: i64) {
+    /// Drops stories that can no longer be joined, at most once an hour.
+    fn prune_hourly(&mut self, now: i64) {
+        if self.pruned_at.is_some_and(|t| now - t < 3600) {
+            return;
+        }
+        self.pruned_at = Some(now);
         let horizon = now - self.window - 86_400;
         self.open.retain(|_, s| s.started_at >= horizon);
         self.index.retain(|_, v| {
