@@ -7,3 +7,6 @@ ALTER TABLE feeds ADD COLUMN adopted_url TEXT;
 -- RSS <skipHours> (0-23, UTC) and <skipDays> (0 = Monday), comma-separated.
 ALTER TABLE feeds ADD COLUMN skip_hours TEXT;
 ALTER TABLE feeds ADD COLUMN skip_days TEXT;
+-- The feed's publishing over the last 7 days (items, oldest date), computed when it changes.
+ALTER TABLE feeds ADD COLUMN activity_items INTEGER;
+ALTER TABLE feeds ADD COLUMN activity_oldest INTEGER;
