@@ -772,13 +772,19 @@ fn record_in(
     // Publishing activity changes only when items arrive: computed then, read back otherwise.
     summary.activity = if matches!(rec.outcome, PollOutcome::Fetched { .. }) {
         let a = activity(tx, feed_id, at)?;
-        tx.prepare_cached("UPDATE feeds SET activity_items = ?2, activity_oldest = ?3 WHERE id = ?1")?
-            .execute(params![feed_id, a.items_7d, a.oldest_7d.map(ts)])?;
+        tx.prepare_cached(
+            "UPDATE feeds SET activity_items = ?2, activity_oldest = ?3 WHERE id = ?1",
+        )?
+        .execute(params![feed_id, a.items_7d, a.oldest_7d.map(ts)])?;
         a
     } else {
-        tx.prepare_cached("SELECT activity_items, activity_oldest FROM feeds WHERE id = ?1")?.query_row(params![feed_id], |r| {
-            Ok(Activity { items_7d: r.get::<_, Option<u32>>(0)?.unwrap_or(0), oldest_7d: from_ts(r.get(1)?) })
-        })?
+        tx.prepare_cached("SELECT activity_items, activity_oldest FROM feeds WHERE id = ?1")?
+            .query_row(params![feed_id], |r| {
+                Ok(Activity {
+                    items_7d: r.get::<_, Option<u32>>(0)?.unwrap_or(0),
+                    oldest_7d: from_ts(r.get(1)?),
+                })
+            })?
     };
     Ok(summary)
 }
