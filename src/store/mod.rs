@@ -10,10 +10,11 @@
 //!
 //! Dedup, in order, for each incoming item of feed F with key K:
 //! 1. (F, K) already seen → the same item; if its content hash changed, update it in place;
-//! 2. its canonical URL is stored → the same story from another feed (or with tracking
-//!    parameters): record the sighting, nothing new;
-//! 3. no canonical URL, but an identical content hash among link-less items → the same;
-//! 4. otherwise a new item.
+//! 2. K is a URL-shaped GUID F used before under another scheme or host → the same item;
+//! 3. its URL key (see [`crate::stories::url_key`]) is stored → the same article from another
+//!    feed, or with tracking parameters: record the sighting, nothing new;
+//! 4. no link, but an identical content hash among link-less items → the same;
+//! 5. otherwise a new item, which joins a story or starts one (`assign_story`).
 
 mod writer;
 
