@@ -91,68 +91,7 @@ fn main() {
 
 /// The same 300 background items the store's quality test ingests first.
 fn background_stats(stats: &mut TermStats) {
-    const W: &[&str] = &[
-        "market",
-        "storm",
-        "festival",
-        "court",
-        "budget",
-        "vaccine",
-        "rocket",
-        "harvest",
-        "museum",
-        "league",
-        "strike",
-        "police",
-        "flood",
-        "tariff",
-        "energy",
-        "school",
-        "hospital",
-        "election",
-        "ruling",
-        "bridge",
-        "airline",
-        "bank",
-        "minister",
-        "trade",
-        "president",
-        "talks",
-        "city",
-        "river",
-        "football",
-        "film",
-        "music",
-        "prime",
-        "government",
-        "japan",
-        "china",
-        "united",
-        "states",
-        "deal",
-        "plan",
-        "report",
-        "week",
-        "company",
-        "profit",
-        "shares",
-        "prices",
-        "rain",
-        "fire",
-        "train",
-        "port",
-        "union",
-    ];
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    for _ in 0..300 {
-        let words: Vec<&str> = (0..33)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                W[(x % W.len() as u64) as usize]
-            })
-            .collect();
-        stats.add(&features(&words[..8].join(" "), &words[8..].join(" ")));
+    for (title, summary) in newshound::stories::background_text(300) {
+        stats.add(&features(&title, &summary));
     }
 }

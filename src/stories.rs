@@ -483,6 +483,79 @@ impl Features {
     }
 }
 
+/// Deterministic unrelated headline/summary pairs from a small general-news vocabulary: the
+/// history a running newshound has, for calibrating term statistics when the threshold is
+/// measured (`examples/story_threshold.rs`) and in tests.
+#[doc(hidden)]
+pub fn background_text(n: usize) -> Vec<(String, String)> {
+    const WORDS: &[&str] = &[
+        "market",
+        "storm",
+        "festival",
+        "court",
+        "budget",
+        "vaccine",
+        "rocket",
+        "harvest",
+        "museum",
+        "league",
+        "strike",
+        "police",
+        "flood",
+        "tariff",
+        "energy",
+        "school",
+        "hospital",
+        "election",
+        "ruling",
+        "bridge",
+        "airline",
+        "bank",
+        "minister",
+        "trade",
+        "president",
+        "talks",
+        "city",
+        "river",
+        "football",
+        "film",
+        "music",
+        "prime",
+        "government",
+        "japan",
+        "china",
+        "united",
+        "states",
+        "deal",
+        "plan",
+        "report",
+        "week",
+        "company",
+        "profit",
+        "shares",
+        "prices",
+        "rain",
+        "fire",
+        "train",
+        "port",
+        "union",
+    ];
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    (0..n)
+        .map(|_| {
+            let words: Vec<&str> = (0..33)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    WORDS[(x % WORDS.len() as u64) as usize]
+                })
+                .collect();
+            (words[..8].join(" "), words[8..].join(" "))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -288,74 +288,15 @@ fn story_item(key: &str, url: &str, title: &str, summary: &str) -> Item {
 /// 300 unrelated items from three days ago (outside the story window): the term statistics a
 /// running newshound has, so tests exercise the warm state rather than an empty database.
 fn warm(s: &mut Store) {
-    const WORDS: &[&str] = &[
-        "market",
-        "storm",
-        "festival",
-        "court",
-        "budget",
-        "vaccine",
-        "rocket",
-        "harvest",
-        "museum",
-        "league",
-        "strike",
-        "police",
-        "flood",
-        "tariff",
-        "energy",
-        "school",
-        "hospital",
-        "election",
-        "ruling",
-        "bridge",
-        "airline",
-        "bank",
-        "minister",
-        "trade",
-        "president",
-        "talks",
-        "city",
-        "river",
-        "football",
-        "film",
-        "music",
-        "prime",
-        "government",
-        "japan",
-        "china",
-        "united",
-        "states",
-        "deal",
-        "plan",
-        "report",
-        "week",
-        "company",
-        "profit",
-        "shares",
-        "prices",
-        "rain",
-        "fire",
-        "train",
-        "port",
-        "union",
-    ];
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        WORDS[(x % WORDS.len() as u64) as usize]
-    };
-    let items: Vec<Item> = (0..300)
-        .map(|i| {
-            let title: Vec<&str> = (0..8).map(|_| next()).collect();
-            let summary: Vec<&str> = (0..25).map(|_| next()).collect();
+    let items: Vec<Item> = crate::stories::background_text(300)
+        .into_iter()
+        .enumerate()
+        .map(|(i, (title, summary))| {
             let mut it = story_item(
                 &format!("bg{i}"),
                 &format!("https://bg.example/{i}"),
-                &title.join(" "),
-                &summary.join(" "),
+                &title,
+                &summary,
             );
             it.published = Some(Utc::now() - chrono::Duration::days(3));
             it
