@@ -352,16 +352,8 @@ fn bench_stories(filter: &str) {
     if !"stories".contains(filter) && !filter.is_empty() {
         return;
     }
-    // NEWSHOUND_BENCH_NO_STORIES=1: a 1-second story window, so no story is ever a candidate:
-    // the same writes without story matching, to separate storage cost from story detection.
-    let window = if std::env::var_os("NEWSHOUND_BENCH_NO_STORIES").is_some() {
-        Duration::from_secs(1)
-    } else {
-        Duration::from_secs(48 * 3600)
-    };
     let policy = IngestPolicy {
         max_age: None,
-        story_window: window,
         ..IngestPolicy::default()
     };
     let mut r = Rng(1234);
