@@ -1170,10 +1170,10 @@ const STORY_CANDIDATES: usize = 6;
 /// Most stories read from the index per key term (the most recent).
 const STORIES_PER_TERM: usize = 64;
 
-/// Puts a new item into the story it reports, or starts a story. Candidates are the stories
-/// started within the window that share key terms with the item (from the `story_terms` index);
-/// the item joins the one with the highest mean similarity to its first members, if that
-/// reaches the threshold.
+/// Puts a new item into the story it reports, or starts a story. Candidates are the open
+/// stories (started within the window of the item's date) that share key terms with the item,
+/// from the in-memory index; the item joins the best-scoring one (half the similarity to its
+/// headline, half the mean over its latest items) if that reaches the threshold.
 fn assign_story(
     tx: &Connection,
     item_id: i64,
