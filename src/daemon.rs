@@ -206,9 +206,19 @@ async fn feed_loop(
             jitter: scheduler::random_unit(),
         });
         let at = Utc::now() + chrono::Duration::from_std(decision.wait).unwrap_or_default();
+        // Say so when the host's queue (per-host limit, spacing) held the poll back noticeably.
+        let reason = if h.host_wait >= Duration::from_secs(1) {
+            format!(
+                "{}; waited {:.1}s in the host queue",
+                decision.reason,
+                h.host_wait.as_secs_f64()
+            )
+        } else {
+            decision.reason.to_owned()
+        };
         poller
             .store()
-            .set_schedule(&feed.name, at, decision.interval, decision.reason)
+            .set_schedule(&feed.name, at, decision.interval, &reason)
             .await;
         wait = decision.wait;
         if stop.is_cancelled() {

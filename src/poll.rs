@@ -45,6 +45,8 @@ pub struct Hints {
     pub activity: crate::store::Activity,
     /// The feed answered 410 Gone.
     pub gone: bool,
+    /// How long the poll waited for its host (per-host limit and spacing) before fetching.
+    pub host_wait: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -135,10 +137,12 @@ impl Poller {
         &self,
         source: &FeedSource,
         request: &FetchRequest<'_>,
+        host_wait: &mut std::time::Duration,
     ) -> Result<FetchOutcome, FetchError> {
         let Some(host) = self.host(source) else {
             return self.fetcher.fetch(request).await;
         };
+        let queued = tokio::time::Instant::now();
         let _slot = host.in_flight.acquire().await;
         if !self.host_spacing.is_zero() {
             let mut next = host.next_start.lock().await;
@@ -148,6 +152,7 @@ impl Poller {
             drop(next);
             tokio::time::sleep_until(start).await;
         }
+        *host_wait = queued.elapsed();
         self.fetcher.fetch(request).await
     }
 
@@ -196,7 +201,9 @@ impl Poller {
         // The global permit is held until the poll is committed, so at most `concurrency`
         // parsed feeds wait for the writer at once: memory stays bounded however many feeds.
         let _global = self.global.acquire().await;
-        let fetched = self.fetch_politely(&source, &request).await;
+        let fetched = self
+            .fetch_politely(&source, &request, &mut hints.host_wait)
+            .await;
         let at = Utc::now();
         let outcome = match fetched {
             Ok(FetchOutcome::NotModified {

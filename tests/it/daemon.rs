@@ -379,8 +379,9 @@ fn a_permanent_redirect_is_adopted_after_three_polls() {
 #[test]
 fn requests_to_one_host_are_spaced() {
     let server = Server::start();
+    // Eight feeds, one host, 300 ms apart: a round takes 2.4 s, so the host's queue backs up.
     let mut cfg = format!("{FAST}host_spacing = \"300ms\"\n");
-    for i in 0..4 {
+    for i in 0..8 {
         server.route(
             &format!("/f{i}"),
             Reply::feed(
@@ -399,6 +400,13 @@ fn requests_to_one_host_are_spaced() {
         server.all_requests().len() >= 8
     });
     assert_eq!(d.stop(Duration::from_secs(10)).0, 0);
+    let feeds = json_lines(&ws.run(&["feeds", "--json"]).stdout);
+    assert!(
+        feeds.iter().any(|f| f["schedule_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("host queue"))),
+        "some feed waited behind the others on the one host: {feeds:?}"
+    );
     let mut times: Vec<_> = server.all_requests().iter().map(|r| r.at).collect();
     times.sort();
     for pair in times.windows(2) {
