@@ -16,6 +16,7 @@ use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
 use crate::config::{Defaults, FeedSource};
+use crate::guard::{Guard, GuardedResolver, Mode};
 
 pub const MAX_REDIRECTS: usize = 5;
 
@@ -75,6 +76,8 @@ pub enum FetchError {
     },
     #[error("transfer failed: {0}")]
     Transport(String),
+    #[error("blocked address: {0}")]
+    Blocked(String),
 }
 
 impl FetchError {
@@ -88,6 +91,7 @@ impl FetchError {
             FetchError::Redirect(_) => "redirect",
             FetchError::File { .. } => "file",
             FetchError::Transport(_) => "transport",
+            FetchError::Blocked(_) => "blocked_address",
         }
     }
 
@@ -107,31 +111,52 @@ pub struct FetchRequest<'a> {
     pub last_modified: Option<&'a str>,
     pub headers: &'a [(String, String)],
     pub max_body_bytes: u64,
+    /// Which addresses this feed may reach.
+    pub guard: Guard,
 }
 
 /// A shared HTTP client with newshound's limits.
 #[derive(Clone)]
 pub struct Fetcher {
-    client: reqwest::Client,
+    /// For feeds that may reach global addresses only; its resolver drops other answers.
+    public: reqwest::Client,
+    /// For feeds configured at local addresses (and for everything when the guard is off).
+    local: reqwest::Client,
     total_timeout: Duration,
 }
 
 impl Fetcher {
     pub fn new(d: &Defaults) -> Result<Fetcher, FetchError> {
-        let client = reqwest::Client::builder()
-            .user_agent(d.user_agent.clone())
-            .connect_timeout(d.connect_timeout)
-            .read_timeout(d.read_timeout)
-            .timeout(d.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .referer(false)
-            .pool_max_idle_per_host(2)
-            .pool_idle_timeout(Duration::from_secs(30))
-            .no_proxy()
-            .build()
-            .map_err(|e| FetchError::Transport(error_chain(&e)))?;
+        let client = |guard: Option<Guard>| {
+            let mut b = reqwest::Client::builder()
+                .user_agent(d.user_agent.clone())
+                .connect_timeout(d.connect_timeout)
+                .read_timeout(d.read_timeout)
+                .timeout(d.timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .referer(false)
+                .pool_max_idle_per_host(2)
+                .pool_idle_timeout(Duration::from_secs(30))
+                .no_proxy();
+            if let Some(guard) = guard {
+                b = b.dns_resolver(GuardedResolver { guard });
+            }
+            b.build()
+                .map_err(|e| FetchError::Transport(error_chain(&e)))
+        };
+        let enabled = d.address_guard != Mode::Off;
+        let public = Guard {
+            allow_local: false,
+            allow_link_local: d.allow_link_local,
+            enabled,
+        };
+        let local = Guard {
+            allow_local: true,
+            ..public
+        };
         Ok(Fetcher {
-            client,
+            public: client(enabled.then_some(public))?,
+            local: client(enabled.then_some(local))?,
             total_timeout: d.timeout,
         })
     }
@@ -180,8 +205,13 @@ impl Fetcher {
             {
                 headers.insert(header::IF_MODIFIED_SINCE, lm);
             }
-            let resp = self
-                .client
+            req.guard.check_url(&url).map_err(FetchError::Blocked)?;
+            let client = if req.guard.allow_local {
+                &self.local
+            } else {
+                &self.public
+            };
+            let resp = client
                 .get(url.clone())
                 .headers(headers)
                 .send()
@@ -280,6 +310,10 @@ async fn read_capped(mut resp: reqwest::Response, limit: u64) -> Result<Vec<u8>,
 }
 
 fn classify(e: &reqwest::Error) -> FetchError {
+    let chain = error_chain(e);
+    if let Some(at) = chain.find("blocked address: ") {
+        return FetchError::Blocked(chain[at + "blocked address: ".len()..].to_owned());
+    }
     if e.is_timeout() {
         return FetchError::Timeout(error_chain(e));
     }

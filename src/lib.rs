@@ -34,6 +34,7 @@ pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod fetch;
+pub mod guard;
 pub mod logging;
 pub mod model;
 pub mod normalize;

@@ -82,6 +82,8 @@ pub struct Poller {
     global: Arc<Semaphore>,
     per_host: usize,
     host_spacing: std::time::Duration,
+    guard_mode: crate::guard::Mode,
+    allow_link_local: bool,
     hosts: Mutex<HashMap<String, Arc<Host>>>,
 }
 
@@ -108,6 +110,8 @@ impl Poller {
             global: Arc::new(Semaphore::new(cfg.defaults.concurrency)),
             per_host: cfg.defaults.per_host_concurrency,
             host_spacing: cfg.defaults.host_spacing,
+            guard_mode: cfg.defaults.address_guard,
+            allow_link_local: cfg.defaults.allow_link_local,
             hosts: Mutex::new(HashMap::new()),
         })
     }
@@ -191,6 +195,8 @@ impl Poller {
             last_modified: known.and_then(|s| s.last_modified.as_deref()),
             headers: &feed.headers,
             max_body_bytes: feed.max_body_bytes,
+            // What the feed may reach depends on where the user configured it, not where it moved.
+            guard: guard_for(&feed.source, self.guard_mode, self.allow_link_local),
         };
         let mut hints = Hints {
             skip_hours: known.map(|s| s.skip_hours.clone()).unwrap_or_default(),
@@ -495,6 +501,11 @@ pub async fn fetch_and_parse(
         last_modified: None,
         headers: &[],
         max_body_bytes: cfg_defaults.max_body_bytes,
+        guard: guard_for(
+            source,
+            cfg_defaults.address_guard,
+            cfg_defaults.allow_link_local,
+        ),
     };
     match fetcher.fetch(&req).await? {
         FetchOutcome::Modified(body) => {
@@ -513,5 +524,21 @@ pub async fn fetch_and_parse(
         FetchOutcome::NotModified { .. } => {
             anyhow::bail!("the server answered 304 Not Modified to an unconditional request")
         }
+    }
+}
+
+/// The address guard for a feed, from where it was configured.
+fn guard_for(
+    source: &FeedSource,
+    mode: crate::guard::Mode,
+    allow_link_local: bool,
+) -> crate::guard::Guard {
+    match source {
+        FeedSource::Http(url) => crate::guard::Guard::for_feed(url, mode, allow_link_local),
+        FeedSource::File(_) => crate::guard::Guard {
+            allow_local: true,
+            allow_link_local: true,
+            enabled: false,
+        },
     }
 }

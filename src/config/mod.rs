@@ -78,6 +78,10 @@ pub struct Defaults {
     pub shutdown_grace: Duration,
     pub adaptive: bool,
     pub failing_after: u32,
+    /// Which addresses feeds may reach (see [`crate::guard`]).
+    pub address_guard: crate::guard::Mode,
+    /// Allow link-local addresses (169.254/16, fe80::/10: cloud metadata) for every feed.
+    pub allow_link_local: bool,
 }
 
 impl Default for Defaults {
@@ -97,6 +101,8 @@ impl Default for Defaults {
             shutdown_grace: Duration::from_secs(10),
             adaptive: true,
             failing_after: 3,
+            address_guard: crate::guard::Mode::LocalFeeds,
+            allow_link_local: false,
         }
     }
 }
@@ -456,7 +462,20 @@ impl Validator<'_> {
                 base_defaults.failing_after as usize,
                 1000,
             ) as u32,
+            address_guard: base_defaults.address_guard,
+            allow_link_local: d.allow_link_local.unwrap_or(false),
         };
+        if let Some(g) = &d.address_guard {
+            defaults.address_guard = match g.get_ref().as_str() {
+                "local-feeds" => crate::guard::Mode::LocalFeeds,
+                "strict" => crate::guard::Mode::Strict,
+                "off" => crate::guard::Mode::Off,
+                other => {
+                    self.error(g.span(), format!("address_guard must be \"local-feeds\", \"strict\" or \"off\", got \"{other}\""));
+                    crate::guard::Mode::LocalFeeds
+                }
+            };
+        }
         if let Some(spacing) = &d.host_spacing {
             match parse_duration(spacing.get_ref()) {
                 Ok(v) => defaults.host_spacing = v,

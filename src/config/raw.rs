@@ -48,6 +48,9 @@ pub(crate) struct RawDefaults {
     pub host_spacing: Option<Spanned<String>>,
     pub shutdown_grace: Option<Spanned<String>>,
     pub adaptive: Option<bool>,
+    /// `"local-feeds"` (default), `"strict"` or `"off"`.
+    pub address_guard: Option<Spanned<String>>,
+    pub allow_link_local: Option<bool>,
     pub failing_after: Option<Spanned<i64>>,
 }
 

@@ -274,3 +274,60 @@ fn local_files_are_feeds_and_unchanged_files_are_not_reparsed() {
     assert!(ws.run(&["once"]).stdout.contains("1 new"));
     assert!(ws.run(&["once"]).stdout.contains("not modified"));
 }
+
+#[test]
+fn redirects_to_link_local_or_metadata_addresses_are_refused_in_every_spelling() {
+    let server = Server::start();
+    let targets = [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://2852039166/",
+        "http://0251.0376.0251.0376/",
+        "http://[::ffff:169.254.169.254]/",
+        "http://[fe80::1]/",
+    ];
+    let mut cfg = String::from("[defaults]\ntimeout = \"3s\"\n");
+    for (i, t) in targets.iter().enumerate() {
+        server.route(&format!("/r{i}"), Reply::Redirect(302, (*t).into()));
+        cfg.push_str(&format!(
+            "[[feeds]]\nname = \"r{i}\"\nurl = \"{}\"\n",
+            server.url(&format!("/r{i}"))
+        ));
+    }
+    let ws = Workspace::new(&cfg);
+    let started = Instant::now();
+    let r = ws.run(&["once", "--json"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "refused before any connection attempt"
+    );
+    for report in json_lines(&r.stdout) {
+        assert_eq!(report["class"], "blocked_address", "{report}");
+        assert!(
+            report["error"].as_str().unwrap().contains("link-local"),
+            "{report}"
+        );
+    }
+}
+
+#[test]
+fn strict_mode_refuses_even_a_feed_configured_at_a_local_address() {
+    let server = Server::start();
+    server.route(
+        "/rss",
+        Reply::feed(&rss(&[("1", "x", "https://a.example/1", "")]), "\"1\""),
+    );
+    let ws = one_feed(&server, "/rss", "address_guard = \"strict\"");
+    let r = ws.run(&["once", "--json"]);
+    assert_eq!(
+        json_lines(&r.stdout)[0]["class"],
+        "blocked_address",
+        "{}",
+        r.stdout
+    );
+    assert!(
+        server.requests("/rss").is_empty(),
+        "no request reached the server"
+    );
+    let off = one_feed(&server, "/rss", "address_guard = \"off\"");
+    assert_eq!(off.run(&["once"]).code, 0);
+}
