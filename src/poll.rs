@@ -450,8 +450,22 @@ pub fn alert_candidate(
     }
 }
 
+/// Storage faults (disk full, I/O errors) hit every feed at once: they are logged at error at most
+/// once every five minutes, and at debug otherwise.
 fn store_failure(e: &StoreError) -> PollResult {
-    tracing::error!(error = %e, fault = e.is_storage_fault(), "could not commit the poll; the feed will be fetched again in full");
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST_REPORTED: AtomicI64 = AtomicI64::new(i64::MIN);
+    let now = Utc::now().timestamp();
+    let last = LAST_REPORTED.load(Ordering::Relaxed);
+    if now.saturating_sub(last) >= 300
+        && LAST_REPORTED
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        tracing::error!(error = %e, fault = e.is_storage_fault(), "could not commit polls (repeats are logged at debug for 5 minutes); the feeds will be fetched again in full");
+    } else {
+        tracing::debug!(error = %e, "could not commit the poll");
+    }
     PollResult::Failed {
         class: "storage",
         http_status: None,

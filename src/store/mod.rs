@@ -298,6 +298,9 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     stories: StoryState,
+    /// Test seam: make the N-th write transaction from now fail as if the disk were full (or
+    /// another storage fault), to prove nothing is lost. See [`Store::inject_commit_failure`].
+    fault: Option<(u64, rusqlite::ErrorCode)>,
 }
 
 fn ts(d: DateTime<Utc>) -> i64 {
@@ -325,6 +328,7 @@ impl Store {
             conn,
             path: path.to_owned(),
             stories: StoryState::default(),
+            fault: None,
         };
         store
             .configure(synchronous)
@@ -356,6 +360,7 @@ impl Store {
             conn,
             path: path.to_owned(),
             stories: StoryState::default(),
+            fault: None,
         };
         store.check_version()?;
         Ok(store)
@@ -524,6 +529,14 @@ impl Store {
             results.push(one);
         }
         let failed = results.iter().any(Result::is_err);
+        if let Some(e) = take_fault(&mut self.fault) {
+            drop(tx); // rolled back, as a failed COMMIT is
+            self.stories.invalidate();
+            return recs
+                .iter()
+                .map(|_| Err(StoreError::Sqlite(clone_error(&e))))
+                .collect();
+        }
         if let Err(e) = tx.commit() {
             self.stories.invalidate();
             return recs
@@ -540,6 +553,36 @@ impl Store {
         results
     }
 
+    /// Test seam: the `nth` write transaction from now (1 = the next) fails with `code` instead of
+    /// committing; nothing it wrote is kept.
+    #[doc(hidden)]
+    pub fn inject_commit_failure(&mut self, nth: u64, code: rusqlite::ErrorCode) {
+        self.fault = Some((nth.max(1), code));
+    }
+}
+
+/// Counts down an injected fault; the error when it fires.
+fn take_fault(fault: &mut Option<(u64, rusqlite::ErrorCode)>) -> Option<rusqlite::Error> {
+    {
+        let (n, code) = (*fault)?;
+        if n > 1 {
+            *fault = Some((n - 1, code));
+            return None;
+        }
+        *fault = None;
+        let raw = match code {
+            rusqlite::ErrorCode::DiskFull => rusqlite::ffi::SQLITE_FULL,
+            rusqlite::ErrorCode::DatabaseBusy => rusqlite::ffi::SQLITE_BUSY,
+            _ => rusqlite::ffi::SQLITE_IOERR,
+        };
+        Some(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(raw),
+            Some("injected storage fault".into()),
+        ))
+    }
+}
+
+impl Store {
     /// Stored items, newest first.
     pub fn items(
         &self,

@@ -575,3 +575,50 @@ fn stories_quality_on_the_labelled_set() {
     assert!(precision >= 0.95, "precision {precision:.3}");
     assert!(recall >= 0.8, "recall {recall:.3}");
 }
+
+#[test]
+fn a_failed_commit_keeps_nothing_and_the_next_poll_stores_everything() {
+    for code in [
+        rusqlite::ErrorCode::DiskFull,
+        rusqlite::ErrorCode::SystemIoFailure,
+        rusqlite::ErrorCode::DatabaseBusy,
+    ] {
+        let (_d, mut s) = store();
+        s.record_poll(
+            &fetched(
+                "a",
+                vec![item("1", Some("https://x.example/1"), "One")],
+                &["t"],
+            ),
+            POLICY,
+        )
+        .unwrap();
+        let mut second = fetched(
+            "a",
+            vec![
+                item("1", Some("https://x.example/1"), "One"),
+                item("2", Some("https://x.example/2"), "Two"),
+            ],
+            &["t"],
+        );
+        if let PollOutcome::Fetched { etag, .. } = &mut second.outcome {
+            *etag = Some("\"v2\"".into());
+        }
+        s.inject_commit_failure(1, code);
+        let err = s.record_poll(&second, POLICY).unwrap_err();
+        assert!(err.is_storage_fault(), "{code:?}: {err}");
+        // Nothing of the failed poll is kept: not the item, not the alert, not the validator.
+        assert_eq!(s.counts().unwrap(), (1, 1, 1), "{code:?}");
+        assert_eq!(
+            s.feed_state("a").unwrap().unwrap().etag.as_deref(),
+            Some("\"v1\"")
+        );
+        // The next cycle (the same response again, since the validator did not move) stores it all.
+        let retry = s.record_poll(&second, POLICY).unwrap();
+        assert_eq!((retry.new, retry.alerts.len()), (1, 1), "{code:?}");
+        assert_eq!(
+            s.feed_state("a").unwrap().unwrap().etag.as_deref(),
+            Some("\"v2\"")
+        );
+    }
+}
