@@ -61,6 +61,15 @@ fn open_store(cfg: &Config) -> Result<Store, i32> {
     })
 }
 
+/// Runs one read against the stored database; errors are printed, and become the exit code.
+fn read<T>(cfg: &Config, query: impl FnOnce(&Store) -> store::Result<T>) -> Result<T, i32> {
+    let store = open_read_only(cfg)?;
+    query(&store).map_err(|e| {
+        eprintln!("error: {e}");
+        exit::FAILURE
+    })
+}
+
 fn open_read_only(cfg: &Config) -> Result<Store, i32> {
     Store::open_read_only(&cfg.database).map_err(|e| {
         eprintln!("error: {e}");
@@ -146,16 +155,9 @@ fn fmt_time(t: Option<DateTime<Utc>>) -> String {
 }
 
 pub fn feeds(cfg: &Config, args: &ListArgs) -> i32 {
-    let store = match open_read_only(cfg) {
-        Ok(s) => s,
+    let states = match read(cfg, |store| store.feed_states()) {
+        Ok(x) => x,
         Err(code) => return code,
-    };
-    let states = match store.feed_states() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::FAILURE;
-        }
     };
     let mut out = std::io::stdout().lock();
     for s in &states {
@@ -262,16 +264,11 @@ fn since(d: Option<std::time::Duration>) -> Option<DateTime<Utc>> {
 }
 
 pub fn items(cfg: &Config, args: &ItemsArgs) -> i32 {
-    let store = match open_read_only(cfg) {
-        Ok(s) => s,
+    let items = match read(cfg, |store| {
+        store.items(args.feed.as_deref(), since(args.since), args.limit)
+    }) {
+        Ok(x) => x,
         Err(code) => return code,
-    };
-    let items = match store.items(args.feed.as_deref(), since(args.since), args.limit) {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::FAILURE;
-        }
     };
     let mut out = std::io::stdout().lock();
     for i in &items {
@@ -304,16 +301,11 @@ pub fn items(cfg: &Config, args: &ItemsArgs) -> i32 {
 }
 
 pub fn stories(cfg: &Config, args: &StoriesArgs) -> i32 {
-    let store = match open_read_only(cfg) {
-        Ok(s) => s,
+    let stories = match read(cfg, |store| {
+        store.stories(since(args.since), args.min_sources, args.limit)
+    }) {
+        Ok(x) => x,
         Err(code) => return code,
-    };
-    let stories = match store.stories(since(args.since), args.min_sources, args.limit) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::FAILURE;
-        }
     };
     let mut out = std::io::stdout().lock();
     for st in &stories {
@@ -348,16 +340,11 @@ pub fn stories(cfg: &Config, args: &StoriesArgs) -> i32 {
 }
 
 pub fn alerts(cfg: &Config, args: &AlertsArgs) -> i32 {
-    let store = match open_read_only(cfg) {
-        Ok(s) => s,
+    let alerts = match read(cfg, |store| {
+        store.alerts(args.topic.as_deref(), since(args.since), args.limit)
+    }) {
+        Ok(x) => x,
         Err(code) => return code,
-    };
-    let alerts = match store.alerts(args.topic.as_deref(), since(args.since), args.limit) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::FAILURE;
-        }
     };
     let mut out = std::io::stdout().lock();
     for a in &alerts {
@@ -498,16 +485,11 @@ pub fn topics_test(cfg: &Config, args: &TopicsTestArgs) -> i32 {
             return exit::CONFIG;
         }
     };
-    let store = match open_read_only(cfg) {
-        Ok(s) => s,
+    let items = match read(cfg, |store| {
+        store.items(None, since(args.since), args.limit)
+    }) {
+        Ok(x) => x,
         Err(code) => return code,
-    };
-    let items = match store.items(None, since(args.since), args.limit) {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::FAILURE;
-        }
     };
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let (open, close) = if color {
