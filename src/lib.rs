@@ -44,3 +44,6 @@ pub mod store;
 pub mod stories;
 pub mod text;
 pub mod topics;
+
+#[cfg(test)]
+mod properties;

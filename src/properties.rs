@@ -1,0 +1,128 @@
+//! Property tests: invariants that must hold for any input, not only the examples.
+
+use proptest::prelude::*;
+use url::Url;
+
+use crate::canon::canonicalize;
+use crate::stories::url_key;
+use crate::text::{clean_inline, html_to_text};
+use crate::topics::{Matcher, TopicSpec};
+
+/// Path-ish segments, query parameters (some tracking), fragments, hosts in any case.
+fn article_url() -> impl Strategy<Value = String> {
+    let seg = "[a-z0-9-]{1,8}";
+    (
+        prop::sample::select(vec!["http", "https", "HTTP", "Https"]),
+        prop::sample::select(vec![
+            "news.example",
+            "NEWS.example",
+            "www.news.example",
+            "m.news.example",
+        ]),
+        prop::collection::vec(seg, 0..4),
+        prop::collection::vec(
+            (
+                prop::sample::select(vec![
+                    "id",
+                    "page",
+                    "utm_source",
+                    "fbclid",
+                    "gclid",
+                    "q",
+                    "mc_cid",
+                ]),
+                "[a-z0-9]{0,5}",
+            ),
+            0..4,
+        ),
+        prop::option::of("[a-z]{1,6}"),
+        any::<bool>(),
+    )
+        .prop_map(|(scheme, host, segs, params, frag, slash)| {
+            let mut u = format!("{scheme}://{host}/{}", segs.join("/"));
+            if slash && !segs.is_empty() {
+                u.push('/');
+            }
+            if !params.is_empty() {
+                u.push('?');
+                u.push_str(
+                    &params
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join("&"),
+                );
+            }
+            if let Some(f) = frag {
+                u.push('#');
+                u.push_str(&f);
+            }
+            u
+        })
+}
+
+fn strip_tracking(u: &str) -> String {
+    let mut url = Url::parse(u).expect("generated URLs parse");
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| !crate::canon::is_tracking_param(k))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(kept);
+    }
+    url.set_fragment(None);
+    url.to_string()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn canonicalization_is_idempotent(u in article_url()) {
+        let once = canonicalize(&Url::parse(&u).unwrap());
+        let twice = canonicalize(&once);
+        prop_assert_eq!(twice.as_str(), once.as_str());
+    }
+
+    #[test]
+    fn the_url_key_survives_case_tracking_fragments_www_and_trailing_slashes(u in article_url()) {
+        let a = Url::parse(&u).unwrap();
+        let b = Url::parse(&strip_tracking(&u)).unwrap();
+        prop_assert_eq!(url_key(&canonicalize(&a)), url_key(&canonicalize(&b)));
+        let slashed = if a.path().ends_with('/') { a.to_string() } else { format!("{}{}", a.as_str().split(['?', '#']).next().unwrap_or(""), "/") };
+        let with_slash = Url::parse(&slashed).unwrap();
+        prop_assert_eq!(url_key(&canonicalize(&with_slash)).split('?').next().map(str::to_owned), url_key(&canonicalize(&a)).split('?').next().map(str::to_owned));
+    }
+
+    #[test]
+    fn text_cleaning_is_idempotent_and_bounded(s in any::<String>(), max in 8usize..300) {
+        let once = clean_inline(&s, max);
+        prop_assert!(once.len() <= max);
+        prop_assert!(!once.chars().any(char::is_control));
+        let html = html_to_text(&s, max);
+        prop_assert!(html.len() <= max);
+        prop_assert_eq!(clean_inline(&html_to_text(&html, max), max), clean_inline(&html, max));
+    }
+
+    #[test]
+    fn a_topic_word_present_in_the_text_always_matches(
+        before in "[a-z ]{0,20}",
+        word in "[a-z]{3,10}",
+        after in "[a-z ]{0,20}",
+        variant in 0usize..4,
+    ) {
+        let shown = match variant {
+            0 => word.clone(),
+            1 => word.to_uppercase(),
+            // full-width letters: NFKC folds them
+            2 => word.chars().map(|c| char::from_u32(c as u32 - 'a' as u32 + 0xFF41).unwrap_or(c)).collect(),
+            _ => format!("{word}'s"),
+        };
+        let text = format!("{before} {shown} {after}");
+        let m = Matcher::new(&[TopicSpec { name: "t".into(), queries: vec![word.clone()], feeds: None, stem: None }]).unwrap();
+        prop_assert_eq!(m.match_item("f", &text, "").len(), 1, "{:?} in {:?}", word, text);
+    }
+}
