@@ -213,15 +213,8 @@ pub fn default_path() -> PathBuf {
     if let Some(p) = std::env::var_os("NEWSHOUND_CONFIG").filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }
-    if let Some(dir) = std::env::var_os("CONFIGURATION_DIRECTORY").filter(|p| !p.is_empty()) {
-        // systemd may pass several directories separated by ':'; the first is ours.
-        let first = dir
-            .to_string_lossy()
-            .split(':')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        return Path::new(&first).join("config.toml");
+    if let Some(dir) = systemd_dir("CONFIGURATION_DIRECTORY") {
+        return dir.join("config.toml");
     }
     if is_root() {
         return PathBuf::from("/etc/newshound/config.toml");
@@ -232,19 +225,23 @@ pub fn default_path() -> PathBuf {
 /// The default database path: `$STATE_DIRECTORY/newshound.db` (systemd), then
 /// `/var/lib/newshound/newshound.db` for root, else `$XDG_STATE_HOME/newshound/newshound.db`.
 pub fn default_database() -> PathBuf {
-    if let Some(dir) = std::env::var_os("STATE_DIRECTORY").filter(|p| !p.is_empty()) {
-        let first = dir
-            .to_string_lossy()
-            .split(':')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        return Path::new(&first).join("newshound.db");
+    if let Some(dir) = systemd_dir("STATE_DIRECTORY") {
+        return dir.join("newshound.db");
     }
     if is_root() {
         return PathBuf::from("/var/lib/newshound/newshound.db");
     }
     xdg_dir("XDG_STATE_HOME", ".local/state").join("newshound/newshound.db")
+}
+
+/// A directory systemd passes in `var`; it may list several separated by ':', the first is ours.
+fn systemd_dir(var: &str) -> Option<PathBuf> {
+    let dirs = std::env::var_os(var).filter(|p| !p.is_empty())?;
+    dirs.to_string_lossy()
+        .split(':')
+        .next()
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
 }
 
 fn is_root() -> bool {
