@@ -31,14 +31,7 @@ fn notify(states: &[NotifyState<'_>]) {
 }
 
 pub async fn run(cfg: Config, path: PathBuf) -> i32 {
-    let store = match Store::open(&cfg.database, cfg.synchronous) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::CANT_OPEN_DB;
-        }
-    };
-    let (handle, writer) = store::spawn_writer(store, IngestPolicy::from(&cfg));
+    // Signals first: a SIGTERM during start-up then stops the daemon cleanly too.
     let (mut term, mut int, mut hup) = match (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
@@ -50,6 +43,15 @@ pub async fn run(cfg: Config, path: PathBuf) -> i32 {
             return exit::FAILURE;
         }
     };
+
+    let store = match Store::open(&cfg.database, cfg.synchronous) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::CANT_OPEN_DB;
+        }
+    };
+    let (handle, writer) = store::spawn_writer(store, IngestPolicy::from(&cfg));
 
     let mut cfg = cfg;
     let mut generation = match start(&cfg, handle.clone()) {

@@ -238,7 +238,7 @@ fn html_page(doc: &str) -> Option<String> {
     });
     Some(match advertised {
         Some(href) => format!("an HTML page; it advertises a feed at {href}"),
-        None => "an HTML page, not a feed".into(),
+        None => "an HTML page".into(),
     })
 }
 
