@@ -397,7 +397,13 @@ fn match_items(matcher: &Matcher, feed: &str, parsed: ParsedFeed) -> ParsedFeedW
                 .into_iter()
                 .map(|m| alert_candidate(matcher, &item.title, &item.summary, m))
                 .collect();
-            let features = crate::stories::features(&item.title, &item.summary);
+            let (title_tokens, summary_tokens) = scratch.tokens();
+            let features = crate::stories::features_of_tokens(
+                &item.title,
+                title_tokens,
+                &item.summary,
+                summary_tokens,
+            );
             MatchedItem {
                 item,
                 matches,

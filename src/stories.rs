@@ -265,88 +265,135 @@ pub const ENTITY: u8 = 0x80;
 /// Extracts an item's terms, each with its field weight (3 in the title, 1 in the lede,
 /// doubled for numbers) and whether it names someone or something ([`ENTITY`]).
 pub fn features(title: &str, summary: &str) -> Features {
-    let stemmer = rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English);
-    let mut weights: HashMap<u32, u8> = HashMap::new();
-    let mut entities: std::collections::HashSet<u32> = std::collections::HashSet::new();
-    let mut tokens = Tokens::default();
-    // Headlines in Title Case say nothing about names; their words count as names when the lede
-    // (in sentence case) capitalizes them.
-    let title_words: Vec<&str> = title
-        .split_whitespace()
-        .filter(|w| w.chars().count() > 3)
-        .collect();
-    let title_case = !title_words.is_empty()
-        && title_words
-            .iter()
-            .filter(|w| w.chars().next().is_some_and(char::is_uppercase))
-            .count()
-            * 10
-            >= title_words.len() * 7;
-    for (text, base, limit) in [(summary, 1u8, SUMMARY_TOKENS), (title, 3u8, usize::MAX)] {
-        tokenize_into(text, &mut tokens);
-        let n = tokens.len().min(limit);
-        for i in 0..n {
-            let word = tokens.get(i);
-            let first = word.chars().next().unwrap_or(' ');
-            if is_unspaced_script(first) {
-                // CJK and similar: character bigrams within a run.
-                if i + 1 < n
-                    && tokens
-                        .get(i + 1)
-                        .chars()
-                        .next()
-                        .is_some_and(is_unspaced_script)
-                {
-                    let bigram = format!("{word}{}", tokens.get(i + 1));
-                    add(&mut weights, term_hash(&bigram), base);
-                }
-                continue;
-            }
-            if (word.chars().count() < 2 && !first.is_ascii_digit()) || STOP_WORDS.contains(&word) {
-                continue;
-            }
-            // Numbers (rates, counts, magnitudes, years) tell events apart: they weigh double.
-            let weight = if first.is_ascii_digit() {
-                base * 2
-            } else {
-                base
-            };
-            let canonical = SYNONYMS
-                .iter()
-                .find(|(from, _)| *from == word)
-                .map_or(word, |(_, to)| *to);
-            let stem = if canonical.is_ascii() {
-                stemmer.stem(canonical).into_owned()
-            } else {
-                canonical.to_owned()
-            };
-            let h = term_hash(&stem);
-            let t = tokens.tokens[i];
-            let original = &text[t.src.0 as usize..t.src.1 as usize];
-            let capitalized = original.chars().next().is_some_and(char::is_uppercase);
-            let sentence_start = text[..t.src.0 as usize]
-                .trim_end()
-                .chars()
-                .last()
-                .is_none_or(|c| matches!(c, '.' | '!' | '?' | ':' | '"' | '-'));
-            let sentence_case = base == 1 || !title_case;
-            if capitalized && sentence_case && !sentence_start && !first.is_ascii_digit() {
-                entities.insert(h);
-            }
-            add(&mut weights, h, weight);
-        }
-    }
-    let mut terms: Vec<(u32, u8)> = weights
-        .into_iter()
-        .map(|(h, w)| (h, if entities.contains(&h) { w | ENTITY } else { w }))
-        .collect();
-    terms.sort_unstable();
-    Features { terms }
+    let (mut t, mut s) = (Tokens::default(), Tokens::default());
+    tokenize_into(title, &mut t);
+    tokenize_into(summary, &mut s);
+    features_of_tokens(title, &t, summary, &s)
 }
 
-fn add(weights: &mut HashMap<u32, u8>, h: u32, w: u8) {
-    let e = weights.entry(h).or_insert(0);
-    *e = (*e).max(w);
+/// As [`features`], from texts already tokenized (the matcher tokenizes them first).
+pub fn features_of_tokens(
+    title: &str,
+    title_tokens: &Tokens,
+    summary: &str,
+    summary_tokens: &Tokens,
+) -> Features {
+    // Headlines in Title Case say nothing about names; their words count as names when the lede
+    // (in sentence case) capitalizes them.
+    let (mut long_words, mut capitalized_words) = (0usize, 0usize);
+    for w in title.split_whitespace().filter(|w| w.chars().count() > 3) {
+        long_words += 1;
+        capitalized_words += usize::from(w.chars().next().is_some_and(char::is_uppercase));
+    }
+    let title_case = long_words > 0 && capitalized_words * 10 >= long_words * 7;
+    // (term, weight | ENTITY), merged below.
+    let mut terms: Vec<(u32, u8)> = Vec::with_capacity(title_tokens.len() + SUMMARY_TOKENS);
+    let mut bigram = String::new();
+    TERMS.with_borrow_mut(|cache| {
+        for (text, tokens, base, limit) in [
+            (summary, summary_tokens, 1u8, SUMMARY_TOKENS),
+            (title, title_tokens, 3u8, usize::MAX),
+        ] {
+            let n = tokens.len().min(limit);
+            for i in 0..n {
+                let word = tokens.get(i);
+                let first = word.chars().next().unwrap_or(' ');
+                if is_unspaced_script(first) {
+                    // CJK and similar: character bigrams within a run.
+                    if i + 1 < n
+                        && tokens
+                            .get(i + 1)
+                            .chars()
+                            .next()
+                            .is_some_and(is_unspaced_script)
+                    {
+                        bigram.clear();
+                        bigram.push_str(word);
+                        bigram.push_str(tokens.get(i + 1));
+                        terms.push((term_hash(&bigram), base));
+                    }
+                    continue;
+                }
+                let Some(h) = cache.term(word) else {
+                    continue;
+                };
+                // Numbers (rates, counts, magnitudes, years) tell events apart: they weigh double.
+                let digit = first.is_ascii_digit();
+                let weight = if digit { base * 2 } else { base };
+                let t = tokens.tokens[i];
+                let original = &text[t.src.0 as usize..t.src.1 as usize];
+                let capitalized = original.chars().next().is_some_and(char::is_uppercase);
+                let entity = capitalized
+                    && (base == 1 || !title_case)
+                    && !digit
+                    && !text[..t.src.0 as usize]
+                        .trim_end()
+                        .chars()
+                        .last()
+                        .is_none_or(|c| matches!(c, '.' | '!' | '?' | ':' | '"' | '-'));
+                terms.push((h, if entity { weight | ENTITY } else { weight }));
+            }
+        }
+    });
+    // One entry per term: the heaviest field weight, a name if it was a name anywhere.
+    terms.sort_unstable();
+    let mut merged: Vec<(u32, u8)> = Vec::with_capacity(terms.len());
+    for (h, w) in terms {
+        match merged.last_mut() {
+            Some((last, lw)) if *last == h => {
+                *lw = ((*lw & !ENTITY).max(w & !ENTITY)) | ((*lw | w) & ENTITY);
+            }
+            _ => merged.push((h, w)),
+        }
+    }
+    Features { terms: merged }
+}
+
+thread_local! {
+    /// Word → term (after synonyms and stemming), or `None` for words that are not terms.
+    /// News vocabulary is heavily skewed, so a small cache answers most words.
+    static TERMS: std::cell::RefCell<TermCache> = std::cell::RefCell::new(TermCache::default());
+}
+
+/// Most words remembered per thread; the cache starts over when full.
+const TERM_CACHE_WORDS: usize = 20_000;
+
+#[derive(Default)]
+struct TermCache {
+    words: rustc_hash::FxHashMap<Box<str>, Option<u32>>,
+}
+
+impl TermCache {
+    fn term(&mut self, word: &str) -> Option<u32> {
+        if let Some(t) = self.words.get(word) {
+            return *t;
+        }
+        let t = term_of_word(word);
+        if self.words.len() >= TERM_CACHE_WORDS {
+            self.words.clear();
+        }
+        self.words.insert(word.into(), t);
+        t
+    }
+}
+
+/// The term a (normalized, spaced-script) word stands for, or `None` for stop words and
+/// single letters.
+fn term_of_word(word: &str) -> Option<u32> {
+    let first = word.chars().next()?;
+    if (word.chars().count() < 2 && !first.is_ascii_digit()) || STOP_WORDS.contains(&word) {
+        return None;
+    }
+    let canonical = SYNONYMS
+        .iter()
+        .find(|(from, _)| *from == word)
+        .map_or(word, |(_, to)| *to);
+    if canonical.is_ascii() {
+        let stemmer = rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English);
+        Some(term_hash(&stemmer.stem(canonical)))
+    } else {
+        Some(term_hash(canonical))
+    }
 }
 
 /// Document frequencies of terms over recent items: a term most items share (the name of the

@@ -18,12 +18,12 @@
 
 mod writer;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::config::Synchronous;
@@ -379,6 +379,10 @@ impl Store {
         };
         self.conn.pragma_update(None, "synchronous", sync)?;
         self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        self.conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )?;
         // A bigger page cache than the 2 MB default keeps the indexes story assignment reads
         // in memory as the database grows; it is a ceiling, filled only as pages are used.
         self.conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
@@ -518,6 +522,15 @@ impl Store {
                     .collect();
             }
         };
+        // Rows get their ids from the writer, so an item is inserted once, already in its story.
+        // Inside this IMMEDIATE transaction nobody else writes; a rolled-back savepoint only
+        // leaves a gap.
+        if let Err(e) = self.stories.next_ids.reset(&tx) {
+            return recs
+                .iter()
+                .map(|_| Err(StoreError::Sqlite(clone_error(&e))))
+                .collect();
+        }
         let mut results = Vec::with_capacity(recs.len());
         for rec in recs {
             let one = (|| {
@@ -908,12 +921,39 @@ enum Seen {
 #[derive(Default)]
 pub(crate) struct StoryState {
     stats: TermStats,
-    /// Key term → (story start, story), in insertion order.
-    index: HashMap<u32, Vec<(i64, i64)>>,
-    open: HashMap<i64, OpenStory>,
+    /// Key term → (story start, story), sorted by start, so a window is two binary searches.
+    index: FxHashMap<u32, Vec<(i64, i64)>>,
+    open: FxHashMap<i64, OpenStory>,
+    /// Scratch for counting shared key terms per candidate story, reused between items.
+    shared: FxHashMap<i64, u32>,
+    next_ids: NextIds,
     loaded_at: Option<i64>,
     pruned_at: Option<i64>,
     window: i64,
+}
+
+/// The next free item and story ids, read at the start of each write transaction.
+#[derive(Default, Clone, Copy)]
+struct NextIds {
+    item: i64,
+    story: i64,
+}
+
+impl NextIds {
+    fn reset(&mut self, tx: &Connection) -> rusqlite::Result<()> {
+        let next = |table: &str| {
+            tx.query_row(
+                &format!("SELECT coalesce(max(id), 0) + 1 FROM {table}"),
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+        };
+        *self = NextIds {
+            item: next("items")?,
+            story: next("stories")?,
+        };
+        Ok(())
+    }
 }
 
 struct OpenStory {
@@ -936,6 +976,7 @@ impl StoryState {
         *self = StoryState {
             window,
             loaded_at: Some(now),
+            next_ids: self.next_ids,
             ..StoryState::default()
         };
         let mut stmt = tx.prepare(
@@ -978,7 +1019,10 @@ impl StoryState {
 
     fn open_story(&mut self, story: i64, started_at: i64, headline: Features) {
         for k in key_terms(&headline, &self.stats) {
-            self.index.entry(k).or_default().push((started_at, story));
+            let list = self.index.entry(k).or_default();
+            // Stories mostly arrive in time order; a late one is inserted in place.
+            let at = list.partition_point(|(t, _)| *t <= started_at);
+            list.insert(at, (started_at, story));
         }
         self.open.insert(
             story,
@@ -988,6 +1032,16 @@ impl StoryState {
                 latest: Default::default(),
             },
         );
+    }
+
+    /// Remembers a new member among a story's latest items.
+    fn joined(&mut self, story: i64, features: &Features) {
+        if let Some(open) = self.open.get_mut(&story) {
+            open.latest.push_back(features.clone());
+            if open.latest.len() > STORY_SAMPLE as usize - 1 {
+                open.latest.pop_front();
+            }
+        }
     }
 
     /// Drops stories that can no longer be joined, at most once an hour.
@@ -1174,13 +1228,24 @@ fn upsert_item(
         }
         return Ok(Seen::Merged);
     }
-    let features = mi.features.to_bytes();
+    let when = item.date().map_or(at, ts).min(at);
+    let story = choose_story(tx, &mi.features, when, policy, stories, at)?;
+    let id = stories.next_ids.item;
+    stories.next_ids.item += 1;
+    let (story_id, join_reason) = match story {
+        Some((story, sim)) => (
+            story,
+            format!("similar to story {story} (similarity {sim:.2})"),
+        ),
+        None => (stories.next_ids.story, "first item".to_owned()),
+    };
     tx.prepare_cached(
-        "INSERT INTO items (canonical_url, url_key, content_hash, title, summary, content, url, published_at, updated_at, first_seen_at,
-                            authors, categories, first_feed_id, features)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        "INSERT INTO items (id, canonical_url, url_key, content_hash, title, summary, content, url, published_at, updated_at,
+                            first_seen_at, authors, categories, first_feed_id, features, story_id, join_reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     )?
     .execute(params![
+        id,
         item.canonical_url,
         url_key,
         hash,
@@ -1194,15 +1259,28 @@ fn upsert_item(
         serde_json::to_string(&item.authors).unwrap_or_else(|_| "[]".into()),
         serde_json::to_string(&item.categories).unwrap_or_else(|_| "[]".into()),
         feed_id,
-        features
+        mi.features.to_bytes(),
+        story_id,
+        join_reason,
     ])?;
-    let id = tx.last_insert_rowid();
     sighting.execute(params![feed_id, key, id, at])?;
     if let Some(pk) = &path_key {
         sighting.execute(params![feed_id, pk, id, at])?;
     }
-    let when = item.date().map_or(at, ts).min(at);
-    assign_story(tx, id, when, &mi.features, policy, stories, at)?;
+    if story.is_some() {
+        tx.prepare_cached(
+            "UPDATE stories SET items = items + 1, last_at = max(last_at, ?2) WHERE id = ?1",
+        )?
+        .execute(params![story_id, when])?;
+        stories.joined(story_id, &mi.features);
+    } else {
+        tx.prepare_cached(
+            "INSERT INTO stories (id, headline_item_id, started_at, last_at) VALUES (?1, ?2, ?3, ?3)",
+        )?
+        .execute(params![story_id, id, when])?;
+        stories.next_ids.story += 1;
+        stories.open_story(story_id, when, mi.features.clone());
+    }
     Ok(Seen::New(id))
 }
 
@@ -1213,19 +1291,19 @@ const STORY_CANDIDATES: usize = 6;
 /// Most stories read from the index per key term (the most recent).
 const STORIES_PER_TERM: usize = 64;
 
-/// Puts a new item into the story it reports, or starts a story. Candidates are the open
-/// stories (started within the window of the item's date) that share key terms with the item,
-/// from the in-memory index; the item joins the best-scoring one (half the similarity to its
-/// headline, half the mean over its latest items) if that reaches the threshold.
-fn assign_story(
+/// The story a new item reports, with its similarity, or `None` to start a story. Candidates
+/// are the open stories (started within the window of the item's date) that share key terms
+/// with the item, from the in-memory index; the item joins the best-scoring one (half the
+/// similarity to its headline, half the mean over its latest items) if that reaches the
+/// threshold. Reads no pages, writes nothing.
+fn choose_story(
     tx: &Connection,
-    item_id: i64,
-    when: i64,
     features: &Features,
+    when: i64,
     policy: IngestPolicy,
     stories: &mut StoryState,
     now: i64,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<Option<(i64, f64)>> {
     let window = policy.story_window.as_secs() as i64;
     stories.ensure(tx, now, window)?;
     stories.stats.add(features);
@@ -1236,12 +1314,20 @@ fn assign_story(
     let threshold = policy.story_threshold + 0.10 * (1.0 - warmth);
     // Candidates: per key term, the most recent open stories indexed under it within the window;
     // those sharing the most key terms with the item are scored.
-    let mut shared: HashMap<i64, u32> = HashMap::new();
+    let mut shared = std::mem::take(&mut stories.shared);
+    shared.clear();
     for k in &keys {
         if let Some(list) = stories.index.get(k) {
-            list.iter()
+            // New items are mostly the newest: then the whole list is at or before the window's end.
+            let end = if list.last().is_some_and(|(t, _)| *t <= when + window) {
+                list.len()
+            } else {
+                list.partition_point(|(t, _)| *t <= when + window)
+            };
+            list[..end]
+                .iter()
                 .rev()
-                .filter(|(t, _)| (when - window..=when + window).contains(t))
+                .take_while(|(t, _)| *t >= when - window)
                 .take(STORIES_PER_TERM)
                 .for_each(|(_, s)| *shared.entry(*s).or_insert(0) += 1);
         }
@@ -1249,10 +1335,11 @@ fn assign_story(
     // A story shares more than one key term with an item it could be the same as.
     let need = if keys.len() >= 4 { 2 } else { 1 };
     let mut candidates: Vec<(u32, i64)> = shared
-        .into_iter()
-        .filter(|(_, n)| *n >= need)
-        .map(|(s, n)| (n, s))
+        .iter()
+        .filter(|(_, n)| **n >= need)
+        .map(|(s, n)| (*n, *s))
         .collect();
+    stories.shared = shared;
     candidates.sort_unstable_by(|a, b| b.cmp(a));
     candidates.truncate(STORY_CANDIDATES);
     let mut best: Option<(i64, f64)> = None;
@@ -1278,39 +1365,7 @@ fn assign_story(
             best = Some((story, mean));
         }
     }
-    match best {
-        Some((story, sim)) => {
-            tx.prepare_cached("UPDATE items SET story_id = ?2, join_reason = ?3 WHERE id = ?1")?
-                .execute(params![
-                    item_id,
-                    story,
-                    format!("similar to story {story} (similarity {sim:.2})")
-                ])?;
-            tx.prepare_cached(
-                "UPDATE stories SET items = items + 1, last_at = max(last_at, ?2) WHERE id = ?1",
-            )?
-            .execute(params![story, when])?;
-            if let Some(open) = stories.open.get_mut(&story) {
-                open.latest.push_back(features.clone());
-                if open.latest.len() > STORY_SAMPLE as usize - 1 {
-                    open.latest.pop_front();
-                }
-            }
-        }
-        None => {
-            tx.prepare_cached(
-                "INSERT INTO stories (headline_item_id, started_at, last_at) VALUES (?1, ?2, ?2)",
-            )?
-            .execute(params![item_id, when])?;
-            let story = tx.last_insert_rowid();
-            tx.prepare_cached(
-                "UPDATE items SET story_id = ?2, join_reason = 'first item' WHERE id = ?1",
-            )?
-            .execute(params![item_id, story])?;
-            stories.open_story(story, when, features.clone());
-        }
-    }
-    Ok(())
+    Ok(best)
 }
 
 #[cfg(test)]

@@ -154,6 +154,14 @@ pub struct Scratch {
     candidates: Vec<u32>,
 }
 
+impl Scratch {
+    /// The title's and the summary's tokens from the last call to
+    /// [`Matcher::match_item_with`], for other users of the same text.
+    pub fn tokens(&self) -> (&Tokens, &Tokens) {
+        (&self.title, &self.summary)
+    }
+}
+
 impl Matcher {
     /// Compiles topics. Fails with the index of the first topic whose query does not parse
     /// (config validation reports them all before this is called).
@@ -345,11 +353,11 @@ impl Matcher {
         title: &str,
         summary: &str,
     ) -> Vec<TopicMatch> {
+        tokenize_into(title, &mut s.title);
+        tokenize_into(summary, &mut s.summary);
         if self.topics.is_empty() {
             return Vec::new();
         }
-        tokenize_into(title, &mut s.title);
-        tokenize_into(summary, &mut s.summary);
         s.hits.clear();
         for (field, tokens, stemmed) in [
             (Field::Title, &s.title, &mut s.stemmed_title),
