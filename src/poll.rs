@@ -80,6 +80,9 @@ pub struct Poller {
     levels: HashMap<String, AlertLevel>,
     store: StoreHandle,
     global: Arc<Semaphore>,
+    /// Parsing is CPU work: one at a time per core, so parsed feeds do not pile up in memory
+    /// (each parse thread also keeps its own small caches).
+    parsing: Semaphore,
     per_host: usize,
     host_spacing: std::time::Duration,
     guard_mode: crate::guard::Mode,
@@ -108,6 +111,9 @@ impl Poller {
                 .collect(),
             store,
             global: Arc::new(Semaphore::new(cfg.defaults.concurrency)),
+            parsing: Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+            ),
             per_host: cfg.defaults.per_host_concurrency,
             host_spacing: cfg.defaults.host_spacing,
             guard_mode: cfg.defaults.address_guard,
@@ -368,6 +374,8 @@ impl Poller {
     ) -> Result<ParsedFeedWithMatches, ParseError> {
         let matcher = self.matcher.clone();
         let feed = feed.to_owned();
+        // (The semaphore is never closed, so a permit always comes.)
+        let _permit = self.parsing.acquire().await.ok();
         tokio::task::spawn_blocking(move || {
             let parsed = parse_feed(&bytes, content_type.as_deref(), base.as_ref(), Utc::now())?;
             Ok(match_items(&matcher, &feed, parsed))

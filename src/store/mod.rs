@@ -379,6 +379,9 @@ impl Store {
         };
         self.conn.pragma_update(None, "synchronous", sync)?;
         self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Each poll is a savepoint, whose rollback journal then lives in memory rather than in a
+        // temporary file: at most the pages one poll touches.
+        self.conn.pragma_update(None, "temp_store", "MEMORY")?;
         self.conn.set_db_config(
             rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
             true,
@@ -922,7 +925,7 @@ enum Seen {
 pub(crate) struct StoryState {
     stats: TermStats,
     /// Key term → (story start, story), sorted by start, so a window is two binary searches.
-    index: FxHashMap<u32, Vec<(i64, i64)>>,
+    index: FxHashMap<u32, Vec<Posting>>,
     open: FxHashMap<i64, OpenStory>,
     /// Scratch for counting shared key terms per candidate story, reused between items.
     shared: FxHashMap<i64, u32>,
@@ -930,6 +933,18 @@ pub(crate) struct StoryState {
     loaded_at: Option<i64>,
     pruned_at: Option<i64>,
     window: i64,
+}
+
+/// An open story in a key term's posting list: 8 bytes, as there are a dozen per open story.
+#[derive(Clone, Copy)]
+struct Posting {
+    /// When the story started, in seconds since 1970 (clamped to 32 bits).
+    at: u32,
+    story: u32,
+}
+
+fn secs(t: i64) -> u32 {
+    t.clamp(0, i64::from(u32::MAX)) as u32
 }
 
 /// The next free item and story ids, read at the start of each write transaction.
@@ -1018,11 +1033,18 @@ impl StoryState {
     }
 
     fn open_story(&mut self, story: i64, started_at: i64, headline: Features) {
-        for k in key_terms(&headline, &self.stats) {
-            let list = self.index.entry(k).or_default();
-            // Stories mostly arrive in time order; a late one is inserted in place.
-            let at = list.partition_point(|(t, _)| *t <= started_at);
-            list.insert(at, (started_at, story));
+        // (A story id beyond 32 bits is never a candidate: four billion stories from now.)
+        if let Ok(id) = u32::try_from(story) {
+            let posting = Posting {
+                at: secs(started_at),
+                story: id,
+            };
+            for k in key_terms(&headline, &self.stats) {
+                let list = self.index.entry(k).or_default();
+                // Stories mostly arrive in time order; a late one is inserted in place.
+                let i = list.partition_point(|p| p.at <= posting.at);
+                list.insert(i, posting);
+            }
         }
         self.open.insert(
             story,
@@ -1053,7 +1075,8 @@ impl StoryState {
         let horizon = now - self.window - 86_400;
         self.open.retain(|_, s| s.started_at >= horizon);
         self.index.retain(|_, v| {
-            v.retain(|(t, _)| *t >= horizon);
+            v.retain(|p| p.at >= secs(horizon));
+            v.shrink_to_fit();
             !v.is_empty()
         });
     }
@@ -1289,7 +1312,7 @@ const STORY_SAMPLE: i64 = 4;
 /// Most candidate stories scored for one item.
 const STORY_CANDIDATES: usize = 6;
 /// Most stories read from the index per key term (the most recent).
-const STORIES_PER_TERM: usize = 64;
+const STORIES_PER_TERM: usize = 32;
 
 /// The story a new item reports, with its similarity, or `None` to start a story. Candidates
 /// are the open stories (started within the window of the item's date) that share key terms
@@ -1318,18 +1341,19 @@ fn choose_story(
     shared.clear();
     for k in &keys {
         if let Some(list) = stories.index.get(k) {
+            let (from, to) = (secs(when - window), secs(when + window));
             // New items are mostly the newest: then the whole list is at or before the window's end.
-            let end = if list.last().is_some_and(|(t, _)| *t <= when + window) {
+            let end = if list.last().is_some_and(|p| p.at <= to) {
                 list.len()
             } else {
-                list.partition_point(|(t, _)| *t <= when + window)
+                list.partition_point(|p| p.at <= to)
             };
             list[..end]
                 .iter()
                 .rev()
-                .take_while(|(t, _)| *t >= when - window)
+                .take_while(|p| p.at >= from)
                 .take(STORIES_PER_TERM)
-                .for_each(|(_, s)| *shared.entry(*s).or_insert(0) += 1);
+                .for_each(|p| *shared.entry(i64::from(p.story)).or_insert(0) += 1);
         }
     }
     // A story shares more than one key term with an item it could be the same as.
