@@ -37,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_schedule.sql"),
     include_str!("migrations/0003_stories.sql"),
+    include_str!("migrations/0004_features.sql"),
 ];
 
 /// The writer's SQLite page cache, in KiB.
@@ -995,32 +996,45 @@ impl StoryState {
             ..StoryState::default()
         };
         let mut stmt = tx.prepare(
-            "SELECT features FROM items WHERE first_seen_at >= ?1 AND features IS NOT NULL",
+            "SELECT features FROM item_features
+             WHERE item_id >= (SELECT coalesce(min(id), 0) FROM items WHERE first_seen_at >= ?1)",
         )?;
         for blob in stmt.query_map(params![now - 7 * 86_400], |r| r.get::<_, Vec<u8>>(0))? {
             self.stats.add(&Features::from_bytes(&blob?));
         }
         // Stories still open: started within the window (plus a day of slack for late items).
         let mut stmt = tx.prepare(
-            "SELECT st.id, st.started_at, i.features FROM stories st JOIN items i ON i.id = st.headline_item_id
-             WHERE st.started_at >= ?1 AND i.features IS NOT NULL ORDER BY st.started_at",
+            "SELECT st.id, st.started_at, f.features, st.items FROM stories st JOIN item_features f ON f.item_id = st.headline_item_id
+             WHERE st.started_at >= ?1 ORDER BY st.started_at",
         )?;
-        let rows: Vec<(i64, i64, Vec<u8>)> = stmt
-            .query_map(params![now - window - 86_400], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
+        let open: i64 = tx.query_row(
+            "SELECT count(*) FROM stories WHERE started_at >= ?1",
+            params![now - window - 86_400],
+            |r| r.get(0),
+        )?;
+        // Sized once: growing the map doubles it, and for a moment holds both copies.
+        self.open.reserve(usize::try_from(open).unwrap_or(0));
+        let mut rows = stmt.query(params![now - window - 86_400])?;
         let mut latest = tx.prepare(
-            "SELECT features FROM (SELECT id, features FROM items WHERE story_id = ?1 AND features IS NOT NULL ORDER BY id DESC LIMIT ?2)
+            "SELECT features FROM (SELECT i.id, f.features FROM items i JOIN item_features f ON f.item_id = i.id
+                                    WHERE i.story_id = ?1 ORDER BY i.id DESC LIMIT ?2)
              ORDER BY id",
         )?;
-        for (story, started_at, headline) in rows {
+        while let Some(row) = rows.next()? {
+            let (story, started_at, items): (i64, i64, i64) =
+                (row.get(0)?, row.get(1)?, row.get(3)?);
+            let headline = row.get_ref(2)?.as_blob().unwrap_or_default();
+            if items <= 1 {
+                // Most stories are one item: no members to read.
+                self.open_story(story, started_at, Features::from_bytes(headline));
+                continue;
+            }
             let members = latest
                 .query_map(params![story, STORY_SAMPLE], |r| r.get::<_, Vec<u8>>(0))?
                 .filter_map(|b| b.ok())
                 .map(|b: Vec<u8>| Features::from_bytes(&b))
                 .collect::<Vec<_>>();
-            self.open_story(story, started_at, Features::from_bytes(&headline));
+            self.open_story(story, started_at, Features::from_bytes(headline));
             if let Some(open) = self.open.get_mut(&story) {
                 // The headline itself comes back first among "latest" for young stories.
                 open.latest.extend(members.into_iter().skip(1));
@@ -1264,8 +1278,8 @@ fn upsert_item(
     };
     tx.prepare_cached(
         "INSERT INTO items (id, canonical_url, url_key, content_hash, title, summary, content, url, published_at, updated_at,
-                            first_seen_at, authors, categories, first_feed_id, features, story_id, join_reason)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                            first_seen_at, authors, categories, first_feed_id, story_id, join_reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?
     .execute(params![
         id,
@@ -1282,10 +1296,11 @@ fn upsert_item(
         serde_json::to_string(&item.authors).unwrap_or_else(|_| "[]".into()),
         serde_json::to_string(&item.categories).unwrap_or_else(|_| "[]".into()),
         feed_id,
-        mi.features.to_bytes(),
         story_id,
         join_reason,
     ])?;
+    tx.prepare_cached("INSERT INTO item_features (item_id, features) VALUES (?1, ?2)")?
+        .execute(params![id, mi.features.to_bytes()])?;
     sighting.execute(params![feed_id, key, id, at])?;
     if let Some(pk) = &path_key {
         sighting.execute(params![feed_id, pk, id, at])?;

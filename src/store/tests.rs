@@ -275,6 +275,53 @@ fn migrations_upgrade_an_old_database_in_place() {
     assert_eq!(s.integrity_check().unwrap(), "ok");
 }
 
+#[test]
+fn v4_moves_story_features_out_of_the_items_table_and_keeps_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let c = Connection::open(&path).unwrap();
+    for sql in &MIGRATIONS[..3] {
+        c.execute_batch(sql).unwrap();
+    }
+    c.pragma_update(None, "user_version", 3).unwrap();
+    let f = crate::stories::features(SEED, SEED_SUMMARY);
+    c.execute_batch(
+        "INSERT INTO feeds (id, name, url) VALUES (1, 'f', 'https://f.example/');
+         INSERT INTO items (id, content_hash, title, summary, first_seen_at, first_feed_id, story_id)
+             VALUES (7, 1, 'seed', '', 100, 1, 7);
+         INSERT INTO stories (id, headline_item_id, started_at, last_at) VALUES (7, 7, 100, 100);",
+    )
+    .unwrap();
+    c.execute(
+        "UPDATE items SET features = ?1 WHERE id = 7",
+        [f.to_bytes()],
+    )
+    .unwrap();
+    drop(c);
+
+    let s = Store::open(&path, Synchronous::Normal).unwrap();
+    assert_eq!(s.version().unwrap(), MIGRATIONS.len() as i64);
+    let moved: Vec<u8> = s
+        .conn
+        .query_row(
+            "SELECT features FROM item_features WHERE item_id = 7",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(crate::stories::Features::from_bytes(&moved), f);
+    let has_column: i64 = s
+        .conn
+        .query_row(
+            "SELECT count(*) FROM pragma_table_info('items') WHERE name = 'features'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(has_column, 0, "items keeps no copy of the features");
+    assert_eq!(s.integrity_check().unwrap(), "ok");
+}
+
 // ---- stories -------------------------------------------------------------------------------
 
 fn story_item(key: &str, url: &str, title: &str, summary: &str) -> Item {
@@ -317,6 +364,48 @@ fn story_of(s: &Store, title: &str) -> i64 {
 
 const SEED: &str = "Japan PM Ishiba Eyes Meeting With Trump After Inauguration";
 const SEED_SUMMARY: &str = "Prime Minister Shigeru Ishiba is making arrangements to meet with U.S. President-elect Donald Trump in February or later, after Trump's inauguration.";
+
+#[test]
+fn a_story_started_before_a_restart_is_joined_after_it() {
+    // The writer's open stories are rebuilt from the database: the second report, arriving
+    // after a restart, still joins the first one's story.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let mut s = Store::open(&path, Synchronous::Normal).unwrap();
+    warm(&mut s);
+    s.record_poll(
+        &fetched(
+            "yomiuri",
+            vec![story_item("y1", "https://y.example/1", SEED, SEED_SUMMARY)],
+            &[],
+        ),
+        POLICY,
+    )
+    .unwrap();
+    drop(s);
+    let mut s = Store::open(&path, Synchronous::Normal).unwrap();
+    s.record_poll(
+        &fetched(
+            "kyodo",
+            vec![story_item(
+                "k1",
+                "https://k.example/1",
+                "Ishiba arranging to meet Trump in February or later after inauguration -sources",
+                "Japanese Prime Minister Shigeru Ishiba is arranging to hold talks with Donald Trump in February or later, after the U.S. president-elect's inauguration.",
+            )],
+            &[],
+        ),
+        POLICY,
+    )
+    .unwrap();
+    assert_eq!(
+        story_of(&s, SEED),
+        story_of(
+            &s,
+            "Ishiba arranging to meet Trump in February or later after inauguration -sources"
+        )
+    );
+}
 
 #[test]
 fn the_same_story_from_three_feeds_is_one_story_one_alert_three_sources() {
