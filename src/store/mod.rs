@@ -450,13 +450,26 @@ impl Store {
     }
 
     fn feed_states_where(&self, name: Option<&str>) -> Result<Vec<FeedState>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT name, url, etag, last_modified, last_fetch_at, last_success_at, last_status, last_error, last_error_class,
-                    consecutive_failures, redirect_url, redirect_seen, next_poll_at, poll_interval, schedule_reason, ttl_minutes,
-                    (SELECT count(*) FROM sightings s WHERE s.feed_id = feeds.id), dead_since, adopted_url, skip_hours, skip_days
-             FROM feeds WHERE (?1 IS NULL OR name = ?1) ORDER BY name",
-        )?;
-        let rows = stmt.query_map(params![name], |r| {
+        const COLUMNS: &str = "SELECT name, url, etag, last_modified, last_fetch_at, last_success_at, last_status, last_error,
+                    last_error_class, consecutive_failures, redirect_url, redirect_seen, next_poll_at, poll_interval,
+                    schedule_reason, ttl_minutes, (SELECT count(*) FROM sightings s WHERE s.feed_id = feeds.id),
+                    dead_since, adopted_url, skip_hours, skip_days
+             FROM feeds";
+        // Two statements, not `?1 IS NULL OR name = ?1`: a plan fixed at prepare time (QPSG)
+        // could not use the name index for that, and one feed's lookup would scan them all.
+        let (mut stmt, args) = match name {
+            Some(n) => (
+                self.conn
+                    .prepare_cached(&format!("{COLUMNS} WHERE name = ?1"))?,
+                vec![n],
+            ),
+            None => (
+                self.conn
+                    .prepare_cached(&format!("{COLUMNS} ORDER BY name"))?,
+                vec![],
+            ),
+        };
+        let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
             Ok(FeedState {
                 name: r.get(0)?,
                 url: r.get(1)?,
