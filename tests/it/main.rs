@@ -7,4 +7,5 @@ mod config_errors;
 mod daemon;
 mod dedup;
 mod fetching;
+mod netns;
 mod topics;
