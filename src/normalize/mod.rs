@@ -100,6 +100,8 @@ fn parse_xml(doc: &str, base: Option<&Url>, now: DateTime<Utc>) -> Result<Parsed
     if let Some(html) = html_page(doc) {
         return Err(ParseError::NotAFeed(html));
     }
+    let cleaned = compat::strip_late_declarations(doc);
+    let doc = cleaned.as_deref().unwrap_or(doc);
     let scan = compat::scan(doc);
     let repaired = compat::repair_xml(doc, scan);
     let (xml, ids) = match &repaired {
@@ -204,7 +206,12 @@ fn root_name(doc: &str) -> Option<String> {
         let end = rest
             .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
             .unwrap_or(rest.len());
-        return Some(rest[..end.min(64)].to_owned());
+        // At most 64 bytes, cut on a character boundary (found by the `feed` fuzzer).
+        let mut cut = end.min(64);
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        return Some(rest[..cut].to_owned());
     }
 }
 
