@@ -812,3 +812,135 @@ fn a_misbehaving_fleet_does_not_starve_healthy_feeds_or_grow_without_bound() {
         "{stored} healthy stories stored"
     );
 }
+
+/// A real full disk: the database lives on a small tmpfs (the test needs root to mount it, and
+/// says so and passes elsewhere). The disk fills up while the daemon runs and a feed publishes
+/// large new stories: the daemon keeps running and polling, logs the fault once, keeps nothing
+/// half-written and does not advance the feed's validators; when space is freed, the next
+/// cycle stores every story.
+#[test]
+fn a_full_disk_loses_nothing_and_the_daemon_recovers_when_space_returns() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    }
+    let server = Server::start();
+    let story = |i: usize| {
+        (
+            format!("g{i}"),
+            format!("Summit story {i}"),
+            format!("https://full.example/{i}"),
+            format!("{} {i}", "A long summary about the summit. ".repeat(60)),
+        )
+    };
+    let publish = |n: usize, tag: &str| {
+        let items: Vec<_> = (0..n).map(story).collect();
+        let list: Vec<(&str, &str, &str, &str)> = items
+            .iter()
+            .map(|(g, t, u, s)| (g.as_str(), t.as_str(), u.as_str(), s.as_str()))
+            .collect();
+        server.route("/big", Reply::feed(&rss(&list), tag));
+    };
+    publish(5, "\"small\"");
+    server.route(
+        "/other",
+        Reply::feed(&rss(&[("o", "Other", "https://o.example/1", "")]), "\"o\""),
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: could not mount a tmpfs here");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mnt.clone());
+    let db = mnt.join("db.sqlite");
+    let ws = Workspace::new(&format!(
+        "{FAST}\n[[feeds]]\nname = \"big\"\nurl = \"{}\"\n[[feeds]]\nname = \"other\"\nurl = \"{}\"\n",
+        server.url("/big"),
+        server.url("/other")
+    ));
+    // The database on the small disk.
+    let cfg = std::fs::read_to_string(&ws.config).unwrap().replace(
+        "path = \"db.sqlite\"",
+        &format!("path = \"{}\"", db.display()),
+    );
+    std::fs::write(&ws.config, cfg).unwrap();
+
+    let d = Daemon::start(&ws);
+    let count = || -> i64 {
+        rusqlite::Connection::open(&db)
+            .and_then(|c| c.query_row("SELECT count(*) FROM items", [], |r| r.get(0)))
+            .unwrap_or(-1)
+    };
+    wait_until(Duration::from_secs(10), "the first stories stored", || {
+        count() == 6
+    });
+
+    // Fill the disk, leaving a few KB, then publish 100 stories of ~2 KB.
+    let filler = mnt.join("filler");
+    {
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let block = vec![0u8; 4096];
+        while std::io::Write::write_all(&mut f, &block).is_ok() {}
+        let _ = f.sync_all();
+    }
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&filler)
+        .and_then(|f| {
+            let len = f.metadata()?.len();
+            f.set_len(len.saturating_sub(16 * 1024))
+        });
+    publish(100, "\"big\"");
+    wait_until(
+        Duration::from_secs(15),
+        "the commit to fail for lack of space",
+        || d.log().contains("could not commit polls"),
+    );
+    std::thread::sleep(Duration::from_secs(3)); // more failing cycles
+    assert!(
+        d.child.id() > 0 && rss_and_fds(d.child.id()).is_some(),
+        "still running"
+    );
+    let log = d.log();
+    assert_eq!(
+        log.matches("could not commit polls").count(),
+        1,
+        "the fault is logged once, not every cycle:\n{log}"
+    );
+    assert!(log.contains("disk is full"), "{log}");
+    let before = count();
+    assert!(
+        (6..106).contains(&before),
+        "nothing half-written: {before} items"
+    );
+
+    // Space returns: the next cycles store every story (the feed's validators did not move on,
+    // so the server is asked for the full feed again).
+    std::fs::remove_file(&filler).unwrap();
+    wait_until(
+        Duration::from_secs(15),
+        "every story stored after space returns",
+        || count() == 101,
+    );
+    let (code, _) = d.stop(Duration::from_secs(10));
+    assert_eq!(code, 0);
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let ok: String = c
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+}

@@ -202,10 +202,15 @@ fn topics_test_runs_a_query_over_stored_items_with_highlights() {
 #[test]
 fn feed_text_cannot_forge_log_lines() {
     let server = Server::start();
-    let evil = "Summit planned\nERROR newshound::alert: forged\r\u{1b}[2J\u{2028}<0>emergency";
+    // Newline, carriage return, ANSI escape, line separator, a journald priority prefix, and a
+    // 10 KB run that must be truncated.
+    let evil = format!(
+        "Summit planned\nERROR newshound::alert: forged\r\u{1b}[2J\u{2028}<0>emergency {}",
+        "x".repeat(10_000)
+    );
     let body = rss(&[(
         "e",
-        evil,
+        &evil,
         "https://j.example/e",
         "Leaders plan a summit; President Xi to visit",
     )]);
@@ -230,8 +235,27 @@ fn feed_text_cannot_forge_log_lines() {
             "{format}: raw control characters in logs"
         );
         assert!(!r.stderr.contains('\u{2028}'), "{format}");
-        if format == "json" {
-            json_lines(&r.stderr);
+        // One physical line per event: every line starts a record.
+        for line in r.stderr.lines() {
+            if format == "json" {
+                assert!(
+                    serde_json::from_str::<serde_json::Value>(line).is_ok(),
+                    "not one JSON object: {line}"
+                );
+            } else {
+                assert!(
+                    line.len() > 20
+                        && line.as_bytes()[..4].iter().all(u8::is_ascii_digit)
+                        && line.as_bytes()[4] == b'-',
+                    "a line that does not start a record: {line}"
+                );
+            }
         }
+        // Feed text in logs is truncated (to 200 characters, escaped): no 10 KB lines.
+        assert!(
+            alerts.iter().all(|l| l.len() < 3_000),
+            "{format}: an alert line of {} bytes",
+            alerts.iter().map(|l| l.len()).max().unwrap_or(0)
+        );
     }
 }
