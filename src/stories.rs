@@ -69,13 +69,28 @@ pub fn url_key(canonical: &Url) -> String {
         .collect();
     let mut key = format!("{host}{path}");
     if !query.is_empty() {
+        // Decoded pairs, re-escaped where a character would change how the key splits: else
+        // `?a=1%262=3` and `?a=1&2=3` would be one key (found by the `url` fuzzer).
+        let escape = |s: &str, eq: bool| {
+            let mut out = String::with_capacity(s.len());
+            for c in s.chars() {
+                match c {
+                    '%' => out.push_str("%25"),
+                    '&' => out.push_str("%26"),
+                    '#' => out.push_str("%23"),
+                    '=' if eq => out.push_str("%3D"),
+                    c => out.push(c),
+                }
+            }
+            out
+        };
         let q: Vec<String> = query
             .iter()
             .map(|(k, v)| {
                 if v.is_empty() {
-                    k.clone()
+                    escape(k, true)
                 } else {
-                    format!("{k}={v}")
+                    format!("{}={}", escape(k, true), escape(v, false))
                 }
             })
             .collect();
@@ -669,6 +684,29 @@ mod tests {
             key("https://news.example/a.html")
         );
         assert_ne!(key("https://news.example/politics/story-2"), k);
+    }
+
+    #[test]
+    fn url_keys_keep_different_queries_apart() {
+        // Found by the `url` fuzzer: decoded values that contain `&`, `=`, `#` or `%`.
+        assert_ne!(
+            key("https://n.example/p?a=1%262=3"),
+            key("https://n.example/p?a=1&2=3")
+        );
+        assert_ne!(
+            key("https://n.example/p?a%3Db=c"),
+            key("https://n.example/p?a=b%3Dc")
+        );
+        assert_ne!(
+            key("https://n.example/p?a=%23x"),
+            key("https://n.example/p?a=%2523x")
+        );
+        assert!(!key("https://n.example/p?q=%23x").contains('#'));
+        // Ordinary queries read as they are.
+        assert_eq!(
+            key("https://n.example/p?id=42&page=2"),
+            "n.example/p?id=42&page=2"
+        );
     }
 
     #[test]
