@@ -522,8 +522,14 @@ pub fn key_terms(f: &Features, stats: &TermStats) -> Vec<u32> {
         .terms()
         .map(|(h, fw)| (f64::from(fw & !ENTITY) * stats.idf(h), h))
         .collect();
-    t.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    t.into_iter().take(KEY_TERMS).map(|(_, h)| h).collect()
+    let heavier = |a: &(f64, u32), b: &(f64, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+    if t.len() > KEY_TERMS {
+        // Only the heaviest few matter: select them, then order just those.
+        t.select_nth_unstable_by(KEY_TERMS - 1, heavier);
+        t.truncate(KEY_TERMS);
+    }
+    t.sort_unstable_by(heavier);
+    t.into_iter().map(|(_, h)| h).collect()
 }
 
 impl Features {

@@ -102,33 +102,40 @@ fn rewrite_prolog_encoding(text: &str) -> String {
     text.to_owned()
 }
 
-/// Removes XML declarations after the first (`<?xml …?>` inside the document, as concatenated or
-/// templated feeds have): they are not well-formed, and quick-xml 0.42 panics when one names an
-/// encoding after the start (found by the `feed` fuzzer). `None` when there are none.
-pub fn strip_late_declarations(doc: &str) -> Option<Cow<'_, str>> {
+/// Rewrites the document's XML declarations for a parser that reads UTF-8 text: the first
+/// becomes a plain `<?xml version="1.0"?>`, later ones (`<?xml …?>` inside the document, as
+/// concatenated or templated feeds have) are removed. quick-xml 0.42 panics when a declaration
+/// names an encoding after its first buffer of input, as a second declaration or an overlong
+/// first one can (both found by the `feed` fuzzer). `None` when nothing needed changing.
+pub fn clean_declarations(doc: &str) -> Option<String> {
     let bytes = doc.as_bytes();
     let is_decl = |at: usize| {
         bytes.len() >= at + 6
             && bytes[at + 2..at + 5].eq_ignore_ascii_case(b"xml")
             && (bytes[at + 5].is_ascii_whitespace() || bytes[at + 5] == b'?')
     };
-    let late: Vec<usize> = memchr::memmem::find_iter(bytes, b"<?")
-        .filter(|&at| at > 0 && is_decl(at))
+    let decls: Vec<usize> = memchr::memmem::find_iter(bytes, b"<?")
+        .filter(|&at| is_decl(at))
         .collect();
-    if late.is_empty() {
+    const PLAIN: &str = "<?xml version=\"1.0\"?>";
+    let first_is_plain = doc.starts_with(PLAIN);
+    if decls.is_empty() || (decls == [0] && first_is_plain) {
         return None;
     }
     let mut out = String::with_capacity(doc.len());
     let mut from = 0;
-    for at in late {
+    for at in decls {
         if at < from {
             continue; // inside a declaration already removed
         }
         out.push_str(&doc[from..at]);
+        if at == 0 {
+            out.push_str(PLAIN);
+        }
         from = doc[at..].find("?>").map_or(doc.len(), |end| at + end + 2);
     }
     out.push_str(&doc[from..]);
-    Some(Cow::Owned(out))
+    Some(out)
 }
 
 /// What the XML repair pass produced.

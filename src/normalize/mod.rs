@@ -100,7 +100,7 @@ fn parse_xml(doc: &str, base: Option<&Url>, now: DateTime<Utc>) -> Result<Parsed
     if let Some(html) = html_page(doc) {
         return Err(ParseError::NotAFeed(html));
     }
-    let cleaned = compat::strip_late_declarations(doc);
+    let cleaned = compat::clean_declarations(doc);
     let doc = cleaned.as_deref().unwrap_or(doc);
     let scan = compat::scan(doc);
     let repaired = compat::repair_xml(doc, scan);
