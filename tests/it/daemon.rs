@@ -753,7 +753,7 @@ fn a_misbehaving_fleet_does_not_starve_healthy_feeds_or_grow_without_bound() {
         let due = started.elapsed().as_secs() / every;
         if due > version {
             version = due;
-            for f in (bad..feeds).filter(|f| (*f as u64 + version) % share == 0) {
+            for f in (bad..feeds).filter(|f| (*f as u64 + version).is_multiple_of(share)) {
                 server.route(&format!("/f{f}"), healthy_body(f, version));
             }
         }
