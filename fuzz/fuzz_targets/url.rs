@@ -10,7 +10,11 @@ fuzz_target!(|data: &[u8]| {
     let base = url::Url::parse("https://news.example/section/").ok();
     if let Some(u) = newshound::canon::resolve_article_url(text, base.as_ref()) {
         let c = newshound::canon::canonicalize(&u);
-        assert_eq!(newshound::canon::canonicalize(&c), c, "canonicalize is idempotent");
+        assert_eq!(
+            newshound::canon::canonicalize(&c),
+            c,
+            "canonicalize is idempotent"
+        );
         let key = newshound::stories::url_key(&c);
         assert!(!key.contains('#'));
     }
