@@ -181,7 +181,9 @@ async fn feed_loop(
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
         }
-        let report = poller.poll(&feed).await;
+        // Boxed: the poll's state (several KB) exists only while polling, not in every
+        // sleeping feed task.
+        let report = Box::pin(poller.poll(&feed)).await;
         let was_failing = failures >= d.failing_after;
         failures = if report.failed() { failures + 1 } else { 0 };
         if failures == d.failing_after {

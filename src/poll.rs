@@ -489,15 +489,26 @@ fn store_failure(e: &StoreError) -> PollResult {
 
 /// Polls every feed once, concurrently within the configured limits.
 pub async fn poll_all(poller: Arc<Poller>, feeds: &[FeedConfig]) -> Vec<FeedReport> {
+    // A poll's future is several KB; with 10,000 feeds, one task each from the start would hold
+    // them all while they wait for a permit. A window of twice the concurrency keeps every
+    // permit busy.
+    let window = poller.global.available_permits().max(1) * 2;
+    let mut todo = feeds.iter().cloned().enumerate();
     let mut set = tokio::task::JoinSet::new();
-    for (i, f) in feeds.iter().cloned().enumerate() {
+    let spawn = |set: &mut tokio::task::JoinSet<_>, (i, f): (usize, FeedConfig)| {
         let p = poller.clone();
         set.spawn(async move { (i, p.poll(&f).await) });
+    };
+    for next in todo.by_ref().take(window) {
+        spawn(&mut set, next);
     }
     let mut out: Vec<Option<FeedReport>> = vec![None; feeds.len()];
     while let Some(r) = set.join_next().await {
         if let Ok((i, report)) = r {
             out[i] = Some(report);
+        }
+        if let Some(next) = todo.next() {
+            spawn(&mut set, next);
         }
     }
     out.into_iter()
