@@ -420,6 +420,10 @@ fn term_of_word(word: &str) -> Option<u32> {
 pub struct TermStats {
     df: HashMap<u32, u32, std::hash::BuildHasherDefault<TermHasher>>,
     docs: u32,
+    /// ln(1 + docs), kept current by `add`.
+    ln_docs: f64,
+    /// ln(1 + n) for every document frequency n seen so far: scoring then takes no logarithms.
+    ln_df: Vec<f64>,
 }
 
 /// Term keys are already hashes: one multiply spreads them over the table, no SipHash needed.
@@ -443,8 +447,14 @@ impl std::hash::Hasher for TermHasher {
 impl TermStats {
     pub fn add(&mut self, f: &Features) {
         self.docs += 1;
+        self.ln_docs = (1.0 + f64::from(self.docs)).ln();
         for (h, _) in f.terms() {
-            *self.df.entry(h).or_insert(0) += 1;
+            let n = self.df.entry(h).or_insert(0);
+            *n += 1;
+            let n = *n as usize;
+            while self.ln_df.len() <= n {
+                self.ln_df.push((1.0 + self.ln_df.len() as f64).ln());
+            }
         }
     }
 
@@ -454,8 +464,10 @@ impl TermStats {
 
     /// Smoothed inverse document frequency.
     pub fn idf(&self, h: u32) -> f64 {
-        let df = self.df.get(&h).copied().unwrap_or(0);
-        ((1.0 + f64::from(self.docs)) / (1.0 + f64::from(df))).ln() + 1.0
+        let df = self.df.get(&h).copied().unwrap_or(0) as usize;
+        // ln((1 + docs) / (1 + df)) + 1, from the tables (df 0 is ln 1 = 0).
+        let ln_df = self.ln_df.get(df).copied().unwrap_or(0.0);
+        self.ln_docs - ln_df + 1.0
     }
 }
 
@@ -690,6 +702,27 @@ mod tests {
             key("https://news.example/a.html")
         );
         assert_ne!(key("https://news.example/politics/story-2"), k);
+    }
+
+    #[test]
+    fn idf_from_the_tables_equals_the_formula() {
+        let mut stats = TermStats::default();
+        assert_eq!(stats.idf(1), 1.0);
+        let a = features("Alpha beta gamma", "");
+        let b = features("Alpha delta", "");
+        for _ in 0..3 {
+            stats.add(&a);
+        }
+        stats.add(&b);
+        for (h, _) in a.terms().chain(b.terms()).chain([(7u32, 0u8)]) {
+            let df = f64::from(stats.df.get(&h).copied().unwrap_or(0));
+            let formula = ((1.0 + f64::from(stats.docs)) / (1.0 + df)).ln() + 1.0;
+            assert!(
+                (stats.idf(h) - formula).abs() < 1e-12,
+                "{h}: {} vs {formula}",
+                stats.idf(h)
+            );
+        }
     }
 
     #[test]
