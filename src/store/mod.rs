@@ -1039,7 +1039,9 @@ impl StoryState {
             let headline = row.get_ref(2)?.as_blob().unwrap_or_default();
             if items <= 1 {
                 // Most stories are one item: no members to read.
-                self.open_story(story, started_at, Features::from_bytes(headline));
+                let headline = Features::from_bytes(headline);
+                let keys = key_terms(&headline, &self.stats);
+                self.open_story(story, started_at, headline, &keys);
                 continue;
             }
             let members = latest
@@ -1047,7 +1049,9 @@ impl StoryState {
                 .filter_map(|b| b.ok())
                 .map(|b: Vec<u8>| Features::from_bytes(&b))
                 .collect::<Vec<_>>();
-            self.open_story(story, started_at, Features::from_bytes(headline));
+            let headline = Features::from_bytes(headline);
+            let keys = key_terms(&headline, &self.stats);
+            self.open_story(story, started_at, headline, &keys);
             if let Some(open) = self.open.get_mut(&story) {
                 // The headline itself comes back first among "latest" for young stories.
                 open.latest.extend(members.into_iter().skip(1));
@@ -1059,14 +1063,15 @@ impl StoryState {
         Ok(())
     }
 
-    fn open_story(&mut self, story: i64, started_at: i64, headline: Features) {
+    /// Opens a story, indexed under `keys` (its headline's [`key_terms`]).
+    fn open_story(&mut self, story: i64, started_at: i64, headline: Features, keys: &[u32]) {
         // (A story id beyond 32 bits is never a candidate: four billion stories from now.)
         if let Ok(id) = u32::try_from(story) {
             let posting = Posting {
                 at: secs(started_at),
                 story: id,
             };
-            for k in key_terms(&headline, &self.stats) {
+            for &k in keys {
                 let list = self.index.entry(k).or_default();
                 // Stories mostly arrive in time order; a late one is inserted in place.
                 let i = list.partition_point(|p| p.at <= posting.at);
@@ -1279,7 +1284,7 @@ fn upsert_item(
         return Ok(Seen::Merged);
     }
     let when = item.date().map_or(at, ts).min(at);
-    let story = choose_story(tx, &mi.features, when, policy, stories, at)?;
+    let (story, keys) = choose_story(tx, &mi.features, when, policy, stories, at)?;
     let id = stories.next_ids.item;
     stories.next_ids.item += 1;
     let (story_id, join_reason) = match story {
@@ -1330,7 +1335,7 @@ fn upsert_item(
         )?
         .execute(params![story_id, id, when])?;
         stories.next_ids.story += 1;
-        stories.open_story(story_id, when, mi.features.clone());
+        stories.open_story(story_id, when, mi.features.clone(), &keys);
     }
     Ok(Seen::New(id))
 }
@@ -1342,7 +1347,11 @@ const STORY_CANDIDATES: usize = 6;
 /// Most stories read from the index per key term (the most recent).
 const STORIES_PER_TERM: usize = 32;
 
-/// The story a new item reports, with its similarity, or `None` to start a story. Candidates
+/// A story an item joins, and their similarity.
+type Joined = (i64, f64);
+
+/// The story a new item reports, with its similarity, or `None` to start a story; and the
+/// item's key terms (the index keys if it starts one). Candidates
 /// are the open stories (started within the window of the item's date) that share key terms
 /// with the item, from the in-memory index; the item joins the best-scoring one (half the
 /// similarity to its headline, half the mean over its latest items) if that reaches the
@@ -1354,7 +1363,7 @@ fn choose_story(
     policy: IngestPolicy,
     stories: &mut StoryState,
     now: i64,
-) -> rusqlite::Result<Option<(i64, f64)>> {
+) -> rusqlite::Result<(Option<Joined>, Vec<u32>)> {
     let window = policy.story_window.as_secs() as i64;
     stories.ensure(tx, now, window)?;
     stories.stats.add(features);
@@ -1417,7 +1426,7 @@ fn choose_story(
             best = Some((story, mean));
         }
     }
-    Ok(best)
+    Ok((best, keys))
 }
 
 #[cfg(test)]

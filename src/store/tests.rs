@@ -364,6 +364,9 @@ fn story_of(s: &Store, title: &str) -> i64 {
 
 const SEED: &str = "Japan PM Ishiba Eyes Meeting With Trump After Inauguration";
 const SEED_SUMMARY: &str = "Prime Minister Shigeru Ishiba is making arrangements to meet with U.S. President-elect Donald Trump in February or later, after Trump's inauguration.";
+const KYODO_TITLE: &str =
+    "Ishiba arranging to meet Trump in February or later after inauguration -sources";
+const KYODO_SUMMARY: &str = "Japanese Prime Minister Shigeru Ishiba is arranging to hold talks with Donald Trump in February or later, after the U.S. president-elect's inauguration.";
 
 #[test]
 fn a_story_started_before_a_restart_is_joined_after_it() {
@@ -390,21 +393,15 @@ fn a_story_started_before_a_restart_is_joined_after_it() {
             vec![story_item(
                 "k1",
                 "https://k.example/1",
-                "Ishiba arranging to meet Trump in February or later after inauguration -sources",
-                "Japanese Prime Minister Shigeru Ishiba is arranging to hold talks with Donald Trump in February or later, after the U.S. president-elect's inauguration.",
+                KYODO_TITLE,
+                KYODO_SUMMARY,
             )],
             &[],
         ),
         POLICY,
     )
     .unwrap();
-    assert_eq!(
-        story_of(&s, SEED),
-        story_of(
-            &s,
-            "Ishiba arranging to meet Trump in February or later after inauguration -sources"
-        )
-    );
+    assert_eq!(story_of(&s, SEED), story_of(&s, KYODO_TITLE));
 }
 
 #[test]
@@ -428,8 +425,8 @@ fn the_same_story_from_three_feeds_is_one_story_one_alert_three_sources() {
                 vec![story_item(
                     "k1",
                     "https://k.example/1",
-                    "Ishiba arranging to meet Trump in February or later after inauguration -sources",
-                    "Japanese Prime Minister Shigeru Ishiba is arranging to hold talks with Donald Trump in February or later, after the U.S. president-elect's inauguration.",
+                    KYODO_TITLE,
+                    KYODO_SUMMARY,
                 )],
                 &["summit"],
             ),

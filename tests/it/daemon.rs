@@ -476,6 +476,14 @@ fn systemd_notify_ready_watchdog_reload_and_stopping() {
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
 
+/// A long-run knob from the environment (README, "Reliability"), or the suite's default.
+fn env<T: std::str::FromStr>(key: &str, default: T) -> T {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Crash consistency: the daemon is killed with SIGKILL at pseudo-random moments while the
 /// feeds change under it; after every restart the database is intact, nothing stored before is
 /// missing, no item is stored twice, and no alert is logged twice across all the runs. At the
@@ -486,15 +494,9 @@ fn systemd_notify_ready_watchdog_reload_and_stopping() {
 /// runs the long variant (README, "Reliability").
 #[test]
 fn kill_9_at_random_moments_loses_and_duplicates_nothing() {
-    let env = |k: &str, default: usize| {
-        std::env::var(k)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
     let server = Server::start();
-    let feeds = env("NEWSHOUND_CRASH_FEEDS", 50);
-    let rounds = env("NEWSHOUND_CRASH_KILLS", 10);
+    let feeds: usize = env("NEWSHOUND_CRASH_FEEDS", 50);
+    let rounds: usize = env("NEWSHOUND_CRASH_KILLS", 10);
     let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
     let publish = |round: usize| {
         for f in 0..feeds {
@@ -640,18 +642,12 @@ fn rss_and_fds(pid: u32) -> Option<(f64, usize)> {
 /// first 10 minutes.
 #[test]
 fn a_misbehaving_fleet_does_not_starve_healthy_feeds_or_grow_without_bound() {
-    let env = |k: &str, default: u64| {
-        std::env::var(k)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let feeds = env("NEWSHOUND_FLEET_FEEDS", 100) as usize;
-    let bad_percent = env("NEWSHOUND_FLEET_BAD_PERCENT", 20) as usize;
-    let secs = env("NEWSHOUND_FLEET_SECS", 12);
-    let interval = env("NEWSHOUND_FLEET_INTERVAL", 1).max(1);
+    let feeds: usize = env("NEWSHOUND_FLEET_FEEDS", 100);
+    let bad_percent: usize = env("NEWSHOUND_FLEET_BAD_PERCENT", 20);
+    let secs: u64 = env("NEWSHOUND_FLEET_SECS", 12);
+    let interval: u64 = env("NEWSHOUND_FLEET_INTERVAL", 1).max(1);
     // Stories each healthy feed already has at the start (a backlog warms the database's caches).
-    let backlog = env("NEWSHOUND_FLEET_BACKLOG", 0);
+    let backlog: u64 = env("NEWSHOUND_FLEET_BACKLOG", 0);
     let server = Server::start();
     let kinds: Vec<(&str, Reply, &str)> =
         vec![
