@@ -194,29 +194,43 @@ fn bench_match(filter: &str) {
         return;
     }
     let items = items(10_000);
-    let mut base = None;
-    for n in [10, 100, 1_000] {
-        let m = Matcher::new(&topics(n)).expect("topics compile");
-        let mut scratch = Scratch::default();
-        let mut hits = 0usize;
-        let d = median(5, || {
-            hits = 0;
-            for (t, s) in &items {
-                hits += black_box(m.match_item_with(&mut scratch, "feed", t, s)).len();
+    let sizes = [10, 100, 1_000];
+    let matchers: Vec<Matcher> = sizes
+        .iter()
+        .map(|&n| Matcher::new(&topics(n)).expect("topics compile"))
+        .collect();
+    let mut scratch = Scratch::default();
+    let mut hits = [0usize; 3];
+    // The sizes take turns, round after round, so that a slow spell of a shared machine
+    // weighs on all of them alike; each size's median over the rounds is reported.
+    let mut times: [Vec<Duration>; 3] = Default::default();
+    for _ in 0..15 {
+        for (k, m) in matchers.iter().enumerate() {
+            let t = Instant::now();
+            hits[k] = 0;
+            for (title, summary) in &items {
+                hits[k] += black_box(m.match_item_with(&mut scratch, "feed", title, summary)).len();
             }
-        });
-        let per_sec = items.len() as f64 / d.as_secs_f64();
-        let ratio = base
-            .map(|b: Duration| d.as_secs_f64() / b.as_secs_f64())
-            .unwrap_or(1.0);
-        base.get_or_insert(d);
+            times[k].push(t.elapsed());
+        }
+    }
+    let medians: Vec<Duration> = times
+        .iter_mut()
+        .map(|t| {
+            t.sort();
+            t[t.len() / 2]
+        })
+        .collect();
+    for (k, n) in sizes.iter().enumerate() {
+        let d = medians[k];
         println!(
-            "match     {n:>5} topics × {} items: {:>8.1} ms  {:>9.0} items/s  {:>5.2} µs/item  {:.2}× the 10-topic time  ({hits} matches)",
+            "match     {n:>5} topics × {} items: {:>8.1} ms  {:>9.0} items/s  {:>5.2} µs/item  {:.2}× the 10-topic time  ({} matches)",
             items.len(),
             d.as_secs_f64() * 1e3,
-            per_sec,
+            items.len() as f64 / d.as_secs_f64(),
             d.as_secs_f64() * 1e6 / items.len() as f64,
-            ratio
+            d.as_secs_f64() / medians[0].as_secs_f64(),
+            hits[k],
         );
     }
 }

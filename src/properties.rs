@@ -125,4 +125,37 @@ proptest! {
         let m = Matcher::new(&[TopicSpec { name: "t".into(), queries: vec![word.clone()], feeds: None, stem: None }]).unwrap();
         prop_assert_eq!(m.match_item("f", &text, "").len(), 1, "{:?} in {:?}", word, text);
     }
+
+    #[test]
+    fn many_topics_match_exactly_the_words_and_prefixes_they_name(
+        // Two-byte letters too, and words longer than 8 bytes: the index reads words 8 bytes
+        // at a time and must stop prefixes on character boundaries.
+        terms in prop::collection::vec(("[abcøłж]{1,12}", any::<bool>()), 1..60),
+        words in prop::collection::vec("[abcøłж]{1,14}", 0..30),
+    ) {
+        // Queries allow prefixes of two characters or more.
+        let terms: Vec<(String, bool)> = terms
+            .into_iter()
+            .map(|(w, prefix)| { let prefix = prefix && w.chars().count() >= 2; (w, prefix) })
+            .collect();
+        let specs: Vec<TopicSpec> = terms
+            .iter()
+            .enumerate()
+            .map(|(i, (w, prefix))| TopicSpec {
+                name: format!("t{i}"),
+                queries: vec![if *prefix { format!("{w}*") } else { w.clone() }],
+                feeds: None,
+                stem: None,
+            })
+            .collect();
+        let m = Matcher::new(&specs).unwrap();
+        let got: Vec<usize> = m.match_item("f", &words.join(" "), "").iter().map(|t| t.topic).collect();
+        let want: Vec<usize> = terms
+            .iter()
+            .enumerate()
+            .filter(|(_, (w, prefix))| words.iter().any(|t| if *prefix { t.starts_with(w.as_str()) } else { t == w }))
+            .map(|(i, _)| i)
+            .collect();
+        prop_assert_eq!(got, want);
+    }
 }

@@ -39,6 +39,34 @@ fn prefixes_match_word_starts_only() {
     ));
     assert!(!title("schedul*", "rescheduled"));
     assert!(title("meet*", "Meeting set"));
+    // A prefix may be the whole word, may end inside no character, and may be very long.
+    assert!(title("meet*", "They meet"));
+    assert!(title("kø*", "København"));
+    assert!(!title("kø*", "Kobenhavn"));
+    let long = "a".repeat(70);
+    assert!(title(&format!("{long}*"), &format!("{long}bc")));
+    assert!(!title(&format!("{long}*"), &"a".repeat(69)));
+}
+
+#[test]
+fn words_longer_than_eight_bytes_are_compared_in_full() {
+    // The index compares the first 8 bytes cheaply; the rest must still count.
+    assert!(title("inauguration", "After the inauguration"));
+    assert!(!title("inauguration", "After the inaugurations"));
+    assert!(!title("inauguratiom", "After the inauguration"));
+    assert!(title("inaugurat*", "Inaugurated"));
+    assert!(!title("inaugurax*", "Inaugurated"));
+}
+
+#[test]
+fn matches_come_in_topic_order_whatever_order_their_words_appear_in() {
+    let m = Matcher::new(&[spec("a", "zebra"), spec("b", "apple"), spec("c", "mango")]).unwrap();
+    let got: Vec<usize> = m
+        .match_item("f", "mango apple zebra", "")
+        .iter()
+        .map(|t| t.topic)
+        .collect();
+    assert_eq!(got, [0, 1, 2]);
 }
 
 #[test]
