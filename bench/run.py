@@ -91,6 +91,9 @@ def main():
     p.add_argument("--port", type=int, default=18080)
     p.add_argument("--no-gzip", action="store_true")
     p.add_argument("--binary", default=os.path.join(ROOT, "target/release/newshound"))
+    p.add_argument("--serve-only", action="store_true",
+                   help="generate and serve the corpus, write the config, print its path and wait (Ctrl-C "
+                        "stops nginx): for profiling runs by hand, e.g. under perf or heaptrack")
     a = p.parse_args()
     if not shutil.which("nginx") and not os.path.exists("/usr/sbin/nginx"):
         sys.exit("nginx is needed: apt-get install -y nginx-light")
@@ -114,6 +117,13 @@ def main():
             for f in range(a.feeds):
                 fh.write(f'[[feeds]]\nname = "feed{f}"\nurl = "http://127.0.0.1:{a.port}/feed{f}.xml"\n')
             fh.write("\n" + topics(a.topics))
+        if a.serve_only:
+            print(json.dumps({"config": cfg, "database": db, "corpus": corpus}), flush=True)
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                return
         results = {}
         cold = []
         for _ in range(a.runs):
