@@ -23,11 +23,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
 use crate::config::Synchronous;
-use crate::model::Item;
+use crate::model::{Item, stable_hash};
 use crate::stories::{Features, TermStats, key_terms, similarity};
 
 pub use writer::{StoreHandle, spawn_writer};
@@ -1132,8 +1132,12 @@ fn ingest(
         |r| r.get(0),
     )?;
     let mut to_alert: Vec<(i64, &MatchedItem)> = Vec::new();
+    // A feed without sightings (its first poll) knows none of its items by their own keys,
+    // unless its document lists one twice: the lookups by key are skipped but for keys already
+    // seen in this poll (by hash: a collision only costs the lookup).
+    let mut first_poll = (stored_before == 0).then(FxHashSet::<u64>::default);
     for mi in items {
-        match upsert_item(tx, feed_id, at, mi, policy, stories)? {
+        match upsert_item(tx, feed_id, at, mi, policy, stories, first_poll.as_mut())? {
             Seen::New(id) => {
                 summary.new += 1;
                 if !mi.matches.is_empty() {
@@ -1222,6 +1226,7 @@ fn upsert_item(
     mi: &MatchedItem,
     policy: IngestPolicy,
     stories: &mut StoryState,
+    mut first_poll: Option<&mut FxHashSet<u64>>,
 ) -> Result<Seen> {
     let item = &mi.item;
     let key = item.key.as_stored();
@@ -1238,14 +1243,26 @@ fn upsert_item(
         }
         _ => None,
     };
-    let mut known = by_key(&key)?;
-    if known.is_none()
+    let unseen = |seen: &FxHashSet<u64>, k: &str| !seen.contains(&stable_hash(&[k]));
+    let lookup = match first_poll.as_deref() {
+        Some(seen) => !unseen(seen, &key) || path_key.as_deref().is_some_and(|p| !unseen(seen, p)),
+        None => true,
+    };
+    let mut remember = |k: &str| {
+        if let Some(seen) = first_poll.as_deref_mut() {
+            seen.insert(stable_hash(&[k]));
+        }
+    };
+    let mut known = if lookup { by_key(&key)? } else { None };
+    if lookup
+        && known.is_none()
         && let Some(pk) = &path_key
     {
         // A GUID that only changed scheme or host: the same item; remember the new spelling.
         known = by_key(pk)?;
         if let Some((id, _)) = known {
             sighting.execute(params![feed_id, key, id, at])?;
+            remember(&key);
         }
     }
     if let Some((id, old_hash)) = known {
@@ -1278,8 +1295,10 @@ fn upsert_item(
     };
     if let Some(id) = existing {
         sighting.execute(params![feed_id, key, id, at])?;
+        remember(&key);
         if let Some(pk) = &path_key {
             sighting.execute(params![feed_id, pk, id, at])?;
+            remember(pk);
         }
         return Ok(Seen::Merged);
     }
@@ -1320,8 +1339,10 @@ fn upsert_item(
     tx.prepare_cached("INSERT INTO item_features (item_id, features) VALUES (?1, ?2)")?
         .execute(params![id, mi.features.to_bytes()])?;
     sighting.execute(params![feed_id, key, id, at])?;
+    remember(&key);
     if let Some(pk) = &path_key {
         sighting.execute(params![feed_id, pk, id, at])?;
+        remember(pk);
     }
     if story.is_some() {
         tx.prepare_cached(

@@ -86,6 +86,28 @@ fn same_feed_same_id_is_one_row_and_not_new_twice() {
 }
 
 #[test]
+fn a_first_poll_listing_an_item_twice_stores_it_once() {
+    // A feed's first poll skips the lookups by its own keys, but not for a key it already met.
+    let (_d, mut s) = store();
+    let twice = |title: &str| item("1", Some("https://x.example/1"), title);
+    let linkless = |title: &str| item("https://x.example/guid/2", None, title);
+    let mut moved = linkless("Moved");
+    moved.key = ItemKey::Guid("http://mirror.example/guid/2".into());
+    let a = s
+        .record_poll(
+            &fetched(
+                "a",
+                vec![twice("T"), twice("T edited"), linkless("Moved"), moved],
+                &[],
+            ),
+            POLICY,
+        )
+        .unwrap();
+    assert_eq!((a.new, a.updated, a.unchanged), (2, 1, 1));
+    assert_eq!(s.counts().unwrap().0, 2);
+}
+
+#[test]
 fn an_edited_item_updates_in_place() {
     let (_d, mut s) = store();
     s.record_poll(
