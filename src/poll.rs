@@ -18,7 +18,8 @@ use crate::config::{AlertLevel, Config, FeedConfig, FeedSource};
 use crate::fetch::{CacheHints, FetchError, FetchOutcome, FetchRequest, Fetcher};
 use crate::normalize::{ParseError, ParsedFeed, parse_feed};
 use crate::store::{
-    AlertCandidate, MatchedItem, PollOutcome, PollRecord, PollSummary, StoreError, StoreHandle,
+    AlertCandidate, FeedState, MatchedItem, PollOutcome, PollRecord, PollSummary, StoreError,
+    StoreHandle,
 };
 use crate::text::Untrusted;
 use crate::topics::{Matcher, Scratch, snippet};
@@ -169,11 +170,21 @@ impl Poller {
     /// Polls one feed and commits the result. Errors are recorded against the feed and logged
     /// once here; they never propagate to other feeds.
     pub async fn poll(&self, feed: &FeedConfig) -> FeedReport {
-        let span = tracing::info_span!("poll", feed = %Untrusted(&feed.name), http.status = field::Empty, items.new = field::Empty);
-        self.poll_inner(feed).instrument(span).await
+        self.poll_known(feed, None).await
     }
 
-    async fn poll_inner(&self, feed: &FeedConfig) -> FeedReport {
+    /// As [`poll`](Self::poll), with the feed's stored state already read (`Some(None)`: the
+    /// feed has none yet) rather than asked of the writer, which may be busy committing.
+    pub async fn poll_known(
+        &self,
+        feed: &FeedConfig,
+        state: Option<Option<FeedState>>,
+    ) -> FeedReport {
+        let span = tracing::info_span!("poll", feed = %Untrusted(&feed.name), http.status = field::Empty, items.new = field::Empty);
+        self.poll_inner(feed, state).instrument(span).await
+    }
+
+    async fn poll_inner(&self, feed: &FeedConfig, state: Option<Option<FeedState>>) -> FeedReport {
         let started = Instant::now();
         let report = |result, hints| FeedReport {
             feed: feed.name.clone(),
@@ -181,9 +192,12 @@ impl Poller {
             result,
             hints,
         };
-        let state = match self.store.feed_state(&feed.name).await {
-            Ok(s) => s,
-            Err(e) => return report(store_failure(&e), Hints::default()),
+        let state = match state {
+            Some(known) => known,
+            None => match self.store.feed_state(&feed.name).await {
+                Ok(s) => s,
+                Err(e) => return report(store_failure(&e), Hints::default()),
+            },
         };
         // Validators (and an adopted redirect) only apply to the URL they were learned for.
         let url = feed.source.to_string();
@@ -493,11 +507,20 @@ pub async fn poll_all(poller: Arc<Poller>, feeds: &[FeedConfig]) -> Vec<FeedRepo
     // them all while they wait for a permit. A window of twice the concurrency keeps every
     // permit busy.
     let window = poller.global.available_permits().max(1) * 2;
+    // Every feed's state in one read, before any commit can keep the writer busy: a poll that
+    // asked for its own would queue behind the commits of the polls before it.
+    let mut states: Option<HashMap<String, FeedState>> = poller
+        .store
+        .feed_states()
+        .await
+        .ok()
+        .map(|all| all.into_iter().map(|s| (s.name.clone(), s)).collect());
     let mut todo = feeds.iter().cloned().enumerate();
     let mut set = tokio::task::JoinSet::new();
-    let spawn = |set: &mut tokio::task::JoinSet<_>, (i, f): (usize, FeedConfig)| {
+    let mut spawn = |set: &mut tokio::task::JoinSet<_>, (i, f): (usize, FeedConfig)| {
         let p = poller.clone();
-        set.spawn(async move { (i, p.poll(&f).await) });
+        let state = states.as_mut().map(|all| all.remove(&f.name));
+        set.spawn(async move { (i, p.poll_known(&f, state).await) });
     };
     for next in todo.by_ref().take(window) {
         spawn(&mut set, next);

@@ -730,3 +730,48 @@ fn a_failed_commit_keeps_nothing_and_the_next_poll_stores_everything() {
         );
     }
 }
+
+#[test]
+fn the_wal_is_copied_into_the_database_beside_the_writer() {
+    // The writer leaves checkpoints to a thread of its own: the database file grows while the
+    // writer runs, although the writer itself would not checkpoint a WAL this small.
+    let (dir, s) = store();
+    let path = dir.path().join("t.db");
+    let size = || std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let before = size();
+    let (handle, thread) = spawn_writer(s, POLICY);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        for f in 0..20 {
+            let items = (0..20)
+                .map(|i| {
+                    let key = format!("{f}-{i}");
+                    item(
+                        &key,
+                        Some(&format!("https://x.example/{key}")),
+                        &format!("Story {key} about {}", "words ".repeat(i)),
+                    )
+                })
+                .collect();
+            handle
+                .record(fetched(&format!("f{f}"), items, &[]))
+                .await
+                .unwrap();
+        }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while size() <= before && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        size() > before,
+        "no checkpoint copied the WAL while the writer ran"
+    );
+    drop(handle);
+    thread.join().unwrap();
+    let s = Store::open(&path, Synchronous::Normal).unwrap();
+    assert_eq!(s.counts().unwrap().0, 400);
+}

@@ -10,6 +10,46 @@ use super::{FeedState, IngestPolicy, PollRecord, PollSummary, Result, Store, Sto
 /// Most polls committed in one transaction.
 const MAX_GROUP: usize = 32;
 
+/// Least time between two background checkpoints: each ends with `fsync`s, so a burst of
+/// commits is copied in a few checkpoints rather than one per commit.
+const CHECKPOINT_SPACING: Duration = Duration::from_millis(250);
+
+/// Starts the checkpointer thread, or returns `None` (the writer then checkpoints by itself,
+/// as SQLite does by default) when its connection cannot be opened. Each message says "there
+/// were commits"; the thread ends when the sender is dropped.
+fn spawn_checkpointer(
+    store: &Store,
+) -> Option<(std::sync::mpsc::SyncSender<()>, std::thread::JoinHandle<()>)> {
+    let ckpt = match store.checkpointer() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "no background checkpoints; the writer will checkpoint by itself");
+            return None;
+        }
+    };
+    if let Err(e) = store.leave_checkpoints_to_another() {
+        tracing::warn!(error = %e, "no background checkpoints; the writer will checkpoint by itself");
+        return None;
+    }
+    let (kick, kicked) = std::sync::mpsc::sync_channel::<()>(1);
+    let thread = std::thread::Builder::new()
+        .name("newshound-ckpt".into())
+        .spawn(move || {
+            let mut last = std::time::Instant::now();
+            while kicked.recv().is_ok() {
+                std::thread::sleep(CHECKPOINT_SPACING.saturating_sub(last.elapsed()));
+                while kicked.try_recv().is_ok() {}
+                if let Err(e) = ckpt.run() {
+                    // The writer's backstop checkpoint still bounds the WAL.
+                    tracing::debug!(error = %e, "background checkpoint failed");
+                }
+                last = std::time::Instant::now();
+            }
+        })
+        .ok()?;
+    Some((kick, thread))
+}
+
 enum Request {
     Record(Box<PollRecord>, oneshot::Sender<Result<PollSummary>>),
     FeedState(String, oneshot::Sender<Result<Option<FeedState>>>),
@@ -33,6 +73,7 @@ pub fn spawn_writer(
     let thread = std::thread::Builder::new()
         .name("newshound-store".into())
         .spawn(move || {
+            let checkpointer = spawn_checkpointer(&store);
             // Group commit: polls that arrive while one commits are committed together, each in
             // its own savepoint, so the writer keeps up with many feeds at once.
             while let Some(first) = rx.blocking_recv() {
@@ -54,6 +95,9 @@ pub fn spawn_writer(
                     for ((_, reply), result) in polls.into_iter().zip(results) {
                         let _ = reply.send(result);
                     }
+                    if let Some((kick, _)) = &checkpointer {
+                        let _ = kick.try_send(());
+                    }
                 }
                 for req in others {
                     match req {
@@ -74,6 +118,10 @@ pub fn spawn_writer(
                         }
                     }
                 }
+            }
+            if let Some((kick, thread)) = checkpointer {
+                drop(kick);
+                let _ = thread.join();
             }
             if let Err(e) = store.checkpoint() {
                 tracing::warn!(error = %e, "final WAL checkpoint failed");
