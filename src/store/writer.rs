@@ -37,8 +37,16 @@ fn spawn_checkpointer(
         .spawn(move || {
             let mut last = std::time::Instant::now();
             while kicked.recv().is_ok() {
-                std::thread::sleep(CHECKPOINT_SPACING.saturating_sub(last.elapsed()));
-                while kicked.try_recv().is_ok() {}
+                // Let commits gather until the spacing is over, but leave as soon as the writer
+                // stops: its own final checkpoint follows.
+                let until = last + CHECKPOINT_SPACING;
+                while let Some(left) = until.checked_duration_since(std::time::Instant::now()) {
+                    match kicked.recv_timeout(left) {
+                        Ok(()) => {}
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => break,
+                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+                    }
+                }
                 if let Err(e) = ckpt.run() {
                     // The writer's backstop checkpoint still bounds the WAL.
                     tracing::debug!(error = %e, "background checkpoint failed");
