@@ -507,31 +507,50 @@ pub async fn poll_all(poller: Arc<Poller>, feeds: &[FeedConfig]) -> Vec<FeedRepo
     // them all while they wait for a permit. A window of twice the concurrency keeps every
     // permit busy.
     let window = poller.global.available_permits().max(1) * 2;
-    // Every feed's state in one read, before any commit can keep the writer busy: a poll that
-    // asked for its own would queue behind the commits of the polls before it.
-    let mut states: Option<HashMap<String, FeedState>> = poller
-        .store
-        .feed_states()
-        .await
-        .ok()
-        .map(|all| all.into_iter().map(|s| (s.name.clone(), s)).collect());
-    let mut todo = feeds.iter().cloned().enumerate();
-    let mut set = tokio::task::JoinSet::new();
-    let mut spawn = |set: &mut tokio::task::JoinSet<_>, (i, f): (usize, FeedConfig)| {
-        let p = poller.clone();
-        let state = states.as_mut().map(|all| all.remove(&f.name));
-        set.spawn(async move { (i, p.poll_known(&f, state).await) });
-    };
-    for next in todo.by_ref().take(window) {
-        spawn(&mut set, next);
-    }
     let mut out: Vec<Option<FeedReport>> = vec![None; feeds.len()];
+    let mut set = tokio::task::JoinSet::new();
+    // Feed states are read a window of feeds at a time, in one query each: a poll that asked
+    // for its own would queue behind the commits of the polls before it, and reading them all
+    // at once would hold every feed's state (10 MB for 10,000 feeds) through the run.
+    let mut states: HashMap<String, FeedState> = HashMap::new();
+    let mut read_to = 0;
+    let mut chunk_read = false;
+    let mut next = 0;
+    while next < feeds.len() {
+        if set.len() >= window {
+            let Some(r) = set.join_next().await else {
+                break;
+            };
+            if let Ok((i, report)) = r {
+                out[i] = Some(report);
+            }
+            continue;
+        }
+        if next >= read_to {
+            read_to = (next + window).min(feeds.len());
+            let names = feeds[next..read_to]
+                .iter()
+                .map(|f| f.name.clone())
+                .collect();
+            states.clear();
+            chunk_read = match poller.store.feed_states_named(names).await {
+                Ok(found) => {
+                    states.extend(found.into_iter().map(|s| (s.name.clone(), s)));
+                    true
+                }
+                Err(_) => false, // each poll then asks for its own
+            };
+        }
+        let f = feeds[next].clone();
+        let state = chunk_read.then(|| states.remove(&f.name));
+        let p = poller.clone();
+        let i = next;
+        set.spawn(async move { (i, p.poll_known(&f, state).await) });
+        next += 1;
+    }
     while let Some(r) = set.join_next().await {
         if let Ok((i, report)) = r {
             out[i] = Some(report);
-        }
-        if let Some(next) = todo.next() {
-            spawn(&mut set, next);
         }
     }
     out.into_iter()

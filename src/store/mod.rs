@@ -329,6 +329,12 @@ impl Checkpointer {
     }
 }
 
+/// Which feeds' states to read: one name, or a JSON array of names.
+enum Names<'a> {
+    One(&'a str),
+    Json(&'a str),
+}
+
 /// `execute` and `query_row` through the connection's statement cache: the per-poll statements
 /// run thousands of times in a burst, and preparing one costs more than running it.
 trait Cached {
@@ -519,14 +525,23 @@ impl Store {
 
     /// One feed's state, if it was ever polled.
     pub fn feed_state(&self, name: &str) -> Result<Option<FeedState>> {
-        Ok(self.feed_states_where(Some(name))?.into_iter().next())
+        Ok(self
+            .feed_states_where(Some(Names::One(name)))?
+            .into_iter()
+            .next())
     }
 
     pub fn feed_states(&self) -> Result<Vec<FeedState>> {
         self.feed_states_where(None)
     }
 
-    fn feed_states_where(&self, name: Option<&str>) -> Result<Vec<FeedState>> {
+    /// The stored state of the named feeds (those that have one), in one query.
+    pub fn feed_states_named(&self, names: &[String]) -> Result<Vec<FeedState>> {
+        let names = serde_json::to_string(names).unwrap_or_else(|_| "[]".into());
+        self.feed_states_where(Some(Names::Json(&names)))
+    }
+
+    fn feed_states_where(&self, name: Option<Names<'_>>) -> Result<Vec<FeedState>> {
         const COLUMNS: &str = "SELECT name, url, etag, last_modified, last_fetch_at, last_success_at, last_status, last_error,
                     last_error_class, consecutive_failures, redirect_url, redirect_seen, next_poll_at, poll_interval,
                     schedule_reason, ttl_minutes, (SELECT count(*) FROM sightings s WHERE s.feed_id = feeds.id),
@@ -535,10 +550,16 @@ impl Store {
         // Two statements, not `?1 IS NULL OR name = ?1`: a plan fixed at prepare time (QPSG)
         // could not use the name index for that, and one feed's lookup would scan them all.
         let (mut stmt, args) = match name {
-            Some(n) => (
+            Some(Names::One(n)) => (
                 self.conn
                     .prepare_cached(&format!("{COLUMNS} WHERE name = ?1"))?,
                 vec![n],
+            ),
+            Some(Names::Json(list)) => (
+                self.conn.prepare_cached(&format!(
+                    "{COLUMNS} WHERE name IN (SELECT value FROM json_each(?1))"
+                ))?,
+                vec![list],
             ),
             None => (
                 self.conn

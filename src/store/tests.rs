@@ -775,3 +775,28 @@ fn the_wal_is_copied_into_the_database_beside_the_writer() {
     let s = Store::open(&path, Synchronous::Normal).unwrap();
     assert_eq!(s.counts().unwrap().0, 400);
 }
+
+#[test]
+fn feed_states_are_read_for_a_list_of_names() {
+    let (_d, mut s) = store();
+    for feed in ["a", "b \"quoted\"", "c"] {
+        s.record_poll(&fetched(feed, vec![], &[]), POLICY).unwrap();
+    }
+    let names = ["c", "b \"quoted\"", "never polled"].map(String::from);
+    let mut got: Vec<(String, Option<String>)> = s
+        .feed_states_named(&names)
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.name, f.etag))
+        .collect();
+    got.sort();
+    let etag = Some("\"v1\"".to_owned());
+    assert_eq!(
+        got,
+        [
+            ("b \"quoted\"".to_owned(), etag.clone()),
+            ("c".to_owned(), etag)
+        ]
+    );
+    assert!(s.feed_states_named(&[]).unwrap().is_empty());
+}

@@ -62,6 +62,7 @@ enum Request {
     Record(Box<PollRecord>, oneshot::Sender<Result<PollSummary>>),
     FeedState(String, oneshot::Sender<Result<Option<FeedState>>>),
     FeedStates(oneshot::Sender<Result<Vec<FeedState>>>),
+    FeedStatesNamed(Vec<String>, oneshot::Sender<Result<Vec<FeedState>>>),
     Schedule(String, DateTime<Utc>, Duration, String),
     Checkpoint(oneshot::Sender<Result<()>>),
 }
@@ -116,6 +117,9 @@ pub fn spawn_writer(
                         Request::FeedStates(reply) => {
                             let _ = reply.send(store.feed_states());
                         }
+                        Request::FeedStatesNamed(names, reply) => {
+                            let _ = reply.send(store.feed_states_named(&names));
+                        }
                         Request::Schedule(name, next, interval, reason) => {
                             if let Err(e) = store.set_schedule(&name, next, interval, &reason) {
                                 tracing::warn!(feed = %name, error = %e, "could not save the feed's schedule");
@@ -160,6 +164,10 @@ impl StoreHandle {
 
     pub async fn feed_states(&self) -> Result<Vec<FeedState>> {
         self.ask(Request::FeedStates).await
+    }
+
+    pub async fn feed_states_named(&self, names: Vec<String>) -> Result<Vec<FeedState>> {
+        self.ask(|r| Request::FeedStatesNamed(names, r)).await
     }
 
     pub async fn set_schedule(
