@@ -158,4 +158,52 @@ proptest! {
             .collect();
         prop_assert_eq!(got, want);
     }
+
+    #[test]
+    fn text_cleaning_copies_ascii_runs_exactly_as_it_cleans_characters(
+        s in "([ -~]{0,12}|[\\t\\n\\r\\u{0}-\\u{1f}\\u{7f}\\u{a0}\\u{200e}\\u{2028}\\u{feff}é漢😀 ]{0,3}){0,12}",
+        max in 0usize..120,
+    ) {
+        prop_assert_eq!(clean_inline(&s, max), clean_inline_by_char(&s, max));
+    }
+}
+
+/// `clean_inline` one character at a time, as it was before ASCII runs were copied whole: the
+/// oracle for the fast path.
+fn clean_inline_by_char(text: &str, max_bytes: usize) -> String {
+    let decoded = if text.contains('&') {
+        html_escape::decode_html_entities(text)
+    } else {
+        text.into()
+    };
+    let mut out = String::new();
+    let mut pending_space = false;
+    for c in decoded.chars() {
+        if c.is_whitespace() || c == '\u{feff}' {
+            pending_space = !out.is_empty();
+            continue;
+        }
+        if c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        {
+            continue;
+        }
+        if pending_space {
+            out.push(' ');
+            pending_space = false;
+        }
+        if out.len() + c.len_utf8() > max_bytes {
+            let budget = max_bytes.saturating_sub('…'.len_utf8());
+            let mut cut = budget.min(out.len());
+            while !out.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            out.truncate(cut);
+            out.truncate(out.trim_end().len());
+            out.push('…');
+            return out;
+        }
+        out.push(c);
+    }
+    out
 }

@@ -145,7 +145,33 @@ pub fn clean_inline(text: &str, max_bytes: usize) -> String {
     };
     let mut out = String::with_capacity(decoded.len().min(max_bytes.saturating_add(4)));
     let mut pending_space = false;
-    for c in decoded.chars() {
+    let mut rest: &str = &decoded;
+    while !rest.is_empty() {
+        // Runs of printable ASCII (most of most feeds) are copied whole; anything else goes
+        // through one character at a time.
+        let run = rest
+            .bytes()
+            .position(|b| !b.is_ascii_graphic())
+            .unwrap_or(rest.len());
+        if run > 0 {
+            if pending_space {
+                out.push(' ');
+                pending_space = false;
+            }
+            let fits = max_bytes.saturating_sub(out.len());
+            if run > fits {
+                out.push_str(&rest[..fits]);
+                truncate_with_ellipsis(&mut out, max_bytes);
+                return out;
+            }
+            out.push_str(&rest[..run]);
+            rest = &rest[run..];
+            continue;
+        }
+        let Some(c) = rest.chars().next() else {
+            break;
+        };
+        rest = &rest[c.len_utf8()..];
         if c.is_whitespace() || c == '\u{feff}' {
             pending_space = !out.is_empty();
             continue;
