@@ -28,7 +28,7 @@ use serde::Serialize;
 
 use crate::config::Synchronous;
 use crate::model::{Item, stable_hash};
-use crate::stories::{Features, TermStats, key_terms, similarity};
+use crate::stories::{Features, KEY_TERMS, TermStats, key_terms, similarity};
 
 pub use writer::{StoreHandle, spawn_writer};
 
@@ -1495,22 +1495,28 @@ fn choose_story(
     // those sharing the most key terms with the item are scored.
     let mut shared = std::mem::take(&mut stories.shared);
     shared.clear();
-    for k in &keys {
+    let (from, to) = (secs(when - window), secs(when + window));
+    // First every key's list, then the walks: the lookups (each a cache miss or two in a large
+    // index) are independent of one another, so the processor overlaps them instead of waiting
+    // for each in turn behind the previous key's walk.
+    let mut lists: [&[Posting]; KEY_TERMS] = [&[]; KEY_TERMS];
+    for (slot, k) in lists.iter_mut().zip(&keys) {
         if let Some(list) = stories.index.get(k) {
-            let (from, to) = (secs(when - window), secs(when + window));
             // New items are mostly the newest: then the whole list is at or before the window's end.
             let end = if list.last().is_some_and(|p| p.at <= to) {
                 list.len()
             } else {
                 list.partition_point(|p| p.at <= to)
             };
-            list[..end]
-                .iter()
-                .rev()
-                .take_while(|p| p.at >= from)
-                .take(STORIES_PER_TERM)
-                .for_each(|p| *shared.entry(i64::from(p.story)).or_insert(0) += 1);
+            *slot = &list[..end];
         }
+    }
+    for list in lists {
+        list.iter()
+            .rev()
+            .take_while(|p| p.at >= from)
+            .take(STORIES_PER_TERM)
+            .for_each(|p| *shared.entry(i64::from(p.story)).or_insert(0) += 1);
     }
     // A story shares more than one key term with an item it could be the same as.
     let need = if keys.len() >= 4 { 2 } else { 1 };
