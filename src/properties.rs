@@ -98,13 +98,20 @@ proptest! {
     }
 
     #[test]
-    fn text_cleaning_is_idempotent_and_bounded(s in any::<String>(), max in 8usize..300) {
+    fn text_cleaning_is_bounded_and_idempotent_on_plain_text(s in any::<String>(), max in 8usize..300) {
         let once = clean_inline(&s, max);
         prop_assert!(once.len() <= max);
         prop_assert!(!once.chars().any(char::is_control));
         let html = html_to_text(&s, max);
         prop_assert!(html.len() <= max);
-        prop_assert_eq!(clean_inline(&html_to_text(&html, max), max), clean_inline(&html, max));
+        prop_assert!(!html.chars().any(char::is_control));
+        // Markup and entities are decoded once, as a feed sends them ("&amp;lt;b&amp;gt;" is text
+        // about "<b>", and "<<A>A" leaves the text "<A"), so a second pass may change text that
+        // has them. Without either, a second pass changes nothing.
+        if !s.contains(['&', '<']) {
+            prop_assert_eq!(clean_inline(&once, max), once.clone());
+            prop_assert_eq!(html, once);
+        }
     }
 
     #[test]
