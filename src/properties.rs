@@ -5,7 +5,7 @@ use url::Url;
 
 use crate::canon::canonicalize;
 use crate::stories::url_key;
-use crate::text::{clean_inline, html_to_text};
+use crate::text::{clean_inline, html_to_text, is_format_hazard, truncate_with_ellipsis};
 use crate::topics::{Matcher, TopicSpec};
 
 /// Path-ish segments, query parameters (some tracking), fragments, hosts in any case.
@@ -176,7 +176,7 @@ proptest! {
 }
 
 /// `clean_inline` one character at a time, as it was before ASCII runs were copied whole: the
-/// oracle for the fast path.
+/// oracle for the fast path (truncation and the hazard list are shared, not under test here).
 fn clean_inline_by_char(text: &str, max_bytes: usize) -> String {
     let decoded = if text.contains('&') {
         html_escape::decode_html_entities(text)
@@ -190,9 +190,7 @@ fn clean_inline_by_char(text: &str, max_bytes: usize) -> String {
             pending_space = !out.is_empty();
             continue;
         }
-        if c.is_control()
-            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-        {
+        if c.is_control() || is_format_hazard(c) {
             continue;
         }
         if pending_space {
@@ -200,14 +198,7 @@ fn clean_inline_by_char(text: &str, max_bytes: usize) -> String {
             pending_space = false;
         }
         if out.len() + c.len_utf8() > max_bytes {
-            let budget = max_bytes.saturating_sub('…'.len_utf8());
-            let mut cut = budget.min(out.len());
-            while !out.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            out.truncate(cut);
-            out.truncate(out.trim_end().len());
-            out.push('…');
+            truncate_with_ellipsis(&mut out, max_bytes);
             return out;
         }
         out.push(c);

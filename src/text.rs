@@ -192,7 +192,7 @@ pub fn clean_inline(text: &str, max_bytes: usize) -> String {
     out
 }
 
-fn truncate_with_ellipsis(out: &mut String, max_bytes: usize) {
+pub(crate) fn truncate_with_ellipsis(out: &mut String, max_bytes: usize) {
     let budget = max_bytes.saturating_sub('…'.len_utf8());
     let mut cut = budget.min(out.len());
     while !out.is_char_boundary(cut) {
@@ -205,7 +205,7 @@ fn truncate_with_ellipsis(out: &mut String, max_bytes: usize) {
 
 /// Characters that are not controls but can reorder or hide text on a terminal or in a log
 /// viewer: bidi overrides and isolates, line/paragraph separators.
-fn is_format_hazard(c: char) -> bool {
+pub(crate) fn is_format_hazard(c: char) -> bool {
     matches!(c, '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 

@@ -20,17 +20,16 @@ const CHECKPOINT_SPACING: Duration = Duration::from_millis(250);
 fn spawn_checkpointer(
     store: &Store,
 ) -> Option<(std::sync::mpsc::SyncSender<()>, std::thread::JoinHandle<()>)> {
-    let ckpt = match store.checkpointer() {
+    let ckpt = match store
+        .checkpointer()
+        .and_then(|c| store.leave_checkpoints_to_another().map(|()| c))
+    {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, "no background checkpoints; the writer will checkpoint by itself");
             return None;
         }
     };
-    if let Err(e) = store.leave_checkpoints_to_another() {
-        tracing::warn!(error = %e, "no background checkpoints; the writer will checkpoint by itself");
-        return None;
-    }
     let (kick, kicked) = std::sync::mpsc::sync_channel::<()>(1);
     let thread = std::thread::Builder::new()
         .name("newshound-ckpt".into())
