@@ -9,7 +9,7 @@
 //!                        normalize (charset, compat repairs, feed-rs, plain text, canonical URL, ItemKey)
 //!                               │ Vec<Item>
 //!                               ▼
-//!                        topics::Matcher (all topics at once)  ── on the blocking pool
+//!                        topics::Matcher (all topics at once)  ── on the parse threads (cpu_pool)
 //!                               │ Vec<MatchedItem>
 //!                               ▼
 //!                        store (one writer thread; one transaction per poll:
@@ -32,6 +32,7 @@ pub mod canon;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod cpu_pool;
 pub mod daemon;
 pub mod fetch;
 pub mod guard;

@@ -2,7 +2,7 @@
 //!
 //! [`Poller`] holds what every poll shares: the HTTP client, the compiled topics, the store
 //! writer, and the global and per-host concurrency limits. `once` runs it over every feed; the
-//! daemon runs it on a schedule. Parsing and matching run on the blocking pool (both cores), the
+//! daemon runs it on a schedule. Parsing and matching run on a pool of one thread per core, the
 //! commit on the store's own thread; no tokio worker blocks.
 
 use std::collections::HashMap;
@@ -15,6 +15,7 @@ use tokio::sync::Semaphore;
 use tracing::{Instrument, field};
 
 use crate::config::{AlertLevel, Config, FeedConfig, FeedSource};
+use crate::cpu_pool::CpuPool;
 use crate::fetch::{CacheHints, FetchError, FetchOutcome, FetchRequest, Fetcher};
 use crate::normalize::{ParseError, ParsedFeed, parse_feed};
 use crate::store::{
@@ -81,9 +82,9 @@ pub struct Poller {
     levels: HashMap<String, AlertLevel>,
     store: StoreHandle,
     global: Arc<Semaphore>,
-    /// Parsing is CPU work: one at a time per core, so parsed feeds do not pile up in memory
-    /// (each parse thread also keeps its own small caches).
-    parsing: Semaphore,
+    /// Parsing and matching are CPU work: one thread per core, so parsed feeds do not pile up
+    /// in memory (each thread also keeps its own caches).
+    parsing: CpuPool,
     per_host: usize,
     host_spacing: std::time::Duration,
     guard_mode: crate::guard::Mode,
@@ -112,9 +113,8 @@ impl Poller {
                 .collect(),
             store,
             global: Arc::new(Semaphore::new(cfg.defaults.concurrency)),
-            parsing: Semaphore::new(
-                std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
-            ),
+            parsing: CpuPool::per_core("newshound-parse")
+                .map_err(|e| anyhow::anyhow!("cannot start the parse threads: {e}"))?,
             per_host: cfg.defaults.per_host_concurrency,
             host_spacing: cfg.defaults.host_spacing,
             guard_mode: cfg.defaults.address_guard,
@@ -388,14 +388,14 @@ impl Poller {
     ) -> Result<ParsedFeedWithMatches, ParseError> {
         let matcher = self.matcher.clone();
         let feed = feed.to_owned();
-        // (The semaphore is never closed, so a permit always comes.)
-        let _permit = self.parsing.acquire().await.ok();
-        tokio::task::spawn_blocking(move || {
-            let parsed = parse_feed(&bytes, content_type.as_deref(), base.as_ref(), Utc::now())?;
-            Ok(match_items(&matcher, &feed, parsed))
-        })
-        .await
-        .unwrap_or(Err(ParseError::Panicked))
+        self.parsing
+            .run(move || {
+                let parsed =
+                    parse_feed(&bytes, content_type.as_deref(), base.as_ref(), Utc::now())?;
+                Ok(match_items(&matcher, &feed, parsed))
+            })
+            .await
+            .unwrap_or(Err(ParseError::Panicked))
     }
 }
 
