@@ -1036,9 +1036,10 @@ pub(crate) struct StoryState {
     stats: TermStats,
     /// Key term → (story start, story), sorted by start, so a window is two binary searches.
     index: FxHashMap<u32, Vec<Posting>>,
-    open: FxHashMap<i64, OpenStory>,
+    /// By story id. (A story id beyond 32 bits is never opened: four billion stories from now.)
+    open: FxHashMap<u32, OpenStory>,
     /// Scratch for counting shared key terms per candidate story, reused between items.
-    shared: FxHashMap<i64, u32>,
+    shared: FxHashMap<u32, u32>,
     next_ids: NextIds,
     loaded_at: Option<i64>,
     pruned_at: Option<i64>,
@@ -1081,11 +1082,33 @@ impl NextIds {
     }
 }
 
+/// 32 bytes, as there are tens of thousands: most stories never get a second item, so the
+/// latest members are boxed apart.
 struct OpenStory {
-    started_at: i64,
+    /// When the story started ([`secs`]).
+    started_at: u32,
     headline: Features,
-    /// The latest members after the headline, oldest first.
-    latest: std::collections::VecDeque<Features>,
+    /// The latest members after the headline, oldest first; `None` until the first joins.
+    #[expect(
+        clippy::box_collection,
+        reason = "8 bytes, not 24, in every open story; most never get a second item"
+    )]
+    latest: Option<Box<Vec<Features>>>,
+}
+
+impl OpenStory {
+    fn latest(&self) -> &[Features] {
+        self.latest.as_deref().map_or(&[], Vec::as_slice)
+    }
+
+    /// Remembers a new member, keeping the last `STORY_SAMPLE - 1`.
+    fn push_latest(&mut self, member: Features) {
+        let latest = self.latest.get_or_insert_with(Default::default);
+        if latest.len() >= STORY_SAMPLE as usize - 1 {
+            latest.remove(0);
+        }
+        latest.push(member);
+    }
 }
 
 impl StoryState {
@@ -1148,11 +1171,13 @@ impl StoryState {
             let headline = Features::from_bytes(headline);
             let keys = key_terms(&headline, &self.stats);
             self.open_story(story, started_at, headline, &keys);
-            if let Some(open) = self.open.get_mut(&story) {
+            if let Some(open) = u32::try_from(story)
+                .ok()
+                .and_then(|id| self.open.get_mut(&id))
+            {
                 // The headline itself comes back first among "latest" for young stories.
-                open.latest.extend(members.into_iter().skip(1));
-                while open.latest.len() > STORY_SAMPLE as usize - 1 {
-                    open.latest.pop_front();
+                for member in members.into_iter().skip(1) {
+                    open.push_latest(member);
                 }
             }
         }
@@ -1161,36 +1186,36 @@ impl StoryState {
 
     /// Opens a story, indexed under `keys` (its headline's [`key_terms`]).
     fn open_story(&mut self, story: i64, started_at: i64, headline: Features, keys: &[u32]) {
-        // (A story id beyond 32 bits is never a candidate: four billion stories from now.)
-        if let Ok(id) = u32::try_from(story) {
-            let posting = Posting {
-                at: secs(started_at),
-                story: id,
-            };
-            for &k in keys {
-                let list = self.index.entry(k).or_default();
-                // Stories mostly arrive in time order; a late one is inserted in place.
-                let i = list.partition_point(|p| p.at <= posting.at);
-                list.insert(i, posting);
-            }
+        let Ok(id) = u32::try_from(story) else {
+            return;
+        };
+        let posting = Posting {
+            at: secs(started_at),
+            story: id,
+        };
+        for &k in keys {
+            let list = self.index.entry(k).or_default();
+            // Stories mostly arrive in time order; a late one is inserted in place.
+            let i = list.partition_point(|p| p.at <= posting.at);
+            list.insert(i, posting);
         }
         self.open.insert(
-            story,
+            id,
             OpenStory {
-                started_at,
+                started_at: posting.at,
                 headline,
-                latest: Default::default(),
+                latest: None,
             },
         );
     }
 
     /// Remembers a new member among a story's latest items.
     fn joined(&mut self, story: i64, features: &Features) {
-        if let Some(open) = self.open.get_mut(&story) {
-            open.latest.push_back(features.clone());
-            if open.latest.len() > STORY_SAMPLE as usize - 1 {
-                open.latest.pop_front();
-            }
+        if let Some(open) = u32::try_from(story)
+            .ok()
+            .and_then(|id| self.open.get_mut(&id))
+        {
+            open.push_latest(features.clone());
         }
     }
 
@@ -1201,7 +1226,7 @@ impl StoryState {
         }
         self.pruned_at = Some(now);
         let horizon = now - self.window - 86_400;
-        self.open.retain(|_, s| s.started_at >= horizon);
+        self.open.retain(|_, s| s.started_at >= secs(horizon));
         self.index.retain(|_, v| {
             v.retain(|p| p.at >= secs(horizon));
             v.shrink_to_fit();
@@ -1514,11 +1539,11 @@ fn choose_story(
             .rev()
             .take_while(|p| p.at >= from)
             .take(STORIES_PER_TERM)
-            .for_each(|p| *shared.entry(i64::from(p.story)).or_insert(0) += 1);
+            .for_each(|p| *shared.entry(p.story).or_insert(0) += 1);
     }
     // A story shares more than one key term with an item it could be the same as.
     let need = if keys.len() >= 4 { 2 } else { 1 };
-    let mut candidates: Vec<(u32, i64)> = shared
+    let mut candidates: Vec<(u32, u32)> = shared
         .iter()
         .filter(|(_, n)| **n >= need)
         .map(|(s, n)| (*n, *s))
@@ -1534,19 +1559,19 @@ fn choose_story(
         // The headline counts for half: it is what the story is; the latest items say how it
         // is being told now.
         let headline = similarity(features, &open.headline, &stories.stats);
-        let mean = if open.latest.is_empty() {
+        let latest = open.latest();
+        let mean = if latest.is_empty() {
             headline
         } else {
-            let latest: f64 = open
-                .latest
+            let latest_mean: f64 = latest
                 .iter()
                 .map(|m| similarity(features, m, &stories.stats))
                 .sum::<f64>()
-                / open.latest.len() as f64;
-            0.5 * headline + 0.5 * latest
+                / latest.len() as f64;
+            0.5 * headline + 0.5 * latest_mean
         };
         if mean >= threshold && best.is_none_or(|(_, b)| mean > b) {
-            best = Some((story, mean));
+            best = Some((i64::from(story), mean));
         }
     }
     Ok((best, keys))
