@@ -685,6 +685,55 @@ fn stories_quality_on_the_labelled_set() {
 }
 
 #[test]
+fn a_poll_whose_writes_fail_in_a_batch_fails_alone() {
+    // A batch first runs without savepoints; when one poll fails, it runs again with them, so
+    // the others still commit.
+    let (_d, mut s) = store();
+    s.conn
+        .execute_batch(
+            "CREATE TRIGGER poison BEFORE INSERT ON items WHEN NEW.title = 'Poison'
+             BEGIN SELECT RAISE(ABORT, 'poisoned row'); END;",
+        )
+        .unwrap();
+    let a = fetched(
+        "a",
+        vec![item("1", Some("https://x.example/1"), "One")],
+        &["t"],
+    );
+    let b = fetched(
+        "b",
+        vec![
+            item("2", Some("https://x.example/2"), "Two"),
+            item("p", Some("https://x.example/p"), "Poison"),
+        ],
+        &["t"],
+    );
+    let c = fetched(
+        "c",
+        vec![item("3", Some("https://x.example/3"), "Three")],
+        &["t"],
+    );
+    let results = s.record_polls(&[&a, &b, &c], POLICY);
+    assert_eq!(results.len(), 3);
+    assert_eq!(results[0].as_ref().map(|r| r.new).ok(), Some(1));
+    let err = results[1].as_ref().unwrap_err().to_string();
+    assert!(err.contains("poisoned row"), "{err}");
+    assert_eq!(results[2].as_ref().map(|r| r.new).ok(), Some(1));
+    // Nothing of the failed poll is kept, not even the item written before the failing one.
+    assert_eq!(s.counts().unwrap(), (2, 2, 2));
+    assert!(s.feed_state("b").unwrap().is_none_or(|f| f.etag.is_none()));
+    assert_eq!(
+        s.feed_state("c").unwrap().unwrap().etag.as_deref(),
+        Some("\"v1\"")
+    );
+    // The next batch, without the poison, runs as one.
+    s.conn.execute_batch("DROP TRIGGER poison").unwrap();
+    let results = s.record_polls(&[&b], POLICY);
+    assert_eq!(results[0].as_ref().map(|r| r.new).ok(), Some(2));
+    assert_eq!(s.counts().unwrap(), (4, 4, 4));
+}
+
+#[test]
 fn a_failed_commit_keeps_nothing_and_the_next_poll_stores_everything() {
     for code in [
         rusqlite::ErrorCode::DiskFull,
