@@ -433,6 +433,12 @@ pub struct TermStats {
     ln_df: Vec<f64>,
 }
 
+/// An item's features with each term's weight (field × IDF), in term order.
+pub struct Weighed<'f> {
+    pub features: &'f Features,
+    weights: Vec<f64>,
+}
+
 /// Term keys are already hashes: one multiply spreads them over the table, no SipHash needed.
 #[derive(Default)]
 pub struct TermHasher(u64);
@@ -453,15 +459,39 @@ impl std::hash::Hasher for TermHasher {
 
 impl TermStats {
     pub fn add(&mut self, f: &Features) {
+        self.add_weighed(f);
+    }
+
+    /// Counts an item's terms, and weighs them with the counts that include it: one lookup per
+    /// term for both.
+    pub fn add_weighed<'f>(&mut self, f: &'f Features) -> Weighed<'f> {
         self.docs += 1;
         self.ln_docs = (1.0 + f64::from(self.docs)).ln();
-        for (h, _) in f.terms() {
+        let mut weights = Vec::with_capacity(f.len());
+        for (h, fw) in f.terms() {
             let n = self.df.entry(h).or_insert(0);
             *n += 1;
             let n = *n as usize;
             while self.ln_df.len() <= n {
                 self.ln_df.push((1.0 + self.ln_df.len() as f64).ln());
             }
+            // (An item's terms are distinct, so this term's count is final.)
+            weights.push(f64::from(fw & !ENTITY) * (self.ln_docs - self.ln_df[n] + 1.0));
+        }
+        Weighed {
+            features: f,
+            weights,
+        }
+    }
+
+    /// An item's terms weighed (field × IDF) with the current counts.
+    pub fn weigh<'f>(&self, f: &'f Features) -> Weighed<'f> {
+        Weighed {
+            features: f,
+            weights: f
+                .terms()
+                .map(|(h, fw)| f64::from(fw & !ENTITY) * self.idf(h))
+                .collect(),
         }
     }
 
@@ -484,17 +514,24 @@ impl TermStats {
 /// containment of the smaller item in the larger, terms weighted by field × IDF; the result is
 /// `0.15 × names + 0.85 × details` (details alone when either item names no one).
 pub fn similarity(a: &Features, b: &Features, stats: &TermStats) -> f64 {
+    similarity_weighed(&stats.weigh(a), b, stats)
+}
+
+/// [`similarity`], with the first item's weights already known (an item compared with
+/// several stories is weighed once).
+pub fn similarity_weighed(a: &Weighed<'_>, b: &Features, stats: &TermStats) -> f64 {
     // One merge pass over both sorted term lists; per part (0 details, 1 names):
     // [intersection, union, sum of a, sum of b], weights field × IDF.
     let mut acc = [[0.0f64; 4]; 2];
     let part_of = |fw: u8| usize::from(fw & ENTITY != 0);
     let weight = |h: u32, fw: u8| f64::from(fw & !ENTITY) * stats.idf(h);
+    let (a_weights, a) = (&a.weights, a.features);
     let (mut i, mut j) = (0, 0);
     loop {
         match (a.term(i), b.term(j)) {
             (Some((ha, fa)), Some((hb, fb))) if ha == hb => {
                 // A term that is a name in either item counts as a name.
-                let (wa, wb) = (weight(ha, fa), weight(hb, fb));
+                let (wa, wb) = (a_weights[i], weight(hb, fb));
                 let k = part_of(fa | fb);
                 acc[k][0] += wa.min(wb);
                 acc[k][1] += wa.max(wb);
@@ -504,7 +541,7 @@ pub fn similarity(a: &Features, b: &Features, stats: &TermStats) -> f64 {
                 j += 1;
             }
             (Some((ha, fa)), next_b) if next_b.is_none_or(|(hb, _)| ha < hb) => {
-                let w = weight(ha, fa);
+                let w = a_weights[i];
                 acc[part_of(fa)][1] += w;
                 acc[part_of(fa)][2] += w;
                 i += 1;
@@ -537,9 +574,16 @@ pub fn similarity(a: &Features, b: &Features, stats: &TermStats) -> f64 {
 
 /// The terms a story is indexed under: its heaviest terms by field weight × IDF.
 pub fn key_terms(f: &Features, stats: &TermStats) -> Vec<u32> {
-    let mut t: Vec<(f64, u32)> = f
+    key_terms_weighed(&stats.weigh(f))
+}
+
+/// [`key_terms`] of an item already weighed.
+pub fn key_terms_weighed(w: &Weighed<'_>) -> Vec<u32> {
+    let mut t: Vec<(f64, u32)> = w
+        .features
         .terms()
-        .map(|(h, fw)| (f64::from(fw & !ENTITY) * stats.idf(h), h))
+        .zip(&w.weights)
+        .map(|((h, _), &weight)| (weight, h))
         .collect();
     let heavier = |a: &(f64, u32), b: &(f64, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
     if t.len() > KEY_TERMS {
@@ -768,6 +812,24 @@ mod tests {
             key("https://n.example/p?id=42&page=2"),
             "n.example/p?id=42&page=2"
         );
+    }
+
+    #[test]
+    fn an_item_counted_and_weighed_at_once_weighs_as_after_counting() {
+        let mut stats = TermStats::default();
+        stats.add(&features(
+            "Summit in Tokyo",
+            "The prime minister met the president",
+        ));
+        let f = features(
+            "Tokyo summit date set",
+            "The prime minister will meet Trump",
+        );
+        let fused = stats.add_weighed(&f).weights;
+        let after = stats.weigh(&f).weights;
+        assert_eq!(fused.len(), f.len());
+        assert_eq!(fused, after);
+        assert!(fused.iter().all(|w| *w > 0.0));
     }
 
     #[test]

@@ -28,7 +28,9 @@ use serde::Serialize;
 
 use crate::config::Synchronous;
 use crate::model::{Item, stable_hash};
-use crate::stories::{Features, KEY_TERMS, TermStats, key_terms, similarity};
+use crate::stories::{
+    Features, KEY_TERMS, TermStats, key_terms, key_terms_weighed, similarity_weighed,
+};
 
 pub use writer::{StoreHandle, spawn_writer};
 
@@ -1526,8 +1528,8 @@ fn choose_story(
 ) -> rusqlite::Result<(Option<Joined>, Vec<u32>)> {
     let window = policy.story_window.as_secs() as i64;
     stories.ensure(tx, now, window)?;
-    stories.stats.add(features);
-    let keys = key_terms(features, &stories.stats);
+    let weighed = stories.stats.add_weighed(features);
+    let keys = key_terms_weighed(&weighed);
     // With little history the term statistics cannot yet tell a name everyone reports from a
     // telling detail, so merges need more evidence until a few hundred items are known.
     let warmth = (f64::from(stories.stats.docs()) / 200.0).min(1.0);
@@ -1576,14 +1578,14 @@ fn choose_story(
         };
         // The headline counts for half: it is what the story is; the latest items say how it
         // is being told now.
-        let headline = similarity(features, &open.headline, &stories.stats);
+        let headline = similarity_weighed(&weighed, &open.headline, &stories.stats);
         let latest = open.latest();
         let mean = if latest.is_empty() {
             headline
         } else {
             let latest_mean: f64 = latest
                 .iter()
-                .map(|m| similarity(features, m, &stories.stats))
+                .map(|m| similarity_weighed(&weighed, m, &stories.stats))
                 .sum::<f64>()
                 / latest.len() as f64;
             0.5 * headline + 0.5 * latest_mean
