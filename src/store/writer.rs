@@ -82,8 +82,8 @@ pub fn spawn_writer(
         .name("newshound-store".into())
         .spawn(move || {
             let checkpointer = spawn_checkpointer(&store);
-            // Group commit: polls that arrive while one commits are committed together, each in
-            // its own savepoint, so the writer keeps up with many feeds at once.
+            // Group commit: polls that arrive while one commits are committed together (one
+            // transaction; see `Store::record_polls`), so the writer keeps up with many feeds.
             while let Some(first) = rx.blocking_recv() {
                 let mut polls = Vec::new();
                 let mut others = Vec::new();
