@@ -205,3 +205,67 @@ fn clean_inline_by_char(text: &str, max_bytes: usize) -> String {
     }
     out
 }
+
+/// Documents stitched from the scan's needles, their near misses and the bytes around them.
+fn needle_soup() -> impl Strategy<Value = String> {
+    let piece = prop::sample::select(vec![
+        "<item",
+        "<item>",
+        "<items>",
+        "<item/>",
+        "<item rdf:about=\"x\">",
+        "<entry",
+        "<entry>",
+        "<rss:item>",
+        "<atom:entry ",
+        ":item",
+        ":entry\t",
+        ":itemx",
+        "<entryx",
+        "dc:title",
+        "<dc:title>",
+        "dc:titl",
+        "c:title",
+        "http://purl.org/atom/ns#",
+        "http://purl.org/atom/ns",
+        "http://backend.userland.com/rss2",
+        "http://my.netscape.com/rdf/simple/0.9/",
+        "http://purl.org/dc/terms/",
+        "http://purl.org/dc/",
+        "https://purl.org/dc/terms/",
+        "<skipHours>",
+        "<skipDays",
+        "<skip",
+        "<",
+        ":",
+        "::",
+        "<:",
+        ":<",
+        "h",
+        "http",
+        "http:",
+        " ",
+        "\n",
+        "/",
+        ">",
+        "x",
+        "é",
+        "<rdf:RDF",
+        "<rss version=\"0.91\">",
+        "<rss>",
+    ]);
+    prop::collection::vec(piece, 0..40).prop_map(|p| p.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+    /// The byte-pair scan finds what the Aho-Corasick automaton found, on any document.
+    #[test]
+    fn scan_agrees_with_aho_corasick(doc in needle_soup()) {
+        prop_assert_eq!(
+            crate::normalize::compat::scan(&doc),
+            crate::normalize::compat::scan_with_automaton(&doc)
+        );
+    }
+}

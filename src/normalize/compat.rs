@@ -147,9 +147,9 @@ pub struct Repaired {
 }
 
 /// What one scan of a document found: whether it needs the repair pass, and how many entries
-/// it plainly has (to catch "zero items" silent failures). One Aho-Corasick pass over the
-/// document instead of a substring search per question.
-#[derive(Debug, Clone, Copy, Default)]
+/// it plainly has (to catch "zero items" silent failures). One pass over the document answers
+/// every question ([`scan`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Scan {
     pub needs_repair: bool,
     pub entries: usize,
@@ -157,24 +157,75 @@ pub struct Scan {
     pub has_skip: bool,
 }
 
-const NEEDLES: &[&str] = &[
-    ATOM03,
-    USERLAND,
-    NETSCAPE,
-    DCTERMS,
-    "dc:title",
-    "<item",
-    "<entry",
-    ":item",
-    ":entry",
-    "<skipHours",
-    "<skipDays",
-];
+/// The namespaces whose presence anywhere means the document needs the repair pass.
+const REPAIR_NAMESPACES: [&str; 4] = [ATOM03, USERLAND, NETSCAPE, DCTERMS];
 
+/// One pass over the document. Every needle holds a `<` or a `:` (`<item`, `:entry`, `dc:title`,
+/// the `http:` of a namespace), so only those bytes are visited (SIMD `memchr2`), and at each
+/// only the needles that can sit there are compared: a tenth of the instructions of an
+/// Aho-Corasick automaton stepping through every byte (which cost 5% of a cold run), with the
+/// same answers (property-tested against one). No needle's end is another's start, so the
+/// order in which matches are found cannot change them.
 pub fn scan(doc: &str) -> Scan {
-    static AUTOMATON: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
-    let ac = AUTOMATON
-        .get_or_init(|| aho_corasick::AhoCorasick::new(NEEDLES).expect("static patterns compile"));
+    let bytes = doc.as_bytes();
+    let at = |i: usize, needle: &str| {
+        bytes
+            .get(i..)
+            .is_some_and(|b| b.starts_with(needle.as_bytes()))
+    };
+    // An entry's name ends the tag name: `<item>`, `<item/>`, `<item rdf:about=…>`, not `<items>`.
+    let ends_name = |i: usize| {
+        matches!(
+            bytes.get(i),
+            Some(b'>' | b' ' | b'\n' | b'\r' | b'\t' | b'/')
+        )
+    };
+    let entry_at = |i: usize, name: &str| at(i, name) && ends_name(i + name.len());
+    let mut out = Scan::default();
+    for i in memchr::memchr2_iter(b'<', b':', bytes) {
+        if bytes[i] == b'<' {
+            if entry_at(i, "<item") || entry_at(i, "<entry") {
+                out.entries += 1;
+            } else if at(i, "<skipHours") || at(i, "<skipDays") {
+                out.has_skip = true;
+            }
+        } else if entry_at(i, ":item") || entry_at(i, ":entry") {
+            out.entries += 1;
+        } else if (i >= 2 && at(i - 2, "dc:title"))
+            || (i >= 4
+                && &bytes[i - 4..i] == b"http"
+                && REPAIR_NAMESPACES.iter().any(|ns| at(i - 4, ns)))
+        {
+            out.needs_repair = true;
+        }
+    }
+    let mut head_end = doc.len().min(4096);
+    while !doc.is_char_boundary(head_end) {
+        head_end -= 1;
+    }
+    let head = &doc[..head_end];
+    out.needs_repair |= head.contains(":RDF") || rss_version_needs_fix(head);
+    out
+}
+
+/// The scan as it was first written, an Aho-Corasick automaton over every byte: the oracle
+/// [`scan`] is tested against.
+#[cfg(test)]
+pub fn scan_with_automaton(doc: &str) -> Scan {
+    const NEEDLES: &[&str] = &[
+        ATOM03,
+        USERLAND,
+        NETSCAPE,
+        DCTERMS,
+        "dc:title",
+        "<item",
+        "<entry",
+        ":item",
+        ":entry",
+        "<skipHours",
+        "<skipDays",
+    ];
+    let ac = aho_corasick::AhoCorasick::new(NEEDLES).expect("static patterns compile");
     let mut out = Scan::default();
     let bytes = doc.as_bytes();
     for m in ac.find_iter(doc) {
