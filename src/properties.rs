@@ -269,3 +269,17 @@ proptest! {
         );
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+    /// The ASCII fast path of the tokenizer gives the general path's tokens, text and offsets.
+    #[test]
+    fn the_ascii_tokenizer_agrees_with_the_general_one(
+        text in "[a-zA-Z0-9 .,%'sS!?:;()\"-]{0,60}"
+    ) {
+        let (fast, general) = crate::topics::tokenize::tokenize_both_ways(&text);
+        prop_assert_eq!(&fast.text, &general.text);
+        prop_assert_eq!(&fast.tokens, &general.tokens);
+    }
+}

@@ -115,8 +115,13 @@ pub fn tokenize_into(text: &str, out: &mut Tokens) {
     out.tokens.clear();
     if text.is_ascii() {
         tokenize_ascii(text, out);
-        return;
+    } else {
+        tokenize_chars(text, out);
     }
+}
+
+/// The general path: any text, one character at a time.
+fn tokenize_chars(text: &str, out: &mut Tokens) {
     // Normalize first, remembering each normalized char's source offset.
     let mut chars: Vec<(char, u32, u32)> = Vec::with_capacity(text.len());
     let mut buf = Vec::with_capacity(4);
@@ -239,6 +244,15 @@ fn tokenize_ascii(text: &str, out: &mut Tokens) {
             i += 2;
         }
     }
+}
+
+/// Both paths over the same text, for the property test that they agree.
+#[cfg(test)]
+pub(crate) fn tokenize_both_ways(text: &str) -> (Tokens, Tokens) {
+    let (mut fast, mut general) = (Tokens::default(), Tokens::default());
+    tokenize_ascii(text, &mut fast);
+    tokenize_chars(text, &mut general);
+    (fast, general)
 }
 
 /// Tokenizes `text` into a fresh [`Tokens`].
