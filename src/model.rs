@@ -44,8 +44,11 @@ pub struct Item {
     pub key: ItemKey,
     /// The link as published, resolved against the document's base.
     pub url: Option<String>,
-    /// The link without tracking parameters or fragment: the cross-feed dedup key.
+    /// The link without tracking parameters or fragment.
     pub canonical_url: Option<String>,
+    /// The cross-feed dedup key: [`crate::stories::url_key`] of the canonical URL, computed
+    /// where that URL is parsed anyway (the writer would otherwise parse it again).
+    pub url_key: Option<String>,
     /// Plain text, entities decoded, tags removed, whitespace collapsed.
     pub title: String,
     /// Plain text, bounded to [`MAX_SUMMARY_BYTES`].

@@ -387,6 +387,7 @@ pub fn normalize_entry(
     Some(Item {
         key,
         url: url.map(String::from),
+        url_key: canonical.as_ref().map(crate::stories::url_key),
         canonical_url: canonical.map(String::from),
         title,
         summary,

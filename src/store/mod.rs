@@ -1489,12 +1489,8 @@ fn upsert_item(
         ])?;
         return Ok(Seen::Updated(id));
     }
-    let url_key = item
-        .canonical_url
-        .as_deref()
-        .and_then(|c| url::Url::parse(c).ok())
-        .map(|u| crate::stories::url_key(&u));
-    let existing: Option<i64> = match &url_key {
+    let url_key = &item.url_key;
+    let existing: Option<i64> = match url_key {
         Some(k) => stmts
             .by_url_key
             .query_row(params![k], |r| r.get(0))

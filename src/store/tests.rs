@@ -14,6 +14,7 @@ fn item(key: &str, url: Option<&str>, title: &str) -> Item {
         key: ItemKey::Guid(key.into()),
         url: url.map(str::to_owned),
         canonical_url: url.map(str::to_owned),
+        url_key: url.map(|u| crate::stories::url_key(&url::Url::parse(u).unwrap())),
         title: title.into(),
         summary: String::new(),
         content: None,
