@@ -199,12 +199,7 @@ pub fn scan(doc: &str) -> Scan {
             out.needs_repair = true;
         }
     }
-    let mut head_end = doc.len().min(4096);
-    while !doc.is_char_boundary(head_end) {
-        head_end -= 1;
-    }
-    let head = &doc[..head_end];
-    out.needs_repair |= head.contains(":RDF") || rss_version_needs_fix(head);
+    out.needs_repair |= head_needs_repair(doc);
     out
 }
 
@@ -240,13 +235,18 @@ pub fn scan_with_automaton(doc: &str) -> Scan {
             out.entries += 1;
         }
     }
+    out.needs_repair |= head_needs_repair(doc);
+    out
+}
+
+/// What only the document's first 4 KB can tell: RSS 1.0, or an RSS version feed-rs rejects.
+fn head_needs_repair(doc: &str) -> bool {
     let mut head_end = doc.len().min(4096);
     while !doc.is_char_boundary(head_end) {
         head_end -= 1;
     }
     let head = &doc[..head_end];
-    out.needs_repair |= head.contains(":RDF") || rss_version_needs_fix(head);
-    out
+    head.contains(":RDF") || rss_version_needs_fix(head)
 }
 
 fn rss_version_needs_fix(head: &str) -> bool {
