@@ -1059,7 +1059,7 @@ pub(crate) struct StoryState {
     /// By story id. (A story id beyond 32 bits is never opened: four billion stories from now.)
     open: FxHashMap<u32, OpenStory>,
     /// Scratch for counting shared key terms per candidate story, reused between items.
-    shared: FxHashMap<u32, u32>,
+    tally: Tally,
     next_ids: NextIds,
     loaded_at: Option<i64>,
     pruned_at: Option<i64>,
@@ -1072,6 +1072,56 @@ struct Posting {
     /// When the story started, in seconds since 1970 (clamped to 32 bits).
     at: u32,
     story: u32,
+}
+
+/// Key terms shared with an item, per story: counted in an array indexed by story id (less
+/// the oldest open story's), not a hash map, as the walk counts up to `KEY_TERMS` ×
+/// `STORIES_PER_TERM` postings per item. Open stories are the latest stories created (one
+/// cannot start before it is created), so the array spans about as many bytes as there are
+/// open stories.
+#[derive(Default)]
+struct Tally {
+    /// The smallest story id counted: no open story is older.
+    base: u32,
+    /// By story id − `base`; all zero between items.
+    counts: Vec<u8>,
+    /// The stories counted since the last `take`, each once.
+    touched: Vec<u32>,
+}
+
+impl Tally {
+    /// Counts for stories from `base` on; every count must be zero (between items).
+    fn rebase(&mut self, base: u32) {
+        self.base = base;
+        self.counts.clear();
+        self.counts.shrink_to_fit();
+    }
+
+    fn add(&mut self, story: u32) {
+        let Some(i) = story.checked_sub(self.base) else {
+            return; // older than every open story
+        };
+        let i = i as usize;
+        if i >= self.counts.len() {
+            // Room for the stories to come too: growing one at a time would copy each time.
+            self.counts.resize(i + 1 + i / 8, 0);
+        }
+        if self.counts[i] == 0 {
+            self.touched.push(story);
+        }
+        self.counts[i] = self.counts[i].saturating_add(1);
+    }
+
+    /// The stories counted at least `need` times, as (count, story), and zeroes every count.
+    fn take(&mut self, need: u8, out: &mut Vec<(u8, u32)>) {
+        for story in self.touched.drain(..) {
+            let i = (story - self.base) as usize;
+            let n = std::mem::take(&mut self.counts[i]);
+            if n >= need {
+                out.push((n, story));
+            }
+        }
+    }
 }
 
 fn secs(t: i64) -> u32 {
@@ -1201,7 +1251,15 @@ impl StoryState {
                 }
             }
         }
+        self.rebase_tally();
         Ok(())
+    }
+
+    /// Counts from the oldest open story on (after stories were opened or closed in bulk).
+    fn rebase_tally(&mut self) {
+        let oldest = self.open.keys().min().copied();
+        self.tally
+            .rebase(oldest.unwrap_or(u32::try_from(self.next_ids.story).unwrap_or(u32::MAX)));
     }
 
     /// Opens a story, indexed under `keys` (its headline's [`key_terms`]).
@@ -1247,6 +1305,7 @@ impl StoryState {
         self.pruned_at = Some(now);
         let horizon = now - self.window - 86_400;
         self.open.retain(|_, s| s.started_at >= secs(horizon));
+        self.rebase_tally();
         self.index.retain(|_, v| {
             let before = v.len();
             v.retain(|p| p.at >= secs(horizon));
@@ -1592,8 +1651,6 @@ fn choose_story(
     let threshold = policy.story_threshold + 0.10 * (1.0 - warmth);
     // Candidates: per key term, the most recent open stories indexed under it within the window;
     // those sharing the most key terms with the item are scored.
-    let mut shared = std::mem::take(&mut stories.shared);
-    shared.clear();
     let (from, to) = (secs(when - window), secs(when + window));
     // First every key's list, then the walks: the lookups (each a cache miss or two in a large
     // index) are independent of one another, so the processor overlaps them instead of waiting
@@ -1611,20 +1668,19 @@ fn choose_story(
         }
     }
     for list in lists {
-        list.iter()
+        for p in list
+            .iter()
             .rev()
             .take_while(|p| p.at >= from)
             .take(STORIES_PER_TERM)
-            .for_each(|p| *shared.entry(p.story).or_insert(0) += 1);
+        {
+            stories.tally.add(p.story);
+        }
     }
     // A story shares more than one key term with an item it could be the same as.
     let need = if keys.len() >= 4 { 2 } else { 1 };
-    let mut candidates: Vec<(u32, u32)> = shared
-        .iter()
-        .filter(|(_, n)| **n >= need)
-        .map(|(s, n)| (*n, *s))
-        .collect();
-    stories.shared = shared;
+    let mut candidates: Vec<(u8, u32)> = Vec::new();
+    stories.tally.take(need, &mut candidates);
     candidates.sort_unstable_by(|a, b| b.cmp(a));
     candidates.truncate(STORY_CANDIDATES);
     let mut best: Option<(i64, f64)> = None;
