@@ -273,13 +273,16 @@ proptest! {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
 
-    /// The ASCII fast path of the tokenizer gives the general path's tokens, text and offsets.
+    /// The ASCII fast path of the tokenizer gives the general path's words and offsets.
     #[test]
     fn the_ascii_tokenizer_agrees_with_the_general_one(
         text in "[a-zA-Z0-9 .,%'sS!?:;()\"-]{0,60}"
     ) {
         let (fast, general) = crate::topics::tokenize::tokenize_both_ways(&text);
-        prop_assert_eq!(&fast.text, &general.text);
-        prop_assert_eq!(&fast.tokens, &general.tokens);
+        // The same words from the same source ranges (the fast path's normalized text is the
+        // whole lower-cased source, the general path's only the words).
+        prop_assert_eq!(fast.words(), general.words());
+        let src = |t: &crate::topics::tokenize::Tokens| t.tokens.iter().map(|t| t.src).collect::<Vec<_>>();
+        prop_assert_eq!(src(&fast), src(&general));
     }
 }

@@ -199,10 +199,14 @@ fn tokenize_chars(text: &str, out: &mut Tokens) {
     }
 }
 
-/// The same rules as the general path, for the common all-ASCII text: no per-character
-/// normalization, no intermediate buffer.
+/// The same rules as the general path, for the common all-ASCII text. ASCII folds byte for
+/// byte, so the normalized text is the lower-cased source and each token's normalized range is
+/// its source range: one copy of the text, then a scan for word boundaries.
 fn tokenize_ascii(text: &str, out: &mut Tokens) {
-    let b = text.as_bytes();
+    let Tokens { text: norm, tokens } = out;
+    norm.push_str(text);
+    norm.make_ascii_lowercase();
+    let b = norm.as_bytes();
     let n = b.len();
     let mut i = 0;
     while i < n {
@@ -210,35 +214,33 @@ fn tokenize_ascii(text: &str, out: &mut Tokens) {
             i += 1;
             continue;
         }
-        let (src_start, norm_start) = (i, out.text.len());
+        let start = i;
         let mut last_digit = false;
         while i < n {
             let c = b[i];
             if c.is_ascii_alphanumeric() {
-                out.text.push(c.to_ascii_lowercase() as char);
                 last_digit = c.is_ascii_digit();
                 i += 1;
             } else if (c == b'.' || c == b',') && i + 1 < n && b[i + 1].is_ascii_alphanumeric() {
                 if c == b',' && !(last_digit && b[i + 1].is_ascii_digit()) {
                     break;
                 }
-                out.text.push(c as char);
                 i += 1;
             } else if c == b'%' && last_digit {
-                out.text.push('%');
                 i += 1;
                 break;
             } else {
                 break;
             }
         }
-        out.tokens.push(Token {
-            norm: (norm_start as u32, out.text.len() as u32),
-            src: (src_start as u32, i as u32),
+        let range = (start as u32, i as u32);
+        tokens.push(Token {
+            norm: range,
+            src: range,
         });
         if i + 1 < n
             && b[i] == b'\''
-            && b[i + 1].eq_ignore_ascii_case(&b's')
+            && b[i + 1] == b's'
             && (i + 2 == n || !b[i + 2].is_ascii_alphanumeric())
         {
             i += 2;
