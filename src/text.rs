@@ -147,12 +147,9 @@ pub fn clean_inline(text: &str, max_bytes: usize) -> String {
     let mut pending_space = false;
     let mut rest: &str = &decoded;
     while !rest.is_empty() {
-        // Runs of printable ASCII (most of most feeds) are copied whole; anything else goes
-        // through one character at a time.
-        let run = rest
-            .bytes()
-            .position(|b| !b.is_ascii_graphic())
-            .unwrap_or(rest.len());
+        // Runs of printable ASCII words with single spaces between them (most of most feeds)
+        // are copied whole; anything else goes through one character at a time.
+        let run = ascii_run(rest.as_bytes());
         if run > 0 {
             if pending_space {
                 out.push(' ');
@@ -190,6 +187,22 @@ pub fn clean_inline(text: &str, max_bytes: usize) -> String {
         out.push(c);
     }
     out
+}
+
+/// The length of the printable ASCII at the start of `b`, single spaces between printable
+/// characters included: text that collapsing whitespace leaves as it is.
+fn ascii_run(b: &[u8]) -> usize {
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_graphic() {
+            i += 1;
+        } else if b[i] == b' ' && i > 0 && b.get(i + 1).is_some_and(u8::is_ascii_graphic) {
+            i += 2;
+        } else {
+            break;
+        }
+    }
+    i
 }
 
 pub(crate) fn truncate_with_ellipsis(out: &mut String, max_bytes: usize) {
