@@ -40,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_schedule.sql"),
     include_str!("migrations/0003_stories.sql"),
     include_str!("migrations/0004_features.sql"),
+    include_str!("migrations/0005_id_marks.sql"),
 ];
 
 /// The writer's SQLite page cache, in KiB: SQLite's default. Story assignment reads no pages
@@ -660,6 +661,12 @@ impl Store {
         if let Err(e) = self.stories.next_ids.reset(&tx) {
             return all_fail(&e);
         }
+        // The polls' times are at most the transaction's; a clock running ahead in a test
+        // still leaves every item after its hour's mark.
+        let t = recs.iter().map(|r| ts(r.at)).fold(ts(Utc::now()), i64::max);
+        if let Err(e) = mark_ids(&tx, t, self.stories.next_ids) {
+            return all_fail(&e);
+        }
         let mut results = Vec::with_capacity(recs.len());
         for rec in recs {
             let one = if savepoints {
@@ -707,6 +714,35 @@ impl Store {
     }
 }
 
+/// Records the ids written from `t`'s hour on, if this is the first write transaction of a new
+/// hour. Marks only move forward: after the clock steps back, none is written until it passes
+/// the last marked hour again, so every mark stays below every id written after it.
+fn mark_ids(tx: &Connection, t: i64, next: NextIds) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO id_marks (hour, item_id, story_id) SELECT ?1, ?2, ?3
+         WHERE ?1 > (SELECT coalesce(max(hour), -1) FROM id_marks)",
+    )?
+    .execute(params![t.div_euclid(3600), next.item, next.story])?;
+    Ok(())
+}
+
+/// The first item and story ids that can have been written at or after `t`: those of the last
+/// mark at or before its hour (0 before the first).
+fn ids_since(conn: &Connection, t: i64) -> rusqlite::Result<NextIds> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT item_id, story_id FROM id_marks WHERE hour <= ?1 ORDER BY hour DESC LIMIT 1",
+        )?
+        .query_row(params![t.div_euclid(3600)], |r| {
+            Ok(NextIds {
+                item: r.get(0)?,
+                story: r.get(1)?,
+            })
+        })
+        .optional()?
+        .unwrap_or_default())
+}
+
 /// Counts down an injected fault; the error when it fires.
 fn take_fault(fault: &mut Option<(u64, rusqlite::ErrorCode)>) -> Option<rusqlite::Error> {
     {
@@ -752,11 +788,16 @@ impl Store {
                     i.story_id, i.join_reason
              FROM items i JOIN feeds f ON f.id = i.first_feed_id
              WHERE (?1 IS NULL OR EXISTS (SELECT 1 FROM sightings s JOIN feeds f3 ON f3.id = s.feed_id WHERE s.item_id = i.id AND f3.name = ?1))
-               AND (?2 IS NULL OR i.first_seen_at >= ?2)
+               AND i.id >= ?5 AND (?2 IS NULL OR i.first_seen_at >= ?2)
                AND (?4 IS NULL OR i.story_id = ?4)
              ORDER BY coalesce(i.published_at, i.first_seen_at) DESC, i.id DESC LIMIT ?3",
         )?;
-        let rows = stmt.query_map(params![feed, since.map(ts), limit as i64, story], |r| {
+        let first = match since {
+            Some(t) => ids_since(&self.conn, ts(t))?.item,
+            None => 0,
+        };
+        let params = params![feed, since.map(ts), limit as i64, story, first];
+        let rows = stmt.query_map(params, |r| {
             let sources: Option<String> = r.get(10)?;
             let mut sources: Vec<String> = sources
                 .map(|s| s.split('\u{1f}').map(str::to_owned).collect())
@@ -789,18 +830,46 @@ impl Store {
         min_sources: usize,
         limit: usize,
     ) -> Result<Vec<StoredStory>> {
-        let ids: Vec<(i64, String, Option<String>, i64, i64)> = {
+        type Row = (i64, String, Option<String>, i64, i64);
+        // Those started since `from` (all with `None`), read from the first story that can have
+        // been written since: a story cannot start after it is written.
+        let started_since = |from: Option<i64>| -> Result<Vec<Row>> {
+            let first = match from {
+                Some(t) => ids_since(&self.conn, t)?.story,
+                None => 0,
+            };
             let mut stmt = self.conn.prepare_cached(
                 "SELECT st.id, i.title, i.url, st.started_at, st.last_at FROM stories st JOIN items i ON i.id = st.headline_item_id
-                 WHERE (?1 IS NULL OR st.started_at >= ?1)
-                   AND (SELECT count(DISTINCT s.feed_id) FROM items m JOIN sightings s ON s.item_id = m.id WHERE m.story_id = st.id) >= ?2
-                 ORDER BY st.started_at DESC, st.id DESC LIMIT ?3",
+                 WHERE st.id >= ?1 AND (?2 IS NULL OR st.started_at >= ?2)
+                   AND (SELECT count(DISTINCT s.feed_id) FROM items m JOIN sightings s ON s.item_id = m.id WHERE m.story_id = st.id) >= ?3
+                 ORDER BY st.started_at DESC, st.id DESC LIMIT ?4",
             )?;
-            stmt.query_map(
-                params![since.map(ts), min_sources as i64, limit as i64],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )?
-            .collect::<rusqlite::Result<_>>()?
+            Ok(stmt
+                .query_map(
+                    params![first, from, min_sources as i64, limit as i64],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )?
+                .collect::<rusqlite::Result<_>>()?)
+        };
+        let ids = match since {
+            Some(t) => started_since(Some(ts(t)))?,
+            None => {
+                // The newest `limit` of all: looked for in the last day, then 8, 64, ... days,
+                // then everywhere. Once a span holds `limit` of them they are the newest, as
+                // every story written before the span started before it.
+                let now = ts(Utc::now());
+                let mut days = 1;
+                loop {
+                    if days > 100_000 {
+                        break started_since(None)?;
+                    }
+                    let found = started_since(Some(now - days * 86_400))?;
+                    if found.len() >= limit {
+                        break found;
+                    }
+                    days *= 8;
+                }
+            }
         };
         ids.into_iter()
             .map(|(id, headline, url, started, last)| {
@@ -1197,26 +1266,28 @@ impl StoryState {
             next_ids: self.next_ids,
             ..StoryState::default()
         };
-        let mut stmt = tx.prepare(
-            "SELECT features FROM item_features
-             WHERE item_id >= (SELECT coalesce(min(id), 0) FROM items WHERE first_seen_at >= ?1)",
-        )?;
-        for blob in stmt.query_map(params![now - 7 * 86_400], |r| r.get::<_, Vec<u8>>(0))? {
+        // Term statistics: the items of the last seven days (from their hour's id mark).
+        let mut stmt = tx.prepare("SELECT features FROM item_features WHERE item_id >= ?1")?;
+        let first_item = ids_since(tx, now - 7 * 86_400)?.item;
+        for blob in stmt.query_map(params![first_item], |r| r.get::<_, Vec<u8>>(0))? {
             self.stats.add(&Features::from_bytes(&blob?));
         }
-        // Stories still open: started within the window (plus a day of slack for late items).
+        // Stories still open: started within the window (plus a day of slack for late items),
+        // hence written since then too.
+        let horizon = now - window - 86_400;
+        let first_story = ids_since(tx, horizon)?.story;
         let mut stmt = tx.prepare(
             "SELECT st.id, st.started_at, f.features, st.items FROM stories st JOIN item_features f ON f.item_id = st.headline_item_id
-             WHERE st.started_at >= ?1 ORDER BY st.started_at",
+             WHERE st.id >= ?1 AND st.started_at >= ?2",
         )?;
         let open: i64 = tx.query_row(
-            "SELECT count(*) FROM stories WHERE started_at >= ?1",
-            params![now - window - 86_400],
+            "SELECT count(*) FROM stories WHERE id >= ?1 AND started_at >= ?2",
+            params![first_story, horizon],
             |r| r.get(0),
         )?;
         // Sized once: growing the map doubles it, and for a moment holds both copies.
         self.open.reserve(usize::try_from(open).unwrap_or(0));
-        let mut rows = stmt.query(params![now - window - 86_400])?;
+        let mut rows = stmt.query(params![first_story, horizon])?;
         let mut latest = tx.prepare(
             "SELECT features FROM (SELECT i.id, f.features FROM items i JOIN item_features f ON f.item_id = i.id
                                     WHERE i.story_id = ?1 ORDER BY i.id DESC LIMIT ?2)
@@ -1230,7 +1301,7 @@ impl StoryState {
                 // Most stories are one item: no members to read.
                 let headline = Features::from_bytes(headline);
                 let keys = key_terms(&headline, &self.stats);
-                self.open_story(story, started_at, headline, &keys);
+                self.open_unsorted(story, started_at, headline, &keys);
                 continue;
             }
             let members = latest
@@ -1240,7 +1311,7 @@ impl StoryState {
                 .collect::<Vec<_>>();
             let headline = Features::from_bytes(headline);
             let keys = key_terms(&headline, &self.stats);
-            self.open_story(story, started_at, headline, &keys);
+            self.open_unsorted(story, started_at, headline, &keys);
             if let Some(open) = u32::try_from(story)
                 .ok()
                 .and_then(|id| self.open.get_mut(&id))
@@ -1250,6 +1321,10 @@ impl StoryState {
                     open.push_latest(member);
                 }
             }
+        }
+        // Read in id order, which is not quite start order (a feed lists its newest first).
+        for list in self.index.values_mut() {
+            list.sort_by_key(|p| p.at);
         }
         self.rebase_tally();
         Ok(())
@@ -1264,6 +1339,23 @@ impl StoryState {
 
     /// Opens a story, indexed under `keys` (its headline's [`key_terms`]).
     fn open_story(&mut self, story: i64, started_at: i64, headline: Features, keys: &[u32]) {
+        self.open_as(story, started_at, headline, keys, true);
+    }
+
+    /// [`open_story`](Self::open_story), appending to the posting lists, which the caller
+    /// sorts when done.
+    fn open_unsorted(&mut self, story: i64, started_at: i64, headline: Features, keys: &[u32]) {
+        self.open_as(story, started_at, headline, keys, false);
+    }
+
+    fn open_as(
+        &mut self,
+        story: i64,
+        started_at: i64,
+        headline: Features,
+        keys: &[u32],
+        in_place: bool,
+    ) {
         let Ok(id) = u32::try_from(story) else {
             return;
         };
@@ -1274,7 +1366,11 @@ impl StoryState {
         for &k in keys {
             let list = self.index.entry(k).or_default();
             // Stories mostly arrive in time order; a late one is inserted in place.
-            let i = list.partition_point(|p| p.at <= posting.at);
+            let i = if in_place {
+                list.partition_point(|p| p.at <= posting.at)
+            } else {
+                list.len()
+            };
             list.insert(i, posting);
         }
         self.open.insert(

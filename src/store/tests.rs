@@ -345,6 +345,117 @@ fn v4_moves_story_features_out_of_the_items_table_and_keeps_them() {
     assert_eq!(s.integrity_check().unwrap(), "ok");
 }
 
+#[test]
+fn v5_maps_each_hour_to_the_first_ids_written_since_and_drops_the_time_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let c = Connection::open(&path).unwrap();
+    for sql in &MIGRATIONS[..4] {
+        c.execute_batch(sql).unwrap();
+    }
+    c.pragma_update(None, "user_version", 4).unwrap();
+    // Item 3 was first seen an hour before item 2 (a poll committed late); item 3 joined
+    // story 2, so story 3 is item 4's.
+    c.execute_batch(
+        "INSERT INTO feeds (id, name, url) VALUES (1, 'f', 'https://f.example/');
+         INSERT INTO items (id, content_hash, title, summary, first_seen_at, first_feed_id, story_id) VALUES
+             (1, 1, 'a', '', 36000, 1, 1), (2, 2, 'b', '', 43200, 1, 2),
+             (3, 3, 'c', '', 39600, 1, 2), (4, 4, 'd', '', 46800, 1, 3);
+         INSERT INTO stories (id, headline_item_id, started_at, last_at) VALUES
+             (1, 1, 36000, 36000), (2, 2, 43200, 43200), (3, 4, 46800, 46800);",
+    )
+    .unwrap();
+    drop(c);
+
+    let s = Store::open(&path, Synchronous::Normal).unwrap();
+    assert_eq!(s.version().unwrap(), MIGRATIONS.len() as i64);
+    let since = |hour: i64| {
+        let ids = ids_since(&s.conn, hour * 3600 + 1800).unwrap();
+        (ids.item, ids.story)
+    };
+    assert_eq!(since(9), (0, 0), "before the first mark: everything");
+    assert_eq!(since(10), (1, 1));
+    assert_eq!(
+        since(11),
+        (2, 2),
+        "item 3, seen in hour 11, has an id above 2"
+    );
+    assert_eq!(since(12), (2, 2));
+    assert_eq!(since(13), (4, 3));
+    assert_eq!(since(20), (4, 3), "after the last mark: the last mark");
+    let indexes: i64 = s
+        .conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name IN ('items_by_seen', 'stories_by_start')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(indexes, 0);
+    assert_eq!(s.integrity_check().unwrap(), "ok");
+}
+
+#[test]
+fn a_clock_running_ahead_leaves_no_item_below_its_hours_mark() {
+    // A poll stamped three hours ahead marks that hour; one stamped now, written after it,
+    // must not mark the current hour with ids above the first poll's, or "seen since now"
+    // would miss the first poll's item.
+    let (_d, mut s) = store();
+    let start = Utc::now();
+    let mut ahead = fetched(
+        "ahead",
+        vec![item("1", Some("https://x.example/1"), "Ahead")],
+        &[],
+    );
+    ahead.at = start + chrono::Duration::hours(3);
+    s.record_poll(&ahead, POLICY).unwrap();
+    s.record_poll(
+        &fetched(
+            "now",
+            vec![item("2", Some("https://x.example/2"), "Now")],
+            &[],
+        ),
+        POLICY,
+    )
+    .unwrap();
+    let mut titles: Vec<String> = s
+        .items(None, Some(start), 10)
+        .unwrap()
+        .into_iter()
+        .map(|i| i.title)
+        .collect();
+    titles.sort();
+    assert_eq!(titles, ["Ahead", "Now"]);
+}
+
+#[test]
+fn stories_without_since_are_the_newest_however_old() {
+    // Listed newest first by start, found by widening spans back from now: a month-old story
+    // is listed when fewer than `limit` are newer, and not when enough are.
+    let (_d, mut s) = store();
+    let now = Utc::now();
+    for (name, days) in [("month", 30), ("days", 2), ("today", 0)] {
+        let mut it = item(name, Some(&format!("https://x.example/{name}")), name);
+        it.published = Some(now - chrono::Duration::days(days));
+        let mut rec = fetched(name, vec![it], &[]);
+        rec.at = now - chrono::Duration::days(days);
+        s.record_poll(&rec, POLICY).unwrap();
+    }
+    let headlines = |since, limit| -> Vec<String> {
+        s.stories(since, 1, limit)
+            .unwrap()
+            .into_iter()
+            .map(|st| st.headline)
+            .collect()
+    };
+    assert_eq!(headlines(None, 10), ["today", "days", "month"]);
+    assert_eq!(headlines(None, 2), ["today", "days"]);
+    assert_eq!(
+        headlines(Some(now - chrono::Duration::days(3)), 10),
+        ["today", "days"]
+    );
+}
+
 // ---- stories -------------------------------------------------------------------------------
 
 fn story_item(key: &str, url: &str, title: &str, summary: &str) -> Item {
