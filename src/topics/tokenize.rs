@@ -208,29 +208,32 @@ fn tokenize_ascii(text: &str, out: &mut Tokens) {
     norm.make_ascii_lowercase();
     let b = norm.as_bytes();
     let n = b.len();
+    let is_word = |i: usize| b.get(i).is_some_and(|&c| ASCII_CLASS[c as usize] != 0);
+    let is_digit = |i: usize| b.get(i).is_some_and(|&c| ASCII_CLASS[c as usize] == DIGIT);
     let mut i = 0;
     while i < n {
-        if !b[i].is_ascii_alphanumeric() {
+        // Skip to a word character, then past the word's letters and digits.
+        while i < n && ASCII_CLASS[b[i] as usize] == 0 {
             i += 1;
-            continue;
+        }
+        if i == n {
+            break;
         }
         let start = i;
-        let mut last_digit = false;
-        while i < n {
-            let c = b[i];
-            if c.is_ascii_alphanumeric() {
-                last_digit = c.is_ascii_digit();
+        loop {
+            while i < n && ASCII_CLASS[b[i] as usize] != 0 {
                 i += 1;
-            } else if (c == b'.' || c == b',') && i + 1 < n && b[i + 1].is_ascii_alphanumeric() {
-                if c == b',' && !(last_digit && b[i + 1].is_ascii_digit()) {
+            }
+            // Inside the word: "u.s", "3.5", "1,000" (a comma only between digits); a "%" after
+            // a digit ends it.
+            match b.get(i) {
+                Some(b'.') if is_word(i + 1) => i += 1,
+                Some(b',') if is_digit(i - 1) && is_digit(i + 1) => i += 1,
+                Some(b'%') if is_digit(i - 1) => {
+                    i += 1;
                     break;
                 }
-                i += 1;
-            } else if c == b'%' && last_digit {
-                i += 1;
-                break;
-            } else {
-                break;
+                _ => break,
             }
         }
         let range = (start as u32, i as u32);
@@ -238,15 +241,32 @@ fn tokenize_ascii(text: &str, out: &mut Tokens) {
             norm: range,
             src: range,
         });
-        if i + 1 < n
-            && b[i] == b'\''
-            && b[i + 1] == b's'
-            && (i + 2 == n || !b[i + 2].is_ascii_alphanumeric())
-        {
+        if b.get(i) == Some(&b'\'') && b.get(i + 1) == Some(&b's') && !is_word(i + 2) {
             i += 2;
         }
     }
 }
+
+const LETTER: u8 = 1;
+const DIGIT: u8 = 2;
+
+/// Per byte: `LETTER`, `DIGIT`, or 0 for a separator.
+static ASCII_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = if b.is_ascii_digit() {
+            DIGIT
+        } else if b.is_ascii_alphabetic() {
+            LETTER
+        } else {
+            0
+        };
+        c += 1;
+    }
+    t
+};
 
 /// Both paths over the same text, for the property test that they agree.
 #[cfg(test)]
