@@ -304,8 +304,8 @@ pub fn features_of_tokens(
         capitalized_words += usize::from(w.chars().next().is_some_and(char::is_uppercase));
     }
     let title_case = long_words > 0 && capitalized_words * 10 >= long_words * 7;
-    // (term, weight | ENTITY), merged below.
-    let mut terms: Vec<(u32, u8)> = Vec::with_capacity(title_tokens.len() + SUMMARY_TOKENS);
+    // Packed as in `Features`: term << 8 | weight | ENTITY; merged below.
+    let mut terms: Vec<u32> = Vec::with_capacity(title_tokens.len() + SUMMARY_TOKENS);
     let mut bigram = String::new();
     TERMS.with_borrow_mut(|cache| {
         for (text, tokens, base, limit) in [
@@ -315,20 +315,14 @@ pub fn features_of_tokens(
             let n = tokens.len().min(limit);
             for i in 0..n {
                 let word = tokens.get(i);
-                let first = word.chars().next().unwrap_or(' ');
+                let first = first_char(word);
                 if is_unspaced_script(first) {
                     // CJK and similar: character bigrams within a run.
-                    if i + 1 < n
-                        && tokens
-                            .get(i + 1)
-                            .chars()
-                            .next()
-                            .is_some_and(is_unspaced_script)
-                    {
+                    if i + 1 < n && is_unspaced_script(first_char(tokens.get(i + 1))) {
                         bigram.clear();
                         bigram.push_str(word);
                         bigram.push_str(tokens.get(i + 1));
-                        terms.push((term_hash(&bigram), base));
+                        terms.push((term_hash(&bigram) << 8) | u32::from(base));
                     }
                     continue;
                 }
@@ -338,33 +332,51 @@ pub fn features_of_tokens(
                 // Numbers (rates, counts, magnitudes, years) tell events apart: they weigh double.
                 let digit = first.is_ascii_digit();
                 let weight = if digit { base * 2 } else { base };
-                let t = tokens.tokens[i];
-                let original = &text[t.src.0 as usize..t.src.1 as usize];
-                let capitalized = original.chars().next().is_some_and(char::is_uppercase);
-                let entity = capitalized
-                    && (base == 1 || !title_case)
+                let (start, end) = tokens.tokens[i].src;
+                let entity = (base == 1 || !title_case)
                     && !digit
-                    && !text[..t.src.0 as usize]
-                        .trim_end()
-                        .chars()
-                        .last()
-                        .is_none_or(|c| matches!(c, '.' | '!' | '?' | ':' | '"' | '-'));
-                terms.push((h, if entity { weight | ENTITY } else { weight }));
+                    && first_char(&text[start as usize..end as usize]).is_uppercase()
+                    && !starts_sentence(&text[..start as usize]);
+                let weight = if entity { weight | ENTITY } else { weight };
+                terms.push((h << 8) | u32::from(weight));
             }
         }
     });
     // One entry per term: the heaviest field weight, a name if it was a name anywhere.
     terms.sort_unstable();
-    let mut merged: Vec<(u32, u8)> = Vec::with_capacity(terms.len());
-    for (h, w) in terms {
+    let mut merged: Vec<u32> = Vec::with_capacity(terms.len());
+    for p in terms {
         match merged.last_mut() {
-            Some((last, lw)) if *last == h => {
-                *lw = ((*lw & !ENTITY).max(w & !ENTITY)) | ((*lw | w) & ENTITY);
+            Some(last) if *last >> 8 == p >> 8 => {
+                let (lw, w) = (*last as u8, p as u8);
+                let weight = (lw & !ENTITY).max(w & !ENTITY) | ((lw | w) & ENTITY);
+                *last = (*last & !0xff) | u32::from(weight);
             }
-            _ => merged.push((h, w)),
+            _ => merged.push(p),
         }
     }
-    Features::from_terms(merged)
+    Features {
+        packed: merged.into_boxed_slice(),
+    }
+}
+
+/// The first character of `s` (a space for an empty one), ASCII without decoding.
+fn first_char(s: &str) -> char {
+    match s.as_bytes().first() {
+        Some(&b) if b.is_ascii() => b as char,
+        _ => s.chars().next().unwrap_or(' '),
+    }
+}
+
+/// Does a word after `before` start a sentence (or a quote, or a heading's subtitle), so that
+/// its capital says nothing?
+fn starts_sentence(before: &str) -> bool {
+    let before = before.trim_end();
+    let last = match before.as_bytes().last() {
+        Some(&b) if b.is_ascii() => Some(b as char),
+        _ => before.chars().next_back(),
+    };
+    last.is_none_or(|c| matches!(c, '.' | '!' | '?' | ':' | '"' | '-'))
 }
 
 thread_local! {
