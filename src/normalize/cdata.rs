@@ -5,13 +5,14 @@
 //! with the text between them one event at a time, so such a description costs some forty
 //! events; as `<![CDATA[<p>Text</p>]]>` it is one. feed-rs turns text, CDATA and references
 //! alike into one text node, so the rewrite changes nothing it reads (property-tested against
-//! feed-rs itself); a cold run spends 7% fewer instructions.
+//! feed-rs itself). feed-rs then runs a quarter fewer instructions; net of the rewrite, a cold
+//! run 3% fewer.
 //!
 //! Only documents holding an escaped `<` are rewritten, and in them the text nodes holding
-//! references. Anything unusual leaves the document
-//! as it is, for feed-rs to read or reject as before: a DOCTYPE (it may declare entities), an
-//! unterminated comment, CDATA section, processing instruction or tag, a reference that is not
-//! terminated, not known or not a character XML allows.
+//! references. Anything unusual leaves the document as it is, for feed-rs to read or reject as
+//! before: a DOCTYPE (it may declare entities), an unterminated comment, CDATA section,
+//! processing instruction or tag. A node with a reference quick-xml may refuse (unterminated,
+//! not a plausible name, a character that is not allowed) is left as it is.
 
 use memchr::memmem;
 
