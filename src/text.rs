@@ -138,7 +138,7 @@ fn tag_name(inner: &str) -> &str {
 /// Cleans text that is already plain (or only entity-escaped): decodes HTML entities, drops
 /// control characters, collapses whitespace to single spaces, trims, and caps the length.
 pub fn clean_inline(text: &str, max_bytes: usize) -> String {
-    let decoded = if text.contains('&') {
+    let decoded = if memchr::memchr(b'&', text.as_bytes()).is_some() {
         html_escape::decode_html_entities(text)
     } else {
         text.into()
@@ -193,16 +193,43 @@ pub fn clean_inline(text: &str, max_bytes: usize) -> String {
 /// characters included: text that collapsing whitespace leaves as it is.
 fn ascii_run(b: &[u8]) -> usize {
     let mut i = 0;
-    while i < b.len() {
-        if b[i].is_ascii_graphic() {
-            i += 1;
-        } else if b[i] == b' ' && i > 0 && b.get(i + 1).is_some_and(u8::is_ascii_graphic) {
-            i += 2;
-        } else {
-            break;
+    loop {
+        // Eight bytes at a time while they are plainly such text (in prose, most chunks), one
+        // printable byte or space-and-printable-byte at a time otherwise. The byte before `i`
+        // is always printable: neither step stops just after a space.
+        if b[i..]
+            .first_chunk::<8>()
+            .is_some_and(|c| plain_chunk(u64::from_le_bytes(*c)))
+        {
+            i += 8;
+            continue;
+        }
+        match b.get(i) {
+            Some(c) if c.is_ascii_graphic() => i += 1,
+            Some(b' ') if i > 0 && b.get(i + 1).is_some_and(u8::is_ascii_graphic) => i += 2,
+            _ => return i,
         }
     }
-    i
+}
+
+/// Are these eight bytes (in memory order) all printable ASCII or spaces, with no space first,
+/// last or next to another? Then each space sits between printable characters.
+fn plain_chunk(x: u64) -> bool {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const SEVENS: u64 = ONES * 0x7f;
+    const HIGHS: u64 = ONES * 0x80;
+    // The high bit of a byte below ' ' is set in `below`, of DEL in `del`, of a non-ASCII byte
+    // in `x`; none is set for ' '..='~'. (As booleans these are exact; which bit is set past the
+    // first such byte is not, and does not matter.)
+    let below = x.wrapping_sub(ONES * 0x20) & !x;
+    let del = (x ^ SEVENS).wrapping_sub(ONES) & !(x ^ SEVENS);
+    if (below | del | x) & HIGHS != 0 {
+        return false;
+    }
+    // Exactly the spaces, one high bit each (no carry crosses a byte).
+    let t = x ^ (ONES * 0x20);
+    let spaces = !(((t & SEVENS).wrapping_add(SEVENS)) | t) & HIGHS;
+    spaces & ((spaces >> 8) | 0x80 | (0x80 << 56)) == 0
 }
 
 pub(crate) fn truncate_with_ellipsis(out: &mut String, max_bytes: usize) {
