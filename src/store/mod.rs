@@ -41,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_stories.sql"),
     include_str!("migrations/0004_features.sql"),
     include_str!("migrations/0005_id_marks.sql"),
+    include_str!("migrations/0006_url_hash.sql"),
 ];
 
 /// The writer's SQLite page cache, in KiB: SQLite's default. Story assignment reads no pages
@@ -497,6 +498,7 @@ impl Store {
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute_batch(sql)?;
+            finish_migration(&tx, i + 1)?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
             tracing::info!(version = i + 1, path = %self.path.display(), "database schema migrated");
@@ -712,6 +714,27 @@ impl Store {
     pub fn inject_commit_failure(&mut self, nth: u64, code: rusqlite::ErrorCode) {
         self.fault = Some((nth.max(1), code));
     }
+}
+
+/// What the SQL of migration `version` cannot do alone, in its transaction, after it.
+fn finish_migration(tx: &Connection, version: usize) -> rusqlite::Result<()> {
+    if version == 6 {
+        // The hash of each stored URL key.
+        let keys: Vec<(i64, String)> = tx
+            .prepare("SELECT id, url_key FROM items WHERE url_key IS NOT NULL")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut set = tx.prepare("UPDATE items SET url_hash = ?2 WHERE id = ?1")?;
+        for (id, key) in keys {
+            set.execute(params![id, url_hash(&key)])?;
+        }
+    }
+    Ok(())
+}
+
+/// The index key of a URL key (`items.url_hash`).
+fn url_hash(url_key: &str) -> i64 {
+    stable_hash(&[url_key]) as i64
 }
 
 /// Records the ids written from `t`'s hour on, if this is the first write transaction of a new
@@ -1559,14 +1582,15 @@ impl<'c> ItemStatements<'c> {
                 "UPDATE items SET title = ?2, summary = ?3, content = ?4, content_hash = ?5, updated_at = coalesce(?6, updated_at),
                         changed_at = ?7 WHERE id = ?1",
             )?,
-            by_url_key: tx.prepare_cached("SELECT id FROM items WHERE url_key = ?1")?,
+            by_url_key: tx
+                .prepare_cached("SELECT id FROM items WHERE url_hash = ?1 AND url_key = ?2")?,
             by_hash: tx.prepare_cached(
                 "SELECT id FROM items WHERE canonical_url IS NULL AND content_hash = ?1 LIMIT 1",
             )?,
             insert_item: tx.prepare_cached(
-                "INSERT INTO items (id, canonical_url, url_key, content_hash, title, summary, content, url, published_at, updated_at,
-                                    first_seen_at, authors, categories, first_feed_id, story_id, join_reason)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                "INSERT INTO items (id, canonical_url, url_key, url_hash, content_hash, title, summary, content, url, published_at,
+                                    updated_at, first_seen_at, authors, categories, first_feed_id, story_id, join_reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
             )?,
             insert_features: tx
                 .prepare_cached("INSERT INTO item_features (item_id, features) VALUES (?1, ?2)")?,
@@ -1648,7 +1672,7 @@ fn upsert_item(
     let existing: Option<i64> = match url_key {
         Some(k) => stmts
             .by_url_key
-            .query_row(params![k], |r| r.get(0))
+            .query_row(params![url_hash(k), k], |r| r.get(0))
             .optional()?,
         None => stmts
             .by_hash
@@ -1679,6 +1703,7 @@ fn upsert_item(
         id,
         item.canonical_url,
         url_key,
+        url_key.as_deref().map(url_hash),
         hash,
         item.title,
         item.summary,

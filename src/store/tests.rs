@@ -396,6 +396,47 @@ fn v5_maps_each_hour_to_the_first_ids_written_since_and_drops_the_time_indexes()
 }
 
 #[test]
+fn v6_hashes_the_stored_url_keys_and_still_merges_into_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let c = Connection::open(&path).unwrap();
+    for sql in &MIGRATIONS[..5] {
+        c.execute_batch(sql).unwrap();
+    }
+    c.pragma_update(None, "user_version", 5).unwrap();
+    let key = crate::stories::url_key(&url::Url::parse("https://x.example/1").unwrap());
+    c.execute(
+        "INSERT INTO feeds (id, name, url) VALUES (1, 'a', 'https://a.example/rss')",
+        [],
+    )
+    .unwrap();
+    c.execute(
+        "INSERT INTO items (id, content_hash, title, summary, first_seen_at, first_feed_id, story_id, url_key)
+         VALUES (1, 1, 'T', '', 100, 1, 1, ?1)",
+        [&key],
+    )
+    .unwrap();
+    drop(c);
+
+    let mut s = Store::open(&path, Synchronous::Normal).unwrap();
+    assert_eq!(s.version().unwrap(), MIGRATIONS.len() as i64);
+    let stored: i64 = s
+        .conn
+        .query_row("SELECT url_hash FROM items WHERE id = 1", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stored, url_hash(&key));
+    // The same article from another feed, after the upgrade: merged, not new.
+    let b = s
+        .record_poll(
+            &fetched("b", vec![item("2", Some("https://x.example/1"), "T")], &[]),
+            POLICY,
+        )
+        .unwrap();
+    assert_eq!((b.new, b.merged), (0, 1));
+    assert_eq!(s.integrity_check().unwrap(), "ok");
+}
+
+#[test]
 fn a_clock_running_ahead_leaves_no_item_below_its_hours_mark() {
     // A poll stamped three hours ahead marks that hour; one stamped now, written after it,
     // must not mark the current hour with ids above the first poll's, or "seen since now"
