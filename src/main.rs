@@ -11,6 +11,7 @@ fn main() {
     logging::init(cli.log_format, cli.log_level.as_deref());
     let path = cli.config.clone().unwrap_or_else(config::default_path);
     let code = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(async_workers())
         .enable_all()
         .build()
     {
@@ -21,6 +22,17 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// Half the cores (at least one) for tokio: its share of the work (sockets, TLS, inflating
+/// bodies) is about a ninth of a cold run's CPU, while parsing has a thread per core
+/// (`cpu_pool`) and the store its own. A worker per core only competed with them: on 2 cores,
+/// one worker ran a cold 1,000 x 50 run in 3.6% less time and 1.9% less CPU, with 1.9 MB less
+/// memory (one arena fewer; medians of 9, interleaved).
+fn async_workers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .div_ceil(2)
 }
 
 async fn run(cli: Cli, path: std::path::PathBuf) -> i32 {
