@@ -305,9 +305,9 @@ fn feed_items(feed: usize, n: usize, r: &mut Rng) -> Vec<Item> {
             let summary = v.sentence(r, 80);
             Item {
                 key: ItemKey::Guid(format!("f{feed}-{i}")),
-                url: Some(format!("https://n.example/{feed}/{i}")),
-                canonical_url: Some(format!("https://n.example/{feed}/{i}")),
-                url_key: url::Url::parse(&format!("https://n.example/{feed}/{i}"))
+                url: Some(format!("https://n{feed}.example/{i}")),
+                canonical_url: Some(format!("https://n{feed}.example/{i}")),
+                url_key: url::Url::parse(&format!("https://n{feed}.example/{i}"))
                     .ok()
                     .map(|u| newshound::stories::url_key(&u)),
                 content_hash: stable_hash(&[&title, &summary]),
