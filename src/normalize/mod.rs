@@ -191,11 +191,21 @@ fn run_feed_rs(bytes: &[u8], base: Option<&Url>) -> Result<Feed, RunError> {
 
 fn classify_xml_error(doc: &str, e: RunError) -> ParseError {
     use feed_rs::parser::{ParseErrorKind, ParseFeedError};
+    // A feed document cut off in transfer fails with whatever the XML reader met at the cut
+    // ("tag not closed", "root element could not be read"); say what happened first.
+    if let RunError::Feed(e) = &e
+        && let Some(root) = root_name(doc).filter(|r| is_feed_root(r))
+        && !doc.contains(&format!("</{root}>"))
+    {
+        return ParseError::Invalid(format!(
+            "the document ends before its <{root}> element is closed (cut off in transfer?): {e}"
+        ));
+    }
     match e {
         RunError::Panicked => ParseError::Panicked,
         RunError::Feed(ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot)) => {
             let root = root_name(doc).unwrap_or_else(|| "?".into());
-            if matches!(root.rsplit(':').next(), Some("rss" | "feed" | "RDF")) {
+            if is_feed_root(&root) {
                 ParseError::Invalid(format!(
                     "a <{root}> feed whose root element could not be read (bad attribute, namespace or xml:base?)"
                 ))
@@ -207,6 +217,11 @@ fn classify_xml_error(doc: &str, e: RunError) -> ParseError {
         }
         RunError::Feed(e) => ParseError::Invalid(e.to_string()),
     }
+}
+
+/// Is this (possibly prefixed) element name an RSS, Atom or RDF root?
+fn is_feed_root(name: &str) -> bool {
+    matches!(name.rsplit(':').next(), Some("rss" | "feed" | "RDF"))
 }
 
 /// The first element name of an XML document.

@@ -254,6 +254,27 @@ fn garbage_empty_and_truncated_documents_are_errors() {
 }
 
 #[test]
+fn a_document_cut_off_in_transfer_says_so() {
+    let whole = r#"<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><item><title>A</title><link>https://e.example/1</link></item><item><title>B</title></item></channel></rss>"#;
+    // Cut after a closed item, inside a title, inside a tag: each names the cut.
+    for cut in ["</item>", "<title>B", "</ti"] {
+        let end = whole.rfind(cut).unwrap() + cut.len();
+        let err = parse(&whole[..end]).unwrap_err();
+        assert_eq!(err.class(), "invalid_feed");
+        assert!(
+            err.to_string()
+                .contains("ends before its <rss> element is closed"),
+            "{cut}: {err}"
+        );
+    }
+    // A whole document that is broken inside is not called truncated, even with a comment
+    // after its root.
+    let broken = whole.replace("<title>A</title>", "<title>A</oops>") + "<!-- cached -->";
+    let err = parse(&broken).unwrap_err();
+    assert!(!err.to_string().contains("ends before"), "{err}");
+}
+
+#[test]
 fn entries_that_all_fail_to_normalize_are_an_error_not_an_empty_success() {
     let doc =
         r#"<rss version="2.0"><channel><title>T</title><item></item><item></item></channel></rss>"#;
