@@ -437,6 +437,60 @@ fn v6_hashes_the_stored_url_keys_and_still_merges_into_them() {
 }
 
 #[test]
+fn publishing_activity_counts_the_last_seven_days() {
+    // Three items first seen a month ago, one of them dated (then in the future) two days ago:
+    // none counts, as only items first seen in the last 8 days are read. Three now, one of
+    // them dated five days back: all count.
+    let (_d, mut s) = store();
+    let now = Utc::now();
+    let mut old = fetched(
+        "f",
+        vec![
+            item("o1", Some("https://x.example/o1"), "Old one"),
+            item("o2", Some("https://x.example/o2"), "Old two"),
+            item("o3", Some("https://x.example/o3"), "Old, dated ahead"),
+        ],
+        &[],
+    );
+    old.at = now - chrono::Duration::days(30);
+    if let PollOutcome::Fetched { items, .. } = &mut old.outcome {
+        for (i, mi) in items.iter_mut().enumerate() {
+            let days = if i == 2 { 2 } else { 30 };
+            mi.item.published = Some(now - chrono::Duration::days(days));
+        }
+    }
+    s.record_poll(&old, POLICY).unwrap();
+    // The marks of a daemon that ran through the month: the old poll's hour, and one from
+    // twenty days ago after it.
+    let hour = |days: i64| (now - chrono::Duration::days(days)).timestamp() / 3600;
+    s.conn
+        .execute("UPDATE id_marks SET hour = ?1", params![hour(30)])
+        .unwrap();
+    s.conn
+        .execute(
+            "INSERT INTO id_marks (hour, item_id, story_id) VALUES (?1, 4, 4)",
+            params![hour(20)],
+        )
+        .unwrap();
+    let mut new = vec![
+        item("n1", Some("https://x.example/n1"), "New one"),
+        item("n2", Some("https://x.example/n2"), "New two"),
+        item("n3", Some("https://x.example/n3"), "New three"),
+    ];
+    new[2].published = Some(now - chrono::Duration::days(5));
+    let summary = s.record_poll(&fetched("f", new, &[]), POLICY).unwrap();
+    assert_eq!(summary.activity.items_7d, 3);
+    let oldest = summary.activity.oldest_7d.unwrap();
+    assert!(
+        (oldest - (now - chrono::Duration::days(5)))
+            .num_seconds()
+            .abs()
+            <= 1,
+        "{oldest}"
+    );
+}
+
+#[test]
 fn a_clock_running_ahead_leaves_no_item_below_its_hours_mark() {
     // A poll stamped three hours ahead marks that hour; one stamped now, written after it,
     // must not mark the current hour with ids above the first poll's, or "seen since now"
