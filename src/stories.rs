@@ -371,12 +371,11 @@ fn first_char(s: &str) -> char {
 /// Does a word after `before` start a sentence (or a quote, or a heading's subtitle), so that
 /// its capital says nothing?
 fn starts_sentence(before: &str) -> bool {
-    let before = before.trim_end();
-    let last = match before.as_bytes().last() {
-        Some(&b) if b.is_ascii() => Some(b as char),
-        _ => before.chars().next_back(),
-    };
-    last.is_none_or(|c| matches!(c, '.' | '!' | '?' | ':' | '"' | '-'))
+    before
+        .trim_end()
+        .chars()
+        .next_back()
+        .is_none_or(|c| matches!(c, '.' | '!' | '?' | ':' | '"' | '-'))
 }
 
 thread_local! {

@@ -1176,8 +1176,8 @@ struct Posting {
 
 /// Key terms shared with an item, per story: counted in an array indexed by story id (less
 /// the oldest open story's), not a hash map, as the walk counts up to `KEY_TERMS` ×
-/// `STORIES_PER_TERM` postings per item. Open stories are the latest stories created (one
-/// cannot start before it is created), so the array spans about as many bytes as there are
+/// `STORIES_PER_TERM` postings per item. Open stories are the latest stories written (a story
+/// cannot start after it is written), so the array spans about as many bytes as there are
 /// open stories.
 #[derive(Default)]
 struct Tally {
@@ -1560,8 +1560,6 @@ fn ingest(
     Ok(())
 }
 
-/// Finds the item an incoming one is, strongest key first: this feed's key for it; its GUID
-/// without scheme and host; its URL key (any feed); for link-less items, identical content.
 /// The statements of [`upsert_item`], taken from the statement cache once per poll rather than
 /// once per item: each take and return costs a hash of the SQL text and an allocation, about 2%
 /// of a cold run's instructions when done per item.
@@ -1612,6 +1610,8 @@ impl<'c> ItemStatements<'c> {
     }
 }
 
+/// Finds the item an incoming one is, strongest key first: this feed's key for it; its GUID
+/// without scheme and host; its URL key (any feed); for link-less items, identical content.
 #[allow(clippy::too_many_arguments)]
 fn upsert_item(
     tx: &Connection,
@@ -1677,12 +1677,13 @@ fn upsert_item(
         return Ok(Seen::Updated(id));
     }
     let url_key = &item.url_key;
-    let existing: Option<i64> = match url_key {
-        Some(k) => stmts
+    let url_hash = url_key.as_deref().map(url_hash);
+    let existing: Option<i64> = match (url_key, url_hash) {
+        (Some(k), Some(h)) => stmts
             .by_url_key
-            .query_row(params![url_hash(k), k], |r| r.get(0))
+            .query_row(params![h, k], |r| r.get(0))
             .optional()?,
-        None => stmts
+        _ => stmts
             .by_hash
             .query_row(params![hash], |r| r.get(0))
             .optional()?,
@@ -1711,7 +1712,7 @@ fn upsert_item(
         id,
         item.canonical_url,
         url_key,
-        url_key.as_deref().map(url_hash),
+        url_hash,
         hash,
         item.title,
         item.summary,

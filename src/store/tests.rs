@@ -298,15 +298,22 @@ fn migrations_upgrade_an_old_database_in_place() {
     assert_eq!(s.integrity_check().unwrap(), "ok");
 }
 
-#[test]
-fn v4_moves_story_features_out_of_the_items_table_and_keeps_them() {
+/// A database as schema version `version` left it, and a connection to it (for old rows).
+fn database_at_version(version: usize) -> (tempfile::TempDir, std::path::PathBuf, Connection) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.db");
     let c = Connection::open(&path).unwrap();
-    for sql in &MIGRATIONS[..3] {
+    for sql in &MIGRATIONS[..version] {
         c.execute_batch(sql).unwrap();
     }
-    c.pragma_update(None, "user_version", 3).unwrap();
+    c.pragma_update(None, "user_version", version as i64)
+        .unwrap();
+    (dir, path, c)
+}
+
+#[test]
+fn v4_moves_story_features_out_of_the_items_table_and_keeps_them() {
+    let (_dir, path, c) = database_at_version(3);
     let f = crate::stories::features(SEED, SEED_SUMMARY);
     c.execute_batch(
         "INSERT INTO feeds (id, name, url) VALUES (1, 'f', 'https://f.example/');
@@ -347,13 +354,7 @@ fn v4_moves_story_features_out_of_the_items_table_and_keeps_them() {
 
 #[test]
 fn v5_maps_each_hour_to_the_first_ids_written_since_and_drops_the_time_indexes() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.db");
-    let c = Connection::open(&path).unwrap();
-    for sql in &MIGRATIONS[..4] {
-        c.execute_batch(sql).unwrap();
-    }
-    c.pragma_update(None, "user_version", 4).unwrap();
+    let (_dir, path, c) = database_at_version(4);
     // Item 3 was first seen an hour before item 2 (a poll committed late); item 3 joined
     // story 2, so story 3 is item 4's.
     c.execute_batch(
@@ -397,13 +398,7 @@ fn v5_maps_each_hour_to_the_first_ids_written_since_and_drops_the_time_indexes()
 
 #[test]
 fn v6_hashes_the_stored_url_keys_and_still_merges_into_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.db");
-    let c = Connection::open(&path).unwrap();
-    for sql in &MIGRATIONS[..5] {
-        c.execute_batch(sql).unwrap();
-    }
-    c.pragma_update(None, "user_version", 5).unwrap();
+    let (_dir, path, c) = database_at_version(5);
     let key = crate::stories::url_key(&url::Url::parse("https://x.example/1").unwrap());
     c.execute(
         "INSERT INTO feeds (id, name, url) VALUES (1, 'a', 'https://a.example/rss')",
