@@ -71,9 +71,16 @@ impl Netns {
             if *a == "127.0.0.1" || *a == "::1" {
                 continue;
             }
-            let prefix = if a.contains(':') { "128" } else { "32" };
-            // On the loopback device: the namespace has no other, and no route out.
-            assert!(ns.ip(&["addr", "add", &format!("{a}/{prefix}"), "dev", "lo"]));
+            // On the loopback device: the namespace has no other, and no route out. An IPv6
+            // address is tentative until duplicate address detection's work item has run, and
+            // binding it before then fails with "Cannot assign requested address"; `nodad`
+            // makes it usable at once.
+            let added = if a.contains(':') {
+                ns.ip(&["addr", "add", &format!("{a}/128"), "dev", "lo", "nodad"])
+            } else {
+                ns.ip(&["addr", "add", &format!("{a}/32"), "dev", "lo"])
+            };
+            assert!(added, "ip addr add {a}");
         }
         let etc = format!("/etc/netns/{}", ns.name);
         std::fs::create_dir_all(&etc).unwrap();
@@ -95,10 +102,7 @@ impl Netns {
             let rc =
                 unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&f), libc::CLONE_NEWNET) };
             assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-            addrs
-                .into_iter()
-                .map(|a| TcpListener::bind(a).unwrap_or_else(|e| panic!("bind {a}: {e}")))
-                .collect()
+            addrs.into_iter().map(bind_when_ready).collect()
         })
         .join()
         .unwrap()
@@ -109,6 +113,24 @@ impl Drop for Netns {
     fn drop(&mut self) {
         run("ip", &["netns", "del", &self.name]);
         let _ = std::fs::remove_dir_all(format!("/etc/netns/{}", self.name));
+    }
+}
+
+/// Binds `addr`, waiting up to 5 s for an address the kernel still holds back (the loopback's
+/// own `::1` also passes through duplicate address detection when the device comes up).
+fn bind_when_ready(addr: SocketAddr) -> TcpListener {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match TcpListener::bind(addr) {
+            Ok(listener) => return listener,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AddrNotAvailable
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("bind {addr}: {e}"),
+        }
     }
 }
 
