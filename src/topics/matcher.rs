@@ -326,14 +326,17 @@ impl Matcher {
     }
 
     /// How rare a set of anchor terms is likely to be: that of its least specific term, where
-    /// phrases beat words, words beat prefixes, and longer beats shorter.
+    /// phrases beat words, words beat prefixes, a term only in titles beats one anywhere (a
+    /// title is a tenth or so of an item's words), and longer beats shorter.
     fn specificity(&self, anchors: &[u32]) -> usize {
         anchors
             .iter()
             .map(|&id| {
                 let k = &self.terms[id as usize].key;
                 let chars: usize = k.tokens.iter().map(|t| t.chars().count()).sum();
-                let bonus = if k.prefix { 0 } else { 4 } + 8 * (k.tokens.len() - 1);
+                let bonus = if k.prefix { 0 } else { 4 }
+                    + 8 * (k.tokens.len() - 1)
+                    + if k.scope == Scope::Title { 8 } else { 0 };
                 chars + bonus
             })
             .min()
@@ -879,5 +882,53 @@ impl Eval<'_> {
                 self.positive_terms(b, f);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matcher(query: &str) -> Matcher {
+        let spec = TopicSpec {
+            name: "t".into(),
+            queries: vec![query.into()],
+            feeds: None,
+            stem: None,
+        };
+        Matcher::new(&[spec]).expect("query compiles")
+    }
+
+    /// The terms whose presence gets topic 0 evaluated.
+    fn anchors(m: &Matcher) -> Vec<&str> {
+        (0..m.terms.len())
+            .filter(|&t| {
+                m.term_topic_ids[m.term_topic_at[t] as usize..m.term_topic_at[t + 1] as usize]
+                    .contains(&0)
+            })
+            .map(|t| m.terms[t].source.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn a_conjunction_is_anchored_on_its_most_specific_operand() {
+        // A phrase beats a longer word; a word beats a longer prefix.
+        assert_eq!(
+            anchors(&matcher("\"no deal\" negotiations")),
+            ["\"no deal\""]
+        );
+        assert_eq!(anchors(&matcher("summitry* talks")), ["talks"]);
+        // Terms seen only in titles beat a longer name that may be anywhere: a name in every
+        // item would get the topic evaluated for every item.
+        assert_eq!(
+            anchors(&matcher("title:(kishida OR ishiba) Zelenskyy -summit")),
+            ["kishida", "ishiba"]
+        );
+        // A negation is never an anchor; a topic that can match through one alone is
+        // evaluated for every item.
+        assert_eq!(anchors(&matcher("summit -cancelled")), ["summit"]);
+        let m = matcher("summit OR -cancelled");
+        assert!(anchors(&m).is_empty());
+        assert_eq!(m.always, [0]);
     }
 }
