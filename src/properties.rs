@@ -353,3 +353,104 @@ proptest! {
         prop_assert_eq!(read, reread, "rewritten: {:?}", rewritten);
     }
 }
+
+/// Documents of the kinds the XML repair pass is for: RSS 1.0, RSS in odd versions and old
+/// namespaces, Atom 0.3, and items with or without a title, link, date, `dc:title`,
+/// `dcterms:modified` and `rdf:about`.
+fn repairable_doc() -> impl Strategy<Value = String> {
+    const ROOTS: &[(&str, &str)] = &[
+        (
+            r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/"><channel rdf:about="https://e.example/"><title>F</title><link>https://e.example/</link></channel>"#,
+            "</rdf:RDF>",
+        ),
+        (
+            r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://my.netscape.com/rdf/simple/0.9/" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/"><channel><title>F</title><link>https://e.example/</link></channel>"#,
+            "</rdf:RDF>",
+        ),
+        (
+            r#"<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><channel><title>F</title>"#,
+            "</channel></rss>",
+        ),
+        (
+            r#"<rss version="0.93" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><channel><title>F</title>"#,
+            "</channel></rss>",
+        ),
+        (
+            r#"<rss xmlns="http://backend.userland.com/rss2" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><channel><title>F</title>"#,
+            "</channel></rss>",
+        ),
+        (
+            r#"<feed version="0.3" xmlns="http://purl.org/atom/ns#" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><title>F</title>"#,
+            "</feed>",
+        ),
+        (
+            r#"<feed version="0.3" xmlns="http://www.w3.org/2005/Atom" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><title>F</title>"#,
+            "</feed>",
+        ),
+        (
+            r#"<feed xmlns="http://www.w3.org/2005/Atom" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><title>F</title>"#,
+            "</feed>",
+        ),
+    ];
+    const CHILDREN: &[&str] = &[
+        "<title>T &amp; t</title>",
+        "<link>https://e.example/l</link>",
+        r#"<link href="https://e.example/h"/>"#,
+        "<dc:date>2024-12-31T11:53:00Z</dc:date>",
+        "<pubDate>Tue, 31 Dec 2024 11:53:00 GMT</pubDate>",
+        "<issued>2024-12-30T10:00:00Z</issued>",
+        "<modified>2024-12-30T11:00:00Z</modified>",
+        "<updated>2024-12-29T11:00:00Z</updated>",
+        "<dc:title>D &lt;title&gt;</dc:title>",
+        "<dc:title> </dc:title>",
+        "<dcterms:modified>2024-12-28T11:00:00Z</dcterms:modified>",
+        "<description>&lt;p&gt;S&lt;/p&gt;</description>",
+        "<summary>S</summary>",
+        "<id>urn:e:1</id>",
+        "<guid>g1</guid>",
+        "<!-- c -->",
+        "<x:y xmlns:x=\"urn:x\"><title>nested</title></x:y>",
+    ];
+    const ABOUT: &[&str] = &[
+        "",
+        r#" rdf:about="https://e.example/a""#,
+        r#" rdf:about="urn:a""#,
+    ];
+    let item = (
+        any::<bool>(),
+        proptest::sample::select(ABOUT),
+        proptest::collection::vec(proptest::sample::select(CHILDREN), 0..6),
+    )
+        .prop_map(|(entry, about, children)| {
+            let name = if entry { "entry" } else { "item" };
+            format!("<{name}{about}>{}</{name}>", children.concat())
+        });
+    (
+        proptest::sample::select(ROOTS),
+        proptest::collection::vec(item, 0..4),
+    )
+        .prop_map(|((open, close), items)| {
+            format!("<?xml version=\"1.0\"?>{open}{}{close}", items.concat())
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    /// The repair pass leaves a document as it is only where rewriting it would read the same
+    /// to feed-rs, with the same item ids.
+    #[test]
+    fn a_document_the_repair_leaves_alone_reads_as_its_rewrite(doc in repairable_doc()) {
+        use crate::normalize::compat::{repair_as_sent, rewrite_always};
+        let repaired = repair_as_sent(&doc);
+        let rewritten = rewrite_always(&doc);
+        prop_assert_eq!(repaired.is_some(), rewritten.is_some());
+        if let (Some(repaired), Some(rewritten)) = (repaired, rewritten) {
+            prop_assert_eq!(&repaired.item_ids, &rewritten.item_ids);
+            let left_alone = repaired.xml.is_none();
+            let read = crate::normalize::feed_rs_reads(repaired.xml.as_deref().unwrap_or(&doc));
+            let reread = crate::normalize::feed_rs_reads(rewritten.xml.as_deref().unwrap_or(""));
+            prop_assert_eq!(read, reread, "left alone: {}", left_alone);
+        }
+    }
+}

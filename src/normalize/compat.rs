@@ -141,7 +141,8 @@ pub fn clean_declarations(doc: &str) -> Option<String> {
 /// What the XML repair pass produced.
 #[derive(Debug, Default)]
 pub struct Repaired {
-    pub xml: String,
+    /// The rewritten document; `None` when it needed no change (only its item ids).
+    pub xml: Option<String>,
     /// For RSS 1.0: each item's `rdf:about`, in document order (feed-rs keeps that order).
     pub item_ids: Vec<Option<String>>,
 }
@@ -282,13 +283,62 @@ enum Capture {
 
 /// Rewrites an XML feed so feed-rs reads it fully. `None` when no repair is needed or the
 /// document is not well-formed enough to rewrite (feed-rs then reports the error).
+///
+/// Most documents the scan sends here need no change: an RSS 1.0 feed whose items all have a
+/// title and a link needs only their `rdf:about` ids. A reading pass finds that out, and only a
+/// document with something to change is read again and rewritten (buffering each item's
+/// events and writing every event back out cost several times the reading).
 pub fn repair_xml(doc: &str, scan: Scan) -> Option<Repaired> {
     if !scan.needs_repair {
         return None;
     }
+    match repair_pass(doc, false)? {
+        Pass::Unchanged(item_ids) => Some(Repaired {
+            xml: None,
+            item_ids,
+        }),
+        Pass::NeedsRewrite => match repair_pass(doc, true)? {
+            Pass::Rewritten(r) => Some(r),
+            Pass::Unchanged(_) | Pass::NeedsRewrite => None,
+        },
+        Pass::Rewritten(r) => Some(r),
+    }
+}
+
+/// The full rewrite, whether or not anything changes: what [`repair_xml`] must read like.
+#[cfg(test)]
+pub(crate) fn rewrite_always(doc: &str) -> Option<Repaired> {
+    match repair_pass(doc, true)? {
+        Pass::Rewritten(r) => Some(r),
+        Pass::Unchanged(_) | Pass::NeedsRewrite => None,
+    }
+}
+
+/// [`repair_xml`] on a document the scan sent to it.
+#[cfg(test)]
+pub(crate) fn repair_as_sent(doc: &str) -> Option<Repaired> {
+    let scan = Scan {
+        needs_repair: true,
+        ..Scan::default()
+    };
+    repair_xml(doc, scan)
+}
+
+enum Pass {
+    /// Reading only: nothing to change; the items' ids.
+    Unchanged(Vec<Option<String>>),
+    /// Reading only: something to change.
+    NeedsRewrite,
+    Rewritten(Repaired),
+}
+
+/// One pass of [`repair_xml`]: with `rewrite`, the rewritten document; without, whether there
+/// is anything to rewrite (it stops at the first thing).
+fn repair_pass(doc: &str, rewrite: bool) -> Option<Pass> {
     let mut reader = NsReader::from_str(doc);
     reader.config_mut().check_end_names = false;
-    let mut writer = Writer::new(Vec::with_capacity(doc.len() + 256));
+    // Reading only, events outside items (the channel's) are dropped.
+    let mut writer = rewrite.then(|| Writer::new(Vec::with_capacity(doc.len() + 256)));
     let mut out = Repaired::default();
     let mut depth = 0usize;
     let mut atom03 = false;
@@ -304,9 +354,29 @@ pub fn repair_xml(doc: &str, scan: Scan) -> Option<Repaired> {
             Event::Eof => break,
             Event::Start(e) => {
                 let local = e.local_name().as_ref().to_owned();
+                if !rewrite {
+                    if depth == 0 && root_needs_fix(&e, &local) {
+                        return Some(Pass::NeedsRewrite);
+                    }
+                    is_rdf |= depth == 0 && local == "RDF";
+                    depth += 1;
+                    if item.is_none() && (local == "item" || local == "entry") {
+                        let mut state = ItemState::default();
+                        if is_rdf {
+                            state.about = attr(&e, "about");
+                            out.item_ids.push(state.about.clone());
+                        }
+                        item = Some((depth, state));
+                    } else if let Some((item_depth, state)) = item.as_mut()
+                        && depth == *item_depth + 1
+                    {
+                        let mut e = e.into_owned();
+                        observe_child(state, ns.as_deref(), &local, false, &mut e);
+                    }
+                    continue;
+                }
                 let e = if depth == 0 {
-                    atom03 = e.attributes().flatten().any(|a| a.value == ATOM03)
-                        || (local == "feed" && has_attr(&e, "version", "0.3"));
+                    atom03 = is_atom03(&e, &local);
                     is_rdf = local == "RDF";
                     fix_root(&e, &local)
                 } else {
@@ -338,6 +408,15 @@ pub fn repair_xml(doc: &str, scan: Scan) -> Option<Repaired> {
             }
             Event::Empty(e) => {
                 let local = e.local_name().as_ref().to_owned();
+                if !rewrite {
+                    if let Some((item_depth, state)) = item.as_mut()
+                        && depth == *item_depth
+                    {
+                        observe_child(state, ns.as_deref(), &local, false, &mut e.into_owned());
+                        state.capture = None;
+                    }
+                    continue;
+                }
                 let mut e = e.into_owned();
                 if let Some((item_depth, state)) = item.as_mut() {
                     if depth == *item_depth {
@@ -355,6 +434,12 @@ pub fn repair_xml(doc: &str, scan: Scan) -> Option<Repaired> {
                 let ends_item = item.as_ref().is_some_and(|(d, _)| *d == depth + 1);
                 if ends_item {
                     let (_, state) = item.take()?;
+                    if !rewrite {
+                        if !missing_children(&state, &local).is_empty() {
+                            return Some(Pass::NeedsRewrite);
+                        }
+                        continue;
+                    }
                     for ev in finish_item(state, &local) {
                         write(&mut writer, ev)?;
                     }
@@ -368,6 +453,9 @@ pub fn repair_xml(doc: &str, scan: Scan) -> Option<Repaired> {
                             Capture::Date => state.dc_date = Some(text),
                         }
                     }
+                    if !rewrite {
+                        continue;
+                    }
                     let e = rename_end(e, atom03);
                     state.events.push(Event::End(e));
                 } else {
@@ -378,6 +466,9 @@ pub fn repair_xml(doc: &str, scan: Scan) -> Option<Repaired> {
                 if let Some((_, state)) = item.as_mut() {
                     if let Some((_, text)) = state.capture.as_mut() {
                         text.push_str(&t.xml10_content());
+                    }
+                    if !rewrite {
+                        continue;
                     }
                     state.events.push(Event::Text(t.into_owned()));
                 } else {
@@ -395,6 +486,9 @@ pub fn repair_xml(doc: &str, scan: Scan) -> Option<Repaired> {
                             ))),
                         }
                     }
+                    if !rewrite {
+                        continue;
+                    }
                     state.events.push(Event::GeneralRef(r.into_owned()));
                 } else {
                     write(&mut writer, Event::GeneralRef(r))?;
@@ -405,11 +499,15 @@ pub fn repair_xml(doc: &str, scan: Scan) -> Option<Repaired> {
                     if let Some((_, text)) = state.capture.as_mut() {
                         text.push_str(&c.xml10_content());
                     }
+                    if !rewrite {
+                        continue;
+                    }
                     state.events.push(Event::CData(c.into_owned()));
                 } else {
                     write(&mut writer, Event::CData(c))?;
                 }
             }
+            _ if !rewrite => {}
             other => {
                 if let Some((_, state)) = item.as_mut() {
                     state.events.push(other.into_owned());
@@ -419,12 +517,38 @@ pub fn repair_xml(doc: &str, scan: Scan) -> Option<Repaired> {
             }
         }
     }
-    out.xml = String::from_utf8(writer.into_inner()).ok()?;
-    Some(out)
+    if !rewrite {
+        return Some(Pass::Unchanged(out.item_ids));
+    }
+    out.xml = Some(String::from_utf8(writer?.into_inner()).ok()?);
+    Some(Pass::Rewritten(out))
 }
 
-fn write(w: &mut Writer<Vec<u8>>, e: Event<'_>) -> Option<()> {
-    w.write_event(e).ok()
+fn is_atom03(root: &BytesStart<'_>, local: &str) -> bool {
+    root.attributes().flatten().any(|a| a.value == ATOM03)
+        || (local == "feed" && has_attr(root, "version", "0.3"))
+}
+
+/// Would [`fix_root`] change the root element's meaning (Atom 0.3 also renames elements)?
+fn root_needs_fix(root: &BytesStart<'_>, local: &str) -> bool {
+    let maps_namespace = root.attributes().flatten().any(|a| {
+        let value = a.value.as_ref();
+        a.key.0.starts_with("xmlns")
+            && (value == ATOM03 || value.starts_with(USERLAND) || value == NETSCAPE)
+    });
+    let fixes_version = local == "rss"
+        && !matches!(
+            attr(root, "version").as_deref(),
+            Some("2.0" | "0.91" | "0.92")
+        );
+    maps_namespace || fixes_version || is_atom03(root, local)
+}
+
+fn write(w: &mut Option<Writer<Vec<u8>>>, e: Event<'_>) -> Option<()> {
+    match w {
+        Some(w) => w.write_event(e).ok(),
+        None => Some(()),
+    }
 }
 
 fn attr(e: &BytesStart<'_>, local: &str) -> Option<String> {
@@ -518,21 +642,28 @@ fn rename_end(e: BytesEnd<'_>, atom03: bool) -> BytesEnd<'static> {
 
 /// An item's buffered events plus what it lacked: a title from `dc:title`, a link from
 /// `rdf:about`, a date from `dcterms:*`.
-fn finish_item(state: ItemState, item_local: &str) -> Vec<Event<'static>> {
-    let mut events = state.events;
-    let mut add = |name: &str, text: &str| {
-        let mut start = BytesStart::new(name.to_owned());
+fn finish_item(mut state: ItemState, item_local: &str) -> Vec<Event<'static>> {
+    let mut events = std::mem::take(&mut state.events);
+    let added = missing_children(&state, item_local);
+    for (name, text) in added {
+        let mut start = BytesStart::new(name);
         if name == "dc:date" {
             start.push_attribute(("xmlns:dc", DC));
         }
         events.push(Event::Start(start));
         events.push(Event::Text(BytesText::new(text).into_owned()));
-        events.push(Event::End(BytesEnd::new(name.to_owned())));
-    };
+        events.push(Event::End(BytesEnd::new(name)));
+    }
+    events
+}
+
+/// The children an item lacks that can be made from what it has: `(element, text)`.
+fn missing_children<'s>(state: &'s ItemState, item_local: &str) -> Vec<(&'static str, &'s str)> {
+    let mut added = Vec::new();
     if !state.has_title
         && let Some(t) = state.dc_title.as_deref().filter(|t| !t.trim().is_empty())
     {
-        add("title", t);
+        added.push(("title", t));
     }
     if !state.has_link {
         if let Some(about) = state
@@ -540,26 +671,24 @@ fn finish_item(state: ItemState, item_local: &str) -> Vec<Event<'static>> {
             .as_deref()
             .filter(|a| a.starts_with("http://") || a.starts_with("https://"))
         {
-            add("link", about);
+            added.push(("link", about));
         } else if item_local == "item" {
             // feed-rs drops RSS 1.0 items without a link; give it an inert one it will keep,
             // which normalization recognises and discards.
-            add("link", PLACEHOLDER_LINK);
+            added.push(("link", PLACEHOLDER_LINK));
         }
     }
     if !state.has_date
         && let Some(d) = state.dc_date.as_deref().filter(|d| !d.trim().is_empty())
     {
-        add(
-            if item_local == "entry" {
-                "updated"
-            } else {
-                "dc:date"
-            },
-            d.trim(),
-        );
+        let name = if item_local == "entry" {
+            "updated"
+        } else {
+            "dc:date"
+        };
+        added.push((name, d.trim()));
     }
-    events
+    added
 }
 
 /// RSS `<skipHours>` (hours 0–23, GMT) and `<skipDays>` (0 = Monday … 6 = Sunday), which

@@ -106,7 +106,7 @@ fn parse_xml(doc: &str, base: Option<&Url>, now: DateTime<Utc>) -> Result<Parsed
     let scan = compat::scan(doc);
     let repaired = compat::repair_xml(doc, scan);
     let (xml, ids) = match &repaired {
-        Some(r) => (r.xml.as_str(), r.item_ids.as_slice()),
+        Some(r) => (r.xml.as_deref().unwrap_or(doc), r.item_ids.as_slice()),
         None => (doc, &[][..]),
     };
     // Escaped HTML as CDATA: the same text nodes for feed-rs, in a fraction of the events. A
