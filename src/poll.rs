@@ -104,7 +104,7 @@ impl Poller {
         let matcher = Matcher::new(&specs)
             .map_err(|(i, e)| anyhow::anyhow!("topic {}: {}", specs[i].name, e))?;
         Ok(Poller {
-            fetcher: Fetcher::new(&cfg.defaults)?,
+            fetcher: Fetcher::new(&cfg.defaults),
             matcher: Arc::new(matcher),
             levels: cfg
                 .topics
@@ -575,7 +575,7 @@ pub async fn fetch_and_parse(
     cfg_defaults: &crate::config::Defaults,
     source: &FeedSource,
 ) -> anyhow::Result<ParsedFeed> {
-    let fetcher = Fetcher::new(cfg_defaults)?;
+    let fetcher = Fetcher::new(cfg_defaults);
     let req = FetchRequest {
         source,
         etag: None,
