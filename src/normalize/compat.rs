@@ -118,8 +118,8 @@ pub fn clean_declarations(doc: &str) -> Option<String> {
         .filter(|&at| is_decl(at))
         .collect();
     const PLAIN: &str = "<?xml version=\"1.0\"?>";
-    let first_is_plain = doc.starts_with(PLAIN);
-    if decls.is_empty() || (decls == [0] && first_is_plain) {
+    let first_is_harmless = doc.starts_with(PLAIN) || short_utf8_declaration(doc);
+    if decls.is_empty() || (decls == [0] && first_is_harmless) {
         return None;
     }
     let mut out = String::with_capacity(doc.len());
@@ -136,6 +136,32 @@ pub fn clean_declarations(doc: &str) -> Option<String> {
     }
     out.push_str(&doc[from..]);
     Some(out)
+}
+
+/// Does the document open with a declaration of at most 64 bytes that names no encoding but
+/// UTF-8 (as most feeds do: `<?xml version="1.0" encoding="UTF-8"?>`)? quick-xml reads it in its
+/// first buffer and has nothing to switch to, so the document needs no copy without it.
+fn short_utf8_declaration(doc: &str) -> bool {
+    let head = &doc.as_bytes()[..doc.len().min(64)];
+    let Some(end) = memchr::memmem::find(head, b"?>") else {
+        return false;
+    };
+    let decl = &head[..end];
+    let Some(at) = memchr::memmem::find(decl, b"encoding") else {
+        return true;
+    };
+    let rest = decl[at + b"encoding".len()..].trim_ascii_start();
+    let Some(rest) = rest.strip_prefix(b"=") else {
+        return false;
+    };
+    let rest = rest.trim_ascii_start();
+    match rest.first() {
+        Some(&q @ (b'"' | b'\'')) => rest[1..]
+            .split(|&b| b == q)
+            .next()
+            .is_some_and(|v| v.eq_ignore_ascii_case(b"utf-8") && rest[1..].contains(&q)),
+        _ => false,
+    }
 }
 
 /// What the XML repair pass produced.
@@ -767,4 +793,43 @@ pub fn repair_json(doc: &str) -> Option<String> {
         }
     }
     changed.then(|| value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_short_first_declaration_naming_utf8_or_nothing_is_left_alone() {
+        let body = "<rss version=\"2.0\"><channel/></rss>";
+        for (decl, left_alone) in [
+            ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>", true),
+            ("<?xml version='1.0' encoding = 'utf-8'?>", true),
+            ("<?xml version=\"1.0\"?>", true),
+            ("<?xml version=\"1.0\" standalone=\"yes\"?>", true),
+            ("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>", false),
+            ("<?xml version=\"1.0\" encoding=\"UTF-16\"?>", false),
+            ("<?xml version=\"1.0\" encoding=\"UTF-8x\"?>", false),
+            ("<?xml version=\"1.0\" encoding=UTF-8?>", false),
+            ("<?xml version=\"1.0\" encoding=\"UTF-8?>", false),
+        ] {
+            let doc = format!("{decl}{body}");
+            assert_eq!(clean_declarations(&doc).is_none(), left_alone, "{decl}");
+        }
+        // Longer than 64 bytes, or followed by a second declaration: rewritten.
+        let long = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\" {}?>{body}",
+            " ".repeat(40)
+        );
+        assert_eq!(
+            clean_declarations(&long).as_deref(),
+            Some(format!("<?xml version=\"1.0\"?>{body}").as_str())
+        );
+        let twice =
+            format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>{body}<?xml version=\"1.0\"?>");
+        assert_eq!(
+            clean_declarations(&twice).as_deref(),
+            Some(format!("<?xml version=\"1.0\"?>{body}").as_str())
+        );
+    }
 }

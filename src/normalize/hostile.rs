@@ -104,6 +104,9 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         // Found by the `feed` fuzzer: quick-xml panicked on a second declaration naming an encoding.
         ("a second XML declaration inside the document", rss("<item><guid>g</guid><title>t <?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>u</title></item>").into_bytes(), "items:1"),
         ("a first XML declaration 400 bytes long naming an encoding", format!("<?xml version=\"1.0\" encoding=\"ISO-8859-1\" {}?>{}", "x".repeat(400), rss(&item("t"))).into_bytes(), "items:1"),
+        // Passed to feed-rs without a copy: short, and naming UTF-8 only.
+        ("a first XML declaration naming UTF-8, 64 bytes long", format!("<?xml version='1.0' encoding = 'utf-8' standalone='yes'       ?>{}", rss(&item("t"))).into_bytes(), "items:1"),
+        ("a first XML declaration naming UTF-8, 400 bytes long", format!("<?xml version=\"1.0\" encoding=\"UTF-8\" {}?>{}", "x".repeat(400), rss(&item("t"))).into_bytes(), "items:1"),
         ("an unterminated second XML declaration", rss(&format!("{}<?XML version=\"1.0\" encoding=\"latin1\"", item("t"))).into_bytes(), "error:invalid_feed"),
         // Found by the `feed` fuzzer: a long non-ASCII root name was cut inside a character.
         ("a 70-byte non-ASCII root element name", format!("<rdf:r{}df><x/></rdf:r{}df>", "ÿ".repeat(35), "ÿ".repeat(35)).into_bytes(), "error:not_a_feed"),
