@@ -56,9 +56,12 @@ pub fn url_key(canonical: &Url) -> String {
             path = rest.to_owned();
         }
     }
-    path = path
-        .replace(".amp.html", ".html")
-        .replace(".amp.htm", ".htm");
+    // (Each `replace` copies the path; most paths have nothing to replace.)
+    if path.contains(".amp.htm") {
+        path = path
+            .replace(".amp.html", ".html")
+            .replace(".amp.htm", ".htm");
+    }
     while path.len() > 1 && path.ends_with('/') {
         path.pop();
     }
