@@ -396,8 +396,7 @@ fn repair_pass(doc: &str, rewrite: bool) -> Option<Pass> {
                     } else if let Some((item_depth, state)) = item.as_mut()
                         && depth == *item_depth + 1
                     {
-                        let mut e = e.into_owned();
-                        observe_child(state, ns.as_deref(), &local, false, &mut e);
+                        observe_child(state, ns.as_deref(), &local, false);
                     }
                     continue;
                 }
@@ -424,8 +423,10 @@ fn repair_pass(doc: &str, rewrite: bool) -> Option<Pass> {
                 }
                 if let Some((item_depth, state)) = item.as_mut() {
                     let mut e = e;
-                    if depth == *item_depth + 1 {
-                        observe_child(state, ns.as_deref(), &local, atom03, &mut e);
+                    if depth == *item_depth + 1
+                        && let Some(name) = observe_child(state, ns.as_deref(), &local, atom03)
+                    {
+                        e.set_name(name);
                     }
                     state.events.push(Event::Start(e));
                 } else {
@@ -438,7 +439,7 @@ fn repair_pass(doc: &str, rewrite: bool) -> Option<Pass> {
                     if let Some((item_depth, state)) = item.as_mut()
                         && depth == *item_depth
                     {
-                        observe_child(state, ns.as_deref(), &local, false, &mut e.into_owned());
+                        observe_child(state, ns.as_deref(), &local, false);
                         state.capture = None;
                     }
                     continue;
@@ -446,7 +447,9 @@ fn repair_pass(doc: &str, rewrite: bool) -> Option<Pass> {
                 let mut e = e.into_owned();
                 if let Some((item_depth, state)) = item.as_mut() {
                     if depth == *item_depth {
-                        observe_child(state, ns.as_deref(), &local, atom03, &mut e);
+                        if let Some(name) = observe_child(state, ns.as_deref(), &local, atom03) {
+                            e.set_name(name);
+                        }
                         state.capture = None;
                     }
                     state.events.push(Event::Empty(e));
@@ -625,13 +628,14 @@ fn fix_root(e: &BytesStart<'_>, local: &str) -> BytesStart<'static> {
     root
 }
 
+/// Notes what an item's child says about the item; returns the child's new name where Atom 0.3
+/// names it differently.
 fn observe_child(
     state: &mut ItemState,
     ns: Option<&str>,
     local: &str,
     atom03: bool,
-    e: &mut BytesStart<'static>,
-) {
+) -> Option<&'static str> {
     match (ns, local) {
         (Some(DC), "title") => state.capture = Some((Capture::Title, String::new())),
         (Some(DCTERMS), "modified" | "created" | "issued" | "date") => {
@@ -642,15 +646,16 @@ fn observe_child(
         (_, "link") => state.has_link = true,
         (_, "pubDate" | "published" | "updated") => state.has_date = true,
         (_, "issued") if atom03 => {
-            e.set_name("published");
             state.has_date = true;
+            return Some("published");
         }
         (_, "modified") if atom03 => {
-            e.set_name("updated");
             state.has_date = true;
+            return Some("updated");
         }
         _ => {}
     }
+    None
 }
 
 fn rename_end(e: BytesEnd<'_>, atom03: bool) -> BytesEnd<'static> {
