@@ -380,7 +380,13 @@ pub fn normalize_entry(
         .filter(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
         .find_map(|l| canon::resolve_article_url(&l.href, link_base))
         .filter(|u| u.as_str().len() <= MAX_KEY_BYTES);
-    let canonical = url.as_ref().map(canon::canonicalize);
+    // Canonicalizing re-escapes the query (`:` becomes `%3A`), so the canonical form can be
+    // longer than the link: one over the limit identifies nothing (the item is keyed by its
+    // content instead), though the link is kept.
+    let canonical = url
+        .as_ref()
+        .map(canon::canonicalize)
+        .filter(|c| c.as_str().len() <= MAX_KEY_BYTES);
 
     if title.is_empty() && summary.is_empty() && url.is_none() {
         return None;
@@ -417,7 +423,10 @@ pub fn normalize_entry(
     Some(Item {
         key,
         url: url.map(String::from),
-        url_key: canonical.as_ref().map(crate::stories::url_key),
+        url_key: canonical
+            .as_ref()
+            .map(crate::stories::url_key)
+            .filter(|k| k.len() <= MAX_KEY_BYTES),
         canonical_url: canonical.map(String::from),
         title,
         summary,
