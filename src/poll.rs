@@ -156,12 +156,19 @@ impl Poller {
         let queued = tokio::time::Instant::now();
         let _slot = host.in_flight.acquire().await;
         if !self.host_spacing.is_zero() {
-            let mut next = host.next_start.lock().await;
-            let now = tokio::time::Instant::now();
-            let start = (*next).max(now);
-            *next = start + self.host_spacing;
-            drop(next);
-            tokio::time::sleep_until(start).await;
+            // A start is claimed when it happens, not ahead: a task that wakes late (a busy
+            // machine) then pushes the next start back instead of leaving it too close.
+            loop {
+                let mut next = host.next_start.lock().await;
+                let now = tokio::time::Instant::now();
+                if *next <= now {
+                    *next = now + self.host_spacing;
+                    break;
+                }
+                let wait = *next;
+                drop(next);
+                tokio::time::sleep_until(wait).await;
+            }
         }
         *host_wait = queued.elapsed();
         self.fetcher.fetch(request).await

@@ -408,12 +408,16 @@ fn requests_to_one_host_are_spaced() {
             .is_some_and(|r| r.contains("host queue"))),
         "some feed waited behind the others on the one host: {feeds:?}"
     );
+    // The daemon starts requests 300 ms apart; what reaches the server also carries the time
+    // from a start to the request's arrival (connecting, a busy machine's scheduling), which
+    // differs from one request to the next by a few milliseconds, and by tens with every test
+    // running at once on two cores (CI once saw 276 ms when starts were claimed ahead).
     let mut times: Vec<_> = server.all_requests().iter().map(|r| r.at).collect();
     times.sort();
     for pair in times.windows(2) {
         let gap = pair[1] - pair[0];
         assert!(
-            gap >= Duration::from_millis(280),
+            gap >= Duration::from_millis(250),
             "two requests {gap:?} apart"
         );
     }
