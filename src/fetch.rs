@@ -123,9 +123,10 @@ pub struct Fetcher {
     total_timeout: Duration,
 }
 
-/// The two HTTP clients, each built on first use: building one loads and parses the system's
-/// root certificates (a few milliseconds of CPU, of a 74 ms all-304 round over 1,000 feeds), and
-/// most installations only ever use one of them.
+/// The two HTTP clients, each built only when needed (for the feeds a config has, by
+/// [`Fetcher::prepare`], or on first use): building one loads and parses the system's root
+/// certificates (a few milliseconds of CPU, of a 74 ms all-304 round over 1,000 feeds), and most
+/// installations only ever use one of them.
 struct Clients {
     defaults: Defaults,
     /// For feeds that may reach global addresses only; its resolver drops other answers.
@@ -144,6 +145,13 @@ impl Fetcher {
             }),
             total_timeout: d.timeout,
         }
+    }
+
+    /// Builds now the client for feeds that may (or may not) reach local addresses, if it is not
+    /// built yet: for the feeds a config has, so that a TLS setup error shows at start, and the
+    /// root certificates are parsed before any body is in memory.
+    pub fn prepare(&self, allow_local: bool) -> Result<(), FetchError> {
+        self.client(allow_local).map(|_| ())
     }
 
     /// The client for feeds that may (or may not) reach local addresses, built if need be.

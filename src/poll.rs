@@ -103,8 +103,20 @@ impl Poller {
         let specs: Vec<_> = cfg.topics.iter().map(|t| t.spec.clone()).collect();
         let matcher = Matcher::new(&specs)
             .map_err(|(i, e)| anyhow::anyhow!("topic {}: {}", specs[i].name, e))?;
+        let fetcher = Fetcher::new(&cfg.defaults);
+        let d = &cfg.defaults;
+        for allow_local in [false, true] {
+            let needed = cfg.feeds.iter().any(|f| {
+                matches!(f.source, FeedSource::Http(_))
+                    && guard_for(&f.source, d.address_guard, d.allow_link_local).allow_local
+                        == allow_local
+            });
+            if needed {
+                fetcher.prepare(allow_local)?;
+            }
+        }
         Ok(Poller {
-            fetcher: Fetcher::new(&cfg.defaults),
+            fetcher,
             matcher: Arc::new(matcher),
             levels: cfg
                 .topics
