@@ -29,9 +29,21 @@ macro_rules! alert_event {
             sources = $a.sources,
             item_id = $a.item_id,
             alert_id = $a.alert_id,
-            "match"
+            "alert: {}",
+            Untrusted(&$a.topic)
         )
     };
+}
+
+/// The tracing level an alert of this topic is logged at.
+pub fn level(level: AlertLevel) -> tracing::Level {
+    match level {
+        AlertLevel::Error => tracing::Level::ERROR,
+        AlertLevel::Warn => tracing::Level::WARN,
+        AlertLevel::Info => tracing::Level::INFO,
+        AlertLevel::Debug => tracing::Level::DEBUG,
+        AlertLevel::Trace => tracing::Level::TRACE,
+    }
 }
 
 /// Logs one committed alert at its topic's level.

@@ -7,11 +7,20 @@ use clap::{Args, Parser, Subcommand};
 use crate::logging::LogFormat;
 
 const AFTER_HELP: &str = "\
-Config file, first found: --config, $NEWSHOUND_CONFIG, $CONFIGURATION_DIRECTORY/config.toml (systemd),
-/etc/newshound/config.toml (root), $XDG_CONFIG_HOME/newshound/config.toml.
+Config file, the first found of:
+  --config PATH, $NEWSHOUND_CONFIG
+  $CONFIGURATION_DIRECTORY/config.toml     (under systemd)
+  /etc/newshound/config.toml               (as root)
+  $XDG_CONFIG_HOME/newshound/config.toml
 
-Exit status: 0 success; 1 runtime error; 2 usage error; 10 `once` finished but some feeds failed;
-73 the database cannot be opened; 78 invalid config.
+Exit status:
+  0    success
+  1    runtime error
+  2    usage error: a bad flag or value, or a log filter that is invalid or hides every alert
+  10   `once` finished, but some feeds failed (the others were stored)
+  73   the database cannot be created or opened
+  78   the config is invalid
+  130  `run` stopped at once by a second SIGTERM/SIGINT
 
 Examples:
   newshound --config config/demo.toml once     poll the offline demo feeds once
@@ -36,8 +45,9 @@ pub struct Cli {
     /// Log output format.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-    /// Log filter: a level (`debug`) or EnvFilter directives (`info,newshound::alert=warn`).
-    /// Default: $NEWSHOUND_LOG, else `info`.
+    /// Log filter: a level (trace, debug, info, warn or warning, error, off) or directives
+    /// (`info,newshound::alert=warn`). Default: $NEWSHOUND_LOG, else `info`. A filter that
+    /// hides every alert is refused.
     #[arg(long, global = true, value_name = "LEVEL")]
     pub log_level: Option<String>,
     #[command(subcommand)]

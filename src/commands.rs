@@ -20,12 +20,16 @@ use crate::topics::{Matcher, TopicSpec, snippet};
 pub mod exit {
     pub const OK: i32 = 0;
     pub const FAILURE: i32 = 1;
+    /// A bad command line: unknown flag or value, an invalid log filter (clap uses 2 too).
+    pub const USAGE: i32 = 2;
     /// `once` completed, but at least one feed failed (the others were stored).
     pub const SOME_FEEDS_FAILED: i32 = 10;
     /// EX_CANTCREAT: the database cannot be created or opened.
     pub const CANT_OPEN_DB: i32 = 73;
     /// EX_CONFIG: the config is invalid.
     pub const CONFIG: i32 = 78;
+    /// 128 + SIGINT: a second SIGTERM/SIGINT during shutdown stopped `run` at once.
+    pub const INTERRUPTED: i32 = 130;
 }
 
 /// Loads the config, printing errors to stderr; `Err(code)` to exit with.
@@ -130,7 +134,8 @@ fn print_once_summary(reports: &[FeedReport], elapsed: std::time::Duration, json
                 new += n;
                 alerts += a;
                 format!(
-                    "{n} new, {updated} updated, {unchanged} unchanged, {merged} merged, {a} alerts"
+                    "{n} new, {updated} updated, {unchanged} unchanged, {merged} merged, {}",
+                    plural(*a, "alert", "alerts")
                 )
             }
             PollResult::NotModified => "unchanged (not modified)".to_owned(),
@@ -143,10 +148,17 @@ fn print_once_summary(reports: &[FeedReport], elapsed: std::time::Duration, json
     }
     let _ = writeln!(
         out,
-        "{} feeds in {:.2}s: {new} new items, {alerts} alerts, {failed} failed",
-        reports.len(),
-        elapsed.as_secs_f64()
+        "{} in {:.2}s: {}, {}, {failed} failed",
+        plural(reports.len(), "feed", "feeds"),
+        elapsed.as_secs_f64(),
+        plural(new, "new item", "new items"),
+        plural(alerts, "alert", "alerts"),
     );
+}
+
+/// `1 alert`, `2 alerts`.
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn fmt_time(t: Option<DateTime<Utc>>) -> String {

@@ -121,8 +121,8 @@ pub async fn run(cfg: Config, path: PathBuf) -> i32 {
     tokio::select! {
         _ = generation.tasks.wait() => {}
         _ = tokio::time::sleep(cfg.defaults.shutdown_grace) => tracing::warn!("polls still running at the deadline; exiting anyway"),
-        _ = term.recv() => { tracing::warn!("second signal: exiting now"); return 130; }
-        _ = int.recv() => { tracing::warn!("second signal: exiting now"); return 130; }
+        _ = term.recv() => { tracing::warn!("second signal: exiting now"); return exit::INTERRUPTED; }
+        _ = int.recv() => { tracing::warn!("second signal: exiting now"); return exit::INTERRUPTED; }
     }
     drop(generation);
     drop(handle);

@@ -4,18 +4,26 @@ use clap::Parser;
 
 use newshound::cli::{Cli, Command, TopicsCommand};
 use newshound::commands::{self, exit};
-use newshound::{config, daemon, logging};
+use newshound::logging::LogFilter;
+use newshound::{alert, config, daemon, logging};
 
 fn main() {
     let cli = Cli::parse();
-    logging::init(cli.log_format, cli.log_level.as_deref());
+    let filter = match LogFilter::from_cli_or_env(cli.log_level.as_deref()) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(exit::USAGE);
+        }
+    };
+    logging::init(cli.log_format, &filter);
     let path = cli.config.clone().unwrap_or_else(config::default_path);
     let code = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(async_workers())
         .enable_all()
         .build()
     {
-        Ok(rt) => rt.block_on(run(cli, path)),
+        Ok(rt) => rt.block_on(run(cli, path, filter)),
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
             exit::FAILURE
@@ -35,7 +43,7 @@ fn async_workers() -> usize {
         .div_ceil(2)
 }
 
-async fn run(cli: Cli, path: std::path::PathBuf) -> i32 {
+async fn run(cli: Cli, path: std::path::PathBuf, filter: LogFilter) -> i32 {
     if let Command::Check = cli.command {
         return commands::check(&path);
     }
@@ -48,6 +56,11 @@ async fn run(cli: Cli, path: std::path::PathBuf) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
+    if matches!(cli.command, Command::Once(_) | Command::Run)
+        && let Err(code) = alerts_visible(&cfg, &filter)
+    {
+        return code;
+    }
     match &cli.command {
         Command::Once(args) => commands::once(cfg, args).await,
         Command::Run => daemon::run(cfg, path).await,
@@ -58,4 +71,40 @@ async fn run(cli: Cli, path: std::path::PathBuf) -> i32 {
         Command::Topics(TopicsCommand::Test(args)) => commands::topics_test(&cfg, args),
         Command::Check | Command::Parse(_) => unreachable!("handled above"),
     }
+}
+
+/// Alerts are log lines: a log filter that hides them must not do so silently. Hiding every
+/// alert by accident (a global `off`, or directives for other targets only) is a usage error;
+/// hiding some topics' levels is a warning, printed before the first poll.
+fn alerts_visible(cfg: &config::Config, filter: &LogFilter) -> Result<(), i32> {
+    if cfg.topics.is_empty() {
+        return Ok(());
+    }
+    if filter.hides_alerts_implicitly() {
+        eprintln!(
+            "error: the log filter \"{}\" hides every alert; alerts are log events of target {}: \
+             use --log-level info (or add {}=info; write {}=off to hide them on purpose)",
+            filter.directives(),
+            alert::TARGET,
+            alert::TARGET,
+            alert::TARGET
+        );
+        return Err(exit::USAGE);
+    }
+    let hidden: Vec<&str> = cfg
+        .topics
+        .iter()
+        .filter(|t| !filter.shows_alert(alert::level(t.level)))
+        .map(|t| t.spec.name.as_str())
+        .collect();
+    if !hidden.is_empty() {
+        eprintln!(
+            "warning: the log filter \"{}\" hides the alerts of {} (their level is below it); \
+             add {}=info to see them",
+            filter.directives(),
+            hidden.join(", "),
+            alert::TARGET
+        );
+    }
+    Ok(())
 }

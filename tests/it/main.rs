@@ -7,5 +7,6 @@ mod config_errors;
 mod daemon;
 mod dedup;
 mod fetching;
+mod logging;
 mod netns;
 mod topics;
