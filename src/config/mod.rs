@@ -329,11 +329,15 @@ impl Validator<'_> {
         }
     }
 
+    /// The config file's directory, which relative paths in it are relative to: resolved, so
+    /// that `../target/demo.db` in `config/demo.toml` reads as `/…/target/demo.db` in logs.
     fn base_dir(&self) -> PathBuf {
-        self.path
+        let dir = self
+            .path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
-            .map_or_else(|| PathBuf::from("."), Path::to_owned)
+            .map_or_else(|| PathBuf::from("."), Path::to_owned);
+        std::fs::canonicalize(&dir).unwrap_or(dir)
     }
 
     fn duration(
@@ -499,7 +503,7 @@ impl Validator<'_> {
                 );
                 PathBuf::new()
             }
-            Some(p) => base.join(p.get_ref()),
+            Some(p) => join_relative(&base, Path::new(p.get_ref())),
             None => default_database(),
         };
         let synchronous = match raw
@@ -645,11 +649,11 @@ impl Validator<'_> {
             return None;
         }
         if let Some(path) = s.strip_prefix("file://") {
-            return Some(FeedSource::File(base.join(path)));
+            return Some(FeedSource::File(join_relative(base, Path::new(path))));
         }
         let looks_like_url = s.contains("://") || s.starts_with("feed:");
         if !looks_like_url {
-            return Some(FeedSource::File(base.join(s)));
+            return Some(FeedSource::File(join_relative(base, Path::new(s))));
         }
         match Url::parse(s) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
@@ -877,9 +881,50 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("\"{s}\" is too large"))
 }
 
+/// `base` joined with `rel`, with `.` and `..` taken out lexically where they step back over
+/// `base`'s own components (the base is resolved, so no symlink is crossed there); an absolute
+/// `rel` stands alone.
+fn join_relative(base: &Path, rel: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in base.join(rel).components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            // `/..` is `/`.
+            Component::ParentDir if out.has_root() && out.parent().is_none() => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_paths_step_back_over_the_config_dir_lexically() {
+        let j = |b: &str, r: &str| join_relative(Path::new(b), Path::new(r));
+        assert_eq!(
+            j("/srv/app/config", "../target/demo/x.db"),
+            Path::new("/srv/app/target/demo/x.db")
+        );
+        assert_eq!(
+            j("/srv/app/config", "./feeds/a.xml"),
+            Path::new("/srv/app/config/feeds/a.xml")
+        );
+        assert_eq!(
+            j("/srv/app/config", "/var/lib/x.db"),
+            Path::new("/var/lib/x.db")
+        );
+        assert_eq!(j("/", "../x.db"), Path::new("/x.db"));
+        assert_eq!(j(".", "../x.db"), Path::new("../x.db"));
+    }
 
     fn diags(text: &str) -> Vec<String> {
         match load_str(text, Path::new("cfg.toml")) {

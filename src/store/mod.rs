@@ -501,7 +501,15 @@ impl Store {
             finish_migration(&tx, i + 1)?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
-            tracing::info!(version = i + 1, path = %self.path.display(), "database schema migrated");
+        }
+        let latest = MIGRATIONS.len();
+        if current == 0 {
+            tracing::info!(
+                "database created at {} (schema v{latest})",
+                self.path.display()
+            );
+        } else if (current as usize) < latest {
+            tracing::info!("database schema migrated from v{current} to v{latest}");
         }
         Ok(())
     }
