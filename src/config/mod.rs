@@ -279,15 +279,20 @@ pub fn load_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
         cx.error(0..0, "the config file is empty; it needs at least one [[feeds]] entry (see config/newshound.toml)");
         return Err(ConfigError::Invalid(cx.diags));
     }
-    let raw: RawConfig = match toml::from_str(text) {
-        Ok(raw) => raw,
-        Err(e) => {
-            let span = e.span().unwrap_or(0..0);
-            cx.error(span, e.message().trim_end());
-            return Err(ConfigError::Invalid(cx.diags));
-        }
+    let Some((raw, placeholders)) = cx.read_raw() else {
+        return Err(ConfigError::Invalid(cx.diags));
     };
+    let read_errors = cx.diags.len();
     let cfg = cx.validate(raw);
+    // A required key filled in by `read_raw` was reported there; not again as empty.
+    let filled: Vec<(usize, usize)> = placeholders.iter().map(|p| cx.line_col(p.start)).collect();
+    let mut i = 0;
+    cx.diags.retain(|d| {
+        i += 1;
+        i <= read_errors || !filled.contains(&(d.line, d.column))
+    });
+    // In file order, whichever pass found them.
+    cx.diags.sort_by_key(|d| (d.line, d.column));
     match cfg {
         Some(cfg) if cx.diags.is_empty() => Ok(cfg),
         _ => Err(ConfigError::Invalid(cx.diags)),
@@ -301,6 +306,43 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
+    /// Reads the TOML into its serde shape, reporting every problem rather than the first:
+    /// all syntax errors at once; then, one at a time, each key of an unknown name or a wrong
+    /// type is reported and taken out, and the rest read again, so one mistake hides no other.
+    /// A required key that is missing is reported and filled with an empty placeholder (whose
+    /// spans are returned, so validation does not report it a second time).
+    fn read_raw(&mut self) -> Option<(RawConfig, Vec<Range<usize>>)> {
+        let (mut table, syntax) = toml::de::DeTable::parse_recoverable(self.text);
+        if !syntax.is_empty() {
+            for e in syntax {
+                self.error(e.span().unwrap_or(0..0), e.message().trim_end());
+            }
+            return None;
+        }
+        let mut placeholders = Vec::new();
+        // Each round takes one key out (or fills one in); a config has far fewer keys.
+        for _ in 0..1000 {
+            let de = toml::de::Deserializer::from(table.clone());
+            let e = match <RawConfig as serde::Deserialize>::deserialize(de) {
+                Ok(raw) => return Some((raw, placeholders)),
+                Err(e) => e,
+            };
+            let span = e.span().unwrap_or(0..0);
+            self.error(span.clone(), e.message().trim_end());
+            let missing = e
+                .message()
+                .strip_prefix("missing field `")
+                .and_then(|m| m.split('`').next())
+                .map(str::to_owned);
+            // Nothing to take out or fill in: the rest cannot be read past this error.
+            match missing {
+                Some(key) => placeholders.push(fill_in(table.get_mut(), span.start, &key)?),
+                None => take_out(table.get_mut(), span.start).then_some(())?,
+            }
+        }
+        None
+    }
+
     fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
         let d = self.diagnostic(span.start, message.into());
         self.diags.push(d);
@@ -573,22 +615,26 @@ impl Validator<'_> {
                 None => derived_name(&source),
             };
             let key = source.to_string();
+            // A duplicate is reported, and the rest of its table still checked.
+            let mut duplicate = false;
             if let Some(first) = sources.get(&key) {
                 let (l, _) = self.line_col(first.start);
                 self.error(
                     f.url.span(),
                     format!("duplicate feed URL {key} (first used on line {l})"),
                 );
-                continue;
+                duplicate = true;
             }
             let name_span = f.name.as_ref().map_or(f.url.span(), toml::Spanned::span);
             if let Some(first) = names.get(&name) {
                 let (l, _) = self.line_col(first.start);
-                self.error(name_span, format!("duplicate feed name \"{name}\" (first used on line {l}); give each feed a unique name"));
-                continue;
+                self.error(name_span.clone(), format!("duplicate feed name \"{name}\" (first used on line {l}); give each feed a unique name"));
+                duplicate = true;
             }
-            names.insert(name.clone(), name_span);
-            sources.insert(key, f.url.span());
+            if !duplicate {
+                names.insert(name.clone(), name_span);
+                sources.insert(key, f.url.span());
+            }
             let interval = self.duration(&f.interval, "interval", defaults.interval);
             let mut headers = Vec::new();
             for (k, v) in &f.headers {
@@ -609,7 +655,7 @@ impl Validator<'_> {
             }
             let max_body_bytes =
                 self.size(&f.max_body_size, "max_body_size", defaults.max_body_bytes);
-            if f.enabled.unwrap_or(true) {
+            if f.enabled.unwrap_or(true) && !duplicate {
                 feeds.push(FeedConfig {
                     name,
                     source,
@@ -694,15 +740,18 @@ impl Validator<'_> {
                 self.error(t.name.span(), "topic name must be non-empty printable text");
                 continue;
             }
-            if let Some(first) = seen.get(&name) {
+            // A duplicate is reported, and the rest of its table still checked.
+            let duplicate = if let Some(first) = seen.get(&name) {
                 self.error(
                     t.name.span(),
                     format!("duplicate topic name \"{name}\" (first used on line {first})"),
                 );
-                continue;
-            }
-            let (line, _) = self.line_col(t.name.span().start);
-            seen.insert(name.clone(), line);
+                true
+            } else {
+                let (line, _) = self.line_col(t.name.span().start);
+                seen.insert(name.clone(), line);
+                false
+            };
             let mut queries: Vec<&toml::Spanned<String>> = Vec::new();
             match (&t.query, &t.queries) {
                 (Some(q), None) => queries.push(q),
@@ -796,7 +845,7 @@ impl Validator<'_> {
                     }
                 },
             };
-            if ok {
+            if ok && !duplicate {
                 out.push(TopicConfig {
                     spec: TopicSpec {
                         name,
@@ -879,6 +928,84 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     };
     n.checked_mul(mult)
         .ok_or_else(|| format!("\"{s}\" is too large"))
+}
+
+/// Takes out of `table`, or of any table within it, the key whose name or value holds byte
+/// `at`. (A table's own span is only its header, so every table is searched.)
+fn take_out(table: &mut toml::de::DeTable<'_>, at: usize) -> bool {
+    let hit = table.iter().find_map(|(k, v)| {
+        let scalar = !matches!(
+            v.get_ref(),
+            toml::de::DeValue::Table(_) | toml::de::DeValue::Array(_)
+        );
+        let here = k.span().contains(&at) || (scalar && v.span().contains(&at));
+        here.then(|| k.get_ref().clone())
+    });
+    if let Some(key) = hit {
+        return table.remove(key.as_ref()).is_some();
+    }
+    let mut inner = None;
+    for (k, v) in table.iter_mut() {
+        let found = match v.get_mut() {
+            toml::de::DeValue::Table(t) => take_out(t, at),
+            toml::de::DeValue::Array(a) => a.iter_mut().any(|e| match e.get_mut() {
+                toml::de::DeValue::Table(t) => take_out(t, at),
+                _ => false,
+            }),
+            _ => false,
+        };
+        if found {
+            return true;
+        }
+        if v.span().contains(&at) {
+            // An array of scalars (or an inline table) with a wrong element: the whole key.
+            inner = Some(k.get_ref().clone());
+        }
+    }
+    inner.is_some_and(|key| table.remove(key.as_ref()).is_some())
+}
+
+/// Puts `key = ""` into the innermost table whose span holds byte `at` (where serde reports a
+/// missing key); returns the placeholder's span.
+fn fill_in(table: &mut toml::de::DeTable<'_>, at: usize, key: &str) -> Option<Range<usize>> {
+    for (_, v) in table.iter_mut() {
+        let span = v.span();
+        let inner = match v.get_mut() {
+            toml::de::DeValue::Table(t) if span.contains(&at) => {
+                fill_in(t, at, key).or_else(|| insert_placeholder(t, span.clone(), key))
+            }
+            toml::de::DeValue::Array(a) => a.iter_mut().find_map(|e| {
+                let span = e.span();
+                match e.get_mut() {
+                    toml::de::DeValue::Table(t) if span.contains(&at) => {
+                        fill_in(t, at, key).or_else(|| insert_placeholder(t, span, key))
+                    }
+                    _ => None,
+                }
+            }),
+            _ => None,
+        };
+        if inner.is_some() {
+            return inner;
+        }
+    }
+    None
+}
+
+fn insert_placeholder(
+    table: &mut toml::de::DeTable<'_>,
+    span: Range<usize>,
+    key: &str,
+) -> Option<Range<usize>> {
+    if table.contains_key(key) {
+        return None;
+    }
+    let value = toml::de::DeValue::String(std::borrow::Cow::Borrowed(""));
+    table.insert(
+        toml::Spanned::new(span.clone(), std::borrow::Cow::Owned(key.to_owned())),
+        toml::Spanned::new(span.clone(), value),
+    );
+    Some(span)
 }
 
 /// `base` joined with `rel`, with `.` and `..` taken out lexically where they step back over

@@ -139,3 +139,44 @@ fn an_unreadable_config_is_a_config_error() {
     assert_eq!(r.code, 78);
     assert!(r.stderr.contains("cannot read config file"), "{}", r.stderr);
 }
+
+/// One pass reports every mistake: an unknown key, a value of the wrong type and a missing
+/// required key each used to hide all the others, and a duplicate topic hid its own bad feed name.
+#[test]
+fn check_reports_ten_different_mistakes_at_once_in_file_order() {
+    let ws = Workspace::new(
+        "[defaults]\ninterval = \"often\"\nconcurrency = \"many\"\ncolour = true\n\n\
+         [alerts]\nmax_age = \"soon\"\n\n\
+         [[feeds]]\nurl = \"ftp://x.example/\"\n\n\
+         [[feeds]]\nname = \"nourl\"\n\n\
+         [[feeds]]\nurl = \"https://a.example/feed\"\ninterval = 5\n\n\
+         [[topics]]\nname = \"a\"\nquery = '(summit OR'\n\n\
+         [[topics]]\nname = \"a\"\nquery = 'x'\nfeeds = [\"nope\"]\nlevel = \"loud\"\n",
+    );
+    let r = ws.run(&["check"]);
+    assert_eq!(r.code, 78, "{}", r.stderr);
+    let expected = [
+        "5:12: interval: \"often\" is not a duration",
+        "6:15: invalid type: string \"many\", expected i64",
+        "7:1: unknown field `colour`",
+        "10:11: max_age: \"soon\" is not a duration",
+        "13:7: unsupported URL scheme \"ftp\"",
+        "15:1: missing field `url`",
+        "20:12: invalid type: integer `5`, expected a string",
+        "24:20: topic \"a\": expected a word",
+        "27:8: duplicate topic name \"a\"",
+        "29:10: topic \"a\" names feed \"nope\", which is not configured",
+        "30:9: level must be one of error, warn, info, debug, trace",
+    ];
+    let file = ws.config.display().to_string();
+    let reported: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix(&file)?.strip_prefix(':'))
+        .collect();
+    assert_eq!(reported.len(), expected.len(), "{}", r.stderr);
+    for (got, want) in reported.iter().zip(expected) {
+        assert!(got.starts_with(want), "expected {want:?}, got {got:?}");
+    }
+    assert!(r.stderr.contains("11 errors in config"), "{}", r.stderr);
+}
