@@ -70,10 +70,12 @@ pub enum FetchError {
     TooLarge { limit: u64 },
     #[error("redirect refused: {0}")]
     Redirect(String),
-    #[error("cannot read {}: {source}", path.display())]
+    // Not `#[source]`: the OS error is part of this message, so a chain printed with `{:#}`
+    // would say it twice.
+    #[error("cannot read {}: {error}", path.display())]
     File {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("transfer failed: {0}")]
     Transport(String),
@@ -412,9 +414,9 @@ async fn fetch_file(path: &Path, req: &FetchRequest<'_>) -> Result<FetchOutcome,
     let known = req.etag.map(str::to_owned);
     tokio::task::spawn_blocking(move || {
         use std::io::Read;
-        let err = |source| FetchError::File {
+        let err = |error| FetchError::File {
             path: path.clone(),
-            source,
+            error,
         };
         let file = std::fs::File::open(&path).map_err(err)?;
         let meta = file.metadata().map_err(err)?;

@@ -144,3 +144,15 @@ fn the_demo_runs_offline_and_alerts() {
         again.stdout
     );
 }
+
+#[test]
+fn a_missing_feed_file_is_reported_once_with_the_os_error() {
+    let r = run_bin(&["parse", "/nonexistent/feed.xml"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(
+        r.stderr.matches("No such file or directory").count(),
+        1,
+        "{}",
+        r.stderr
+    );
+}
