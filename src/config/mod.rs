@@ -219,7 +219,7 @@ pub fn default_path() -> PathBuf {
     if is_root() {
         return PathBuf::from("/etc/newshound/config.toml");
     }
-    xdg_dir("XDG_CONFIG_HOME", ".config").join("newshound/config.toml")
+    xdg_dir(XdgDir::Config).join("newshound/config.toml")
 }
 
 /// The default database path: `$STATE_DIRECTORY/newshound.db` (systemd), then
@@ -231,7 +231,7 @@ pub fn default_database() -> PathBuf {
     if is_root() {
         return PathBuf::from("/var/lib/newshound/newshound.db");
     }
-    xdg_dir("XDG_STATE_HOME", ".local/state").join("newshound/newshound.db")
+    xdg_dir(XdgDir::State).join("newshound/newshound.db")
 }
 
 /// A directory systemd passes in `var`; it may list several separated by ':', the first is ours.
@@ -249,14 +249,25 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-fn xdg_dir(var: &str, fallback: &str) -> PathBuf {
-    match std::env::var_os(var).filter(|p| !p.is_empty()) {
-        Some(p) => PathBuf::from(p),
-        None => std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("."))
-            .join(fallback),
+/// The XDG base directory of this kind (`etcetera`, which reads `$XDG_*_HOME` and falls back to
+/// the spec's defaults under `$HOME`); `./` when there is no home directory at all.
+fn xdg_dir(kind: XdgDir) -> PathBuf {
+    use etcetera::BaseStrategy;
+    let Ok(xdg) = etcetera::base_strategy::Xdg::new() else {
+        return PathBuf::from(".");
+    };
+    match kind {
+        XdgDir::Config => xdg.config_dir(),
+        XdgDir::State => xdg
+            .state_dir()
+            .unwrap_or_else(|| xdg.home_dir().join(".local/state")),
     }
+}
+
+#[derive(Clone, Copy)]
+enum XdgDir {
+    Config,
+    State,
 }
 
 /// Reads and validates the config file at `path`.
@@ -907,27 +918,25 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// Parses a byte size: `"16MiB"`, `"512 KB"`, `"1048576"`.
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().map_err(|_| {
-        format!("\"{s}\" is not a size; expected e.g. \"16MiB\" or a number of bytes")
-    })?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" => 1_000,
-        "kib" => 1 << 10,
-        "m" | "mb" => 1_000_000,
-        "mib" => 1 << 20,
-        "g" | "gb" => 1_000_000_000,
-        "gib" => 1 << 30,
-        other => {
-            return Err(format!(
-                "unknown size unit \"{other}\"; expected B, KB, KiB, MB, MiB, GB or GiB"
-            ));
-        }
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("\"{s}\" is too large"))
+    if t.starts_with('-') {
+        return Err(format!(
+            "\"{s}\" is not a size; expected e.g. \"16MiB\" or a number of bytes"
+        ));
+    }
+    let bytes = t
+        .parse::<bytesize::ByteSize>()
+        .map(|b| b.as_u64())
+        .map_err(|_| {
+            format!(
+                "\"{s}\" is not a size; expected a number of bytes or a number with a unit: \
+             B, KB, KiB, MB, MiB, GB or GiB (e.g. \"16MiB\")"
+            )
+        })?;
+    // bytesize reads through an f64 and saturates: past 2^53 a size is no longer exact.
+    if bytes >= 1 << 53 {
+        return Err(format!("\"{s}\" is too large"));
+    }
+    Ok(bytes)
 }
 
 /// Takes out of `table`, or of any table within it, the key whose name or value holds byte
@@ -1148,7 +1157,12 @@ mod tests {
     fn sizes_parse_with_units() {
         assert_eq!(parse_size("16MiB"), Ok(16 << 20));
         assert_eq!(parse_size("512 KB"), Ok(512_000));
-        assert!(parse_size("12 parsecs").is_err());
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("1.5 GiB"), Ok(3 << 29));
+        assert_eq!(parse_size("16mib"), Ok(16 << 20));
+        for bad in ["12 parsecs", "-5MB", "", "MiB", "99999999999999999999 GiB"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
