@@ -28,10 +28,18 @@ Examples:
   newshound items --since 1d --limit 20        the newest stored items
   newshound topics test summit-scheduling      try a topic against stored items";
 
+/// `0.1.0 (a1b2c3d4e5f6)`: the crate's version and the git commit it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("NEWSHOUND_GIT_COMMIT"),
+    ")"
+);
+
 /// Watches news feeds, stores every story once, and alerts in the logs when one matches a
 /// watched topic.
 #[derive(Debug, Parser)]
-#[command(name = "newshound", version, about, after_long_help = AFTER_HELP)]
+#[command(name = "newshound", version = VERSION, about, after_long_help = AFTER_HELP)]
 pub struct Cli {
     /// Config file (TOML).
     #[arg(
@@ -75,6 +83,14 @@ pub enum Command {
     /// Work with topics.
     #[command(subcommand)]
     Topics(TopicsCommand),
+    /// Print a shell completion script: `newshound completions bash > /etc/bash_completion.d/newshound`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `newshound manpage | man -l -`.
+    #[command(hide = true)]
+    Manpage,
 }
 
 #[derive(Debug, Args)]

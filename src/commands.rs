@@ -43,6 +43,74 @@ pub fn load_config(path: &Path) -> Result<Config, i32> {
     })
 }
 
+/// Prints a completion script for `shell`, generated from the command-line definition.
+pub fn completions(shell: clap_complete::Shell) -> i32 {
+    let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+    // Into memory first: clap_complete panics when its writer fails (a closed pipe).
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "newshound", &mut script);
+    match std::io::stdout().lock().write_all(&script) {
+        Ok(()) => exit::OK,
+        Err(_) => exit::FAILURE,
+    }
+}
+
+/// Prints the man page, generated from the command-line definition, with every subcommand.
+pub fn manpage() -> i32 {
+    let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+    let mut page = Vec::new();
+    if let Err(e) = render_manpage(&cmd, &mut page) {
+        eprintln!("error: cannot render the man page: {e}");
+        return exit::FAILURE;
+    }
+    match std::io::stdout().lock().write_all(&page) {
+        Ok(()) => exit::OK,
+        Err(_) => exit::FAILURE,
+    }
+}
+
+fn render_manpage(cmd: &clap::Command, out: &mut Vec<u8>) -> std::io::Result<()> {
+    let man = clap_mangen::Man::new(cmd.clone());
+    man.render_title(out)?;
+    man.render_name_section(out)?;
+    man.render_synopsis_section(out)?;
+    man.render_description_section(out)?;
+    man.render_options_section(out)?;
+    // Each subcommand in a section of its own, its synopsis, description and options as
+    // subsections: one page says everything.
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("{} {}", cmd.get_name(), sub.get_name());
+        writeln!(out, ".SH \"{}\"", name.to_uppercase())?;
+        render_subcommand(sub, &name, out)?;
+        for nested in sub.get_subcommands().filter(|s| !s.is_hide_set()) {
+            let nested_name = format!("{name} {}", nested.get_name());
+            writeln!(out, ".SH \"{}\"", nested_name.to_uppercase())?;
+            render_subcommand(nested, &nested_name, out)?;
+        }
+    }
+    man.render_extra_section(out)?;
+    man.render_version_section(out)?;
+    Ok(())
+}
+
+fn render_subcommand(sub: &clap::Command, name: &str, out: &mut Vec<u8>) -> std::io::Result<()> {
+    let man = clap_mangen::Man::new(sub.clone().name(name.to_owned()));
+    let mut section = Vec::new();
+    man.render_synopsis_section(&mut section)?;
+    man.render_description_section(&mut section)?;
+    man.render_options_section(&mut section)?;
+    for line in section.split_inclusive(|&b| b == b'\n') {
+        match line.strip_prefix(b".SH ") {
+            Some(title) => {
+                out.extend_from_slice(b".SS ");
+                out.extend_from_slice(title);
+            }
+            None => out.extend_from_slice(line),
+        }
+    }
+    Ok(())
+}
+
 pub fn check(path: &Path) -> i32 {
     match load_config(path) {
         Ok(cfg) => {

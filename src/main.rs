@@ -44,8 +44,11 @@ fn async_workers() -> usize {
 }
 
 async fn run(cli: Cli, path: std::path::PathBuf, filter: LogFilter) -> i32 {
-    if let Command::Check = cli.command {
-        return commands::check(&path);
+    match cli.command {
+        Command::Check => return commands::check(&path),
+        Command::Completions { shell } => return commands::completions(shell),
+        Command::Manpage => return commands::manpage(),
+        _ => {}
     }
     // `parse` works without a config; it only borrows the fetch limits when one exists.
     if let Command::Parse(args) = &cli.command {
@@ -69,7 +72,9 @@ async fn run(cli: Cli, path: std::path::PathBuf, filter: LogFilter) -> i32 {
         Command::Alerts(args) => commands::alerts(&cfg, args),
         Command::Stories(args) => commands::stories(&cfg, args),
         Command::Topics(TopicsCommand::Test(args)) => commands::topics_test(&cfg, args),
-        Command::Check | Command::Parse(_) => unreachable!("handled above"),
+        Command::Check | Command::Parse(_) | Command::Completions { .. } | Command::Manpage => {
+            unreachable!("handled above")
+        }
     }
 }
 

@@ -156,3 +156,94 @@ fn a_missing_feed_file_is_reported_once_with_the_os_error() {
         r.stderr
     );
 }
+
+#[test]
+fn version_names_the_git_commit_it_was_built_from() {
+    let r = run_bin(&["--version"]);
+    assert_eq!(r.code, 0);
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("git runs in the checkout");
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_owned();
+    assert_eq!(head.len(), 12, "not a checkout? {head:?}");
+    assert_eq!(
+        r.stdout.trim(),
+        format!("newshound {} ({head})", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn completions_are_valid_scripts_naming_every_command() {
+    let r = run_bin(&["completions", "bash"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for cmd in [
+        "check", "once", "run", "feeds", "items", "alerts", "stories", "parse",
+    ] {
+        assert!(r.stdout.contains(cmd), "{cmd} missing");
+    }
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &r.stdout).unwrap();
+    let syntax = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(file.path())
+        .status()
+        .unwrap();
+    assert!(syntax.success(), "bash -n rejects the completion script");
+    assert_eq!(run_bin(&["completions", "zsh"]).code, 0);
+    assert_eq!(run_bin(&["completions", "nushell"]).code, 2);
+}
+
+/// `man` (man-db, which .ci/run installs) renders the page without a warning, and the page
+/// documents every subcommand and the exit codes.
+#[test]
+fn the_man_page_renders_without_warnings_and_covers_every_command() {
+    let r = run_bin(&["manpage"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let file = tempfile::Builder::new().suffix(".1").tempfile().unwrap();
+    std::fs::write(file.path(), &r.stdout).unwrap();
+    let out = std::process::Command::new("man")
+        .args(["--warnings", "-l", "-Tutf8"])
+        .arg(file.path())
+        .env("MANWIDTH", "100")
+        .output()
+        .expect("man (man-db) is installed");
+    assert!(out.status.success());
+    let warnings = String::from_utf8_lossy(&out.stderr);
+    assert!(warnings.trim().is_empty(), "man warns: {warnings}");
+    let page = plain(&String::from_utf8_lossy(&out.stdout));
+    for section in [
+        "NEWSHOUND CHECK",
+        "NEWSHOUND ONCE",
+        "NEWSHOUND TOPICS TEST",
+        "130",
+    ] {
+        assert!(
+            page.contains(section),
+            "{section} missing from the man page"
+        );
+    }
+}
+
+/// Terminal output without its bold and underline: overstrikes (`X\x08X`) and SGR sequences.
+fn plain(s: &str) -> String {
+    let mut out: Vec<char> = Vec::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x08' => {
+                out.pop();
+            }
+            '\x1b' => {
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.into_iter().collect()
+}

@@ -850,7 +850,7 @@ fn a_misbehaving_fleet_does_not_starve_healthy_feeds_or_grow_without_bound() {
 #[test]
 fn a_full_disk_loses_nothing_and_the_daemon_recovers_when_space_returns() {
     if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: mounting a tmpfs needs root");
+        skip("mounting a tmpfs needs root");
         return;
     }
     let server = Server::start();
@@ -885,7 +885,7 @@ fn a_full_disk_loses_nothing_and_the_daemon_recovers_when_space_returns() {
         .status()
         .is_ok_and(|s| s.success());
     if !mounted {
-        eprintln!("skipped: could not mount a tmpfs here");
+        skip("could not mount a tmpfs here");
         return;
     }
     struct Unmount(std::path::PathBuf);

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::common::{json_lines, rss};
+use crate::common::{json_lines, rss, skip};
 
 const PUBLIC: &str = "8.8.8.8";
 const PRIVATE: &[&str] = &[
@@ -57,12 +57,12 @@ struct Netns {
 impl Netns {
     fn create() -> Option<Netns> {
         if unsafe { libc::geteuid() } != 0 {
-            eprintln!("skipped: creating a network namespace needs root");
+            skip("creating a network namespace needs root");
             return None;
         }
         let name = format!("nh-guard-{}", std::process::id());
         if !run("ip", &["netns", "add", &name]) {
-            eprintln!("skipped: `ip netns add` is not available here");
+            skip("`ip netns add` is not available here");
             return None;
         }
         let ns = Netns { name };

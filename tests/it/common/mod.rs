@@ -104,6 +104,16 @@ pub fn esc(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// Skips a test that cannot run here (it needs root, a tool, a mount), saying why; with
+/// `NEWSHOUND_REQUIRE_ROOT=1` (set by .ci/run, which runs as root) it fails instead, so CI losing
+/// root or a tool turns red rather than silently passing.
+pub fn skip(reason: &str) {
+    if std::env::var_os("NEWSHOUND_REQUIRE_ROOT").is_some_and(|v| v == "1") {
+        panic!("cannot run: {reason} (NEWSHOUND_REQUIRE_ROOT=1 forbids skipping)");
+    }
+    eprintln!("skipped: {reason}");
+}
+
 /// Lines of JSON output, parsed.
 pub fn json_lines(s: &str) -> Vec<serde_json::Value> {
     s.lines()
