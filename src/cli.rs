@@ -70,8 +70,9 @@ pub enum Command {
     Once(OnceArgs),
     /// Run as a service: poll each feed on its schedule until SIGTERM/SIGINT; SIGHUP reloads.
     Run,
-    /// Show each feed's state: last fetch, HTTP status, validators, items, failures.
-    Feeds(ListArgs),
+    /// Show each feed's state: last fetch, HTTP status, validators, items, failures; or import
+    /// and export feeds as OPML.
+    Feeds(FeedsArgs),
     /// Show stored items, newest first.
     Items(ItemsArgs),
     /// Show stored alerts, newest first.
@@ -98,6 +99,34 @@ pub struct OnceArgs {
     /// Print the summary as JSON (one object per feed per line).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct FeedsArgs {
+    #[command(subcommand)]
+    pub action: Option<FeedsCommand>,
+    #[command(flatten)]
+    pub list: ListArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FeedsCommand {
+    /// Read an OPML file (another reader's subscriptions) and print its feeds as [[feeds]]
+    /// entries, folders and categories as tags; --write adds them to the config instead.
+    Import(ImportArgs),
+    /// Print the configured feeds as OPML 2.0, tags as categories.
+    Export,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The OPML file.
+    pub file: PathBuf,
+    /// Append the new feeds to the config file (comments and layout kept), after checking that
+    /// the result is a valid config. Feeds whose URL is already configured are skipped.
+    #[arg(long)]
+    pub write: bool,
 }
 
 #[derive(Debug, Args)]

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::cli::{
-    AlertsArgs, ItemsArgs, ListArgs, OnceArgs, ParseArgs, StoriesArgs, TopicsTestArgs,
+    AlertsArgs, ImportArgs, ItemsArgs, ListArgs, OnceArgs, ParseArgs, StoriesArgs, TopicsTestArgs,
 };
 use crate::config::{self, Config, ConfigError, FeedSource};
 use crate::poll::{self, FeedReport, PollResult, Poller};
@@ -109,6 +109,211 @@ fn render_subcommand(sub: &clap::Command, name: &str, out: &mut Vec<u8>) -> std:
         }
     }
     Ok(())
+}
+
+/// A subscription list is small; anything larger than this is not one.
+const MAX_OPML_BYTES: u64 = 16 << 20;
+
+/// `feeds import FILE`: the OPML file's feeds as `[[feeds]]` entries, printed or (`--write`)
+/// appended to the config at `config_path`. Nothing is written unless every new feed is valid
+/// and the resulting config passes `check`.
+pub fn feeds_import(config_path: &Path, args: &ImportArgs) -> i32 {
+    let file = args.file.display();
+    let text = match read_limited(&args.file, MAX_OPML_BYTES) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: cannot read {file}: {e}");
+            return exit::FAILURE;
+        }
+    };
+    let outlines = match crate::opml::parse(&text) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{file}:{}:{}: {}", e.line, e.column, Untrusted(&e.message));
+            return exit::FAILURE;
+        }
+    };
+    let existing = if args.write || config_path.exists() {
+        match load_config(config_path) {
+            Ok(c) => Some(c),
+            Err(code) => return code,
+        }
+    } else {
+        None
+    };
+    let mut names: std::collections::HashSet<String> = existing
+        .iter()
+        .flat_map(|c| c.feeds.iter().map(|f| f.name.clone()))
+        .collect();
+    let mut urls: std::collections::HashSet<String> = existing
+        .iter()
+        .flat_map(|c| c.feeds.iter().map(|f| f.source.to_string()))
+        .collect();
+    let (mut tables, mut errors, mut skipped) = (Vec::new(), 0usize, 0usize);
+    for o in &outlines {
+        let url = match url::Url::parse(&o.url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => u,
+            _ => {
+                eprintln!(
+                    "{file}:{}:{}: xmlUrl \"{}\" is not an http(s) URL",
+                    o.line,
+                    o.column,
+                    Untrusted(&o.url)
+                );
+                errors += 1;
+                continue;
+            }
+        };
+        if !urls.insert(url.to_string()) {
+            skipped += 1;
+            continue;
+        }
+        let base = o
+            .title
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && !t.chars().any(char::is_control))
+            .map_or_else(
+                || {
+                    format!(
+                        "{}{}",
+                        url.host_str().unwrap_or("feed"),
+                        url.path().trim_end_matches('/')
+                    )
+                },
+                str::to_owned,
+            );
+        let mut name = base.clone();
+        for n in 2.. {
+            if names.insert(name.clone()) {
+                break;
+            }
+            name = format!("{base} ({n})");
+        }
+        let mut t = toml_edit::Table::new();
+        t.insert("name", toml_edit::value(name));
+        t.insert("url", toml_edit::value(url.as_str()));
+        if !o.tags.is_empty() {
+            let tags: toml_edit::Array = o.tags.iter().map(String::as_str).collect();
+            t.insert("tags", toml_edit::value(tags));
+        }
+        tables.push(t);
+    }
+    if errors > 0 {
+        eprintln!("error: {errors} outline(s) of {file} cannot be feeds; nothing imported");
+        return exit::FAILURE;
+    }
+    if skipped > 0 {
+        eprintln!("{skipped} feed(s) of {file} already configured: skipped");
+    }
+    let mut snippet = toml_edit::DocumentMut::new();
+    let mut list = toml_edit::ArrayOfTables::new();
+    for t in &tables {
+        list.push(t.clone());
+    }
+    snippet.insert("feeds", toml_edit::Item::ArrayOfTables(list));
+    if !args.write {
+        print!("{snippet}");
+        return exit::OK;
+    }
+    match append_feeds(config_path, tables) {
+        Ok(n) => {
+            eprintln!("added {n} feed(s) to {}", config_path.display());
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}; {} left unchanged", config_path.display());
+            exit::FAILURE
+        }
+    }
+}
+
+fn read_limited(path: &Path, limit: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > limit {
+        return Err(std::io::Error::other(format!("larger than {limit} bytes")));
+    }
+    Ok(text)
+}
+
+/// Appends `[[feeds]]` tables to the config file, keeping its comments and layout
+/// (toml_edit), checks the result like `check`, and replaces the file atomically.
+fn append_feeds(path: &Path, tables: Vec<toml_edit::Table>) -> Result<usize, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the config: {e}"))?;
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e| format!("cannot edit the config: {e}"))?;
+    let n = tables.len();
+    let feeds = doc
+        .entry("feeds")
+        .or_insert_with(|| toml_edit::Item::ArrayOfTables(toml_edit::ArrayOfTables::new()))
+        .as_array_of_tables_mut()
+        .ok_or("the config's `feeds` is not a list of [[feeds]] tables")?;
+    for t in tables {
+        feeds.push(t);
+    }
+    let new_text = doc.to_string();
+    if let Err(e) = config::load_str(&new_text, path) {
+        return Err(format!("the config would not be valid:\n{e}"));
+    }
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = tempfile_in(dir).map_err(|e| format!("cannot write beside the config: {e}"))?;
+    let result = (|| {
+        std::fs::write(&tmp, &new_text)?;
+        if let Ok(meta) = std::fs::metadata(path) {
+            std::fs::set_permissions(&tmp, meta.permissions())?;
+        }
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(format!("cannot write the config: {e}"));
+    }
+    Ok(n)
+}
+
+/// A fresh file name beside the config for the atomic replace.
+fn tempfile_in(dir: &Path) -> std::io::Result<std::path::PathBuf> {
+    for i in 0..100u32 {
+        let p = dir.join(format!(".newshound-config.{}.{i}.tmp", std::process::id()));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&p)
+        {
+            Ok(_) => return Ok(p),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other("no free temporary name"))
+}
+
+/// `feeds export`: the configured feeds as OPML 2.0 on stdout.
+pub fn feeds_export(cfg: &Config) -> i32 {
+    let urls: Vec<String> = cfg.feeds.iter().map(|f| f.source.to_string()).collect();
+    let feeds: Vec<crate::opml::ExportFeed<'_>> = cfg
+        .feeds
+        .iter()
+        .zip(&urls)
+        .map(|(f, url)| crate::opml::ExportFeed {
+            name: &f.name,
+            url,
+            tags: &f.tags,
+        })
+        .collect();
+    let doc = crate::opml::write("newshound feeds", &feeds);
+    match std::io::stdout().lock().write_all(doc.as_bytes()) {
+        Ok(()) => exit::OK,
+        Err(_) => exit::FAILURE,
+    }
 }
 
 pub fn check(path: &Path) -> i32 {

@@ -39,6 +39,7 @@ pub mod guard;
 pub mod logging;
 pub mod model;
 pub mod normalize;
+pub mod opml;
 pub mod poll;
 pub mod scheduler;
 pub mod store;

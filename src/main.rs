@@ -2,7 +2,7 @@
 
 use clap::Parser;
 
-use newshound::cli::{Cli, Command, TopicsCommand};
+use newshound::cli::{Cli, Command, FeedsCommand, TopicsCommand};
 use newshound::commands::{self, exit};
 use newshound::logging::LogFilter;
 use newshound::{alert, config, daemon, logging};
@@ -48,6 +48,12 @@ async fn run(cli: Cli, path: std::path::PathBuf, filter: LogFilter) -> i32 {
         Command::Check => return commands::check(&path),
         Command::Completions { shell } => return commands::completions(shell),
         Command::Manpage => return commands::manpage(),
+        // Importing needs no config unless it writes to one: a new user starts here.
+        Command::Feeds(ref f) => {
+            if let Some(FeedsCommand::Import(args)) = &f.action {
+                return commands::feeds_import(&path, args);
+            }
+        }
         _ => {}
     }
     // `parse` works without a config; it only borrows the fetch limits when one exists.
@@ -67,7 +73,11 @@ async fn run(cli: Cli, path: std::path::PathBuf, filter: LogFilter) -> i32 {
     match &cli.command {
         Command::Once(args) => commands::once(cfg, args).await,
         Command::Run => daemon::run(cfg, path).await,
-        Command::Feeds(args) => commands::feeds(&cfg, args),
+        Command::Feeds(args) => match &args.action {
+            None => commands::feeds(&cfg, &args.list),
+            Some(FeedsCommand::Export) => commands::feeds_export(&cfg),
+            Some(FeedsCommand::Import(_)) => unreachable!("handled above"),
+        },
         Command::Items(args) => commands::items(&cfg, args),
         Command::Alerts(args) => commands::alerts(&cfg, args),
         Command::Stories(args) => commands::stories(&cfg, args),

@@ -44,6 +44,8 @@ pub struct FeedConfig {
     pub interval: Duration,
     pub headers: Vec<(String, String)>,
     pub max_body_bytes: u64,
+    /// Free labels (OPML folders and categories); they change nothing in polling.
+    pub tags: Vec<String>,
 }
 
 /// The log level of a topic's alerts.
@@ -666,6 +668,15 @@ impl Validator<'_> {
             }
             let max_body_bytes =
                 self.size(&f.max_body_size, "max_body_size", defaults.max_body_bytes);
+            let mut tags = Vec::new();
+            for t in f.tags.iter().flatten() {
+                let v = t.get_ref().trim();
+                if v.is_empty() || v.chars().any(char::is_control) {
+                    self.error(t.span(), "a tag must be non-empty printable text");
+                } else {
+                    tags.push(v.to_owned());
+                }
+            }
             if f.enabled.unwrap_or(true) && !duplicate {
                 feeds.push(FeedConfig {
                     name,
@@ -673,6 +684,7 @@ impl Validator<'_> {
                     interval,
                     headers,
                     max_body_bytes,
+                    tags,
                 });
             }
         }

@@ -88,6 +88,8 @@ pub(crate) struct RawFeed {
     pub headers: BTreeMap<String, Spanned<String>>,
     pub enabled: Option<bool>,
     pub max_body_size: Option<Spanned<RawSize>>,
+    /// Labels for people and for OPML folders (`feeds import` fills them from categories).
+    pub tags: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Deserialize)]

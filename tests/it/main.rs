@@ -9,4 +9,5 @@ mod dedup;
 mod fetching;
 mod logging;
 mod netns;
+mod opml;
 mod topics;
