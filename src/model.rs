@@ -123,4 +123,30 @@ mod tests {
             );
         }
     }
+
+    /// Every stored item key, content hash and URL-key hash depends on these exact values: a
+    /// change in the hash library (or its seed) would silently re-key every stored item, so
+    /// they are pinned, not only compared with another call of the same library.
+    #[test]
+    fn stable_hash_values_are_pinned() {
+        const PINNED: [u64; 5] = [
+            0x2d06_8005_38d3_94c2,
+            0xd6bc_ec3c_6b29_d72e,
+            0x7b2c_402f_2e27_8cc0,
+            0x59c2_8587_06f3_c527,
+            0x491a_706f_66c8_199b,
+        ];
+        let long = "x".repeat(5000);
+        let pinned: [(&[&str], u64); 5] = [
+            (&[], PINNED[0]),
+            (&[""], PINNED[1]),
+            (&["trump"], PINNED[2]),
+            (&["a", "b"], PINNED[3]),
+            (&[long.as_str(), "tail"], PINNED[4]),
+        ];
+        for (parts, value) in pinned {
+            let lens: Vec<usize> = parts.iter().map(|p| p.len()).collect();
+            assert_eq!(stable_hash(parts), value, "{lens:?}");
+        }
+    }
 }
