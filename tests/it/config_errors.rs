@@ -44,7 +44,7 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "[defaults]\nmax_body_size = \"12 parsecs\"\n",
-        "5:17: max_body_size: unknown size unit \"parsecs\"",
+        "5:17: max_body_size: \"12 parsecs\" is not a size",
     ),
     (
         "[defaults]\nmax_body_size = 10\n",
