@@ -1,17 +1,27 @@
 //! One poll of one feed, end to end: fetch → parse and normalize → match topics → commit → log.
 //!
 //! [`Poller`] holds what every poll shares: the HTTP client, the compiled topics, the store
-//! writer, and the global and per-host concurrency limits. `once` runs it over every feed; the
-//! daemon runs it on a schedule. Parsing and matching run on a pool of one thread per core, the
-//! commit on the store's own thread; no tokio worker blocks.
+//! writer, and the limits on fetches in flight. `once` runs it over every feed; the daemon runs it
+//! on a schedule. Parsing and matching run on a pool of one thread per core, the commit on the
+//! store's own thread; no tokio worker blocks.
+//!
+//! Fetch slots are shared fairly (ARCHITECTURE.md, "Fetch slots"): a poll takes its host's slot
+//! first and a fetch slot second, so a host's queued polls never sit on fetch slots; a poll still
+//! fetching after `slow_after` trades its fetch slot for one of the few in the slow lane (or
+//! fails when that is full); polls of slow hosts and of feeds in backoff use only the slow lane.
+//! Stalled and dripping servers thus hold a bounded share, and a healthy feed's due poll waits at
+//! most `slow_after` for a slot. Two tokens stop polls: after `stop` none starts; after `abort`
+//! those in flight give up wherever they are (connect, headers, body, parse queue).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde::Serialize;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, field};
 
 use crate::config::{AlertLevel, Config, FeedConfig, FeedSource};
@@ -48,7 +58,13 @@ pub struct Hints {
     /// The feed answered 410 Gone.
     pub gone: bool,
     /// How long the poll waited for its host (per-host limit and spacing) before fetching.
-    pub host_wait: std::time::Duration,
+    pub host_wait: Duration,
+    /// How long it then waited for a fetch slot (in `lane`).
+    pub slot_wait: Duration,
+    /// Where it fetched: "fetch slots", or "slow lane" (slow host, backoff, or moved there).
+    pub lane: &'static str,
+    /// It started in the fetch slots and moved to the slow lane after `slow_after`.
+    pub moved_to_slow_lane: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -73,6 +89,25 @@ impl FeedReport {
     pub fn failed(&self) -> bool {
         matches!(self.result, PollResult::Failed { .. })
     }
+
+    /// The poll never started, or gave up, because the daemon is stopping (nothing recorded).
+    pub fn cancelled(&self) -> bool {
+        matches!(
+            self.result,
+            PollResult::Failed {
+                class: "cancelled",
+                ..
+            }
+        )
+    }
+}
+
+fn cancelled() -> PollResult {
+    PollResult::Failed {
+        class: "cancelled",
+        http_status: None,
+        error: FetchError::Cancelled.to_string(),
+    }
 }
 
 /// Everything polls share.
@@ -81,7 +116,16 @@ pub struct Poller {
     matcher: Arc<Matcher>,
     levels: HashMap<String, AlertLevel>,
     store: StoreHandle,
+    /// Fetch slots for polls of hosts in good standing (`concurrency`).
     global: Arc<Semaphore>,
+    /// The slow lane: polls of slow hosts, of feeds in backoff, and polls that outlived
+    /// `slow_after` in a fetch slot (a quarter of `concurrency`, at least one).
+    slow: Arc<Semaphore>,
+    slow_after: Duration,
+    /// No poll starts once cancelled.
+    stop: CancellationToken,
+    /// Polls in flight give up once cancelled.
+    abort: CancellationToken,
     /// Parsing and matching are CPU work: one thread per core, so parsed feeds do not pile up
     /// in memory (each thread also keeps its own caches).
     parsing: CpuPool,
@@ -94,8 +138,19 @@ pub struct Poller {
 
 /// Per-host politeness: a limit on requests in flight, and the earliest start of the next one.
 struct Host {
-    in_flight: Semaphore,
+    in_flight: Arc<Semaphore>,
     next_start: tokio::sync::Mutex<tokio::time::Instant>,
+    /// Its last fetch outlived `slow_after` or timed out: its polls then take every one of its
+    /// slots (one in flight at a time) and use the slow lane.
+    slow: AtomicBool,
+}
+
+/// What a poll holds while it runs: its host's slot(s) and a fetch slot or a slow-lane slot.
+struct Admission {
+    host: Option<Arc<Host>>,
+    _host_slot: Option<OwnedSemaphorePermit>,
+    slot: OwnedSemaphorePermit,
+    slow_lane: bool,
 }
 
 impl Poller {
@@ -103,8 +158,14 @@ impl Poller {
         let specs: Vec<_> = cfg.topics.iter().map(|t| t.spec.clone()).collect();
         let matcher = Matcher::new(&specs)
             .map_err(|(i, e)| anyhow::anyhow!("topic {}: {}", specs[i].name, e))?;
-        let fetcher = Fetcher::new(&cfg.defaults);
         let d = &cfg.defaults;
+        let largest_cap = cfg
+            .feeds
+            .iter()
+            .map(|f| f.max_body_bytes)
+            .max()
+            .unwrap_or(0);
+        let fetcher = Fetcher::with_budget_for(d, largest_cap);
         for allow_local in [false, true] {
             let needed = cfg.feeds.iter().any(|f| {
                 matches!(f.source, FeedSource::Http(_))
@@ -125,6 +186,10 @@ impl Poller {
                 .collect(),
             store,
             global: Arc::new(Semaphore::new(cfg.defaults.concurrency)),
+            slow: Arc::new(Semaphore::new((cfg.defaults.concurrency / 4).max(1))),
+            slow_after: cfg.defaults.slow_after,
+            stop: CancellationToken::new(),
+            abort: CancellationToken::new(),
             parsing: CpuPool::per_core("newshound-parse")
                 .map_err(|e| anyhow::anyhow!("cannot start the parse threads: {e}"))?,
             per_host: cfg.defaults.per_host_concurrency,
@@ -133,6 +198,13 @@ impl Poller {
             allow_link_local: cfg.defaults.allow_link_local,
             hosts: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// With the daemon's tokens: after `stop` no poll starts; after `abort` running polls give up.
+    pub fn with_shutdown(mut self, stop: CancellationToken, abort: CancellationToken) -> Poller {
+        self.stop = stop;
+        self.abort = abort;
+        self
     }
 
     pub fn store(&self) -> &StoreHandle {
@@ -147,43 +219,143 @@ impl Poller {
         let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
         let entry = hosts.entry(host).or_insert_with(|| {
             Arc::new(Host {
-                in_flight: Semaphore::new(self.per_host),
+                in_flight: Arc::new(Semaphore::new(self.per_host)),
                 next_start: tokio::sync::Mutex::new(tokio::time::Instant::now()),
+                slow: AtomicBool::new(false),
             })
         });
         Some(entry.clone())
     }
 
-    /// Fetches within the host's limits: at most `per_host_concurrency` in flight, and starts at
-    /// least `host_spacing` apart.
-    async fn fetch_politely(
+    /// `f`, unless the daemon stops first (`None`).
+    async fn until_stop<F: std::future::Future>(&self, f: F) -> Option<F::Output> {
+        tokio::select! {
+            biased;
+            _ = self.stop.cancelled() => None,
+            r = f => Some(r),
+        }
+    }
+
+    /// `f`, unless the daemon's grace runs out first.
+    async fn until_abort<T, F>(&self, f: F) -> Result<T, FetchError>
+    where
+        F: std::future::Future<Output = Result<T, FetchError>>,
+    {
+        tokio::select! {
+            biased;
+            _ = self.abort.cancelled() => Err(FetchError::Cancelled),
+            r = f => r,
+        }
+    }
+
+    /// Waits for the poll's turn: its host's slot first (at most `per_host_concurrency` in
+    /// flight, one for a slow host; starts `host_spacing` apart), then a fetch slot, or a
+    /// slow-lane slot for a slow host or a feed in backoff. Taking the host's slot first keeps
+    /// the polls queued for a busy host off the fetch slots. `None`: the daemon is stopping.
+    async fn admit(
         &self,
         source: &FeedSource,
-        request: &FetchRequest<'_>,
-        host_wait: &mut std::time::Duration,
-    ) -> Result<FetchOutcome, FetchError> {
-        let Some(host) = self.host(source) else {
-            return self.fetcher.fetch(request).await;
-        };
+        in_backoff: bool,
+        hints: &mut Hints,
+    ) -> Option<Admission> {
         let queued = tokio::time::Instant::now();
-        let _slot = host.in_flight.acquire().await;
-        if !self.host_spacing.is_zero() {
-            // A start is claimed when it happens, not ahead: a task that wakes late (a busy
-            // machine) then pushes the next start back instead of leaving it too close.
-            loop {
-                let mut next = host.next_start.lock().await;
-                let now = tokio::time::Instant::now();
-                if *next <= now {
-                    *next = now + self.host_spacing;
-                    break;
+        let host = self.host(source);
+        let mut host_slot = None;
+        if let Some(h) = &host {
+            let n = if h.slow.load(Ordering::Relaxed) {
+                self.per_host
+            } else {
+                1
+            };
+            let n = u32::try_from(n).unwrap_or(1);
+            host_slot = Some(
+                self.until_stop(h.in_flight.clone().acquire_many_owned(n))
+                    .await?
+                    .ok()?,
+            );
+            if !self.host_spacing.is_zero() {
+                // A start is claimed when it happens, not ahead: a task that wakes late (a busy
+                // machine) then pushes the next start back instead of leaving it too close.
+                loop {
+                    let mut next = self.until_stop(h.next_start.lock()).await?;
+                    let now = tokio::time::Instant::now();
+                    if *next <= now {
+                        *next = now + self.host_spacing;
+                        break;
+                    }
+                    let wait = *next;
+                    drop(next);
+                    self.until_stop(tokio::time::sleep_until(wait)).await?;
                 }
-                let wait = *next;
-                drop(next);
-                tokio::time::sleep_until(wait).await;
             }
         }
-        *host_wait = queued.elapsed();
-        self.fetcher.fetch(request).await
+        hints.host_wait = queued.elapsed();
+        let slow_lane = in_backoff
+            || host
+                .as_ref()
+                .is_some_and(|h| h.slow.load(Ordering::Relaxed));
+        let lane = if slow_lane { &self.slow } else { &self.global };
+        let queued = tokio::time::Instant::now();
+        let slot = self.until_stop(lane.clone().acquire_owned()).await?.ok()?;
+        hints.slot_wait = queued.elapsed();
+        hints.lane = if slow_lane {
+            "slow lane"
+        } else {
+            "fetch slots"
+        };
+        if self.stop.is_cancelled() {
+            return None;
+        }
+        Some(Admission {
+            host,
+            _host_slot: host_slot,
+            slot,
+            slow_lane,
+        })
+    }
+
+    /// Fetches in the admitted lane. A fetch still running after `slow_after` in a fetch slot
+    /// moves to the slow lane, freeing its slot for the polls behind it; when the slow lane is
+    /// full, it fails instead (its host is then slow, and its next poll queues in the slow lane).
+    async fn fetch_fairly(
+        &self,
+        request: &FetchRequest<'_>,
+        admission: &mut Admission,
+        hints: &mut Hints,
+    ) -> Result<FetchOutcome, FetchError> {
+        let started = Instant::now();
+        let fetch = self.until_abort(self.fetcher.fetch(request));
+        tokio::pin!(fetch);
+        let result = if admission.slow_lane {
+            fetch.await
+        } else {
+            tokio::select! {
+                r = &mut fetch => r,
+                _ = tokio::time::sleep(self.slow_after) => {
+                    match self.slow.clone().try_acquire_owned() {
+                        Ok(slot) => {
+                            admission.slot = slot;
+                            admission.slow_lane = true;
+                            hints.moved_to_slow_lane = true;
+                            hints.lane = "slow lane";
+                            fetch.await
+                        }
+                        Err(_) => Err(FetchError::Timeout(format!(
+                            "still fetching after {} while the slow lane was full",
+                            humantime::format_duration(self.slow_after)
+                        ))),
+                    }
+                }
+            }
+        };
+        if let Some(h) = &admission.host
+            && !matches!(result, Err(FetchError::Cancelled))
+        {
+            let slow = started.elapsed() >= self.slow_after
+                || matches!(result, Err(FetchError::Timeout(_)));
+            h.slow.store(slow, Ordering::Relaxed);
+        }
+        result
     }
 
     /// Polls one feed and commits the result. Errors are recorded against the feed and logged
@@ -243,12 +415,18 @@ impl Poller {
             ttl: known.and_then(|s| s.ttl_minutes),
             ..Hints::default()
         };
-        // The global permit is held until the poll is committed, so at most `concurrency`
-        // parsed feeds wait for the writer at once: memory stays bounded however many feeds.
-        let _global = self.global.acquire().await;
+        let in_backoff = state.as_ref().is_some_and(|s| s.consecutive_failures > 0);
+        // The slot is held until the poll is committed, so at most `concurrency` (plus the slow
+        // lane) parsed feeds wait for the writer at once: memory stays bounded however many feeds.
+        let Some(mut admission) = self.admit(&source, in_backoff, &mut hints).await else {
+            return report(cancelled(), hints);
+        };
         let fetched = self
-            .fetch_politely(&source, &request, &mut hints.host_wait)
+            .fetch_fairly(&request, &mut admission, &mut hints)
             .await;
+        if matches!(fetched, Err(FetchError::Cancelled)) {
+            return report(cancelled(), hints);
+        }
         let at = Utc::now();
         let outcome = match fetched {
             Ok(FetchOutcome::NotModified {
@@ -266,10 +444,14 @@ impl Poller {
             Ok(FetchOutcome::Modified(body)) => {
                 tracing::Span::current().record("http.status", body.status);
                 hints.cache = body.cache;
-                match self
-                    .parse_and_match(&feed.name, body.bytes, body.content_type, body.final_url)
-                    .await
-                {
+                // The body's share of the budget is held until its parse is done.
+                let _budget = body.budget;
+                let parsed = tokio::select! {
+                    biased;
+                    _ = self.abort.cancelled() => return report(cancelled(), hints),
+                    p = self.parse_and_match(&feed.name, body.bytes, body.content_type, body.final_url) => p,
+                };
+                match parsed {
                     Ok(parsed) => {
                         hints.ttl = parsed.ttl;
                         hints.skip_hours = parsed.skip_hours.clone();
@@ -357,6 +539,7 @@ impl Poller {
                 alerts: summary.alerts.len(),
             },
         };
+        drop(admission);
         report(result, hints)
     }
 
