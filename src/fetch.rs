@@ -25,7 +25,7 @@ pub const MAX_REDIRECTS: usize = 5;
 /// What a successful fetch returned.
 #[derive(Debug)]
 pub enum FetchOutcome {
-    Modified(Body),
+    Modified(Box<Body>),
     NotModified {
         status: u16,
         permanent_redirect: Option<Url>,
@@ -365,7 +365,7 @@ impl Fetcher {
             let etag = text(header::ETAG);
             let last_modified = text(header::LAST_MODIFIED);
             let (bytes, budget) = read_capped(resp, req.max_body_bytes, &self.budget).await?;
-            return Ok(FetchOutcome::Modified(Body {
+            return Ok(FetchOutcome::Modified(Box::new(Body {
                 status: status.as_u16(),
                 bytes,
                 content_type,
@@ -375,7 +375,7 @@ impl Fetcher {
                 permanent_redirect: moved,
                 cache,
                 budget,
-            }));
+            })));
         }
         Err(FetchError::Redirect(format!(
             "more than {MAX_REDIRECTS} redirects"
@@ -528,7 +528,7 @@ async fn fetch_file(path: &Path, req: &FetchRequest<'_>) -> Result<FetchOutcome,
         let final_url = std::fs::canonicalize(&path)
             .ok()
             .and_then(|p| Url::from_file_path(p).ok());
-        Ok(FetchOutcome::Modified(Body {
+        Ok(FetchOutcome::Modified(Box::new(Body {
             status: 200,
             bytes,
             content_type: None,
@@ -538,7 +538,7 @@ async fn fetch_file(path: &Path, req: &FetchRequest<'_>) -> Result<FetchOutcome,
             permanent_redirect: None,
             cache: CacheHints::default(),
             budget: Reservation::default(),
-        }))
+        })))
     })
     .await
     .map_err(|e| FetchError::Transport(e.to_string()))?
