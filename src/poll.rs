@@ -415,7 +415,9 @@ impl Poller {
             ttl: known.and_then(|s| s.ttl_minutes),
             ..Hints::default()
         };
-        let in_backoff = state.as_ref().is_some_and(|s| s.consecutive_failures > 0);
+        // In backoff (the scheduler lengthens its wait from the second failure on): a single
+        // failure may be happenstance.
+        let in_backoff = state.as_ref().is_some_and(|s| s.consecutive_failures >= 2);
         // The slot is held until the poll is committed, so at most `concurrency` (plus the slow
         // lane) parsed feeds wait for the writer at once: memory stays bounded however many feeds.
         let Some(mut admission) = self.admit(&source, in_backoff, &mut hints).await else {

@@ -7,5 +7,6 @@ mod config_errors;
 mod daemon;
 mod dedup;
 mod fetching;
+mod hostile;
 mod netns;
 mod topics;

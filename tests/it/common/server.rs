@@ -70,7 +70,8 @@ impl Server {
 
     /// Starts on another loopback address (127.0.0.2, 127.0.0.3…): a distinct host for the
     /// daemon's per-host limits.
-    pub fn start_on(ip: &'static str) -> Server {
+    pub fn start_on(ip: &str) -> Server {
+        let ip = ip.to_owned();
         let server = Server::default();
         let s = server.clone();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -81,7 +82,7 @@ impl Server {
                 .build()
                 .unwrap();
             rt.block_on(async move {
-                let listener = TcpListener::bind((ip, 0)).await.unwrap();
+                let listener = TcpListener::bind((ip.as_str(), 0)).await.unwrap();
                 tx.send(listener.local_addr().unwrap()).unwrap();
                 loop {
                     let Ok((stream, _)) = listener.accept().await else {
