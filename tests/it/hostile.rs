@@ -264,9 +264,19 @@ fn a_100k_item_document_is_read_in_bounded_memory_and_is_not_called_busy() {
         ));
     }
     doc.push_str("</channel></rss>");
-    server.route("/huge", Reply::feed(&doc, "\"h\""));
+    // No validators: every poll reads the whole document again.
+    server.route(
+        "/huge",
+        Reply::Feed {
+            body: doc.clone().into_bytes(),
+            content_type: "application/rss+xml",
+            etag: None,
+            last_modified: None,
+            gzip: false,
+        },
+    );
     let ws = Workspace::new(&format!(
-        "[defaults]\nshutdown_grace = \"1s\"\n{}",
+        "[defaults]\ninterval = \"2s\"\nmin_interval = \"1s\"\nshutdown_grace = \"1s\"\n{}",
         feed_entry("huge", &server.url("/huge"))
     ));
     let d = Daemon::start(&ws);
@@ -286,8 +296,19 @@ fn a_100k_item_document_is_read_in_bounded_memory_and_is_not_called_busy() {
     wait_until(Duration::from_secs(60), "the huge feed polled", || {
         polled().is_some()
     });
+    let first = polled().unwrap();
+    // The second poll sees the same 1,000 undated items: still no rate.
+    wait_until(
+        Duration::from_secs(60),
+        "the huge feed polled again",
+        || server.requests("/huge").len() >= 2,
+    );
+    wait_until(Duration::from_secs(60), "the second poll recorded", || {
+        server.requests("/huge").len() >= 3 || polled().is_some_and(|r| r != first)
+    });
     let peak = peak_rss(d.child.id()).unwrap();
     let reason = polled().unwrap();
+    assert!(!first.contains("busy"), "first schedule: {first}");
     let (code, _) = d.stop(Duration::from_secs(10));
     assert_eq!(code, 0);
     let db = rusqlite::Connection::open(ws.db()).unwrap();
@@ -300,5 +321,16 @@ fn a_100k_item_document_is_read_in_bounded_memory_and_is_not_called_busy() {
     );
     assert_eq!(items, 1000);
     assert!(!reason.contains("busy"), "schedule: {reason}");
+    let interval: i64 = db
+        .query_row(
+            "SELECT poll_interval FROM feeds WHERE name = 'huge'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        interval >= 2,
+        "polled every {interval} s, more often than its 2 s interval ({reason})"
+    );
     assert!(peak <= 64.0, "peak RSS {peak:.1} MiB");
 }
