@@ -288,8 +288,35 @@ fn wait_reason(reason: &str, h: &crate::poll::Hints) -> String {
     }
     if h.moved_to_slow_lane {
         out.push_str("; moved to the slow lane (slow fetch)");
-    } else if h.lane == "slow lane" && h.slot_wait < noticeable {
-        out.push_str("; in the slow lane");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reason_says_where_a_poll_waited() {
+        let mut h = crate::poll::Hints {
+            lane: "fetch slots",
+            ..Default::default()
+        };
+        assert_eq!(wait_reason("interval", &h), "interval");
+        h.host_wait = Duration::from_millis(1500);
+        h.slot_wait = Duration::from_millis(4200);
+        assert_eq!(
+            wait_reason("interval", &h),
+            "interval; waited 1.5s in the host queue; waited 4.2s for the fetch slots"
+        );
+        h = crate::poll::Hints {
+            lane: "slow lane",
+            moved_to_slow_lane: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            wait_reason("backoff", &h),
+            "backoff; moved to the slow lane (slow fetch)"
+        );
+    }
 }
