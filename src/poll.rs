@@ -7,14 +7,13 @@
 //!
 //! Fetch slots are shared fairly (ARCHITECTURE.md, "Fetch slots"): a poll takes its host's slot
 //! first and a fetch slot second, so a host's queued polls never sit on fetch slots; a poll still
-//! fetching after `slow_after` trades its fetch slot for one of the few in the slow lane (or
-//! fails when that is full); polls of slow hosts and of feeds in backoff use only the slow lane.
-//! Stalled and dripping servers thus hold a bounded share, and a healthy feed's due poll waits at
-//! most `slow_after` for a slot. Two tokens stop polls: after `stop` none starts; after `abort`
+//! fetching after `slow_after` trades both for its host's one slow slot and one of the few in the
+//! slow lane (or fails when either is taken); feeds whose last fetch was slow and feeds in backoff
+//! use only those. Stalled and dripping servers thus hold a bounded share, of the fetch slots and
+//! of their own host's slots, and a healthy feed's due poll waits at most `slow_after` for a slot. Two tokens stop polls: after `stop` none starts; after `abort`
 //! those in flight give up wherever they are (connect, headers, body, parse queue).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -61,7 +60,7 @@ pub struct Hints {
     pub host_wait: Duration,
     /// How long it then waited for a fetch slot (in `lane`).
     pub slot_wait: Duration,
-    /// Where it fetched: "fetch slots", or "slow lane" (slow host, backoff, or moved there).
+    /// Where it fetched: "fetch slots", or "slow lane" (slow last time, backoff, or moved there).
     pub lane: &'static str,
     /// It started in the fetch slots and moved to the slow lane after `slow_after`.
     pub moved_to_slow_lane: bool,
@@ -118,10 +117,12 @@ pub struct Poller {
     store: StoreHandle,
     /// Fetch slots for polls of hosts in good standing (`concurrency`).
     global: Arc<Semaphore>,
-    /// The slow lane: polls of slow hosts, of feeds in backoff, and polls that outlived
-    /// `slow_after` in a fetch slot (a quarter of `concurrency`, at least one).
+    /// The slow lane: polls of feeds whose last fetch was slow or that are in backoff, and polls
+    /// that outlived `slow_after` in a fetch slot (a quarter of `concurrency`, at least one).
     slow: Arc<Semaphore>,
     slow_after: Duration,
+    /// Feeds (by URL) whose last fetch outlived `slow_after` or timed out.
+    slow_feeds: Mutex<std::collections::HashSet<String>>,
     /// No poll starts once cancelled.
     stop: CancellationToken,
     /// Polls in flight give up once cancelled.
@@ -139,16 +140,17 @@ pub struct Poller {
 /// Per-host politeness: a limit on requests in flight, and the earliest start of the next one.
 struct Host {
     in_flight: Arc<Semaphore>,
+    /// One more request for the host's slow polls, so that they never hold the slots of its
+    /// healthy feeds: a stalled feed costs its host one slot, not `per_host_concurrency`.
+    slow_slot: Arc<Semaphore>,
     next_start: tokio::sync::Mutex<tokio::time::Instant>,
-    /// Its last fetch outlived `slow_after` or timed out: its polls then take every one of its
-    /// slots (one in flight at a time) and use the slow lane.
-    slow: AtomicBool,
 }
 
-/// What a poll holds while it runs: its host's slot(s) and a fetch slot or a slow-lane slot.
+/// What a poll holds while it runs: a slot of its host and a fetch slot, or its host's slow slot
+/// and a slow-lane slot.
 struct Admission {
     host: Option<Arc<Host>>,
-    _host_slot: Option<OwnedSemaphorePermit>,
+    host_slot: Option<OwnedSemaphorePermit>,
     slot: OwnedSemaphorePermit,
     slow_lane: bool,
 }
@@ -188,6 +190,7 @@ impl Poller {
             global: Arc::new(Semaphore::new(cfg.defaults.concurrency)),
             slow: Arc::new(Semaphore::new((cfg.defaults.concurrency / 4).max(1))),
             slow_after: cfg.defaults.slow_after,
+            slow_feeds: Mutex::new(std::collections::HashSet::new()),
             stop: CancellationToken::new(),
             abort: CancellationToken::new(),
             parsing: CpuPool::per_core("newshound-parse")
@@ -220,8 +223,8 @@ impl Poller {
         let entry = hosts.entry(host).or_insert_with(|| {
             Arc::new(Host {
                 in_flight: Arc::new(Semaphore::new(self.per_host)),
+                slow_slot: Arc::new(Semaphore::new(1)),
                 next_start: tokio::sync::Mutex::new(tokio::time::Instant::now()),
-                slow: AtomicBool::new(false),
             })
         });
         Some(entry.clone())
@@ -248,31 +251,32 @@ impl Poller {
         }
     }
 
-    /// Waits for the poll's turn: its host's slot first (at most `per_host_concurrency` in
-    /// flight, one for a slow host; starts `host_spacing` apart), then a fetch slot, or a
-    /// slow-lane slot for a slow host or a feed in backoff. Taking the host's slot first keeps
-    /// the polls queued for a busy host off the fetch slots. `None`: the daemon is stopping.
+    fn slow_feeds(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.slow_feeds.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits for the poll's turn: a slot of its host first (at most `per_host_concurrency` in
+    /// flight; starts `host_spacing` apart), then a fetch slot; or, for a feed whose last fetch
+    /// was slow or that is in backoff, its host's slow slot and a slow-lane slot. Taking the
+    /// host's slot first keeps the polls queued for a busy host off the fetch slots (tokio's
+    /// semaphores are FIFO). `None`: the daemon is stopping.
     async fn admit(
         &self,
         source: &FeedSource,
         in_backoff: bool,
         hints: &mut Hints,
     ) -> Option<Admission> {
+        let slow_lane = in_backoff || self.slow_feeds().contains(&source.to_string());
         let queued = tokio::time::Instant::now();
         let host = self.host(source);
         let mut host_slot = None;
         if let Some(h) = &host {
-            let n = if h.slow.load(Ordering::Relaxed) {
-                self.per_host
+            let slots = if slow_lane {
+                &h.slow_slot
             } else {
-                1
+                &h.in_flight
             };
-            let n = u32::try_from(n).unwrap_or(1);
-            host_slot = Some(
-                self.until_stop(h.in_flight.clone().acquire_many_owned(n))
-                    .await?
-                    .ok()?,
-            );
+            host_slot = Some(self.until_stop(slots.clone().acquire_owned()).await?.ok()?);
             if !self.host_spacing.is_zero() {
                 // A start is claimed when it happens, not ahead: a task that wakes late (a busy
                 // machine) then pushes the next start back instead of leaving it too close.
@@ -290,10 +294,6 @@ impl Poller {
             }
         }
         hints.host_wait = queued.elapsed();
-        let slow_lane = in_backoff
-            || host
-                .as_ref()
-                .is_some_and(|h| h.slow.load(Ordering::Relaxed));
         let lane = if slow_lane { &self.slow } else { &self.global };
         let queued = tokio::time::Instant::now();
         let slot = self.until_stop(lane.clone().acquire_owned()).await?.ok()?;
@@ -308,15 +308,29 @@ impl Poller {
         }
         Some(Admission {
             host,
-            _host_slot: host_slot,
+            host_slot,
             slot,
             slow_lane,
         })
     }
 
+    /// Both slow-lane slots a poll moving there needs (its host's and the global one), or none.
+    fn try_slow_lane(
+        &self,
+        host: Option<&Arc<Host>>,
+    ) -> Option<(Option<OwnedSemaphorePermit>, OwnedSemaphorePermit)> {
+        let host_slot = match host {
+            Some(h) => Some(h.slow_slot.clone().try_acquire_owned().ok()?),
+            None => None,
+        };
+        let slot = self.slow.clone().try_acquire_owned().ok()?;
+        Some((host_slot, slot))
+    }
+
     /// Fetches in the admitted lane. A fetch still running after `slow_after` in a fetch slot
-    /// moves to the slow lane, freeing its slot for the polls behind it; when the slow lane is
-    /// full, it fails instead (its host is then slow, and its next poll queues in the slow lane).
+    /// moves to the slow lane, freeing its slots (its host's and the fetch slot) for the polls
+    /// behind it; when the slow lane or its host's slow slot is taken, it fails instead. Either
+    /// way the feed's next poll goes to the slow lane, until a fetch of it is fast again.
     async fn fetch_fairly(
         &self,
         request: &FetchRequest<'_>,
@@ -332,15 +346,16 @@ impl Poller {
             tokio::select! {
                 r = &mut fetch => r,
                 _ = tokio::time::sleep(self.slow_after) => {
-                    match self.slow.clone().try_acquire_owned() {
-                        Ok(slot) => {
+                    match self.try_slow_lane(admission.host.as_ref()) {
+                        Some((host_slot, slot)) => {
+                            admission.host_slot = host_slot;
                             admission.slot = slot;
                             admission.slow_lane = true;
                             hints.moved_to_slow_lane = true;
                             hints.lane = "slow lane";
                             fetch.await
                         }
-                        Err(_) => Err(FetchError::Timeout(format!(
+                        None => Err(FetchError::Timeout(format!(
                             "still fetching after {} while the slow lane was full",
                             humantime::format_duration(self.slow_after)
                         ))),
@@ -348,12 +363,16 @@ impl Poller {
                 }
             }
         };
-        if let Some(h) = &admission.host
-            && !matches!(result, Err(FetchError::Cancelled))
-        {
+        if !matches!(result, Err(FetchError::Cancelled)) {
             let slow = started.elapsed() >= self.slow_after
                 || matches!(result, Err(FetchError::Timeout(_)));
-            h.slow.store(slow, Ordering::Relaxed);
+            let url = request.source.to_string();
+            let mut slow_feeds = self.slow_feeds();
+            if slow {
+                slow_feeds.insert(url);
+            } else {
+                slow_feeds.remove(&url);
+            }
         }
         result
     }

@@ -26,7 +26,8 @@ fn feed_entry(name: &str, url: &str) -> String {
     format!("[[feeds]]\nname = \"{name}\"\nurl = \"{url}\"\n")
 }
 
-/// Healthy feeds on 4 hosts, 5 each; hostile feeds on `hostile_hosts` hosts, 3 each: one stalls
+/// Healthy feeds on 4 hosts, 5 each, beside one feed on each of those hosts that stalls after its
+/// headers and one that drips; hostile feeds on `hostile_hosts` other hosts, 3 each: one stalls
 /// before its headers, one after them, one drips a byte every 500 ms.
 struct Fleet {
     healthy: Vec<(Server, String)>,
@@ -44,6 +45,13 @@ fn fleet(first_ip: u8, hostile_hosts: u8, defaults: &str) -> Fleet {
             healthy(&server, &path, 0);
             config.push_str(&feed_entry(&format!("ok-{h}-{f}"), &server.url(&path)));
             healthy_feeds.push((server.clone(), path));
+        }
+        for (path, reply) in [
+            ("/stall", Reply::Stall),
+            ("/drip", Reply::Drip(Duration::from_millis(500))),
+        ] {
+            server.route(path, reply);
+            config.push_str(&feed_entry(&format!("bad-ok-{h}{path}"), &server.url(path)));
         }
     }
     let mut hostile = Vec::new();
@@ -82,12 +90,13 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs.get(xs.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-/// 10 hosts that stall or drip hold 30 feeds, more than the 16 default fetch slots; before the
+/// 10 hosts that stall or drip hold 30 feeds, more than the 16 default fetch slots, and each
+/// healthy host has a stalling and a dripping feed of its own, as many as its 2 slots; before the
 /// fix their polls held every slot for up to 45 s and the healthy feeds' polls waited behind
-/// them. Now each host holds at most its 2 slots, a poll still fetching after 5 s leaves its slot
-/// for the slow lane, and slow hosts and failing feeds use only the slow lane: the healthy feeds
-/// keep their schedule (each feed's median interval within 25% of its schedule, none
-/// more than twice it).
+/// them. Now a host's queued polls wait for the host, not on fetch slots, a poll still fetching
+/// after 5 s leaves its slots for the slow lane (one slot a host), and slow and failing feeds
+/// use only the slow lane: the healthy feeds keep their schedule (each feed's median interval
+/// within 25% of its schedule, none more than twice it).
 #[test]
 fn stalling_and_dripping_hosts_do_not_starve_healthy_feeds() {
     let fleet = fleet(
