@@ -284,7 +284,7 @@ def cmd_sigterm(args):
         ip = f"127.0.4.{10 + h}"
         for j in range(2):
             if args.phase == "connect":
-                url = fleet.connect_stall(ip) if j == 0 else f"http://{ip}:{PORT}/feed"
+                url = fleet.connect_stall(ip) if j == 0 else f"http://{ip}:{PORT}/feed{j}"
             elif args.phase == "parse":
                 url = fleet.add(ip, f"/doc{j}", DOCS_FOR_PARSE)
             else:
