@@ -449,6 +449,9 @@ impl Poller {
             return report(cancelled(), hints);
         }
         let at = Utc::now();
+        // The body's share of the in-flight budget is held until the poll is committed: the
+        // parsed items, as large as the body or nearly, wait for the writer meanwhile.
+        let mut budget = crate::fetch::Reservation::default();
         let outcome = match fetched {
             Ok(FetchOutcome::NotModified {
                 status,
@@ -465,8 +468,7 @@ impl Poller {
             Ok(FetchOutcome::Modified(body)) => {
                 tracing::Span::current().record("http.status", body.status);
                 hints.cache = body.cache;
-                // The body's share of the budget is held until its parse is done.
-                let _budget = body.budget;
+                budget = body.budget;
                 let parsed = tokio::select! {
                     biased;
                     _ = self.abort.cancelled() => return report(cancelled(), hints),
@@ -560,7 +562,7 @@ impl Poller {
                 alerts: summary.alerts.len(),
             },
         };
-        drop(admission);
+        drop((admission, budget));
         report(result, hints)
     }
 
