@@ -262,15 +262,19 @@ def cmd_schedule(args):
         time.sleep(args.secs)
         t1 = time.monotonic()
         stop(proc, fleet)
+        if args.keep_log:
+            subprocess.run(["cp", os.path.join(tmp, "daemon.log"), args.keep_log])
+            subprocess.run(["cp", os.path.join(tmp, "db.sqlite"), args.keep_log + ".db"])
     warm = t0 + args.warmup
     gaps = []
     for ip, path in healthy:
         at = [r[0] for r in fleet.requests if r[1] == ip and r[2] == path and warm <= r[0] <= t1]
         gaps += [b - a for a, b in zip(at, at[1:])]
     gaps.sort()
+    first = max(min(r[0] for r in fleet.requests if (r[1], r[2]) == h) for h in healthy) - t0
     print(f"schedule: {args.feeds} feeds, {n_bad} stalling ({args.stalling}%), {args.secs}s, after {args.warmup}s warm-up: "
           f"healthy intervals n={len(gaps)} median {statistics.median(gaps):.2f}s p95 {gaps[int(len(gaps) * .95)]:.2f}s "
-          f"worst {gaps[-1]:.2f}s (scheduled 2.00-2.20s)")
+          f"worst {gaps[-1]:.2f}s (scheduled 2.00-2.20s); every healthy feed first polled within {first:.1f}s")
 
 
 def cmd_sigterm(args):
@@ -380,6 +384,7 @@ def main():
     s.add_argument("--stalling", type=int, default=20, help="percent of feeds that stall or drip")
     s.add_argument("--secs", type=int, default=40)
     s.add_argument("--warmup", type=int, default=10)
+    s.add_argument("--keep-log", help="copy the daemon's log (and database, PATH.db) here")
     s = sub.add_parser("sigterm")
     s.add_argument("--phase", choices=["connect", "headers", "body", "parse"], default="body")
     s.add_argument("--grace", default="2s")

@@ -182,7 +182,11 @@ struct Generation {
 fn start(cfg: &Config, handle: store::StoreHandle) -> anyhow::Result<Generation> {
     let stop = CancellationToken::new();
     let abort = CancellationToken::new();
-    let poller = Arc::new(Poller::new(cfg, handle)?.with_shutdown(stop.clone(), abort.clone()));
+    let poller = Arc::new(
+        Poller::new(cfg, handle)?
+            .with_shutdown(stop.clone(), abort.clone())
+            .with_unproven_cap(),
+    );
     let tasks = TaskTracker::new();
     for feed in cfg.feeds.clone() {
         let (poller, stop, d) = (poller.clone(), stop.clone(), cfg.defaults.clone());

@@ -9,8 +9,9 @@
 //! first and a fetch slot second, so a host's queued polls never sit on fetch slots; a poll still
 //! fetching after `slow_after` trades both for its host's one slow slot and one of the few in the
 //! slow lane (or fails when either is taken); feeds whose last fetch was slow and feeds in backoff
-//! use only those. Stalled and dripping servers thus hold a bounded share, of the fetch slots and
-//! of their own host's slots, and a healthy feed's due poll waits at most `slow_after` for a slot. Two tokens stop polls: after `stop` none starts; after `abort`
+//! use only those; in the daemon, feeds not yet seen fast hold at most ¾ of the fetch slots.
+//! Stalled and dripping servers thus hold a bounded share, of the fetch slots and of their own
+//! host's slots, and a healthy feed's due poll waits at most `slow_after` for a slot. Two tokens stop polls: after `stop` none starts; after `abort`
 //! those in flight give up wherever they are (connect, headers, body, parse queue).
 
 use std::collections::HashMap;
@@ -121,8 +122,13 @@ pub struct Poller {
     /// that outlived `slow_after` in a fetch slot (a quarter of `concurrency`, at least one).
     slow: Arc<Semaphore>,
     slow_after: Duration,
-    /// Feeds (by URL) whose last fetch outlived `slow_after` or timed out.
-    slow_feeds: Mutex<std::collections::HashSet<String>>,
+    /// How each feed's last fetch went (by URL): `true`, it outlived `slow_after` or timed out;
+    /// `false`, it was fast. Feeds not in it are unproven.
+    speeds: Mutex<HashMap<String, bool>>,
+    /// In the daemon, fetches of unproven feeds hold at most three quarters of the fetch slots, so
+    /// that while a fleet's stalling feeds are being found out, the feeds known to be fast keep the
+    /// rest (a quarter is plenty for fetches that take milliseconds).
+    unproven: Option<Arc<Semaphore>>,
     /// No poll starts once cancelled.
     stop: CancellationToken,
     /// Polls in flight give up once cancelled.
@@ -143,6 +149,9 @@ struct Host {
     /// One more request for the host's slow polls, so that they never hold the slots of its
     /// healthy feeds: a stalled feed costs its host one slot, not `per_host_concurrency`.
     slow_slot: Arc<Semaphore>,
+    /// Unproven polls hold at most all of its slots but one, so that its feeds already seen fast
+    /// always have one while the others are found out.
+    unproven: Arc<Semaphore>,
     next_start: tokio::sync::Mutex<tokio::time::Instant>,
 }
 
@@ -152,6 +161,8 @@ struct Admission {
     host: Option<Arc<Host>>,
     host_slot: Option<OwnedSemaphorePermit>,
     slot: OwnedSemaphorePermit,
+    /// Held while an unproven feed fetches.
+    unproven: Option<(OwnedSemaphorePermit, Option<OwnedSemaphorePermit>)>,
     slow_lane: bool,
 }
 
@@ -190,7 +201,8 @@ impl Poller {
             global: Arc::new(Semaphore::new(cfg.defaults.concurrency)),
             slow: Arc::new(Semaphore::new((cfg.defaults.concurrency / 4).max(1))),
             slow_after: cfg.defaults.slow_after,
-            slow_feeds: Mutex::new(std::collections::HashSet::new()),
+            speeds: Mutex::new(HashMap::new()),
+            unproven: None,
             stop: CancellationToken::new(),
             abort: CancellationToken::new(),
             parsing: CpuPool::per_core("newshound-parse")
@@ -210,6 +222,16 @@ impl Poller {
         self
     }
 
+    /// Fetches of feeds not yet seen fast hold at most three quarters of the fetch slots (for the
+    /// daemon, whose feeds prove themselves on their first poll; `once` polls each feed once).
+    pub fn with_unproven_cap(mut self) -> Poller {
+        let slots = self.global.available_permits();
+        self.unproven = Some(Arc::new(Semaphore::new(
+            slots.saturating_sub((slots / 4).max(1)).max(1),
+        )));
+        self
+    }
+
     pub fn store(&self) -> &StoreHandle {
         &self.store
     }
@@ -224,6 +246,7 @@ impl Poller {
             Arc::new(Host {
                 in_flight: Arc::new(Semaphore::new(self.per_host)),
                 slow_slot: Arc::new(Semaphore::new(1)),
+                unproven: Arc::new(Semaphore::new(self.per_host.saturating_sub(1).max(1))),
                 next_start: tokio::sync::Mutex::new(tokio::time::Instant::now()),
             })
         });
@@ -251,8 +274,8 @@ impl Poller {
         }
     }
 
-    fn slow_feeds(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
-        self.slow_feeds.lock().unwrap_or_else(|p| p.into_inner())
+    fn speeds(&self) -> std::sync::MutexGuard<'_, HashMap<String, bool>> {
+        self.speeds.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Waits for the poll's turn: a slot of its host first (at most `per_host_concurrency` in
@@ -263,12 +286,45 @@ impl Poller {
     async fn admit(
         &self,
         source: &FeedSource,
-        in_backoff: bool,
+        state: Option<&FeedState>,
         hints: &mut Hints,
     ) -> Option<Admission> {
-        let slow_lane = in_backoff || self.slow_feeds().contains(&source.to_string());
+        // In backoff (the scheduler lengthens its wait from the second failure on): a single
+        // failure may be happenstance.
+        let in_backoff = state.is_some_and(|s| s.consecutive_failures >= 2);
+        // Not fetched since the start: the stored outcome of its last poll stands in (a feed
+        // that last timed out is slow; one that last succeeded is proven), so that a restart
+        // does not find the stalling feeds out again.
+        let speed = self.speeds().get(&source.to_string()).copied().or_else(|| {
+            let s = state?;
+            if s.last_error_class.as_deref() == Some("timeout") {
+                Some(true)
+            } else if s.consecutive_failures == 0 && s.last_success_at.is_some() {
+                Some(false)
+            } else {
+                None
+            }
+        });
+        let slow_lane = in_backoff || speed == Some(true);
         let queued = tokio::time::Instant::now();
+        // First of all: an unproven poll waiting for its share must hold no slot of its host
+        // (its proven neighbours would wait behind it) nor a fetch slot.
         let host = self.host(source);
+        let unproven = match &self.unproven {
+            Some(cap) if !slow_lane && speed.is_none() => {
+                let all = self.until_stop(cap.clone().acquire_owned()).await?.ok()?;
+                let of_host = match &host {
+                    Some(h) => Some(
+                        self.until_stop(h.unproven.clone().acquire_owned())
+                            .await?
+                            .ok()?,
+                    ),
+                    None => None,
+                };
+                Some((all, of_host))
+            }
+            _ => None,
+        };
         let mut host_slot = None;
         if let Some(h) = &host {
             let slots = if slow_lane {
@@ -310,6 +366,7 @@ impl Poller {
             host,
             host_slot,
             slot,
+            unproven,
             slow_lane,
         })
     }
@@ -350,6 +407,7 @@ impl Poller {
                         Some((host_slot, slot)) => {
                             admission.host_slot = host_slot;
                             admission.slot = slot;
+                            admission.unproven = None;
                             admission.slow_lane = true;
                             hints.moved_to_slow_lane = true;
                             hints.lane = "slow lane";
@@ -366,14 +424,9 @@ impl Poller {
         if !matches!(result, Err(FetchError::Cancelled)) {
             let slow = started.elapsed() >= self.slow_after
                 || matches!(result, Err(FetchError::Timeout(_)));
-            let url = request.source.to_string();
-            let mut slow_feeds = self.slow_feeds();
-            if slow {
-                slow_feeds.insert(url);
-            } else {
-                slow_feeds.remove(&url);
-            }
+            self.speeds().insert(request.source.to_string(), slow);
         }
+        admission.unproven = None;
         result
     }
 
@@ -434,12 +487,9 @@ impl Poller {
             ttl: known.and_then(|s| s.ttl_minutes),
             ..Hints::default()
         };
-        // In backoff (the scheduler lengthens its wait from the second failure on): a single
-        // failure may be happenstance.
-        let in_backoff = state.as_ref().is_some_and(|s| s.consecutive_failures >= 2);
         // The slot is held until the poll is committed, so at most `concurrency` (plus the slow
         // lane) parsed feeds wait for the writer at once: memory stays bounded however many feeds.
-        let Some(mut admission) = self.admit(&source, in_backoff, &mut hints).await else {
+        let Some(mut admission) = self.admit(&source, known, &mut hints).await else {
             return report(cancelled(), hints);
         };
         let fetched = self
