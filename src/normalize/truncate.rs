@@ -64,9 +64,12 @@ fn is_entry(local: &str) -> bool {
 /// The entries are the `item` or `entry` elements at the depth of the first one (children of
 /// `channel`, `rdf:RDF` or `feed`), not nested in another entry.
 fn xml_cut(doc: &str, max: usize) -> Option<Cut> {
-    // Each entry's start tag names it: fewer names than `max + 1`, fewer entries.
-    let names = memchr::memmem::find_iter(doc.as_bytes(), b"item").count()
-        + memchr::memmem::find_iter(doc.as_bytes(), b"entry").count();
+    // Each entry's start tag is `<item`, `<entry` or a prefixed `…:item`, `…:entry`: fewer of
+    // those than `max + 1` (end tags of prefixed names count too), fewer entries. A document of
+    // exactly `max` entries is then not scanned.
+    let b = doc.as_bytes();
+    let count = |pattern: &[u8]| memchr::memmem::find_iter(b, pattern).count();
+    let names = count(b"<item") + count(b"<entry") + count(b":item") + count(b":entry");
     if names <= max {
         return None;
     }
