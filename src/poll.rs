@@ -335,18 +335,14 @@ impl Poller {
             host_slot = Some(self.until_stop(slots.clone().acquire_owned()).await?.ok()?);
             if !self.host_spacing.is_zero() {
                 // A start is claimed when it happens, not ahead: a task that wakes late (a busy
-                // machine) then pushes the next start back instead of leaving it too close.
-                loop {
-                    let mut next = self.until_stop(h.next_start.lock()).await?;
-                    let now = tokio::time::Instant::now();
-                    if *next <= now {
-                        *next = now + self.host_spacing;
-                        break;
-                    }
-                    let wait = *next;
-                    drop(next);
-                    self.until_stop(tokio::time::sleep_until(wait)).await?;
+                // machine) then pushes the next start back instead of leaving it too close. The
+                // lock is held through the wait, so the host's polls start in the order they
+                // came (tokio's mutex is FIFO), and none loses every race for the next start.
+                let mut next = self.until_stop(h.next_start.lock()).await?;
+                if *next > tokio::time::Instant::now() {
+                    self.until_stop(tokio::time::sleep_until(*next)).await?;
                 }
+                *next = tokio::time::Instant::now() + self.host_spacing;
             }
         }
         hints.host_wait = queued.elapsed();
