@@ -2,9 +2,11 @@
 //!
 //! One task per feed sleeps until the feed is due, polls it through the shared [`Poller`]
 //! (global and per-host limits), asks the [`scheduler`](crate::scheduler) for the next wait and
-//! persists it, so a restart resumes the schedule. Signals: SIGTERM/SIGINT stop starting polls,
-//! let running ones finish within `shutdown_grace`, checkpoint the database and exit 0 (a second
-//! signal exits at once with 130; SQLite's WAL keeps the database consistent either way). SIGHUP
+//! persists it, so a restart resumes the schedule. Signals: SIGTERM/SIGINT stop starting polls
+//! at once (queued ones included), let running ones finish within `shutdown_grace`, then cancel
+//! those still running wherever they are, let the writer commit what finished, and exit 0 within
+//! about a second more whatever the network does (a second signal exits at once with 130;
+//! SQLite's WAL keeps the database consistent either way). SIGHUP
 //! reloads the config; an invalid one is reported like `check` and the old one keeps running.
 //! systemd: READY=1 after the database is open, STATUS= lines, RELOADING=1, STOPPING=1, and
 //! WATCHDOG=1 while the store answers.
@@ -54,6 +56,7 @@ pub async fn run(cfg: Config, path: PathBuf) -> i32 {
     let (handle, writer) = store::spawn_writer(store, IngestPolicy::from(&cfg));
 
     let mut cfg = cfg;
+    let mut retired: Vec<Generation> = Vec::new();
     let mut generation = match start(&cfg, handle.clone()) {
         Ok(g) => g,
         Err(e) => {
@@ -87,6 +90,10 @@ pub async fn run(cfg: Config, path: PathBuf) -> i32 {
                             Ok(next) => {
                                 let old = std::mem::replace(&mut generation, next);
                                 old.stop.cancel();
+                                old.tasks.close();
+                                // Its polls in flight finish (or are cancelled at shutdown).
+                                retired.retain(|g: &Generation| !g.tasks.is_empty());
+                                retired.push(old);
                                 tracing::info!(feeds = new_cfg.feeds.len(), topics = new_cfg.topics.len(), "config reloaded");
                                 notify(&[NotifyState::Ready, NotifyState::Status(&format!("watching {} feeds, {} topics (reloaded)", new_cfg.feeds.len(), new_cfg.topics.len()))]);
                                 cfg = new_cfg;
@@ -115,31 +122,71 @@ pub async fn run(cfg: Config, path: PathBuf) -> i32 {
     }
 
     notify(&[NotifyState::Stopping]);
-    tracing::info!(grace = %humantime::format_duration(cfg.defaults.shutdown_grace), "stopping: letting running polls finish");
+    let grace = cfg.defaults.shutdown_grace;
+    tracing::info!(grace = %humantime::format_duration(grace), "stopping: no poll starts; letting running polls finish");
+    let deadline = tokio::time::Instant::now() + grace;
     generation.stop.cancel();
     generation.tasks.close();
+    retired.push(generation);
+    let all_done = || async {
+        for g in &retired {
+            g.tasks.wait().await;
+        }
+    };
     tokio::select! {
-        _ = generation.tasks.wait() => {}
-        _ = tokio::time::sleep(cfg.defaults.shutdown_grace) => tracing::warn!("polls still running at the deadline; exiting anyway"),
+        _ = all_done() => {}
+        _ = tokio::time::sleep_until(deadline) => {
+            tracing::warn!("polls still running at the deadline; cancelling them");
+            for g in &retired {
+                g.abort.cancel();
+            }
+        }
         _ = term.recv() => { tracing::warn!("second signal: exiting now"); return exit::INTERRUPTED; }
         _ = int.recv() => { tracing::warn!("second signal: exiting now"); return exit::INTERRUPTED; }
     }
-    drop(generation);
+    // Cancelled polls return at once; what finished is committed by the writer, which stops
+    // when the last handle is gone. Both are bounded: a writer stuck on a slow disk does not
+    // keep the process past its promise (the WAL keeps the database consistent).
+    let last = deadline.max(tokio::time::Instant::now()) + AFTER_GRACE;
+    let drained = tokio::select! {
+        _ = all_done() => true,
+        _ = tokio::time::sleep_until(last) => false,
+        _ = term.recv() => { tracing::warn!("second signal: exiting now"); return exit::INTERRUPTED; }
+        _ = int.recv() => { tracing::warn!("second signal: exiting now"); return exit::INTERRUPTED; }
+    };
+    drop(retired);
     drop(handle);
-    let _ = tokio::task::spawn_blocking(move || writer.join()).await;
-    tracing::info!("stopped");
+    let joined = drained
+        && tokio::time::timeout_at(last, tokio::task::spawn_blocking(move || writer.join()))
+            .await
+            .is_ok();
+    if joined {
+        tracing::info!("stopped");
+    } else {
+        tracing::warn!("stopped without waiting for the last commits (they are rolled back)");
+    }
     exit::OK
 }
 
-/// One running configuration: its feed tasks and their stop signal.
+/// How long after `shutdown_grace` cancelled polls and the writer's last commit may take.
+const AFTER_GRACE: Duration = Duration::from_millis(800);
+
+/// One running configuration: its feed tasks, their stop signal (no poll starts) and their
+/// abort signal (polls in flight give up).
 struct Generation {
     stop: CancellationToken,
+    abort: CancellationToken,
     tasks: TaskTracker,
 }
 
 fn start(cfg: &Config, handle: store::StoreHandle) -> anyhow::Result<Generation> {
-    let poller = Arc::new(Poller::new(cfg, handle)?);
     let stop = CancellationToken::new();
+    let abort = CancellationToken::new();
+    let poller = Arc::new(
+        Poller::new(cfg, handle)?
+            .with_shutdown(stop.clone(), abort.clone())
+            .with_unproven_cap(),
+    );
     let tasks = TaskTracker::new();
     for feed in cfg.feeds.clone() {
         let (poller, stop, d) = (poller.clone(), stop.clone(), cfg.defaults.clone());
@@ -148,7 +195,7 @@ fn start(cfg: &Config, handle: store::StoreHandle) -> anyhow::Result<Generation>
         let spread = feed.interval.min(Duration::from_secs(60));
         tasks.spawn(async move { feed_loop(poller, feed, d, spread, stop).await });
     }
-    Ok(Generation { stop, tasks })
+    Ok(Generation { stop, abort, tasks })
 }
 
 async fn feed_loop(
@@ -184,6 +231,9 @@ async fn feed_loop(
         // Boxed: the poll's state (several KB) exists only while polling, not in every
         // sleeping feed task.
         let report = Box::pin(poller.poll(&feed)).await;
+        if report.cancelled() {
+            return;
+        }
         let was_failing = failures >= d.failing_after;
         failures = if report.failed() { failures + 1 } else { 0 };
         if failures == d.failing_after {
@@ -210,16 +260,7 @@ async fn feed_loop(
             jitter: scheduler::random_unit(),
         });
         let at = Utc::now() + chrono::Duration::from_std(decision.wait).unwrap_or_default();
-        // Say so when the host's queue (per-host limit, spacing) held the poll back noticeably.
-        let reason = if h.host_wait >= Duration::from_secs(1) {
-            format!(
-                "{}; waited {:.1}s in the host queue",
-                decision.reason,
-                h.host_wait.as_secs_f64()
-            )
-        } else {
-            decision.reason.to_owned()
-        };
+        let reason = wait_reason(decision.reason, h);
         poller
             .store()
             .set_schedule(&feed.name, at, decision.interval, &reason)
@@ -228,5 +269,58 @@ async fn feed_loop(
         if stop.is_cancelled() {
             return;
         }
+    }
+}
+
+/// The schedule's reason, and where the poll waited when it waited noticeably: its host's queue
+/// (per-host limit, spacing) and the fetch slots or the slow lane (`feeds` shows it).
+fn wait_reason(reason: &str, h: &crate::poll::Hints) -> String {
+    let noticeable = Duration::from_millis(500);
+    let mut out = reason.to_owned();
+    if h.host_wait >= noticeable {
+        out.push_str(&format!(
+            "; waited {:.1}s in the host queue",
+            h.host_wait.as_secs_f64()
+        ));
+    }
+    if h.slot_wait >= noticeable {
+        out.push_str(&format!(
+            "; waited {:.1}s for the {}",
+            h.slot_wait.as_secs_f64(),
+            h.lane
+        ));
+    }
+    if h.moved_to_slow_lane {
+        out.push_str("; moved to the slow lane (slow fetch)");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reason_says_where_a_poll_waited() {
+        let mut h = crate::poll::Hints {
+            lane: "fetch slots",
+            ..Default::default()
+        };
+        assert_eq!(wait_reason("interval", &h), "interval");
+        h.host_wait = Duration::from_millis(1500);
+        h.slot_wait = Duration::from_millis(4200);
+        assert_eq!(
+            wait_reason("interval", &h),
+            "interval; waited 1.5s in the host queue; waited 4.2s for the fetch slots"
+        );
+        h = crate::poll::Hints {
+            lane: "slow lane",
+            moved_to_slow_lane: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            wait_reason("backoff", &h),
+            "backoff; moved to the slow lane (slow fetch)"
+        );
     }
 }

@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
+use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::config::{Defaults, FeedSource};
@@ -24,7 +25,7 @@ pub const MAX_REDIRECTS: usize = 5;
 /// What a successful fetch returned.
 #[derive(Debug)]
 pub enum FetchOutcome {
-    Modified(Body),
+    Modified(Box<Body>),
     NotModified {
         status: u16,
         permanent_redirect: Option<Url>,
@@ -44,6 +45,50 @@ pub struct Body {
     /// Set when every redirect hop was permanent (301/308).
     pub permanent_redirect: Option<Url>,
     pub cache: CacheHints,
+    /// The share of the in-flight body budget these bytes hold: keep it until they are dropped.
+    pub budget: Reservation,
+}
+
+/// Bytes reserved from the shared in-flight body budget, returned when dropped. Counted in KiB,
+/// by the buffer's capacity (what the allocator holds), not its length.
+#[derive(Debug, Default)]
+pub struct Reservation {
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl Reservation {
+    fn held_kib(&self) -> usize {
+        self.permit.as_ref().map_or(0, |p| p.num_permits())
+    }
+
+    /// Grows the reservation to `bytes`, at once or not at all: a poll never waits for budget
+    /// while holding some (two large bodies could each wait for the other's).
+    fn grow_to(&mut self, budget: &Arc<Semaphore>, bytes: usize) -> Result<(), FetchError> {
+        let need = bytes.div_ceil(1024);
+        let more = need.saturating_sub(self.held_kib());
+        if more == 0 {
+            return Ok(());
+        }
+        let refused = || FetchError::Budget {
+            held: bytes as u64,
+            budget: budget_bytes(budget, self.held_kib()),
+        };
+        let extra = u32::try_from(more).map_err(|_| refused())?;
+        let got = budget
+            .clone()
+            .try_acquire_many_owned(extra)
+            .map_err(|_| refused())?;
+        match &mut self.permit {
+            Some(p) => p.merge(got),
+            None => self.permit = Some(got),
+        }
+        Ok(())
+    }
+}
+
+/// The budget's total size for messages: what is free plus what is held.
+fn budget_bytes(budget: &Semaphore, held_kib: usize) -> u64 {
+    ((budget.available_permits() + held_kib) as u64) * 1024
 }
 
 /// What the server said about when to ask again.
@@ -68,6 +113,12 @@ pub enum FetchError {
     },
     #[error("body larger than the {limit}-byte limit")]
     TooLarge { limit: u64 },
+    #[error(
+        "body passed {held} bytes while other polls held the rest of the {budget}-byte in-flight body budget"
+    )]
+    Budget { held: u64, budget: u64 },
+    #[error("cancelled: the daemon is stopping")]
+    Cancelled,
     #[error("redirect refused: {0}")]
     Redirect(String),
     // Not `#[source]`: the OS error is part of this message, so a chain printed with `{:#}`
@@ -91,6 +142,8 @@ impl FetchError {
             FetchError::Connect(_) => "connect",
             FetchError::Status { .. } => "http_status",
             FetchError::TooLarge { .. } => "body_too_large",
+            FetchError::Budget { .. } => "body_budget",
+            FetchError::Cancelled => "cancelled",
             FetchError::Redirect(_) => "redirect",
             FetchError::File { .. } => "file",
             FetchError::Transport(_) => "transport",
@@ -123,6 +176,8 @@ pub struct FetchRequest<'a> {
 pub struct Fetcher {
     clients: Arc<Clients>,
     total_timeout: Duration,
+    /// The in-flight body budget, in KiB: every body being read or parsed holds its share.
+    budget: Arc<Semaphore>,
 }
 
 /// The two HTTP clients, each built only when needed (for the feeds a config has, by
@@ -146,7 +201,19 @@ impl Fetcher {
                 local: OnceLock::new(),
             }),
             total_timeout: d.timeout,
+            budget: Arc::new(Semaphore::new(kib(d.body_budget.max(d.max_body_bytes)))),
         }
+    }
+
+    /// As [`new`](Self::new), with a budget of at least `largest_cap` bytes, so that every feed's
+    /// largest allowed body can be read when no other is in flight.
+    pub fn with_budget_for(d: &Defaults, largest_cap: u64) -> Fetcher {
+        let mut f = Fetcher::new(d);
+        f.budget = Arc::new(Semaphore::new(kib(d
+            .body_budget
+            .max(d.max_body_bytes)
+            .max(largest_cap))));
+        f
     }
 
     /// Builds now the client for feeds that may (or may not) reach local addresses, if it is not
@@ -299,8 +366,8 @@ impl Fetcher {
             let content_type = text(header::CONTENT_TYPE);
             let etag = text(header::ETAG);
             let last_modified = text(header::LAST_MODIFIED);
-            let bytes = read_capped(resp, req.max_body_bytes).await?;
-            return Ok(FetchOutcome::Modified(Body {
+            let (bytes, budget) = read_capped(resp, req.max_body_bytes, &self.budget).await?;
+            return Ok(FetchOutcome::Modified(Box::new(Body {
                 status: status.as_u16(),
                 bytes,
                 content_type,
@@ -309,7 +376,8 @@ impl Fetcher {
                 final_url: Some(url),
                 permanent_redirect: moved,
                 cache,
-            }));
+                budget,
+            })));
         }
         Err(FetchError::Redirect(format!(
             "more than {MAX_REDIRECTS} redirects"
@@ -317,20 +385,43 @@ impl Fetcher {
     }
 }
 
-/// Reads the (decoded) body, refusing it as soon as it passes `limit` bytes.
-async fn read_capped(mut resp: reqwest::Response, limit: u64) -> Result<Vec<u8>, FetchError> {
+/// Semaphore permits for a byte count: KiB, rounded up, within what a semaphore holds.
+fn kib(bytes: u64) -> usize {
+    usize::try_from(bytes.div_ceil(1024))
+        .unwrap_or(usize::MAX)
+        .min(Semaphore::MAX_PERMITS)
+}
+
+/// Reads the (decoded) body, refusing it as soon as it passes `limit` bytes, or as soon as it
+/// needs more of the shared in-flight budget than is free. A declared length over the limit is
+/// refused before any byte is read.
+async fn read_capped(
+    mut resp: reqwest::Response,
+    limit: u64,
+    budget: &Arc<Semaphore>,
+) -> Result<(Vec<u8>, Reservation), FetchError> {
     if resp.content_length().is_some_and(|n| n > limit) {
         return Err(FetchError::TooLarge { limit });
     }
-    let mut body =
-        Vec::with_capacity(resp.content_length().unwrap_or(64 * 1024).min(limit) as usize);
+    let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut held = Reservation::default();
+    let first = resp.content_length().unwrap_or(64 * 1024).min(limit) as usize;
+    held.grow_to(budget, first)?;
+    let mut body = Vec::with_capacity(first);
     while let Some(chunk) = resp.chunk().await.map_err(|e| classify(&e))? {
-        if body.len() as u64 + chunk.len() as u64 > limit {
+        let len = body.len() + chunk.len();
+        if len as u64 > limit {
             return Err(FetchError::TooLarge { limit });
+        }
+        if len > body.capacity() {
+            // Grown by doubling as a Vec would, but reserved from the budget first.
+            let want = len.max(body.capacity() * 2).min(limit_usize);
+            held.grow_to(budget, want)?;
+            body.reserve_exact(want - body.len());
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(body)
+    Ok((body, held))
 }
 
 fn classify(e: &reqwest::Error) -> FetchError {
@@ -439,7 +530,7 @@ async fn fetch_file(path: &Path, req: &FetchRequest<'_>) -> Result<FetchOutcome,
         let final_url = std::fs::canonicalize(&path)
             .ok()
             .and_then(|p| Url::from_file_path(p).ok());
-        Ok(FetchOutcome::Modified(Body {
+        Ok(FetchOutcome::Modified(Box::new(Body {
             status: 200,
             bytes,
             content_type: None,
@@ -448,7 +539,8 @@ async fn fetch_file(path: &Path, req: &FetchRequest<'_>) -> Result<FetchOutcome,
             final_url,
             permanent_redirect: None,
             cache: CacheHints::default(),
-        }))
+            budget: Reservation::default(),
+        })))
     })
     .await
     .map_err(|e| FetchError::Transport(e.to_string()))?

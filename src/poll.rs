@@ -1,17 +1,27 @@
 //! One poll of one feed, end to end: fetch → parse and normalize → match topics → commit → log.
 //!
 //! [`Poller`] holds what every poll shares: the HTTP client, the compiled topics, the store
-//! writer, and the global and per-host concurrency limits. `once` runs it over every feed; the
-//! daemon runs it on a schedule. Parsing and matching run on a pool of one thread per core, the
-//! commit on the store's own thread; no tokio worker blocks.
+//! writer, and the limits on fetches in flight. `once` runs it over every feed; the daemon runs it
+//! on a schedule. Parsing and matching run on a pool of one thread per core, the commit on the
+//! store's own thread; no tokio worker blocks.
+//!
+//! Fetch slots are shared fairly (ARCHITECTURE.md, "Fetch slots"): a poll takes its host's slot
+//! first and a fetch slot second, so a host's queued polls never sit on fetch slots; a poll still
+//! fetching after `slow_after` trades both for its host's one slow slot and one of the few in the
+//! slow lane (or fails when either is taken); feeds whose last fetch was slow and feeds in backoff
+//! use only those; in the daemon, feeds not yet seen fast hold at most ¾ of the fetch slots.
+//! Stalled and dripping servers thus hold a bounded share, of the fetch slots and of their own
+//! host's slots, and a healthy feed's due poll waits at most `slow_after` for a slot. Two tokens stop polls: after `stop` none starts; after `abort`
+//! those in flight give up wherever they are (connect, headers, body, parse queue).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde::Serialize;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, field};
 
 use crate::config::{AlertLevel, Config, FeedConfig, FeedSource};
@@ -48,7 +58,13 @@ pub struct Hints {
     /// The feed answered 410 Gone.
     pub gone: bool,
     /// How long the poll waited for its host (per-host limit and spacing) before fetching.
-    pub host_wait: std::time::Duration,
+    pub host_wait: Duration,
+    /// How long it then waited for a fetch slot (in `lane`).
+    pub slot_wait: Duration,
+    /// Where it fetched: "fetch slots", or "slow lane" (slow last time, backoff, or moved there).
+    pub lane: &'static str,
+    /// It started in the fetch slots and moved to the slow lane after `slow_after`.
+    pub moved_to_slow_lane: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -73,6 +89,25 @@ impl FeedReport {
     pub fn failed(&self) -> bool {
         matches!(self.result, PollResult::Failed { .. })
     }
+
+    /// The poll never started, or gave up, because the daemon is stopping (nothing recorded).
+    pub fn cancelled(&self) -> bool {
+        matches!(
+            self.result,
+            PollResult::Failed {
+                class: "cancelled",
+                ..
+            }
+        )
+    }
+}
+
+fn cancelled() -> PollResult {
+    PollResult::Failed {
+        class: "cancelled",
+        http_status: None,
+        error: FetchError::Cancelled.to_string(),
+    }
 }
 
 /// Everything polls share.
@@ -81,7 +116,23 @@ pub struct Poller {
     matcher: Arc<Matcher>,
     levels: HashMap<String, AlertLevel>,
     store: StoreHandle,
+    /// Fetch slots for polls of hosts in good standing (`concurrency`).
     global: Arc<Semaphore>,
+    /// The slow lane: polls of feeds whose last fetch was slow or that are in backoff, and polls
+    /// that outlived `slow_after` in a fetch slot (a quarter of `concurrency`, at least one).
+    slow: Arc<Semaphore>,
+    slow_after: Duration,
+    /// How each feed's last fetch went (by URL): `true`, it outlived `slow_after` or timed out;
+    /// `false`, it was fast. Feeds not in it are unproven.
+    speeds: Mutex<HashMap<String, bool>>,
+    /// In the daemon, fetches of unproven feeds hold at most three quarters of the fetch slots, so
+    /// that while a fleet's stalling feeds are being found out, the feeds known to be fast keep the
+    /// rest (a quarter is plenty for fetches that take milliseconds).
+    unproven: Option<Arc<Semaphore>>,
+    /// No poll starts once cancelled.
+    stop: CancellationToken,
+    /// Polls in flight give up once cancelled.
+    abort: CancellationToken,
     /// Parsing and matching are CPU work: one thread per core, so parsed feeds do not pile up
     /// in memory (each thread also keeps its own caches).
     parsing: CpuPool,
@@ -94,8 +145,25 @@ pub struct Poller {
 
 /// Per-host politeness: a limit on requests in flight, and the earliest start of the next one.
 struct Host {
-    in_flight: Semaphore,
+    in_flight: Arc<Semaphore>,
+    /// One more request for the host's slow polls, so that they never hold the slots of its
+    /// healthy feeds: a stalled feed costs its host one slot, not `per_host_concurrency`.
+    slow_slot: Arc<Semaphore>,
+    /// Unproven polls hold at most all of its slots but one, so that its feeds already seen fast
+    /// always have one while the others are found out.
+    unproven: Arc<Semaphore>,
     next_start: tokio::sync::Mutex<tokio::time::Instant>,
+}
+
+/// What a poll holds while it runs: a slot of its host and a fetch slot, or its host's slow slot
+/// and a slow-lane slot.
+struct Admission {
+    host: Option<Arc<Host>>,
+    host_slot: Option<OwnedSemaphorePermit>,
+    slot: OwnedSemaphorePermit,
+    /// Held while an unproven feed fetches.
+    unproven: Option<(OwnedSemaphorePermit, Option<OwnedSemaphorePermit>)>,
+    slow_lane: bool,
 }
 
 impl Poller {
@@ -103,8 +171,14 @@ impl Poller {
         let specs: Vec<_> = cfg.topics.iter().map(|t| t.spec.clone()).collect();
         let matcher = Matcher::new(&specs)
             .map_err(|(i, e)| anyhow::anyhow!("topic {}: {}", specs[i].name, e))?;
-        let fetcher = Fetcher::new(&cfg.defaults);
         let d = &cfg.defaults;
+        let largest_cap = cfg
+            .feeds
+            .iter()
+            .map(|f| f.max_body_bytes)
+            .max()
+            .unwrap_or(0);
+        let fetcher = Fetcher::with_budget_for(d, largest_cap);
         for allow_local in [false, true] {
             let needed = cfg.feeds.iter().any(|f| {
                 matches!(f.source, FeedSource::Http(_))
@@ -125,6 +199,12 @@ impl Poller {
                 .collect(),
             store,
             global: Arc::new(Semaphore::new(cfg.defaults.concurrency)),
+            slow: Arc::new(Semaphore::new((cfg.defaults.concurrency / 4).max(1))),
+            slow_after: cfg.defaults.slow_after,
+            speeds: Mutex::new(HashMap::new()),
+            unproven: None,
+            stop: CancellationToken::new(),
+            abort: CancellationToken::new(),
             parsing: CpuPool::per_core("newshound-parse")
                 .map_err(|e| anyhow::anyhow!("cannot start the parse threads: {e}"))?,
             per_host: cfg.defaults.per_host_concurrency,
@@ -133,6 +213,23 @@ impl Poller {
             allow_link_local: cfg.defaults.allow_link_local,
             hosts: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// With the daemon's tokens: after `stop` no poll starts; after `abort` running polls give up.
+    pub fn with_shutdown(mut self, stop: CancellationToken, abort: CancellationToken) -> Poller {
+        self.stop = stop;
+        self.abort = abort;
+        self
+    }
+
+    /// Fetches of feeds not yet seen fast hold at most three quarters of the fetch slots (for the
+    /// daemon, whose feeds prove themselves on their first poll; `once` polls each feed once).
+    pub fn with_unproven_cap(mut self) -> Poller {
+        let slots = self.global.available_permits();
+        self.unproven = Some(Arc::new(Semaphore::new(
+            slots.saturating_sub((slots / 4).max(1)).max(1),
+        )));
+        self
     }
 
     pub fn store(&self) -> &StoreHandle {
@@ -147,43 +244,186 @@ impl Poller {
         let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
         let entry = hosts.entry(host).or_insert_with(|| {
             Arc::new(Host {
-                in_flight: Semaphore::new(self.per_host),
+                in_flight: Arc::new(Semaphore::new(self.per_host)),
+                slow_slot: Arc::new(Semaphore::new(1)),
+                unproven: Arc::new(Semaphore::new(self.per_host.saturating_sub(1).max(1))),
                 next_start: tokio::sync::Mutex::new(tokio::time::Instant::now()),
             })
         });
         Some(entry.clone())
     }
 
-    /// Fetches within the host's limits: at most `per_host_concurrency` in flight, and starts at
-    /// least `host_spacing` apart.
-    async fn fetch_politely(
+    /// `f`, unless the daemon stops first (`None`).
+    async fn until_stop<F: std::future::Future>(&self, f: F) -> Option<F::Output> {
+        tokio::select! {
+            biased;
+            _ = self.stop.cancelled() => None,
+            r = f => Some(r),
+        }
+    }
+
+    /// `f`, unless the daemon's grace runs out first.
+    async fn until_abort<T, F>(&self, f: F) -> Result<T, FetchError>
+    where
+        F: std::future::Future<Output = Result<T, FetchError>>,
+    {
+        tokio::select! {
+            biased;
+            _ = self.abort.cancelled() => Err(FetchError::Cancelled),
+            r = f => r,
+        }
+    }
+
+    fn speeds(&self) -> std::sync::MutexGuard<'_, HashMap<String, bool>> {
+        self.speeds.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits for the poll's turn: a slot of its host first (at most `per_host_concurrency` in
+    /// flight; starts `host_spacing` apart), then a fetch slot; or, for a feed whose last fetch
+    /// was slow or that is in backoff, its host's slow slot and a slow-lane slot. Taking the
+    /// host's slot first keeps the polls queued for a busy host off the fetch slots (tokio's
+    /// semaphores are FIFO). `None`: the daemon is stopping.
+    async fn admit(
         &self,
         source: &FeedSource,
-        request: &FetchRequest<'_>,
-        host_wait: &mut std::time::Duration,
-    ) -> Result<FetchOutcome, FetchError> {
-        let Some(host) = self.host(source) else {
-            return self.fetcher.fetch(request).await;
-        };
+        state: Option<&FeedState>,
+        hints: &mut Hints,
+    ) -> Option<Admission> {
+        // In backoff (the scheduler lengthens its wait from the second failure on): a single
+        // failure may be happenstance.
+        let in_backoff = state.is_some_and(|s| s.consecutive_failures >= 2);
+        // Not fetched since the start: the stored outcome of its last poll stands in (a feed
+        // that last timed out is slow; one that last succeeded is proven), so that a restart
+        // does not find the stalling feeds out again.
+        let speed = self.speeds().get(&source.to_string()).copied().or_else(|| {
+            let s = state?;
+            if s.last_error_class.as_deref() == Some("timeout") {
+                Some(true)
+            } else if s.consecutive_failures == 0 && s.last_success_at.is_some() {
+                Some(false)
+            } else {
+                None
+            }
+        });
+        let slow_lane = in_backoff || speed == Some(true);
         let queued = tokio::time::Instant::now();
-        let _slot = host.in_flight.acquire().await;
-        if !self.host_spacing.is_zero() {
-            // A start is claimed when it happens, not ahead: a task that wakes late (a busy
-            // machine) then pushes the next start back instead of leaving it too close.
-            loop {
-                let mut next = host.next_start.lock().await;
-                let now = tokio::time::Instant::now();
-                if *next <= now {
-                    *next = now + self.host_spacing;
-                    break;
+        // First of all: an unproven poll waiting for its share must hold no slot of its host
+        // (its proven neighbours would wait behind it) nor a fetch slot.
+        let host = self.host(source);
+        let unproven = match &self.unproven {
+            Some(cap) if !slow_lane && speed.is_none() => {
+                let all = self.until_stop(cap.clone().acquire_owned()).await?.ok()?;
+                let of_host = match &host {
+                    Some(h) => Some(
+                        self.until_stop(h.unproven.clone().acquire_owned())
+                            .await?
+                            .ok()?,
+                    ),
+                    None => None,
+                };
+                Some((all, of_host))
+            }
+            _ => None,
+        };
+        let mut host_slot = None;
+        if let Some(h) = &host {
+            let slots = if slow_lane {
+                &h.slow_slot
+            } else {
+                &h.in_flight
+            };
+            host_slot = Some(self.until_stop(slots.clone().acquire_owned()).await?.ok()?);
+            if !self.host_spacing.is_zero() {
+                // A start is claimed when it happens, not ahead: a task that wakes late (a busy
+                // machine) then pushes the next start back instead of leaving it too close. The
+                // lock is held through the wait, so the host's polls start in the order they
+                // came (tokio's mutex is FIFO), and none loses every race for the next start.
+                let mut next = self.until_stop(h.next_start.lock()).await?;
+                if *next > tokio::time::Instant::now() {
+                    self.until_stop(tokio::time::sleep_until(*next)).await?;
                 }
-                let wait = *next;
-                drop(next);
-                tokio::time::sleep_until(wait).await;
+                *next = tokio::time::Instant::now() + self.host_spacing;
             }
         }
-        *host_wait = queued.elapsed();
-        self.fetcher.fetch(request).await
+        hints.host_wait = queued.elapsed();
+        let lane = if slow_lane { &self.slow } else { &self.global };
+        let queued = tokio::time::Instant::now();
+        let slot = self.until_stop(lane.clone().acquire_owned()).await?.ok()?;
+        hints.slot_wait = queued.elapsed();
+        hints.lane = if slow_lane {
+            "slow lane"
+        } else {
+            "fetch slots"
+        };
+        if self.stop.is_cancelled() {
+            return None;
+        }
+        Some(Admission {
+            host,
+            host_slot,
+            slot,
+            unproven,
+            slow_lane,
+        })
+    }
+
+    /// Both slow-lane slots a poll moving there needs (its host's and the global one), or none.
+    fn try_slow_lane(
+        &self,
+        host: Option<&Arc<Host>>,
+    ) -> Option<(Option<OwnedSemaphorePermit>, OwnedSemaphorePermit)> {
+        let host_slot = match host {
+            Some(h) => Some(h.slow_slot.clone().try_acquire_owned().ok()?),
+            None => None,
+        };
+        let slot = self.slow.clone().try_acquire_owned().ok()?;
+        Some((host_slot, slot))
+    }
+
+    /// Fetches in the admitted lane. A fetch still running after `slow_after` in a fetch slot
+    /// moves to the slow lane, freeing its slots (its host's and the fetch slot) for the polls
+    /// behind it; when the slow lane or its host's slow slot is taken, it fails instead. Either
+    /// way the feed's next poll goes to the slow lane, until a fetch of it is fast again.
+    async fn fetch_fairly(
+        &self,
+        request: &FetchRequest<'_>,
+        admission: &mut Admission,
+        hints: &mut Hints,
+    ) -> Result<FetchOutcome, FetchError> {
+        let started = Instant::now();
+        let fetch = self.until_abort(self.fetcher.fetch(request));
+        tokio::pin!(fetch);
+        let result = if admission.slow_lane {
+            fetch.await
+        } else {
+            tokio::select! {
+                r = &mut fetch => r,
+                _ = tokio::time::sleep(self.slow_after) => {
+                    match self.try_slow_lane(admission.host.as_ref()) {
+                        Some((host_slot, slot)) => {
+                            admission.host_slot = host_slot;
+                            admission.slot = slot;
+                            admission.unproven = None;
+                            admission.slow_lane = true;
+                            hints.moved_to_slow_lane = true;
+                            hints.lane = "slow lane";
+                            fetch.await
+                        }
+                        None => Err(FetchError::Timeout(format!(
+                            "still fetching after {} while the slow lane was full",
+                            humantime::format_duration(self.slow_after)
+                        ))),
+                    }
+                }
+            }
+        };
+        if !matches!(result, Err(FetchError::Cancelled)) {
+            let slow = started.elapsed() >= self.slow_after
+                || matches!(result, Err(FetchError::Timeout(_)));
+            self.speeds().insert(request.source.to_string(), slow);
+        }
+        admission.unproven = None;
+        result
     }
 
     /// Polls one feed and commits the result. Errors are recorded against the feed and logged
@@ -243,13 +483,21 @@ impl Poller {
             ttl: known.and_then(|s| s.ttl_minutes),
             ..Hints::default()
         };
-        // The global permit is held until the poll is committed, so at most `concurrency`
-        // parsed feeds wait for the writer at once: memory stays bounded however many feeds.
-        let _global = self.global.acquire().await;
+        // The slot is held until the poll is committed, so at most `concurrency` (plus the slow
+        // lane) parsed feeds wait for the writer at once: memory stays bounded however many feeds.
+        let Some(mut admission) = self.admit(&source, known, &mut hints).await else {
+            return report(cancelled(), hints);
+        };
         let fetched = self
-            .fetch_politely(&source, &request, &mut hints.host_wait)
+            .fetch_fairly(&request, &mut admission, &mut hints)
             .await;
+        if matches!(fetched, Err(FetchError::Cancelled)) {
+            return report(cancelled(), hints);
+        }
         let at = Utc::now();
+        // The body's share of the in-flight budget is held until the poll is committed: the
+        // parsed items, as large as the body or nearly, wait for the writer meanwhile.
+        let mut budget = crate::fetch::Reservation::default();
         let outcome = match fetched {
             Ok(FetchOutcome::NotModified {
                 status,
@@ -266,10 +514,13 @@ impl Poller {
             Ok(FetchOutcome::Modified(body)) => {
                 tracing::Span::current().record("http.status", body.status);
                 hints.cache = body.cache;
-                match self
-                    .parse_and_match(&feed.name, body.bytes, body.content_type, body.final_url)
-                    .await
-                {
+                budget = body.budget;
+                let parsed = tokio::select! {
+                    biased;
+                    _ = self.abort.cancelled() => return report(cancelled(), hints),
+                    p = self.parse_and_match(&feed.name, body.bytes, body.content_type, body.final_url) => p,
+                };
+                match parsed {
                     Ok(parsed) => {
                         hints.ttl = parsed.ttl;
                         hints.skip_hours = parsed.skip_hours.clone();
@@ -357,6 +608,7 @@ impl Poller {
                 alerts: summary.alerts.len(),
             },
         };
+        drop((admission, budget));
         report(result, hints)
     }
 

@@ -5,6 +5,8 @@
 //!    feed's publishing rate: the mean gap between the items it published in the last 7 days
 //!    (oldest such item to now, divided by their count), kept within a quarter and four times
 //!    the configured interval. Fewer than 2 items in 7 days counts as quiet (4× the interval).
+//!    Items spread over less than one interval say nothing about a rate (a first poll's backlog,
+//!    or a document of undated items, all "published" when first seen): no adjustment then.
 //!    Like Miniflux's entry-frequency scheduler, but bounded by the user's own interval.
 //! 2. **Backoff**: after n consecutive failures, at least interval × 2^(n−1).
 //! 3. **What the server asked**, which only ever lengthens the wait: RSS `<ttl>`,
@@ -51,10 +53,12 @@ pub fn next_wait(i: &Inputs<'_>) -> Decision {
     let mut base = i.interval;
     let mut reason = "interval";
     if let Some(a) = i.activity.filter(|_| i.consecutive_failures == 0) {
-        let estimate = match a.oldest_7d {
-            Some(oldest) if a.items_7d >= 2 => {
-                (i.now - oldest).to_std().unwrap_or_default() / a.items_7d
-            }
+        let span = a
+            .oldest_7d
+            .map(|oldest| (i.now - oldest).to_std().unwrap_or_default());
+        let estimate = match span {
+            Some(span) if a.items_7d >= 2 && span < i.interval => i.interval,
+            Some(span) if a.items_7d >= 2 => span / a.items_7d,
             _ => i.interval * 4,
         };
         let adapted = estimate.clamp(i.interval / 4, i.interval * 4);
@@ -240,6 +244,12 @@ mod tests {
             oldest_7d: None,
         });
         assert_eq!(wait(&i), (2400, "adaptive: quiet feed"));
+        // a backlog seen at once (1,000 undated items on a first poll) is no rate: no change
+        i.activity = Some(Activity {
+            items_7d: 1000,
+            oldest_7d: Some(now() - chrono::Duration::seconds(2)),
+        });
+        assert_eq!(wait(&i), (600, "interval"));
         // failing feeds back off from the configured interval, not the adapted one
         i.consecutive_failures = 2;
         assert_eq!(wait(&i), (1200, "backoff"));

@@ -78,6 +78,10 @@ pub struct Defaults {
     pub per_host_concurrency: usize,
     pub host_spacing: Duration,
     pub shutdown_grace: Duration,
+    /// Bytes of response bodies held at once across all polls (see `fetch`).
+    pub body_budget: u64,
+    /// A fetch still running after this gives up its fetch slot for the slow lane (see `poll`).
+    pub slow_after: Duration,
     pub adaptive: bool,
     pub failing_after: u32,
     /// Which addresses feeds may reach (see [`crate::guard`]).
@@ -101,6 +105,8 @@ impl Default for Defaults {
             per_host_concurrency: 2,
             host_spacing: Duration::from_millis(0),
             shutdown_grace: Duration::from_secs(10),
+            body_budget: 24 * 1024 * 1024,
+            slow_after: Duration::from_secs(5),
             adaptive: true,
             failing_after: 3,
             address_guard: crate::guard::Mode::LocalFeeds,
@@ -511,6 +517,8 @@ impl Validator<'_> {
                 "shutdown_grace",
                 base_defaults.shutdown_grace,
             ),
+            body_budget: self.size(&d.body_budget, "body_budget", base_defaults.body_budget),
+            slow_after: self.duration(&d.slow_after, "slow_after", base_defaults.slow_after),
             adaptive: d.adaptive.unwrap_or(base_defaults.adaptive),
             failing_after: self.count(
                 &d.failing_after,

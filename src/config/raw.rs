@@ -47,6 +47,8 @@ pub(crate) struct RawDefaults {
     pub per_host_concurrency: Option<Spanned<i64>>,
     pub host_spacing: Option<Spanned<String>>,
     pub shutdown_grace: Option<Spanned<String>>,
+    pub body_budget: Option<Spanned<RawSize>>,
+    pub slow_after: Option<Spanned<String>>,
     pub adaptive: Option<bool>,
     /// `"local-feeds"` (default), `"strict"` or `"off"`.
     pub address_guard: Option<Spanned<String>>,

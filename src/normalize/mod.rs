@@ -8,6 +8,7 @@
 pub mod cdata;
 pub mod compat;
 pub mod dates;
+pub mod truncate;
 
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -81,13 +82,18 @@ pub fn parse_feed(
     let Some(first) = start.chars().next() else {
         return Err(ParseError::NotAFeed("the document is empty".into()));
     };
+    let cut = truncate::first_entries(start, MAX_ITEMS_PER_FEED);
     match first {
-        '<' => parse_xml(start, base, now),
-        '{' => parse_json(start, base, now),
+        '<' => parse_xml(&cut.doc, base, now),
+        '{' => parse_json(&cut.doc, base, now),
         _ => Err(ParseError::NotAFeed(
             "the document is neither XML nor JSON".into(),
         )),
     }
+    .map(|p| ParsedFeed {
+        ignored: p.ignored + cut.dropped,
+        ..p
+    })
 }
 
 fn charset_of(content_type: &str) -> Option<String> {

@@ -1093,14 +1093,16 @@ fn join_list(xs: &[u8]) -> Option<String> {
     (!xs.is_empty()).then(|| xs.iter().map(u8::to_string).collect::<Vec<_>>().join(","))
 }
 
-/// The feed's publishing over the last 7 days (by item date, else first sighting), among the
-/// items first seen in the last 8: the feed's older sightings (a year of a busy feed is
+/// The feed's publishing over the last 7 days (by item date, else first sighting; undated items
+/// of the feed's first poll in the window are its backlog, not a rate, and do not count), among
+/// the items first seen in the last 8: the feed's older sightings (a year of a busy feed is
 /// thousands) are passed over by their item id, without reading their items.
 fn activity(tx: &Connection, feed_id: i64, now: i64) -> rusqlite::Result<Activity> {
     let recent = ids_since(tx, now - 8 * 86_400)?.item;
     tx.prepare_cached(
         "SELECT count(*), min(coalesce(i.published_at, i.first_seen_at)) FROM sightings s JOIN items i ON i.id = s.item_id
-         WHERE s.feed_id = ?1 AND s.item_id >= ?3 AND coalesce(i.published_at, i.first_seen_at) >= ?2",
+         WHERE s.feed_id = ?1 AND s.item_id >= ?3 AND coalesce(i.published_at, i.first_seen_at) >= ?2
+           AND (i.published_at IS NOT NULL OR s.first_seen_at > (SELECT min(first_seen_at) FROM sightings WHERE feed_id = ?1 AND item_id >= ?3))",
     )?
     .query_row(params![feed_id, now - 7 * 86_400, recent], |r| Ok(Activity { items_7d: r.get::<_, i64>(0)?.max(0) as u32, oldest_7d: from_ts(r.get(1)?) }))
 }

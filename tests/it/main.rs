@@ -7,6 +7,7 @@ mod config_errors;
 mod daemon;
 mod dedup;
 mod fetching;
+mod hostile;
 mod logging;
 mod netns;
 mod opml;

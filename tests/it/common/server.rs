@@ -32,6 +32,8 @@ pub enum Reply {
     GzipBomb(usize),
     /// One byte every `Duration`.
     Drip(Duration),
+    /// Reads the request and never answers (a stall before the headers).
+    Silent,
 }
 
 impl Reply {
@@ -63,6 +65,13 @@ pub struct Server {
 impl Server {
     /// Starts on 127.0.0.1 on an ephemeral port, on its own thread and runtime.
     pub fn start() -> Server {
+        Server::start_on("127.0.0.1")
+    }
+
+    /// Starts on another loopback address (127.0.0.2, 127.0.0.3…): a distinct host for the
+    /// daemon's per-host limits.
+    pub fn start_on(ip: &str) -> Server {
+        let ip = ip.to_owned();
         let server = Server::default();
         let s = server.clone();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -73,7 +82,7 @@ impl Server {
                 .build()
                 .unwrap();
             rt.block_on(async move {
-                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let listener = TcpListener::bind((ip.as_str(), 0)).await.unwrap();
                 tx.send(listener.local_addr().unwrap()).unwrap();
                 loop {
                     let Ok((stream, _)) = listener.accept().await else {
@@ -206,6 +215,10 @@ impl Server {
                     ("Content-Encoding".to_owned(), "gzip".to_owned()),
                 ];
                 write_all(&mut stream, 200, &h, &gzip_zeros(size)).await
+            }
+            Reply::Silent => {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                Ok(())
             }
             Reply::Drip(every) => {
                 stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: 1000\r\n\r\n").await?;
