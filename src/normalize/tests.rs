@@ -31,7 +31,7 @@ const RSS2: &str = r#"<?xml version="1.0"?>
 #[test]
 fn rss2_item_is_normalized() {
     let feed = parse(RSS2).unwrap();
-    assert_eq!(feed.format, "rss2.0");
+    assert_eq!(feed.format, "rss20");
     assert_eq!(feed.ttl, Some(30));
     let it = &feed.items[0];
     assert_eq!(it.key, ItemKey::Guid("story-1".into()));
@@ -267,10 +267,20 @@ fn a_document_cut_off_in_transfer_says_so() {
             "{cut}: {err}"
         );
     }
-    // A whole document that is broken inside is not called truncated, even with a comment
-    // after its root.
+    // A whole document broken inside one entry is not called truncated, even with a comment
+    // after its root: that entry is skipped and reported, the others are read (issue #15).
     let broken = whole.replace("<title>A</title>", "<title>A</oops>") + "<!-- cached -->";
-    let err = parse(&broken).unwrap_err();
+    let feed = parse(&broken).unwrap();
+    assert_eq!(feed.items.len(), 1);
+    assert_eq!(feed.items[0].title, "B");
+    assert_eq!(feed.unreadable, 1);
+    assert!(
+        feed.warnings[0].starts_with("1 of 2 entries unreadable: "),
+        "{:?}",
+        feed.warnings
+    );
+    let both_broken = broken.replace("<title>B</title>", "<title>B</oops>");
+    let err = parse(&both_broken).unwrap_err();
     assert!(!err.to_string().contains("ends before"), "{err}");
 }
 
