@@ -10,7 +10,7 @@
 //! | `dc:title` ignored                                             | becomes the title when there is none  |
 //! | `dcterms:modified`/`dcterms:created` ignored                   | becomes the date when there is none   |
 //! | ISO-8601 dates without seconds missed                          | [`super::dates::parse`]               |
-//! | a whole JSON Feed rejected over one numeric `id`               | [`repair_json`] turns numeric ids into strings |
+//! | a whole JSON Feed rejected over one numeric `id`, or an `http:` version URL | [`repair_json`] turns numeric ids into strings, `http:` into `https:` |
 //!
 //! The XML repairs are a streaming rewrite with quick-xml (the parser feed-rs itself uses), run
 //! only when a cheap scan says the document needs one.
@@ -831,12 +831,21 @@ pub fn skip_schedule(doc: &str) -> (Vec<u8>, Vec<u8>) {
 /// A link added only so feed-rs keeps an RSS 1.0 item; never stored.
 pub const PLACEHOLDER_LINK: &str = "urn:newshound:no-link";
 
-/// JSON Feed with numeric `id`s (feed-rs rejects the whole feed): ids turned into strings.
-/// `None` when nothing needed changing or the text is not JSON.
+/// JSON Feed with numeric `id`s (feed-rs rejects the whole feed): ids turned into strings; a
+/// version URL with `http:` (as early JSON Feeds wrote it; feed-rs knows only `https:`) given
+/// `https:`. `None` when nothing needed changing or the text is not JSON.
 pub fn repair_json(doc: &str) -> Option<String> {
     let mut value: serde_json::Value = serde_json::from_str(doc).ok()?;
-    let items = value.get_mut("items")?.as_array_mut()?;
     let mut changed = false;
+    if let Some(version) = value.get_mut("version")
+        && let Some(rest) = version
+            .as_str()
+            .and_then(|v| v.strip_prefix("http://jsonfeed.org/"))
+    {
+        *version = serde_json::Value::String(format!("https://jsonfeed.org/{rest}"));
+        changed = true;
+    }
+    let items = value.get_mut("items")?.as_array_mut()?;
     for item in items {
         if let Some(id) = item.get_mut("id")
             && id.is_number()

@@ -450,6 +450,14 @@ fn finish(
         feed_rs::model::FeedType::RSS1 => "rss10",
         feed_rs::model::FeedType::RSS2 => "rss20",
     };
+    // feed-rs gives an RSS item's one date (`pubDate`, `dc:date`) as both published and
+    // updated: the item said only when it was published.
+    let one_date = matches!(
+        feed.feed_type,
+        feed_rs::model::FeedType::RSS0
+            | feed_rs::model::FeedType::RSS1
+            | feed_rs::model::FeedType::RSS2
+    );
     let total = feed.entries.len();
     let mut seen = HashSet::new();
     let mut items = Vec::with_capacity(total.min(MAX_ITEMS_PER_FEED));
@@ -461,12 +469,15 @@ fn finish(
         .map(|l| l.href.clone());
     let feed_base = feed_link.as_deref().and_then(|l| Url::parse(l).ok());
     let mut empty = 0usize;
-    for (i, entry) in feed
+    for (i, mut entry) in feed
         .entries
         .into_iter()
         .take(MAX_ITEMS_PER_FEED)
         .enumerate()
     {
+        if one_date && entry.updated == entry.published {
+            entry.updated = None;
+        }
         let rdf_id = ids.get(i).cloned().flatten();
         match normalize_entry(entry, rdf_id, base.or(feed_base.as_ref()), now) {
             Some((item, meta)) => {
@@ -585,12 +596,17 @@ pub fn normalize_entry(
 
     let entry_base = entry.base.as_deref().and_then(|b| Url::parse(b).ok());
     let link_base = entry_base.as_ref().or(base);
+    // An entry without a link whose id is an absolute web URL (an RSS `guid`, permalink by
+    // default; an Atom `id`) is linked by its id, as feedparser reads it.
+    let id_link = (entry.id.starts_with("http://") || entry.id.starts_with("https://"))
+        .then(|| entry.id.trim());
     let url = entry
         .links
         .iter()
         .filter(|l| l.href != compat::PLACEHOLDER_LINK)
         .filter(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
         .find_map(|l| canon::resolve_article_url(&l.href, link_base))
+        .or_else(|| id_link.and_then(|id| canon::resolve_article_url(id, None)))
         .filter(|u| u.as_str().len() <= MAX_KEY_BYTES);
     // Canonicalizing re-escapes the query (`:` becomes `%3A`), so the canonical form can be
     // longer than the link: one over the limit identifies nothing (the item is keyed by its
