@@ -198,8 +198,9 @@ fn parse_xml(
     Ok(parsed)
 }
 
-/// A document feed-rs rejected, read again entry by entry ([`isolate`]), after its Atom text
-/// constructs are rewritten to ones feed-rs reads. `None` when even the feed without its
+/// A document feed-rs rejected, read again entry by entry ([`isolate`]); Atom text constructs
+/// feed-rs rejects are rewritten to ones it reads ([`text_constructs`]), in the whole document
+/// or, when the whole cannot be rewritten, in the entry. `None` when even the feed without its
 /// entries cannot be read, or no entry can: the document's own error stands.
 fn read_entry_by_entry(
     xml: &str,
@@ -207,23 +208,29 @@ fn read_entry_by_entry(
     base: Option<&Url>,
     format: &str,
 ) -> Option<(Feed, Vec<Option<String>>, Vec<String>)> {
-    let rewritten = format
-        .starts_with("atom")
-        .then(|| text_constructs::rewrite(xml))
-        .flatten();
+    let atom = format.starts_with("atom");
+    let rewritten = atom.then(|| text_constructs::rewrite(xml)).flatten();
     if let Some(doc) = &rewritten
         && let Ok(feed) = run_feed_rs(doc.as_bytes(), base)
     {
         return Some((feed, ids.to_vec(), Vec::new()));
     }
+    let read = |doc: &str| {
+        run_feed_rs(doc.as_bytes(), base).or_else(|e| {
+            match atom.then(|| text_constructs::rewrite(doc)).flatten() {
+                Some(fixed) => run_feed_rs(fixed.as_bytes(), base),
+                None => Err(e),
+            }
+        })
+    };
     let xml = rewritten.as_deref().unwrap_or(xml);
     let pieces = isolate::split(xml)?;
-    let mut feed = run_feed_rs(pieces.feed_only().as_bytes(), base).ok()?;
+    let mut feed = read(&pieces.feed_only()).ok()?;
     let mut kept_ids = Vec::new();
     let mut unreadable = Vec::new();
     for i in 0..pieces.entries.len() {
         let doc = pieces.with_entry(i)?;
-        match run_feed_rs(doc.as_bytes(), base) {
+        match read(&doc) {
             Ok(one) => {
                 for entry in one.entries {
                     feed.entries.push(entry);
