@@ -475,6 +475,8 @@ fn finish(
         .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
         .map(|l| l.href.clone());
     let feed_base = feed_link.as_deref().and_then(|l| Url::parse(l).ok());
+    // A file's own location is no base for a web link: the feed's link is.
+    let base = base.filter(|b| matches!(b.scheme(), "http" | "https"));
     let mut empty = 0usize;
     for (i, mut entry) in feed
         .entries

@@ -8,4 +8,5 @@ mod daemon;
 mod dedup;
 mod fetching;
 mod netns;
+mod parsing;
 mod topics;
