@@ -218,6 +218,12 @@ pub fn feeds(cfg: &Config, args: &ListArgs) -> i32 {
                 Untrusted(s.last_error.as_deref().unwrap_or(""))
             );
         }
+        if s.consecutive_failures == 0
+            && s.last_error_class.as_deref() == Some("warning")
+            && let Some(w) = &s.last_error
+        {
+            let _ = writeln!(out, "  warning:        {}", Untrusted(w));
+        }
         if let Some(r) = &s.redirect_url {
             let _ = writeln!(
                 out,

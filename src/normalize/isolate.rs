@@ -67,14 +67,12 @@ pub fn split(doc: &str) -> Option<Pieces<'_>> {
                 }
                 open.push(name);
             }
-            Event::Empty(e) => {
-                if current.is_none() && is_entry(e.name().as_ref()) {
-                    if head_end.is_none() {
-                        head_end = Some(pos);
-                        head_open = Some(open.clone());
-                    }
-                    entries.push(doc.get(pos..end)?);
+            Event::Empty(e) if current.is_none() && is_entry(e.name().as_ref()) => {
+                if head_end.is_none() {
+                    head_end = Some(pos);
+                    head_open = Some(open.clone());
                 }
+                entries.push(doc.get(pos..end)?);
             }
             Event::End(_) => {
                 open.pop();
@@ -90,11 +88,7 @@ pub fn split(doc: &str) -> Option<Pieces<'_>> {
         pos = end;
     }
     let head = doc.get(..head_end?)?;
-    let tail = head_open?
-        .iter()
-        .rev()
-        .map(|n| format!("</{n}>"))
-        .collect();
+    let tail = head_open?.iter().rev().map(|n| format!("</{n}>")).collect();
     Some(Pieces {
         head,
         tail,
@@ -117,7 +111,11 @@ mod tests {
         assert_eq!(p.tail, "</channel></rss>");
         assert_eq!(
             p.entries,
-            ["<item><title>a</title></item>", "<item/>", "<item><b>x</i></item>"]
+            [
+                "<item><title>a</title></item>",
+                "<item/>",
+                "<item><b>x</i></item>"
+            ]
         );
     }
 

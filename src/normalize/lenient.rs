@@ -163,9 +163,7 @@ fn fix_references(doc: &str, warnings: &mut Vec<String>) -> Option<String> {
         ));
     }
     if bare > 0 {
-        warnings.push(format!(
-            "{bare} unescaped '&' read as a literal ampersand"
-        ));
+        warnings.push(format!("{bare} unescaped '&' read as a literal ampersand"));
     }
     if bad_refs > 0 {
         warnings.push(format!(
@@ -298,7 +296,8 @@ mod tests {
             "{out}"
         );
         assert_eq!(warnings.len(), 1);
-        let declared = "<rss xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><dc:creator>x</dc:creator></rss>";
+        let declared =
+            "<rss xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><dc:creator>x</dc:creator></rss>";
         assert!(repair(declared, 0b10).is_none());
     }
 }

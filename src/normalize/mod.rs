@@ -567,7 +567,9 @@ fn title_from_summary(summary: &str) -> String {
             while !summary.is_char_boundary(cut) {
                 cut -= 1;
             }
-            let words = summary[..cut].rsplit_once(' ').map_or(&summary[..cut], |(w, _)| w);
+            let words = summary[..cut]
+                .rsplit_once(' ')
+                .map_or(&summary[..cut], |(w, _)| w);
             format!("{words}…")
         }
     }

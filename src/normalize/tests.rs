@@ -343,7 +343,10 @@ fn issue_15_atom_03_text_constructs_of_every_type_and_mode_are_plain_text() {
             r#"<title type="text/html" mode="escaped">&lt;em&gt;Escaped&lt;/em&gt; title</title>"#,
             "Escaped title",
         ),
-        (r#"<title type="text/plain">Plain title</title>"#, "Plain title"),
+        (
+            r#"<title type="text/plain">Plain title</title>"#,
+            "Plain title",
+        ),
         (
             r#"<title mode="base64" type="text/plain">QmFzZTY0IHRpdGxl</title>"#,
             "Base64 title",
@@ -472,9 +475,7 @@ fn issue_15_leading_whitespace_and_undeclared_prefixes_are_read_with_a_warning()
         feed.warnings
     );
     assert!(
-        feed.warnings
-            .iter()
-            .any(|w| w.contains("content:, dc:")),
+        feed.warnings.iter().any(|w| w.contains("content:, dc:")),
         "{:?}",
         feed.warnings
     );
@@ -497,7 +498,8 @@ fn issue_15_the_http_charset_wins_over_the_prolog_as_rfc_7303_says() {
 
 #[test]
 fn issue_22_nul_bytes_and_invalid_utf8_are_reported() {
-    let mut doc = b"<rss version=\"2.0\"><channel><title>T</title><item><guid>1</guid><title>caf".to_vec();
+    let mut doc =
+        b"<rss version=\"2.0\"><channel><title>T</title><item><guid>1</guid><title>caf".to_vec();
     doc.push(0xe9);
     doc.extend_from_slice(b"\0!</title></item><item></item></channel></rss>");
     let feed = parse_feed(&doc, None, None, now()).unwrap();

@@ -59,7 +59,13 @@ fn kind_of(e: &BytesStart<'_>) -> Kind {
         || ty.ends_with("/xml");
     match value("mode").as_deref() {
         Some("base64") => return Kind::Base64(textual.then_some(html)),
-        Some("escaped") => return if ty == "text/plain" { Kind::Text } else { Kind::Html },
+        Some("escaped") => {
+            return if ty == "text/plain" {
+                Kind::Text
+            } else {
+                Kind::Html
+            };
+        }
         Some("xml") => return Kind::Xml,
         _ => {}
     }
@@ -80,7 +86,8 @@ pub fn rewrite(doc: &str) -> Option<String> {
     let mut writer = Writer::new(Vec::with_capacity(doc.len() + 256));
     loop {
         let (ns, event) = reader.read_resolved_event().ok()?;
-        let atom = matches!(ns, ResolveResult::Bound(n) if n.as_ref() == ATOM10 || n.as_ref() == ATOM03);
+        let atom =
+            matches!(ns, ResolveResult::Bound(n) if n.as_ref() == ATOM10 || n.as_ref() == ATOM03);
         match event {
             Event::Eof => break,
             Event::Start(e) if atom && is_construct(&e) && !has_src(&e) => {
@@ -104,9 +111,7 @@ fn is_construct(e: &BytesStart<'_>) -> bool {
 }
 
 fn has_src(e: &BytesStart<'_>) -> bool {
-    e.attributes()
-        .flatten()
-        .any(|a| a.key.as_ref() == "src")
+    e.attributes().flatten().any(|a| a.key.as_ref() == "src")
 }
 
 /// The element's content up to its end tag: as text (references resolved) for text kinds, as
@@ -213,11 +218,11 @@ fn write_construct(
                 writer
                     .write_event(Event::CData(BytesCData::new("]]")))
                     .ok()?;
-                writer
-                    .write_event(Event::Text(BytesText::new(">")))
-                    .ok()?;
+                writer.write_event(Event::Text(BytesText::new(">"))).ok()?;
             }
-            writer.write_event(Event::CData(BytesCData::new(part))).ok()?;
+            writer
+                .write_event(Event::CData(BytesCData::new(part)))
+                .ok()?;
         }
     } else {
         writer
@@ -263,7 +268,10 @@ mod tests {
                 "<content type=\"text/html\" mode=\"base64\">PHA+SGk8L3A+</content>",
                 "<content type=\"html\"><![CDATA[<p>Hi</p>]]></content>",
             ),
-            ("<content type=\"image/png\" mode=\"base64\">iVBORw0KGgo=</content>", ""),
+            (
+                "<content type=\"image/png\" mode=\"base64\">iVBORw0KGgo=</content>",
+                "",
+            ),
             ("<title></title><summary/>", ""),
         ] {
             assert_eq!(one(given), expected, "{given}");

@@ -31,8 +31,12 @@ fn parse_json_of_every_fixture_matches_its_golden_file() {
             std::fs::write(&golden, &r.stdout).unwrap();
             continue;
         }
-        let expected = std::fs::read_to_string(&golden)
-            .unwrap_or_else(|e| panic!("{}: {e} (NEWSHOUND_UPDATE_GOLDEN=1 writes it)", golden.display()));
+        let expected = std::fs::read_to_string(&golden).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (NEWSHOUND_UPDATE_GOLDEN=1 writes it)",
+                golden.display()
+            )
+        });
         if r.stdout != expected {
             wrong.push(format!(
                 "{}:\n--- expected\n{expected}--- got\n{}",
@@ -73,7 +77,8 @@ fn parse_json_prints_the_feed_then_each_entry_as_published() {
 #[test]
 fn the_http_charset_and_content_location_apply() {
     let server = Server::start();
-    let mut body = b"<?xml version=\"1.0\"?><feed xmlns=\"http://www.w3.org/2005/Atom\"><title>".to_vec();
+    let mut body =
+        b"<?xml version=\"1.0\"?><feed xmlns=\"http://www.w3.org/2005/Atom\"><title>".to_vec();
     body.extend_from_slice(&[0xcf, 0xf0, 0xe8, 0xe2, 0xe5, 0xf2]); // "Привет" in windows-1251
     body.extend_from_slice(
         b"</title><entry><id>urn:1</id><title>t</title><link href=\"rel/1\"/></entry></feed>",
@@ -104,5 +109,37 @@ fn the_http_charset_and_content_location_apply() {
     assert_eq!(
         json_lines(&r.stdout)[1]["url"],
         "https://cl.example/feeds/story/2"
+    );
+}
+
+#[test]
+fn a_poll_reports_unreadable_entries_in_its_log_and_in_feeds() {
+    let server = Server::start();
+    let doc = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/feeds/one-bad-entry.atom",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    server.route("/atom", Reply::feed(&doc, "\"v1\""));
+    let ws = Workspace::new(&format!(
+        "[[feeds]]\nname = \"mixed\"\nurl = \"{}\"\n",
+        server.url("/atom")
+    ));
+    let r = ws.run(&["once"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("feed read with problems")
+            && r.stderr.contains("1 of 4 entries unreadable"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(json_lines(&ws.run(&["items", "--json"]).stdout).len(), 3);
+    let feeds = ws.run(&["feeds"]);
+    assert!(
+        feeds
+            .stdout
+            .contains("warning:        1 of 4 entries unreadable: "),
+        "{}",
+        feeds.stdout
     );
 }
