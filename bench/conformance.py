@@ -19,7 +19,9 @@ Deliberate differences, normalised on both sides the same way (see docs/conforma
 
     python3 bench/conformance.py [--bin target/debug/newshound] [--only NAME] [--min-agreement 0.98]
 
-Exit status 1 when agreement is below --min-agreement or a well-formed document yields no item.
+Exit status 1 when agreement is below --min-agreement, a well-formed document yields no item, a
+document panics or hangs, or (with --strict, as CI runs it) any disagreement is not explained in
+EXPLAINED.
 """
 
 import argparse
@@ -42,6 +44,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import conformance_cases  # noqa: E402
 
 FIELDS = ["id", "title", "link", "published", "updated"]
+
+# Disagreements examined one by one (docs/conformance.md): (document, field) → why. "reference"
+# marks feedparser misreading what the document says; "deliberate" a documented choice of
+# newshound's. Both are still printed and counted in the raw agreement.
+EXPLAINED = {
+    ("corpus/netnewswire__kc0011.rss", "published"): "reference: '2020/1/10 14:33:00' read as 2020-12-01 00:00",
+    ("corpus/feed-rs__rss_2.0_nbcny.xml", "published"): "reference: '02:02:33 PM' read as 02:02:33",
+    ("corpus/feed-rs__rss_2.0_ilmessaggero.xml", "published"): "reference: an Italian day name ('mer, 16 nov 2022') not read",
+    ("cases/atom-date-09", "published"): "reference: ISO 8601 basic format '20240102T030405Z' read without its time",
+    ("cases/atom-date-09", "updated"): "reference: ISO 8601 basic format '20240102T030405Z' read without its time",
+    ("cases/atom-date-13", "published"): "reference: month 13, day 45 read as 2025-01-01",
+    ("cases/atom-date-13", "updated"): "reference: month 13, day 45 read as 2025-01-01",
+    ("cases/lenient-bare-amp-title", "title"): "reference: a bare '&T' repaired as '&T;'",
+    ("fixtures/lenient.xml", "title"): "reference: a bare '&T' repaired as '&T;'",
+    ("cases/enc-decl-x-sjis", "title"): "reference: the WHATWG label x-sjis not known, read as windows-1252",
+    ("cases/entities-double-escaped", "title"): "deliberate: a title's escaped markup is markup, stripped",
+    ("cases/rss-relative-link-xml-base", "id"): "deliberate: the id as published, not resolved against xml:base",
+    ("fixtures/one-bad-entry.atom", "id"): "deliberate: an entry with mismatched tags is skipped and reported",
+    ("fixtures/one-bad-entry.atom", "title"): "deliberate: an entry with mismatched tags is skipped and reported",
+    ("fixtures/one-bad-entry.atom", "link"): "deliberate: an entry with mismatched tags is skipped and reported",
+    ("fixtures/one-bad-entry.atom", "published"): "deliberate: an entry with mismatched tags is skipped and reported",
+    ("fixtures/one-bad-entry.atom", "updated"): "deliberate: an entry with mismatched tags is skipped and reported",
+}
 
 
 def ensure_feedparser(venv_dir):
@@ -333,6 +358,7 @@ def main():
     ap.add_argument("--only", help="only documents whose name contains this")
     ap.add_argument("--min-agreement", type=float, default=0.0)
     ap.add_argument("--json", help="write the per-document results here")
+    ap.add_argument("--strict", action="store_true", help="fail on any unexplained disagreement (CI)")
     args = ap.parse_args()
 
     started = time.monotonic()
@@ -358,7 +384,8 @@ def main():
 
     totals = {f: [0, 0] for f in FIELDS + ["feed_title"]}
     per_format = {}
-    entries_total = entries_agree = 0
+    per_group = {}
+    entries_total = entries_agree = entries_explained = 0
     disagreements = []
     no_items = []
     crashes = []
@@ -377,6 +404,8 @@ def main():
         fmt = ns.get("feed", {}).get("format") or ref.get("version") or "?"
         pf = per_format.setdefault(fmt, [0, 0, 0])
         pf[0] += 1
+        pg = per_group.setdefault(group, [0, 0, 0])
+        pg[0] += 1
         well_formed = ref.get("bozo") == 0 and len(ref["entries"]) > 0
         got = [ours(e) for e in ns.get("entries", [])]
         if well_formed and not got:
@@ -404,7 +433,9 @@ def main():
             r = reconcile(r, g, base, fmt_name)
             entries_total += 1
             pf[1] += 1
+            pg[1] += 1
             all_ok = True
+            unexplained = False
             for f in FIELDS:
                 totals[f][1] += 1
                 want = r[f]
@@ -413,12 +444,16 @@ def main():
                     totals[f][0] += 1
                 else:
                     all_ok = False
+                    unexplained |= (name, f) not in EXPLAINED
                     if f in ("published", "updated"):
                         want, have = fmt_ts(want), (fmt_ts(have) if g else have)
                     disagreements.append((name, r["id"] or r["link"] or r["title"][:40], f, want, have))
             if all_ok:
                 entries_agree += 1
                 pf[2] += 1
+                pg[2] += 1
+            elif not unexplained:
+                entries_explained += 1
 
     print(f"documents: {len(docs)}  entries (reference): {entries_total}  "
           f"time: {time.monotonic() - started:.1f} s")
@@ -428,12 +463,20 @@ def main():
         pct = f"{100 * a / e:.1f}%" if e else "-"
         print(f"  {fmt:32} {d:5} {e:8}  {a:6} ({pct})")
     print()
+    print("per source (corpus: real documents nobody here wrote)   docs  entries  all fields agree")
+    for group, (d, e, a) in per_group.items():
+        pct = f"{100 * a / e:.1f}%" if e else "-"
+        print(f"  {group:52} {d:5} {e:8}  {a:6} ({pct})")
+    print()
     print("per field                agree / compared")
     for f, (a, n) in totals.items():
         print(f"  {f:22} {a:6} / {n:<6} ({100 * a / max(n, 1):.1f}%)")
     share = entries_agree / max(entries_total, 1)
     print()
     print(f"entries agreeing on every field: {entries_agree} / {entries_total} ({100 * share:.1f}%)")
+    explained_share = (entries_agree + entries_explained) / max(entries_total, 1)
+    print(f"  + disagreeing only where explained (EXPLAINED, docs/conformance.md): "
+          f"{entries_agree + entries_explained} / {entries_total} ({100 * explained_share:.1f}%)")
     wf = [n for n, _, _, _ in docs if fp_out[n]["bozo"] == 0 and fp_out[n]["entries"]]
     print(f"well-formed documents (feedparser: not bozo, >= 1 entry) yielding no item: {len(no_items)} of {len(wf)}")
     for name, err in no_items:
@@ -452,10 +495,13 @@ def main():
     print()
     print(f"disagreements ({len(disagreements)}): document | entry | field | feedparser | newshound")
     for name, ent, f, want, have in disagreements:
-        print(f"  {name} | {str(ent)[:60]} | {f} | {want!r} | {have!r}")
+        why = EXPLAINED.get((name, f), "UNEXPLAINED")
+        print(f"  {name} | {str(ent)[:60]} | {f} | {want!r} | {have!r} | {why}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
-    failed = share < args.min_agreement or no_items or crashes
+    unexplained = [d for d in disagreements if (d[0], d[2]) not in EXPLAINED]
+    print(f"unexplained disagreements: {len(unexplained)}")
+    failed = share < args.min_agreement or no_items or crashes or (args.strict and unexplained)
     sys.exit(1 if failed else 0)
 
 
