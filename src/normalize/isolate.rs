@@ -3,8 +3,10 @@
 //!
 //! The document is cut into its head (everything before the first entry), each entry, and a tail
 //! that closes the elements open around the entries. feed-rs then reads the head and tail alone
-//! (the feed's own fields) and each entry between them. Only documents feed-rs rejected come here:
-//! a document it reads costs nothing more.
+//! (the feed's own fields), and each entry between the start tags of the elements around it (their
+//! namespaces and `xml:base`, not the whole head: a large head read once per entry would make a
+//! document of many broken entries quadratic). Only documents feed-rs rejected come here: a
+//! document it reads costs nothing more.
 
 use quick_xml::events::Event;
 use quick_xml::reader::Reader;
@@ -13,6 +15,8 @@ use quick_xml::reader::Reader;
 #[derive(Debug)]
 pub struct Pieces<'a> {
     pub head: &'a str,
+    /// The start tags of the elements open around the entries, outermost first.
+    pub skeleton: String,
     /// Closing tags for what the head left open.
     pub tail: String,
     pub entries: Vec<&'a str>,
@@ -27,7 +31,7 @@ impl Pieces<'_> {
     /// The document with only entry `i`.
     pub fn with_entry(&self, i: usize) -> Option<String> {
         let entry = self.entries.get(i)?;
-        Some(format!("{}{}{}", self.head, entry, self.tail))
+        Some(format!("{}{}{}", self.skeleton, entry, self.tail))
     }
 }
 
@@ -42,8 +46,9 @@ fn is_entry(name: &str) -> bool {
 pub fn split(doc: &str) -> Option<Pieces<'_>> {
     let mut reader = Reader::from_str(doc);
     reader.config_mut().check_end_names = false;
-    let mut open: Vec<String> = Vec::new();
-    let mut head_open: Option<Vec<String>> = None;
+    // Each open element's name and start tag.
+    let mut open: Vec<(String, &str)> = Vec::new();
+    let mut head_open: Option<Vec<(String, &str)>> = None;
     let mut head_end = None;
     let mut entries = Vec::new();
     // (start, depth) of the entry being read.
@@ -65,7 +70,7 @@ pub fn split(doc: &str) -> Option<Pieces<'_>> {
                         head_open = Some(open.clone());
                     }
                 }
-                open.push(name);
+                open.push((name, doc.get(pos..end)?));
             }
             Event::Empty(e) if current.is_none() && is_entry(e.name().as_ref()) => {
                 if head_end.is_none() {
@@ -88,9 +93,16 @@ pub fn split(doc: &str) -> Option<Pieces<'_>> {
         pos = end;
     }
     let head = doc.get(..head_end?)?;
-    let tail = head_open?.iter().rev().map(|n| format!("</{n}>")).collect();
+    let head_open = head_open?;
+    let skeleton = head_open.iter().map(|(_, tag)| *tag).collect();
+    let tail = head_open
+        .iter()
+        .rev()
+        .map(|(n, _)| format!("</{n}>"))
+        .collect();
     Some(Pieces {
         head,
+        skeleton,
         tail,
         entries,
     })
@@ -109,6 +121,11 @@ mod tests {
             "<?xml version=\"1.0\"?><rss><channel><title>T</title>"
         );
         assert_eq!(p.tail, "</channel></rss>");
+        assert_eq!(p.skeleton, "<rss><channel>");
+        assert_eq!(
+            p.with_entry(1).as_deref(),
+            Some("<rss><channel><item/></channel></rss>")
+        );
         assert_eq!(
             p.entries,
             [
