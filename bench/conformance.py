@@ -177,6 +177,11 @@ def run_newshound(binary, url):
     if r.returncode != 0:
         return {"error": r.stderr.decode("utf-8", "replace").strip(), "panic": b"panicked" in r.stderr}
     lines = [json.loads(line) for line in r.stdout.decode("utf-8").splitlines() if line.strip()]
+    if lines and "kind" not in lines[0]:
+        # The shape before issue #15 (item lines only, `id` the dedup key), to measure old binaries.
+        lines = [{"kind": "feed"}] + [
+            dict(e, kind="entry", title_source="title",
+                 id=e["id"][2:] if e["id"].startswith("g:") else None) for e in lines]
     feed = lines[0] if lines and lines[0].get("kind") == "feed" else {}
     return {"feed": feed, "entries": [line for line in lines if line.get("kind") == "entry"]}
 
