@@ -97,64 +97,77 @@ fn fix_references(doc: &str, warnings: &mut Vec<String>) -> Option<String> {
     let mut skip = Skipper::new(bytes);
     let mut i = 0;
     while let Some(amp) = memchr::memchr(b'&', &bytes[i..]).map(|at| i + at) {
-        if let Some(resume) = skip.inside(amp) {
-            i = resume;
-            continue;
-        }
         i = amp + 1;
         let rest = &bytes[amp + 1..];
+        // Most references in feeds are the predefined ones (escaped HTML): nothing to do, and no
+        // need to know whether they sit in a CDATA section.
+        if [&b"lt;"[..], b"gt;", b"amp;", b"quot;", b"apos;"]
+            .iter()
+            .any(|p| rest.starts_with(p))
+        {
+            continue;
+        }
         let semi = rest.iter().take(40).position(|&b| b == b';');
         let name = semi.map(|s| &doc[amp + 1..amp + 1 + s]);
-        let replacement: Option<String> = match name {
-            Some(n) if n.starts_with('#') => {
-                if char_ref_ok(&n[1..]) {
-                    None
-                } else {
-                    bad_refs += 1;
-                    Some("&amp;".to_owned())
-                }
-            }
-            Some("lt" | "gt" | "amp" | "apos" | "quot") => None,
+        enum Fix {
+            Bare,
+            BadRef,
+            Entity(String, String),
+        }
+        let fix = match name {
+            Some(n) if n.starts_with('#') => (!char_ref_ok(&n[1..])).then_some(Fix::BadRef),
             Some(n) if is_name(n) => {
                 if has_doctype {
                     None
                 } else {
                     let reference = format!("&{n};");
                     let decoded = html_escape::decode_html_entities(&reference).into_owned();
-                    if decoded == reference {
-                        // Not an HTML entity either: quick-xml keeps it as written.
-                        None
-                    } else {
-                        entity_count += 1;
-                        if entities.len() < 5 && !entities.contains(&reference) {
-                            entities.push(reference);
-                        }
-                        Some(
-                            decoded
-                                .chars()
-                                .map(|c| format!("&#{};", u32::from(c)))
-                                .collect(),
-                        )
-                    }
+                    // Not an HTML entity either: quick-xml keeps it as written.
+                    (decoded != reference).then(|| {
+                        let refs = decoded
+                            .chars()
+                            .map(|c| format!("&#{};", u32::from(c)))
+                            .collect();
+                        Fix::Entity(reference, refs)
+                    })
                 }
             }
-            _ => {
+            _ => Some(Fix::Bare),
+        };
+        let Some(fix) = fix else {
+            continue;
+        };
+        if let Some(resume) = skip.inside(amp) {
+            i = resume;
+            continue;
+        }
+        let replacement = match fix {
+            Fix::Bare => {
                 bare += 1;
-                Some("&amp;".to_owned())
+                "&amp;".to_owned()
+            }
+            Fix::BadRef => {
+                bad_refs += 1;
+                "&amp;".to_owned()
+            }
+            Fix::Entity(reference, refs) => {
+                entity_count += 1;
+                if entities.len() < 5 && !entities.contains(&reference) {
+                    entities.push(reference);
+                }
+                refs
             }
         };
-        if let Some(r) = replacement {
-            let o = out.get_or_insert_with(|| String::with_capacity(doc.len() + 64));
-            o.push_str(&doc[copied..amp]);
-            o.push_str(&r);
-            // A bare `&` is replaced alone; a named reference with its name and `;`.
-            copied = if r == "&amp;" {
-                amp + 1
-            } else {
-                amp + 2 + semi.unwrap_or(0)
-            };
-            i = copied;
-        }
+        let o = out.get_or_insert_with(|| String::with_capacity(doc.len() + 64));
+        o.push_str(&doc[copied..amp]);
+        o.push_str(&replacement);
+        // A bare `&` is replaced alone; a named reference with its name and `;`.
+        copied = if replacement == "&amp;" {
+            amp + 1
+        } else {
+            amp + 2 + semi.unwrap_or(0)
+        };
+        i = copied;
     }
     if entity_count > 0 {
         warnings.push(format!(
@@ -175,61 +188,54 @@ fn fix_references(doc: &str, warnings: &mut Vec<String>) -> Option<String> {
     Some(out)
 }
 
-/// Skips CDATA sections and comments: the `&`s inside them are text.
+/// Skips CDATA sections and comments: the `&`s inside them are text. Asked about increasing
+/// positions; each kind is searched for once over the document, so the whole is linear.
 struct Skipper<'a> {
     bytes: &'a [u8],
-    /// The next CDATA section or comment at or after the last position asked about:
-    /// `(start, end)` with `end` just past its terminator.
-    next: Option<(usize, usize)>,
-    searched_to: usize,
+    /// For CDATA sections and comments: the first one not yet behind the positions asked
+    /// about, `(start, end)` with `end` just past its terminator; `None` when there is none.
+    spans: [Option<(usize, usize)>; 2],
+    searched: [bool; 2],
 }
+
+const SKIPPED: [(&[u8], &[u8]); 2] = [(b"<![CDATA[", b"]]>"), (b"<!--", b"-->")];
 
 impl<'a> Skipper<'a> {
     fn new(bytes: &'a [u8]) -> Self {
         Skipper {
             bytes,
-            next: None,
-            searched_to: 0,
+            spans: [None; 2],
+            searched: [false; 2],
         }
     }
 
     /// `Some(end)` when `at` is inside a CDATA section or comment ending at `end`.
     fn inside(&mut self, at: usize) -> Option<usize> {
-        loop {
-            match self.next {
-                Some((start, end)) if at >= start && at < end => return Some(end),
-                Some((_, end)) if at >= end => self.next = None,
-                Some(_) => return None,
-                None => {
-                    if self.searched_to == usize::MAX {
-                        return None;
-                    }
-                    self.next = self.find_from(self.searched_to);
-                    match self.next {
-                        Some((_, end)) => self.searched_to = end,
-                        None => {
-                            self.searched_to = usize::MAX;
-                            return None;
-                        }
-                    }
-                }
+        for kind in 0..2 {
+            if !self.searched[kind] {
+                self.searched[kind] = true;
+                self.spans[kind] = self.find(kind, 0);
+            }
+            while let Some((_, end)) = self.spans[kind]
+                && end <= at
+            {
+                self.spans[kind] = self.find(kind, end);
+            }
+            if let Some((start, end)) = self.spans[kind]
+                && start <= at
+            {
+                return Some(end);
             }
         }
+        None
     }
 
-    fn find_from(&self, from: usize) -> Option<(usize, usize)> {
-        let hay = &self.bytes[from..];
-        let cdata = memmem::find(hay, b"<![CDATA[");
-        let comment = memmem::find(hay, b"<!--");
-        let (start, close): (usize, &[u8]) = match (cdata, comment) {
-            (Some(c), Some(m)) if m < c => (m, b"-->"),
-            (Some(c), _) => (c, b"]]>"),
-            (None, Some(m)) => (m, b"-->"),
-            (None, None) => return None,
-        };
-        let start = from + start;
-        let end = memmem::find(&self.bytes[start + 4..], close)
-            .map_or(self.bytes.len(), |e| start + 4 + e + close.len());
+    fn find(&self, kind: usize, from: usize) -> Option<(usize, usize)> {
+        let (open, close) = SKIPPED[kind];
+        let start = from + memmem::find(self.bytes.get(from..)?, open)?;
+        let body = start + open.len();
+        let end = memmem::find(&self.bytes[body..], close)
+            .map_or(self.bytes.len(), |e| body + e + close.len());
         Some((start, end))
     }
 }
@@ -274,6 +280,16 @@ mod tests {
         );
         assert_eq!(warnings.len(), 3, "{warnings:?}");
         assert!(repair("<a>&lt;p&gt; &#x3C; plain</a>", 0).is_none());
+    }
+
+    #[test]
+    fn ampersands_in_any_of_many_cdata_sections_and_comments_stay() {
+        let doc = "<a><![CDATA[x]]><![CDATA[y & z]]><!-- c --><![CDATA[&]]><!-- & -->AT&T<![CDATA[&]]></a>";
+        let (out, _) = repair(doc, 0).expect("changed");
+        assert_eq!(
+            out,
+            "<a><![CDATA[x]]><![CDATA[y & z]]><!-- c --><![CDATA[&]]><!-- & -->AT&amp;T<![CDATA[&]]></a>"
+        );
     }
 
     #[test]
