@@ -457,7 +457,13 @@ fn match_items(matcher: &Matcher, feed: &str, parsed: ParsedFeed) -> ParsedFeedW
         .collect();
     let warning = (!parsed.warnings.is_empty()).then(|| parsed.warnings.join("; "));
     if let Some(w) = &warning {
-        tracing::warn!(warning = ?Untrusted(w), "feed read with problems");
+        // Entries lost are worth a warning; a document read leniently (entities, a charset
+        // guessed) is noted, and shown by `feeds`, without one on every poll.
+        if parsed.unreadable + parsed.empty > 0 {
+            tracing::warn!(warning = ?Untrusted(w), "feed read with problems");
+        } else {
+            tracing::info!(warning = ?Untrusted(w), "feed read with problems");
+        }
     }
     ParsedFeedWithMatches {
         title: parsed.title,

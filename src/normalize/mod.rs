@@ -43,8 +43,10 @@ pub struct ParsedFeed {
     /// What was recovered from or skipped in a document that was read anyway (like feedparser's
     /// `bozo`): not well-formed XML read leniently, a charset guessed, unreadable entries.
     pub warnings: Vec<String>,
-    /// Entries that could not be read and were skipped (each is also in `warnings`).
+    /// Entries that could not be read and were skipped (counted in `warnings` too).
     pub unreadable: usize,
+    /// Entries read but skipped for having nothing in them: no id, link, title or text.
+    pub empty: usize,
     /// RSS `<ttl>`, in minutes.
     pub ttl: Option<u32>,
     /// RSS `<skipHours>` (UTC hours) and `<skipDays>` (0 = Monday).
@@ -527,6 +529,7 @@ fn finish(
         entries: metas,
         warnings,
         unreadable: unreadable.len(),
+        empty,
         ttl: feed.ttl,
         skip_hours: Vec::new(),
         skip_days: Vec::new(),
