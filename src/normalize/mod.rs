@@ -262,7 +262,13 @@ fn xml_format(doc: &str) -> &'static str {
     let tag = &head[tag_at..];
     let tag = &tag[..tag.find('>').unwrap_or(tag.len())];
     match local {
-        "feed" if tag.contains("purl.org/atom/ns#") || tag.contains("0.3") => "atom03",
+        "feed"
+            if tag.contains("purl.org/atom/ns#")
+                || tag.contains("version=\"0.3\"")
+                || tag.contains("version='0.3'") =>
+        {
+            "atom03"
+        }
         "feed" => "atom10",
         "RDF" if head.contains("my.netscape.com/rdf/simple/0.9/") => "rss090",
         "RDF" => "rss10",
