@@ -94,10 +94,12 @@ impl ParseError {
 
 /// Parses and normalizes a feed document.
 ///
-/// `content_type` is the HTTP `Content-Type` (its charset is used when the document declares
-/// none); `base` is the URL the document came from, used to resolve relative links when the
-/// document gives no `xml:base`; `now` is when it was fetched (dates far in the future are
-/// dropped relative to it).
+/// `content_type` is the HTTP `Content-Type` (its charset wins over the document's declaration,
+/// as RFC 7303 says; a byte-order mark wins over both); `base` is where the document came from
+/// (its `Content-Location`, else the URL after redirects), used to resolve relative links when
+/// the document gives no `xml:base`; `now` is when it was fetched (dates far in the future are
+/// dropped relative to it). What was recovered or skipped on the way is in the result's
+/// `warnings`.
 pub fn parse_feed(
     bytes: &[u8],
     content_type: Option<&str>,
