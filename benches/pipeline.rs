@@ -285,6 +285,7 @@ fn record(feed: usize, items: Vec<Item>) -> PollRecord {
             ttl: None,
             skip_hours: vec![],
             skip_days: vec![],
+            warning: None,
             items: items
                 .into_iter()
                 .map(|item| MatchedItem {

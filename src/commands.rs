@@ -503,6 +503,12 @@ pub fn feeds(cfg: &Config, args: &ListArgs) -> i32 {
                 Untrusted(s.last_error.as_deref().unwrap_or(""))
             );
         }
+        if s.consecutive_failures == 0
+            && s.last_error_class.as_deref() == Some("warning")
+            && let Some(w) = &s.last_error
+        {
+            let _ = writeln!(out, "  warning:        {}", Untrusted(w));
+        }
         if let Some(r) = &s.redirect_url {
             let _ = writeln!(
                 out,
@@ -659,11 +665,27 @@ pub fn alerts(cfg: &Config, args: &AlertsArgs) -> i32 {
     exit::OK
 }
 
-/// The `parse` output shape (stable): one object per item.
+/// The `parse --json` output shape (stable, documented in the README): a first line for the
+/// feed, then one line per item.
+#[derive(Serialize)]
+struct ParsedFeedJson<'a> {
+    kind: &'static str,
+    title: Option<&'a str>,
+    link: Option<&'a str>,
+    format: &'a str,
+    updated: Option<DateTime<Utc>>,
+    warnings: &'a [String],
+}
+
 #[derive(Serialize)]
 struct ParsedItemJson<'a> {
-    id: String,
+    kind: &'static str,
+    /// The entry's id as published; `null` when it has none.
+    id: Option<&'a str>,
+    /// newshound's dedup key for the item within its feed.
+    key: String,
     title: &'a str,
+    title_source: &'a str,
     url: Option<&'a str>,
     canonical_url: Option<&'a str>,
     published: Option<DateTime<Utc>>,
@@ -695,11 +717,26 @@ pub async fn parse(cfg: Option<&Config>, args: &ParseArgs) -> i32 {
         }
     };
     let mut out = std::io::stdout().lock();
-    for i in &parsed.items {
+    if args.json {
+        let head = ParsedFeedJson {
+            kind: "feed",
+            title: parsed.title.as_deref(),
+            link: parsed.link.as_deref(),
+            format: parsed.format,
+            updated: parsed.updated,
+            warnings: &parsed.warnings,
+        };
+        let _ = writeln!(out, "{}", serde_json::to_string(&head).unwrap_or_default());
+    }
+    for (n, i) in parsed.items.iter().enumerate() {
+        let meta = parsed.entries.get(n);
         if args.json {
             let row = ParsedItemJson {
-                id: i.key.as_stored(),
+                kind: "entry",
+                id: meta.and_then(|m| m.id.as_deref()),
+                key: i.key.as_stored(),
                 title: &i.title,
+                title_source: meta.map_or("title", |m| m.title_source),
                 url: i.url.as_deref(),
                 canonical_url: i.canonical_url.as_deref(),
                 published: i.published,
@@ -719,6 +756,9 @@ pub async fn parse(cfg: Option<&Config>, args: &ParseArgs) -> i32 {
         }
     }
     if !args.json {
+        for w in &parsed.warnings {
+            let _ = writeln!(out, "warning: {}", Untrusted(w));
+        }
         let _ = writeln!(
             out,
             "{} items ({}{})",

@@ -40,7 +40,8 @@ pub struct Body {
     pub content_type: Option<String>,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
-    /// Where the bytes came from (after redirects): the base for relative links.
+    /// The base for relative links: where the bytes came from (after redirects), or the
+    /// response's `Content-Location` resolved against it.
     pub final_url: Option<Url>,
     /// Set when every redirect hop was permanent (301/308).
     pub permanent_redirect: Option<Url>,
@@ -366,6 +367,7 @@ impl Fetcher {
             let content_type = text(header::CONTENT_TYPE);
             let etag = text(header::ETAG);
             let last_modified = text(header::LAST_MODIFIED);
+            let base = text(header::CONTENT_LOCATION).and_then(|l| url.join(&l).ok());
             let (bytes, budget) = read_capped(resp, req.max_body_bytes, &self.budget).await?;
             return Ok(FetchOutcome::Modified(Box::new(Body {
                 status: status.as_u16(),
@@ -373,7 +375,7 @@ impl Fetcher {
                 content_type,
                 etag,
                 last_modified,
-                final_url: Some(url),
+                final_url: Some(base.unwrap_or(url)),
                 permanent_redirect: moved,
                 cache,
                 budget,

@@ -535,6 +535,7 @@ impl Poller {
                             skip_hours: parsed.skip_hours,
                             skip_days: parsed.skip_days,
                             items: parsed.items,
+                            warning: parsed.warning,
                         }
                     }
                     Err(e) => {
@@ -676,6 +677,8 @@ pub(crate) struct ParsedFeedWithMatches {
     skip_hours: Vec<u8>,
     skip_days: Vec<u8>,
     items: Vec<MatchedItem>,
+    /// The parser's warnings, joined ("3 of 50 entries unreadable: …"); logged once here.
+    warning: Option<String>,
 }
 
 /// Runs every topic over every item of a parsed feed.
@@ -704,12 +707,23 @@ fn match_items(matcher: &Matcher, feed: &str, parsed: ParsedFeed) -> ParsedFeedW
             }
         })
         .collect();
+    let warning = (!parsed.warnings.is_empty()).then(|| parsed.warnings.join("; "));
+    if let Some(w) = &warning {
+        // Entries lost are worth a warning; a document read leniently (entities, a charset
+        // guessed) is noted, and shown by `feeds`, without one on every poll.
+        if parsed.unreadable + parsed.empty > 0 {
+            tracing::warn!(warning = ?Untrusted(w), "feed read with problems");
+        } else {
+            tracing::info!(warning = ?Untrusted(w), "feed read with problems");
+        }
+    }
     ParsedFeedWithMatches {
         title: parsed.title,
         ttl: parsed.ttl,
         skip_hours: parsed.skip_hours,
         skip_days: parsed.skip_days,
         items,
+        warning,
     }
 }
 

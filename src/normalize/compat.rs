@@ -2,7 +2,7 @@
 //!
 //! | feed-rs 3.0 gap                                              | what happens here                      |
 //! |--------------------------------------------------------------|----------------------------------------|
-//! | can panic on some UTF-16 input; trusts only the XML prolog    | [`to_utf8`]: BOM, prolog, HTTP charset, then Windows-1252; always hands feed-rs UTF-8 |
+//! | can panic on some UTF-16 input; trusts only the XML prolog    | [`to_utf8`]: BOM, HTTP charset, prolog, then Windows-1252; always hands feed-rs UTF-8 |
 //! | `<rss>` without version, or 0.90/0.93/0.94/2.01 → no feed root | version rewritten to 2.0              |
 //! | RSS in the UserLand or Netscape namespaces → no items          | namespace mapped to RSS               |
 //! | Atom 0.3 → an empty feed, no error                             | namespace mapped to Atom 1.0; `issued`/`modified` → `published`/`updated` |
@@ -10,7 +10,7 @@
 //! | `dc:title` ignored                                             | becomes the title when there is none  |
 //! | `dcterms:modified`/`dcterms:created` ignored                   | becomes the date when there is none   |
 //! | ISO-8601 dates without seconds missed                          | [`super::dates::parse`]               |
-//! | a whole JSON Feed rejected over one numeric `id`               | [`repair_json`] turns numeric ids into strings |
+//! | a whole JSON Feed rejected over one numeric `id`, or an `http:` version URL | [`repair_json`] turns numeric ids into strings, `http:` into `https:` |
 //!
 //! The XML repairs are a streaming rewrite with quick-xml (the parser feed-rs itself uses), run
 //! only when a cheap scan says the document needs one.
@@ -30,11 +30,15 @@ const NETSCAPE: &str = "http://my.netscape.com/rdf/simple/0.9/";
 const DC: &str = "http://purl.org/dc/elements/1.1/";
 const DCTERMS: &str = "http://purl.org/dc/terms/";
 
-/// Decodes a document to UTF-8. The encoding comes from, in order: a byte-order mark, the XML
-/// prolog, the HTTP `Content-Type` charset; a document that claims (or defaults to) UTF-8 but is
-/// not valid UTF-8 is read as Windows-1252, the usual culprit. The prolog is rewritten to say
-/// UTF-8 whenever the bytes change.
-pub fn to_utf8<'a>(bytes: &'a [u8], http_charset: Option<&str>) -> Cow<'a, str> {
+/// Decodes a document to UTF-8. The encoding comes from, in order (RFC 7303 §3, as feedparser
+/// reads it): a byte-order mark, the HTTP `Content-Type` charset, the XML prolog; a document that
+/// claims (or defaults to) UTF-8 but is not valid UTF-8 is read as Windows-1252, the usual
+/// culprit, and `warning` says so. The prolog is rewritten to say UTF-8 whenever the bytes change.
+pub fn to_utf8<'a>(
+    bytes: &'a [u8],
+    http_charset: Option<&str>,
+    warning: &mut Option<String>,
+) -> Cow<'a, str> {
     if let Some((enc, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
         if enc == encoding_rs::UTF_8
             && let Ok(s) = std::str::from_utf8(&bytes[bom_len..])
@@ -48,24 +52,37 @@ pub fn to_utf8<'a>(bytes: &'a [u8], http_charset: Option<&str>) -> Cow<'a, str> 
         prolog_encoding(bytes).and_then(|label| encoding_rs::Encoding::for_label(label.as_bytes()));
     let from_http =
         http_charset.and_then(|c| encoding_rs::Encoding::for_label(c.trim().as_bytes()));
-    let encoding = declared.or(from_http).unwrap_or(encoding_rs::UTF_8);
-    // A prolog that says UTF-16 on bytes with no BOM is a lie we cannot act on; treat as UTF-8.
-    let encoding = if encoding == encoding_rs::UTF_16LE || encoding == encoding_rs::UTF_16BE {
-        encoding_rs::UTF_8
-    } else {
-        encoding
+    // A charset that says UTF-16 on bytes with no BOM is a lie we cannot act on (ASCII-compatible
+    // bytes that begin `<?xml`): skip it.
+    let ascii_compatible = |e: &&'static encoding_rs::Encoding| {
+        *e != encoding_rs::UTF_16LE && *e != encoding_rs::UTF_16BE
     };
+    let encoding = from_http
+        .filter(ascii_compatible)
+        .or(declared.filter(ascii_compatible))
+        .unwrap_or(encoding_rs::UTF_8);
     if encoding == encoding_rs::UTF_8 {
         if let Ok(s) = std::str::from_utf8(bytes) {
             return Cow::Borrowed(s);
         }
-        let fallback = from_http
+        let fallback = declared
             .filter(|e| *e != encoding_rs::UTF_8)
+            .filter(ascii_compatible)
             .unwrap_or(encoding_rs::WINDOWS_1252);
+        *warning = Some(format!(
+            "the document is not valid UTF-8 as it says; read as {}",
+            fallback.name()
+        ));
         let (text, _, _) = fallback.decode(bytes);
         return Cow::Owned(rewrite_prolog_encoding(&text));
     }
-    let (text, _, _) = encoding.decode(bytes);
+    let (text, _, malformed) = encoding.decode(bytes);
+    if malformed {
+        *warning = Some(format!(
+            "the document has bytes that are not {}; replaced",
+            encoding.name()
+        ));
+    }
     Cow::Owned(rewrite_prolog_encoding(&text))
 }
 
@@ -182,6 +199,8 @@ pub struct Scan {
     pub entries: usize,
     /// The document has RSS `<skipHours>` or `<skipDays>`.
     pub has_skip: bool,
+    /// Which of [`super::lenient::KNOWN_PREFIXES`] element names use (a bit each).
+    pub prefixes: u16,
 }
 
 /// The namespaces whose presence anywhere means the document needs the repair pass.
@@ -218,16 +237,40 @@ pub fn scan(doc: &str) -> Scan {
             }
         } else if entry_at(i, ":item") || entry_at(i, ":entry") {
             out.entries += 1;
+            out.prefixes |= prefix_before(bytes, i);
         } else if (i >= 2 && at(i - 2, "dc:title"))
             || (i >= 4
                 && &bytes[i - 4..i] == b"http"
                 && REPAIR_NAMESPACES.iter().any(|ns| at(i - 4, ns)))
         {
             out.needs_repair = true;
+            out.prefixes |= prefix_before(bytes, i);
+        } else {
+            out.prefixes |= prefix_before(bytes, i);
         }
     }
     out.needs_repair |= head_needs_repair(doc);
     out
+}
+
+/// The bit of the well-known prefix naming the element whose `:` is at `colon`, if any.
+fn prefix_before(bytes: &[u8], colon: usize) -> u16 {
+    if !bytes
+        .get(colon.wrapping_sub(1))
+        .is_some_and(u8::is_ascii_lowercase)
+    {
+        return 0;
+    }
+    for (bit, (prefix, _)) in super::lenient::KNOWN_PREFIXES.iter().enumerate() {
+        let len = prefix.len();
+        if colon > len
+            && bytes[colon - len - 1] == b'<'
+            && &bytes[colon - len..colon] == prefix.as_bytes()
+        {
+            return 1 << bit;
+        }
+    }
+    0
 }
 
 /// The scan as it was first written, an Aho-Corasick automaton over every byte: the oracle
@@ -263,6 +306,11 @@ pub fn scan_with_automaton(doc: &str) -> Scan {
         }
     }
     out.needs_repair |= head_needs_repair(doc);
+    for (bit, (prefix, _)) in super::lenient::KNOWN_PREFIXES.iter().enumerate() {
+        if doc.contains(&format!("<{prefix}:")) {
+            out.prefixes |= 1 << bit;
+        }
+    }
     out
 }
 
@@ -783,12 +831,21 @@ pub fn skip_schedule(doc: &str) -> (Vec<u8>, Vec<u8>) {
 /// A link added only so feed-rs keeps an RSS 1.0 item; never stored.
 pub const PLACEHOLDER_LINK: &str = "urn:newshound:no-link";
 
-/// JSON Feed with numeric `id`s (feed-rs rejects the whole feed): ids turned into strings.
-/// `None` when nothing needed changing or the text is not JSON.
+/// JSON Feed with numeric `id`s (feed-rs rejects the whole feed): ids turned into strings; a
+/// version URL with `http:` (as early JSON Feeds wrote it; feed-rs knows only `https:`) given
+/// `https:`. `None` when nothing needed changing or the text is not JSON.
 pub fn repair_json(doc: &str) -> Option<String> {
     let mut value: serde_json::Value = serde_json::from_str(doc).ok()?;
-    let items = value.get_mut("items")?.as_array_mut()?;
     let mut changed = false;
+    if let Some(version) = value.get_mut("version")
+        && let Some(rest) = version
+            .as_str()
+            .and_then(|v| v.strip_prefix("http://jsonfeed.org/"))
+    {
+        *version = serde_json::Value::String(format!("https://jsonfeed.org/{rest}"));
+        changed = true;
+    }
+    let items = value.get_mut("items")?.as_array_mut()?;
     for item in items {
         if let Some(id) = item.get_mut("id")
             && id.is_number()

@@ -35,14 +35,22 @@ fn rfc3339ish(t: &str) -> Option<DateTime<Utc>> {
     }
     let t = t.replacen(' ', "T", 1);
     let (body, offset) = split_offset(&t);
-    let naive = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y%m%dT%H%M%S"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(body, f).ok())
-        .or_else(|| {
-            NaiveDate::parse_from_str(body, "%Y-%m-%d")
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-        })?;
+    // Slashes as well as dashes: "2020/1/10 14:33:00" (Chinese and Japanese sites).
+    let naive = [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y%m%dT%H%M%S",
+        "%Y/%m/%dT%H:%M:%S",
+        "%Y/%m/%dT%H:%M",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(body, f).ok())
+    .or_else(|| {
+        ["%Y-%m-%d", "%Y/%m/%d"]
+            .iter()
+            .find_map(|f| NaiveDate::parse_from_str(body, f).ok())
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+    })?;
     let offset = offset?;
     offset
         .from_local_datetime(&naive)
@@ -132,6 +140,9 @@ fn rfc2822ish(t: &str) -> Option<DateTime<Utc>> {
         "%d %B %Y %H:%M:%S %z",
         "%b %d %Y %H:%M:%S %z",
         "%d %b %y %H:%M:%S %z",
+        // A 12-hour clock: "Sat, Dec 16 2023 02:02:33 PM".
+        "%b %d %Y %I:%M:%S %p %z",
+        "%d %b %Y %I:%M:%S %p %z",
     ]
     .iter()
     .find_map(|f| DateTime::parse_from_str(&candidate, f).ok())
@@ -180,6 +191,12 @@ mod tests {
             iso("Tuesday, 31 December 2024 02:53:00"),
             "2024-12-31T02:53:00+00:00"
         );
+        // Seen in the shared corpus (issue #15): a 12-hour clock, and slashes.
+        assert_eq!(
+            iso("Sat, Dec 16 2023 02:02:33 PM"),
+            "2023-12-16T14:02:33+00:00"
+        );
+        assert_eq!(iso("2020/1/10 14:33:00"), "2020-01-10T14:33:00+00:00");
     }
 
     #[test]

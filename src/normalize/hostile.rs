@@ -118,6 +118,10 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         // Found by the `feed` fuzzer: canonicalizing re-escapes the query (`:` → `%3A`), so a
         // link under the length limit had a canonical URL, and item key, three times over it.
         ("a link whose query triples when re-escaped", rss(&format!("<item><title>t</title><link>http://a.example/0?{}</link></item>", ":".repeat(1_500))).into_bytes(), "items:1"),
+        // Issue #15: entries read one by one when one is unreadable; a large head is not read
+        // again for each of them.
+        ("a 1 MB channel description and 1,000 unreadable entries", rss(&format!("<description>{}</description>{}", "d".repeat(1 << 20), "<item><guid>g</guid><title>t</b></item>".repeat(1000))).into_bytes(), "error:invalid_feed"),
+        ("1,000 entries, every other one unreadable", rss(&(0..1000).map(|i| if i % 2 == 0 { format!("<item><guid>{i}</guid><title>t{i}</title></item>") } else { format!("<item><guid>{i}</guid><title>t</b></item>") }).collect::<String>()).into_bytes(), "items:500"),
         ("processing instructions", rss(&format!("<?php system('id'); ?>{}", item("t"))).into_bytes(), "items:1"),
     ]
 }

@@ -31,7 +31,7 @@ const RSS2: &str = r#"<?xml version="1.0"?>
 #[test]
 fn rss2_item_is_normalized() {
     let feed = parse(RSS2).unwrap();
-    assert_eq!(feed.format, "rss2.0");
+    assert_eq!(feed.format, "rss20");
     assert_eq!(feed.ttl, Some(30));
     let it = &feed.items[0];
     assert_eq!(it.key, ItemKey::Guid("story-1".into()));
@@ -267,10 +267,20 @@ fn a_document_cut_off_in_transfer_says_so() {
             "{cut}: {err}"
         );
     }
-    // A whole document that is broken inside is not called truncated, even with a comment
-    // after its root.
+    // A whole document broken inside one entry is not called truncated, even with a comment
+    // after its root: that entry is skipped and reported, the others are read (issue #15).
     let broken = whole.replace("<title>A</title>", "<title>A</oops>") + "<!-- cached -->";
-    let err = parse(&broken).unwrap_err();
+    let feed = parse(&broken).unwrap();
+    assert_eq!(feed.items.len(), 1);
+    assert_eq!(feed.items[0].title, "B");
+    assert_eq!(feed.unreadable, 1);
+    assert!(
+        feed.warnings[0].starts_with("1 of 2 entries unreadable: "),
+        "{:?}",
+        feed.warnings
+    );
+    let both_broken = broken.replace("<title>B</title>", "<title>B</oops>");
+    let err = parse(&both_broken).unwrap_err();
     assert!(!err.to_string().contains("ends before"), "{err}");
 }
 
@@ -310,4 +320,209 @@ fn skip_hours_and_skip_days_are_read() {
     let feed = parse(doc).unwrap();
     assert_eq!(feed.skip_hours, [0, 1]);
     assert_eq!(feed.skip_days, [5, 6]);
+}
+
+// Issue #15: every entry of every real-world feed. One test per symptom.
+
+const ATOM03_HEAD: &str = r#"<?xml version="1.0"?><feed version="0.3" xmlns="http://purl.org/atom/ns#"><title>Old</title>"#;
+
+fn atom03_entry(id: &str, construct: &str) -> String {
+    format!(
+        "<entry><id>{id}</id><link rel=\"alternate\" type=\"text/html\" href=\"https://old.example/{id}\"/>{construct}</entry>"
+    )
+}
+
+#[test]
+fn issue_15_atom_03_text_constructs_of_every_type_and_mode_are_plain_text() {
+    let cases = [
+        (
+            r#"<title type="application/xhtml+xml" mode="xml"><div xmlns="http://www.w3.org/1999/xhtml">An <b>xhtml</b> title</div></title>"#,
+            "An xhtml title",
+        ),
+        (
+            r#"<title type="text/html" mode="escaped">&lt;em&gt;Escaped&lt;/em&gt; title</title>"#,
+            "Escaped title",
+        ),
+        (
+            r#"<title type="text/plain">Plain title</title>"#,
+            "Plain title",
+        ),
+        (
+            r#"<title mode="base64" type="text/plain">QmFzZTY0IHRpdGxl</title>"#,
+            "Base64 title",
+        ),
+        (
+            r#"<title type="text/x-unknown">Unknown type</title>"#,
+            "Unknown type",
+        ),
+    ];
+    let entries: String = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (c, _))| atom03_entry(&format!("e{i}"), c))
+        .collect();
+    let feed = parse(&format!("{ATOM03_HEAD}{entries}</feed>")).unwrap();
+    assert_eq!(feed.format, "atom03");
+    let titles: Vec<&str> = feed.items.iter().map(|i| i.title.as_str()).collect();
+    let expected: Vec<&str> = cases.iter().map(|(_, t)| *t).collect();
+    assert_eq!(titles, expected);
+}
+
+#[test]
+fn issue_15_atom_03_content_modes_are_plain_text() {
+    let entries = [
+        atom03_entry(
+            "x",
+            r#"<title>X</title><content type="application/xhtml+xml" mode="xml"><div xmlns="http://www.w3.org/1999/xhtml"><p>Inline body</p></div></content>"#,
+        ),
+        atom03_entry(
+            "b",
+            r#"<title>B</title><content type="text/html" mode="base64">PHA+QmFzZTY0IGJvZHk8L3A+</content>"#,
+        ),
+        atom03_entry(
+            "i",
+            r#"<title>I</title><content type="image/png" mode="base64">iVBORw0KGgo=</content>"#,
+        ),
+    ]
+    .concat();
+    let feed = parse(&format!("{ATOM03_HEAD}{entries}</feed>")).unwrap();
+    let summaries: Vec<&str> = feed.items.iter().map(|i| i.summary.as_str()).collect();
+    assert_eq!(summaries, ["Inline body", "Base64 body", ""]);
+}
+
+#[test]
+fn issue_15_one_unreadable_entry_does_not_take_down_the_feed() {
+    // An Atom 1.0 entry with a type feed-rs rejects is rewritten and read; one whose markup is
+    // broken is skipped, counted and reported, and the others are read.
+    let doc = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>
+<entry><id>1</id><title>First</title></entry>
+<entry><id>2</id><title type="application/xhtml+xml"><div xmlns="http://www.w3.org/1999/xhtml">Second</div></title></entry>
+<entry><id>3</id><title>Third</title><summary>a <b>bold</i> move</summary></entry>
+<entry><id>4</id><title>Fourth</title></entry></feed>"#;
+    let feed = parse(doc).unwrap();
+    let titles: Vec<&str> = feed.items.iter().map(|i| i.title.as_str()).collect();
+    assert_eq!(titles, ["First", "Second", "Fourth"]);
+    assert_eq!(feed.unreadable, 1);
+    assert!(
+        feed.warnings
+            .iter()
+            .any(|w| w.starts_with("1 of 4 entries unreadable: ")),
+        "{:?}",
+        feed.warnings
+    );
+}
+
+#[test]
+fn issue_15_entries_with_only_an_id_a_link_or_a_description_are_items() {
+    let doc = r#"<rss version="2.0"><channel><title>T</title>
+<item><guid>only-a-guid</guid></item>
+<item><link>https://m.example/only-a-link</link></item>
+<item><description>&lt;p&gt;Just posted a toot about the summit. Nothing else to it, really.&lt;/p&gt;</description></item>
+</channel></rss>"#;
+    let feed = parse(doc).unwrap();
+    assert_eq!(feed.items.len(), 3);
+    assert_eq!(feed.items[0].key, ItemKey::Guid("only-a-guid".into()));
+    assert_eq!(feed.entries[0].id.as_deref(), Some("only-a-guid"));
+    assert_eq!(feed.entries[0].title_source, "none");
+    assert_eq!(
+        feed.items[1].key,
+        ItemKey::Url("https://m.example/only-a-link".into())
+    );
+    assert!(matches!(feed.items[2].key, ItemKey::Hash(_)));
+    assert_eq!(feed.items[2].title, "Just posted a toot about the summit.");
+    assert_eq!(feed.entries[2].title_source, "summary");
+    // Atom: an entry with only an id.
+    let atom = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title><entry><id>urn:x:1</id></entry></feed>"#;
+    assert_eq!(items(atom)[0].key, ItemKey::Guid("urn:x:1".into()));
+}
+
+#[test]
+fn issue_15_the_feeds_own_id_and_format_are_kept() {
+    let feed = parse(RSS2).unwrap();
+    assert_eq!(feed.entries[0].id.as_deref(), Some("story-1"));
+    assert_eq!(feed.link.as_deref(), Some("https://news.example/"));
+    let rdf = parse(RDF).unwrap();
+    assert_eq!(rdf.format, "rss10");
+    assert_eq!(rdf.entries[1].id.as_deref(), Some("https://r.example/b"));
+    let no_guid = r#"<rss version="0.91"><channel><title>T</title><item><title>x</title><link>https://a.example/1</link></item></channel></rss>"#;
+    let feed = parse(no_guid).unwrap();
+    assert_eq!(feed.format, "rss091");
+    assert_eq!(feed.entries[0].id, None);
+}
+
+#[test]
+fn issue_15_html_entities_and_bare_ampersands_are_read_with_a_warning() {
+    let doc = "<rss version=\"2.0\"><channel><title>Caf&eacute;</title><item><guid>1</guid><title>AT&T &ndash; na&iuml;ve&hellip;&nbsp;ok</title><link>https://e.example/?a=1&b=2</link></item></channel></rss>";
+    let feed = parse(doc).unwrap();
+    assert_eq!(feed.title.as_deref(), Some("Café"));
+    assert_eq!(feed.items[0].title, "AT&T – naïve… ok");
+    assert_eq!(
+        feed.items[0].url.as_deref(),
+        Some("https://e.example/?a=1&b=2")
+    );
+    assert_eq!(feed.warnings.len(), 2, "{:?}", feed.warnings);
+}
+
+#[test]
+fn issue_15_leading_whitespace_and_undeclared_prefixes_are_read_with_a_warning() {
+    let doc = "\n  \n<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>T</title><item><guid>1</guid><title>t</title><content:encoded>&lt;p&gt;Full text&lt;/p&gt;</content:encoded><dc:creator>Desk</dc:creator></item></channel></rss>";
+    let feed = parse(doc).unwrap();
+    assert_eq!(feed.items[0].summary, "Full text");
+    assert_eq!(feed.items[0].authors, ["Desk"]);
+    assert!(
+        feed.warnings.iter().any(|w| w.contains("whitespace")),
+        "{:?}",
+        feed.warnings
+    );
+    assert!(
+        feed.warnings.iter().any(|w| w.contains("content:, dc:")),
+        "{:?}",
+        feed.warnings
+    );
+}
+
+#[test]
+fn issue_15_the_http_charset_wins_over_the_prolog_as_rfc_7303_says() {
+    let mut doc = b"<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"><channel><title>T</title><item><guid>1</guid><title>".to_vec();
+    doc.extend_from_slice(&[0xcf, 0xf0, 0xe8]); // "При" in windows-1251
+    doc.extend_from_slice(b"</title></item></channel></rss>");
+    let feed = parse_feed(
+        &doc,
+        Some("application/rss+xml; charset=windows-1251"),
+        None,
+        now(),
+    )
+    .unwrap();
+    assert_eq!(feed.items[0].title, "При");
+}
+
+#[test]
+fn issue_22_nul_bytes_and_invalid_utf8_are_reported() {
+    let mut doc =
+        b"<rss version=\"2.0\"><channel><title>T</title><item><guid>1</guid><title>caf".to_vec();
+    doc.push(0xe9);
+    doc.extend_from_slice(b"\0!</title></item><item></item></channel></rss>");
+    let feed = parse_feed(&doc, None, None, now()).unwrap();
+    assert_eq!(feed.items[0].title, "café!");
+    let all = feed.warnings.join("\n");
+    for expected in [
+        "not valid UTF-8 as it says; read as windows-1252",
+        "1 NUL bytes removed",
+        "1 of 2 entries skipped: no id, link, title or text",
+    ] {
+        assert!(all.contains(expected), "{expected:?} not in {all}");
+    }
+}
+
+#[test]
+fn issue_15_an_id_that_is_a_web_url_links_an_entry_without_a_link() {
+    let doc = r#"<rss version="2.0"><channel><title>T</title><item><title>P</title><guid>https://p.example/1</guid></item></channel></rss>"#;
+    assert_eq!(items(doc)[0].url.as_deref(), Some("https://p.example/1"));
+}
+
+#[test]
+fn issue_15_an_rss_item_has_no_updated_date_unless_it_gives_one() {
+    let it = &items(RSS2)[0];
+    assert!(it.published.is_some());
+    assert_eq!(it.updated, None);
 }

@@ -114,6 +114,9 @@ pub enum PollOutcome {
         skip_hours: Vec<u8>,
         skip_days: Vec<u8>,
         items: Vec<MatchedItem>,
+        /// What the parser recovered from or skipped ("3 of 50 entries unreadable: …"), shown
+        /// by `feeds` until the next poll.
+        warning: Option<String>,
     },
     /// 304 (or an unchanged file).
     NotModified {
@@ -1013,6 +1016,7 @@ fn record_in(
             skip_hours,
             skip_days,
             items,
+            warning,
         } => {
             ingest(
                 tx,
@@ -1027,9 +1031,10 @@ fn record_in(
             )?;
             tx.execute_cached(
                 "UPDATE feeds SET etag = ?2, last_modified = ?3, last_fetch_at = ?4, last_success_at = ?4, last_status = ?5,
-                    last_error = NULL, last_error_class = NULL, consecutive_failures = 0, title = coalesce(?6, title),
+                    last_error = ?10, last_error_class = CASE WHEN ?10 IS NULL THEN NULL ELSE 'warning' END,
+                    consecutive_failures = 0, title = coalesce(?6, title),
                     ttl_minutes = ?7, skip_hours = ?8, skip_days = ?9, dead_since = NULL WHERE id = ?1",
-                params![feed_id, etag, last_modified, at, status, title, ttl, join_list(skip_hours), join_list(skip_days)],
+                params![feed_id, etag, last_modified, at, status, title, ttl, join_list(skip_hours), join_list(skip_days), warning],
             )?;
             summary.adopted = note_redirect(tx, feed_id, permanent_redirect.as_deref())?;
         }

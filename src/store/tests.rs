@@ -40,6 +40,7 @@ fn fetched(feed: &str, items: Vec<Item>, matches: &[&str]) -> PollRecord {
             ttl: None,
             skip_hours: vec![],
             skip_days: vec![],
+            warning: None,
             items: items
                 .into_iter()
                 .map(|item| MatchedItem {

@@ -71,11 +71,14 @@ fn parse_prints_normalized_items_as_json_lines() {
     );
     let r = run_bin(&["parse", &path, "--json"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let items = json_lines(&r.stdout);
+    let lines = json_lines(&r.stdout);
+    assert_eq!(lines[0]["kind"], "feed");
+    let items = &lines[1..];
     assert_eq!(items.len(), 5);
     let first = &items[0];
     for key in [
         "id",
+        "key",
         "title",
         "url",
         "published",
@@ -86,7 +89,8 @@ fn parse_prints_normalized_items_as_json_lines() {
     ] {
         assert!(first.get(key).is_some(), "missing {key}: {first}");
     }
-    assert_eq!(first["id"], "g:jn-20241231-0001");
+    assert_eq!(first["id"], "jn-20241231-0001");
+    assert_eq!(first["key"], "g:jn-20241231-0001");
     assert_eq!(first["published"], "2024-12-31T02:53:00Z");
     assert_eq!(first["categories"], serde_json::json!(["Politics"]));
     assert!(

@@ -11,4 +11,5 @@ mod hostile;
 mod logging;
 mod netns;
 mod opml;
+mod parsing;
 mod topics;
