@@ -712,7 +712,13 @@ pub async fn parse(cfg: Option<&Config>, args: &ParseArgs) -> i32 {
     let parsed = match poll::fetch_and_parse(&defaults, &source).await {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: {}: {}", source, Untrusted(&format!("{e:#}")));
+            // A file error names its path already; an HTTP one may not name the URL.
+            let message = format!("{e:#}");
+            if message.contains(&source.to_string()) {
+                eprintln!("error: {}", Untrusted(&message));
+            } else {
+                eprintln!("error: {source}: {}", Untrusted(&message));
+            }
             return exit::FAILURE;
         }
     };

@@ -159,6 +159,12 @@ fn a_missing_feed_file_is_reported_once_with_the_os_error() {
         "{}",
         r.stderr
     );
+    assert_eq!(
+        r.stderr.matches("/nonexistent/feed.xml").count(),
+        1,
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
