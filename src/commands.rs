@@ -369,6 +369,24 @@ pub async fn once(cfg: Config, args: &OnceArgs) -> i32 {
     };
     let started = std::time::Instant::now();
     let reports = poll::poll_all(poller.clone(), &cfg.feeds).await;
+    // The schedule the daemon would follow from here, so `feeds` shows each next poll.
+    let schedules: Vec<store::Schedule> = reports
+        .iter()
+        .zip(&cfg.feeds)
+        .filter(|(r, _)| !r.cancelled() && !r.hints.gone)
+        .map(|(r, feed)| {
+            let next = crate::daemon::schedule(feed, &cfg.defaults, r);
+            store::Schedule {
+                feed: feed.name.clone(),
+                next: next.at,
+                interval: next.interval,
+                reason: next.reason,
+            }
+        })
+        .collect();
+    if let Err(e) = poller.store().set_schedules(schedules).await {
+        tracing::warn!(error = %e, "could not save the feeds' next polls");
+    }
     drop(poller);
     let _ = tokio::task::spawn_blocking(move || writer.join()).await;
     print_once_summary(&reports, started.elapsed(), args.json);
@@ -531,14 +549,21 @@ pub fn feeds(cfg: &Config, args: &ListArgs) -> i32 {
                 fmt_time(Some(since))
             );
         } else if let Some(next) = s.next_poll_at {
-            let interval = s
-                .poll_interval_secs
-                .map(|i| humantime::format_duration(std::time::Duration::from_secs(i)).to_string());
+            let fmt = |secs: i64| {
+                humantime::format_duration(std::time::Duration::from_secs(secs.max(0) as u64))
+                    .to_string()
+            };
+            // The wait actually scheduled, which a ttl, max-age or backoff can make longer
+            // than the base interval shown beside it.
+            let wait = s
+                .last_fetch_at
+                .map(|at| format!("{} after the last fetch, ", fmt((next - at).num_seconds())))
+                .unwrap_or_default();
+            let interval = s.poll_interval_secs.map_or("-".into(), |i| fmt(i as i64));
             let _ = writeln!(
                 out,
-                "  next poll:      {}  (interval {}, because: {})",
+                "  next poll:      {}  ({wait}because: {}; base interval {interval})",
                 fmt_time(Some(next)),
-                interval.as_deref().unwrap_or("-"),
                 s.schedule_reason.as_deref().unwrap_or("-")
             );
         }

@@ -235,7 +235,7 @@ async fn feed_loop(
             return;
         }
         let was_failing = failures >= d.failing_after;
-        failures = if report.failed() { failures + 1 } else { 0 };
+        failures = report.consecutive_failures;
         if failures == d.failing_after {
             tracing::warn!(feed = %Untrusted(&feed.name), failures, "feed is failing; backing off (it will keep being retried)");
         } else if failures == 0 && was_failing {
@@ -246,29 +246,54 @@ async fn feed_loop(
             // Already logged once by the poll that recorded it.
             return;
         }
-        let decision = scheduler::next_wait(&Inputs {
-            now: Utc::now(),
-            interval: feed.interval,
-            min: d.min_interval,
-            max: d.max_interval,
-            consecutive_failures: failures,
-            cache: h.cache,
-            ttl_minutes: h.ttl,
-            skip_hours: &h.skip_hours,
-            skip_days: &h.skip_days,
-            activity: d.adaptive.then_some(h.activity),
-            jitter: scheduler::random_unit(),
-        });
-        let at = Utc::now() + chrono::Duration::from_std(decision.wait).unwrap_or_default();
-        let reason = wait_reason(decision.reason, h);
+        let next = schedule(&feed, &d, &report);
         poller
             .store()
-            .set_schedule(&feed.name, at, decision.interval, &reason)
+            .set_schedule(&feed.name, next.at, next.interval, &next.reason)
             .await;
-        wait = decision.wait;
+        wait = next.wait;
         if stop.is_cancelled() {
             return;
         }
+    }
+}
+
+/// When a feed is polled next, after `report`: what the daemon waits for, and what `feeds` shows.
+pub struct NextPoll {
+    pub wait: Duration,
+    pub at: chrono::DateTime<Utc>,
+    /// The base interval (configured, or adapted to the feed's publishing).
+    pub interval: Duration,
+    pub reason: String,
+}
+
+/// The schedule decision after one poll, shared by the daemon and `once` (which stores it, so
+/// `feeds` shows the poll the daemon would make next).
+pub fn schedule(
+    feed: &FeedConfig,
+    d: &config::Defaults,
+    report: &crate::poll::FeedReport,
+) -> NextPoll {
+    let h = &report.hints;
+    let now = Utc::now();
+    let decision = scheduler::next_wait(&Inputs {
+        now,
+        interval: feed.interval,
+        min: d.min_interval,
+        max: d.max_interval,
+        consecutive_failures: report.consecutive_failures,
+        cache: h.cache,
+        ttl_minutes: h.ttl,
+        skip_hours: &h.skip_hours,
+        skip_days: &h.skip_days,
+        activity: d.adaptive.then_some(h.activity),
+        jitter: scheduler::random_unit(),
+    });
+    NextPoll {
+        wait: decision.wait,
+        at: now + chrono::Duration::from_std(decision.wait).unwrap_or_default(),
+        interval: decision.interval,
+        reason: wait_reason(decision.reason, h),
     }
 }
 

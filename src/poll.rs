@@ -42,6 +42,10 @@ pub struct FeedReport {
     pub elapsed_ms: u64,
     #[serde(flatten)]
     pub result: PollResult,
+    /// Failures in a row, this poll included (0 after a success; unchanged by a cancelled poll):
+    /// the one count the scheduler's backoff and the "failing" warning read.
+    #[serde(skip)]
+    pub consecutive_failures: u32,
     /// What the scheduler needs from this poll.
     #[serde(skip)]
     pub hints: Hints,
@@ -445,11 +449,21 @@ impl Poller {
 
     async fn poll_inner(&self, feed: &FeedConfig, state: Option<Option<FeedState>>) -> FeedReport {
         let started = Instant::now();
-        let report = |result, hints| FeedReport {
-            feed: feed.name.clone(),
-            elapsed_ms: started.elapsed().as_millis() as u64,
-            result,
-            hints,
+        use std::sync::atomic::Ordering::Relaxed;
+        let before = std::sync::atomic::AtomicU32::new(0);
+        let report = |result: PollResult, hints| {
+            let consecutive_failures = match &result {
+                PollResult::Failed { class, .. } if *class == "cancelled" => before.load(Relaxed),
+                PollResult::Failed { .. } => before.load(Relaxed).saturating_add(1),
+                _ => 0,
+            };
+            FeedReport {
+                feed: feed.name.clone(),
+                elapsed_ms: started.elapsed().as_millis() as u64,
+                result,
+                consecutive_failures,
+                hints,
+            }
         };
         let state = match state {
             Some(known) => known,
@@ -458,6 +472,10 @@ impl Poller {
                 Err(e) => return report(store_failure(&e), Hints::default()),
             },
         };
+        before.store(
+            state.as_ref().map_or(0, |s| s.consecutive_failures),
+            Relaxed,
+        );
         // Validators (and an adopted redirect) only apply to the URL they were learned for.
         let url = feed.source.to_string();
         let known = state.as_ref().filter(|s| s.url == url);
@@ -849,6 +867,7 @@ pub async fn poll_all(poller: Arc<Poller>, feeds: &[FeedConfig]) -> Vec<FeedRepo
                     http_status: None,
                     error: "the poll task panicked".into(),
                 },
+                consecutive_failures: 1,
                 hints: Hints::default(),
             })
         })

@@ -609,7 +609,19 @@ impl Store {
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+}
 
+/// A feed's next poll, as `feeds` shows it.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub feed: String,
+    pub next: DateTime<Utc>,
+    /// The base interval (configured or adapted); the wait may be longer (ttl, backoff …).
+    pub interval: Duration,
+    pub reason: String,
+}
+
+impl Store {
     /// Records the daemon's schedule decision for a feed.
     pub fn set_schedule(
         &mut self,
@@ -622,6 +634,26 @@ impl Store {
             "UPDATE feeds SET next_poll_at = ?2, poll_interval = ?3, schedule_reason = ?4 WHERE name = ?1",
             params![feed, ts(next), interval.as_secs() as i64, reason],
         )?;
+        Ok(())
+    }
+
+    /// Records the schedule decisions of a round of polls (`once`) in one transaction.
+    pub fn set_schedules(&mut self, rows: &[Schedule]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE feeds SET next_poll_at = ?2, poll_interval = ?3, schedule_reason = ?4 WHERE name = ?1",
+            )?;
+            for r in rows {
+                stmt.execute(params![
+                    r.feed,
+                    ts(r.next),
+                    r.interval.as_secs() as i64,
+                    r.reason
+                ])?;
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 

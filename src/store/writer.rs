@@ -65,6 +65,7 @@ enum Request {
     FeedStates(oneshot::Sender<Result<Vec<FeedState>>>),
     FeedStatesNamed(Vec<String>, oneshot::Sender<Result<Vec<FeedState>>>),
     Schedule(String, DateTime<Utc>, Duration, String),
+    Schedules(Vec<super::Schedule>, oneshot::Sender<Result<()>>),
     Checkpoint(oneshot::Sender<Result<()>>),
 }
 
@@ -125,6 +126,9 @@ pub fn spawn_writer(
                             if let Err(e) = store.set_schedule(&name, next, interval, &reason) {
                                 tracing::warn!(feed = %name, error = %e, "could not save the feed's schedule");
                             }
+                        }
+                        Request::Schedules(rows, reply) => {
+                            let _ = reply.send(store.set_schedules(&rows));
                         }
                         Request::Checkpoint(reply) => {
                             let _ = reply.send(store.checkpoint());
@@ -187,6 +191,11 @@ impl StoreHandle {
                 reason.to_owned(),
             ))
             .await;
+    }
+
+    /// Records a round's schedule decisions (`once`) in one transaction.
+    pub async fn set_schedules(&self, rows: Vec<super::Schedule>) -> Result<()> {
+        self.ask(|r| Request::Schedules(rows, r)).await
     }
 
     pub async fn checkpoint(&self) -> Result<()> {

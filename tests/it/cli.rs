@@ -257,3 +257,31 @@ fn plain(s: &str) -> String {
     }
     out.into_iter().collect()
 }
+
+/// `once` leaves each feed's next poll as the daemon would schedule it, and `feeds` shows the
+/// wait actually scheduled (a `<ttl>` of 30 minutes) next to the base interval, not just the
+/// interval.
+#[test]
+fn feeds_after_once_shows_the_next_poll_and_the_wait_a_ttl_asks_for() {
+    let fixture = format!(
+        "{}/tests/fixtures/feeds/japan-news.xml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let ws = Workspace::new(&format!(
+        "[defaults]\ninterval = \"10s\"\nmin_interval = \"5s\"\nadaptive = false\n\n[[feeds]]\nname = \"jn\"\nurl = \"{fixture}\"\n"
+    ));
+    assert_eq!(ws.run(&["once"]).code, 0);
+    let rows = json_lines(&ws.run(&["feeds", "--json"]).stdout);
+    let next = rows[0]["next_poll_at"]
+        .as_str()
+        .expect("a next poll after once");
+    let last = rows[0]["last_fetch_at"].as_str().unwrap();
+    let parse = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap();
+    let wait = (parse(next) - parse(last)).num_seconds();
+    assert!((30 * 60..=33 * 60 + 5).contains(&wait), "waits {wait}s");
+    let text = ws.run(&["feeds"]).stdout;
+    assert!(
+        text.contains("after the last fetch, because: ttl; base interval 10s"),
+        "{text}"
+    );
+}
