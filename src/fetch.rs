@@ -480,10 +480,10 @@ fn cache_hints(h: &HeaderMap) -> CacheHints {
     }
 }
 
+/// An HTTP date in any of the three forms RFC 9110 §5.6.7 says a recipient must accept
+/// (IMF-fixdate, RFC 850, asctime).
 fn httpdate(v: &str) -> Option<SystemTime> {
-    let d = chrono::DateTime::parse_from_rfc2822(v.trim()).ok()?;
-    let secs = u64::try_from(d.timestamp()).ok()?;
-    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+    httpdate::parse_http_date(v.trim()).ok()
 }
 
 /// A file's validator: modification time and size.
@@ -620,5 +620,28 @@ mod tests {
         let c = cache_hints(&h);
         assert_eq!(c.max_age, Some(Duration::from_secs(600)));
         assert_eq!(c.retry_after, Some(Duration::from_secs(120)));
+    }
+
+    #[test]
+    fn http_dates_are_read_in_all_three_forms() {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777);
+        for form in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+        ] {
+            assert_eq!(httpdate(form), Some(at), "{form}");
+        }
+        assert_eq!(httpdate("soon"), None);
+        let future = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(3600));
+        let mut h = HeaderMap::new();
+        h.insert(header::RETRY_AFTER, HeaderValue::from_str(&future).unwrap());
+        h.insert(header::EXPIRES, HeaderValue::from_str(&future).unwrap());
+        let c = cache_hints(&h);
+        let hour = Duration::from_secs(3600);
+        for d in [c.retry_after, c.expires_in] {
+            let d = d.expect("a date an hour ahead");
+            assert!(d <= hour && d > hour - Duration::from_secs(5), "{d:?}");
+        }
     }
 }

@@ -130,17 +130,9 @@ pub fn next_wait(i: &Inputs<'_>) -> Decision {
     }
 }
 
-/// A number in [0, 1) without a dependency: std's per-process random hash keys.
+/// A number in [0, 1) for jitter (fastrand: seeded once per thread, not from the clock).
 pub fn random_unit() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0),
-    );
-    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+    fastrand::f64()
 }
 
 #[cfg(test)]
