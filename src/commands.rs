@@ -435,7 +435,18 @@ fn print_once_summary(reports: &[FeedReport], elapsed: std::time::Duration, json
                 format!("FAILED {class}: {}", Untrusted(error))
             }
         };
-        let _ = writeln!(out, "{name:<width$}  {line}  ({} ms)", r.elapsed_ms);
+        // A poll's time includes its wait for the host (per-host limit, spacing) and for a
+        // fetch slot: say how much, so a slow-looking feed is not blamed for its queue.
+        let queued = (r.hints.host_wait + r.hints.slot_wait).as_millis();
+        if queued > 0 {
+            let _ = writeln!(
+                out,
+                "{name:<width$}  {line}  ({} ms, {queued} ms of it queued)",
+                r.elapsed_ms
+            );
+        } else {
+            let _ = writeln!(out, "{name:<width$}  {line}  ({} ms)", r.elapsed_ms);
+        }
     }
     let _ = writeln!(
         out,

@@ -285,3 +285,37 @@ fn feeds_after_once_shows_the_next_poll_and_the_wait_a_ttl_asks_for() {
         "{text}"
     );
 }
+
+/// Two feeds on one host, 1 s apart by `host_spacing`: the second's time in the `once`
+/// summary says how much of it was spent queued for the host.
+#[test]
+fn once_says_how_much_of_a_feeds_time_was_queued_behind_its_host() {
+    let server = Server::start();
+    for p in ["/a", "/b"] {
+        server.route(
+            p,
+            Reply::feed(&rss(&[("g", "Title", "https://x.example/1", "")]), "\"e\""),
+        );
+    }
+    let ws = Workspace::new(&format!(
+        "[defaults]\nhost_spacing = \"1s\"\nper_host_concurrency = 1\n\n[[feeds]]\nname = \"a\"\nurl = \"{}\"\n\n[[feeds]]\nname = \"b\"\nurl = \"{}\"\n",
+        server.url("/a"),
+        server.url("/b")
+    ));
+    let r = ws.run(&["once"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let queued: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.contains("ms of it queued"))
+        .collect();
+    assert_eq!(queued.len(), 1, "{}", r.stdout);
+    let ms: u64 = queued[0]
+        .rsplit('(')
+        .next()
+        .and_then(|t| t.split(" ms, ").nth(1))
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{}", queued[0]));
+    assert!(ms >= 500, "{}", queued[0]);
+}
