@@ -171,6 +171,7 @@ fn topics(n: usize) -> Vec<TopicSpec> {
                 queries: vec![query],
                 feeds: None,
                 stem: None,
+                lexicons: Default::default(),
             }
         })
         .collect()

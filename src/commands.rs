@@ -42,6 +42,9 @@ pub fn load_config(path: &Path) -> Result<Config, i32> {
 pub fn check(path: &Path) -> i32 {
     match load_config(path) {
         Ok(cfg) => {
+            for w in &cfg.warnings {
+                eprintln!("{w}");
+            }
             println!(
                 "ok: {} feeds, {} topics ({})",
                 cfg.feeds.len(),
@@ -474,6 +477,7 @@ pub fn topics_test(cfg: &Config, args: &TopicsTestArgs) -> i32 {
                 queries: vec![q.clone()],
                 feeds: None,
                 stem: None,
+                lexicons: Default::default(),
             }
         }
         (None, None) => return exit::FAILURE,

@@ -21,15 +21,17 @@
 //! Precedence, tightest first: `NOT`/`-`, `NEAR/n`, `AND`/juxtaposition, `OR`. So `a OR b c`
 //! means `a OR (b AND c)`.
 
+pub mod lexicon;
 pub mod matcher;
 pub mod syntax;
 pub mod tokenize;
 
-pub use matcher::{Field, MatchedTerm, Matcher, Scratch, TopicMatch};
-pub use syntax::{Expr, SyntaxError, parse_query};
+pub use lexicon::Lexicons;
+pub use matcher::{Explanation, Field, MatchedTerm, Matcher, Scratch, TopicMatch};
+pub use syntax::{Expr, SyntaxError, Warning, lint, parse_query, parse_query_with};
 
 /// A topic as configured: what to look for, where.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TopicSpec {
     pub name: String,
     /// Alternative queries (e.g. English and Japanese); any one matching is a match.
@@ -38,6 +40,8 @@ pub struct TopicSpec {
     pub feeds: Option<Vec<String>>,
     /// Fold inflections of query words and text words ("meeting" matches "meetings").
     pub stem: Option<Stem>,
+    /// The lexicons `@name` resolves in, before the shipped ones.
+    pub lexicons: Lexicons,
 }
 
 /// A stemming language.

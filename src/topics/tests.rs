@@ -8,6 +8,7 @@ fn spec(name: &str, query: &str) -> TopicSpec {
         queries: vec![query.into()],
         feeds: None,
         stem: None,
+        lexicons: Default::default(),
     }
 }
 

@@ -181,8 +181,19 @@ fn tokenize_chars(text: &str, out: &mut Tokens) {
                     }
                 }
                 let src_end = chars[j - 1].2;
+                let mut norm = (norm_start, out.text.len() as u32);
+                let word = &out.text[norm_start as usize..];
+                if let Some(folded) = fold_short_form(word, || {
+                    text[src_start as usize..src_end as usize]
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b == b'.')
+                }) {
+                    out.text.truncate(norm_start as usize);
+                    out.text.push_str(folded);
+                    norm = (norm_start, out.text.len() as u32);
+                }
                 out.tokens.push(Token {
-                    norm: (norm_start, out.text.len() as u32),
+                    norm,
                     src: (src_start, src_end),
                 });
                 // Possessive: "trump's", "trump’s" → drop the "'s".
@@ -206,7 +217,7 @@ fn tokenize_ascii(text: &str, out: &mut Tokens) {
     let Tokens { text: norm, tokens } = out;
     norm.push_str(text);
     norm.make_ascii_lowercase();
-    let b = norm.as_bytes();
+    let b = text.as_bytes();
     let n = b.len();
     let is_word = |i: usize| b.get(i).is_some_and(|&c| ASCII_CLASS[c as usize] != 0);
     let is_digit = |i: usize| b.get(i).is_some_and(|&c| ASCII_CLASS[c as usize] == DIGIT);
@@ -237,14 +248,54 @@ fn tokenize_ascii(text: &str, out: &mut Tokens) {
             }
         }
         let range = (start as u32, i as u32);
+        let mut norm_range = range;
+        // Short forms are two to five bytes ("US", "U.S.A"); a cheap length test keeps the
+        // fold off the path of every other word.
+        if (2..=5).contains(&(i - start))
+            && let Some(folded) = fold_short_form(&norm[start..i], || {
+                b[start..i]
+                    .iter()
+                    .all(|b| b.is_ascii_uppercase() || *b == b'.')
+            })
+        {
+            // The folded form goes after the text; the token points at it there.
+            let at = norm.len() as u32;
+            norm.push_str(folded);
+            norm_range = (at, norm.len() as u32);
+        }
         tokens.push(Token {
-            norm: range,
+            norm: norm_range,
             src: range,
         });
-        if b.get(i) == Some(&b'\'') && b.get(i + 1) == Some(&b's') && !is_word(i + 2) {
+        if b.get(i) == Some(&b'\'') && matches!(b.get(i + 1), Some(b's' | b'S')) && !is_word(i + 2)
+        {
             i += 2;
         }
     }
+}
+
+/// The canonical token of a country or union short form, or `None`. Dotted forms fold whatever
+/// their case ("U.S.", "u.s.a." → "u.s"); undotted ones only when written in capitals
+/// (`all_caps`), so the pronoun "us" stays a word while "US" is the country. The canonical forms
+/// keep their dots, so no ordinary word folds into them. Query words fold through
+/// [`fold_query_word`], which does not ask for capitals.
+pub fn fold_short_form(word: &str, all_caps: impl FnOnce() -> bool) -> Option<&'static str> {
+    let dotted = word.contains('.');
+    let folded = match word {
+        "u.s" | "u.s.a" | "us" | "usa" => "u.s",
+        "u.k" | "uk" => "u.k",
+        "e.u" | "eu" => "e.u",
+        "u.n" | "un" => "u.n",
+        "u.a.e" | "uae" => "u.a.e",
+        _ => return None,
+    };
+    (dotted || all_caps()).then_some(folded)
+}
+
+/// A query word's canonical token: short forms fold in any case (a query writing `us` means the
+/// country), other words are unchanged.
+pub fn fold_query_word(word: &str) -> &str {
+    fold_short_form(word, || true).unwrap_or(word)
 }
 
 const LETTER: u8 = 1;
