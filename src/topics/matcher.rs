@@ -1118,16 +1118,17 @@ impl Eval<'_> {
         if cues.is_empty() {
             return None;
         }
-        for (field, s0, s1) in self.spans(&st.operand) {
+        // In text order, title first, so that the cue named is the first a reader meets.
+        let mut spans = self.spans(&st.operand);
+        spans.sort_unstable_by_key(|&(f, s0, _)| (f as u8, s0));
+        for (field, s0, s1) in spans {
             let mut best: Option<(u32, Decision)> = None;
             for &(status, cue) in &cues {
                 for hit in self.of(cue).filter(|h| h.field == field) {
                     let gap = if hit.end < s0 {
                         s0 - hit.end
-                    } else if s1 < hit.start {
-                        hit.start - s1
                     } else {
-                        0
+                        hit.start.saturating_sub(s1)
                     };
                     if gap > st.window
                         || best.is_some_and(|(g, d)| {

@@ -5,15 +5,22 @@ use crate::common::*;
 const SEED_TITLE: &str = "Japan PM Ishiba Eyes Meeting With Trump After Inauguration; Intends to Explain Moves to Strengthen Defense Capabilities";
 const SEED_SUMMARY: &str = "Prime Minister Shigeru Ishiba is making arrangements to meet with U.S. President-elect Donald Trump in February or later, after Trump’s inauguration, Japanese government sources have said.";
 
-/// The shipped example config's topics, so the test checks what users get.
-fn shipped_topics() -> String {
+/// The shipped example config's topics (its `include` of the shipped library, and its own
+/// tables), so the test checks what users get.
+fn shipped_topics() -> (String, String) {
     let example = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/config/newshound.toml"
     ))
     .unwrap();
-    let at = example.find("[[topics]]").unwrap();
-    example[at..].replace("feeds = [\"nhk\", \"japan-news\", \"kyodo\"]\n", "")
+    let include = example
+        .lines()
+        .find(|l| l.starts_with("include = "))
+        .unwrap()
+        .to_owned();
+    let at = example.find("[lexicons]").unwrap();
+    let tables = example[at..].replace("feeds = [\"nhk\", \"japan-news\", \"kyodo\"]\n", "");
+    (include, tables)
 }
 
 fn negatives() -> Vec<(&'static str, &'static str, &'static str, &'static str)> {
@@ -46,12 +53,15 @@ fn negatives() -> Vec<(&'static str, &'static str, &'static str, &'static str)> 
 }
 
 fn workspace(server: &Server) -> Workspace {
-    Workspace::new(&format!(
-        "[[feeds]]\nname = \"japan-news\"\nurl = \"{}\"\n[[feeds]]\nname = \"wire\"\nurl = \"{}\"\n\n{}",
-        server.url("/jn"),
-        server.url("/wire"),
-        shipped_topics()
-    ))
+    let (include, tables) = shipped_topics();
+    Workspace::with_top_level(
+        &include,
+        &format!(
+            "[[feeds]]\nname = \"japan-news\"\nurl = \"{}\"\n[[feeds]]\nname = \"wire\"\nurl = \"{}\"\n\n{tables}",
+            server.url("/jn"),
+            server.url("/wire"),
+        ),
+    )
 }
 
 #[test]
