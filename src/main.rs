@@ -56,6 +56,7 @@ async fn run(cli: Cli, path: std::path::PathBuf) -> i32 {
         Command::Alerts(args) => commands::alerts(&cfg, args),
         Command::Stories(args) => commands::stories(&cfg, args),
         Command::Topics(TopicsCommand::Test(args)) => commands::topics_test(&cfg, args),
+        Command::Topics(TopicsCommand::Explain(args)) => commands::topics_explain(&cfg, args),
         Command::Check | Command::Parse(_) => unreachable!("handled above"),
     }
 }

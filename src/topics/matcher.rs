@@ -106,6 +106,8 @@ enum Node {
     Term(u32),
     And(Vec<Node>),
     Or(Vec<Node>),
+    /// The OR of a lexicon's entries, named for explanations.
+    Lexicon(Box<str>, Vec<Node>),
     Not(Box<Node>),
     Near(Box<Node>, Box<Node>, u32),
     Status(Box<StatusNode>),
@@ -272,7 +274,13 @@ impl Matcher {
         match expr {
             Expr::Term(t) => Node::Term(self.term_id(t, stem, ids)),
             Expr::And(xs) => Node::And(xs.iter().map(|x| self.compile(x, stem, ids)).collect()),
-            Expr::Or(xs) => Node::Or(xs.iter().map(|x| self.compile(x, stem, ids)).collect()),
+            Expr::Or(xs) => {
+                let nodes = xs.iter().map(|x| self.compile(x, stem, ids)).collect();
+                match lexicon_name(xs) {
+                    Some(name) => Node::Lexicon(name.into(), nodes),
+                    None => Node::Or(nodes),
+                }
+            }
             Expr::Not(x) => Node::Not(Box::new(self.compile(x, stem, ids))),
             Expr::Near(a, b, n) => Node::Near(
                 Box::new(self.compile(a, stem, ids)),
@@ -280,6 +288,8 @@ impl Matcher {
                 *n,
             ),
             Expr::Status(st) => {
+                // The operand first, so that a word that is also a cue is named for the operand.
+                let operand = self.compile(&st.operand, stem, ids);
                 // Cues are matched as written: stemming "will" or "met" would blur them.
                 let upcoming = st
                     .upcoming
@@ -290,7 +300,7 @@ impl Matcher {
                 Node::Status(Box::new(StatusNode {
                     status: st.status,
                     window: st.window,
-                    operand: self.compile(&st.operand, stem, ids),
+                    operand,
                     upcoming,
                     past,
                 }))
@@ -348,7 +358,7 @@ impl Matcher {
         match node {
             Node::Term(id) => Some(vec![*id]),
             Node::Not(_) => None,
-            Node::Or(xs) => {
+            Node::Or(xs) | Node::Lexicon(_, xs) => {
                 let mut all = Vec::new();
                 for x in xs {
                     all.extend(self.anchors(x)?);
@@ -693,7 +703,7 @@ impl Matcher {
                     self.terms[*id as usize].source
                 ));
             }
-            Node::Or(xs) if self.lexicon_of(xs).is_some() => {
+            Node::Lexicon(_, xs) => {
                 let hits: Vec<String> = xs
                     .iter()
                     .filter_map(|x| match x {
@@ -773,22 +783,6 @@ impl Matcher {
         src.rsplit_once(" (@").map_or(src.as_str(), |(e, _)| e)
     }
 
-    /// The lexicon an OR-group was expanded from, when all its operands come from one.
-    fn lexicon_of(&self, xs: &[Node]) -> Option<&str> {
-        let mut name = None;
-        for x in xs {
-            let Node::Term(id) = x else { return None };
-            let src = &self.terms[*id as usize].source;
-            let (_, n) = src.rsplit_once(" (@")?;
-            let n = n.strip_suffix(')')?;
-            if name.is_some_and(|m| m != n) {
-                return None;
-            }
-            name = Some(n);
-        }
-        name
-    }
-
     /// A node as query text, lexicons by name.
     fn render(&self, node: &Node) -> String {
         let join = |xs: &[Node], op: &str| {
@@ -797,16 +791,28 @@ impl Matcher {
         };
         match node {
             Node::Term(id) => self.terms[*id as usize].source.clone(),
-            Node::Or(xs) => match self.lexicon_of(xs) {
-                Some(name) => format!("@{name}"),
-                None => join(xs, "OR"),
-            },
+            Node::Or(xs) => join(xs, "OR"),
+            Node::Lexicon(name, _) => format!("@{name}"),
             Node::And(xs) => join(xs, "AND"),
             Node::Not(x) => format!("NOT {}", self.render(x)),
             Node::Near(a, b, n) => format!("({} NEAR/{n} {})", self.render(a), self.render(b)),
             Node::Status(st) => format!("{}({})", st.status.as_str(), self.render(&st.operand)),
         }
     }
+}
+
+/// The lexicon an OR-group was expanded from (all its terms' sources end in " (@name)").
+fn lexicon_name(xs: &[Expr]) -> Option<&str> {
+    let mut name = None;
+    for x in xs {
+        let Expr::Term(t) = x else { return None };
+        let n = t.source.rsplit_once(" (@")?.1.strip_suffix(')')?;
+        if name.is_some_and(|m| m != n) {
+            return None;
+        }
+        name = Some(n);
+    }
+    name
 }
 
 /// The first tokens of all unstemmed terms, hashed: for an item token, one probe finds the terms
@@ -1094,7 +1100,7 @@ impl Eval<'_> {
         match node {
             Node::Term(id) => self.has(*id),
             Node::And(xs) => xs.iter().all(|x| self.leaf_or_truth(x)),
-            Node::Or(xs) => xs.iter().any(|x| self.leaf_or_truth(x)),
+            Node::Or(xs) | Node::Lexicon(_, xs) => xs.iter().any(|x| self.leaf_or_truth(x)),
             Node::Not(x) => !self.truth(x),
             // Both sides first: a cheap test that spares most position checks.
             Node::Near(a, b, _) => {
@@ -1196,7 +1202,7 @@ impl Eval<'_> {
     fn spans(&self, node: &Node) -> Vec<(Field, u32, u32)> {
         match node {
             Node::Term(id) => self.of(*id).map(|h| (h.field, h.start, h.end)).collect(),
-            Node::Or(xs) => xs.iter().flat_map(|x| self.spans(x)).collect(),
+            Node::Or(xs) | Node::Lexicon(_, xs) => xs.iter().flat_map(|x| self.spans(x)).collect(),
             Node::Near(a, b, n) => {
                 let (sa, sb) = (self.spans(a), self.spans(b));
                 let mut out = Vec::new();
@@ -1233,7 +1239,9 @@ impl Eval<'_> {
     fn positive_terms(&self, node: &Node, f: &mut impl FnMut(u32, Option<Hit>)) {
         match node {
             Node::Term(id) => f(*id, None),
-            Node::And(xs) | Node::Or(xs) => xs.iter().for_each(|x| self.positive_terms(x, f)),
+            Node::And(xs) | Node::Or(xs) | Node::Lexicon(_, xs) => {
+                xs.iter().for_each(|x| self.positive_terms(x, f))
+            }
             Node::Not(_) => {}
             Node::Near(a, b, _) => {
                 self.positive_terms(a, f);

@@ -21,6 +21,7 @@
 //! Precedence, tightest first: `NOT`/`-`, `NEAR/n`, `AND`/juxtaposition, `OR`. So `a OR b c`
 //! means `a OR (b AND c)`.
 
+pub mod backtest;
 pub mod lexicon;
 pub mod matcher;
 pub mod syntax;
