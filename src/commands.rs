@@ -268,12 +268,13 @@ fn since(d: Option<std::time::Duration>) -> Option<DateTime<Utc>> {
 }
 
 pub fn items(cfg: &Config, args: &ItemsArgs) -> i32 {
-    let items = match read(cfg, |store| {
-        store.items(args.feed.as_deref(), since(args.since), args.limit)
+    let mut items = match read(cfg, |store| {
+        store.items(args.feed.as_deref(), since(args.since), probe_limit(args.limit))
     }) {
         Ok(x) => x,
         Err(code) => return code,
     };
+    let cut = cut_to_limit(&mut items, args.limit);
     let mut out = std::io::stdout().lock();
     for i in &items {
         if args.json {
@@ -301,16 +302,18 @@ pub fn items(cfg: &Config, args: &ItemsArgs) -> i32 {
             }
         }
     }
+    report_cut(cut, "items");
     exit::OK
 }
 
 pub fn stories(cfg: &Config, args: &StoriesArgs) -> i32 {
-    let stories = match read(cfg, |store| {
-        store.stories(since(args.since), args.min_sources, args.limit)
+    let mut stories = match read(cfg, |store| {
+        store.stories(since(args.since), args.min_sources, probe_limit(args.limit))
     }) {
         Ok(x) => x,
         Err(code) => return code,
     };
+    let cut = cut_to_limit(&mut stories, args.limit);
     let mut out = std::io::stdout().lock();
     for st in &stories {
         if args.json {
@@ -340,16 +343,18 @@ pub fn stories(cfg: &Config, args: &StoriesArgs) -> i32 {
             }
         }
     }
+    report_cut(cut, "stories");
     exit::OK
 }
 
 pub fn alerts(cfg: &Config, args: &AlertsArgs) -> i32 {
-    let alerts = match read(cfg, |store| {
-        store.alerts(args.topic.as_deref(), since(args.since), args.limit)
+    let mut alerts = match read(cfg, |store| {
+        store.alerts(args.topic.as_deref(), since(args.since), probe_limit(args.limit))
     }) {
         Ok(x) => x,
         Err(code) => return code,
     };
+    let cut = cut_to_limit(&mut alerts, args.limit);
     let mut out = std::io::stdout().lock();
     for a in &alerts {
         if args.json {
@@ -375,7 +380,38 @@ pub fn alerts(cfg: &Config, args: &AlertsArgs) -> i32 {
             }
         }
     }
+    report_cut(cut, "alerts");
     exit::OK
+}
+
+/// How many rows past `--limit` a listing reads to say how many it left out.
+const MORE_PROBE: usize = 10_000;
+
+fn probe_limit(limit: usize) -> usize {
+    limit.saturating_add(MORE_PROBE)
+}
+
+/// What a listing cut at `--limit` left out: `None` when nothing, else the count and whether
+/// there may be more than that.
+fn cut_to_limit<T>(rows: &mut Vec<T>, limit: usize) -> Option<(usize, bool)> {
+    let read = rows.len();
+    if read <= limit {
+        return None;
+    }
+    rows.truncate(limit);
+    Some((read - limit, read == probe_limit(limit)))
+}
+
+/// Says on stderr (never inside --json output on stdout) that a listing was cut.
+fn report_cut(cut: Option<(usize, bool)>, what: &str) {
+    if let Some((n, at_least)) = cut {
+        let n = if at_least {
+            format!("{n} or more")
+        } else {
+            n.to_string()
+        };
+        eprintln!("{n} more {what} (use --limit)");
+    }
 }
 
 /// The `parse` output shape (stable): one object per item.
