@@ -269,7 +269,11 @@ fn since(d: Option<std::time::Duration>) -> Option<DateTime<Utc>> {
 
 pub fn items(cfg: &Config, args: &ItemsArgs) -> i32 {
     let mut items = match read(cfg, |store| {
-        store.items(args.feed.as_deref(), since(args.since), probe_limit(args.limit))
+        store.items(
+            args.feed.as_deref(),
+            since(args.since),
+            probe_limit(args.limit),
+        )
     }) {
         Ok(x) => x,
         Err(code) => return code,
@@ -349,7 +353,11 @@ pub fn stories(cfg: &Config, args: &StoriesArgs) -> i32 {
 
 pub fn alerts(cfg: &Config, args: &AlertsArgs) -> i32 {
     let mut alerts = match read(cfg, |store| {
-        store.alerts(args.topic.as_deref(), since(args.since), probe_limit(args.limit))
+        store.alerts(
+            args.topic.as_deref(),
+            since(args.since),
+            probe_limit(args.limit),
+        )
     }) {
         Ok(x) => x,
         Err(code) => return code,
