@@ -33,7 +33,7 @@ impl Workspace {
         let config = dir.path().join("config.toml");
         std::fs::write(
             &config,
-            format!("{top}\n[storage]\npath = \"db.sqlite\"\n\n{body}"),
+            format!("{top}\n[storage]\npath = \"db.sqlite\"\n\n{body}").trim_start(),
         )
         .unwrap();
         Workspace { dir, config }
