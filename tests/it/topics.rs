@@ -333,10 +333,10 @@ fn issue_14_lexicon_errors_name_file_line_and_column() {
     );
     let r = ws.run(&["check"]);
     assert_eq!(r.code, 78);
-    // The config opens with [storage]; the bad entry is on line 10, column 16.
+    // The config opens with [storage]; the bad entry is on line 9, column 16.
     assert!(
         r.stderr.contains(
-            "config.toml:10:16: lexicon \"bad\": \"x*y\": \"*\" is only allowed at the end"
+            "config.toml:9:16: lexicon \"bad\": \"x*y\": \"*\" is only allowed at the end"
         ),
         "{}",
         r.stderr
