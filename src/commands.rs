@@ -635,7 +635,12 @@ pub fn topics_test(cfg: &Config, args: &TopicsTestArgs) -> i32 {
                 out,
                 "    query #{}: {}",
                 m.query + 1,
-                Untrusted(&spec.queries[m.query])
+                Untrusted(
+                    &spec.queries[m.query]
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )
             );
         }
     }

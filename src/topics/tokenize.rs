@@ -249,9 +249,12 @@ fn tokenize_ascii(text: &str, out: &mut Tokens) {
         }
         let range = (start as u32, i as u32);
         let mut norm_range = range;
-        // Short forms are two to five bytes ("US", "U.S.A"); a cheap length test keeps the
-        // fold off the path of every other word.
+        // Short forms are two to five bytes starting with two capitals or a capital and a dot
+        // ("US", "U.S.A"): cheap tests keep the fold off the path of every other word. (Their
+        // lower-case dotted forms, "u.s", are already canonical.)
         if (2..=5).contains(&(i - start))
+            && b[start].is_ascii_uppercase()
+            && (b[start + 1].is_ascii_uppercase() || b[start + 1] == b'.')
             && let Some(folded) = fold_short_form(&norm[start..i], || {
                 b[start..i]
                     .iter()
@@ -274,13 +277,11 @@ fn tokenize_ascii(text: &str, out: &mut Tokens) {
     }
 }
 
-/// The canonical token of a country or union short form, or `None`. Dotted forms fold whatever
-/// their case ("U.S.", "u.s.a." → "u.s"); undotted ones only when written in capitals
-/// (`all_caps`), so the pronoun "us" stays a word while "US" is the country. The canonical forms
-/// keep their dots, so no ordinary word folds into them. Query words fold through
-/// [`fold_query_word`], which does not ask for capitals.
+/// The canonical token of a country or union short form, or `None`. Text folds only when written
+/// in capitals (`all_caps`: "US", "U.S.A." → "u.s"), so the pronoun "us" stays a word while "US"
+/// is the country; the canonical forms keep their dots ("u.s" is already one), so no ordinary
+/// word folds into them. Query words fold through [`fold_query_word`], whatever their case.
 pub fn fold_short_form(word: &str, all_caps: impl FnOnce() -> bool) -> Option<&'static str> {
-    let dotted = word.contains('.');
     let folded = match word {
         "u.s" | "u.s.a" | "us" | "usa" => "u.s",
         "u.k" | "uk" => "u.k",
@@ -289,7 +290,7 @@ pub fn fold_short_form(word: &str, all_caps: impl FnOnce() -> bool) -> Option<&'
         "u.a.e" | "uae" => "u.a.e",
         _ => return None,
     };
-    (dotted || all_caps()).then_some(folded)
+    all_caps().then_some(folded)
 }
 
 /// A query word's canonical token: short forms fold in any case (a query writing `us` means the
@@ -370,6 +371,27 @@ mod tests {
             words("The U.S. rate rose 3.5% to 1,000."),
             ["the", "u.s", "rate", "rose", "3.5%", "to", "1,000"]
         );
+    }
+
+    #[test]
+    fn country_short_forms_fold_when_written_in_capitals() {
+        let text = "US, U.S.A., USA and U.S. talks; the UK, U.K. and E.U. told us; UAE, UN";
+        assert_eq!(
+            words(text),
+            [
+                "u.s", "u.s", "u.s", "and", "u.s", "talks", "the", "u.k", "u.k", "and", "e.u",
+                "told", "us", "u.a.e", "u.n"
+            ]
+        );
+        // The general path folds alike.
+        let mut general = tokenize(&format!("{text} é")).words();
+        general.pop();
+        assert_eq!(words(text), general);
+        // The source range still points at what was written.
+        let t = tokenize("Join US now");
+        assert_eq!(t.tokens[1].src, (5, 7));
+        assert_eq!(fold_query_word("us"), "u.s");
+        assert_eq!(fold_query_word("summit"), "summit");
     }
 
     #[test]
