@@ -187,7 +187,7 @@ fn topics_with_lexicons(n: usize) -> Vec<TopicSpec> {
         t.queries[0] = match i % 4 {
             0 => format!("UPCOMING(@meeting_words) ({q})"),
             1 => format!("({q}) @leaders"),
-            2 => format!("UPCOMING(@meeting_words NEAR/6 ({q})) @leaders"),
+            2 => format!("UPCOMING(@meeting_words NEAR/6 @leaders) ({q})"),
             _ => format!("({q}) -@officials"),
         };
     }
