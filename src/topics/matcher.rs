@@ -106,8 +106,9 @@ enum Node {
     Term(u32),
     And(Vec<Node>),
     Or(Vec<Node>),
-    /// The OR of a lexicon's entries, named for explanations.
-    Lexicon(Box<str>, Vec<Node>),
+    /// The OR of a lexicon's entries; the name (for explanations) is `lexicon_names[i]`, kept
+    /// out of the node so that a node stays as small as before lexicons (it is walked per item).
+    Lexicon(u32, Vec<Node>),
     Not(Box<Node>),
     Near(Box<Node>, Box<Node>, u32),
     Status(Box<StatusNode>),
@@ -168,6 +169,8 @@ pub struct Matcher {
     first_words: Vec<(Box<str>, bool, u32)>,
     stems: Vec<StemIndex>,
     always: Vec<u32>,
+    /// The names of the lexicons `Node::Lexicon` refers to.
+    lexicon_names: Vec<Box<str>>,
 }
 
 impl std::fmt::Debug for Matcher {
@@ -222,6 +225,7 @@ impl Matcher {
             first_words: Vec::new(),
             stems: Vec::new(),
             always: Vec::new(),
+            lexicon_names: Vec::new(),
         };
         let mut ids: HashMap<TermKey, u32> = HashMap::new();
         let mut term_topics: Vec<Vec<u32>> = Vec::new();
@@ -277,7 +281,16 @@ impl Matcher {
             Expr::Or(xs) => {
                 let nodes = xs.iter().map(|x| self.compile(x, stem, ids)).collect();
                 match lexicon_name(xs) {
-                    Some(name) => Node::Lexicon(name.into(), nodes),
+                    Some(name) => {
+                        let i = match self.lexicon_names.iter().position(|n| &**n == name) {
+                            Some(i) => i,
+                            None => {
+                                self.lexicon_names.push(name.into());
+                                self.lexicon_names.len() - 1
+                            }
+                        };
+                        Node::Lexicon(i as u32, nodes)
+                    }
                     None => Node::Or(nodes),
                 }
             }
@@ -792,7 +805,7 @@ impl Matcher {
         match node {
             Node::Term(id) => self.terms[*id as usize].source.clone(),
             Node::Or(xs) => join(xs, "OR"),
-            Node::Lexicon(name, _) => format!("@{name}"),
+            Node::Lexicon(i, _) => format!("@{}", self.lexicon_names[*i as usize]),
             Node::And(xs) => join(xs, "AND"),
             Node::Not(x) => format!("NOT {}", self.render(x)),
             Node::Near(a, b, n) => format!("({} NEAR/{n} {})", self.render(a), self.render(b)),
@@ -1281,6 +1294,12 @@ mod tests {
             })
             .map(|t| m.terms[t].source.as_str())
             .collect()
+    }
+
+    #[test]
+    fn a_node_stays_small() {
+        // Evaluation walks nodes for every candidate topic of every item.
+        assert!(std::mem::size_of::<Node>() <= 32, "{}", std::mem::size_of::<Node>());
     }
 
     #[test]
