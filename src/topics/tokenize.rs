@@ -252,19 +252,12 @@ fn tokenize_ascii(text: &str, out: &mut Tokens) {
         // Short forms are two to five bytes starting with two capitals or a capital and a dot
         // ("US", "U.S.A"): cheap tests keep the fold off the path of every other word. (Their
         // lower-case dotted forms, "u.s", are already canonical.)
-        if (2..=5).contains(&(i - start))
+        let len = i - start;
+        if (2..=5).contains(&len)
             && b[start].is_ascii_uppercase()
-            && (b[start + 1].is_ascii_uppercase() || b[start + 1] == b'.')
-            && let Some(folded) = fold_short_form(&norm[start..i], || {
-                b[start..i]
-                    .iter()
-                    .all(|b| b.is_ascii_uppercase() || *b == b'.')
-            })
+            && matches!(b[start + 1], b'A'..=b'Z' | b'.')
         {
-            // The folded form goes after the text; the token points at it there.
-            let at = norm.len() as u32;
-            norm.push_str(folded);
-            norm_range = (at, norm.len() as u32);
+            norm_range = fold_ascii(norm, &b[start..i], range);
         }
         tokens.push(Token {
             norm: norm_range,
@@ -297,6 +290,25 @@ pub fn fold_short_form(word: &str, all_caps: impl FnOnce() -> bool) -> Option<&'
 /// country), other words are unchanged.
 pub fn fold_query_word(word: &str) -> &str {
     fold_short_form(word, || true).unwrap_or(word)
+}
+
+/// The normalized range of the ASCII token `word` (source range `range`, whose lower-cased text
+/// is at the same place in `norm`): a folded short form is appended to `norm` and pointed at.
+/// Rare, so kept out of line.
+#[cold]
+#[inline(never)]
+fn fold_ascii(norm: &mut String, word: &[u8], range: (u32, u32)) -> (u32, u32) {
+    let lower = &norm[range.0 as usize..range.1 as usize];
+    match fold_short_form(lower, || {
+        word.iter().all(|b| b.is_ascii_uppercase() || *b == b'.')
+    }) {
+        Some(folded) => {
+            let at = norm.len() as u32;
+            norm.push_str(folded);
+            (at, norm.len() as u32)
+        }
+        None => range,
+    }
 }
 
 const LETTER: u8 = 1;
