@@ -1299,7 +1299,11 @@ mod tests {
     #[test]
     fn a_node_stays_small() {
         // Evaluation walks nodes for every candidate topic of every item.
-        assert!(std::mem::size_of::<Node>() <= 32, "{}", std::mem::size_of::<Node>());
+        assert!(
+            std::mem::size_of::<Node>() <= 32,
+            "{}",
+            std::mem::size_of::<Node>()
+        );
     }
 
     #[test]
