@@ -46,6 +46,11 @@ FLOORS = {
     "stories.precision": 0.0,
     "stories.recall": 0.0,
     "stories.allpairs_precision": 0.0,
+    # The shipped topic library (config/topics/), a little under what it scores (docs/quality.md).
+    "topic.summit-scheduling.f1": 0.90,
+    "topic.defense-spending.f1": 0.95,
+    "topic.japan-us-trade.f1": 0.94,
+    "topic.us-china-trade.f1": 0.94,
 }
 
 

@@ -171,9 +171,27 @@ fn topics(n: usize) -> Vec<TopicSpec> {
                 queries: vec![query],
                 feeds: None,
                 stem: None,
+                lexicons: Default::default(),
             }
         })
         .collect()
+}
+
+/// As [`topics`], with the issue #14 features in every topic: half name the shipped lexicons
+/// (`@leaders`, `@meeting_words`), and half of those ask for an event status
+/// (`UPCOMING(...)`, which adds the two cue lexicons).
+fn topics_with_lexicons(n: usize) -> Vec<TopicSpec> {
+    let mut out = topics(n);
+    for (i, t) in out.iter_mut().enumerate() {
+        let q = &t.queries[0];
+        t.queries[0] = match i % 4 {
+            0 => format!("UPCOMING(@meeting_words) ({q})"),
+            1 => format!("({q}) @leaders"),
+            2 => format!("UPCOMING(@meeting_words NEAR/6 @leaders) ({q})"),
+            _ => format!("({q}) -@officials"),
+        };
+    }
+    out
 }
 
 /// Runs `f` `runs` times and returns the median duration.
@@ -195,15 +213,17 @@ fn bench_match(filter: &str) {
     }
     let items = items(10_000);
     let sizes = [10, 100, 1_000];
-    let matchers: Vec<Matcher> = sizes
+    let mut matchers: Vec<Matcher> = sizes
         .iter()
         .map(|&n| Matcher::new(&topics(n)).expect("topics compile"))
         .collect();
+    // The last: 100 topics using lexicons and event status.
+    matchers.push(Matcher::new(&topics_with_lexicons(100)).expect("topics compile"));
     let mut scratch = Scratch::default();
-    let mut hits = [0usize; 3];
+    let mut hits = [0usize; 4];
     // The sizes take turns, round after round, so that a slow spell of a shared machine
     // weighs on all of them alike; each size's median over the rounds is reported.
-    let mut times: [Vec<Duration>; 3] = Default::default();
+    let mut times: [Vec<Duration>; 4] = Default::default();
     for _ in 0..15 {
         for (k, m) in matchers.iter().enumerate() {
             let t = Instant::now();
@@ -221,10 +241,15 @@ fn bench_match(filter: &str) {
             t[t.len() / 2]
         })
         .collect();
-    for (k, n) in sizes.iter().enumerate() {
+    for (k, n) in sizes.iter().chain([&100]).enumerate() {
         let d = medians[k];
+        let with = if k == sizes.len() {
+            " (lexicons, status)"
+        } else {
+            ""
+        };
         println!(
-            "match     {n:>5} topics × {} items: {:>8.1} ms  {:>9.0} items/s  {:>5.2} µs/item  {:.2}× the 10-topic time  ({} matches)",
+            "match     {n:>5} topics{with} × {} items: {:>8.1} ms  {:>9.0} items/s  {:>5.2} µs/item  {:.2}× the 10-topic time  ({} matches)",
             items.len(),
             d.as_secs_f64() * 1e3,
             items.len() as f64 / d.as_secs_f64(),

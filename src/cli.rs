@@ -201,8 +201,19 @@ pub struct ParseArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum TopicsCommand {
-    /// Run a topic (or an ad-hoc query) over stored items and show what would match.
+    /// Run a topic (or an ad-hoc query) over stored items and show what would match; with
+    /// --labels, score it against labelled items and list every false positive and negative.
     Test(TopicsTestArgs),
+    /// Show how a topic's queries evaluate on one stored item, clause by clause.
+    Explain(TopicsExplainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TopicsExplainArgs {
+    /// A topic name from the config.
+    pub name: String,
+    /// The stored item: its id (as `items --json` prints it) or its URL.
+    pub item: String,
 }
 
 #[derive(Debug, Args)]
@@ -219,9 +230,17 @@ pub struct TopicsTestArgs {
     /// Look at this many of the newest items at most.
     #[arg(long, default_value_t = 10_000)]
     pub limit: usize,
-    /// One JSON object per matching item per line.
+    /// One JSON object per matching item per line (with --labels: one summary object).
     #[arg(long)]
     pub json: bool,
+    /// Score the topic against labelled items: JSON lines of {"link"|"url"|"id", "label": bool}
+    /// or the corpus shape {"id", "labels": {"TOPIC": true|false|"uncertain"}}.
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub labels: Option<PathBuf>,
+    /// JSON lines with "id" and "link" that resolve the labels' ids to links (e.g. the corpus's
+    /// items.jsonl); without it an id must be a stored item's id.
+    #[arg(long, value_name = "FILE.jsonl", requires = "labels")]
+    pub items: Option<PathBuf>,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

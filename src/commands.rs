@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::cli::{
-    AlertsArgs, ImportArgs, ItemsArgs, ListArgs, OnceArgs, ParseArgs, StoriesArgs, TopicsTestArgs,
+    AlertsArgs, ImportArgs, ItemsArgs, ListArgs, OnceArgs, ParseArgs, StoriesArgs,
+    TopicsExplainArgs, TopicsTestArgs,
 };
 use crate::config::{self, Config, ConfigError, FeedSource};
 use crate::poll::{self, FeedReport, PollResult, Poller};
@@ -319,6 +320,9 @@ pub fn feeds_export(cfg: &Config) -> i32 {
 pub fn check(path: &Path) -> i32 {
     match load_config(path) {
         Ok(cfg) => {
+            for w in &cfg.warnings {
+                eprintln!("{w}");
+            }
             println!(
                 "ok: {} feeds, {} topics ({})",
                 cfg.feeds.len(),
@@ -591,12 +595,17 @@ fn since(d: Option<std::time::Duration>) -> Option<DateTime<Utc>> {
 }
 
 pub fn items(cfg: &Config, args: &ItemsArgs) -> i32 {
-    let items = match read(cfg, |store| {
-        store.items(args.feed.as_deref(), since(args.since), args.limit)
+    let mut items = match read(cfg, |store| {
+        store.items(
+            args.feed.as_deref(),
+            since(args.since),
+            probe_limit(args.limit),
+        )
     }) {
         Ok(x) => x,
         Err(code) => return code,
     };
+    let cut = cut_to_limit(&mut items, args.limit);
     let mut out = std::io::stdout().lock();
     for i in &items {
         if args.json {
@@ -624,16 +633,18 @@ pub fn items(cfg: &Config, args: &ItemsArgs) -> i32 {
             }
         }
     }
+    report_cut(cut, "items");
     exit::OK
 }
 
 pub fn stories(cfg: &Config, args: &StoriesArgs) -> i32 {
-    let stories = match read(cfg, |store| {
-        store.stories(since(args.since), args.min_sources, args.limit)
+    let mut stories = match read(cfg, |store| {
+        store.stories(since(args.since), args.min_sources, probe_limit(args.limit))
     }) {
         Ok(x) => x,
         Err(code) => return code,
     };
+    let cut = cut_to_limit(&mut stories, args.limit);
     let mut out = std::io::stdout().lock();
     for st in &stories {
         if args.json {
@@ -663,16 +674,22 @@ pub fn stories(cfg: &Config, args: &StoriesArgs) -> i32 {
             }
         }
     }
+    report_cut(cut, "stories");
     exit::OK
 }
 
 pub fn alerts(cfg: &Config, args: &AlertsArgs) -> i32 {
-    let alerts = match read(cfg, |store| {
-        store.alerts(args.topic.as_deref(), since(args.since), args.limit)
+    let mut alerts = match read(cfg, |store| {
+        store.alerts(
+            args.topic.as_deref(),
+            since(args.since),
+            probe_limit(args.limit),
+        )
     }) {
         Ok(x) => x,
         Err(code) => return code,
     };
+    let cut = cut_to_limit(&mut alerts, args.limit);
     let mut out = std::io::stdout().lock();
     for a in &alerts {
         if args.json {
@@ -698,7 +715,38 @@ pub fn alerts(cfg: &Config, args: &AlertsArgs) -> i32 {
             }
         }
     }
+    report_cut(cut, "alerts");
     exit::OK
+}
+
+/// How many rows past `--limit` a listing reads to say how many it left out.
+const MORE_PROBE: usize = 10_000;
+
+fn probe_limit(limit: usize) -> usize {
+    limit.saturating_add(MORE_PROBE)
+}
+
+/// What a listing cut at `--limit` left out: `None` when nothing, else the count and whether
+/// there may be more than that.
+fn cut_to_limit<T>(rows: &mut Vec<T>, limit: usize) -> Option<(usize, bool)> {
+    let read = rows.len();
+    if read <= limit {
+        return None;
+    }
+    rows.truncate(limit);
+    Some((read - limit, read == probe_limit(limit)))
+}
+
+/// Says on stderr (never inside --json output on stdout) that a listing was cut.
+fn report_cut(cut: Option<(usize, bool)>, what: &str) {
+    if let Some((n, at_least)) = cut {
+        let n = if at_least {
+            format!("{n} or more")
+        } else {
+            n.to_string()
+        };
+        eprintln!("{n} more {what} (use --limit)");
+    }
 }
 
 /// The `parse --json` output shape (stable, documented in the README): a first line for the
@@ -841,6 +889,7 @@ pub fn topics_test(cfg: &Config, args: &TopicsTestArgs) -> i32 {
                 queries: vec![q.clone()],
                 feeds: None,
                 stem: None,
+                lexicons: Default::default(),
             }
         }
         (None, None) => return exit::FAILURE,
@@ -852,6 +901,9 @@ pub fn topics_test(cfg: &Config, args: &TopicsTestArgs) -> i32 {
             return exit::CONFIG;
         }
     };
+    if let Some(labels) = &args.labels {
+        return topics_backtest(cfg, &spec, &matcher, labels, args);
+    }
     let items = match read(cfg, |store| {
         store.items(None, since(args.since), args.limit)
     }) {
@@ -950,7 +1002,12 @@ pub fn topics_test(cfg: &Config, args: &TopicsTestArgs) -> i32 {
                 out,
                 "    query #{}: {}",
                 m.query + 1,
-                Untrusted(&spec.queries[m.query])
+                Untrusted(
+                    &spec.queries[m.query]
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )
             );
         }
     }
@@ -962,5 +1019,194 @@ pub fn topics_test(cfg: &Config, args: &TopicsTestArgs) -> i32 {
             Untrusted(&spec.name)
         );
     }
+    exit::OK
+}
+
+/// Every stored item, newest first (backtests and `explain` look at all of them).
+const ALL_ITEMS: usize = i64::MAX as usize;
+
+/// The first of `item`'s feeds whose match of `matcher` fires, if any (a topic's feed filter is
+/// satisfied by any feed the item was seen in).
+fn first_match(matcher: &Matcher, item: &store::StoredItem) -> Option<crate::topics::TopicMatch> {
+    item.sources.iter().find_map(|f| {
+        matcher
+            .match_item(f, &item.title, &item.summary)
+            .into_iter()
+            .next()
+    })
+}
+
+/// `topics test NAME --labels FILE`: precision, recall and F1 of the topic on the labelled items
+/// that are stored, and every false positive (with what fired) and false negative (with what
+/// was missing).
+fn topics_backtest(
+    cfg: &Config,
+    spec: &TopicSpec,
+    matcher: &Matcher,
+    labels_path: &Path,
+    args: &TopicsTestArgs,
+) -> i32 {
+    use crate::topics::backtest::{LabelKey, Labels, normalize_link, parse_id_links, prf};
+    let read_text = |p: &Path| {
+        std::fs::read_to_string(p).map_err(|e| {
+            eprintln!("error: cannot read {}: {e}", p.display());
+            exit::FAILURE
+        })
+    };
+    let id_links = match &args.items {
+        None => Default::default(),
+        Some(p) => match read_text(p).map(|t| parse_id_links(&t)) {
+            Ok(Ok(m)) => m,
+            Ok(Err(e)) => {
+                eprintln!("error: {}: {e}", p.display());
+                return exit::FAILURE;
+            }
+            Err(code) => return code,
+        },
+    };
+    let labels = match read_text(labels_path).map(|t| Labels::parse(&t, &spec.name, &id_links)) {
+        Ok(Ok(l)) => l,
+        Ok(Err(e)) => {
+            eprintln!("error: {}: {e}", labels_path.display());
+            return exit::FAILURE;
+        }
+        Err(code) => return code,
+    };
+    let items = match read(cfg, |store| store.items(None, since(args.since), ALL_ITEMS)) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let mut by_link: std::collections::HashMap<String, &store::StoredItem> = Default::default();
+    let mut by_id: std::collections::HashMap<String, &store::StoredItem> = Default::default();
+    for item in &items {
+        by_id.insert(item.id.to_string(), item);
+        for u in [&item.url, &item.canonical_url].into_iter().flatten() {
+            by_link.entry(normalize_link(u)).or_insert(item);
+        }
+    }
+    let (mut tp, mut fps, mut fns, mut missing) = (0, Vec::new(), Vec::new(), 0);
+    for (key, label) in &labels.labels {
+        let item = match key {
+            LabelKey::Link(l) => by_link.get(l),
+            LabelKey::Id(i) => by_id.get(i),
+        };
+        let Some(item) = item else {
+            missing += 1;
+            continue;
+        };
+        match (first_match(matcher, item), label) {
+            (Some(_), true) => tp += 1,
+            (Some(m), false) => fps.push((*item, m)),
+            (None, true) => fns.push(*item),
+            (None, false) => {}
+        }
+    }
+    let (p, r, f1) = prf(tp, fps.len(), fns.len());
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::json!({"topic": spec.name, "precision": p, "recall": r, "f1": f1,
+                "tp": tp, "fp": fps.len(), "fn": fns.len(), "not_stored": missing,
+                "false_positives": fps.iter().map(|(i, _)| &i.url).collect::<Vec<_>>(),
+                "false_negatives": fns.iter().map(|i| &i.url).collect::<Vec<_>>()})
+        );
+        return exit::OK;
+    }
+    for (item, m) in &fps {
+        let c = poll::alert_candidate(matcher, &item.title, &item.summary, m.clone());
+        let _ = writeln!(out, "FALSE POSITIVE  {}", Untrusted(&item.title));
+        if let Some(u) = &item.url {
+            let _ = writeln!(out, "    {}", Untrusted(u));
+        }
+        let fired: Vec<String> = m
+            .terms
+            .iter()
+            .zip(&c.terms)
+            .map(|(t, text)| format!("{} = \"{}\" ({})", t.term, text, t.field.as_str()))
+            .collect();
+        let _ = writeln!(
+            out,
+            "    query #{} fired on: {}",
+            m.query + 1,
+            Untrusted(&fired.join(", "))
+        );
+    }
+    for item in &fns {
+        let e = matcher.explain(0, &item.title, &item.summary);
+        let _ = writeln!(out, "FALSE NEGATIVE  {}", Untrusted(&item.title));
+        if let Some(u) = &item.url {
+            let _ = writeln!(out, "    {}", Untrusted(u));
+        }
+        for (qi, clauses) in e.missing.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "    query #{} missing: {}",
+                qi + 1,
+                Untrusted(&clauses.join("; "))
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{}: precision {p:.3}  recall {r:.3}  F1 {f1:.3}  ({tp} found, {} false, {} missed; {} labelled items not stored, {} labels left out)",
+        Untrusted(&spec.name),
+        fps.len(),
+        fns.len(),
+        missing,
+        labels.skipped
+    );
+    exit::OK
+}
+
+/// `topics explain NAME ITEM`: the evaluation tree of the topic's queries on one stored item.
+pub fn topics_explain(cfg: &Config, args: &TopicsExplainArgs) -> i32 {
+    let Some(topic) = cfg.topics.iter().find(|t| t.spec.name == args.name) else {
+        let names: Vec<_> = cfg.topics.iter().map(|t| t.spec.name.as_str()).collect();
+        eprintln!(
+            "error: no topic named \"{}\" in {}; topics: {}",
+            Untrusted(&args.name),
+            cfg.path.display(),
+            names.join(", ")
+        );
+        return exit::FAILURE;
+    };
+    let matcher = match Matcher::new(std::slice::from_ref(&topic.spec)) {
+        Ok(m) => m,
+        Err((_, e)) => {
+            eprintln!("error: {e}");
+            return exit::CONFIG;
+        }
+    };
+    let items = match read(cfg, |store| store.items(None, None, ALL_ITEMS)) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let wanted = crate::topics::backtest::normalize_link(&args.item);
+    let Some(item) = items.iter().find(|i| {
+        i.id.to_string() == args.item
+            || [&i.url, &i.canonical_url]
+                .into_iter()
+                .flatten()
+                .any(|u| crate::topics::backtest::normalize_link(u) == wanted)
+    }) else {
+        eprintln!(
+            "error: no stored item with id or URL {}",
+            Untrusted(&args.item)
+        );
+        return exit::FAILURE;
+    };
+    let e = matcher.explain(0, &item.title, &item.summary);
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "item {}: {}", item.id, Untrusted(&item.title));
+    for line in &e.tree {
+        let _ = writeln!(out, "  {}", Untrusted(line));
+    }
+    let verdict = match e.query {
+        Some(q) => format!("matches {} (query #{})", topic.spec.name, q + 1),
+        None => format!("does not match {}", topic.spec.name),
+    };
+    let _ = writeln!(out, "{}", Untrusted(&verdict));
     exit::OK
 }

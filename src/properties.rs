@@ -129,7 +129,7 @@ proptest! {
             _ => format!("{word}'s"),
         };
         let text = format!("{before} {shown} {after}");
-        let m = Matcher::new(&[TopicSpec { name: "t".into(), queries: vec![word.clone()], feeds: None, stem: None }]).unwrap();
+        let m = Matcher::new(&[TopicSpec { name: "t".into(), queries: vec![word.clone()], feeds: None, stem: None, lexicons: Default::default() }]).unwrap();
         prop_assert_eq!(m.match_item("f", &text, "").len(), 1, "{:?} in {:?}", word, text);
     }
 
@@ -153,6 +153,7 @@ proptest! {
                 queries: vec![if *prefix { format!("{w}*") } else { w.clone() }],
                 feeds: None,
                 stem: None,
+                lexicons: Default::default(),
             })
             .collect();
         let m = Matcher::new(&specs).unwrap();

@@ -5,9 +5,10 @@
 //! and a caret, and saying what was expected. Topic queries are compiled here, so a bad query
 //! fails `newshound check`, not the daemon at 3 a.m.
 
+mod library;
 mod raw;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -15,8 +16,8 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::topics::{self, Stem, TopicSpec};
-use raw::{RawConfig, RawSize};
+use crate::topics::{self, Lexicons, Stem, TopicSpec};
+use raw::{RawConfig, RawSize, RawTopic, RawTopicFile};
 
 /// The example config shipped in the repository, printed by `newshound config example`.
 pub const EXAMPLE: &str = include_str!("../../config/newshound.toml");
@@ -147,6 +148,9 @@ pub struct Config {
     /// Enabled feeds only.
     pub feeds: Vec<FeedConfig>,
     pub topics: Vec<TopicConfig>,
+    /// Problems that do not stop the config from loading (a topic query that can never match),
+    /// printed by `check`.
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// One problem in a config file, with its position.
@@ -293,6 +297,7 @@ pub fn load_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
         text,
         path,
         diags: Vec::new(),
+        warnings: Vec::new(),
     };
     if text.trim().is_empty() {
         cx.error(0..0, "the config file is empty; it needs at least one [[feeds]] entry (see config/newshound.toml)");
@@ -313,7 +318,10 @@ pub fn load_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
     // In file order, whichever pass found them.
     cx.diags.sort_by_key(|d| (d.line, d.column));
     match cfg {
-        Some(cfg) if cx.diags.is_empty() => Ok(cfg),
+        Some(mut cfg) if cx.diags.is_empty() => {
+            cfg.warnings = cx.warnings;
+            Ok(cfg)
+        }
         _ => Err(ConfigError::Invalid(cx.diags)),
     }
 }
@@ -322,6 +330,7 @@ struct Validator<'a> {
     text: &'a str,
     path: &'a Path,
     diags: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
 }
 
 impl Validator<'_> {
@@ -697,7 +706,7 @@ impl Validator<'_> {
             }
         }
 
-        let topics = self.topics(&raw, &names);
+        let topics = self.all_topics(&raw, &names);
         Some(Config {
             path: self.path.to_owned(),
             database,
@@ -708,6 +717,7 @@ impl Validator<'_> {
             story_threshold,
             feeds,
             topics,
+            warnings: Vec::new(),
         })
     }
 
@@ -758,14 +768,131 @@ impl Validator<'_> {
         }
     }
 
-    fn topics(
+    /// The config's own topics and those of its `include`d files, with the lexicons of both
+    /// (the config's own win over an included file's, which win over the shipped ones). A topic
+    /// the config defines itself replaces an included one of the same name.
+    fn all_topics(
         &mut self,
         raw: &RawConfig,
         feed_names: &HashMap<String, Range<usize>>,
     ) -> Vec<TopicConfig> {
+        let mut files: Vec<(PathBuf, String)> = Vec::new();
+        let entries = match raw.include.as_ref().map(raw::RawInclude::entries) {
+            None => Vec::new(),
+            Some(Ok(entries)) => entries,
+            Some(Err(span)) => {
+                self.error(
+                    span,
+                    "include must be a topic name or a list of them, as in include = [\"summit-scheduling\"]",
+                );
+                Vec::new()
+            }
+        };
+        for entry in &entries {
+            let name = entry.get_ref().trim();
+            if library::is_path(name) {
+                let path = self.base_dir().join(name);
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => files.push((path, text)),
+                    Err(e) => self.error(
+                        entry.span(),
+                        format!("cannot read included topic file {}: {e}", path.display()),
+                    ),
+                }
+            } else if let Some((path, text)) = library::find(name) {
+                files.push((PathBuf::from(format!("(shipped) {path}")), text.to_owned()));
+            } else {
+                let names: Vec<&str> = library::TOPICS.iter().map(|(n, _, _)| *n).collect();
+                self.error(
+                    entry.span(),
+                    format!(
+                        "include: no shipped topic \"{name}\"; shipped: {} (or give a path to a .toml file)",
+                        names.join(", ")
+                    ),
+                );
+            }
+        }
+        let mut lexicons = Lexicons::default();
+        let mut parsed: Vec<(usize, RawTopicFile)> = Vec::new();
+        for (i, (path, text)) in files.iter().enumerate() {
+            let mut sub = Validator {
+                text,
+                path,
+                diags: Vec::new(),
+                warnings: Vec::new(),
+            };
+            match toml::from_str::<RawTopicFile>(text) {
+                Ok(file) => {
+                    sub.lexicons(&file.lexicons, &mut lexicons);
+                    parsed.push((i, file));
+                }
+                Err(e) => sub.error(e.span().unwrap_or(0..0), e.message().trim_end()),
+            }
+            self.diags.extend(sub.diags);
+        }
+        self.lexicons(&raw.lexicons, &mut lexicons);
+        let own: HashSet<String> = raw
+            .topics
+            .iter()
+            .map(|t| t.name.get_ref().trim().to_owned())
+            .collect();
+        let mut out = Vec::new();
+        let mut included: HashSet<String> = HashSet::new();
+        for (i, file) in &parsed {
+            let (path, text) = &files[*i];
+            let mut sub = Validator {
+                text,
+                path,
+                diags: Vec::new(),
+                warnings: Vec::new(),
+            };
+            let topics: Vec<&RawTopic> = file
+                .topics
+                .iter()
+                .filter(|t| !own.contains(t.name.get_ref().trim()))
+                .collect();
+            for t in sub.topics(&topics, feed_names, &lexicons) {
+                if included.insert(t.spec.name.clone()) {
+                    out.push(t);
+                } else {
+                    let message = format!(
+                        "topic \"{}\" is included twice (from {})",
+                        t.spec.name,
+                        path.display()
+                    );
+                    self.diags.push(self.diagnostic(0, message));
+                }
+            }
+            self.diags.extend(sub.diags);
+            self.warnings.extend(sub.warnings);
+        }
+        let own: Vec<&RawTopic> = raw.topics.iter().collect();
+        out.extend(self.topics(&own, feed_names, &lexicons));
+        out
+    }
+
+    /// Adds a `[lexicons]` table to `into`, reporting bad names and entries where they are.
+    fn lexicons(
+        &mut self,
+        table: &std::collections::BTreeMap<toml::Spanned<String>, Vec<toml::Spanned<String>>>,
+        into: &mut Lexicons,
+    ) {
+        let mut errors = Vec::new();
+        into.add_table(table, &mut errors);
+        for e in errors {
+            self.error(e.span, e.message);
+        }
+    }
+
+    fn topics(
+        &mut self,
+        raw_topics: &[&RawTopic],
+        feed_names: &HashMap<String, Range<usize>>,
+        lexicons: &Lexicons,
+    ) -> Vec<TopicConfig> {
         let mut out = Vec::new();
         let mut seen: HashMap<String, usize> = HashMap::new();
-        for t in &raw.topics {
+        for t in raw_topics {
             let name = t.name.get_ref().trim().to_owned();
             if name.is_empty() || name.chars().any(char::is_control) {
                 self.error(t.name.span(), "topic name must be non-empty printable text");
@@ -806,16 +933,27 @@ impl Validator<'_> {
             let mut sources = Vec::new();
             let mut ok = true;
             for q in queries {
-                if let Err(e) = topics::parse_query(q.get_ref()) {
-                    let offset = self.offset_in_string(q, e.offset);
-                    let mut d = self.diagnostic(offset, format!("topic \"{name}\": {}", e.message));
-                    // Show the query itself with the caret, which is clearer than the file line
-                    // for multi-line queries.
-                    d.snippet = Some(e.snippet(q.get_ref()));
-                    self.diags.push(d);
-                    ok = false;
-                } else {
-                    sources.push(q.get_ref().clone());
+                match topics::parse_query_with(q.get_ref(), lexicons) {
+                    Err(e) => {
+                        let offset = self.offset_in_string(q, e.offset);
+                        let mut d =
+                            self.diagnostic(offset, format!("topic \"{name}\": {}", e.message));
+                        // Show the query itself with the caret, which is clearer than the file
+                        // line for multi-line queries.
+                        d.snippet = Some(e.snippet(q.get_ref()));
+                        self.diags.push(d);
+                        ok = false;
+                    }
+                    Ok(expr) => {
+                        for w in topics::lint(&expr) {
+                            let d = self.diagnostic(
+                                q.span().start,
+                                format!("warning: topic \"{name}\": {}", w.message),
+                            );
+                            self.warnings.push(d);
+                        }
+                        sources.push(q.get_ref().clone());
+                    }
                 }
             }
             let feeds = t.feeds.as_ref().map(|fs| {
@@ -883,6 +1021,7 @@ impl Validator<'_> {
                         queries: sources,
                         feeds,
                         stem,
+                        lexicons: lexicons.clone(),
                     },
                     level,
                 });

@@ -21,6 +21,42 @@ pub(crate) struct RawConfig {
     pub feeds: Vec<RawFeed>,
     #[serde(default)]
     pub topics: Vec<RawTopic>,
+    /// Topic files to add: shipped topic names, or paths.
+    pub include: Option<RawInclude>,
+    /// Named word lists for `@name` in queries.
+    #[serde(default)]
+    pub lexicons: BTreeMap<Spanned<String>, Vec<Spanned<String>>>,
+}
+
+/// `include = "name"` or `include = ["name", "path/to/file.toml"]`. (An untagged enum of
+/// `Spanned` strings does not deserialize, so the value is taken whole and split here.)
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct RawInclude(pub Spanned<toml::Value>);
+
+impl RawInclude {
+    /// Each entry, with the span of the whole `include` value; a non-string entry is an error.
+    pub fn entries(&self) -> Result<Vec<Spanned<String>>, std::ops::Range<usize>> {
+        let span = self.0.span();
+        let one = |v: &toml::Value| match v {
+            toml::Value::String(s) => Ok(Spanned::new(span.clone(), s.clone())),
+            _ => Err(span.clone()),
+        };
+        match self.0.get_ref() {
+            toml::Value::Array(vs) => vs.iter().map(one).collect(),
+            v => one(v).map(|s| vec![s]),
+        }
+    }
+}
+
+/// An included topic file: topics, and lexicons they may use.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTopicFile {
+    #[serde(default)]
+    pub topics: Vec<RawTopic>,
+    #[serde(default)]
+    pub lexicons: BTreeMap<Spanned<String>, Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

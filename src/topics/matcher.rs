@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 
-use super::syntax::{Expr, Scope, SyntaxError, parse_query};
+use super::syntax::{Expr, Scope, Status, SyntaxError, parse_query_with};
 use super::tokenize::{Tokens, tokenize_into};
 use super::{Stem, TopicSpec};
 
@@ -106,8 +106,30 @@ enum Node {
     Term(u32),
     And(Vec<Node>),
     Or(Vec<Node>),
+    /// The OR of a lexicon's entries; the name (for explanations) is `lexicon_names[i]`, kept
+    /// out of the node so that a node stays as small as before lexicons (it is walked per item).
+    Lexicon(u32, Vec<Node>),
     Not(Box<Node>),
     Near(Box<Node>, Box<Node>, u32),
+    Status(Box<StatusNode>),
+}
+
+#[derive(Debug, Clone)]
+struct StatusNode {
+    status: Status,
+    window: u32,
+    operand: Node,
+    /// Cue terms: those pointing ahead, then those pointing back.
+    upcoming: Vec<u32>,
+    past: Vec<u32>,
+}
+
+/// The cue that decided an event's status, and where.
+#[derive(Debug, Clone, Copy)]
+struct Decision {
+    status: Status,
+    cue: u32,
+    hit: Hit,
 }
 
 #[derive(Debug)]
@@ -147,6 +169,8 @@ pub struct Matcher {
     first_words: Vec<(Box<str>, bool, u32)>,
     stems: Vec<StemIndex>,
     always: Vec<u32>,
+    /// The names of the lexicons `Node::Lexicon` refers to.
+    lexicon_names: Vec<Box<str>>,
 }
 
 impl std::fmt::Debug for Matcher {
@@ -201,6 +225,7 @@ impl Matcher {
             first_words: Vec::new(),
             stems: Vec::new(),
             always: Vec::new(),
+            lexicon_names: Vec::new(),
         };
         let mut ids: HashMap<TermKey, u32> = HashMap::new();
         let mut term_topics: Vec<Vec<u32>> = Vec::new();
@@ -208,7 +233,7 @@ impl Matcher {
             let mut queries = Vec::new();
             let mut anchors = Some(Vec::new());
             for q in &spec.queries {
-                let expr = parse_query(q).map_err(|e| (ti, e))?;
+                let expr = parse_query_with(q, &spec.lexicons).map_err(|e| (ti, e))?;
                 let node = m.compile(&expr, spec.stem, &mut ids);
                 term_topics.resize(m.terms.len(), Vec::new());
                 match (m.anchors(&node), anchors.as_mut()) {
@@ -251,52 +276,91 @@ impl Matcher {
         ids: &mut HashMap<TermKey, u32>,
     ) -> Node {
         match expr {
-            Expr::Term(t) => {
-                // Prefixes are never stemmed: "plan*" already covers the inflections.
-                let stem = if t.prefix { None } else { stem };
-                let tokens = match stem {
-                    Some(s) => {
-                        let stemmer = rust_stemmers::Stemmer::create(s.algorithm());
-                        t.tokens
-                            .iter()
-                            .map(|w| stemmer.stem(w).into_owned())
-                            .collect()
-                    }
-                    None => t.tokens.clone(),
-                };
-                let key = TermKey {
-                    tokens,
-                    prefix: t.prefix,
-                    scope: t.scope,
-                    stem,
-                };
-                let id = match ids.get(&key) {
-                    Some(id) => *id,
-                    None => {
-                        let id = self.terms.len() as u32;
-                        self.index_term(&key, id);
-                        ids.insert(key.clone(), id);
-                        self.terms.push(CompiledTerm {
-                            key,
-                            source: t.source.clone(),
-                        });
-                        self.shapes.push(TermShape {
-                            scope: t.scope,
-                            tokens: t.tokens.len().min(usize::from(u16::MAX)) as u16,
-                        });
-                        id
-                    }
-                };
-                Node::Term(id)
-            }
+            Expr::Term(t) => Node::Term(self.term_id(t, stem, ids)),
             Expr::And(xs) => Node::And(xs.iter().map(|x| self.compile(x, stem, ids)).collect()),
-            Expr::Or(xs) => Node::Or(xs.iter().map(|x| self.compile(x, stem, ids)).collect()),
+            Expr::Or(xs) => {
+                let nodes = xs.iter().map(|x| self.compile(x, stem, ids)).collect();
+                match lexicon_name(xs) {
+                    Some(name) => {
+                        let i = match self.lexicon_names.iter().position(|n| &**n == name) {
+                            Some(i) => i,
+                            None => {
+                                self.lexicon_names.push(name.into());
+                                self.lexicon_names.len() - 1
+                            }
+                        };
+                        Node::Lexicon(i as u32, nodes)
+                    }
+                    None => Node::Or(nodes),
+                }
+            }
             Expr::Not(x) => Node::Not(Box::new(self.compile(x, stem, ids))),
             Expr::Near(a, b, n) => Node::Near(
                 Box::new(self.compile(a, stem, ids)),
                 Box::new(self.compile(b, stem, ids)),
                 *n,
             ),
+            Expr::Status(st) => {
+                // The operand first, so that a word that is also a cue is named for the operand.
+                let operand = self.compile(&st.operand, stem, ids);
+                // Cues are matched as written: stemming "will" or "met" would blur them.
+                let upcoming = st
+                    .upcoming
+                    .iter()
+                    .map(|t| self.term_id(t, None, ids))
+                    .collect();
+                let past = st.past.iter().map(|t| self.term_id(t, None, ids)).collect();
+                Node::Status(Box::new(StatusNode {
+                    status: st.status,
+                    window: st.window,
+                    operand,
+                    upcoming,
+                    past,
+                }))
+            }
+        }
+    }
+
+    fn term_id(
+        &mut self,
+        t: &super::syntax::Term,
+        stem: Option<Stem>,
+        ids: &mut HashMap<TermKey, u32>,
+    ) -> u32 {
+        // Prefixes are never stemmed: "plan*" already covers the inflections.
+        let stem = if t.prefix { None } else { stem };
+        let tokens = match stem {
+            Some(s) => {
+                let stemmer = rust_stemmers::Stemmer::create(s.algorithm());
+                t.tokens
+                    .iter()
+                    .map(|w| stemmer.stem(w).into_owned())
+                    .collect()
+            }
+            None => t.tokens.clone(),
+        };
+        let key = TermKey {
+            tokens,
+            prefix: t.prefix,
+            scope: t.scope,
+            stem,
+        };
+        match ids.get(&key) {
+            Some(id) => *id,
+            None => {
+                let id = self.terms.len() as u32;
+                self.index_term(&key, id);
+                ids.insert(key.clone(), id);
+                self.terms.push(CompiledTerm {
+                    key,
+                    source: t.source.clone(),
+                });
+                self.shapes.push(TermShape {
+                    scope: t.scope,
+                    tokens: t.tokens.len().min(usize::from(u16::MAX)) as u16,
+                });
+                id
+            }
         }
     }
 
@@ -307,7 +371,7 @@ impl Matcher {
         match node {
             Node::Term(id) => Some(vec![*id]),
             Node::Not(_) => None,
-            Node::Or(xs) => {
+            Node::Or(xs) | Node::Lexicon(_, xs) => {
                 let mut all = Vec::new();
                 for x in xs {
                     all.extend(self.anchors(x)?);
@@ -322,6 +386,8 @@ impl Matcher {
                 .into_iter()
                 .flatten()
                 .max_by_key(|a| self.specificity(a)),
+            // The cues never get a topic evaluated: they are common words.
+            Node::Status(st) => self.anchors(&st.operand),
         }
     }
 
@@ -449,11 +515,12 @@ impl Matcher {
                 present: &s.present,
                 first_hit: &s.first_hit,
                 next_hit: &s.next_hit,
+                fields: [(&s.title, title), (&s.summary, summary)],
             };
             if let Some(qi) = topic.queries.iter().position(|q| eval.truth(q)) {
                 let mut terms = Vec::new();
-                eval.positive_terms(&topic.queries[qi], &mut |id| {
-                    if let Some(h) = eval.first(id) {
+                eval.positive_terms(&topic.queries[qi], &mut |id, at| {
+                    if let Some(h) = at.or_else(|| eval.first(id)) {
                         let tokens = if h.field == Field::Title {
                             &s.title
                         } else {
@@ -545,6 +612,220 @@ impl Matcher {
             stemmed.clear();
         }
     }
+}
+
+/// How one topic's queries evaluate on one item, for `topics explain` and backtests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Explanation {
+    /// The first query that matched, if any.
+    pub query: Option<usize>,
+    /// The evaluation tree, one line per node, indented, each marked `+` (true) or `-` (false).
+    pub tree: Vec<String>,
+    /// Per query, its clauses that were false: the operands of a top-level AND, else the query.
+    pub missing: Vec<Vec<String>>,
+}
+
+impl Matcher {
+    /// Evaluates topic `topic` on one item and says why it does or does not match. Slower than
+    /// [`match_item`](Self::match_item); for people, not for the pipeline.
+    pub fn explain(&self, topic: usize, title: &str, summary: &str) -> Explanation {
+        let mut s = Scratch::default();
+        tokenize_into(title, &mut s.title);
+        tokenize_into(summary, &mut s.summary);
+        let mut hits = Vec::new();
+        for (field, tokens, stemmed) in [
+            (Field::Title, &s.title, &mut s.stemmed_title),
+            (Field::Summary, &s.summary, &mut s.stemmed_summary),
+        ] {
+            stemmed.clear();
+            self.find_hits(field, tokens, stemmed, &mut hits);
+        }
+        let mut present = vec![0u64; self.terms.len().div_ceil(64)];
+        let mut first_hit = vec![NONE; self.terms.len()];
+        let mut next_hit = vec![NONE; hits.len()];
+        for (i, h) in hits.iter().enumerate().rev() {
+            let t = h.term as usize;
+            next_hit[i] = first_hit[t];
+            first_hit[t] = i as u32;
+            present[t / 64] |= 1 << (t % 64);
+        }
+        let eval = Eval {
+            hits: &hits,
+            present: &present,
+            first_hit: &first_hit,
+            next_hit: &next_hit,
+            fields: [(&s.title, title), (&s.summary, summary)],
+        };
+        let texts = [title, summary];
+        let mut out = Explanation::default();
+        let Some(t) = self.topics.get(topic) else {
+            return out;
+        };
+        for (qi, q) in t.queries.iter().enumerate() {
+            let truth = eval.truth(q);
+            if truth && out.query.is_none() {
+                out.query = Some(qi);
+            }
+            out.tree.push(format!(
+                "{} query #{}",
+                if truth { "+" } else { "-" },
+                qi + 1
+            ));
+            self.explain_node(&eval, &texts, q, 1, &mut out.tree);
+            let missing = match q {
+                Node::And(xs) => xs
+                    .iter()
+                    .filter(|x| !eval.truth(x))
+                    .map(|x| self.render(x))
+                    .collect(),
+                _ if !truth => vec![self.render(q)],
+                _ => Vec::new(),
+            };
+            out.missing.push(missing);
+        }
+        out
+    }
+
+    fn explain_node(
+        &self,
+        eval: &Eval,
+        texts: &[&str; 2],
+        node: &Node,
+        depth: usize,
+        out: &mut Vec<String>,
+    ) {
+        let pad = "  ".repeat(depth);
+        let mark = if eval.truth(node) { "+" } else { "-" };
+        let found = |id: u32| -> Option<String> {
+            let h = eval.first(id)?;
+            let (tokens, _) = eval.fields[h.field as usize];
+            let text = texts[h.field as usize];
+            let range = tokens.tokens[h.start as usize].src.0 as usize
+                ..tokens.tokens[h.end as usize].src.1 as usize;
+            Some(format!(
+                "\"{}\" in {}",
+                text.get(range).unwrap_or(""),
+                h.field.as_str()
+            ))
+        };
+        match node {
+            Node::Term(id) => {
+                let at = found(*id).map(|f| format!(": {f}")).unwrap_or_default();
+                out.push(format!(
+                    "{pad}{mark} {}{at}",
+                    self.terms[*id as usize].source
+                ));
+            }
+            Node::Lexicon(_, xs) => {
+                let hits: Vec<String> = xs
+                    .iter()
+                    .filter_map(|x| match x {
+                        Node::Term(id) => found(*id).map(|f| format!("{} {f}", self.entry(*id))),
+                        _ => None,
+                    })
+                    .collect();
+                let detail = if hits.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", hits.join("; "))
+                };
+                out.push(format!("{pad}{mark} {}{detail}", self.render(node)));
+            }
+            Node::And(xs) | Node::Or(xs) => {
+                let op = if matches!(node, Node::And(_)) {
+                    "AND"
+                } else {
+                    "OR"
+                };
+                out.push(format!("{pad}{mark} {op}"));
+                for x in xs {
+                    self.explain_node(eval, texts, x, depth + 1, out);
+                }
+            }
+            Node::Not(x) => {
+                out.push(format!("{pad}{mark} NOT"));
+                self.explain_node(eval, texts, x, depth + 1, out);
+            }
+            Node::Near(a, b, n) => {
+                out.push(format!("{pad}{mark} NEAR/{n}"));
+                self.explain_node(eval, texts, a, depth + 1, out);
+                self.explain_node(eval, texts, b, depth + 1, out);
+            }
+            Node::Status(st) => {
+                let cue = match eval.decide(st) {
+                    Some(d) => format!(": cue {}", self.describe_hit(eval, texts, d.cue, d.hit)),
+                    None => {
+                        let other = StatusNode {
+                            status: match st.status {
+                                Status::Upcoming => Status::Past,
+                                Status::Past => Status::Upcoming,
+                            },
+                            ..(**st).clone()
+                        };
+                        match eval.decide(&other) {
+                            Some(d) => format!(
+                                ": nearest cue says {} ({})",
+                                other.status.as_str(),
+                                self.describe_hit(eval, texts, d.cue, d.hit)
+                            ),
+                            None => ": no cue near it".into(),
+                        }
+                    }
+                };
+                out.push(format!("{pad}{mark} {}{cue}", st.status.as_str()));
+                self.explain_node(eval, texts, &st.operand, depth + 1, out);
+            }
+        }
+    }
+
+    fn describe_hit(&self, eval: &Eval, texts: &[&str; 2], id: u32, h: Hit) -> String {
+        let (tokens, _) = eval.fields[h.field as usize];
+        let range = tokens.tokens[h.start as usize].src.0 as usize
+            ..tokens.tokens[h.end as usize].src.1 as usize;
+        format!(
+            "\"{}\" in {} ({})",
+            texts[h.field as usize].get(range).unwrap_or(""),
+            h.field.as_str(),
+            self.terms[id as usize].source
+        )
+    }
+
+    /// The entry text of a lexicon term (its source without the " (@name)" suffix).
+    fn entry(&self, id: u32) -> &str {
+        let src = &self.terms[id as usize].source;
+        src.rsplit_once(" (@").map_or(src.as_str(), |(e, _)| e)
+    }
+
+    /// A node as query text, lexicons by name.
+    fn render(&self, node: &Node) -> String {
+        let join = |xs: &[Node], op: &str| {
+            let parts: Vec<String> = xs.iter().map(|x| self.render(x)).collect();
+            format!("({})", parts.join(&format!(" {op} ")))
+        };
+        match node {
+            Node::Term(id) => self.terms[*id as usize].source.clone(),
+            Node::Or(xs) => join(xs, "OR"),
+            Node::Lexicon(i, _) => format!("@{}", self.lexicon_names[*i as usize]),
+            Node::And(xs) => join(xs, "AND"),
+            Node::Not(x) => format!("NOT {}", self.render(x)),
+            Node::Near(a, b, n) => format!("({} NEAR/{n} {})", self.render(a), self.render(b)),
+            Node::Status(st) => format!("{}({})", st.status.as_str(), self.render(&st.operand)),
+        }
+    }
+}
+
+/// The lexicon an OR-group was expanded from (all its terms' sources end in " (@name)").
+fn lexicon_name(xs: &[Expr]) -> Option<&str> {
+    let mut name = None;
+    for x in xs {
+        let Expr::Term(t) = x else { return None };
+        let n = t.source.rsplit_once(" (@")?.1.strip_suffix(')')?;
+        if name.is_some_and(|m| m != n) {
+            return None;
+        }
+        name = Some(n);
+    }
+    name
 }
 
 /// The first tokens of all unstemmed terms, hashed: for an item token, one probe finds the terms
@@ -796,6 +1077,8 @@ struct Eval<'h> {
     present: &'h [u64],
     first_hit: &'h [u32],
     next_hit: &'h [u32],
+    /// The title's and the summary's tokens and text, for sentence boundaries.
+    fields: [(&'h Tokens, &'h str); 2],
 }
 
 impl Eval<'_> {
@@ -830,20 +1113,109 @@ impl Eval<'_> {
         match node {
             Node::Term(id) => self.has(*id),
             Node::And(xs) => xs.iter().all(|x| self.leaf_or_truth(x)),
-            Node::Or(xs) => xs.iter().any(|x| self.leaf_or_truth(x)),
+            Node::Or(xs) | Node::Lexicon(_, xs) => xs.iter().any(|x| self.leaf_or_truth(x)),
             Node::Not(x) => !self.truth(x),
             // Both sides first: a cheap test that spares most position checks.
             Node::Near(a, b, _) => {
                 self.leaf_or_truth(a) && self.leaf_or_truth(b) && !self.spans(node).is_empty()
             }
+            Node::Status(st) => self.leaf_or_truth(&st.operand) && self.decide(st).is_some(),
         }
+    }
+
+    /// The first place `st`'s operand occurs whose nearest cue points the way `st` asks, and
+    /// that cue. Ties between an upcoming and a past cue go to the upcoming one: "met and agreed
+    /// to meet again" is news of a meeting to come.
+    fn decide(&self, st: &StatusNode) -> Option<Decision> {
+        let cues = st
+            .upcoming
+            .iter()
+            .map(|&c| (Status::Upcoming, c))
+            .chain(st.past.iter().map(|&c| (Status::Past, c)))
+            .filter(|&(_, c)| self.has(c));
+        let cues: Vec<(Status, u32)> = cues.collect();
+        if cues.is_empty() {
+            return None;
+        }
+        // In text order, title first, so that the cue named is the first a reader meets.
+        let mut spans = self.spans(&st.operand);
+        spans.sort_unstable_by_key(|&(f, s0, _)| (f as u8, s0));
+        for (field, s0, s1) in spans {
+            let mut best: Option<(u32, Decision)> = None;
+            for &(status, cue) in &cues {
+                for hit in self.of(cue).filter(|h| h.field == field) {
+                    let gap = if hit.end < s0 {
+                        s0 - hit.end
+                    } else {
+                        hit.start.saturating_sub(s1)
+                    };
+                    if gap > st.window
+                        || best.is_some_and(|(g, d)| {
+                            g < gap || (g == gap && d.status == Status::Upcoming)
+                        })
+                        || self.sentence_break(field, s0.min(hit.start), s1.max(hit.end))
+                    {
+                        continue;
+                    }
+                    best = Some((gap, Decision { status, cue, hit }));
+                }
+            }
+            if let Some((_, d)) = best
+                && d.status == st.status
+            {
+                return Some(d);
+            }
+        }
+        None
+    }
+
+    /// Does a sentence end between tokens `from` and `to` of `field`? A `.`, `!`, `?` or `;`
+    /// between two tokens ends one, except the dot of an abbreviation ("U.S. President",
+    /// "Mr. Kishida").
+    fn sentence_break(&self, field: Field, from: u32, to: u32) -> bool {
+        let (tokens, text) = self.fields[field as usize];
+        let bytes = text.as_bytes();
+        (from as usize..to as usize).any(|k| {
+            let (Some(a), Some(b)) = (tokens.tokens.get(k), tokens.tokens.get(k + 1)) else {
+                return false;
+            };
+            let gap = bytes.get(a.src.1 as usize..b.src.0 as usize).unwrap_or(&[]);
+            if gap.iter().any(|c| matches!(c, b'!' | b'?' | b';')) {
+                return true;
+            }
+            if !gap.contains(&b'.') {
+                return false;
+            }
+            let word = tokens.get(k);
+            let abbreviation = word.contains('.')
+                || word.chars().count() == 1
+                || matches!(
+                    word,
+                    "mr" | "mrs"
+                        | "ms"
+                        | "dr"
+                        | "st"
+                        | "gen"
+                        | "sen"
+                        | "rep"
+                        | "gov"
+                        | "lt"
+                        | "col"
+                        | "no"
+                        | "vs"
+                        | "jr"
+                        | "prof"
+                        | "pres"
+                );
+            !abbreviation
+        })
     }
 
     /// Where a NEAR operand occurs: (field, first token, last token).
     fn spans(&self, node: &Node) -> Vec<(Field, u32, u32)> {
         match node {
             Node::Term(id) => self.of(*id).map(|h| (h.field, h.start, h.end)).collect(),
-            Node::Or(xs) => xs.iter().flat_map(|x| self.spans(x)).collect(),
+            Node::Or(xs) | Node::Lexicon(_, xs) => xs.iter().flat_map(|x| self.spans(x)).collect(),
             Node::Near(a, b, n) => {
                 let (sa, sb) = (self.spans(a), self.spans(b));
                 let mut out = Vec::new();
@@ -852,12 +1224,16 @@ impl Eval<'_> {
                         if fa != fb {
                             continue;
                         }
+                        // Overlapping sides are as near as can be: the phrase "to meet"
+                        // satisfies both `meet*` and `"to meet"`, as a reader would say it
+                        // does. One word alone still cannot stand for both sides.
                         let gap = if a1 < b0 {
                             b0 - a1
                         } else if b1 < a0 {
                             a0 - b1
+                        } else if (a0, a1) != (b0, b1) {
+                            0
                         } else {
-                            // The same words cannot stand for both sides.
                             continue;
                         };
                         if gap <= *n {
@@ -867,19 +1243,28 @@ impl Eval<'_> {
                 }
                 out
             }
-            Node::And(_) | Node::Not(_) => Vec::new(),
+            Node::And(_) | Node::Not(_) | Node::Status(_) => Vec::new(),
         }
     }
 
-    /// Calls `f` for every term outside a NOT.
-    fn positive_terms(&self, node: &Node, f: &mut impl FnMut(u32)) {
+    /// Calls `f` for every term outside a NOT (with the hit to show, when it is not the term's
+    /// first), and for the cue that decided each event status.
+    fn positive_terms(&self, node: &Node, f: &mut impl FnMut(u32, Option<Hit>)) {
         match node {
-            Node::Term(id) => f(*id),
-            Node::And(xs) | Node::Or(xs) => xs.iter().for_each(|x| self.positive_terms(x, f)),
+            Node::Term(id) => f(*id, None),
+            Node::And(xs) | Node::Or(xs) | Node::Lexicon(_, xs) => {
+                xs.iter().for_each(|x| self.positive_terms(x, f))
+            }
             Node::Not(_) => {}
             Node::Near(a, b, _) => {
                 self.positive_terms(a, f);
                 self.positive_terms(b, f);
+            }
+            Node::Status(st) => {
+                self.positive_terms(&st.operand, f);
+                if let Some(d) = self.decide(st) {
+                    f(d.cue, Some(d.hit));
+                }
             }
         }
     }
@@ -895,6 +1280,7 @@ mod tests {
             queries: vec![query.into()],
             feeds: None,
             stem: None,
+            lexicons: Default::default(),
         };
         Matcher::new(&[spec]).expect("query compiles")
     }
@@ -908,6 +1294,16 @@ mod tests {
             })
             .map(|t| m.terms[t].source.as_str())
             .collect()
+    }
+
+    #[test]
+    fn a_node_stays_small() {
+        // Evaluation walks nodes for every candidate topic of every item.
+        assert!(
+            std::mem::size_of::<Node>() <= 32,
+            "{}",
+            std::mem::size_of::<Node>()
+        );
     }
 
     #[test]

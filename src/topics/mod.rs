@@ -17,19 +17,32 @@
 //! | `a NEAR/5 b`     | `a` and `b` at most 5 words apart, either order, same field          |
 //! | `title:a`, `summary:(a OR b)` | only in that field (default: both)                      |
 //! | `首脳会談`        | the character sequence (scripts written without spaces)              |
+//! | `@leaders`       | any entry of a lexicon (config `[lexicons]`, else shipped)           |
+//! | `UPCOMING(a)`    | `a` where its nearest tense cue points ahead ("will", "to meet")     |
+//! | `PAST(a)`        | `a` where its nearest tense cue points back ("met", "held talks")    |
+//! | `US`, `"u.s."`   | the same token: country short forms fold (US, USA, UK, EU, UN, UAE)  |
 //!
 //! Precedence, tightest first: `NOT`/`-`, `NEAR/n`, `AND`/juxtaposition, `OR`. So `a OR b c`
-//! means `a OR (b AND c)`.
+//! means `a OR (b AND c)`. A NEAR's sides may overlap when they differ (the phrase "to meet"
+//! satisfies both `meet*` and `"to meet"`); one word alone cannot stand for both.
+//!
+//! Event status is read from the item's own words: for each place the operand occurs, the
+//! nearest cue of `@upcoming_cues` or `@past_cues` within the window, in the same field and
+//! sentence, decides; a tie goes to upcoming; no cue decides nothing. The cue terms are indexed
+//! like any other but never anchor a topic, so topics that do not use status pay nothing.
 
+pub mod backtest;
+pub mod lexicon;
 pub mod matcher;
 pub mod syntax;
 pub mod tokenize;
 
-pub use matcher::{Field, MatchedTerm, Matcher, Scratch, TopicMatch};
-pub use syntax::{Expr, SyntaxError, parse_query};
+pub use lexicon::Lexicons;
+pub use matcher::{Explanation, Field, MatchedTerm, Matcher, Scratch, TopicMatch};
+pub use syntax::{Expr, SyntaxError, Warning, lint, parse_query, parse_query_with};
 
 /// A topic as configured: what to look for, where.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TopicSpec {
     pub name: String,
     /// Alternative queries (e.g. English and Japanese); any one matching is a match.
@@ -38,6 +51,8 @@ pub struct TopicSpec {
     pub feeds: Option<Vec<String>>,
     /// Fold inflections of query words and text words ("meeting" matches "meetings").
     pub stem: Option<Stem>,
+    /// The lexicons `@name` resolves in, before the shipped ones.
+    pub lexicons: Lexicons,
 }
 
 /// A stemming language.

@@ -10,14 +10,17 @@
 //! near  := unary ("NEAR/" n unary)*
 //! unary := ("NOT" | "-") unary | scope
 //! scope := ["title:" | "summary:"] primary
-//! primary := "(" or ")" | '"' phrase '"' | word | word"*"
+//! primary := "(" or ")" | '"' phrase '"' | word | word"*" | "@"lexicon
+//!          | ("UPCOMING" | "PAST") ["/" n] "(" or ")"
 //! ```
 //!
-//! Operators are upper-case (`AND`, `OR`, `NOT`, `NEAR/5`); lower-case `and`/`or` are words.
+//! Operators are upper-case (`AND`, `OR`, `NOT`, `NEAR/5`, `UPCOMING`, `PAST`); lower-case
+//! `and`/`or` are words. `@name` stands for the OR of a lexicon's entries.
 
 use std::fmt;
 
-use super::tokenize::tokenize;
+use super::lexicon::{self, Lexicons};
+use super::tokenize::{fold_query_word, tokenize};
 
 /// Which fields a term looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -39,6 +42,36 @@ pub struct Term {
     pub source: String,
 }
 
+/// Which way an event's status must point for `UPCOMING(...)` / `PAST(...)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    Upcoming,
+    Past,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Upcoming => "UPCOMING",
+            Status::Past => "PAST",
+        }
+    }
+}
+
+/// Default window of `UPCOMING(...)` and `PAST(...)`, in words.
+pub const STATUS_WINDOW: u32 = 8;
+
+/// An event-status test: `operand` occurs somewhere whose nearest cue (within `window` words, same
+/// field and sentence) is one of `upcoming` or `past`, as `status` asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusTest {
+    pub status: Status,
+    pub window: u32,
+    pub operand: Expr,
+    pub upcoming: Vec<Term>,
+    pub past: Vec<Term>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expr {
     Term(Term),
@@ -47,6 +80,7 @@ pub enum Expr {
     Not(Box<Expr>),
     /// Both sides within `distance` words of each other, in either order, in the same field.
     Near(Box<Expr>, Box<Expr>, u32),
+    Status(Box<StatusTest>),
 }
 
 impl Expr {
@@ -66,6 +100,7 @@ impl Expr {
                 a.walk_terms(out);
                 b.walk_terms(out);
             }
+            Expr::Status(s) => s.operand.walk_terms(out),
         }
     }
 
@@ -73,7 +108,7 @@ impl Expr {
     /// `NOT`; such topics are evaluated for every item.)
     pub fn matches_without_terms(&self) -> bool {
         match self {
-            Expr::Term(_) | Expr::Near(..) => false,
+            Expr::Term(_) | Expr::Near(..) | Expr::Status(_) => false,
             Expr::And(xs) => xs.iter().all(Expr::matches_without_terms),
             Expr::Or(xs) => xs.iter().any(Expr::matches_without_terms),
             Expr::Not(_) => true,
@@ -112,6 +147,14 @@ impl fmt::Display for Expr {
             Expr::Or(xs) => join(f, xs, "OR"),
             Expr::Not(x) => write!(f, "NOT {x}"),
             Expr::Near(a, b, n) => write!(f, "({a} NEAR/{n} {b})"),
+            Expr::Status(s) => {
+                let op = s.status.as_str();
+                if s.window == STATUS_WINDOW {
+                    write!(f, "{op}({})", s.operand)
+                } else {
+                    write!(f, "{op}/{}({})", s.window, s.operand)
+                }
+            }
         }
     }
 }
@@ -167,6 +210,8 @@ enum Lex {
     Scope(Scope),
     Phrase(String),
     Word(String),
+    Lexicon(String),
+    Status(Status, u32),
 }
 
 fn describe(l: &Lex) -> String {
@@ -182,6 +227,8 @@ fn describe(l: &Lex) -> String {
         Lex::Scope(_) => "summary:".into(),
         Lex::Phrase(p) => format!("\"{p}\""),
         Lex::Word(w) => format!("\"{w}\""),
+        Lex::Lexicon(n) => format!("@{n}"),
+        Lex::Status(s, _) => s.as_str().into(),
     }
 }
 
@@ -254,6 +301,39 @@ fn lex(q: &str) -> Result<Vec<(Lex, usize)>, SyntaxError> {
                     }
                     continue;
                 }
+                let status = [("UPCOMING", Status::Upcoming), ("PAST", Status::Past)]
+                    .into_iter()
+                    .find(|(op, _)| {
+                        word.strip_prefix(op)
+                            .is_some_and(|r| r.is_empty() || r.starts_with('/'))
+                    });
+                if let Some((op, status)) = status {
+                    let window = match &word[op.len()..] {
+                        "" => STATUS_WINDOW,
+                        n => match n[1..].parse::<u32>() {
+                            Ok(n) if (1..=MAX_NEAR).contains(&n) => n,
+                            _ => {
+                                return err(
+                                    start + op.len() + 1,
+                                    format!(
+                                        "{op} window must be a number from 1 to {MAX_NEAR}, got \"{}\"",
+                                        &n[1..]
+                                    ),
+                                );
+                            }
+                        },
+                    };
+                    if b.get(i) != Some(&b'(') {
+                        return err(
+                            start,
+                            format!(
+                                "{op} must be followed by a group with no space, as in {op}(summit OR meeting)"
+                            ),
+                        );
+                    }
+                    out.push((Lex::Status(status, window), start));
+                    continue;
+                }
                 let lexeme = match word {
                     "AND" => Lex::And,
                     "OR" => Lex::Or,
@@ -277,6 +357,17 @@ fn lex(q: &str) -> Result<Vec<(Lex, usize)>, SyntaxError> {
                             }
                         }
                     }
+                    w if w.starts_with('@') => {
+                        if !lexicon::valid_name(&w[1..]) {
+                            return err(
+                                start,
+                                format!(
+                                    "\"{w}\": a lexicon name is letters, digits and _, as in @leaders"
+                                ),
+                            );
+                        }
+                        Lex::Lexicon(w[1..].to_owned())
+                    }
                     w => Lex::Word(w.to_owned()),
                 };
                 out.push((lexeme, start));
@@ -288,13 +379,20 @@ fn lex(q: &str) -> Result<Vec<(Lex, usize)>, SyntaxError> {
 
 struct Parser<'q> {
     query: &'q str,
+    lexicons: &'q Lexicons,
     lexemes: Vec<(Lex, usize)>,
     pos: usize,
     depth: usize,
 }
 
-/// Parses a query. Errors say where (byte offset) and what was expected.
+/// Parses a query with the shipped lexicons only. Errors say where (byte offset) and what was
+/// expected.
 pub fn parse_query(query: &str) -> Result<Expr, SyntaxError> {
+    parse_query_with(query, &Lexicons::default())
+}
+
+/// Parses a query; `@name` resolves in `lexicons`, then in the shipped lexicons.
+pub fn parse_query_with(query: &str, lexicons: &Lexicons) -> Result<Expr, SyntaxError> {
     if query.len() > MAX_QUERY_BYTES {
         return Err(SyntaxError {
             offset: 0,
@@ -310,6 +408,7 @@ pub fn parse_query(query: &str) -> Result<Expr, SyntaxError> {
     }
     let mut p = Parser {
         query,
+        lexicons,
         lexemes,
         pos: 0,
         depth: 0,
@@ -371,7 +470,16 @@ impl Parser<'_> {
     fn starts_operand(&self) -> bool {
         matches!(
             self.peek(),
-            Some(Lex::Open | Lex::Not | Lex::Minus | Lex::Scope(_) | Lex::Phrase(_) | Lex::Word(_))
+            Some(
+                Lex::Open
+                    | Lex::Not
+                    | Lex::Minus
+                    | Lex::Scope(_)
+                    | Lex::Phrase(_)
+                    | Lex::Word(_)
+                    | Lex::Lexicon(_)
+                    | Lex::Status(..)
+            )
         )
     }
 
@@ -429,6 +537,43 @@ impl Parser<'_> {
             }
             _ => self.scoped(Scope::Any),
         }
+    }
+
+    /// `@name`: the OR of the lexicon's entries, each a term whose source names the lexicon.
+    fn lexicon(&self, name: &str, scope: Scope, at: usize) -> Result<Expr, SyntaxError> {
+        let Some(entries) = self.lexicons.get(name) else {
+            let mut known: Vec<&str> = self.lexicons.names().collect();
+            known.extend(lexicon::shipped().names());
+            known.sort_unstable();
+            known.dedup();
+            return Err(SyntaxError {
+                offset: at,
+                message: format!(
+                    "unknown lexicon @{name}; known: {}",
+                    known
+                        .iter()
+                        .map(|n| format!("@{n}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        };
+        let terms: Vec<Expr> = entries
+            .iter()
+            .map(|e| {
+                Expr::Term(Term {
+                    tokens: e.tokens.clone(),
+                    prefix: e.prefix,
+                    scope,
+                    source: format!("{} (@{name})", e.text),
+                })
+            })
+            .collect();
+        Ok(if terms.len() == 1 {
+            terms.into_iter().next().unwrap_or(Expr::Or(Vec::new()))
+        } else {
+            Expr::Or(terms)
+        })
     }
 
     fn enter(&mut self) -> Result<(), SyntaxError> {
@@ -501,6 +646,50 @@ impl Parser<'_> {
                 }
                 term(text, prefix, scope, w.clone(), at)
             }
+            Lex::Lexicon(name) => {
+                self.pos += 1;
+                self.lexicon(&name, scope, at)
+            }
+            Lex::Status(status, window) => {
+                self.pos += 1;
+                let inner_at = self.offset();
+                let operand = self.primary(scope)?;
+                check_near_operand(&operand, inner_at).map_err(|e| SyntaxError {
+                    offset: e.offset,
+                    message: format!(
+                        "{}(...) takes words, phrases, lexicons, OR-groups and NEARs: {}",
+                        status.as_str(),
+                        e.message
+                    ),
+                })?;
+                let cues = |name: &str| -> Result<Vec<Term>, SyntaxError> {
+                    let Some(entries) = self.lexicons.get(name) else {
+                        return Err(SyntaxError {
+                            offset: at,
+                            message: format!(
+                                "{} needs the lexicon @{name}, which is not defined",
+                                status.as_str()
+                            ),
+                        });
+                    };
+                    Ok(entries
+                        .iter()
+                        .map(|e| Term {
+                            tokens: e.tokens.clone(),
+                            prefix: e.prefix,
+                            scope: Scope::Any,
+                            source: format!("{} (@{name})", e.text),
+                        })
+                        .collect())
+                };
+                Ok(Expr::Status(Box::new(StatusTest {
+                    status,
+                    window,
+                    operand,
+                    upcoming: cues(lexicon::UPCOMING_CUES)?,
+                    past: cues(lexicon::PAST_CUES)?,
+                })))
+            }
             Lex::Close => self.fail("unexpected \")\": expected a word, \"phrase\" or (group)"),
             Lex::Scope(_) => self.fail("field scopes cannot nest: use one of title: or summary:"),
             other => self.fail(format!(
@@ -518,7 +707,14 @@ fn term(
     source: String,
     at: usize,
 ) -> Result<Expr, SyntaxError> {
-    let tokens = tokenize(text).words();
+    let mut tokens = tokenize(text).words();
+    // Short forms fold in queries whatever their case: `us` and `U.S.` both mean the country.
+    let last = tokens.len().saturating_sub(1);
+    for (i, t) in tokens.iter_mut().enumerate() {
+        if !(prefix && i == last) {
+            *t = fold_query_word(t).to_owned();
+        }
+    }
     if tokens.is_empty() {
         return Err(SyntaxError {
             offset: at,
@@ -570,6 +766,10 @@ fn rescope(x: Expr, scope: Scope, at: usize) -> Result<Expr, SyntaxError> {
             Box::new(rescope(*b, scope, at)?),
             n,
         ),
+        Expr::Status(mut s) => {
+            s.operand = rescope(s.operand, scope, at)?;
+            Expr::Status(s)
+        }
     })
 }
 
@@ -587,7 +787,101 @@ fn check_near_operand(x: &Expr, at: usize) -> Result<(), SyntaxError> {
             offset: at,
             message: "NEAR operands cannot be negated".into(),
         }),
+        Expr::Status(_) => Err(SyntaxError {
+            offset: at,
+            message: "UPCOMING(...) and PAST(...) cannot be NEAR operands: put the NEAR inside"
+                .into(),
+        }),
     }
+}
+
+/// Something in a query that parses but cannot do what it seems to say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub message: String,
+}
+
+/// The warnings for a parsed query: operands that can never match.
+pub fn lint(expr: &Expr) -> Vec<Warning> {
+    let mut out = Vec::new();
+    lint_into(expr, &mut out);
+    out
+}
+
+fn lint_into(expr: &Expr, out: &mut Vec<Warning>) {
+    match expr {
+        Expr::Term(_) => {}
+        Expr::Or(xs) => xs.iter().for_each(|x| lint_into(x, out)),
+        Expr::Not(x) => lint_into(x, out),
+        Expr::Status(s) => lint_into(&s.operand, out),
+        Expr::Near(a, b, n) => {
+            let (fa, fb) = (fields(a), fields(b));
+            if fa & fb == 0 {
+                out.push(Warning {
+                    message: format!(
+                        "({a} NEAR/{n} {b}) can never match: its sides are limited to different fields (NEAR needs both in one)"
+                    ),
+                });
+            }
+            lint_into(a, out);
+            lint_into(b, out);
+        }
+        Expr::And(xs) => {
+            let required: Vec<&Term> = xs
+                .iter()
+                .filter_map(|x| match x {
+                    Expr::Term(t) => Some(t),
+                    _ => None,
+                })
+                .collect();
+            for x in xs {
+                if let Expr::Not(n) = x {
+                    for excluded in n.terms() {
+                        if let Some(t) = required.iter().find(|t| covers(excluded, t)) {
+                            out.push(Warning {
+                                message: format!(
+                                    "the query can never match: {} is required and {} excludes every text that has it",
+                                    t.source, excluded.source
+                                ),
+                            });
+                        }
+                    }
+                }
+                lint_into(x, out);
+            }
+        }
+    }
+}
+
+/// The fields an operand can match in: bit 0 title, bit 1 summary.
+fn fields(x: &Expr) -> u8 {
+    let of = |t: &Term| match t.scope {
+        Scope::Any => 0b11,
+        Scope::Title => 0b01,
+        Scope::Summary => 0b10,
+    };
+    x.terms().into_iter().map(of).fold(0, |a, b| a | b)
+}
+
+/// Does every occurrence of `t` also match `excluded`?
+fn covers(excluded: &Term, t: &Term) -> bool {
+    let scope_ok = excluded.scope == Scope::Any || excluded.scope == t.scope;
+    let n = excluded.tokens.len();
+    if !scope_ok || t.tokens.len() != n || (t.prefix && !excluded.prefix) {
+        return false;
+    }
+    excluded
+        .tokens
+        .iter()
+        .zip(&t.tokens)
+        .enumerate()
+        .all(|(i, (e, w))| {
+            if excluded.prefix && i == n - 1 {
+                w.starts_with(e.as_str())
+            } else {
+                e == w
+            }
+        })
 }
 
 #[cfg(test)]

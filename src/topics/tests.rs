@@ -8,6 +8,7 @@ fn spec(name: &str, query: &str) -> TopicSpec {
         queries: vec![query.into()],
         feeds: None,
         stem: None,
+        lexicons: Default::default(),
     }
 }
 
@@ -225,4 +226,275 @@ fn snippet_marks_the_match() {
     let (s, hl) = snippet(&text, 100..105, 10);
     assert_eq!(&s[hl], "MATCH");
     assert!(s.starts_with('…') && s.ends_with('…'));
+}
+
+// Issue #14: topics that find what the user means on real news.
+
+#[test]
+fn issue_14_a_phrase_satisfies_a_near_side_that_contains_its_word() {
+    let q = r#"(meet* OR talks) NEAR/8 ("to meet" OR "will meet" OR plan*)"#;
+    assert!(title(q, "Canada's Carney to Meet Xi in Beijing"));
+    assert!(title(q, "Erdogan, Putin to meet on Friday"));
+    assert!(title(q, "Modi will meet Albanese"));
+    // One word still cannot stand for both sides on its own.
+    assert!(!title("meet* NEAR/3 meeting", "meeting"));
+    assert!(!title(q, "Leaders meet"));
+}
+
+#[test]
+fn issue_14_country_short_forms_fold_with_and_without_dots() {
+    for (query, text) in [
+        ("\"u.s.\"", "US and Japan agree"),
+        ("US", "U.S. and Japan agree"),
+        ("us", "U.S.A. and Japan agree"),
+        ("USA", "US and Japan agree"),
+        ("UK", "U.K. ministers"),
+        ("\"u.k.\"", "UK ministers"),
+        ("EU", "E.U. leaders"),
+        ("\"e.u.\"", "EU leaders"),
+        ("\"US tariffs\"", "U.S. tariffs rise"),
+    ] {
+        assert!(title(query, text), "{query} on {text}");
+    }
+    // The pronoun is not the country; capitals in a headline are.
+    assert!(!title("US", "Tell us what you think"));
+    assert!(!title("\"u.s.\"", "Join us"));
+    assert!(title("us", "WHITE HOUSE: US TO RESPOND"));
+}
+
+#[test]
+fn issue_14_lexicons_stand_for_their_entries_in_any_query() {
+    assert!(title("@leaders summit", "Takaichi heads to summit"));
+    assert!(title("@leaders summit", "Prime Minister heads to summit"));
+    assert!(!title(
+        "@leader_names summit",
+        "Prime Minister heads to summit"
+    ));
+    let mut lexicons = Lexicons::default();
+    lexicons.insert(
+        "birds",
+        vec![
+            lexicon::Entry::parse("robin").unwrap(),
+            lexicon::Entry::parse("eagle*").unwrap(),
+        ],
+    );
+    let m = Matcher::new(&[TopicSpec {
+        name: "t".into(),
+        queries: vec!["title:@birds".into()],
+        lexicons,
+        ..TopicSpec::default()
+    }])
+    .unwrap();
+    assert_eq!(m.match_item("f", "Eagles land", "").len(), 1);
+    assert!(m.match_item("f", "x", "robin").is_empty());
+    let e = parse_query("@nosuch summit").unwrap_err();
+    assert!(
+        e.message.starts_with("unknown lexicon @nosuch"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn issue_14_leaders_of_2025_and_2026_are_in_the_shipped_lexicon() {
+    for name in [
+        "Starmer",
+        "Merz",
+        "Carney",
+        "Takaichi",
+        "Lee Jae-myung",
+        "Sheinbaum",
+        "Pope Leo",
+    ] {
+        assert!(title("@leader_names", name), "{name}");
+    }
+}
+
+/// Does `UPCOMING(summit)` / `PAST(summit)` hold of `text` (as a title)?
+fn upcoming(text: &str) -> bool {
+    title(
+        "UPCOMING(summit OR meeting OR talks OR visit OR 首脳会談)",
+        text,
+    )
+}
+
+fn past(text: &str) -> bool {
+    title(
+        "PAST(summit OR meeting OR talks OR visit OR 首脳会談)",
+        text,
+    )
+}
+
+#[test]
+fn issue_14_event_status_cues_each_decide_with_a_positive_and_a_negative_sentence() {
+    // (cue, a sentence it makes upcoming, a sentence with no forward cue near the event)
+    for (cue, yes, no) in [
+        (
+            "will",
+            "Leaders will hold a summit",
+            "Leaders held a summit",
+        ),
+        (
+            "to meet",
+            "Starmer to meet Trump at the summit",
+            "Starmer met Trump at the summit",
+        ),
+        (
+            "plans to",
+            "Modi plans to visit Japan",
+            "Modi ended his visit to Japan",
+        ),
+        (
+            "is expected to",
+            "The summit is expected to open",
+            "The summit opened",
+        ),
+        (
+            "could be held",
+            "Talks could be held in the UAE",
+            "Talks were held in the UAE",
+        ),
+        (
+            "ahead of",
+            "Allies align ahead of summit",
+            "Allies align after summit",
+        ),
+        (
+            "next week",
+            "A summit next week in Rome",
+            "A summit last week in Rome",
+        ),
+        (
+            "in February",
+            "Meeting in February eyed by Tokyo",
+            "Meeting yesterday in Tokyo",
+        ),
+        (
+            "after the inauguration",
+            "A visit after the inauguration",
+            "A visit",
+        ),
+        (
+            "postponed",
+            "Summit postponed over storm",
+            "Summit closed after storm",
+        ),
+        (
+            "seeks",
+            "Kishida seeks talks with Kim",
+            "Kishida recalls talks with Kim",
+        ),
+        ("予定", "首脳会談を予定", "首脳会談"),
+        ("調整", "首脳会談で調整", "首脳会談で合意"),
+        ("方向で", "首脳会談を開く方向で", "首脳会談を開いた"),
+        ("検討", "首脳会談を検討", "首脳会談"),
+    ] {
+        assert!(upcoming(yes), "{cue}: {yes}");
+        assert!(!upcoming(no), "{cue}: {no}");
+    }
+    // (cue, a sentence it makes past, a sentence where the event is still ahead)
+    for (cue, yes, no) in [
+        (
+            "met",
+            "Biden met Xi for talks",
+            "Biden will meet Xi for talks",
+        ),
+        (
+            "held talks",
+            "Leaders held talks in Bali",
+            "Leaders plan talks in Bali",
+        ),
+        (
+            "after meeting",
+            "Deal signed after meeting",
+            "Deal expected before meeting next week",
+        ),
+        (
+            "wrapped up",
+            "Leaders wrapped up the summit",
+            "Leaders prepare for the summit",
+        ),
+        (
+            "during",
+            "Protests during the visit",
+            "Protests expected ahead of the visit",
+        ),
+        ("した", "首脳会談を開催した", "首脳会談を予定"),
+    ] {
+        assert!(past(yes), "{cue}: {yes}");
+        assert!(!past(no), "{cue}: {no}");
+    }
+}
+
+#[test]
+fn issue_14_every_shipped_cue_decides_next_to_the_event_and_not_across_a_sentence() {
+    for (lexicon, status) in [
+        (lexicon::UPCOMING_CUES, "UPCOMING"),
+        (lexicon::PAST_CUES, "PAST"),
+    ] {
+        let entries = lexicon::shipped().get(lexicon).unwrap();
+        for e in entries.iter() {
+            let cue = if e.prefix {
+                format!("{}xx", e.text.trim_end_matches('*'))
+            } else {
+                e.text.clone()
+            };
+            let q = format!("{status}(zebrafest)");
+            assert!(title(&q, &format!("zebrafest {cue}")), "{lexicon}: {cue}");
+            assert!(
+                !title(&q, &format!("zebrafest. Then {cue}")),
+                "{lexicon}: {cue} across a sentence"
+            );
+            let far = "one two three four five six seven eight nine";
+            assert!(
+                !title(&q, &format!("zebrafest {far} {cue}")),
+                "{lexicon}: {cue} far away"
+            );
+        }
+    }
+}
+
+#[test]
+fn issue_14_the_nearest_cue_decides() {
+    // "met" is nearer the first talks, "next month" the second: both statuses hold.
+    let t = "Leaders met for talks and agreed on more talks next month";
+    assert!(upcoming(t));
+    assert!(past(t));
+    assert!(!upcoming(
+        "Biden met Xi at the summit; officials will report"
+    ));
+    // Abbreviation dots do not end a sentence.
+    assert!(upcoming("U.S. summit will open"));
+}
+
+#[test]
+fn issue_14_the_alert_names_the_status_cue() {
+    let m = Matcher::new(&[spec("t", "UPCOMING(summit)")]).unwrap();
+    let got = m.match_item("f", "Ishiba eyes summit with Trump", "");
+    let terms: Vec<&str> = got[0].terms.iter().map(|t| t.term.as_str()).collect();
+    assert!(terms.contains(&"eyes (@upcoming_cues)"), "{terms:?}");
+}
+
+#[test]
+fn issue_14_lint_warns_about_operands_that_can_never_match() {
+    let w = lint(&parse_query("title:summit NEAR/3 summary:talks").unwrap());
+    assert!(w[0].message.contains("can never match"), "{w:?}");
+    let w = lint(&parse_query("summit -summit*").unwrap());
+    assert!(w[0].message.contains("can never match"), "{w:?}");
+    assert!(lint(&parse_query("summit NEAR/3 talks -everest").unwrap()).is_empty());
+}
+
+#[test]
+fn issue_14_explain_names_the_missing_clause() {
+    let m = Matcher::new(&[spec("t", "UPCOMING(summit) @leaders -everest")]).unwrap();
+    let e = m.explain(0, "Everest summit planned", "");
+    assert_eq!(e.query, None);
+    assert_eq!(e.missing[0], ["@leaders", "NOT everest"]);
+    let e = m.explain(0, "Biden plans summit", "");
+    assert_eq!(e.query, Some(0));
+    assert!(
+        e.tree.iter().any(|l| l.contains("cue \"plans\"")),
+        "{:?}",
+        e.tree
+    );
 }

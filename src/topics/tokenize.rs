@@ -181,8 +181,19 @@ fn tokenize_chars(text: &str, out: &mut Tokens) {
                     }
                 }
                 let src_end = chars[j - 1].2;
+                let mut norm = (norm_start, out.text.len() as u32);
+                let word = &out.text[norm_start as usize..];
+                if let Some(folded) = fold_short_form(word, || {
+                    text[src_start as usize..src_end as usize]
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b == b'.')
+                }) {
+                    out.text.truncate(norm_start as usize);
+                    out.text.push_str(folded);
+                    norm = (norm_start, out.text.len() as u32);
+                }
                 out.tokens.push(Token {
-                    norm: (norm_start, out.text.len() as u32),
+                    norm,
                     src: (src_start, src_end),
                 });
                 // Possessive: "trump's", "trump’s" → drop the "'s".
@@ -206,7 +217,7 @@ fn tokenize_ascii(text: &str, out: &mut Tokens) {
     let Tokens { text: norm, tokens } = out;
     norm.push_str(text);
     norm.make_ascii_lowercase();
-    let b = norm.as_bytes();
+    let b = text.as_bytes();
     let n = b.len();
     let is_word = |i: usize| b.get(i).is_some_and(|&c| ASCII_CLASS[c as usize] != 0);
     let is_digit = |i: usize| b.get(i).is_some_and(|&c| ASCII_CLASS[c as usize] == DIGIT);
@@ -237,13 +248,66 @@ fn tokenize_ascii(text: &str, out: &mut Tokens) {
             }
         }
         let range = (start as u32, i as u32);
+        let mut norm_range = range;
+        // Short forms are two to five bytes starting with two capitals or a capital and a dot
+        // ("US", "U.S.A"): cheap tests keep the fold off the path of every other word. (Their
+        // lower-case dotted forms, "u.s", are already canonical.)
+        let len = i - start;
+        if (2..=5).contains(&len)
+            && b[start].is_ascii_uppercase()
+            && matches!(b[start + 1], b'A'..=b'Z' | b'.')
+        {
+            norm_range = fold_ascii(norm, &b[start..i], range);
+        }
         tokens.push(Token {
-            norm: range,
+            norm: norm_range,
             src: range,
         });
-        if b.get(i) == Some(&b'\'') && b.get(i + 1) == Some(&b's') && !is_word(i + 2) {
+        if b.get(i) == Some(&b'\'') && matches!(b.get(i + 1), Some(b's' | b'S')) && !is_word(i + 2)
+        {
             i += 2;
         }
+    }
+}
+
+/// The canonical token of a country or union short form, or `None`. Text folds only when written
+/// in capitals (`all_caps`: "US", "U.S.A." → "u.s"), so the pronoun "us" stays a word while "US"
+/// is the country; the canonical forms keep their dots ("u.s" is already one), so no ordinary
+/// word folds into them. Query words fold through [`fold_query_word`], whatever their case.
+pub fn fold_short_form(word: &str, all_caps: impl FnOnce() -> bool) -> Option<&'static str> {
+    let folded = match word {
+        "u.s" | "u.s.a" | "us" | "usa" => "u.s",
+        "u.k" | "uk" => "u.k",
+        "e.u" | "eu" => "e.u",
+        "u.n" | "un" => "u.n",
+        "u.a.e" | "uae" => "u.a.e",
+        _ => return None,
+    };
+    all_caps().then_some(folded)
+}
+
+/// A query word's canonical token: short forms fold in any case (a query writing `us` means the
+/// country), other words are unchanged.
+pub fn fold_query_word(word: &str) -> &str {
+    fold_short_form(word, || true).unwrap_or(word)
+}
+
+/// The normalized range of the ASCII token `word` (source range `range`, whose lower-cased text
+/// is at the same place in `norm`): a folded short form is appended to `norm` and pointed at.
+/// Rare, so kept out of line.
+#[cold]
+#[inline(never)]
+fn fold_ascii(norm: &mut String, word: &[u8], range: (u32, u32)) -> (u32, u32) {
+    let lower = &norm[range.0 as usize..range.1 as usize];
+    match fold_short_form(lower, || {
+        word.iter().all(|b| b.is_ascii_uppercase() || *b == b'.')
+    }) {
+        Some(folded) => {
+            let at = norm.len() as u32;
+            norm.push_str(folded);
+            (at, norm.len() as u32)
+        }
+        None => range,
     }
 }
 
@@ -319,6 +383,27 @@ mod tests {
             words("The U.S. rate rose 3.5% to 1,000."),
             ["the", "u.s", "rate", "rose", "3.5%", "to", "1,000"]
         );
+    }
+
+    #[test]
+    fn country_short_forms_fold_when_written_in_capitals() {
+        let text = "US, U.S.A., USA and U.S. talks; the UK, U.K. and E.U. told us; UAE, UN";
+        assert_eq!(
+            words(text),
+            [
+                "u.s", "u.s", "u.s", "and", "u.s", "talks", "the", "u.k", "u.k", "and", "e.u",
+                "told", "us", "u.a.e", "u.n"
+            ]
+        );
+        // The general path folds alike.
+        let mut general = tokenize(&format!("{text} é")).words();
+        general.pop();
+        assert_eq!(words(text), general);
+        // The source range still points at what was written.
+        let t = tokenize("Join US now");
+        assert_eq!(t.tokens[1].src, (5, 7));
+        assert_eq!(fold_query_word("us"), "u.s");
+        assert_eq!(fold_query_word("summit"), "summit");
     }
 
     #[test]

@@ -5,15 +5,22 @@ use crate::common::*;
 const SEED_TITLE: &str = "Japan PM Ishiba Eyes Meeting With Trump After Inauguration; Intends to Explain Moves to Strengthen Defense Capabilities";
 const SEED_SUMMARY: &str = "Prime Minister Shigeru Ishiba is making arrangements to meet with U.S. President-elect Donald Trump in February or later, after Trump’s inauguration, Japanese government sources have said.";
 
-/// The shipped example config's topics, so the test checks what users get.
-fn shipped_topics() -> String {
+/// The shipped example config's topics (its `include` of the shipped library, and its own
+/// tables), so the test checks what users get.
+fn shipped_topics() -> (String, String) {
     let example = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/config/newshound.toml"
     ))
     .unwrap();
-    let at = example.find("[[topics]]").unwrap();
-    example[at..].replace("feeds = [\"nhk\", \"japan-news\", \"kyodo\"]\n", "")
+    let include = example
+        .lines()
+        .find(|l| l.starts_with("include = "))
+        .unwrap()
+        .to_owned();
+    let at = example.find("[lexicons]").unwrap();
+    let tables = example[at..].replace("feeds = [\"nhk\", \"japan-news\", \"kyodo\"]\n", "");
+    (include, tables)
 }
 
 fn negatives() -> Vec<(&'static str, &'static str, &'static str, &'static str)> {
@@ -46,12 +53,15 @@ fn negatives() -> Vec<(&'static str, &'static str, &'static str, &'static str)> 
 }
 
 fn workspace(server: &Server) -> Workspace {
-    Workspace::new(&format!(
-        "[[feeds]]\nname = \"japan-news\"\nurl = \"{}\"\n[[feeds]]\nname = \"wire\"\nurl = \"{}\"\n\n{}",
-        server.url("/jn"),
-        server.url("/wire"),
-        shipped_topics()
-    ))
+    let (include, tables) = shipped_topics();
+    Workspace::with_top_level(
+        &include,
+        &format!(
+            "[[feeds]]\nname = \"japan-news\"\nurl = \"{}\"\n[[feeds]]\nname = \"wire\"\nurl = \"{}\"\n\n{tables}",
+            server.url("/jn"),
+            server.url("/wire"),
+        ),
+    )
 }
 
 #[test]
@@ -258,4 +268,206 @@ fn feed_text_cannot_forge_log_lines() {
             alerts.iter().map(|l| l.len()).max().unwrap_or(0)
         );
     }
+}
+
+// Issue #14: lexicons, the shipped library, backtests and cut listings, through the binary.
+
+/// A workspace whose one feed (`/jn`) holds the seed story and the hard negatives, polled once.
+fn polled(top: &str, topics: &str) -> (Server, Workspace) {
+    let server = Server::start();
+    let mut jn = vec![("seed", SEED_TITLE, "https://j.example/seed", SEED_SUMMARY)];
+    jn.extend(negatives());
+    server.route("/jn", Reply::feed(&rss(&jn), "\"1\""));
+    let ws = Workspace::with_top_level(
+        top,
+        &format!(
+            "[[feeds]]\nname = \"japan-news\"\nurl = \"{}\"\n\n{topics}",
+            server.url("/jn")
+        ),
+    );
+    let r = ws.run(&["once"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    (server, ws)
+}
+
+#[test]
+fn issue_14_the_shipped_library_is_included_by_name_and_a_path_overrides_it() {
+    let (_server, ws) = polled("include = [\"summit-scheduling\", \"us-china-trade\"]", "");
+    let r = ws.run(&["check"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("1 feeds, 2 topics"), "{}", r.stdout);
+    let alerts = json_lines(&ws.run(&["alerts", "--json"]).stdout);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["topic"], "summit-scheduling");
+
+    // A path reads a file beside the config; an unknown name lists the shipped ones.
+    std::fs::write(
+        ws.dir.path().join("mine.toml"),
+        "[[topics]]\nname = \"mine\"\nquery = '@birds'\n[lexicons]\nbirds = [\"eagle\"]\n",
+    )
+    .unwrap();
+    let ws2 = Workspace::with_top_level(
+        "include = [\"./mine.toml\", \"no-such-topic\"]",
+        "[[feeds]]\nurl = \"https://a.example/feed\"\n",
+    );
+    std::fs::copy(
+        ws.dir.path().join("mine.toml"),
+        ws2.dir.path().join("mine.toml"),
+    )
+    .unwrap();
+    let r = ws2.run(&["check"]);
+    assert_eq!(r.code, 78);
+    assert!(r.stderr.contains("config.toml:1:"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("no shipped topic \"no-such-topic\"; shipped: summit-scheduling"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn issue_14_lexicon_errors_name_file_line_and_column() {
+    let ws = Workspace::new(
+        "[[feeds]]\nurl = \"https://a.example/feed\"\n\n[lexicons]\nok = [\"a\"]\nbad = [\"fine\", \"x*y\"]\n\n[[topics]]\nname = \"t\"\nquery = '@nope summit'\n",
+    );
+    let r = ws.run(&["check"]);
+    assert_eq!(r.code, 78);
+    // The config opens with [storage]; the bad entry is on line 9, column 16.
+    assert!(
+        r.stderr.contains(
+            "config.toml:9:16: lexicon \"bad\": \"x*y\": \"*\" is only allowed at the end"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("unknown lexicon @nope"), "{}", r.stderr);
+
+    // An included file's errors name that file.
+    std::fs::write(
+        ws.dir.path().join("inc.toml"),
+        "[[topics]]\nname = \"i\"\nquery = 'x'\n\n[lexicons]\nempty = []\n",
+    )
+    .unwrap();
+    let ws2 = Workspace::with_top_level(
+        "include = \"inc.toml\"",
+        "[[feeds]]\nurl = \"https://a.example/f\"\n",
+    );
+    std::fs::copy(
+        ws.dir.path().join("inc.toml"),
+        ws2.dir.path().join("inc.toml"),
+    )
+    .unwrap();
+    let r = ws2.run(&["check"]);
+    assert!(
+        r.stderr
+            .contains("inc.toml:6:1: lexicon \"empty\" is empty"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn issue_14_check_warns_about_a_query_that_can_never_match() {
+    let ws = Workspace::new(
+        "[[feeds]]\nurl = \"https://a.example/feed\"\n\n[[topics]]\nname = \"t\"\nquery = 'title:summit NEAR/3 summary:talks'\n",
+    );
+    let r = ws.run(&["check"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("warning: topic \"t\":"), "{}", r.stderr);
+    assert!(r.stderr.contains("can never match"), "{}", r.stderr);
+}
+
+#[test]
+fn issue_14_topics_test_scores_against_labels_and_lists_each_error() {
+    let (_server, ws) = polled(
+        "",
+        "[[topics]]\nname = \"plans\"\nquery = 'arrang* OR schedul*'\n",
+    );
+    // The seed, n1 and n4 match; n2 and n3 do not.
+    let labels = ws.dir.path().join("labels.jsonl");
+    std::fs::write(
+        &labels,
+        [
+            r#"{"link": "https://j.example/seed", "label": true}"#,
+            r#"{"url": "https://n.example/toyota", "label": false}"#,
+            r#"{"id": "c3", "labels": {"plans": true, "other": false}}"#,
+            r#"{"id": "c4", "labels": {"plans": "uncertain"}}"#,
+            r#"{"link": "https://n.example/not-stored", "label": true}"#,
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let items = ws.dir.path().join("items.jsonl");
+    std::fs::write(&items, r#"{"id": "c3", "link": "https://n.example/apec"}"#).unwrap();
+    let r = ws.run(&[
+        "topics",
+        "test",
+        "plans",
+        "--labels",
+        labels.to_str().unwrap(),
+        "--items",
+        items.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("plans: precision 0.500  recall 0.500  F1 0.500  (1 found, 1 false, 1 missed; 1 labelled items not stored, 1 labels left out)"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("FALSE POSITIVE  Toyota Schedules Board Meeting")
+            && r.stdout
+                .contains("fired on: schedul* = \"Schedules\" (title)"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("FALSE NEGATIVE  Ishiba, Biden Held Talks")
+            && r.stdout.contains("query #1 missing: (arrang* OR schedul*)"),
+        "{}",
+        r.stdout
+    );
+
+    // explain: the tree for one stored item, found by URL.
+    let r = ws.run(&["topics", "explain", "plans", "https://j.example/seed"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("+ arrang*: \"arrangements\" in summary"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("matches plans (query #1)"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn issue_14_listings_say_how_many_rows_the_limit_left_out() {
+    let (_server, ws) = polled("", "[[topics]]\nname = \"any\"\nquery = 'the OR a'\n");
+    let r = ws.run(&["items", "--limit", "2"]);
+    assert!(
+        r.stderr.contains("3 more items (use --limit)"),
+        "{}",
+        r.stderr
+    );
+    let r = ws.run(&["alerts", "--limit", "1", "--json"]);
+    assert_eq!(json_lines(&r.stdout).len(), 1);
+    assert!(
+        r.stderr.contains("more alerts (use --limit)"),
+        "{}",
+        r.stderr
+    );
+    let r = ws.run(&["stories", "--limit", "1"]);
+    assert!(
+        r.stderr.contains("more stories (use --limit)"),
+        "{}",
+        r.stderr
+    );
+    let r = ws.run(&["items", "--limit", "50"]);
+    assert!(!r.stderr.contains("more"), "{}", r.stderr);
 }

@@ -24,11 +24,16 @@ pub struct Run {
 impl Workspace {
     /// `body` is the config without `[storage]`; the database goes in the temp dir.
     pub fn new(body: &str) -> Workspace {
+        Workspace::with_top_level("", body)
+    }
+
+    /// As `new`, with top-level keys (such as `include`) that TOML wants before any table.
+    pub fn with_top_level(top: &str, body: &str) -> Workspace {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("config.toml");
         std::fs::write(
             &config,
-            format!("[storage]\npath = \"db.sqlite\"\n\n{body}"),
+            format!("{top}\n[storage]\npath = \"db.sqlite\"\n\n{body}").trim_start(),
         )
         .unwrap();
         Workspace { dir, config }
