@@ -271,7 +271,13 @@ def cmd_schedule(args):
         at = [r[0] for r in fleet.requests if r[1] == ip and r[2] == path and warm <= r[0] <= t1]
         gaps += [b - a for a, b in zip(at, at[1:])]
     gaps.sort()
-    first = max(min(r[0] for r in fleet.requests if (r[1], r[2]) == h) for h in healthy) - t0
+    firsts = [min((r[0] for r in fleet.requests if (r[1], r[2]) == h), default=None) for h in healthy]
+    never = sum(1 for f in firsts if f is None)
+    first = max(f for f in firsts if f is not None) - t0
+    if not gaps:
+        print(f"schedule: {args.feeds} feeds, {n_bad} stalling ({args.stalling}%), {args.secs}s: no healthy feed "
+              f"polled twice after the {args.warmup}s warm-up; {never} never polled")
+        return
     print(f"schedule: {args.feeds} feeds, {n_bad} stalling ({args.stalling}%), {args.secs}s, after {args.warmup}s warm-up: "
           f"healthy intervals n={len(gaps)} median {statistics.median(gaps):.2f}s p95 {gaps[int(len(gaps) * .95)]:.2f}s "
           f"worst {gaps[-1]:.2f}s (scheduled 2.00-2.20s); every healthy feed first polled within {first:.1f}s")
