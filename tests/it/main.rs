@@ -12,4 +12,5 @@ mod logging;
 mod netns;
 mod opml;
 mod parsing;
+mod readme;
 mod topics;
