@@ -34,7 +34,10 @@ fn demo_workspace() -> Workspace {
     assert!(demo.contains("path = \"../target/demo/newshound.db\""));
     let ws = Workspace::new("");
     let body = demo
-        .replace("path = \"../target/demo/newshound.db\"", "path = \"db.sqlite\"")
+        .replace(
+            "path = \"../target/demo/newshound.db\"",
+            "path = \"db.sqlite\"",
+        )
         .replace("\"../tests/fixtures/", &format!("\"{root}/tests/fixtures/"));
     std::fs::write(&ws.config, body).unwrap();
     ws
@@ -42,12 +45,17 @@ fn demo_workspace() -> Workspace {
 
 #[test]
 fn the_quick_start_demo_logs_the_alerts_the_readme_counts_and_polls_as_it_says() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     assert!(readme.contains("cargo run --release -- --config config/demo.toml run"));
     let promised = promised_alerts(&readme);
     let ws = demo_workspace();
     let daemon = Daemon::start(&ws);
-    let alerts = |log: &str| log.lines().filter(|l| l.contains("newshound::alert: alert: ")).count();
+    let alerts = |log: &str| {
+        log.lines()
+            .filter(|l| l.contains("newshound::alert: alert: "))
+            .count()
+    };
     // Feeds first poll within their first interval (10 s); then one more round at 10 s.
     let started = Instant::now();
     while alerts(&daemon.log()) < promised && started.elapsed() < Duration::from_secs(20) {
@@ -57,15 +65,24 @@ fn the_quick_start_demo_logs_the_alerts_the_readme_counts_and_polls_as_it_says()
     let log = daemon.log();
     let (code, _) = daemon.stop(Duration::from_secs(15));
     assert_eq!(code, 0, "{log}");
-    assert_eq!(alerts(&log), promised, "the README promises {promised} alerts:\n{log}");
+    assert_eq!(
+        alerts(&log),
+        promised,
+        "the README promises {promised} alerts:\n{log}"
+    );
 
     // "every 10 seconds, but japan-news every 30 minutes, as its <ttl> asks"
     let rows = json_lines(&ws.run(&["feeds", "--json"]).stdout);
     assert_eq!(rows.len(), 4);
-    let parse = |v: &serde_json::Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
+    let parse =
+        |v: &serde_json::Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
     for row in &rows {
         let wait = (parse(&row["next_poll_at"]) - parse(&row["last_fetch_at"])).num_milliseconds();
-        let expected = if row["name"] == "japan-news" { 1_800_000 } else { 10_000 };
+        let expected = if row["name"] == "japan-news" {
+            1_800_000
+        } else {
+            10_000
+        };
         assert!(
             (expected..=expected + expected / 10 + 500).contains(&wait),
             "{}: next poll {wait} ms after the last, expected about {expected}",
