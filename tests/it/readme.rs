@@ -90,3 +90,37 @@ fn the_quick_start_demo_logs_the_alerts_the_readme_counts_and_polls_as_it_says()
         );
     }
 }
+
+/// "once … second time: every feed \"unchanged (not modified)\"", and the listing commands the
+/// quick start names all answer.
+#[test]
+fn the_quick_start_once_and_listing_commands_do_what_the_readme_says() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(readme.contains("# second time: every feed \"unchanged (not modified)\""));
+    let ws = demo_workspace();
+    let first = ws.run(&["once"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let second = ws.run(&["once"]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let feed_lines: Vec<&str> = second
+        .stdout
+        .lines()
+        .filter(|l| l.contains(" ms"))
+        .collect();
+    assert_eq!(feed_lines.len(), 4, "{}", second.stdout);
+    for l in feed_lines {
+        assert!(l.contains("unchanged (not modified)"), "{l}");
+    }
+    for args in [
+        &["feeds"][..],
+        &["items"],
+        &["stories", "--explain"],
+        &["alerts"],
+        &["topics", "test", "summit-scheduling"],
+    ] {
+        let r = ws.run(args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        assert!(!r.stdout.trim().is_empty(), "{args:?} printed nothing");
+    }
+}
