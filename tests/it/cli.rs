@@ -319,3 +319,54 @@ fn once_says_how_much_of_a_feeds_time_was_queued_behind_its_host() {
         .unwrap_or_else(|| panic!("{}", queued[0]));
     assert!(ms >= 500, "{}", queued[0]);
 }
+
+/// A first run says once where the database is, with its path resolved (no `config/../`), not
+/// one line per migration; a multi-line query is echoed on one line, not with `\n` escapes; and
+/// a count of one is singular.
+#[test]
+fn first_run_messages_are_one_line_each_and_read_naturally() {
+    let ws = Workspace::new("");
+    let sub = ws.dir.path().join("conf");
+    std::fs::create_dir(&sub).unwrap();
+    std::fs::write(
+        ws.dir.path().join("f.xml"),
+        rss(&[("g1", "Leaders plan a summit", "https://x.example/1", "")]),
+    )
+    .unwrap();
+    let config = sub.join("c.toml");
+    std::fs::write(
+        &config,
+        "[storage]\npath = \"../db.sqlite\"\n[alerts]\nmax_age = \"off\"\n\n[[feeds]]\nname = \"f\"\nurl = \"../f.xml\"\n\n\
+         [[topics]]\nname = \"t\"\nqueries = ['''summit\n   -everest''', 'gipfel']\n",
+    )
+    .unwrap();
+    let r = run_bin(&["--config", config.to_str().unwrap(), "once"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let created: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.contains("database created at"))
+        .collect();
+    assert_eq!(created.len(), 1, "{}", r.stderr);
+    let db = std::fs::canonicalize(ws.dir.path())
+        .unwrap()
+        .join("db.sqlite");
+    assert!(
+        created[0].contains(&format!("{} (schema v", db.display())),
+        "{}",
+        created[0]
+    );
+    assert!(!r.stderr.contains("migrated"), "{}", r.stderr);
+    assert!(
+        r.stdout.contains(": 1 new item, 1 alert, 0 failed"),
+        "{}",
+        r.stdout
+    );
+    let t = run_bin(&["--config", config.to_str().unwrap(), "topics", "test", "t"]);
+    assert!(
+        t.stdout.contains("query #1: summit -everest"),
+        "{}",
+        t.stdout
+    );
+    assert!(!t.stdout.contains("\\n"), "{}", t.stdout);
+}
