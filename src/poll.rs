@@ -759,10 +759,18 @@ pub fn alert_candidate(
             summary
         }
     };
+    // The tense cue that made an UPCOMING/PAST clause true is named as such: it is the "why"
+    // of an event-status match ("Eyes (upcoming cue)").
     let terms: Vec<String> = m
         .terms
         .iter()
-        .map(|t| text_of(t.field)[t.range.clone()].to_owned())
+        .map(|t| {
+            let text = &text_of(t.field)[t.range.clone()];
+            match t.cue {
+                Some(status) => format!("{text} ({} cue)", status.as_str().to_lowercase()),
+                None => text.to_owned(),
+            }
+        })
         .collect();
     let mut fields: Vec<&str> = m.terms.iter().map(|t| t.field.as_str()).collect();
     fields.dedup();

@@ -68,6 +68,10 @@ pub struct MatchedTerm {
     pub field: Field,
     /// Byte range in that field's text.
     pub range: Range<usize>,
+    /// Set when this term is the tense cue that decided an `UPCOMING`/`PAST` clause, so an
+    /// alert can say why it counted the event as upcoming.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cue: Option<crate::topics::syntax::Status>,
 }
 
 /// A topic that matched an item.
@@ -519,7 +523,7 @@ impl Matcher {
             };
             if let Some(qi) = topic.queries.iter().position(|q| eval.truth(q)) {
                 let mut terms = Vec::new();
-                eval.positive_terms(&topic.queries[qi], &mut |id, at| {
+                eval.positive_terms(&topic.queries[qi], &mut |id, at, cue| {
                     if let Some(h) = at.or_else(|| eval.first(id)) {
                         let tokens = if h.field == Field::Title {
                             &s.title
@@ -534,6 +538,7 @@ impl Matcher {
                                 term,
                                 field: h.field,
                                 range,
+                                cue,
                             });
                         }
                     }
@@ -1249,9 +1254,9 @@ impl Eval<'_> {
 
     /// Calls `f` for every term outside a NOT (with the hit to show, when it is not the term's
     /// first), and for the cue that decided each event status.
-    fn positive_terms(&self, node: &Node, f: &mut impl FnMut(u32, Option<Hit>)) {
+    fn positive_terms(&self, node: &Node, f: &mut impl FnMut(u32, Option<Hit>, Option<Status>)) {
         match node {
-            Node::Term(id) => f(*id, None),
+            Node::Term(id) => f(*id, None, None),
             Node::And(xs) | Node::Or(xs) | Node::Lexicon(_, xs) => {
                 xs.iter().for_each(|x| self.positive_terms(x, f))
             }
@@ -1263,7 +1268,7 @@ impl Eval<'_> {
             Node::Status(st) => {
                 self.positive_terms(&st.operand, f);
                 if let Some(d) = self.decide(st) {
-                    f(d.cue, Some(d.hit));
+                    f(d.cue, Some(d.hit), Some(d.status));
                 }
             }
         }

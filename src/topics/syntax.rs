@@ -43,7 +43,8 @@ pub struct Term {
 }
 
 /// Which way an event's status must point for `UPCOMING(...)` / `PAST(...)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Status {
     Upcoming,
     Past,

@@ -471,3 +471,28 @@ fn issue_14_listings_say_how_many_rows_the_limit_left_out() {
     let r = ws.run(&["items", "--limit", "50"]);
     assert!(!r.stderr.contains("more"), "{}", r.stderr);
 }
+
+/// An event-status match says why it counted the event as upcoming: the alert's terms name the
+/// cue that decided it.
+#[test]
+fn an_upcoming_alert_names_the_cue_that_decided_it() {
+    let ws = Workspace::new(
+        "[alerts]\nmax_age = \"off\"\n\n[[feeds]]\nname = \"f\"\nurl = \"f.xml\"\n\n\
+         [[topics]]\nname = \"t\"\nquery = 'UPCOMING(summit) leaders'\n",
+    );
+    std::fs::write(
+        ws.dir.path().join("f.xml"),
+        rss(&[(
+            "g1",
+            "Leaders will hold a summit in Geneva",
+            "https://x.example/1",
+            "",
+        )]),
+    )
+    .unwrap();
+    assert_eq!(ws.run(&["once"]).code, 0);
+    let alerts = json_lines(&ws.run(&["alerts", "--json"]).stdout);
+    assert_eq!(alerts.len(), 1);
+    let terms = alerts[0]["terms"].to_string();
+    assert!(terms.contains("will (upcoming cue)"), "{terms}");
+}
