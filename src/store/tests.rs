@@ -699,7 +699,11 @@ fn two_stories_about_the_same_people_stay_two() {
     s.record_poll(
         &fetched(
             "a",
-            vec![story_item("1", "https://a.example/1", SEED, SEED_SUMMARY)],
+            vec![Item {
+                // The plan is reported a day before the meeting it plans.
+                published: Some(Utc::now() - chrono::Duration::hours(30)),
+                ..story_item("1", "https://a.example/1", SEED, SEED_SUMMARY)
+            }],
             &[],
         ),
         POLICY,
@@ -720,7 +724,7 @@ fn two_stories_about_the_same_people_stay_two() {
     )
     .unwrap();
     assert_eq!(
-        s.stories(Some(Utc::now() - chrono::Duration::days(1)), 1, 10)
+        s.stories(Some(Utc::now() - chrono::Duration::days(2)), 1, 10)
             .unwrap()
             .len(),
         2
@@ -1050,50 +1054,4 @@ fn feed_states_are_read_for_a_list_of_names() {
         ]
     );
     assert!(s.feed_states_named(&[]).unwrap().is_empty());
-}
-
-#[test]
-fn a_story_is_inserted_after_every_posting_that_starts_no_later_in_any_list_shape() {
-    // Even, skewed, clustered and constant starts, short and long lists, targets before, at,
-    // between, on duplicates of and after the postings: always the binary search's answer.
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    let shapes: [&dyn Fn(u64, usize) -> u32; 4] = [
-        &|r, _| (r % 100_000) as u32,
-        &|r, i| (i as u32 * 7) + (r % 5) as u32,
-        &|r, _| ((r % 1_000) * (r % 1_000) / 1_000) as u32,
-        &|r, _| if r % 2 == 0 { 500 } else { 90_000 },
-    ];
-    for shape in shapes {
-        for len in [1usize, 2, 3, 10, 100, 5_000] {
-            let mut list: Vec<Posting> = (0..len)
-                .map(|i| Posting {
-                    at: shape(next(), i),
-                    story: i as u32,
-                })
-                .collect();
-            list.sort_by_key(|p| p.at);
-            let mut targets: Vec<u32> = list.iter().map(|p| p.at).collect();
-            targets.extend([
-                0,
-                u32::MAX,
-                list[0].at.saturating_sub(1),
-                list[len - 1].at + 1,
-            ]);
-            targets.extend((0..50).map(|_| (next() % 100_001) as u32));
-            for at in targets {
-                assert_eq!(
-                    insert_position(&list, at),
-                    list.partition_point(|p| p.at <= at),
-                    "{len} postings, at {at}"
-                );
-            }
-        }
-    }
-    assert_eq!(insert_position(&[], 7), 0);
 }
