@@ -371,3 +371,36 @@ mod shapes {
         assert_eq!(s.tier, Tier::Different, "{}", s.explain());
     }
 }
+
+#[cfg(test)]
+mod loose {
+    use super::*;
+    use crate::stories::features;
+
+    /// The pair the end-to-end test `a_loose_story_merge_never_hides_an_alert` relies on.
+    pub const A: (&str, &str) = (
+        "Washington to hit Beijing with new 100% tariffs on electric vehicles",
+        "The White House said on Tuesday it will impose 100% tariffs on Chinese electric vehicles and raise duties on batteries and solar cells.",
+    );
+    pub const B: (&str, &str) = (
+        "Beijing vows to retaliate against Washington's new tariffs",
+        "China's commerce ministry said it would take all necessary measures to defend its companies after the new duties on electric vehicles.",
+    );
+
+    #[test]
+    fn a_reaction_links_to_the_news_it_reacts_to_but_not_confidently() {
+        let s = score(
+            &features(A.0, A.1),
+            Context { at: 0, feed: 1 },
+            &features(B.0, B.1),
+            Context {
+                at: 3 * 3600,
+                feed: 2,
+            },
+            172_800,
+            DEFAULT_THRESHOLD,
+        );
+        assert!(s.linked(), "{}", s.explain());
+        assert!(s.total < CONFIDENT_THRESHOLD, "{}", s.explain());
+    }
+}

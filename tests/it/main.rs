@@ -8,4 +8,6 @@ mod daemon;
 mod dedup;
 mod fetching;
 mod netns;
+mod quality;
+mod stories;
 mod topics;
