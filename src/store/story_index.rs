@@ -32,6 +32,10 @@ use crate::stories::{
 
 /// The mean pair score at which two clusters of one component merge into one story.
 pub const AVERAGE_LINK: f64 = 0.15;
+/// Most items in a component clustered again from scratch (the clustering is cubic). A bigger
+/// one (a feed posting one template over and over) is joined greedily instead: the new item goes
+/// to the story of its best link, and order independence no longer holds for it.
+const MAX_COMPONENT: usize = 64;
 /// Most postings read per key term (the nearest in time first).
 const PER_TERM: usize = 64;
 /// Most candidates scored per new item.
@@ -358,6 +362,9 @@ impl StoryIndex {
                 }
             }
         }
+        if seen.len() > MAX_COMPONENT {
+            return self.join_best_link(tx, id);
+        }
         let mut items: Vec<u32> = seen.into_iter().collect();
         items.sort_by_key(|x| {
             let m = &self.members[x];
@@ -448,6 +455,49 @@ impl StoryIndex {
             story: self.next_story(),
             reason: "first item".into(),
         }))
+    }
+
+    /// Puts item `id` in the story of its best-scoring link, as one more member.
+    fn join_best_link(&mut self, tx: &Connection, id: u32) -> rusqlite::Result<Placed> {
+        let best = self.members[&id]
+            .links
+            .iter()
+            .filter_map(|&(y, s)| Some((s, self.members.get(&y)?.order, y)))
+            .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
+        let Some((_, _, other)) = best else {
+            let story = self.next_story();
+            let at = self.members[&id].at;
+            write_story(tx, story, i64::from(id), at, at, 1)?;
+            return Ok(Placed {
+                story,
+                reason: "first item".into(),
+            });
+        };
+        let story = self.members[&other].story;
+        if let Some(m) = self.members.get_mut(&id) {
+            m.story = story;
+        }
+        let cluster: Vec<u32> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.story == story)
+            .map(|(x, _)| *x)
+            .collect();
+        let mut sorted = cluster.clone();
+        sorted.sort_by_key(|x| (self.members[x].at, self.members[x].order, *x));
+        let head = sorted[0];
+        let (start, last) = (
+            self.members[&head].at,
+            sorted.iter().map(|x| self.members[x].at).max().unwrap_or(0),
+        );
+        write_story(tx, story, i64::from(head), start, last, sorted.len() as i64)?;
+        Ok(Placed {
+            story,
+            reason: format!(
+                "{} (joined its best link: the story's links are too many to cluster again)",
+                self.reason(id, &[other, id])
+            ),
+        })
     }
 
     /// Why item `x` is in `cluster` (its first element is the headline).
