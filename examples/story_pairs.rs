@@ -7,7 +7,8 @@
 //!
 //! Reads `items.jsonl` (id, title, summary, source, published) and `pairs.jsonl` (a, b, same)
 //! and prints every judged pair with `same`, and every other pair of items within two days
-//! (`same: null`), with the score's parts.
+//! (`same: null`), with the score's parts; with `--terms` after the directory, each item's
+//! weighted terms instead.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -48,6 +49,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if std::env::args().any(|a| a == "--terms") {
+        // Each item's terms instead: [term, field weight, name?, background IDF].
+        for (id, f, c) in &items {
+            let terms: Vec<serde_json::Value> = f
+                .terms()
+                .map(|(h, w)| {
+                    serde_json::json!([h, w & 0x7f, w & 0x80 != 0, newshound::stories::idf(h)])
+                })
+                .collect();
+            writeln!(
+                out,
+                "{}",
+                serde_json::json!({"id": id, "at": c.at, "feed": c.feed, "terms": terms})
+            )?;
+        }
+        return Ok(());
+    }
     let window = 2 * 86_400;
     for a in 0..items.len() {
         for b in (a + 1)..items.len() {
