@@ -27,7 +27,8 @@ use rusqlite::{Connection, params};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::stories::{
-    CONFIDENT_THRESHOLD, Context, Features, KEY_TERMS, Score, Tier, key_terms, score,
+    CONFIDENT_THRESHOLD, Context, Features, KEY_TERMS, Score, Tier, key_terms, score_weighed,
+    weights,
 };
 
 /// The mean pair score at which two clusters of one component merge into one story.
@@ -53,6 +54,8 @@ struct Member {
     /// the same whichever feed or order brought the item.
     order: u64,
     features: Features,
+    /// The features' weights ([`weights`]), so a comparison looks nothing up.
+    weights: Box<[f32]>,
     story: i64,
     /// (other item, pair score) for every linked pair.
     links: Vec<(u32, f32)>,
@@ -156,13 +159,15 @@ impl StoryIndex {
                 continue;
             }
             let url_key: Option<String> = r.get(3)?;
+            let features = Features::from_bytes(r.get_ref(6)?.as_blob().unwrap_or_default());
             loaded.push((
                 id,
                 Member {
                     at,
                     feed: r.get(2)?,
                     order: order_key(url_key.as_deref(), r.get(4)?),
-                    features: Features::from_bytes(r.get_ref(6)?.as_blob().unwrap_or_default()),
+                    features: features.clone(),
+                    weights: weights(&features),
                     story: r.get(5)?,
                     links: Vec::new(),
                 },
@@ -170,14 +175,14 @@ impl StoryIndex {
         }
         loaded.sort_by_key(|(id, m)| (m.at, m.order, *id));
         for (id, m) in loaded {
-            let links = self.links_of(&m.features, m.at, m.feed);
+            let links = self.links_of(&m.features, &m.weights, m.at, m.feed);
             self.insert(id, m, links);
         }
         Ok(())
     }
 
     /// The items already in memory that a new one links to, with their scores.
-    fn links_of(&self, features: &Features, at: i64, feed: i64) -> Vec<(u32, f32)> {
+    fn links_of(&self, features: &Features, w: &[f32], at: i64, feed: i64) -> Vec<(u32, f32)> {
         let keys = key_terms(features);
         let (from, to) = (at - self.window, at + self.window);
         let mut tally: FxHashMap<u32, u8> = FxHashMap::default();
@@ -229,10 +234,10 @@ impl StoryIndex {
             .into_iter()
             .filter_map(|(_, _, _, item)| {
                 let m = self.members.get(&item)?;
-                let s = score(
-                    features,
+                let s = score_weighed(
+                    (features, w),
                     me,
-                    &m.features,
+                    (&m.features, &m.weights),
                     Context {
                         at: m.at,
                         feed: m.feed,
@@ -274,13 +279,13 @@ impl StoryIndex {
     }
 
     fn score_members(&self, a: &Member, b: &Member) -> Score {
-        score(
-            &a.features,
+        score_weighed(
+            (&a.features, &a.weights),
             Context {
                 at: a.at,
                 feed: a.feed,
             },
-            &b.features,
+            (&b.features, &b.weights),
             Context {
                 at: b.at,
                 feed: b.feed,
@@ -309,13 +314,15 @@ impl StoryIndex {
                 reason: "first item".into(),
             });
         };
-        let links = self.links_of(item.features, item.at, item.feed);
+        let w = weights(item.features);
+        let links = self.links_of(item.features, &w, item.at, item.feed);
         let alone = links.is_empty();
         let m = Member {
             at: item.at,
             feed: item.feed,
             order: item.order,
             features: item.features.clone(),
+            weights: w,
             story: 0,
             links: Vec::new(),
         };
@@ -518,12 +525,7 @@ impl StoryIndex {
         let mean = mean_to(self, x, cluster);
         match best {
             Some((y, s)) => format!(
-                "{} as item {y}: {}; mean score to the story {mean:.2} (average link ≥ {AVERAGE_LINK:.2})",
-                if s.tier == Tier::SameArticle {
-                    "same article"
-                } else {
-                    "same story"
-                },
+                "{} with item {y}; mean score to the story {mean:.2} (average link ≥ {AVERAGE_LINK:.2})",
                 s.explain()
             ),
             None => "first item".into(),

@@ -15,7 +15,10 @@
 
 pub mod score;
 
-pub use score::{CONFIDENT_THRESHOLD, Context, DEFAULT_THRESHOLD, Score, Tier, idf, score};
+pub use score::{
+    CONFIDENT_THRESHOLD, Context, DEFAULT_THRESHOLD, Score, Tier, idf, score, score_weighed,
+    weights,
+};
 
 use url::Url;
 
@@ -634,7 +637,7 @@ impl Features {
         self.packed.iter().map(|&p| (p >> 8, p as u8))
     }
 
-    fn term(&self, i: usize) -> Option<(u32, u8)> {
+    pub(crate) fn term(&self, i: usize) -> Option<(u32, u8)> {
         self.packed.get(i).map(|&p| (p >> 8, p as u8))
     }
 

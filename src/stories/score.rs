@@ -90,10 +90,10 @@ impl Score {
         self.tier != Tier::Different
     }
 
-    /// One line for `stories --explain`.
+    /// One line for `stories --explain`: the tier, the score's parts and the threshold.
     pub fn explain(&self) -> String {
         format!(
-            "{}: score {:.2} = text {:.2} (names {:.2}, content {:.2}, shared content {:.0}) × time {:.2} ({:.1} h apart){}; threshold {:.2}, jaccard {:.2} (same article ≥ {:.2})",
+            "{}, score {:.2} = text {:.2} (names {:.2}, content {:.2}, shared content {:.0}) × time {:.2} ({:.1} h apart){}; threshold {:.2}, jaccard {:.2} (same article ≥ {:.2})",
             self.tier.as_str(),
             self.total,
             NAME_SHARE * self.names + (1.0 - NAME_SHARE) * self.content,
@@ -128,6 +128,33 @@ pub fn score(
     window: i64,
     threshold: f64,
 ) -> Score {
+    score_weighed(
+        (a, &weights(a)),
+        ac,
+        (b, &weights(b)),
+        bc,
+        window,
+        threshold,
+    )
+}
+
+/// Each term's weight (field × background IDF), in term order: what [`score_weighed`] takes, so
+/// an item compared with many others is weighed once.
+pub fn weights(f: &Features) -> Box<[f32]> {
+    f.terms()
+        .map(|(h, fw)| (f64::from(fw & !ENTITY) * idf(h)) as f32)
+        .collect()
+}
+
+/// [`score`], with both items' [`weights`] already known.
+pub fn score_weighed(
+    (a, a_weights): (&Features, &[f32]),
+    ac: Context,
+    (b, b_weights): (&Features, &[f32]),
+    bc: Context,
+    window: i64,
+    threshold: f64,
+) -> Score {
     let seconds = (ac.at - bc.at).abs();
     let hours_apart = seconds as f64 / 3600.0;
     let same_feed = ac.feed == bc.feed;
@@ -154,12 +181,13 @@ pub fn score(
     // [intersection, union, sum of a, sum of b].
     let mut acc = [[0.0f64; 4]; 2];
     let part_of = |fw: u8| usize::from(fw & ENTITY != 0);
-    let weight = |h: u32, fw: u8| f64::from(fw & !ENTITY) * idf(h);
+    let wa_at = |i: usize| f64::from(a_weights.get(i).copied().unwrap_or(0.0));
+    let wb_at = |j: usize| f64::from(b_weights.get(j).copied().unwrap_or(0.0));
     let (mut i, mut j) = (0, 0);
     loop {
         match (a.term(i), b.term(j)) {
             (Some((ha, fa)), Some((hb, fb))) if ha == hb => {
-                let (wa, wb) = (weight(ha, fa), weight(hb, fb));
+                let (wa, wb) = (wa_at(i), wb_at(j));
                 let k = part_of(fa | fb);
                 acc[k][0] += wa.min(wb);
                 acc[k][1] += wa.max(wb);
@@ -169,13 +197,13 @@ pub fn score(
                 j += 1;
             }
             (Some((ha, fa)), next_b) if next_b.is_none_or(|(hb, _)| ha < hb) => {
-                let w = weight(ha, fa);
+                let w = wa_at(i);
                 acc[part_of(fa)][1] += w;
                 acc[part_of(fa)][2] += w;
                 i += 1;
             }
-            (_, Some((hb, fb))) => {
-                let w = weight(hb, fb);
+            (_, Some((_, fb))) => {
+                let w = wb_at(j);
                 acc[part_of(fb)][1] += w;
                 acc[part_of(fb)][3] += w;
                 j += 1;
