@@ -361,6 +361,9 @@ impl StoryIndex {
         let mut stack = vec![id];
         seen.insert(id);
         while let Some(x) = stack.pop() {
+            if seen.len() > MAX_COMPONENT {
+                break;
+            }
             if let Some(m) = self.members.get(&x) {
                 for &(y, _) in &m.links {
                     if self.members.contains_key(&y) && seen.insert(y) {
@@ -484,20 +487,25 @@ impl StoryIndex {
         if let Some(m) = self.members.get_mut(&id) {
             m.story = story;
         }
-        let cluster: Vec<u32> = self
-            .members
-            .iter()
-            .filter(|(_, m)| m.story == story)
-            .map(|(x, _)| *x)
-            .collect();
-        let mut sorted = cluster.clone();
-        sorted.sort_by_key(|x| (self.members[x].at, self.members[x].order, *x));
-        let head = sorted[0];
-        let (start, last) = (
-            self.members[&head].at,
-            sorted.iter().map(|x| self.members[x].at).max().unwrap_or(0),
-        );
-        write_story(tx, story, i64::from(head), start, last, sorted.len() as i64)?;
+        // The story grows by one: read its row rather than walk a component this big.
+        let (head, start, last, items): (i64, i64, i64, i64) = tx
+            .prepare_cached(
+                "SELECT headline_item_id, started_at, last_at, items FROM stories WHERE id = ?1",
+            )?
+            .query_row(params![story], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?;
+        let me = &self.members[&id];
+        let head_order = u32::try_from(head)
+            .ok()
+            .and_then(|h| self.members.get(&h))
+            .map_or(u64::MAX, |m| m.order);
+        let (head, start) = if (me.at, me.order) < (start, head_order) {
+            (i64::from(id), me.at)
+        } else {
+            (head, start)
+        };
+        write_story(tx, story, head, start, last.max(me.at), items + 1)?;
         Ok(Placed {
             story,
             reason: format!(
