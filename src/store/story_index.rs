@@ -143,7 +143,7 @@ impl StoryIndex {
     fn load(&mut self, tx: &Connection, lo: i64, hi: Option<i64>) -> rusqlite::Result<()> {
         let hi = hi.unwrap_or(i64::MAX);
         let mut stmt = tx.prepare(
-            "SELECT i.id, min(coalesce(i.published_at, i.first_seen_at), i.first_seen_at) AS at, i.first_feed_id,
+            "SELECT i.id, min(coalesce(i.published_at, i.updated_at, i.first_seen_at), i.first_seen_at) AS at, i.first_feed_id,
                     i.url_key, i.content_hash, i.story_id, f.features
              FROM stories st JOIN items i ON i.story_id = st.id JOIN item_features f ON f.item_id = i.id
              WHERE st.last_at >= ?1 AND st.started_at < ?2",
