@@ -38,9 +38,9 @@ pub const AVERAGE_LINK: f64 = 0.15;
 /// to the story of its best link, and order independence no longer holds for it.
 const MAX_COMPONENT: usize = 64;
 /// Most postings read per key term (the nearest in time first).
-const PER_TERM: usize = 64;
+const PER_TERM: usize = 32;
 /// Most candidates scored per new item.
-const CANDIDATES: usize = 48;
+const CANDIDATES: usize = 16;
 /// Items between two looks at what memory can drop.
 const PRUNE_EVERY: u32 = 4096;
 /// How far back memory extends when an older item needs the database.
@@ -59,6 +59,9 @@ struct Member {
     story: i64,
     /// (other item, pair score) for every linked pair.
     links: Vec<(u32, f32)>,
+    /// Read back from the database, links not yet found: they are looked for when a walk over
+    /// links first reaches the item, so a restart reads features without scoring every pair.
+    unlinked: bool,
 }
 
 #[derive(Default)]
@@ -170,13 +173,13 @@ impl StoryIndex {
                     weights: weights(&features),
                     story: r.get(5)?,
                     links: Vec::new(),
+                    unlinked: true,
                 },
             ));
         }
         loaded.sort_by_key(|(id, m)| (m.at, m.order, *id));
         for (id, m) in loaded {
-            let links = self.links_of(&m.features, &m.weights, m.at, m.feed);
-            self.insert(id, m, links);
+            self.insert(id, m, Vec::new());
         }
         Ok(())
     }
@@ -325,6 +328,7 @@ impl StoryIndex {
             weights: w,
             story: 0,
             links: Vec::new(),
+            unlinked: false,
         };
         self.insert(id, m, links);
         let placed = if alone {
@@ -348,6 +352,33 @@ impl StoryIndex {
         Ok(placed)
     }
 
+    /// Finds the links of an item read back from the database, on both sides.
+    fn find_links(&mut self, x: u32) {
+        let Some(m) = self.members.get(&x).filter(|m| m.unlinked) else {
+            return;
+        };
+        let found: Vec<(u32, f32)> = self
+            .links_of(&m.features, &m.weights, m.at, m.feed)
+            .into_iter()
+            .filter(|l| l.0 != x)
+            .collect();
+        for &(y, s) in &found {
+            if let Some(o) = self.members.get_mut(&y)
+                && !o.links.iter().any(|l| l.0 == x)
+            {
+                o.links.push((x, s));
+            }
+        }
+        if let Some(m) = self.members.get_mut(&x) {
+            for l in found {
+                if !m.links.iter().any(|k| k.0 == l.0) {
+                    m.links.push(l);
+                }
+            }
+            m.unlinked = false;
+        }
+    }
+
     fn next_story(&mut self) -> i64 {
         let s = self.next_ids.story;
         self.next_ids.story += 1;
@@ -364,6 +395,7 @@ impl StoryIndex {
             if seen.len() > MAX_COMPONENT {
                 break;
             }
+            self.find_links(x);
             if let Some(m) = self.members.get(&x) {
                 for &(y, _) in &m.links {
                     if self.members.contains_key(&y) && seen.insert(y) {
