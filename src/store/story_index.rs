@@ -38,9 +38,9 @@ pub const AVERAGE_LINK: f64 = 0.15;
 /// to the story of its best link, and order independence no longer holds for it.
 const MAX_COMPONENT: usize = 64;
 /// Most postings read per key term (the nearest in time first).
-const PER_TERM: usize = 32;
+const PER_TERM: usize = 64;
 /// Most candidates scored per new item.
-const CANDIDATES: usize = 16;
+const CANDIDATES: usize = 48;
 /// Items between two looks at what memory can drop.
 const PRUNE_EVERY: u32 = 4096;
 /// How far back memory extends when an older item needs the database.
