@@ -15,6 +15,10 @@ and exits 1 when a figure is below its floor (`--floors`, default: the floors th
     python3 bench/quality.py --shuffle 7           # feeds, their order and item order shuffled by seed 7
     python3 bench/quality.py --keep DIR            # keep the feeds, config and database in DIR
     python3 bench/quality.py --json                # one JSON object with every figure
+    python3 bench/quality.py --orders 10           # also 10 shuffled ingests: identical partitions?
+
+Story figures are also printed for two halves of the corpus, items published on odd and on even
+days (a story rarely spans two days): tune on one, check on the other.
 
 Standard library only. The binary is taken from --bin, else $NEWSHOUND_BIN, else the newer of
 target/release/newshound and target/debug/newshound; it is never built here.
@@ -43,9 +47,13 @@ TOPICS = ["summit-scheduling", "defense-spending", "japan-us-trade", "us-china-t
 # The floors CI holds (tests/it/quality.rs runs this script). Raise them as quality improves;
 # never lower one to make a change pass.
 FLOORS = {
-    "stories.precision": 0.0,
-    "stories.recall": 0.0,
-    "stories.allpairs_precision": 0.0,
+    "stories.precision": 0.97,
+    "stories.recall": 0.48,
+    "stories.allpairs_precision": 0.86,
+    # 1 - the share of judged hard negatives merged.
+    "stories.hard_negatives_apart": 0.98,
+    # 1 when every shuffled ingest (--orders) gave the partition of the first.
+    "stories.order_identical": 1.0,
     # The shipped topic library (config/topics/), a little under what it scores (docs/quality.md).
     "topic.summit-scheduling.f1": 0.90,
     "topic.defense-spending.f1": 0.95,
@@ -146,41 +154,23 @@ def load_scorer(corpus):
     return mod
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--corpus")
-    ap.add_argument("--bin")
-    ap.add_argument("--shuffle", type=int, metavar="SEED")
-    ap.add_argument("--keep", metavar="DIR")
-    ap.add_argument("--json", action="store_true")
-    ap.add_argument("--no-floors", action="store_true", help="report only; never exit 1")
-    args = ap.parse_args()
-
-    corpus = find_corpus(args.corpus)
-    if not corpus:
-        print("error: no corpus (give --corpus DIR or $NEWSHOUND_CORPUS; ../shared/corpus beside the checkout)",
-              file=sys.stderr)
-        return 2
-    binary = find_binary(args.bin)
-    if not binary or not os.path.exists(binary):
-        print("error: no newshound binary: run `cargo build --release` or give --bin", file=sys.stderr)
-        return 2
-
-    items = [json.loads(l) for l in open(os.path.join(corpus, "items.jsonl"), encoding="utf-8") if l.strip()]
+def ingest(binary, items, shuffle, keep):
+    """Renders the items into feeds (shuffled by `shuffle` when given), runs `once` over them and
+    returns ({url: {"link", "story", "topics"}}, topic names), or (None, None) after an error."""
     by_source = {}
     for it in items:
         by_source.setdefault(it["source"], []).append(it)
-    rng = random.Random(args.shuffle)
+    rng = random.Random(shuffle)
     sources = sorted(by_source)
     for s in sources:
         # Feeds list newest first; a shuffle also scrambles that.
         by_source[s].sort(key=lambda it: it["published"], reverse=True)
-        if args.shuffle is not None:
+        if shuffle is not None:
             rng.shuffle(by_source[s])
-    if args.shuffle is not None:
+    if shuffle is not None:
         rng.shuffle(sources)
 
-    work = args.keep or tempfile.mkdtemp(prefix="newshound-quality-")
+    work = keep or tempfile.mkdtemp(prefix="newshound-quality-")
     os.makedirs(os.path.join(work, "feeds"), exist_ok=True)
     try:
         for s in sources:
@@ -203,11 +193,11 @@ def main():
         p = run(binary, cfg, "once")
         if p.returncode not in (0, 10):
             print(f"error: newshound once exited {p.returncode}:\n{p.stderr[-3000:]}", file=sys.stderr)
-            return 2
+            return None, None
         p = run(binary, cfg, "items", "--json", "--limit", "1000000")
         if p.returncode != 0:
             print(f"error: newshound items exited {p.returncode}:\n{p.stderr[-3000:]}", file=sys.stderr)
-            return 2
+            return None, None
         preds = {}
         for line in p.stdout.splitlines():
             rec = json.loads(line)
@@ -217,18 +207,95 @@ def main():
             p = run(binary, cfg, "topics", "test", t, "--json", "--limit", "1000000")
             if p.returncode != 0:
                 print(f"error: topics test {t} exited {p.returncode}:\n{p.stderr[-3000:]}", file=sys.stderr)
-                return 2
+                return None, None
             for line in p.stdout.splitlines():
                 rec = json.loads(line)
                 if rec.get("url") in preds:
                     preds[rec["url"]]["topics"].append(t)
         srv.shutdown()
     finally:
-        if not args.keep:
+        if not keep:
             shutil.rmtree(work, ignore_errors=True)
 
+    return preds, topic_names
+
+
+def partition(preds, resolve):
+    """The stories as a set of sets of corpus ids (singletons left out)."""
+    groups = {}
+    for rec in preds.values():
+        iid = resolve(rec)
+        if iid is not None and rec["story"] is not None:
+            groups.setdefault(rec["story"], set()).add(iid)
+    return {frozenset(g) for g in groups.values() if len(g) > 1}
+
+
+def half_figures(scorer, stories, items, half):
+    """Judged-pair and all-pairs figures over the items published on odd (1) or even (0) days."""
+    day = {it["id"]: datetime.fromisoformat(it["published"].replace("Z", "+00:00")).date().toordinal() % 2
+           for it in items}
+    sub = {i: (s if day.get(i) == half else None) for i, s in stories.items()}
+    tp = fp = fn = tn = 0
+    for p in scorer.load_jsonl(os.path.join(scorer.HERE, "pairs.jsonl")):
+        if p["same"] == "uncertain" or day.get(p["a"]) != half or day.get(p["b"]) != half:
+            continue
+        same = sub.get(p["a"]) is not None and sub.get(p["a"]) == sub.get(p["b"])
+        if p["same"] is True:
+            tp, fn = tp + same, fn + (not same)
+        else:
+            fp, tn = fp + same, tn + (not same)
+    ap = scorer.score_all_pairs(sub)
+    # All-pairs recall counts every gold pair; keep only this half's.
+    gold_half = {}
+    for st in scorer.load_jsonl(os.path.join(scorer.HERE, "stories.jsonl")):
+        for i in st["items"]:
+            if day.get(i) == half:
+                gold_half.setdefault(st["story"], []).append(i)
+    gold_pairs = sum(len(g) * (len(g) - 1) // 2 for g in gold_half.values())
+    return {"precision": tp / max(1, tp + fp), "recall": tp / max(1, tp + fn),
+            "negatives_merged": fp / max(1, fp + tn),
+            "allpairs_precision": ap["allpairs_precision"], "allpairs_recall": ap["tp"] / max(1, gold_pairs)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus")
+    ap.add_argument("--bin")
+    ap.add_argument("--shuffle", type=int, metavar="SEED")
+    ap.add_argument("--keep", metavar="DIR")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--orders", type=int, default=0, metavar="N",
+                    help="also ingest N times in shuffled orders and compare the partitions")
+    ap.add_argument("--no-floors", action="store_true", help="report only; never exit 1")
+    args = ap.parse_args()
+
+    corpus = find_corpus(args.corpus)
+    if not corpus:
+        print("error: no corpus (give --corpus DIR or $NEWSHOUND_CORPUS; ../shared/corpus beside the checkout)",
+              file=sys.stderr)
+        return 2
+    binary = find_binary(args.bin)
+    if not binary or not os.path.exists(binary):
+        print("error: no newshound binary: run `cargo build --release` or give --bin", file=sys.stderr)
+        return 2
+
+    items = [json.loads(l) for l in open(os.path.join(corpus, "items.jsonl"), encoding="utf-8") if l.strip()]
     scorer = load_scorer(corpus)
     ids, resolve = scorer.resolver()
+    preds, topic_names = ingest(binary, items, args.shuffle, args.keep)
+    if preds is None:
+        return 2
+    order_identical = None
+    if args.orders:
+        first = partition(preds, resolve)
+        same = 0
+        for seed in range(1, args.orders + 1):
+            other, _ = ingest(binary, items, 1000 + seed, None)
+            if other is None:
+                return 2
+            same += partition(other, resolve) == first
+        order_identical = same == args.orders
+        print(f"order: {same} of {args.orders} shuffled ingests gave the same partition", file=sys.stderr)
     topics, stories = {}, {}
     for rec in preds.values():
         iid = resolve(rec)
@@ -244,20 +311,31 @@ def main():
         "items_read": len(stories), "items_in_corpus": len(ids),
         "stories.precision": st["pairwise_precision"], "stories.recall": st["pairwise_recall"],
         "stories.allpairs_precision": ap_["allpairs_precision"], "stories.allpairs_recall": ap_["allpairs_recall"],
+        "stories.hard_negatives_apart": st["tn"] / max(1, st["fp"] + st["tn"]),
     }
+    if order_identical is not None:
+        figures["stories.order_identical"] = 1.0 if order_identical else 0.0
+    halves = {name: half_figures(scorer, stories, items, h) for name, h in (("odd days", 1), ("even days", 0))}
     for t in topic_names:
         figures[f"topic.{t}.f1"] = tp[t]["f1"]
         figures[f"topic.{t}.precision"] = tp[t]["precision"]
         figures[f"topic.{t}.recall"] = tp[t]["recall"]
 
     if args.json:
-        print(json.dumps({"figures": figures, "stories": st, "all_pairs": ap_, "topics": tp}))
+        print(json.dumps({"figures": figures, "stories": st, "all_pairs": ap_, "topics": tp, "halves": halves}))
     else:
         pos, neg = st["tp"] + st["fn"], st["fp"] + st["tn"]
         print(f"parse: {len(stories)} of {len(ids)} corpus items stored")
         print(f"stories: P {st['pairwise_precision']:.2f} R {st['pairwise_recall']:.2f} "
               f"({pos} positive, {neg} negative pairs; merged {st['fp']} negatives, split {st['fn']} positives)")
         print(f"stories all-pairs: P {ap_['allpairs_precision']:.2f} R {ap_['allpairs_recall']:.2f}")
+        print(f"stories hard negatives merged: {st['fp']} of {st['fp'] + st['tn']}")
+        for name, h in halves.items():
+            print(f"stories on {name}: P {h['precision']:.2f} R {h['recall']:.2f}, "
+                  f"all-pairs P {h['allpairs_precision']:.2f} R {h['allpairs_recall']:.2f}, "
+                  f"hard negatives merged {h['negatives_merged']:.1%}")
+        if order_identical is not None:
+            print(f"stories order: {'identical' if order_identical else 'DIFFERENT'} partitions over {args.orders} shuffled ingests")
         for t in topic_names:
             r = tp[t]
             print(f"topic {t}: F1 {r['f1']:.2f} (P {r['precision']:.2f} R {r['recall']:.2f}; "
@@ -265,7 +343,7 @@ def main():
 
     if args.no_floors:
         return 0
-    below = [f"{k} {figures.get(k, 0):.3f} < {v:.2f}" for k, v in FLOORS.items() if figures.get(k, 0) < v]
+    below = [f"{k} {figures[k]:.3f} < {v:.2f}" for k, v in FLOORS.items() if k in figures and figures[k] < v]
     if figures["items_read"] < figures["items_in_corpus"]:
         below.append(f"only {figures['items_read']} of {figures['items_in_corpus']} items stored")
     if below:

@@ -16,6 +16,7 @@
 //! 4. no link, but an identical content hash among link-less items → the same;
 //! 5. otherwise a new item, which joins a story or starts one (`assign_story`).
 
+mod story_index;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -23,14 +24,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashSet;
 use serde::Serialize;
 
 use crate::config::Synchronous;
 use crate::model::{Item, stable_hash};
-use crate::stories::{
-    Features, KEY_TERMS, TermStats, key_terms, key_terms_weighed, similarity_weighed,
-};
+use crate::stories::Features;
+use story_index::{NewItem, StoryIndex};
 
 pub use writer::{StoreHandle, spawn_writer};
 
@@ -42,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_features.sql"),
     include_str!("migrations/0005_id_marks.sql"),
     include_str!("migrations/0006_url_hash.sql"),
+    include_str!("migrations/0007_alerts_per_item.sql"),
 ];
 
 /// The writer's SQLite page cache, in KiB: SQLite's default. Story assignment reads no pages
@@ -307,7 +308,7 @@ pub struct StoredAlert {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
-    stories: StoryState,
+    stories: StoryIndex,
     /// Test seam: make the N-th write transaction from now fail as if the disk were full (or
     /// another storage fault), to prove nothing is lost. See [`Store::inject_commit_failure`].
     fault: Option<(u64, rusqlite::ErrorCode)>,
@@ -395,7 +396,7 @@ impl Store {
         let mut store = Store {
             conn,
             path: path.to_owned(),
-            stories: StoryState::default(),
+            stories: StoryIndex::default(),
             fault: None,
         };
         store
@@ -440,7 +441,7 @@ impl Store {
         let store = Store {
             conn,
             path: path.to_owned(),
-            stories: StoryState::default(),
+            stories: StoryIndex::default(),
             fault: None,
         };
         store.check_version()?;
@@ -745,8 +746,6 @@ impl Store {
         if failed {
             // A rolled-back savepoint may have opened stories in memory that do not exist.
             self.stories.invalidate();
-        } else if let Some(t) = recs.first().map(|r| ts(r.at)) {
-            self.stories.prune_hourly(t);
         }
         results
     }
@@ -1011,7 +1010,7 @@ fn record_in(
     tx: &Connection,
     rec: &PollRecord,
     policy: IngestPolicy,
-    stories: &mut StoryState,
+    stories: &mut StoryIndex,
 ) -> Result<PollSummary> {
     let (feed_id, known_url, last_success): (i64, String, Option<i64>) = {
         tx.execute_cached(
@@ -1193,127 +1192,11 @@ enum Seen {
     Merged,
 }
 
-/// What story assignment needs between polls, kept in the writer's memory: term statistics
-/// over the last 7 days, and the open stories (started within the window) with their key terms
-/// and the features of their headline and latest items. Candidate search and scoring then read
-/// no pages at all, so the cost per item does not grow with the database. Rebuilt from the
-/// database on first use, after a failed transaction, and daily.
-#[derive(Default)]
-pub(crate) struct StoryState {
-    stats: TermStats,
-    /// Key term → (story start, story), sorted by start, so a window is two binary searches.
-    index: FxHashMap<u32, Vec<Posting>>,
-    /// By story id. (A story id beyond 32 bits is never opened: four billion stories from now.)
-    open: FxHashMap<u32, OpenStory>,
-    /// Scratch for counting shared key terms per candidate story, reused between items.
-    tally: Tally,
-    next_ids: NextIds,
-    loaded_at: Option<i64>,
-    pruned_at: Option<i64>,
-    window: i64,
-}
-
-/// An open story in a key term's posting list: 8 bytes, as there are a dozen per open story.
-#[derive(Clone, Copy)]
-struct Posting {
-    /// When the story started, in seconds since 1970 (clamped to 32 bits).
-    at: u32,
-    story: u32,
-}
-
-/// Key terms shared with an item, per story: counted in an array indexed by story id (less
-/// the oldest open story's), not a hash map, as the walk counts up to `KEY_TERMS` ×
-/// `STORIES_PER_TERM` postings per item. Open stories are the latest stories written (a story
-/// cannot start after it is written), so the array spans about as many bytes as there are
-/// open stories.
-#[derive(Default)]
-struct Tally {
-    /// The smallest story id counted: no open story is older.
-    base: u32,
-    /// By story id − `base`; all zero between items.
-    counts: Vec<u8>,
-    /// The stories counted since the last `take`, each once.
-    touched: Vec<u32>,
-}
-
-impl Tally {
-    /// Counts for stories from `base` on; every count must be zero (between items).
-    fn rebase(&mut self, base: u32) {
-        self.base = base;
-        self.counts.clear();
-        self.counts.shrink_to_fit();
-    }
-
-    fn add(&mut self, story: u32) {
-        let Some(i) = story.checked_sub(self.base) else {
-            return; // older than every open story
-        };
-        let i = i as usize;
-        if i >= self.counts.len() {
-            // Room for the stories to come too: growing one at a time would copy each time.
-            self.counts.resize(i + 1 + i / 8, 0);
-        }
-        if self.counts[i] == 0 {
-            self.touched.push(story);
-        }
-        self.counts[i] = self.counts[i].saturating_add(1);
-    }
-
-    /// The stories counted at least `need` times, as (count, story), and zeroes every count.
-    fn take(&mut self, need: u8, out: &mut Vec<(u8, u32)>) {
-        for story in self.touched.drain(..) {
-            let i = (story - self.base) as usize;
-            let n = std::mem::take(&mut self.counts[i]);
-            if n >= need {
-                out.push((n, story));
-            }
-        }
-    }
-}
-
-/// Where a story starting at `at` goes in a posting list sorted by start: after every posting
-/// that starts at or before it. Stories mostly arrive in order of start, so the end is tried
-/// first. Otherwise the search starts where `at` would sit if starts were spread evenly (they
-/// roughly are) and widens from there: a binary search over a long list began with a dozen
-/// dependent cache misses, and on a cold start (every feed listing its newest items first)
-/// most inserts go into the middle (10,000 feeds × 50 items: 8% of the CPU).
-fn insert_position(list: &[Posting], at: u32) -> usize {
-    let (Some(first), Some(last)) = (list.first(), list.last()) else {
-        return 0;
-    };
-    if last.at <= at {
-        return list.len();
-    }
-    if at < first.at {
-        return 0;
-    }
-    // first.at <= at < last.at: an estimate within the list.
-    let span = u64::from(last.at - first.at);
-    let guess = (u64::from(at - first.at) * (list.len() as u64 - 1) / span) as usize;
-    // Widen a window around the guess until it holds the answer, then search it.
-    let (mut lo, mut hi) = (guess, guess + 1);
-    let mut step = 1;
-    while lo > 0 && list[lo].at > at {
-        lo = lo.saturating_sub(step);
-        step *= 2;
-    }
-    step = 1;
-    while hi < list.len() && list[hi - 1].at <= at {
-        hi = (hi + step).min(list.len());
-        step *= 2;
-    }
-    lo + list[lo..hi].partition_point(|p| p.at <= at)
-}
-
-fn secs(t: i64) -> u32 {
-    t.clamp(0, i64::from(u32::MAX)) as u32
-}
-
 /// The next free item and story ids, read at the start of each write transaction.
 #[derive(Default, Clone, Copy)]
-struct NextIds {
-    item: i64,
-    story: i64,
+pub(crate) struct NextIds {
+    pub(crate) item: i64,
+    pub(crate) story: i64,
 }
 
 impl NextIds {
@@ -1333,200 +1216,6 @@ impl NextIds {
     }
 }
 
-/// 32 bytes, as there are tens of thousands: most stories never get a second item, so the
-/// latest members are boxed apart.
-struct OpenStory {
-    /// When the story started ([`secs`]).
-    started_at: u32,
-    headline: Features,
-    /// The latest members after the headline, oldest first; `None` until the first joins.
-    #[expect(
-        clippy::box_collection,
-        reason = "8 bytes, not 24, in every open story; most never get a second item"
-    )]
-    latest: Option<Box<Vec<Features>>>,
-}
-
-impl OpenStory {
-    fn latest(&self) -> &[Features] {
-        self.latest.as_deref().map_or(&[], Vec::as_slice)
-    }
-
-    /// Remembers a new member, keeping the last `STORY_SAMPLE - 1`.
-    fn push_latest(&mut self, member: Features) {
-        let latest = self.latest.get_or_insert_with(Default::default);
-        if latest.len() >= STORY_SAMPLE as usize - 1 {
-            latest.remove(0);
-        }
-        latest.push(member);
-    }
-}
-
-impl StoryState {
-    /// Forgets everything (after a rolled-back write): the next use reloads from the database.
-    fn invalidate(&mut self) {
-        self.loaded_at = None;
-    }
-
-    fn ensure(&mut self, tx: &Connection, now: i64, window: i64) -> rusqlite::Result<()> {
-        if self.loaded_at.is_some_and(|t| now - t < 86_400) && self.window == window {
-            return Ok(());
-        }
-        *self = StoryState {
-            window,
-            loaded_at: Some(now),
-            next_ids: self.next_ids,
-            ..StoryState::default()
-        };
-        // Term statistics: the items of the last seven days (from their hour's id mark).
-        let mut stmt = tx.prepare("SELECT features FROM item_features WHERE item_id >= ?1")?;
-        let first_item = ids_since(tx, now - 7 * 86_400)?.item;
-        for blob in stmt.query_map(params![first_item], |r| r.get::<_, Vec<u8>>(0))? {
-            self.stats.add(&Features::from_bytes(&blob?));
-        }
-        // Stories still open: started within the window (plus a day of slack for late items),
-        // hence written since then too.
-        let horizon = now - window - 86_400;
-        let first_story = ids_since(tx, horizon)?.story;
-        let mut stmt = tx.prepare(
-            "SELECT st.id, st.started_at, f.features, st.items FROM stories st JOIN item_features f ON f.item_id = st.headline_item_id
-             WHERE st.id >= ?1 AND st.started_at >= ?2",
-        )?;
-        let open: i64 = tx.query_row(
-            "SELECT count(*) FROM stories WHERE id >= ?1 AND started_at >= ?2",
-            params![first_story, horizon],
-            |r| r.get(0),
-        )?;
-        // Sized once: growing the map doubles it, and for a moment holds both copies.
-        self.open.reserve(usize::try_from(open).unwrap_or(0));
-        let mut rows = stmt.query(params![first_story, horizon])?;
-        let mut latest = tx.prepare(
-            "SELECT features FROM (SELECT i.id, f.features FROM items i JOIN item_features f ON f.item_id = i.id
-                                    WHERE i.story_id = ?1 ORDER BY i.id DESC LIMIT ?2)
-             ORDER BY id",
-        )?;
-        while let Some(row) = rows.next()? {
-            let (story, started_at, items): (i64, i64, i64) =
-                (row.get(0)?, row.get(1)?, row.get(3)?);
-            let headline = row.get_ref(2)?.as_blob().unwrap_or_default();
-            if items <= 1 {
-                // Most stories are one item: no members to read.
-                let headline = Features::from_bytes(headline);
-                let keys = key_terms(&headline, &self.stats);
-                self.open_unsorted(story, started_at, headline, &keys);
-                continue;
-            }
-            let members = latest
-                .query_map(params![story, STORY_SAMPLE], |r| r.get::<_, Vec<u8>>(0))?
-                .filter_map(|b| b.ok())
-                .map(|b: Vec<u8>| Features::from_bytes(&b))
-                .collect::<Vec<_>>();
-            let headline = Features::from_bytes(headline);
-            let keys = key_terms(&headline, &self.stats);
-            self.open_unsorted(story, started_at, headline, &keys);
-            if let Some(open) = u32::try_from(story)
-                .ok()
-                .and_then(|id| self.open.get_mut(&id))
-            {
-                // The headline itself comes back first among "latest" for young stories.
-                for member in members.into_iter().skip(1) {
-                    open.push_latest(member);
-                }
-            }
-        }
-        // Read in id order, which is not quite start order (a feed lists its newest first).
-        for list in self.index.values_mut() {
-            list.sort_by_key(|p| p.at);
-        }
-        self.rebase_tally();
-        Ok(())
-    }
-
-    /// Counts from the oldest open story on (after stories were opened or closed in bulk).
-    fn rebase_tally(&mut self) {
-        let oldest = self.open.keys().min().copied();
-        self.tally
-            .rebase(oldest.unwrap_or(u32::try_from(self.next_ids.story).unwrap_or(u32::MAX)));
-    }
-
-    /// Opens a story, indexed under `keys` (its headline's [`key_terms`]).
-    fn open_story(&mut self, story: i64, started_at: i64, headline: Features, keys: &[u32]) {
-        self.open_as(story, started_at, headline, keys, true);
-    }
-
-    /// [`open_story`](Self::open_story), appending to the posting lists, which the caller
-    /// sorts when done.
-    fn open_unsorted(&mut self, story: i64, started_at: i64, headline: Features, keys: &[u32]) {
-        self.open_as(story, started_at, headline, keys, false);
-    }
-
-    fn open_as(
-        &mut self,
-        story: i64,
-        started_at: i64,
-        headline: Features,
-        keys: &[u32],
-        in_place: bool,
-    ) {
-        let Ok(id) = u32::try_from(story) else {
-            return;
-        };
-        let posting = Posting {
-            at: secs(started_at),
-            story: id,
-        };
-        for &k in keys {
-            let list = self.index.entry(k).or_default();
-            let i = if in_place {
-                insert_position(list, posting.at)
-            } else {
-                list.len()
-            };
-            list.insert(i, posting);
-        }
-        self.open.insert(
-            id,
-            OpenStory {
-                started_at: posting.at,
-                headline,
-                latest: None,
-            },
-        );
-    }
-
-    /// Remembers a new member among a story's latest items.
-    fn joined(&mut self, story: i64, features: &Features) {
-        if let Some(open) = u32::try_from(story)
-            .ok()
-            .and_then(|id| self.open.get_mut(&id))
-        {
-            open.push_latest(features.clone());
-        }
-    }
-
-    /// Drops stories that can no longer be joined, at most once an hour.
-    fn prune_hourly(&mut self, now: i64) {
-        if self.pruned_at.is_some_and(|t| now - t < 3600) {
-            return;
-        }
-        self.pruned_at = Some(now);
-        let horizon = now - self.window - 86_400;
-        self.open.retain(|_, s| s.started_at >= secs(horizon));
-        self.rebase_tally();
-        self.index.retain(|_, v| {
-            let before = v.len();
-            v.retain(|p| p.at >= secs(horizon));
-            // Only a list that lost most of its postings gives memory back: reallocating every
-            // list each hour (the first time right after the window is read back at start, when
-            // none has lost anything) only churned the heap (update run: peak RSS 45.4 -> 45.0 MB).
-            if v.len() < before / 2 {
-                v.shrink_to_fit();
-            }
-            !v.is_empty()
-        });
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 fn ingest(
     tx: &Connection,
@@ -1536,7 +1225,7 @@ fn ingest(
     items: &[MatchedItem],
     policy: IngestPolicy,
     now: DateTime<Utc>,
-    stories: &mut StoryState,
+    stories: &mut StoryIndex,
     summary: &mut PollSummary,
 ) -> Result<()> {
     let stored_before: i64 = tx.query_row_cached(
@@ -1585,7 +1274,7 @@ fn ingest(
         .and_then(|d| chrono::Duration::from_std(d).ok());
     let mut insert = tx.prepare_cached(
         "INSERT INTO alerts (topic, item_id, story_id, feed_id, query_index, terms, snippet, field, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (topic, story_id) DO NOTHING",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (topic, item_id) DO NOTHING",
     )?;
     for (item_id, mi) in to_alert {
         let date = mi.item.date();
@@ -1601,6 +1290,24 @@ fn ingest(
             |r| r.get(0),
         )?;
         for m in &mi.matches {
+            // Once per story, but only where the story is certain: an item that is the same
+            // article as, or confidently the same story as, an item that alerted for this topic
+            // is "also reported"; any other item alerts on its own, so a wrong merge can cost a
+            // duplicate alert but never hide one.
+            let alerted: Vec<i64> = tx
+                .prepare_cached(
+                    "SELECT a.item_id FROM items i JOIN alerts a ON a.item_id = i.id AND a.topic = ?1
+                     WHERE i.story_id = ?2 AND i.id != ?3",
+                )?
+                .query_map(params![m.topic, story_id, item_id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            if alerted
+                .iter()
+                .any(|&other| stories.confidently_same(item_id, other))
+            {
+                summary.also_reported.push((m.topic.clone(), story_id));
+                continue;
+            }
             let terms = serde_json::to_string(&m.terms).unwrap_or_else(|_| "[]".into());
             let n = insert.execute(params![
                 m.topic,
@@ -1651,8 +1358,6 @@ struct ItemStatements<'c> {
     by_hash: rusqlite::CachedStatement<'c>,
     insert_item: rusqlite::CachedStatement<'c>,
     insert_features: rusqlite::CachedStatement<'c>,
-    join_story: rusqlite::CachedStatement<'c>,
-    insert_story: rusqlite::CachedStatement<'c>,
 }
 
 impl<'c> ItemStatements<'c> {
@@ -1680,12 +1385,6 @@ impl<'c> ItemStatements<'c> {
             )?,
             insert_features: tx
                 .prepare_cached("INSERT INTO item_features (item_id, features) VALUES (?1, ?2)")?,
-            join_story: tx.prepare_cached(
-                "UPDATE stories SET items = items + 1, last_at = max(last_at, ?2) WHERE id = ?1",
-            )?,
-            insert_story: tx.prepare_cached(
-                "INSERT INTO stories (id, headline_item_id, started_at, last_at) VALUES (?1, ?2, ?3, ?3)",
-            )?,
         })
     }
 }
@@ -1700,7 +1399,7 @@ fn upsert_item(
     at: i64,
     mi: &MatchedItem,
     policy: IngestPolicy,
-    stories: &mut StoryState,
+    stories: &mut StoryIndex,
     mut first_poll: Option<&mut FxHashSet<u64>>,
 ) -> Result<Seen> {
     let item = &mi.item;
@@ -1777,17 +1476,24 @@ fn upsert_item(
         }
         return Ok(Seen::Merged);
     }
+    // The item's own date (published, else first seen; never later than now): stories run on
+    // the items' clock.
     let when = item.date().map_or(at, ts).min(at);
-    let (story, keys) = choose_story(tx, &mi.features, when, policy, stories, at)?;
     let id = stories.next_ids.item;
     stories.next_ids.item += 1;
-    let (story_id, join_reason) = match story {
-        Some((story, sim)) => (
-            story,
-            format!("similar to story {story} (similarity {sim:.2})"),
-        ),
-        None => (stories.next_ids.story, "first item".to_owned()),
-    };
+    let placed = stories.place(
+        tx,
+        NewItem {
+            id,
+            at: when,
+            feed: feed_id,
+            order: story_index::order_key(url_key.as_deref(), hash),
+            features: &mi.features,
+        },
+        policy.story_window.as_secs() as i64,
+        policy.story_threshold,
+    )?;
+    let (story_id, join_reason) = (placed.story, placed.reason);
     stmts.insert_item.execute(params![
         id,
         item.canonical_url,
@@ -1816,107 +1522,7 @@ fn upsert_item(
         stmts.sighting.execute(params![feed_id, pk, id, at])?;
         remember(pk);
     }
-    if story.is_some() {
-        stmts.join_story.execute(params![story_id, when])?;
-        stories.joined(story_id, &mi.features);
-    } else {
-        stmts.insert_story.execute(params![story_id, id, when])?;
-        stories.next_ids.story += 1;
-        stories.open_story(story_id, when, mi.features.clone(), &keys);
-    }
     Ok(Seen::New(id))
-}
-
-/// Most members of a candidate story compared with a new item: its headline and latest items.
-const STORY_SAMPLE: i64 = 4;
-/// Most candidate stories scored for one item.
-const STORY_CANDIDATES: usize = 6;
-/// Most stories read from the index per key term (the most recent).
-const STORIES_PER_TERM: usize = 32;
-
-/// A story an item joins, and their similarity.
-type Joined = (i64, f64);
-
-/// The story a new item reports, with its similarity, or `None` to start a story; and the
-/// item's key terms (the index keys if it starts one). Candidates
-/// are the open stories (started within the window of the item's date) that share key terms
-/// with the item, from the in-memory index; the item joins the best-scoring one (half the
-/// similarity to its headline, half the mean over its latest items) if that reaches the
-/// threshold. Reads no pages, writes nothing.
-fn choose_story(
-    tx: &Connection,
-    features: &Features,
-    when: i64,
-    policy: IngestPolicy,
-    stories: &mut StoryState,
-    now: i64,
-) -> rusqlite::Result<(Option<Joined>, Vec<u32>)> {
-    let window = policy.story_window.as_secs() as i64;
-    stories.ensure(tx, now, window)?;
-    let weighed = stories.stats.add_weighed(features);
-    let keys = key_terms_weighed(&weighed);
-    // With little history the term statistics cannot yet tell a name everyone reports from a
-    // telling detail, so merges need more evidence until a few hundred items are known.
-    let warmth = (f64::from(stories.stats.docs()) / 200.0).min(1.0);
-    let threshold = policy.story_threshold + 0.10 * (1.0 - warmth);
-    // Candidates: per key term, the most recent open stories indexed under it within the window;
-    // those sharing the most key terms with the item are scored.
-    let (from, to) = (secs(when - window), secs(when + window));
-    // First every key's list, then the walks: the lookups (each a cache miss or two in a large
-    // index) are independent of one another, so the processor overlaps them instead of waiting
-    // for each in turn behind the previous key's walk.
-    let mut lists: [&[Posting]; KEY_TERMS] = [&[]; KEY_TERMS];
-    for (slot, k) in lists.iter_mut().zip(&keys) {
-        if let Some(list) = stories.index.get(k) {
-            // New items are mostly the newest: then the whole list is at or before the window's end.
-            let end = if list.last().is_some_and(|p| p.at <= to) {
-                list.len()
-            } else {
-                list.partition_point(|p| p.at <= to)
-            };
-            *slot = &list[..end];
-        }
-    }
-    for list in lists {
-        for p in list
-            .iter()
-            .rev()
-            .take_while(|p| p.at >= from)
-            .take(STORIES_PER_TERM)
-        {
-            stories.tally.add(p.story);
-        }
-    }
-    // A story shares more than one key term with an item it could be the same as.
-    let need = if keys.len() >= 4 { 2 } else { 1 };
-    let mut candidates: Vec<(u8, u32)> = Vec::new();
-    stories.tally.take(need, &mut candidates);
-    candidates.sort_unstable_by(|a, b| b.cmp(a));
-    candidates.truncate(STORY_CANDIDATES);
-    let mut best: Option<(i64, f64)> = None;
-    for (_, story) in candidates {
-        let Some(open) = stories.open.get(&story) else {
-            continue;
-        };
-        // The headline counts for half: it is what the story is; the latest items say how it
-        // is being told now.
-        let headline = similarity_weighed(&weighed, &open.headline, &stories.stats);
-        let latest = open.latest();
-        let mean = if latest.is_empty() {
-            headline
-        } else {
-            let latest_mean: f64 = latest
-                .iter()
-                .map(|m| similarity_weighed(&weighed, m, &stories.stats))
-                .sum::<f64>()
-                / latest.len() as f64;
-            0.5 * headline + 0.5 * latest_mean
-        };
-        if mean >= threshold && best.is_none_or(|(_, b)| mean > b) {
-            best = Some((i64::from(story), mean));
-        }
-    }
-    Ok((best, keys))
 }
 
 #[cfg(test)]

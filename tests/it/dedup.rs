@@ -162,7 +162,7 @@ fn one_story_from_three_feeds_is_one_story_with_three_sources_and_one_alert() {
     assert_eq!(stories[0]["sources"], serde_json::json!(["a", "b", "c"]));
     let explain = ws.run(&["stories", "--explain"]).stdout;
     assert!(explain.contains("3 item(s) from 3 source(s)"), "{explain}");
-    assert!(explain.contains("similar to story"), "{explain}");
+    assert!(explain.contains("same story, score"), "{explain}");
     let items = json_lines(&ws.run(&["items", "--json"]).stdout);
     assert!(
         items.iter().all(|i| i["story_id"] == stories[0]["id"]),

@@ -12,5 +12,7 @@ mod logging;
 mod netns;
 mod opml;
 mod parsing;
+mod quality;
 mod readme;
+mod stories;
 mod topics;

@@ -1,0 +1,434 @@
+//! The pair score: how sure we are that two items report the same development of one event.
+//!
+//! Pure: two items' [`Features`], dates and feeds in, a [`Score`] out. The store's story index
+//! finds candidate pairs and clusters on these scores; nothing here depends on what else was
+//! stored, or in which order, so the same items always score the same.
+//!
+//! The parts (every threshold is chosen in `docs/quality.md`):
+//! * **text**: terms weighted by field (title 3, lede 1, numbers double) × background IDF
+//!   ([`idf`]); names and other words are compared apart, each as the mean of the weighted
+//!   Jaccard index and the weighted containment of the smaller item in the larger;
+//!   `text = NAME_SHARE × names + (1 − NAME_SHARE) × content`.
+//! * **evidence**: two items about the same people share their names whatever happened, so a
+//!   pair must also share distinctive words that are not names ([`MIN_SHARED_CONTENT`],
+//!   [`MIN_CONTENT`]).
+//! * **time**: items of one event are written within hours; a day later it is usually a new
+//!   development. `time = 1 / (1 + (Δt / TIME_SCALE)²)`, and pairs further apart than the
+//!   story window do not score at all.
+//! * **same feed**: a newsroom rarely files twice on one development; a second item of the same
+//!   feed is a follow-up unless it is close to the first ([`SAME_FEED_THRESHOLD`]).
+//!
+//! Two tiers: [`Tier::SameArticle`] (near-identical text: a re-post, a syndicated copy, a
+//! retitled update) and [`Tier::SameStory`] (a score at or above the threshold).
+
+use std::sync::OnceLock;
+
+use rustc_hash::FxHashMap;
+
+use super::{ENTITY, Features, term_of_word};
+
+/// The pair score at or above which two items of different feeds are linked in one story.
+pub const DEFAULT_THRESHOLD: f64 = 0.30;
+/// The pair score at or above which two items of the same feed are linked.
+pub const SAME_FEED_THRESHOLD: f64 = 0.55;
+/// Weighted Jaccard index over all terms at or above which two items are the same article.
+pub const SAME_ARTICLE_JACCARD: f64 = 0.70;
+/// The pair score at or above which an item is confidently the same story as an item that
+/// already alerted: its own alert for the topic is then suppressed.
+pub const CONFIDENT_THRESHOLD: f64 = 0.45;
+/// The share of names in the text part.
+pub const NAME_SHARE: f64 = 0.3;
+/// The weight (field × IDF) of the non-name words two items must share.
+pub const MIN_SHARED_CONTENT: f64 = 12.0;
+/// The content part (non-name words) a linked pair must reach besides the score.
+pub const MIN_CONTENT: f64 = 0.10;
+/// Hours at which the time factor is one half.
+pub const TIME_SCALE_HOURS: f64 = 18.0;
+
+/// Which kind of "same" a pair is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    /// Near-identical text: one article, posted again or syndicated.
+    SameArticle,
+    /// Different reports of one event at one development.
+    SameStory,
+    /// Not linked.
+    Different,
+}
+
+impl Tier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::SameArticle => "same article",
+            Tier::SameStory => "same story",
+            Tier::Different => "different",
+        }
+    }
+}
+
+/// A pair's score and its parts, for clustering and for `stories --explain`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Score {
+    pub tier: Tier,
+    /// `text × time`, or 1 for the same article.
+    pub total: f64,
+    pub names: f64,
+    pub content: f64,
+    /// Weight of the shared non-name words.
+    pub shared_content: f64,
+    /// Weighted Jaccard index over all terms.
+    pub jaccard: f64,
+    pub time: f64,
+    pub hours_apart: f64,
+    pub same_feed: bool,
+    /// The threshold this pair had to reach.
+    pub threshold: f64,
+}
+
+impl Score {
+    pub fn linked(&self) -> bool {
+        self.tier != Tier::Different
+    }
+
+    /// One line for `stories --explain`: the tier, the score's parts and the threshold.
+    pub fn explain(&self) -> String {
+        format!(
+            "{}, score {:.2} = text {:.2} (names {:.2}, content {:.2}, shared content {:.0}) × time {:.2} ({:.1} h apart){}; threshold {:.2}, jaccard {:.2} (same article ≥ {:.2})",
+            self.tier.as_str(),
+            self.total,
+            NAME_SHARE * self.names + (1.0 - NAME_SHARE) * self.content,
+            self.names,
+            self.content,
+            self.shared_content,
+            self.time,
+            self.hours_apart,
+            if self.same_feed { ", same feed" } else { "" },
+            self.threshold,
+            self.jaccard,
+            SAME_ARTICLE_JACCARD,
+        )
+    }
+}
+
+/// What the score needs of an item besides its text.
+#[derive(Debug, Clone, Copy)]
+pub struct Context {
+    /// The item's own date (published, else first seen), seconds since 1970.
+    pub at: i64,
+    pub feed: i64,
+}
+
+/// Scores a pair. `window` (seconds) is the furthest apart two items of one story can be;
+/// `threshold` the cross-feed bar (configurable, default [`DEFAULT_THRESHOLD`]).
+pub fn score(
+    a: &Features,
+    ac: Context,
+    b: &Features,
+    bc: Context,
+    window: i64,
+    threshold: f64,
+) -> Score {
+    score_weighed(
+        (a, &weights(a)),
+        ac,
+        (b, &weights(b)),
+        bc,
+        window,
+        threshold,
+    )
+}
+
+/// Each term's weight (field × background IDF), in term order: what [`score_weighed`] takes, so
+/// an item compared with many others is weighed once.
+pub fn weights(f: &Features) -> Box<[f32]> {
+    f.terms()
+        .map(|(h, fw)| (f64::from(fw & !ENTITY) * idf(h)) as f32)
+        .collect()
+}
+
+/// [`score`], with both items' [`weights`] already known.
+pub fn score_weighed(
+    (a, a_weights): (&Features, &[f32]),
+    ac: Context,
+    (b, b_weights): (&Features, &[f32]),
+    bc: Context,
+    window: i64,
+    threshold: f64,
+) -> Score {
+    let seconds = (ac.at - bc.at).abs();
+    let hours_apart = seconds as f64 / 3600.0;
+    let same_feed = ac.feed == bc.feed;
+    let mut s = Score {
+        tier: Tier::Different,
+        total: 0.0,
+        names: 0.0,
+        content: 0.0,
+        shared_content: 0.0,
+        jaccard: 0.0,
+        time: 0.0,
+        hours_apart,
+        same_feed,
+        threshold: if same_feed {
+            SAME_FEED_THRESHOLD.max(threshold)
+        } else {
+            threshold
+        },
+    };
+    if seconds > window {
+        return s;
+    }
+    // One merge pass over both sorted term lists; per part (0 content, 1 names):
+    // [intersection, union, sum of a, sum of b].
+    let mut acc = [[0.0f64; 4]; 2];
+    let part_of = |fw: u8| usize::from(fw & ENTITY != 0);
+    let wa_at = |i: usize| f64::from(a_weights.get(i).copied().unwrap_or(0.0));
+    let wb_at = |j: usize| f64::from(b_weights.get(j).copied().unwrap_or(0.0));
+    let (mut i, mut j) = (0, 0);
+    loop {
+        match (a.term(i), b.term(j)) {
+            (Some((ha, fa)), Some((hb, fb))) if ha == hb => {
+                let (wa, wb) = (wa_at(i), wb_at(j));
+                let k = part_of(fa | fb);
+                acc[k][0] += wa.min(wb);
+                acc[k][1] += wa.max(wb);
+                acc[k][2] += wa;
+                acc[k][3] += wb;
+                i += 1;
+                j += 1;
+            }
+            (Some((ha, fa)), next_b) if next_b.is_none_or(|(hb, _)| ha < hb) => {
+                let w = wa_at(i);
+                acc[part_of(fa)][1] += w;
+                acc[part_of(fa)][2] += w;
+                i += 1;
+            }
+            (_, Some((_, fb))) => {
+                let w = wb_at(j);
+                acc[part_of(fb)][1] += w;
+                acc[part_of(fb)][3] += w;
+                j += 1;
+            }
+            (_, None) => break,
+        }
+    }
+    let overlap = |[inter, union, sa, sb]: [f64; 4]| {
+        let smaller = sa.min(sb);
+        if union <= 0.0 || smaller <= 0.0 {
+            0.0
+        } else {
+            (inter / union + inter / smaller) / 2.0
+        }
+    };
+    s.names = overlap(acc[1]);
+    s.content = overlap(acc[0]);
+    s.shared_content = acc[0][0];
+    let union = acc[0][1] + acc[1][1];
+    s.jaccard = if union > 0.0 {
+        (acc[0][0] + acc[1][0]) / union
+    } else {
+        0.0
+    };
+    s.time = 1.0 / (1.0 + (hours_apart / TIME_SCALE_HOURS).powi(2));
+    if s.jaccard >= SAME_ARTICLE_JACCARD {
+        s.tier = Tier::SameArticle;
+        s.total = 1.0;
+        return s;
+    }
+    let both_name = acc[1][2] > 0.0 && acc[1][3] > 0.0;
+    let text = if both_name {
+        NAME_SHARE * s.names + (1.0 - NAME_SHARE) * s.content
+    } else {
+        s.content
+    };
+    s.total = text * s.time;
+    if s.total >= s.threshold && s.shared_content >= MIN_SHARED_CONTENT && s.content >= MIN_CONTENT
+    {
+        s.tier = Tier::SameStory;
+    }
+    s
+}
+
+/// Documents per term the background table stands for: it gives word frequencies per token, and
+/// an item's title and lede are about this many words.
+const WORDS_PER_ITEM: f64 = 60.0;
+/// The Zipf value (log10 of occurrences per 10^9 words) taken for words missing from the table:
+/// rarer than every word in it.
+const UNLISTED_ZIPF: f64 = 2.5;
+
+/// The background inverse document frequency of a term: from English word frequencies shipped
+/// with the binary (`wordfreq_en.txt`), so weights do not depend on what one installation
+/// happened to store lately, nor on the order it stored it in.
+pub fn idf(term: u32) -> f64 {
+    background()
+        .get(&term)
+        .copied()
+        .map_or_else(|| idf_of_zipf(UNLISTED_ZIPF), f64::from)
+}
+
+/// Is the term an English word of the background table (not a rare name)?
+pub fn listed(term: u32) -> bool {
+    background().contains_key(&term)
+}
+
+fn idf_of_zipf(zipf: f64) -> f64 {
+    let p = (WORDS_PER_ITEM * 10f64.powf(zipf - 9.0)).min(0.9);
+    -p.ln()
+}
+
+/// Term → IDF, built once from the table: words that fold into one term add their frequencies.
+fn background() -> &'static FxHashMap<u32, f32> {
+    static TABLE: OnceLock<FxHashMap<u32, f32>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut freq: FxHashMap<u32, f64> = FxHashMap::default();
+        for line in include_str!("wordfreq_en.txt").lines() {
+            if line.starts_with('#') {
+                continue;
+            }
+            let mut words = line.split(' ');
+            let Some(zipf) = words.next().and_then(|z| z.parse::<f64>().ok()) else {
+                continue;
+            };
+            let per_word = 10f64.powf(zipf / 10.0 - 9.0);
+            for w in words {
+                if let Some(t) = term_of_word(w) {
+                    *freq.entry(t).or_default() += per_word;
+                }
+            }
+        }
+        freq.into_iter()
+            .map(|(t, f)| {
+                let p = (WORDS_PER_ITEM * f).min(0.9);
+                (t, (-p.ln()) as f32)
+            })
+            .collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stories::features;
+
+    fn ctx(at_hours: f64, feed: i64) -> Context {
+        Context {
+            at: (at_hours * 3600.0) as i64,
+            feed,
+        }
+    }
+
+    const DAY2: i64 = 2 * 86_400;
+
+    #[test]
+    fn common_words_weigh_less_than_rare_ones() {
+        let t = |w: &str| term_of_word(w).unwrap();
+        assert!(idf(t("government")) < idf(t("earthquake")));
+        assert!(idf(t("earthquake")) < idf(t("kinzhal")));
+    }
+
+    #[test]
+    fn a_reworded_report_of_one_event_is_the_same_story_and_a_day_later_it_is_not() {
+        let a = features(
+            "Magnitude 6.8 earthquake strikes northern Peru, killing 12",
+            "A powerful earthquake shook the Andean region of Cajamarca early on Sunday, collapsing homes.",
+        );
+        let b = features(
+            "Deadly quake hits Peru's Cajamarca region",
+            "At least 12 people died when a 6.8 magnitude earthquake struck northern Peru on Sunday.",
+        );
+        let s = score(&a, ctx(0.0, 1), &b, ctx(3.0, 2), DAY2, DEFAULT_THRESHOLD);
+        assert_eq!(s.tier, Tier::SameStory, "{}", s.explain());
+        let later = score(&a, ctx(0.0, 1), &b, ctx(40.0, 2), DAY2, DEFAULT_THRESHOLD);
+        assert_eq!(later.tier, Tier::Different, "{}", later.explain());
+    }
+
+    #[test]
+    fn a_copy_is_the_same_article_even_from_one_feed() {
+        let a = features(
+            "Parliament ousts prime minister in no-confidence vote",
+            "Lawmakers voted 30 to 20 to remove the prime minister on Tuesday.",
+        );
+        let b = features(
+            "Parliament Ousts Prime Minister in No-Confidence Vote",
+            "Lawmakers voted 30 to 20 to remove the prime minister on Tuesday.",
+        );
+        let s = score(&a, ctx(0.0, 1), &b, ctx(5.0, 1), DAY2, DEFAULT_THRESHOLD);
+        assert_eq!(s.tier, Tier::SameArticle, "{}", s.explain());
+    }
+
+    #[test]
+    fn names_alone_do_not_make_a_story() {
+        let a = features(
+            "Kowalski says talks with Moreau were the start of a thaw",
+            "President Kowalski told reporters his call with Moreau opened negotiations.",
+        );
+        let b = features(
+            "Kowalski and Moreau trade barbs over fishing quotas",
+            "President Kowalski accused Moreau of breaking the agreement on fishing quotas.",
+        );
+        let s = score(&a, ctx(0.0, 1), &b, ctx(2.0, 2), DAY2, DEFAULT_THRESHOLD);
+        assert_eq!(s.tier, Tier::Different, "{}", s.explain());
+    }
+}
+
+#[cfg(test)]
+mod shapes {
+    use super::*;
+    use crate::stories::features;
+
+    #[test]
+    fn a_meeting_held_is_not_the_meeting_planned() {
+        let a = features(
+            "Japan PM Ishiba Eyes Meeting With Trump After Inauguration",
+            "Prime Minister Shigeru Ishiba is making arrangements to meet with U.S. President-elect Donald Trump in February or later, after Trump's inauguration.",
+        );
+        let b = features(
+            "Ishiba meets Trump in Washington, pledges to deepen alliance",
+            "Prime Minister Shigeru Ishiba held his first summit with President Donald Trump at the White House on Friday, pledging to boost investment.",
+        );
+        let s = score(
+            &a,
+            Context { at: 0, feed: 1 },
+            &b,
+            Context {
+                at: 30 * 3600,
+                feed: 2,
+            },
+            172_800,
+            DEFAULT_THRESHOLD,
+        );
+        assert_eq!(s.tier, Tier::Different, "{}", s.explain());
+    }
+}
+
+#[cfg(test)]
+mod loose {
+    use super::*;
+    use crate::stories::features;
+
+    /// The pair the end-to-end test `a_loose_story_merge_never_hides_an_alert` relies on.
+    pub const A: (&str, &str) = (
+        "Washington to hit Beijing with new 100% tariffs on electric vehicles",
+        "The White House said on Tuesday it will impose 100% tariffs on Chinese electric vehicles and raise duties on batteries and solar cells.",
+    );
+    pub const B: (&str, &str) = (
+        "Beijing vows to retaliate against Washington's new tariffs",
+        "China's commerce ministry said it would take all necessary measures to defend its companies after the new duties on electric vehicles.",
+    );
+
+    #[test]
+    fn a_reaction_links_to_the_news_it_reacts_to_but_not_confidently() {
+        let s = score(
+            &features(A.0, A.1),
+            Context { at: 0, feed: 1 },
+            &features(B.0, B.1),
+            Context {
+                at: 3 * 3600,
+                feed: 2,
+            },
+            172_800,
+            DEFAULT_THRESHOLD,
+        );
+        assert!(s.linked(), "{}", s.explain());
+        assert!(s.total < CONFIDENT_THRESHOLD, "{}", s.explain());
+    }
+}
