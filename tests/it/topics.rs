@@ -125,7 +125,7 @@ fn the_seed_story_alerts_once_across_two_feeds_and_repolls_while_hard_negatives_
         .map(|t| t.as_str().unwrap())
         .collect();
     assert!(
-        terms.contains(&"Eyes") && terms.contains(&"Meeting"),
+        terms.contains(&"Eyes (upcoming cue)") && terms.contains(&"Meeting"),
         "{terms:?}"
     );
     assert!(!alerts[0]["snippet"].as_str().unwrap().is_empty());
