@@ -118,7 +118,7 @@ fn decode(text: &str, out: &mut String) -> bool {
 
 /// A plausible entity name (ASCII letters, digits, `_`, `-`, `.`, not starting with a digit):
 /// anything stranger is left for quick-xml to judge.
-fn is_entity_name(name: &str) -> bool {
+pub(crate) fn is_entity_name(name: &str) -> bool {
     name.bytes()
         .next()
         .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')

@@ -116,7 +116,7 @@ fn fix_references(doc: &str, warnings: &mut Vec<String>) -> Option<String> {
         }
         let fix = match name {
             Some(n) if n.starts_with('#') => (!char_ref_ok(&n[1..])).then_some(Fix::BadRef),
-            Some(n) if is_name(n) => {
+            Some(n) if super::cdata::is_entity_name(n) => {
                 if has_doctype {
                     None
                 } else {
@@ -251,16 +251,6 @@ fn char_ref_ok(body: &str) -> bool {
     };
     // Control characters are left for quick-xml and the plain-text pass (which drops them).
     code.and_then(char::from_u32).is_some_and(|c| c != '\0')
-}
-
-/// An XML-ish entity name.
-fn is_name(name: &str) -> bool {
-    name.bytes()
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 #[cfg(test)]
