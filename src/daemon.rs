@@ -88,6 +88,11 @@ pub async fn run(cfg: Config, path: PathBuf) -> i32 {
                     Ok(new_cfg) => {
                         match start(&new_cfg, handle.clone()) {
                             Ok(next) => {
+                                // The writer's [alerts] and [stories] follow the new config too.
+                                handle.set_policy(IngestPolicy::from(&new_cfg)).await;
+                                if new_cfg.database != cfg.database || new_cfg.synchronous != cfg.synchronous {
+                                    tracing::warn!(database = %new_cfg.database.display(), "[storage] changed; it applies at the next start (still using {})", cfg.database.display());
+                                }
                                 let old = std::mem::replace(&mut generation, next);
                                 old.stop.cancel();
                                 old.tasks.close();

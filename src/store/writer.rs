@@ -67,6 +67,8 @@ enum Request {
     Schedule(String, DateTime<Utc>, Duration, String),
     Schedules(Vec<super::Schedule>, oneshot::Sender<Result<()>>),
     Checkpoint(oneshot::Sender<Result<()>>),
+    /// A reloaded config's `[alerts]` and `[stories]`: polls committed after it use them.
+    Policy(IngestPolicy),
 }
 
 /// A cloneable handle to the writer thread.
@@ -78,7 +80,7 @@ pub struct StoreHandle {
 /// Starts the writer thread. It stops, checkpointing the WAL, when every handle is dropped.
 pub fn spawn_writer(
     mut store: Store,
-    policy: IngestPolicy,
+    mut policy: IngestPolicy,
 ) -> (StoreHandle, std::thread::JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel::<Request>(64);
     let thread = std::thread::Builder::new()
@@ -130,6 +132,7 @@ pub fn spawn_writer(
                         Request::Schedules(rows, reply) => {
                             let _ = reply.send(store.set_schedules(&rows));
                         }
+                        Request::Policy(p) => policy = p,
                         Request::Checkpoint(reply) => {
                             let _ = reply.send(store.checkpoint());
                         }
@@ -196,6 +199,11 @@ impl StoreHandle {
     /// Records a round's schedule decisions (`once`) in one transaction.
     pub async fn set_schedules(&self, rows: Vec<super::Schedule>) -> Result<()> {
         self.ask(|r| Request::Schedules(rows, r)).await
+    }
+
+    /// Applies a reloaded config's ingest policy to every poll committed from now on.
+    pub async fn set_policy(&self, policy: IngestPolicy) {
+        let _ = self.tx.send(Request::Policy(policy)).await;
     }
 
     pub async fn checkpoint(&self) -> Result<()> {

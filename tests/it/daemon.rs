@@ -974,3 +974,59 @@ fn a_full_disk_loses_nothing_and_the_daemon_recovers_when_space_returns() {
         .unwrap();
     assert_eq!(ok, "ok");
 }
+
+/// SIGHUP applies `[alerts]` (and `[stories]`) too, not only feeds and topics: the writer's
+/// ingest policy follows the reloaded config.
+#[test]
+fn sighup_applies_the_alert_rules_to_the_writer() {
+    let server = Server::start();
+    let three_hours_ago = (chrono::Utc::now() - chrono::Duration::hours(3)).to_rfc2822();
+    let doc = |items: &[(&str, &str)]| {
+        let mut s = String::from(
+            "<rss version=\"2.0\"><channel><title>t</title><link>http://127.0.0.1/</link>",
+        );
+        for (guid, title) in items {
+            s.push_str(&format!(
+                "<item><guid>{guid}</guid><title>{title}</title><link>https://n.example/{guid}</link><pubDate>{three_hours_ago}</pubDate></item>"
+            ));
+        }
+        s + "</channel></rss>"
+    };
+    server.route(
+        "/f",
+        Reply::feed(&doc(&[("g1", "Summit planned for May")]), "\"1\""),
+    );
+    let config = |max_age: &str| {
+        format!(
+            "[storage]\npath = \"db.sqlite\"\n{FAST}\n[alerts]\nmax_age = \"{max_age}\"\n\n[[feeds]]\nname = \"f\"\nurl = \"{}\"\n\n[[topics]]\nname = \"t\"\nquery = 'summit'\n",
+            server.url("/f")
+        )
+    };
+    let ws = Workspace::new("");
+    std::fs::write(&ws.config, config("1h")).unwrap();
+    let d = Daemon::start(&ws);
+    wait_until(Duration::from_secs(10), "feed polled twice", || {
+        server.requests("/f").len() >= 2
+    });
+    assert_eq!(alerts_in(&ws), 0, "an item 3 h old is past max_age = 1h");
+
+    std::fs::write(&ws.config, config("off")).unwrap();
+    d.signal(libc::SIGHUP);
+    wait_until(Duration::from_secs(10), "the reload", || {
+        d.log().contains("config reloaded")
+    });
+    server.route(
+        "/f",
+        Reply::feed(
+            &doc(&[
+                ("g1", "Summit planned for May"),
+                ("g2", "Summit venue chosen in Rome"),
+            ]),
+            "\"2\"",
+        ),
+    );
+    wait_until(Duration::from_secs(10), "the new item to alert", || {
+        alerts_in(&ws) >= 1
+    });
+    assert_eq!(d.stop(Duration::from_secs(10)).0, 0);
+}
