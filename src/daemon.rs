@@ -119,7 +119,7 @@ pub async fn run(cfg: Config, path: PathBuf) -> i32 {
             }
             _ = ping.tick(), if watchdog.is_some() => {
                 // Pet the watchdog only while the store answers.
-                if tokio::time::timeout(Duration::from_secs(5), handle.feed_states()).await.is_ok_and(|r| r.is_ok()) {
+                if tokio::time::timeout(Duration::from_secs(5), handle.ping()).await.is_ok_and(|r| r.is_ok()) {
                     notify(&[NotifyState::Watchdog]);
                 }
             }

@@ -623,6 +623,12 @@ pub struct Schedule {
 }
 
 impl Store {
+    /// A trivial query: the database answers.
+    pub fn ping(&mut self) -> Result<()> {
+        self.conn.query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// Records the daemon's schedule decision for a feed.
     pub fn set_schedule(
         &mut self,

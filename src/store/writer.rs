@@ -69,6 +69,8 @@ enum Request {
     Checkpoint(oneshot::Sender<Result<()>>),
     /// A reloaded config's `[alerts]` and `[stories]`: polls committed after it use them.
     Policy(IngestPolicy),
+    /// The watchdog's health check: the writer is not stuck and the database answers.
+    Ping(oneshot::Sender<Result<()>>),
 }
 
 /// A cloneable handle to the writer thread.
@@ -133,6 +135,9 @@ pub fn spawn_writer(
                             let _ = reply.send(store.set_schedules(&rows));
                         }
                         Request::Policy(p) => policy = p,
+                        Request::Ping(reply) => {
+                            let _ = reply.send(store.ping());
+                        }
                         Request::Checkpoint(reply) => {
                             let _ = reply.send(store.checkpoint());
                         }
@@ -199,6 +204,12 @@ impl StoreHandle {
     /// Records a round's schedule decisions (`once`) in one transaction.
     pub async fn set_schedules(&self, rows: Vec<super::Schedule>) -> Result<()> {
         self.ask(|r| Request::Schedules(rows, r)).await
+    }
+
+    /// Answers when the writer thread is free and the database answers a trivial query: the
+    /// watchdog's health check (cheap whatever the database's size).
+    pub async fn ping(&self) -> Result<()> {
+        self.ask(Request::Ping).await
     }
 
     /// Applies a reloaded config's ingest policy to every poll committed from now on.
