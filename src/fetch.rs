@@ -427,9 +427,12 @@ async fn read_capped(
 }
 
 fn classify(e: &reqwest::Error) -> FetchError {
-    let chain = error_chain(e);
-    if let Some(at) = chain.find("blocked address: ") {
-        return FetchError::Blocked(chain[at + "blocked address: ".len()..].to_owned());
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(blocked) = err.downcast_ref::<crate::guard::Blocked>() {
+            return FetchError::Blocked(blocked.to_string());
+        }
+        source = err.source();
     }
     if e.is_timeout() {
         return FetchError::Timeout(error_chain(e));

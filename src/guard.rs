@@ -194,6 +194,15 @@ pub struct GuardedResolver {
     pub guard: Guard,
 }
 
+/// A name whose every address the guard refuses. Typed, so that `fetch` finds it in the
+/// resolver's error chain by its type, not by its text.
+#[derive(Debug, thiserror::Error)]
+#[error("{host} resolves to {why}")]
+pub struct Blocked {
+    pub host: String,
+    pub why: String,
+}
+
 impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let guard = self.guard;
@@ -206,7 +215,9 @@ impl reqwest::dns::Resolve for GuardedResolver {
                 let why = addrs
                     .first()
                     .map_or_else(|| "no addresses".to_owned(), |a| refusal(a.ip()));
-                return Err(format!("blocked address: {host} resolves to {why}").into());
+                return Err(
+                    Box::new(Blocked { host, why }) as Box<dyn std::error::Error + Send + Sync>
+                );
             }
             Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
         })
