@@ -12,6 +12,7 @@ use crate::cli::{
     TopicsExplainArgs, TopicsTestArgs,
 };
 use crate::config::{self, Config, ConfigError, FeedSource};
+use crate::error_class::ErrorClass;
 use crate::poll::{self, FeedReport, PollResult, Poller};
 use crate::store::{self, IngestPolicy, Store};
 use crate::text::Untrusted;
@@ -532,12 +533,12 @@ pub fn feeds(cfg: &Config, args: &ListArgs) -> i32 {
                 out,
                 "  failures:       {} in a row; last: {} {}",
                 s.consecutive_failures,
-                s.last_error_class.as_deref().unwrap_or("-"),
+                s.last_error_class.map_or("-", ErrorClass::as_str),
                 Untrusted(s.last_error.as_deref().unwrap_or(""))
             );
         }
         if s.consecutive_failures == 0
-            && s.last_error_class.as_deref() == Some("warning")
+            && s.last_error_class == Some(ErrorClass::Warning)
             && let Some(w) = &s.last_error
         {
             let _ = writeln!(out, "  warning:        {}", Untrusted(w));

@@ -18,6 +18,7 @@ use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::config::{Defaults, FeedSource};
+use crate::error_class::ErrorClass;
 use crate::guard::{Guard, GuardedResolver, Mode};
 
 pub const MAX_REDIRECTS: usize = 5;
@@ -136,19 +137,19 @@ pub enum FetchError {
 }
 
 impl FetchError {
-    /// A stable, machine-readable error class.
-    pub fn class(&self) -> &'static str {
+    /// What kind of failure this is (stored with the feed, logged as `class`).
+    pub fn class(&self) -> ErrorClass {
         match self {
-            FetchError::Timeout(_) => "timeout",
-            FetchError::Connect(_) => "connect",
-            FetchError::Status { .. } => "http_status",
-            FetchError::TooLarge { .. } => "body_too_large",
-            FetchError::Budget { .. } => "body_budget",
-            FetchError::Cancelled => "cancelled",
-            FetchError::Redirect(_) => "redirect",
-            FetchError::File { .. } => "file",
-            FetchError::Transport(_) => "transport",
-            FetchError::Blocked(_) => "blocked_address",
+            FetchError::Timeout(_) => ErrorClass::Timeout,
+            FetchError::Connect(_) => ErrorClass::Connect,
+            FetchError::Status { .. } => ErrorClass::HttpStatus,
+            FetchError::TooLarge { .. } => ErrorClass::BodyTooLarge,
+            FetchError::Budget { .. } => ErrorClass::BodyBudget,
+            FetchError::Cancelled => ErrorClass::Cancelled,
+            FetchError::Redirect(_) => ErrorClass::Redirect,
+            FetchError::File { .. } => ErrorClass::File,
+            FetchError::Transport(_) => ErrorClass::Transport,
+            FetchError::Blocked(_) => ErrorClass::BlockedAddress,
         }
     }
 

@@ -12,8 +12,9 @@
 //!                        topics::Matcher (all topics at once)  ── on the parse threads (cpu_pool)
 //!                               │ Vec<MatchedItem>
 //!                               ▼
-//!                        store (one writer thread; one transaction per poll:
-//!                               dedup, items, sightings, alerts, validators)
+//!                        store (one writer thread; group commit: the polls that finished
+//!                               together share one transaction, each poll all or nothing:
+//!                               dedup, items, sightings, stories, alerts, validators)
 //!                               │ PollSummary (new alerts)
 //!                               ▼
 //!                        alert::emit ──► logs (target `newshound::alert`)
@@ -23,7 +24,8 @@
 //!
 //! # Errors
 //!
-//! Each module has its own error type with a stable `class()`; one feed's failure is recorded
+//! Each stage has its own error type, each with a `class()` from one vocabulary
+//! ([`error_class::ErrorClass`]); one feed's failure is recorded
 //! against that feed and logged once, and never stops the others. Text from feeds is untrusted:
 //! it is stored as bounded plain text and logged only through [`text::Untrusted`].
 
@@ -34,6 +36,7 @@ pub mod commands;
 pub mod config;
 pub mod cpu_pool;
 pub mod daemon;
+pub mod error_class;
 pub mod fetch;
 pub mod guard;
 pub mod logging;

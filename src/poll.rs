@@ -26,6 +26,7 @@ use tracing::{Instrument, field};
 
 use crate::config::{AlertLevel, Config, FeedConfig, FeedSource};
 use crate::cpu_pool::CpuPool;
+use crate::error_class::ErrorClass;
 use crate::fetch::{CacheHints, FetchError, FetchOutcome, FetchRequest, Fetcher};
 use crate::normalize::{ParseError, ParsedFeed, parse_feed};
 use crate::store::{
@@ -83,7 +84,7 @@ pub enum PollResult {
     },
     NotModified,
     Failed {
-        class: &'static str,
+        class: ErrorClass,
         http_status: Option<u16>,
         error: String,
     },
@@ -99,7 +100,7 @@ impl FeedReport {
         matches!(
             self.result,
             PollResult::Failed {
-                class: "cancelled",
+                class: ErrorClass::Cancelled,
                 ..
             }
         )
@@ -108,7 +109,7 @@ impl FeedReport {
 
 fn cancelled() -> PollResult {
     PollResult::Failed {
-        class: "cancelled",
+        class: ErrorClass::Cancelled,
         http_status: None,
         error: FetchError::Cancelled.to_string(),
     }
@@ -301,7 +302,7 @@ impl Poller {
         // does not find the stalling feeds out again.
         let speed = self.speeds().get(&source.to_string()).copied().or_else(|| {
             let s = state?;
-            if s.last_error_class.as_deref() == Some("timeout") {
+            if s.last_error_class == Some(ErrorClass::Timeout) {
                 Some(true)
             } else if s.consecutive_failures == 0 && s.last_success_at.is_some() {
                 Some(false)
@@ -453,7 +454,10 @@ impl Poller {
         let before = std::sync::atomic::AtomicU32::new(0);
         let report = |result: PollResult, hints| {
             let consecutive_failures = match &result {
-                PollResult::Failed { class, .. } if *class == "cancelled" => before.load(Relaxed),
+                PollResult::Failed {
+                    class: ErrorClass::Cancelled,
+                    ..
+                } => before.load(Relaxed),
                 PollResult::Failed { .. } => before.load(Relaxed).saturating_add(1),
                 _ => 0,
             };
@@ -557,7 +561,7 @@ impl Poller {
                         }
                     }
                     Err(e) => {
-                        tracing::warn!(class = e.class(), error = %Untrusted(&e.to_string()), "feed could not be parsed");
+                        tracing::warn!(class = e.class().as_str(), error = %Untrusted(&e.to_string()), "feed could not be parsed");
                         PollOutcome::Failed {
                             status: Some(body.status),
                             class: e.class(),
@@ -570,7 +574,7 @@ impl Poller {
                 if let Some(status) = e.status() {
                     tracing::Span::current().record("http.status", status);
                 }
-                tracing::warn!(class = e.class(), error = %Untrusted(&e.to_string()), "fetch failed");
+                tracing::warn!(class = e.class().as_str(), error = %Untrusted(&e.to_string()), "fetch failed");
                 if let FetchError::Status { retry_after, .. } = &e {
                     hints.cache.retry_after = *retry_after;
                 }
@@ -587,7 +591,7 @@ impl Poller {
                 class,
                 message,
             } => Some(PollResult::Failed {
-                class,
+                class: *class,
                 http_status: *status,
                 error: message.clone(),
             }),
@@ -806,7 +810,7 @@ fn store_failure(e: &StoreError) -> PollResult {
         tracing::debug!(error = %e, "could not commit the poll");
     }
     PollResult::Failed {
-        class: "storage",
+        class: e.class(),
         http_status: None,
         error: e.to_string(),
     }
@@ -871,7 +875,7 @@ pub async fn poll_all(poller: Arc<Poller>, feeds: &[FeedConfig]) -> Vec<FeedRepo
                 feed: feeds[i].name.clone(),
                 elapsed_ms: 0,
                 result: PollResult::Failed {
-                    class: "internal",
+                    class: ErrorClass::Internal,
                     http_status: None,
                     error: "the poll task panicked".into(),
                 },

@@ -2,8 +2,8 @@
 //!
 //! Two stages. [`raw`] is the serde shape of the file, with spans. [`load_str`] validates it and
 //! collects *every* problem as a [`Diagnostic`] naming `FILE:LINE:COLUMN`, with the offending line
-//! and a caret, and saying what was expected. Topic queries are compiled here, so a bad query
-//! fails `newshound check`, not the daemon at 3 a.m.
+//! and a caret, and saying what was expected. Topic queries are parsed here (and compiled by
+//! [`crate::topics::Matcher`]), so a bad query fails `newshound check`, not the daemon at 3 a.m.
 
 mod library;
 mod raw;
@@ -18,9 +18,6 @@ use url::Url;
 
 use crate::topics::{self, Lexicons, Stem, TopicSpec};
 use raw::{RawConfig, RawSize, RawTopic, RawTopicFile};
-
-/// The example config shipped in the repository, printed by `newshound config example`.
-pub const EXAMPLE: &str = include_str!("../../config/newshound.toml");
 
 /// Where a feed is read from.
 #[derive(Debug, Clone, PartialEq, Eq)]

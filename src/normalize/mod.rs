@@ -21,6 +21,7 @@ use feed_rs::model::{Entry, Feed, Text};
 use url::Url;
 
 use crate::canon;
+use crate::error_class::ErrorClass;
 use crate::model::{
     Item, ItemKey, MAX_CONTENT_BYTES, MAX_ITEMS_PER_FEED, MAX_KEY_BYTES, MAX_SUMMARY_BYTES,
     MAX_TITLE_BYTES, stable_hash,
@@ -82,13 +83,13 @@ pub enum ParseError {
 }
 
 impl ParseError {
-    /// A stable, machine-readable error class.
-    pub fn class(&self) -> &'static str {
+    /// What kind of failure this is (stored with the feed, logged as `class`).
+    pub fn class(&self) -> ErrorClass {
         match self {
-            ParseError::NotAFeed(_) => "not_a_feed",
-            ParseError::Invalid(_) => "invalid_feed",
-            ParseError::NoItems { .. } => "no_items",
-            ParseError::Panicked => "parser_panic",
+            ParseError::NotAFeed(_) => ErrorClass::NotAFeed,
+            ParseError::Invalid(_) => ErrorClass::InvalidFeed,
+            ParseError::NoItems { .. } => ErrorClass::NoItems,
+            ParseError::Panicked => ErrorClass::ParserPanic,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Parsing and normalization, one real-world case per test.
 
 use super::*;
+use crate::error_class::ErrorClass;
 use crate::model::ItemKey;
 
 fn now() -> DateTime<Utc> {
@@ -233,23 +234,26 @@ fn utf16_with_bom_is_read() {
 #[test]
 fn html_instead_of_a_feed_is_not_a_feed_and_points_at_the_advertised_feed() {
     let err = parse("<!DOCTYPE html><html><head><link rel=\"alternate\" type=\"application/rss+xml\" href=\"https://h.example/rss\"></head></html>").unwrap_err();
-    assert_eq!(err.class(), "not_a_feed");
+    assert_eq!(err.class(), ErrorClass::NotAFeed);
     assert!(err.to_string().contains("https://h.example/rss"), "{err}");
 }
 
 #[test]
 fn garbage_empty_and_truncated_documents_are_errors() {
-    assert_eq!(parse("").unwrap_err().class(), "not_a_feed");
+    assert_eq!(parse("").unwrap_err().class(), ErrorClass::NotAFeed);
     assert_eq!(
         parse("\u{0}\u{1}garbage").unwrap_err().class(),
-        "not_a_feed"
+        ErrorClass::NotAFeed
     );
-    assert_eq!(parse("<svg></svg>").unwrap_err().class(), "not_a_feed");
+    assert_eq!(
+        parse("<svg></svg>").unwrap_err().class(),
+        ErrorClass::NotAFeed
+    );
     assert_eq!(
         parse("<rss version=\"2.0\"><channel><title>T</title><item><title>cut")
             .unwrap_err()
             .class(),
-        "invalid_feed"
+        ErrorClass::InvalidFeed
     );
 }
 
@@ -260,7 +264,7 @@ fn a_document_cut_off_in_transfer_says_so() {
     for cut in ["</item>", "<title>B", "</ti"] {
         let end = whole.rfind(cut).unwrap() + cut.len();
         let err = parse(&whole[..end]).unwrap_err();
-        assert_eq!(err.class(), "invalid_feed");
+        assert_eq!(err.class(), ErrorClass::InvalidFeed);
         assert!(
             err.to_string()
                 .contains("ends before its <rss> element is closed"),

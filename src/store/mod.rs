@@ -4,9 +4,10 @@
 //! gets a [`PollSummary`] back; the CLI reads feeds, items and alerts. A second backend
 //! (PostgreSQL) would implement the same calls.
 //!
-//! Durability: WAL mode, one writer, each feed's poll in one `BEGIN IMMEDIATE` transaction, which
-//! stores the items, the topic alerts *and* the feed's validators (ETag/Last-Modified) together.
-//! A crash or a failed commit therefore never skips items: the validators only advance with them.
+//! Durability: WAL mode, one writer ([`writer`]), which commits the polls that finished together
+//! in one `BEGIN IMMEDIATE` transaction (group commit); a feed's items, topic alerts *and*
+//! validators (ETag/Last-Modified) are in the same transaction, so a crash or a failed commit
+//! never skips items: the validators only advance with them.
 //!
 //! Dedup, in order, for each incoming item of feed F with key K:
 //! 1. (F, K) already seen → the same item; if its content hash changed, update it in place;
@@ -14,7 +15,8 @@
 //! 3. its URL key (see [`crate::stories::url_key`]) is stored → the same article from another
 //!    feed, or with tracking parameters: record the sighting, nothing new;
 //! 4. no link, but an identical content hash among link-less items → the same;
-//! 5. otherwise a new item, which joins a story or starts one (`assign_story`).
+//! 5. otherwise a new item, which joins a story or starts one ([`story_index`], scored by
+//!    [`crate::stories::score`]).
 
 mod story_index;
 mod writer;
@@ -28,6 +30,7 @@ use rustc_hash::FxHashSet;
 use serde::Serialize;
 
 use crate::config::Synchronous;
+use crate::error_class::ErrorClass;
 use crate::model::{Item, stable_hash};
 use crate::stories::Features;
 use story_index::{NewItem, StoryIndex};
@@ -84,6 +87,13 @@ pub enum StoreError {
 
 impl StoreError {
     /// Disk full, I/O error, or a read-only database: the condition, not the statement.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            StoreError::WriterGone => ErrorClass::Internal,
+            _ => ErrorClass::Storage,
+        }
+    }
+
     pub fn is_storage_fault(&self) -> bool {
         matches!(self, StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
             if matches!(e.code, rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::SystemIoFailure | rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::DatabaseBusy))
@@ -126,7 +136,7 @@ pub enum PollOutcome {
     },
     Failed {
         status: Option<u16>,
-        class: &'static str,
+        class: ErrorClass,
         message: String,
     },
 }
@@ -242,7 +252,7 @@ pub struct FeedState {
     pub last_success_at: Option<DateTime<Utc>>,
     pub last_status: Option<u16>,
     pub last_error: Option<String>,
-    pub last_error_class: Option<String>,
+    pub last_error_class: Option<ErrorClass>,
     pub consecutive_failures: u32,
     pub redirect_url: Option<String>,
     pub redirect_seen: u32,
@@ -593,7 +603,10 @@ impl Store {
                 last_success_at: from_ts(r.get(5)?),
                 last_status: r.get(6)?,
                 last_error: r.get(7)?,
-                last_error_class: r.get(8)?,
+                last_error_class: r
+                    .get::<_, Option<String>>(8)?
+                    .as_deref()
+                    .and_then(ErrorClass::parse),
                 consecutive_failures: r.get(9)?,
                 redirect_url: r.get(10)?,
                 redirect_seen: r.get(11)?,
@@ -1102,7 +1115,7 @@ fn record_in(
                 "UPDATE feeds SET last_fetch_at = ?2, last_status = ?3, last_error = ?4, last_error_class = ?5,
                     consecutive_failures = consecutive_failures + 1,
                     dead_since = CASE WHEN ?6 THEN coalesce(dead_since, ?2) ELSE dead_since END WHERE id = ?1",
-                params![feed_id, at, status, message, class, gone],
+                params![feed_id, at, status, message, class.as_str(), gone],
             )?;
         }
     }

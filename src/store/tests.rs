@@ -1,6 +1,7 @@
 //! Dedup and durability rules of the store, one per test.
 
 use super::*;
+use crate::error_class::ErrorClass;
 use crate::model::{ItemKey, stable_hash};
 
 fn store() -> (tempfile::TempDir, Store) {
@@ -259,7 +260,7 @@ fn a_failure_keeps_validators_and_counts_failures() {
         at: Utc::now(),
         outcome: PollOutcome::Failed {
             status: Some(500),
-            class: "http_status",
+            class: ErrorClass::HttpStatus,
             message: "HTTP 500".into(),
         },
     };
@@ -268,7 +269,7 @@ fn a_failure_keeps_validators_and_counts_failures() {
     let st = s.feed_state("a").unwrap().unwrap();
     assert_eq!(st.etag.as_deref(), Some("\"v1\""));
     assert_eq!(st.consecutive_failures, 2);
-    assert_eq!(st.last_error_class.as_deref(), Some("http_status"));
+    assert_eq!(st.last_error_class, Some(ErrorClass::HttpStatus));
 }
 
 #[test]
