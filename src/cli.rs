@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::logging::LogFormat;
 
-const AFTER_HELP: &str = "\
+pub(crate) const AFTER_HELP: &str = "\
 Config file, the first found of:
   --config PATH, $NEWSHOUND_CONFIG
   $CONFIGURATION_DIRECTORY/config.toml     (under systemd)

@@ -1,4 +1,5 @@
-//! What each subcommand does. Each returns the process exit code; `main` only maps errors.
+//! What each subcommand does. Each returns how it ended ([`Exit`]) or an [`Error`]; `main`
+//! prints the error and exits with its status.
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -13,62 +14,45 @@ use crate::cli::{
 };
 use crate::config::{self, Config, ConfigError, FeedSource};
 use crate::error_class::ErrorClass;
+use crate::exit::{Error, Exit, Result};
 use crate::poll::{self, FeedReport, PollResult, Poller};
 use crate::store::{self, IngestPolicy, Store};
 use crate::text::Untrusted;
 use crate::topics::{Matcher, TopicSpec, snippet};
 
-/// Process exit codes (sysexits where one fits).
-pub mod exit {
-    pub const OK: i32 = 0;
-    pub const FAILURE: i32 = 1;
-    /// A bad command line: unknown flag or value, an invalid log filter (clap uses 2 too).
-    pub const USAGE: i32 = 2;
-    /// `once` completed, but at least one feed failed (the others were stored).
-    pub const SOME_FEEDS_FAILED: i32 = 10;
-    /// EX_CANTCREAT: the database cannot be created or opened.
-    pub const CANT_OPEN_DB: i32 = 73;
-    /// EX_CONFIG: the config is invalid.
-    pub const CONFIG: i32 = 78;
-    /// 128 + SIGINT: a second SIGTERM/SIGINT during shutdown stopped `run` at once.
-    pub const INTERRUPTED: i32 = 130;
-}
-
-/// Loads the config, printing errors to stderr; `Err(code)` to exit with.
-pub fn load_config(path: &Path) -> Result<Config, i32> {
-    config::load(path).map_err(|e| {
-        match &e {
-            ConfigError::Read { .. } => eprintln!("error: {e}"),
-            ConfigError::Invalid(_) => eprintln!("{e}"),
-        }
-        exit::CONFIG
+/// Loads the config; its errors are [`Exit::Config`].
+pub fn load_config(path: &Path) -> Result<Config> {
+    config::load(path).map_err(|e| match &e {
+        ConfigError::Read { .. } => Error::new(Exit::Config, e),
+        ConfigError::Invalid(_) => Error::diagnostics(Exit::Config, e.to_string()),
     })
 }
 
+/// Writes all of `bytes` to stdout (a closed pipe is a failure, reported by the exit status).
+fn write_stdout(bytes: &[u8]) -> Result {
+    std::io::stdout()
+        .lock()
+        .write_all(bytes)
+        .map(|()| Exit::Ok)
+        .map_err(|e| Error::failure(format!("cannot write to stdout: {e}")))
+}
+
 /// Prints a completion script for `shell`, generated from the command-line definition.
-pub fn completions(shell: clap_complete::Shell) -> i32 {
+pub fn completions(shell: clap_complete::Shell) -> Result {
     let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
     // Into memory first: clap_complete panics when its writer fails (a closed pipe).
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut cmd, "newshound", &mut script);
-    match std::io::stdout().lock().write_all(&script) {
-        Ok(()) => exit::OK,
-        Err(_) => exit::FAILURE,
-    }
+    write_stdout(&script)
 }
 
 /// Prints the man page, generated from the command-line definition, with every subcommand.
-pub fn manpage() -> i32 {
+pub fn manpage() -> Result {
     let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
     let mut page = Vec::new();
-    if let Err(e) = render_manpage(&cmd, &mut page) {
-        eprintln!("error: cannot render the man page: {e}");
-        return exit::FAILURE;
-    }
-    match std::io::stdout().lock().write_all(&page) {
-        Ok(()) => exit::OK,
-        Err(_) => exit::FAILURE,
-    }
+    render_manpage(&cmd, &mut page)
+        .map_err(|e| Error::failure(format!("cannot render the man page: {e}")))?;
+    write_stdout(&page)
 }
 
 fn render_manpage(cmd: &clap::Command, out: &mut Vec<u8>) -> std::io::Result<()> {
@@ -119,27 +103,18 @@ const MAX_OPML_BYTES: u64 = 16 << 20;
 /// `feeds import FILE`: the OPML file's feeds as `[[feeds]]` entries, printed or (`--write`)
 /// appended to the config at `config_path`. Nothing is written unless every new feed is valid
 /// and the resulting config passes `check`.
-pub fn feeds_import(config_path: &Path, args: &ImportArgs) -> i32 {
+pub fn feeds_import(config_path: &Path, args: &ImportArgs) -> Result {
     let file = args.file.display();
-    let text = match read_limited(&args.file, MAX_OPML_BYTES) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: cannot read {file}: {e}");
-            return exit::FAILURE;
-        }
-    };
-    let outlines = match crate::opml::parse(&text) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("{file}:{}:{}: {}", e.line, e.column, Untrusted(&e.message));
-            return exit::FAILURE;
-        }
-    };
+    let text = read_limited(&args.file, MAX_OPML_BYTES)
+        .map_err(|e| Error::failure(format!("cannot read {file}: {e}")))?;
+    let outlines = crate::opml::parse(&text).map_err(|e| {
+        Error::diagnostics(
+            Exit::Failure,
+            format!("{file}:{}:{}: {}", e.line, e.column, Untrusted(&e.message)),
+        )
+    })?;
     let existing = if args.write || config_path.exists() {
-        match load_config(config_path) {
-            Ok(c) => Some(c),
-            Err(code) => return code,
-        }
+        Some(load_config(config_path)?)
     } else {
         None
     };
@@ -202,8 +177,9 @@ pub fn feeds_import(config_path: &Path, args: &ImportArgs) -> i32 {
         tables.push(t);
     }
     if errors > 0 {
-        eprintln!("error: {errors} outline(s) of {file} cannot be feeds; nothing imported");
-        return exit::FAILURE;
+        return Err(Error::failure(format!(
+            "{errors} outline(s) of {file} cannot be feeds; nothing imported"
+        )));
     }
     if skipped > 0 {
         eprintln!("{skipped} feed(s) of {file} already configured: skipped");
@@ -215,19 +191,12 @@ pub fn feeds_import(config_path: &Path, args: &ImportArgs) -> i32 {
     }
     snippet.insert("feeds", toml_edit::Item::ArrayOfTables(list));
     if !args.write {
-        print!("{snippet}");
-        return exit::OK;
+        return write_stdout(snippet.to_string().as_bytes());
     }
-    match append_feeds(config_path, tables) {
-        Ok(n) => {
-            eprintln!("added {n} feed(s) to {}", config_path.display());
-            exit::OK
-        }
-        Err(e) => {
-            eprintln!("error: {e}; {} left unchanged", config_path.display());
-            exit::FAILURE
-        }
-    }
+    let n = append_feeds(config_path, tables)
+        .map_err(|e| Error::failure(format!("{e}; {} left unchanged", config_path.display())))?;
+    eprintln!("added {n} feed(s) to {}", config_path.display());
+    Ok(Exit::Ok)
 }
 
 fn read_limited(path: &Path, limit: u64) -> std::io::Result<String> {
@@ -244,7 +213,7 @@ fn read_limited(path: &Path, limit: u64) -> std::io::Result<String> {
 
 /// Appends `[[feeds]]` tables to the config file, keeping its comments and layout
 /// (toml_edit), checks the result like `check`, and replaces the file atomically.
-fn append_feeds(path: &Path, tables: Vec<toml_edit::Table>) -> Result<usize, String> {
+fn append_feeds(path: &Path, tables: Vec<toml_edit::Table>) -> std::result::Result<usize, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the config: {e}"))?;
     let mut doc: toml_edit::DocumentMut = text
         .parse()
@@ -299,7 +268,7 @@ fn tempfile_in(dir: &Path) -> std::io::Result<std::path::PathBuf> {
 }
 
 /// `feeds export`: the configured feeds as OPML 2.0 on stdout.
-pub fn feeds_export(cfg: &Config) -> i32 {
+pub fn feeds_export(cfg: &Config) -> Result {
     let urls: Vec<String> = cfg.feeds.iter().map(|f| f.source.to_string()).collect();
     let feeds: Vec<crate::opml::ExportFeed<'_>> = cfg
         .feeds
@@ -312,66 +281,42 @@ pub fn feeds_export(cfg: &Config) -> i32 {
         })
         .collect();
     let doc = crate::opml::write("newshound feeds", &feeds);
-    match std::io::stdout().lock().write_all(doc.as_bytes()) {
-        Ok(()) => exit::OK,
-        Err(_) => exit::FAILURE,
+    write_stdout(doc.as_bytes())
+}
+
+pub fn check(path: &Path) -> Result {
+    let cfg = load_config(path)?;
+    for w in &cfg.warnings {
+        eprintln!("{w}");
     }
+    println!(
+        "ok: {} feeds, {} topics ({})",
+        cfg.feeds.len(),
+        cfg.topics.len(),
+        path.display()
+    );
+    Ok(Exit::Ok)
 }
 
-pub fn check(path: &Path) -> i32 {
-    match load_config(path) {
-        Ok(cfg) => {
-            for w in &cfg.warnings {
-                eprintln!("{w}");
-            }
-            println!(
-                "ok: {} feeds, {} topics ({})",
-                cfg.feeds.len(),
-                cfg.topics.len(),
-                path.display()
-            );
-            exit::OK
-        }
-        Err(code) => code,
-    }
+/// Opens (creating or migrating) the database; failing is [`Exit::CantOpenDb`].
+pub fn open_store(cfg: &Config) -> Result<Store> {
+    Store::open(&cfg.database, cfg.synchronous).map_err(|e| Error::new(Exit::CantOpenDb, e))
 }
 
-fn open_store(cfg: &Config) -> Result<Store, i32> {
-    Store::open(&cfg.database, cfg.synchronous).map_err(|e| {
-        eprintln!("error: {e}");
-        exit::CANT_OPEN_DB
-    })
-}
-
-/// Runs one read against the stored database; errors are printed, and become the exit code.
-fn read<T>(cfg: &Config, query: impl FnOnce(&Store) -> store::Result<T>) -> Result<T, i32> {
+/// Runs one read against the stored database.
+fn read<T>(cfg: &Config, query: impl FnOnce(&Store) -> store::Result<T>) -> Result<T> {
     let store = open_read_only(cfg)?;
-    query(&store).map_err(|e| {
-        eprintln!("error: {e}");
-        exit::FAILURE
-    })
+    query(&store).map_err(Error::failure)
 }
 
-fn open_read_only(cfg: &Config) -> Result<Store, i32> {
-    Store::open_read_only(&cfg.database).map_err(|e| {
-        eprintln!("error: {e}");
-        exit::CANT_OPEN_DB
-    })
+fn open_read_only(cfg: &Config) -> Result<Store> {
+    Store::open_read_only(&cfg.database).map_err(|e| Error::new(Exit::CantOpenDb, e))
 }
 
-pub async fn once(cfg: Config, args: &OnceArgs) -> i32 {
-    let store = match open_store(&cfg) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+pub async fn once(cfg: Config, args: &OnceArgs) -> Result {
+    let store = open_store(&cfg)?;
     let (handle, writer) = store::spawn_writer(store, IngestPolicy::from(&cfg));
-    let poller = match Poller::new(&cfg, handle) {
-        Ok(p) => Arc::new(p),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return exit::FAILURE;
-        }
-    };
+    let poller = Arc::new(Poller::new(&cfg, handle).map_err(|e| Error::failure(format!("{e:#}")))?);
     let started = std::time::Instant::now();
     let reports = poll::poll_all(poller.clone(), &cfg.feeds).await;
     // The schedule the daemon would follow from here, so `feeds` shows each next poll.
@@ -395,11 +340,11 @@ pub async fn once(cfg: Config, args: &OnceArgs) -> i32 {
     drop(poller);
     let _ = tokio::task::spawn_blocking(move || writer.join()).await;
     print_once_summary(&reports, started.elapsed(), args.json);
-    if reports.iter().any(FeedReport::failed) {
-        exit::SOME_FEEDS_FAILED
+    Ok(if reports.iter().any(FeedReport::failed) {
+        Exit::SomeFeedsFailed
     } else {
-        exit::OK
-    }
+        Exit::Ok
+    })
 }
 
 fn print_once_summary(reports: &[FeedReport], elapsed: std::time::Duration, json: bool) {
@@ -473,11 +418,8 @@ fn fmt_time(t: Option<DateTime<Utc>>) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-pub fn feeds(cfg: &Config, args: &ListArgs) -> i32 {
-    let states = match read(cfg, |store| store.feed_states()) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
+pub fn feeds(cfg: &Config, args: &ListArgs) -> Result {
+    let states = read(cfg, |store| store.feed_states())?;
     let mut out = std::io::stdout().lock();
     for s in &states {
         let configured = cfg.feeds.iter().any(|f| f.name == s.name);
@@ -587,7 +529,7 @@ pub fn feeds(cfg: &Config, args: &ListArgs) -> i32 {
     if states.is_empty() && !args.json {
         let _ = writeln!(out, "no feed has been polled yet; run `newshound once`");
     }
-    exit::OK
+    Ok(Exit::Ok)
 }
 
 fn since(d: Option<std::time::Duration>) -> Option<DateTime<Utc>> {
@@ -595,17 +537,14 @@ fn since(d: Option<std::time::Duration>) -> Option<DateTime<Utc>> {
         .map(|d| Utc::now() - d)
 }
 
-pub fn items(cfg: &Config, args: &ItemsArgs) -> i32 {
-    let mut items = match read(cfg, |store| {
+pub fn items(cfg: &Config, args: &ItemsArgs) -> Result {
+    let mut items = read(cfg, |store| {
         store.items(
             args.feed.as_deref(),
             since(args.since),
             probe_limit(args.limit),
         )
-    }) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
+    })?;
     let cut = cut_to_limit(&mut items, args.limit);
     let mut out = std::io::stdout().lock();
     for i in &items {
@@ -635,16 +574,13 @@ pub fn items(cfg: &Config, args: &ItemsArgs) -> i32 {
         }
     }
     report_cut(cut, "items");
-    exit::OK
+    Ok(Exit::Ok)
 }
 
-pub fn stories(cfg: &Config, args: &StoriesArgs) -> i32 {
-    let mut stories = match read(cfg, |store| {
+pub fn stories(cfg: &Config, args: &StoriesArgs) -> Result {
+    let mut stories = read(cfg, |store| {
         store.stories(since(args.since), args.min_sources, probe_limit(args.limit))
-    }) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
+    })?;
     let cut = cut_to_limit(&mut stories, args.limit);
     let mut out = std::io::stdout().lock();
     for st in &stories {
@@ -676,20 +612,17 @@ pub fn stories(cfg: &Config, args: &StoriesArgs) -> i32 {
         }
     }
     report_cut(cut, "stories");
-    exit::OK
+    Ok(Exit::Ok)
 }
 
-pub fn alerts(cfg: &Config, args: &AlertsArgs) -> i32 {
-    let mut alerts = match read(cfg, |store| {
+pub fn alerts(cfg: &Config, args: &AlertsArgs) -> Result {
+    let mut alerts = read(cfg, |store| {
         store.alerts(
             args.topic.as_deref(),
             since(args.since),
             probe_limit(args.limit),
         )
-    }) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
+    })?;
     let cut = cut_to_limit(&mut alerts, args.limit);
     let mut out = std::io::stdout().lock();
     for a in &alerts {
@@ -717,7 +650,7 @@ pub fn alerts(cfg: &Config, args: &AlertsArgs) -> i32 {
         }
     }
     report_cut(cut, "alerts");
-    exit::OK
+    Ok(Exit::Ok)
 }
 
 /// How many rows past `--limit` a listing reads to say how many it left out.
@@ -781,32 +714,26 @@ struct ParsedItemJson<'a> {
     categories: &'a [String],
 }
 
-pub async fn parse(cfg: Option<&Config>, args: &ParseArgs) -> i32 {
+pub async fn parse(cfg: Option<&Config>, args: &ParseArgs) -> Result {
     let defaults = cfg.map(|c| c.defaults.clone()).unwrap_or_default();
     let source = if args.source.starts_with("http://") || args.source.starts_with("https://") {
-        match url::Url::parse(&args.source) {
-            Ok(u) => FeedSource::Http(u),
-            Err(e) => {
-                eprintln!("error: invalid URL {}: {e}", args.source);
-                return exit::FAILURE;
-            }
-        }
+        let url = url::Url::parse(&args.source)
+            .map_err(|e| Error::failure(format!("invalid URL {}: {e}", Untrusted(&args.source))))?;
+        FeedSource::Http(url)
     } else {
         FeedSource::File(args.source.trim_start_matches("file://").into())
     };
-    let parsed = match poll::fetch_and_parse(&defaults, &source).await {
-        Ok(p) => p,
-        Err(e) => {
+    let parsed = poll::fetch_and_parse(&defaults, &source)
+        .await
+        .map_err(|e| {
             // A file error names its path already; an HTTP one may not name the URL.
             let message = format!("{e:#}");
             if message.contains(&source.to_string()) {
-                eprintln!("error: {}", Untrusted(&message));
+                Error::failure(Untrusted(&message))
             } else {
-                eprintln!("error: {source}: {}", Untrusted(&message));
+                Error::failure(format!("{source}: {}", Untrusted(&message)))
             }
-            return exit::FAILURE;
-        }
-    };
+        })?;
     let mut out = std::io::stdout().lock();
     if args.json {
         let head = ParsedFeedJson {
@@ -862,28 +789,30 @@ pub async fn parse(cfg: Option<&Config>, args: &ParseArgs) -> i32 {
             }
         );
     }
-    exit::OK
+    Ok(Exit::Ok)
 }
 
-pub fn topics_test(cfg: &Config, args: &TopicsTestArgs) -> i32 {
+pub fn topics_test(cfg: &Config, args: &TopicsTestArgs) -> Result {
     let spec = match (&args.name, &args.query) {
         (Some(name), _) => match cfg.topics.iter().find(|t| &t.spec.name == name) {
             Some(t) => t.spec.clone(),
             None => {
                 let names: Vec<_> = cfg.topics.iter().map(|t| t.spec.name.as_str()).collect();
-                eprintln!(
-                    "error: no topic named \"{name}\" in {}; topics: {}",
+                return Err(Error::failure(format!(
+                    "no topic named \"{}\" in {}; topics: {}",
+                    Untrusted(name),
                     cfg.path.display(),
                     names.join(", ")
-                );
-                return exit::FAILURE;
+                )));
             }
         },
         (None, Some(q)) => {
             if let Err(e) = crate::topics::parse_query(q) {
                 let (line, caret) = e.snippet(q);
-                eprintln!("error: query: {}\n   | {line}\n   | {caret}", e.message);
-                return exit::CONFIG;
+                return Err(Error::new(
+                    Exit::Config,
+                    format!("query: {}\n   | {line}\n   | {caret}", e.message),
+                ));
             }
             TopicSpec {
                 name: "query".into(),
@@ -893,24 +822,18 @@ pub fn topics_test(cfg: &Config, args: &TopicsTestArgs) -> i32 {
                 lexicons: Default::default(),
             }
         }
-        (None, None) => return exit::FAILURE,
-    };
-    let matcher = match Matcher::new(std::slice::from_ref(&spec)) {
-        Ok(m) => m,
-        Err((_, e)) => {
-            eprintln!("error: {e}");
-            return exit::CONFIG;
+        (None, None) => {
+            return Err(Error::failure("name a configured topic or give --query"));
         }
     };
+    let matcher =
+        Matcher::new(std::slice::from_ref(&spec)).map_err(|(_, e)| Error::new(Exit::Config, e))?;
     if let Some(labels) = &args.labels {
         return topics_backtest(cfg, &spec, &matcher, labels, args);
     }
-    let items = match read(cfg, |store| {
+    let items = read(cfg, |store| {
         store.items(None, since(args.since), args.limit)
-    }) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
+    })?;
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let (open, close) = if color {
         ("\x1b[1;33m", "\x1b[0m")
@@ -1020,7 +943,7 @@ pub fn topics_test(cfg: &Config, args: &TopicsTestArgs) -> i32 {
             Untrusted(&spec.name)
         );
     }
-    exit::OK
+    Ok(Exit::Ok)
 }
 
 /// Every stored item, newest first (backtests and `explain` look at all of them).
@@ -1046,37 +969,20 @@ fn topics_backtest(
     matcher: &Matcher,
     labels_path: &Path,
     args: &TopicsTestArgs,
-) -> i32 {
+) -> Result {
     use crate::topics::backtest::{LabelKey, Labels, normalize_link, parse_id_links, prf};
     let read_text = |p: &Path| {
-        std::fs::read_to_string(p).map_err(|e| {
-            eprintln!("error: cannot read {}: {e}", p.display());
-            exit::FAILURE
-        })
+        std::fs::read_to_string(p)
+            .map_err(|e| Error::failure(format!("cannot read {}: {e}", p.display())))
     };
+    let in_file = |p: &Path, e: String| Error::failure(format!("{}: {e}", p.display()));
     let id_links = match &args.items {
         None => Default::default(),
-        Some(p) => match read_text(p).map(|t| parse_id_links(&t)) {
-            Ok(Ok(m)) => m,
-            Ok(Err(e)) => {
-                eprintln!("error: {}: {e}", p.display());
-                return exit::FAILURE;
-            }
-            Err(code) => return code,
-        },
+        Some(p) => parse_id_links(&read_text(p)?).map_err(|e| in_file(p, e))?,
     };
-    let labels = match read_text(labels_path).map(|t| Labels::parse(&t, &spec.name, &id_links)) {
-        Ok(Ok(l)) => l,
-        Ok(Err(e)) => {
-            eprintln!("error: {}: {e}", labels_path.display());
-            return exit::FAILURE;
-        }
-        Err(code) => return code,
-    };
-    let items = match read(cfg, |store| store.items(None, since(args.since), ALL_ITEMS)) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
+    let labels = Labels::parse(&read_text(labels_path)?, &spec.name, &id_links)
+        .map_err(|e| in_file(labels_path, e))?;
+    let items = read(cfg, |store| store.items(None, since(args.since), ALL_ITEMS))?;
     let mut by_link: std::collections::HashMap<String, &store::StoredItem> = Default::default();
     let mut by_id: std::collections::HashMap<String, &store::StoredItem> = Default::default();
     for item in &items {
@@ -1113,7 +1019,7 @@ fn topics_backtest(
                 "false_positives": fps.iter().map(|(i, _)| &i.url).collect::<Vec<_>>(),
                 "false_negatives": fns.iter().map(|i| &i.url).collect::<Vec<_>>()})
         );
-        return exit::OK;
+        return Ok(Exit::Ok);
     }
     for (item, m) in &fps {
         let c = poll::alert_candidate(matcher, &item.title, &item.summary, m.clone());
@@ -1158,32 +1064,23 @@ fn topics_backtest(
         missing,
         labels.skipped
     );
-    exit::OK
+    Ok(Exit::Ok)
 }
 
 /// `topics explain NAME ITEM`: the evaluation tree of the topic's queries on one stored item.
-pub fn topics_explain(cfg: &Config, args: &TopicsExplainArgs) -> i32 {
+pub fn topics_explain(cfg: &Config, args: &TopicsExplainArgs) -> Result {
     let Some(topic) = cfg.topics.iter().find(|t| t.spec.name == args.name) else {
         let names: Vec<_> = cfg.topics.iter().map(|t| t.spec.name.as_str()).collect();
-        eprintln!(
-            "error: no topic named \"{}\" in {}; topics: {}",
+        return Err(Error::failure(format!(
+            "no topic named \"{}\" in {}; topics: {}",
             Untrusted(&args.name),
             cfg.path.display(),
             names.join(", ")
-        );
-        return exit::FAILURE;
+        )));
     };
-    let matcher = match Matcher::new(std::slice::from_ref(&topic.spec)) {
-        Ok(m) => m,
-        Err((_, e)) => {
-            eprintln!("error: {e}");
-            return exit::CONFIG;
-        }
-    };
-    let items = match read(cfg, |store| store.items(None, None, ALL_ITEMS)) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
+    let matcher = Matcher::new(std::slice::from_ref(&topic.spec))
+        .map_err(|(_, e)| Error::new(Exit::Config, e))?;
+    let items = read(cfg, |store| store.items(None, None, ALL_ITEMS))?;
     let wanted = crate::topics::backtest::normalize_link(&args.item);
     let Some(item) = items.iter().find(|i| {
         i.id.to_string() == args.item
@@ -1192,11 +1089,10 @@ pub fn topics_explain(cfg: &Config, args: &TopicsExplainArgs) -> i32 {
                 .flatten()
                 .any(|u| crate::topics::backtest::normalize_link(u) == wanted)
     }) else {
-        eprintln!(
-            "error: no stored item with id or URL {}",
+        return Err(Error::failure(format!(
+            "no stored item with id or URL {}",
             Untrusted(&args.item)
-        );
-        return exit::FAILURE;
+        )));
     };
     let e = matcher.explain(0, &item.title, &item.summary);
     let mut out = std::io::stdout().lock();
@@ -1209,5 +1105,5 @@ pub fn topics_explain(cfg: &Config, args: &TopicsExplainArgs) -> i32 {
         None => format!("does not match {}", topic.spec.name),
     };
     let _ = writeln!(out, "{}", Untrusted(&verdict));
-    exit::OK
+    Ok(Exit::Ok)
 }

@@ -21,18 +21,18 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::commands::exit;
 use crate::config::{self, Config, FeedConfig};
+use crate::exit::{Error, Exit, Result};
 use crate::poll::Poller;
 use crate::scheduler::{self, Inputs};
-use crate::store::{self, IngestPolicy, Store};
+use crate::store::{self, IngestPolicy};
 use crate::text::Untrusted;
 
 fn notify(states: &[NotifyState<'_>]) {
     let _ = sd_notify::notify(states);
 }
 
-pub async fn run(cfg: Config, path: PathBuf) -> i32 {
+pub async fn run(cfg: Config, path: PathBuf) -> Result {
     // Signals first: a SIGTERM during start-up then stops the daemon cleanly too.
     let (mut term, mut int, mut hup) = match (
         signal(SignalKind::terminate()),
@@ -40,30 +40,16 @@ pub async fn run(cfg: Config, path: PathBuf) -> i32 {
         signal(SignalKind::hangup()),
     ) {
         (Ok(t), Ok(i), Ok(h)) => (t, i, h),
-        _ => {
-            eprintln!("error: cannot install signal handlers");
-            return exit::FAILURE;
-        }
+        _ => return Err(Error::failure("cannot install signal handlers")),
     };
 
-    let store = match Store::open(&cfg.database, cfg.synchronous) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::CANT_OPEN_DB;
-        }
-    };
+    let store = crate::commands::open_store(&cfg)?;
     let (handle, writer) = store::spawn_writer(store, IngestPolicy::from(&cfg));
 
     let mut cfg = cfg;
     let mut retired: Vec<Generation> = Vec::new();
-    let mut generation = match start(&cfg, handle.clone()) {
-        Ok(g) => g,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return exit::FAILURE;
-        }
-    };
+    let mut generation =
+        start(&cfg, handle.clone()).map_err(|e| Error::failure(format!("{e:#}")))?;
     tracing::info!(feeds = cfg.feeds.len(), topics = cfg.topics.len(), database = %cfg.database.display(), "newshound running");
     notify(&[
         NotifyState::Ready,
@@ -146,8 +132,8 @@ pub async fn run(cfg: Config, path: PathBuf) -> i32 {
                 g.abort.cancel();
             }
         }
-        _ = term.recv() => { tracing::warn!("second signal: exiting now"); return exit::INTERRUPTED; }
-        _ = int.recv() => { tracing::warn!("second signal: exiting now"); return exit::INTERRUPTED; }
+        _ = term.recv() => { tracing::warn!("second signal: exiting now"); return Ok(Exit::Interrupted); }
+        _ = int.recv() => { tracing::warn!("second signal: exiting now"); return Ok(Exit::Interrupted); }
     }
     // Cancelled polls return at once; what finished is committed by the writer, which stops
     // when the last handle is gone. Both are bounded: a writer stuck on a slow disk does not
@@ -156,8 +142,8 @@ pub async fn run(cfg: Config, path: PathBuf) -> i32 {
     let drained = tokio::select! {
         _ = all_done() => true,
         _ = tokio::time::sleep_until(last) => false,
-        _ = term.recv() => { tracing::warn!("second signal: exiting now"); return exit::INTERRUPTED; }
-        _ = int.recv() => { tracing::warn!("second signal: exiting now"); return exit::INTERRUPTED; }
+        _ = term.recv() => { tracing::warn!("second signal: exiting now"); return Ok(Exit::Interrupted); }
+        _ = int.recv() => { tracing::warn!("second signal: exiting now"); return Ok(Exit::Interrupted); }
     };
     drop(retired);
     drop(handle);
@@ -170,7 +156,7 @@ pub async fn run(cfg: Config, path: PathBuf) -> i32 {
     } else {
         tracing::warn!("stopped without waiting for the last commits (they are rolled back)");
     }
-    exit::OK
+    Ok(Exit::Ok)
 }
 
 /// How long after `shutdown_grace` cancelled polls and the writer's last commit may take.

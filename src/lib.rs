@@ -37,6 +37,7 @@ pub mod config;
 pub mod cpu_pool;
 pub mod daemon;
 pub mod error_class;
+pub mod exit;
 pub mod fetch;
 pub mod guard;
 pub mod logging;

@@ -3,33 +3,34 @@
 use clap::Parser;
 
 use newshound::cli::{Cli, Command, FeedsCommand, TopicsCommand};
-use newshound::commands::{self, exit};
+use newshound::commands;
+use newshound::exit::{Error, Exit, Result};
 use newshound::logging::LogFilter;
 use newshound::{alert, config, daemon, logging};
 
 fn main() {
     let cli = Cli::parse();
-    let filter = match LogFilter::from_cli_or_env(cli.log_level.as_deref()) {
-        Ok(f) => f,
+    let exit = match start(cli) {
+        Ok(exit) => exit,
         Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(exit::USAGE);
+            eprintln!("{e}");
+            e.exit()
         }
     };
+    std::process::exit(exit.code());
+}
+
+fn start(cli: Cli) -> Result {
+    let filter = LogFilter::from_cli_or_env(cli.log_level.as_deref())
+        .map_err(|e| Error::new(Exit::Usage, e))?;
     logging::init(cli.log_format, &filter);
     let path = cli.config.clone().unwrap_or_else(config::default_path);
-    let code = match tokio::runtime::Builder::new_multi_thread()
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(async_workers())
         .enable_all()
         .build()
-    {
-        Ok(rt) => rt.block_on(run(cli, path, filter)),
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            exit::FAILURE
-        }
-    };
-    std::process::exit(code);
+        .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(run(cli, path, filter))
 }
 
 /// Half the cores (at least one) for tokio: its share of the work (sockets, TLS, inflating
@@ -43,7 +44,7 @@ fn async_workers() -> usize {
         .div_ceil(2)
 }
 
-async fn run(cli: Cli, path: std::path::PathBuf, filter: LogFilter) -> i32 {
+async fn run(cli: Cli, path: std::path::PathBuf, filter: LogFilter) -> Result {
     match cli.command {
         Command::Check => return commands::check(&path),
         Command::Completions { shell } => return commands::completions(shell),
@@ -61,14 +62,9 @@ async fn run(cli: Cli, path: std::path::PathBuf, filter: LogFilter) -> i32 {
         let cfg = path.exists().then(|| config::load(&path).ok()).flatten();
         return commands::parse(cfg.as_ref(), args).await;
     }
-    let cfg = match commands::load_config(&path) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    if matches!(cli.command, Command::Once(_) | Command::Run)
-        && let Err(code) = alerts_visible(&cfg, &filter)
-    {
-        return code;
+    let cfg = commands::load_config(&path)?;
+    if matches!(cli.command, Command::Once(_) | Command::Run) {
+        alerts_visible(&cfg, &filter)?;
     }
     match &cli.command {
         Command::Once(args) => commands::once(cfg, args).await,
@@ -92,20 +88,22 @@ async fn run(cli: Cli, path: std::path::PathBuf, filter: LogFilter) -> i32 {
 /// Alerts are log lines: a log filter that hides them must not do so silently. Hiding every
 /// alert by accident (a global `off`, or directives for other targets only) is a usage error;
 /// hiding some topics' levels is a warning, printed before the first poll.
-fn alerts_visible(cfg: &config::Config, filter: &LogFilter) -> Result<(), i32> {
+fn alerts_visible(cfg: &config::Config, filter: &LogFilter) -> Result<()> {
     if cfg.topics.is_empty() {
         return Ok(());
     }
     if filter.hides_alerts_implicitly() {
-        eprintln!(
-            "error: the log filter \"{}\" hides every alert; alerts are log events of target {}: \
-             use --log-level info (or add {}=info; write {}=off to hide them on purpose)",
-            filter.directives(),
-            alert::TARGET,
-            alert::TARGET,
-            alert::TARGET
-        );
-        return Err(exit::USAGE);
+        return Err(Error::new(
+            Exit::Usage,
+            format!(
+                "the log filter \"{}\" hides every alert; alerts are log events of target {}: \
+                 use --log-level info (or add {}=info; write {}=off to hide them on purpose)",
+                filter.directives(),
+                alert::TARGET,
+                alert::TARGET,
+                alert::TARGET
+            ),
+        ));
     }
     let hidden: Vec<&str> = cfg
         .topics
