@@ -2,9 +2,9 @@
 //!
 //! tokio's blocking pool would do the work too, but it starts a new thread whenever none is idle
 //! at the instant a task is submitted, and a thread that has just finished a parse is often not
-//! idle yet: a cold run of 1,000 feeds grew it to six threads for two cores. Each thread keeps its
-//! own allocator arena and its own caches (the tokenizer's word → term cache is 1 MB), so those
-//! threads held 4 MB that a pool of one thread per core does not. Jobs wait in one queue, in the
+//! idle yet: a cold run grew it to three times as many threads as cores. Each thread keeps its
+//! own allocator arena and its own caches (the tokenizer's word → term cache), so those threads
+//! held memory that a pool of one thread per core does not. Jobs wait in one queue, in the
 //! order they came; a job whose caller has gone (a cancelled poll) is skipped, not run.
 
 use std::panic::AssertUnwindSafe;

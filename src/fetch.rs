@@ -184,8 +184,8 @@ pub struct Fetcher {
 
 /// The two HTTP clients, each built only when needed (for the feeds a config has, by
 /// [`Fetcher::prepare`], or on first use): building one loads and parses the system's root
-/// certificates (a few milliseconds of CPU, of a 74 ms all-304 round over 1,000 feeds), and most
-/// installations only ever use one of them.
+/// certificates (a noticeable share of a warm all-304 round), and most installations only ever
+/// use one of them.
 struct Clients {
     defaults: Defaults,
     /// For feeds that may reach global addresses only; its resolver drops other answers.

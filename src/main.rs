@@ -34,10 +34,9 @@ fn start(cli: Cli) -> Result {
 }
 
 /// Half the cores (at least one) for tokio: its share of the work (sockets, TLS, inflating
-/// bodies) is about a ninth of a cold run's CPU, while parsing has a thread per core
-/// (`cpu_pool`) and the store its own. A worker per core only competed with them: on 2 cores,
-/// one worker ran a cold 1,000 x 50 run in 3.6% less time and 1.9% less CPU, with 1.9 MB less
-/// memory (one arena fewer; medians of 9, interleaved).
+/// bodies) is small next to parsing, which has a thread per core (`cpu_pool`), and the store,
+/// which has its own. A worker per core only competed with them, and cost an allocator arena
+/// more (docs/performance.md, "Why the constants are what they are").
 fn async_workers() -> usize {
     std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)

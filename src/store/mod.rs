@@ -49,8 +49,9 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// The writer's SQLite page cache, in KiB: SQLite's default. Story assignment reads no pages
-/// (its candidates are in memory), and 8 MB bought ~5% on a cold 50,000-item run for 6 MB more
-/// RSS; past a few hundred thousand items no cache of this order holds the indexes anyway.
+/// (its candidates are in memory); a larger cache bought little time for more memory, and past
+/// a few hundred thousand items no cache of this order holds the indexes anyway
+/// (docs/performance.md).
 const CACHE_KIB: i64 = 2 * 1024;
 
 /// A permanent redirect seen on this many consecutive polls becomes the URL polled.
@@ -324,8 +325,8 @@ pub struct Store {
     fault: Option<(u64, rusqlite::ErrorCode)>,
 }
 
-/// WAL pages (4 KB each) after which the writer checkpoints by itself although a
-/// [`Checkpointer`] runs: 40 MB, ten times SQLite's default, reached only if the other stalls.
+/// WAL pages after which the writer checkpoints by itself although a [`Checkpointer`] runs: ten
+/// times SQLite's default, reached only if the checkpointer stalls.
 const BACKSTOP_PAGES: i64 = 10_000;
 
 /// Copies the WAL into the database file beside the writer, on its own connection, so the
@@ -1367,8 +1368,8 @@ fn ingest(
 }
 
 /// The statements of [`upsert_item`], taken from the statement cache once per poll rather than
-/// once per item: each take and return costs a hash of the SQL text and an allocation, about 2%
-/// of a cold run's instructions when done per item.
+/// once per item: each take and return costs a hash of the SQL text and an allocation, which
+/// showed in a cold run's profile when done per item.
 struct ItemStatements<'c> {
     sighting: rusqlite::CachedStatement<'c>,
     by_key: rusqlite::CachedStatement<'c>,

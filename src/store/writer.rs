@@ -11,9 +11,9 @@ use super::{FeedState, IngestPolicy, PollRecord, PollSummary, Result, Store, Sto
 const MAX_GROUP: usize = 32;
 
 /// Least time between two background checkpoints: each ends with `fsync`s, so a burst of
-/// commits is copied in a few checkpoints rather than one per commit. 100 ms rather than 250:
-/// the WAL stays smaller, and the checkpoint a `once` run ends with has less left to copy
-/// (cold 1,000 x 50 run: tail 45 -> 39 ms, polling 1.27 -> 1.23 s, medians of 7).
+/// commits is copied in a few checkpoints rather than one per commit. Short enough that the WAL
+/// stays small and the checkpoint a `once` run ends with has little left to copy
+/// (docs/performance.md, "Why the constants are what they are").
 const CHECKPOINT_SPACING: Duration = Duration::from_millis(100);
 
 /// Starts the checkpointer thread, or returns `None` (the writer then checkpoints by itself,

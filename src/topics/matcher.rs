@@ -3,10 +3,10 @@
 //! Every distinct term of every topic gets an id. The first token of every unstemmed term goes
 //! into one hash index (`FirstTokens`): an item's token is hashed once for the exact terms,
 //! and its prefixes are hashed only at the lengths of prefix terms that start with the same
-//! three bytes (usually none). Every probe meets a 16 KB bit filter first, which stays in the L1
-//! cache, so a token that matches nothing costs the same with 10 topics or 1,000. (A byte trie
-//! did the same job in fewer probes but walked a node per byte through a structure that
-//! outgrows the L1 cache as topics grow: 2.4× the 10-topic time at 1,000 topics, against 1.9×.)
+//! three bytes (usually none). Every probe meets a bit filter small enough to stay in the L1
+//! cache first, so a token that matches nothing costs the same with 10 topics or 1,000. (A byte
+//! trie did the same job in fewer probes but walked a node per byte through a structure that
+//! outgrows the L1 cache as topics grow; docs/performance.md has the comparison.)
 //! Stemmed terms use a hash index of stems. Only topics with at least one hit (plus the rare
 //! topics that can match through `NOT` alone) have their expression evaluated, and a term's
 //! presence is a bit test, so most of them are settled without looking at positions.
@@ -835,7 +835,7 @@ fn lexicon_name(xs: &[Expr]) -> Option<&str> {
 
 /// The first tokens of all unstemmed terms, hashed: for an item token, one probe finds the terms
 /// whose first token it is, and one probe per distinct prefix length finds the prefix terms that
-/// start it. The probes go first to a 16 KB bit filter that stays in the L1 cache, so the tokens
+/// start it. The probes go first to a bit filter that stays in the L1 cache, so the tokens
 /// that match nothing (most of them) never touch the table, however many topics there are.
 #[derive(Debug)]
 struct FirstTokens {
