@@ -1,0 +1,501 @@
+//! Committing polls: group commit, each feed's row, items through dedup and stories, and alerts.
+
+use super::*;
+
+/// A permanent redirect seen on this many consecutive polls becomes the URL polled.
+pub const ADOPT_REDIRECT_AFTER: u32 = 3;
+
+/// Counts down an injected fault; the error when it fires.
+pub(super) fn take_fault(
+    fault: &mut Option<(u64, rusqlite::ErrorCode)>,
+) -> Option<rusqlite::Error> {
+    {
+        let (n, code) = (*fault)?;
+        if n > 1 {
+            *fault = Some((n - 1, code));
+            return None;
+        }
+        *fault = None;
+        let raw = match code {
+            rusqlite::ErrorCode::DiskFull => rusqlite::ffi::SQLITE_FULL,
+            rusqlite::ErrorCode::DatabaseBusy => rusqlite::ffi::SQLITE_BUSY,
+            _ => rusqlite::ffi::SQLITE_IOERR,
+        };
+        Some(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(raw),
+            Some("injected storage fault".into()),
+        ))
+    }
+}
+
+/// One poll's writes, inside the caller's transaction or savepoint.
+pub(super) fn record_in(
+    tx: &Connection,
+    rec: &PollRecord,
+    policy: IngestPolicy,
+    stories: &mut StoryIndex,
+) -> Result<PollSummary> {
+    let (feed_id, known_url, last_success): (i64, String, Option<i64>) = {
+        tx.execute_cached(
+            "INSERT INTO feeds (name, url) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+            params![rec.feed, rec.url],
+        )?;
+        tx.query_row_cached(
+            "SELECT id, url, last_success_at FROM feeds WHERE name = ?1",
+            params![rec.feed],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?
+    };
+    if known_url != rec.url {
+        // The config now points the feed elsewhere: the old validators mean nothing there.
+        tx.execute_cached(
+            "UPDATE feeds SET url = ?2, etag = NULL, last_modified = NULL, redirect_url = NULL, redirect_seen = 0,
+                    dead_since = NULL, adopted_url = NULL WHERE id = ?1",
+            params![feed_id, rec.url],
+        )?;
+    }
+    let at = ts(rec.at);
+    let mut summary = PollSummary {
+        first_fetch: last_success.is_none(),
+        ..PollSummary::default()
+    };
+    match &rec.outcome {
+        PollOutcome::Fetched {
+            status,
+            etag,
+            last_modified,
+            permanent_redirect,
+            title,
+            ttl,
+            skip_hours,
+            skip_days,
+            items,
+            warning,
+        } => {
+            ingest(
+                tx,
+                feed_id,
+                &rec.feed,
+                at,
+                items,
+                policy,
+                rec.at,
+                stories,
+                &mut summary,
+            )?;
+            tx.execute_cached(
+                "UPDATE feeds SET etag = ?2, last_modified = ?3, last_fetch_at = ?4, last_success_at = ?4, last_status = ?5,
+                    last_error = ?10, last_error_class = CASE WHEN ?10 IS NULL THEN NULL ELSE 'warning' END,
+                    consecutive_failures = 0, title = coalesce(?6, title),
+                    ttl_minutes = ?7, skip_hours = ?8, skip_days = ?9, dead_since = NULL WHERE id = ?1",
+                params![feed_id, etag, last_modified, at, status, title, ttl, join_list(skip_hours), join_list(skip_days), warning],
+            )?;
+            summary.adopted = note_redirect(tx, feed_id, permanent_redirect.as_deref())?;
+        }
+        PollOutcome::NotModified {
+            status,
+            permanent_redirect,
+        } => {
+            tx.execute_cached(
+                "UPDATE feeds SET last_fetch_at = ?2, last_success_at = ?2, last_status = ?3, last_error = NULL,
+                    last_error_class = NULL, consecutive_failures = 0, dead_since = NULL WHERE id = ?1",
+                params![feed_id, at, status],
+            )?;
+            summary.adopted = note_redirect(tx, feed_id, permanent_redirect.as_deref())?;
+        }
+        PollOutcome::Failed {
+            status,
+            class,
+            message,
+        } => {
+            let was_dead: Option<i64> = tx.query_row_cached(
+                "SELECT dead_since FROM feeds WHERE id = ?1",
+                params![feed_id],
+                |r| r.get(0),
+            )?;
+            let gone = *status == Some(410);
+            summary.gone = gone && was_dead.is_none();
+            tx.execute_cached(
+                "UPDATE feeds SET last_fetch_at = ?2, last_status = ?3, last_error = ?4, last_error_class = ?5,
+                    consecutive_failures = consecutive_failures + 1,
+                    dead_since = CASE WHEN ?6 THEN coalesce(dead_since, ?2) ELSE dead_since END WHERE id = ?1",
+                params![feed_id, at, status, message, class.as_str(), gone],
+            )?;
+        }
+    }
+    // Publishing activity changes only when items arrive: computed then, read back otherwise.
+    summary.activity = if matches!(rec.outcome, PollOutcome::Fetched { .. }) {
+        let a = activity(tx, feed_id, at)?;
+        tx.prepare_cached(
+            "UPDATE feeds SET activity_items = ?2, activity_oldest = ?3 WHERE id = ?1",
+        )?
+        .execute(params![feed_id, a.items_7d, a.oldest_7d.map(ts)])?;
+        a
+    } else {
+        tx.prepare_cached("SELECT activity_items, activity_oldest FROM feeds WHERE id = ?1")?
+            .query_row(params![feed_id], |r| {
+                Ok(Activity {
+                    items_7d: r.get::<_, Option<u32>>(0)?.unwrap_or(0),
+                    oldest_7d: from_ts(r.get(1)?),
+                })
+            })?
+    };
+    Ok(summary)
+}
+
+pub(super) fn join_list(xs: &[u8]) -> Option<String> {
+    (!xs.is_empty()).then(|| xs.iter().map(u8::to_string).collect::<Vec<_>>().join(","))
+}
+
+/// The feed's publishing over the last 7 days (by item date, else first sighting; undated items
+/// of the feed's first poll in the window are its backlog, not a rate, and do not count), among
+/// the items first seen in the last 8: the feed's older sightings (a year of a busy feed is
+/// thousands) are passed over by their item id, without reading their items.
+pub(super) fn activity(tx: &Connection, feed_id: i64, now: i64) -> rusqlite::Result<Activity> {
+    let recent = ids_since(tx, now - 8 * 86_400)?.item;
+    tx.prepare_cached(
+        "SELECT count(*), min(coalesce(i.published_at, i.first_seen_at)) FROM sightings s JOIN items i ON i.id = s.item_id
+         WHERE s.feed_id = ?1 AND s.item_id >= ?3 AND coalesce(i.published_at, i.first_seen_at) >= ?2
+           AND (i.published_at IS NOT NULL OR s.first_seen_at > (SELECT min(first_seen_at) FROM sightings WHERE feed_id = ?1 AND item_id >= ?3))",
+    )?
+    .query_row(params![feed_id, now - 7 * 86_400, recent], |r| Ok(Activity { items_7d: r.get::<_, i64>(0)?.max(0) as u32, oldest_7d: from_ts(r.get(1)?) }))
+}
+
+pub(super) fn clone_error(e: &rusqlite::Error) -> rusqlite::Error {
+    match e {
+        rusqlite::Error::SqliteFailure(code, msg) => {
+            rusqlite::Error::SqliteFailure(*code, msg.clone())
+        }
+        other => rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+            Some(other.to_string()),
+        ),
+    }
+}
+
+/// Counts consecutive polls that ended in the same permanent redirect; after
+/// [`ADOPT_REDIRECT_AFTER`] of them the target becomes the URL polled. Returns it when adopted now.
+pub(super) fn note_redirect(
+    tx: &Connection,
+    feed_id: i64,
+    target: Option<&str>,
+) -> rusqlite::Result<Option<String>> {
+    let Some(t) = target else {
+        tx.execute_cached(
+            "UPDATE feeds SET redirect_url = NULL, redirect_seen = 0 WHERE id = ?1",
+            params![feed_id],
+        )?;
+        return Ok(None);
+    };
+    tx.execute_cached(
+        "UPDATE feeds SET redirect_seen = CASE WHEN redirect_url = ?2 THEN redirect_seen + 1 ELSE 1 END, redirect_url = ?2 WHERE id = ?1",
+        params![feed_id, t],
+    )?;
+    let (seen, adopted): (u32, Option<String>) = tx.query_row_cached(
+        "SELECT redirect_seen, adopted_url FROM feeds WHERE id = ?1",
+        params![feed_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    if seen >= ADOPT_REDIRECT_AFTER && adopted.as_deref() != Some(t) {
+        tx.execute_cached("UPDATE feeds SET adopted_url = ?2, redirect_url = NULL, redirect_seen = 0 WHERE id = ?1", params![feed_id, t])?;
+        return Ok(Some(t.to_owned()));
+    }
+    Ok(None)
+}
+
+/// The next free item and story ids, read at the start of each write transaction.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct NextIds {
+    pub(crate) item: i64,
+    pub(crate) story: i64,
+}
+
+impl NextIds {
+    fn reset(&mut self, tx: &Connection) -> rusqlite::Result<()> {
+        let next = |table: &str| {
+            tx.query_row(
+                &format!("SELECT coalesce(max(id), 0) + 1 FROM {table}"),
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+        };
+        *self = NextIds {
+            item: next("items")?,
+            story: next("stories")?,
+        };
+        Ok(())
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn ingest(
+    tx: &Connection,
+    feed_id: i64,
+    feed_name: &str,
+    at: i64,
+    items: &[MatchedItem],
+    policy: IngestPolicy,
+    now: DateTime<Utc>,
+    stories: &mut StoryIndex,
+    summary: &mut PollSummary,
+) -> Result<()> {
+    let stored_before: i64 = tx.query_row_cached(
+        "SELECT count(*) FROM sightings WHERE feed_id = ?1",
+        params![feed_id],
+        |r| r.get(0),
+    )?;
+    let mut to_alert: Vec<(i64, &MatchedItem)> = Vec::new();
+    // A feed without sightings (its first poll) knows none of its items by their own keys,
+    // unless its document lists one twice: the lookups by key are skipped but for keys already
+    // seen in this poll (by hash: a collision only costs the lookup).
+    let mut first_poll = (stored_before == 0).then(FxHashSet::<u64>::default);
+    let mut stmts = ItemStatements::prepare(tx)?;
+    for mi in items {
+        match upsert_item(
+            tx,
+            &mut stmts,
+            feed_id,
+            at,
+            mi,
+            policy,
+            stories,
+            first_poll.as_mut(),
+        )? {
+            Seen::New(id) => {
+                summary.new += 1;
+                if !mi.matches.is_empty() {
+                    to_alert.push((id, mi));
+                }
+            }
+            Seen::Updated(id) => {
+                summary.updated += 1;
+                if !mi.matches.is_empty() {
+                    to_alert.push((id, mi));
+                }
+            }
+            Seen::Unchanged => summary.unchanged += 1,
+            Seen::Merged => summary.merged += 1,
+        }
+    }
+    // A known feed where most items suddenly look new: its GUIDs rotated. One warning, no flood.
+    summary.rotation_suspected =
+        stored_before >= 10 && summary.new >= 5 && summary.new * 2 > items.len();
+    let max_age = policy
+        .max_age
+        .and_then(|d| chrono::Duration::from_std(d).ok());
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO alerts (topic, item_id, story_id, feed_id, query_index, terms, snippet, field, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (topic, item_id) DO NOTHING",
+    )?;
+    for (item_id, mi) in to_alert {
+        let date = mi.item.date();
+        let too_old = matches!((date, max_age), (Some(d), Some(age)) if d < now - age);
+        let undated_baseline = date.is_none() && summary.first_fetch;
+        if too_old || undated_baseline || summary.rotation_suspected {
+            summary.suppressed += mi.matches.len();
+            continue;
+        }
+        let story_id: i64 = tx.query_row_cached(
+            "SELECT story_id FROM items WHERE id = ?1",
+            params![item_id],
+            |r| r.get(0),
+        )?;
+        for m in &mi.matches {
+            // Once per story, but only where the story is certain: an item that is the same
+            // article as, or confidently the same story as, an item that alerted for this topic
+            // is "also reported"; any other item alerts on its own, so a wrong merge can cost a
+            // duplicate alert but never hide one.
+            let alerted: Vec<i64> = tx
+                .prepare_cached(
+                    "SELECT a.item_id FROM items i JOIN alerts a ON a.item_id = i.id AND a.topic = ?1
+                     WHERE i.story_id = ?2 AND i.id != ?3",
+                )?
+                .query_map(params![m.topic, story_id, item_id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            if alerted
+                .iter()
+                .any(|&other| stories.confidently_same(item_id, other))
+            {
+                summary.also_reported.push((m.topic.clone(), story_id));
+                continue;
+            }
+            let terms = serde_json::to_string(&m.terms).unwrap_or_else(|_| "[]".into());
+            let n = insert.execute(params![
+                m.topic,
+                item_id,
+                story_id,
+                feed_id,
+                m.query_index as i64,
+                terms,
+                m.snippet,
+                m.field,
+                at
+            ])?;
+            if n == 1 {
+                let sources: i64 = tx
+                    .prepare_cached("SELECT count(DISTINCT s.feed_id) FROM items i JOIN sightings s ON s.item_id = i.id WHERE i.story_id = ?1")?
+                    .query_row(params![story_id], |r| r.get(0))?;
+                summary.alerts.push(NewAlert {
+                    alert_id: tx.last_insert_rowid(),
+                    item_id,
+                    story_id,
+                    sources: sources.max(1) as u32,
+                    topic: m.topic.clone(),
+                    feed: feed_name.to_owned(),
+                    title: mi.item.title.clone(),
+                    url: mi.item.url.clone(),
+                    published: mi.item.published,
+                    terms: m.terms.clone(),
+                    field: m.field.clone(),
+                    snippet: m.snippet.clone(),
+                    query_index: m.query_index,
+                });
+            } else {
+                summary.also_reported.push((m.topic.clone(), story_id));
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Store {
+    /// A trivial query: the database answers.
+    pub fn ping(&mut self) -> Result<()> {
+        self.conn.query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// Records the daemon's schedule decision for a feed.
+    pub fn set_schedule(
+        &mut self,
+        feed: &str,
+        next: DateTime<Utc>,
+        interval: Duration,
+        reason: &str,
+    ) -> Result<()> {
+        self.conn.execute(
+            "UPDATE feeds SET next_poll_at = ?2, poll_interval = ?3, schedule_reason = ?4 WHERE name = ?1",
+            params![feed, ts(next), interval.as_secs() as i64, reason],
+        )?;
+        Ok(())
+    }
+
+    /// Records the schedule decisions of a round of polls (`once`) in one transaction.
+    pub fn set_schedules(&mut self, rows: &[Schedule]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE feeds SET next_poll_at = ?2, poll_interval = ?3, schedule_reason = ?4 WHERE name = ?1",
+            )?;
+            for r in rows {
+                stmt.execute(params![
+                    r.feed,
+                    ts(r.next),
+                    r.interval.as_secs() as i64,
+                    r.reason
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Commits one poll: items, alerts and the feed's new state, in one transaction.
+    pub fn record_poll(&mut self, rec: &PollRecord, policy: IngestPolicy) -> Result<PollSummary> {
+        self.record_polls(&[rec], policy)
+            .pop()
+            .unwrap_or(Err(StoreError::WriterGone))
+    }
+
+    /// Commits several polls in one transaction (group commit). A poll whose writes fail is
+    /// rolled back alone and reported; the others commit. If the final commit fails, every poll
+    /// reports it, and none of them advanced its validators.
+    ///
+    /// Writes almost never fail, so the batch first runs without savepoints (a savepoint makes
+    /// SQLite copy every page a poll touches that an earlier poll of the batch had already
+    /// changed: a tenth of the allocations of a cold run). Only when a poll fails is the batch
+    /// rolled back and run again with each poll inside its own savepoint.
+    pub fn record_polls(
+        &mut self,
+        recs: &[&PollRecord],
+        policy: IngestPolicy,
+    ) -> Vec<Result<PollSummary>> {
+        self.record_batch(recs, policy, false)
+    }
+
+    /// One attempt at a batch. Without savepoints, the first failing poll abandons the attempt
+    /// (nothing kept) for one with them, where it is rolled back alone and reported.
+    pub(super) fn record_batch(
+        &mut self,
+        recs: &[&PollRecord],
+        policy: IngestPolicy,
+        savepoints: bool,
+    ) -> Vec<Result<PollSummary>> {
+        let all_fail = |e: &rusqlite::Error| {
+            recs.iter()
+                .map(|_| Err(StoreError::Sqlite(clone_error(e))))
+                .collect()
+        };
+        let mut tx = match self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+        {
+            Ok(tx) => tx,
+            Err(e) => return all_fail(&e),
+        };
+        // Rows get their ids from the writer, so an item is inserted once, already in its story.
+        // Inside this IMMEDIATE transaction nobody else writes; a rolled-back savepoint only
+        // leaves a gap.
+        if let Err(e) = self.stories.next_ids.reset(&tx) {
+            return all_fail(&e);
+        }
+        // The polls' times are at most the transaction's; a clock running ahead in a test
+        // still leaves every item after its hour's mark.
+        let t = recs.iter().map(|r| ts(r.at)).fold(ts(Utc::now()), i64::max);
+        if let Err(e) = mark_ids(&tx, t, self.stories.next_ids) {
+            return all_fail(&e);
+        }
+        let mut results = Vec::with_capacity(recs.len());
+        for rec in recs {
+            let one = if savepoints {
+                (|| {
+                    let sp = tx.savepoint()?;
+                    let summary = record_in(&sp, rec, policy, &mut self.stories)?;
+                    sp.commit()?;
+                    Ok(summary)
+                })()
+            } else {
+                record_in(&tx, rec, policy, &mut self.stories)
+            };
+            if one.is_err() && !savepoints {
+                drop(tx); // rolled back: nothing of the attempt is kept
+                // Nor what it did to the in-memory story index.
+                self.stories.invalidate();
+                return self.record_batch(recs, policy, true);
+            }
+            results.push(one);
+        }
+        let failed = results.iter().any(Result::is_err);
+        if let Some(e) = take_fault(&mut self.fault) {
+            drop(tx); // rolled back, as a failed COMMIT is
+            self.stories.invalidate();
+            return all_fail(&e);
+        }
+        if let Err(e) = tx.commit() {
+            self.stories.invalidate();
+            return all_fail(&e);
+        }
+        if failed {
+            // A rolled-back savepoint may have opened stories in memory that do not exist.
+            self.stories.invalidate();
+        }
+        results
+    }
+
+    /// Test seam: the `nth` write transaction from now (1 = the next) fails with `code` instead of
+    /// committing; nothing it wrote is kept.
+    #[doc(hidden)]
+    pub fn inject_commit_failure(&mut self, nth: u64, code: rusqlite::ErrorCode) {
+        self.fault = Some((nth.max(1), code));
+    }
+}
