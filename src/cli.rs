@@ -82,6 +82,9 @@ pub enum Command {
     /// Search stored items' titles and summaries: words (all must occur), "a phrase", word*
     /// (prefix), -word (exclude), a OR b. Best matches first, newer ones before older.
     Search(SearchArgs),
+    /// Delete what is older than `[storage] keep` (never an item of an open story, nor one a
+    /// feed still lists), then give the freed space back; --dry-run only says what it would.
+    Prune(PruneArgs),
     /// Fetch or read one feed and print its normalized items, without storing anything.
     Parse(ParseArgs),
     /// Work with topics.
@@ -206,6 +209,16 @@ pub struct SearchArgs {
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
     /// One JSON object per result per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Only count what would be deleted; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the counts as one JSON object.
     #[arg(long)]
     pub json: bool,
 }

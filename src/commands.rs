@@ -1259,3 +1259,90 @@ pub fn search(cfg: &Config, args: &crate::cli::SearchArgs) -> i32 {
     }
     exit::OK
 }
+
+/// `prune [--dry-run]`: deletes (or counts) what `[storage] keep` no longer keeps.
+pub fn prune(cfg: &Config, args: &crate::cli::PruneArgs) -> i32 {
+    let Some(keep) = cfg.keep else {
+        eprintln!(
+            "error: {} sets no [storage] keep, so nothing is ever deleted; add e.g. keep = \"180d\" under [storage]",
+            cfg.path.display()
+        );
+        return exit::CONFIG;
+    };
+    let store = if args.dry_run {
+        open_read_only(cfg)
+    } else {
+        open_store(cfg)
+    };
+    let mut store = match store {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let window = cfg.story_window.as_secs() as i64;
+    let before = store.page_counts();
+    match store.has_search_index() {
+        Ok(true) => {}
+        Ok(false) => {
+            eprintln!(
+                "error: the database predates retention; run `newshound once` (or restart the daemon) to upgrade it first"
+            );
+            return exit::FAILURE;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::FAILURE;
+        }
+    }
+    let (plan, report) = match store.prune(keep, window, Utc::now(), args.dry_run) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::FAILURE;
+        }
+    };
+    let after = store.page_counts();
+    let shrinks = store.incremental_vacuum_enabled().unwrap_or(false);
+    let freed = match (before, after) {
+        (Ok((b, _, size)), Ok((a, _, _))) => (b - a).max(0) * size,
+        _ => 0,
+    };
+    let cutoff = fmt_time(DateTime::from_timestamp(plan.cutoff, 0));
+    if args.json {
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            serde_json::json!({"dry_run": args.dry_run, "cutoff": cutoff, "stories": report.stories,
+                "items": report.items, "sightings": report.sightings, "features": report.features,
+                "alerts": report.alerts, "bytes_freed": freed})
+        );
+        return exit::OK;
+    }
+    let verb = if args.dry_run {
+        "would delete"
+    } else {
+        "deleted"
+    };
+    println!(
+        "{verb} {}: {}, {}, {} story features, {} (stored before {cutoff} and not listed by a feed since)",
+        plural(report.stories as usize, "story", "stories"),
+        plural(report.items as usize, "item", "items"),
+        plural(report.sightings as usize, "sighting", "sightings"),
+        report.features,
+        plural(report.alerts as usize, "alert", "alerts"),
+    );
+    if !args.dry_run {
+        if shrinks {
+            println!(
+                "the database file shrank by {}",
+                bytesize::ByteSize::b(freed as u64)
+            );
+        } else if report.items > 0 {
+            println!(
+                "the database predates incremental vacuum: its freed pages are reused, but the file does not shrink \
+                 (with the daemon stopped, `sqlite3 {} 'PRAGMA auto_vacuum=INCREMENTAL; VACUUM'` converts it)",
+                cfg.database.display()
+            );
+        }
+    }
+    exit::OK
+}

@@ -17,6 +17,7 @@
 //! 5. otherwise a new item, which joins a story or starts one (`assign_story`).
 
 mod fts;
+mod retention;
 mod story_index;
 mod writer;
 
@@ -34,6 +35,7 @@ use crate::stories::Features;
 use story_index::{NewItem, StoryIndex};
 
 pub use fts::{IndexHit, SearchRanking};
+pub use retention::{PrunePlan, PruneReport};
 pub use writer::{StoreHandle, spawn_writer};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts how many ran.
@@ -465,6 +467,15 @@ impl Store {
 
     fn configure(&mut self, synchronous: Synchronous) -> rusqlite::Result<()> {
         self.conn.busy_timeout(Duration::from_secs(5))?;
+        // A new database gives the pages retention frees back to the file system, a step at
+        // a time (`Store::vacuum_step`); only possible before its first table exists.
+        let tables: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+        if tables == 0 {
+            self.conn
+                .pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+        }
         self.conn.pragma_update(None, "journal_mode", "WAL")?;
         let sync = match synchronous {
             Synchronous::Normal => "NORMAL",

@@ -14,6 +14,7 @@ mod opml;
 mod parsing;
 mod quality;
 mod readme;
+mod retention;
 mod search;
 mod stories;
 mod topics;

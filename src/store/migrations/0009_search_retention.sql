@@ -13,3 +13,7 @@ CREATE VIRTUAL TABLE items_fts USING fts5(
 -- When a feed's document last listed the item (refreshed at most daily; NULL: first_seen_at).
 -- Retention never deletes an item a feed still publishes: it would come back as new.
 ALTER TABLE sightings ADD COLUMN last_seen_at INTEGER;
+
+-- Deleting an item deletes its alerts (a foreign key cascade): a lookup by item, which the
+-- (topic, item_id) unique index cannot serve.
+CREATE INDEX alerts_by_item ON alerts(item_id);
