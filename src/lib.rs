@@ -36,6 +36,7 @@ pub mod cpu_pool;
 pub mod daemon;
 pub mod fetch;
 pub mod guard;
+pub mod journal;
 pub mod logging;
 pub mod model;
 pub mod normalize;

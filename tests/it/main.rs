@@ -8,6 +8,7 @@ mod daemon;
 mod dedup;
 mod fetching;
 mod hostile;
+mod journal;
 mod logging;
 mod netns;
 mod opml;
