@@ -372,7 +372,12 @@ pub async fn once(cfg: Config, args: &OnceArgs) -> i32 {
         }
     };
     let started = std::time::Instant::now();
-    let reports = poll::poll_all(poller.clone(), &cfg.feeds).await;
+    let mut progress = crate::progress::FeedProgress::new(cfg.feeds.len());
+    let reports = poll::poll_all_observed(poller.clone(), &cfg.feeds, |r| {
+        progress.feed_done(r.failed())
+    })
+    .await;
+    progress.finish();
     // The schedule the daemon would follow from here, so `feeds` shows each next poll.
     let schedules: Vec<store::Schedule> = reports
         .iter()

@@ -42,6 +42,7 @@ pub mod model;
 pub mod normalize;
 pub mod opml;
 pub mod poll;
+pub mod progress;
 pub mod scheduler;
 pub mod search;
 pub mod store;

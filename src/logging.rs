@@ -241,7 +241,7 @@ pub fn init(format: LogFormat, filter: &LogFilter) {
                 .with_current_span(true)
                 .with_span_list(false)
                 .with_env_filter(env_filter)
-                .with_writer(std::io::stderr)
+                .with_writer(crate::progress::StderrWriter)
                 .init();
         }
         LogFormat::Text => {
@@ -273,7 +273,7 @@ pub fn init(format: LogFormat, filter: &LogFilter) {
                 .delimited(" ");
             let builder = tracing_subscriber::fmt()
                 .with_env_filter(env_filter)
-                .with_writer(std::io::stderr)
+                .with_writer(crate::progress::StderrWriter)
                 .with_ansi(false)
                 .fmt_fields(fields);
             if stderr_is_journal() {

@@ -13,6 +13,7 @@ mod logging;
 mod netns;
 mod opml;
 mod parsing;
+mod progress;
 mod quality;
 mod readme;
 mod retention;
