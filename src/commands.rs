@@ -318,7 +318,12 @@ pub async fn once(cfg: Config, args: &OnceArgs) -> Result {
     let (handle, writer) = store::spawn_writer(store, IngestPolicy::from(&cfg));
     let poller = Arc::new(Poller::new(&cfg, handle).map_err(|e| Error::failure(format!("{e:#}")))?);
     let started = std::time::Instant::now();
-    let reports = poll::poll_all(poller.clone(), &cfg.feeds).await;
+    let mut progress = crate::progress::FeedProgress::new(cfg.feeds.len());
+    let reports = poll::poll_all_observed(poller.clone(), &cfg.feeds, |r| {
+        progress.feed_done(r.failed())
+    })
+    .await;
+    progress.finish();
     // The schedule the daemon would follow from here, so `feeds` shows each next poll.
     let schedules: Vec<store::Schedule> = reports
         .iter()
@@ -1105,5 +1110,122 @@ pub fn topics_explain(cfg: &Config, args: &TopicsExplainArgs) -> Result {
         None => format!("does not match {}", topic.spec.name),
     };
     let _ = writeln!(out, "{}", Untrusted(&verdict));
+    Ok(Exit::Ok)
+}
+
+/// `search QUERY`: stored items matching the query, best first.
+pub fn search(cfg: &Config, args: &crate::cli::SearchArgs) -> Result {
+    let query = args.query.join(" ");
+    let store = open_read_only(cfg)?;
+    let hits = crate::search::search(&store, &query, since(args.since), args.limit).map_err(
+        |e| match e {
+            crate::search::SearchError::Query(e) => Error::new(
+                Exit::Usage,
+                format!(
+                    "search query: {}\n   | {}\n   | {}",
+                    e.message,
+                    Untrusted(&query),
+                    e.caret()
+                ),
+            ),
+            e => Error::failure(e),
+        },
+    )?;
+    let mut out = std::io::stdout().lock();
+    for h in &hits {
+        if args.json {
+            let _ = writeln!(out, "{}", serde_json::to_string(h).unwrap_or_default());
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "{}  [{}]  {}",
+            fmt_time(h.published.or(Some(h.first_seen))),
+            Untrusted(&h.feed),
+            Untrusted(&h.title)
+        );
+        if !h.snippet.is_empty() {
+            let _ = writeln!(out, "    {}", Untrusted(&h.snippet));
+        }
+        if let Some(u) = &h.url {
+            let _ = writeln!(out, "    {}", Untrusted(u));
+        }
+    }
+    if hits.is_empty() && !args.json {
+        eprintln!("no stored item matches {}", Untrusted(&query));
+    }
+    Ok(Exit::Ok)
+}
+
+/// `prune [--dry-run]`: deletes (or counts) what `[storage] keep` no longer keeps.
+pub fn prune(cfg: &Config, args: &crate::cli::PruneArgs) -> Result {
+    let Some(keep) = cfg.keep else {
+        return Err(Error::new(
+            Exit::Config,
+            format!(
+                "{} sets no [storage] keep, so nothing is ever deleted; add e.g. keep = \"180d\" under [storage]",
+                cfg.path.display()
+            ),
+        ));
+    };
+    let mut store = if args.dry_run {
+        open_read_only(cfg)?
+    } else {
+        open_store(cfg)?
+    };
+    let window = cfg.story_window.as_secs() as i64;
+    let before = store.page_counts();
+    if !store.has_search_index().map_err(Error::failure)? {
+        return Err(Error::failure(
+            "the database predates retention; run `newshound once` (or restart the daemon) to upgrade it first",
+        ));
+    }
+    let (plan, report) = store
+        .prune(keep, window, Utc::now(), args.dry_run)
+        .map_err(Error::failure)?;
+    let after = store.page_counts();
+    let shrinks = store.incremental_vacuum_enabled().unwrap_or(false);
+    let freed = match (before, after) {
+        (Ok((b, _, size)), Ok((a, _, _))) => (b - a).max(0) * size,
+        _ => 0,
+    };
+    let cutoff = fmt_time(DateTime::from_timestamp(plan.cutoff, 0));
+    if args.json {
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            serde_json::json!({"dry_run": args.dry_run, "cutoff": cutoff, "stories": report.stories,
+                "items": report.items, "sightings": report.sightings, "features": report.features,
+                "alerts": report.alerts, "bytes_freed": freed})
+        );
+        return Ok(Exit::Ok);
+    }
+    let verb = if args.dry_run {
+        "would delete"
+    } else {
+        "deleted"
+    };
+    println!(
+        "{verb} {}: {}, {}, {} story features, {} (stored before {cutoff} and not listed by a feed since)",
+        plural(report.stories as usize, "story", "stories"),
+        plural(report.items as usize, "item", "items"),
+        plural(report.sightings as usize, "sighting", "sightings"),
+        report.features,
+        plural(report.alerts as usize, "alert", "alerts"),
+    );
+    if !args.dry_run {
+        if shrinks {
+            println!(
+                "the database file shrank by {}",
+                bytesize::ByteSize::b(freed as u64)
+            );
+        } else if report.items > 0 {
+            println!(
+                "the database predates incremental vacuum: its freed pages are reused, but the file does not shrink \
+                 (with the daemon stopped, `sqlite3 {} 'PRAGMA auto_vacuum=INCREMENTAL; VACUUM'` converts it)",
+                cfg.database.display()
+            );
+        }
+    }
     Ok(Exit::Ok)
 }

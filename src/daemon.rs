@@ -60,6 +60,11 @@ pub async fn run(cfg: Config, path: PathBuf) -> Result {
         )),
     ]);
 
+    // Retention follows the config the daemon started with, as the rest of [storage] does.
+    let retention = cfg
+        .keep
+        .map(|keep| tokio::spawn(retention(handle.clone(), keep)));
+
     let watchdog = sd_notify::watchdog_enabled().map(|d| d / 2);
     let mut ping = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -76,7 +81,7 @@ pub async fn run(cfg: Config, path: PathBuf) -> Result {
                             Ok(next) => {
                                 // The writer's [alerts] and [stories] follow the new config too.
                                 handle.set_policy(IngestPolicy::from(&new_cfg)).await;
-                                if new_cfg.database != cfg.database || new_cfg.synchronous != cfg.synchronous {
+                                if new_cfg.database != cfg.database || new_cfg.synchronous != cfg.synchronous || new_cfg.keep != cfg.keep {
                                     tracing::warn!(database = %new_cfg.database.display(), "[storage] changed; it applies at the next start (still using {})", cfg.database.display());
                                 }
                                 let old = std::mem::replace(&mut generation, next);
@@ -146,6 +151,11 @@ pub async fn run(cfg: Config, path: PathBuf) -> Result {
         _ = int.recv() => { tracing::warn!("second signal: exiting now"); return Ok(Exit::Interrupted); }
     };
     drop(retired);
+    if let Some(task) = retention {
+        // A batch in the writer finishes (or rolls back) on its own; only the wait is dropped.
+        task.abort();
+        let _ = task.await;
+    }
     drop(handle);
     let joined = drained
         && tokio::time::timeout_at(last, tokio::task::spawn_blocking(move || writer.join()))
@@ -157,6 +167,36 @@ pub async fn run(cfg: Config, path: PathBuf) -> Result {
         tracing::warn!("stopped without waiting for the last commits (they are rolled back)");
     }
     Ok(Exit::Ok)
+}
+
+/// How often the retention pass runs (`[storage] keep`).
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+
+/// The hourly retention pass: batches through the writer (polls commit between them), then the
+/// incremental vacuum. The first pass runs a minute after the start, once the first polls are in.
+async fn retention(handle: store::StoreHandle, keep: Duration) {
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + Duration::from_secs(60),
+        RETENTION_EVERY,
+    );
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        let started = std::time::Instant::now();
+        match handle.prune(keep, false).await {
+            Ok(r) if r.stories > 0 => tracing::info!(
+                stories = r.stories,
+                items = r.items,
+                sightings = r.sightings,
+                alerts = r.alerts,
+                ms = started.elapsed().as_millis() as u64,
+                keep = %humantime::format_duration(keep),
+                "retention: deleted what is older than keep"
+            ),
+            Ok(_) => tracing::debug!("retention: nothing to delete"),
+            Err(e) => tracing::warn!(error = %e, "retention pass failed; retrying in an hour"),
+        }
+    }
 }
 
 /// How long after `shutdown_grace` cancelled polls and the writer's last commit may take.

@@ -11,7 +11,8 @@
 //! event is always one physical line. JSON mode escapes by construction. When stderr is the
 //! journal's stream (`$JOURNAL_STREAM` names its device and inode), text lines start with their
 //! syslog priority (`<4>` for warn, sd-daemon(3)) so `journalctl -p warning` selects by level,
-//! and carry no timestamp, since the journal adds its own.
+//! and carry no timestamp, since the journal adds its own. When the journal's socket answers too,
+//! events go through its native protocol instead ([`crate::journal`]), each field a journal field.
 
 use std::fmt::{self, Write as _};
 
@@ -240,10 +241,22 @@ pub fn init(format: LogFormat, filter: &LogFilter) {
                 .with_current_span(true)
                 .with_span_list(false)
                 .with_env_filter(env_filter)
-                .with_writer(std::io::stderr)
+                .with_writer(crate::progress::StderrWriter)
                 .init();
         }
         LogFormat::Text => {
+            if stderr_is_journal()
+                && let Some(journal) =
+                    crate::journal::JournalLayer::connect(&crate::journal::socket_path())
+            {
+                use tracing_subscriber::layer::SubscriberExt;
+                use tracing_subscriber::util::SubscriberInitExt;
+                tracing_subscriber::registry()
+                    .with(env_filter)
+                    .with(journal)
+                    .init();
+                return;
+            }
             let fields =
                 tracing_subscriber::fmt::format::debug_fn(|w: &mut Writer<'_>, field, value| {
                     let mut s = String::new();
@@ -260,7 +273,7 @@ pub fn init(format: LogFormat, filter: &LogFilter) {
                 .delimited(" ");
             let builder = tracing_subscriber::fmt()
                 .with_env_filter(env_filter)
-                .with_writer(std::io::stderr)
+                .with_writer(crate::progress::StderrWriter)
                 .with_ansi(false)
                 .fmt_fields(fields);
             if stderr_is_journal() {

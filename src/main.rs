@@ -76,6 +76,8 @@ async fn run(cli: Cli, path: std::path::PathBuf, filter: LogFilter) -> Result {
         Command::Items(args) => commands::items(&cfg, args),
         Command::Alerts(args) => commands::alerts(&cfg, args),
         Command::Stories(args) => commands::stories(&cfg, args),
+        Command::Search(args) => commands::search(&cfg, args),
+        Command::Prune(args) => commands::prune(&cfg, args),
         Command::Topics(TopicsCommand::Test(args)) => commands::topics_test(&cfg, args),
         Command::Topics(TopicsCommand::Explain(args)) => commands::topics_explain(&cfg, args),
         Command::Check | Command::Parse(_) | Command::Completions { .. } | Command::Manpage => {

@@ -818,6 +818,15 @@ fn store_failure(e: &StoreError) -> PollResult {
 
 /// Polls every feed once, concurrently within the configured limits.
 pub async fn poll_all(poller: Arc<Poller>, feeds: &[FeedConfig]) -> Vec<FeedReport> {
+    poll_all_observed(poller, feeds, |_| {}).await
+}
+
+/// [`poll_all`], calling `observe` with each report as its poll finishes (`once`'s progress).
+pub async fn poll_all_observed(
+    poller: Arc<Poller>,
+    feeds: &[FeedConfig],
+    mut observe: impl FnMut(&FeedReport),
+) -> Vec<FeedReport> {
     // A poll's future is several KB; with 10,000 feeds, one task each from the start would hold
     // them all while they wait for a permit. A window of twice the concurrency keeps every
     // permit busy.
@@ -837,6 +846,7 @@ pub async fn poll_all(poller: Arc<Poller>, feeds: &[FeedConfig]) -> Vec<FeedRepo
                 break;
             };
             if let Ok((i, report)) = r {
+                observe(&report);
                 out[i] = Some(report);
             }
             continue;
@@ -865,6 +875,7 @@ pub async fn poll_all(poller: Arc<Poller>, feeds: &[FeedConfig]) -> Vec<FeedRepo
     }
     while let Some(r) = set.join_next().await {
         if let Ok((i, report)) = r {
+            observe(&report);
             out[i] = Some(report);
         }
     }

@@ -135,6 +135,9 @@ pub struct Config {
     pub path: PathBuf,
     pub database: PathBuf,
     pub synchronous: Synchronous,
+    /// Retention: stories, items, sightings, features and alerts older than this are deleted
+    /// (hourly by the daemon, or by `newshound prune`); `None` keeps everything.
+    pub keep: Option<Duration>,
     pub defaults: Defaults,
     /// Items published longer ago than this never alert; `None` disables the rule.
     pub alert_max_age: Option<Duration>,
@@ -623,6 +626,31 @@ impl Validator<'_> {
             }
         };
 
+        let keep = match &raw.storage.keep {
+            None => None,
+            Some(v) if v.get_ref() == "forever" => None,
+            Some(v) => match parse_duration(v.get_ref()) {
+                // Stories still open (the story window, and a day) are never deleted anyway;
+                // a shorter keep would look like it works and delete nothing.
+                Ok(d) if d < story_window + Duration::from_secs(86_400) => {
+                    self.error(
+                        v.span(),
+                        format!(
+                            "storage.keep must be longer than the story window ({}) and a day, got \"{}\"",
+                            humantime::format_duration(story_window),
+                            v.get_ref()
+                        ),
+                    );
+                    None
+                }
+                Ok(d) => Some(d),
+                Err(msg) => {
+                    self.error(v.span(), format!("storage.keep: {msg}, or \"forever\""));
+                    None
+                }
+            },
+        };
+
         let mut feeds = Vec::new();
         let mut names: HashMap<String, Range<usize>> = HashMap::new();
         let mut sources: HashMap<String, Range<usize>> = HashMap::new();
@@ -708,6 +736,7 @@ impl Validator<'_> {
             path: self.path.to_owned(),
             database,
             synchronous,
+            keep,
             defaults,
             alert_max_age,
             story_window,

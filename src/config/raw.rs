@@ -66,6 +66,8 @@ pub(crate) struct RawStorage {
     pub path: Option<Spanned<String>>,
     /// `"normal"` (default) or `"full"`: SQLite's `synchronous` in WAL mode.
     pub synchronous: Option<Spanned<String>>,
+    /// Retention: delete what is older than this (`"180d"`); absent or `"forever"`: keep all.
+    pub keep: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -2,6 +2,10 @@
 
 use super::*;
 
+/// How stale a sighting's `last_seen_at` may get before a poll that lists the item again
+/// refreshes it: retention counts in days, and a daily write keeps re-polls write-free.
+const SEEN_AGAIN_SECS: i64 = 86_400;
+
 /// The index key of a URL key (`items.url_hash`): its host's hash in the top 24 bits and the
 /// whole key's in the low 40, so that a site's items sit together in the index (a feed's new
 /// items mostly touch its own site's few pages) while an entry stays 8 bytes. Keys that share a
@@ -30,6 +34,9 @@ pub(super) struct ItemStatements<'c> {
     by_hash: rusqlite::CachedStatement<'c>,
     insert_item: rusqlite::CachedStatement<'c>,
     insert_features: rusqlite::CachedStatement<'c>,
+    index_item: rusqlite::CachedStatement<'c>,
+    unindex_item: rusqlite::CachedStatement<'c>,
+    seen_again: rusqlite::CachedStatement<'c>,
 }
 
 impl<'c> ItemStatements<'c> {
@@ -39,7 +46,8 @@ impl<'c> ItemStatements<'c> {
                 "INSERT INTO sightings (feed_id, item_key, item_id, first_seen_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
             )?,
             by_key: tx.prepare_cached(
-                "SELECT s.item_id, i.content_hash FROM sightings s JOIN items i ON i.id = s.item_id WHERE s.feed_id = ?1 AND s.item_key = ?2",
+                "SELECT s.item_id, i.content_hash, coalesce(s.last_seen_at, s.first_seen_at) FROM sightings s JOIN items i ON i.id = s.item_id
+                 WHERE s.feed_id = ?1 AND s.item_key = ?2",
             )?,
             update_item: tx.prepare_cached(
                 "UPDATE items SET title = ?2, summary = ?3, content = ?4, content_hash = ?5, updated_at = coalesce(?6, updated_at),
@@ -57,6 +65,11 @@ impl<'c> ItemStatements<'c> {
             )?,
             insert_features: tx
                 .prepare_cached("INSERT INTO item_features (item_id, features) VALUES (?1, ?2)")?,
+            index_item: tx.prepare_cached(fts::INSERT)?,
+            unindex_item: tx.prepare_cached(fts::DELETE)?,
+            seen_again: tx.prepare_cached(
+                "UPDATE sightings SET last_seen_at = ?3 WHERE feed_id = ?1 AND item_key = ?2",
+            )?,
         })
     }
 }
@@ -77,11 +90,14 @@ pub(super) fn upsert_item(
     let item = &mi.item;
     let key = item.key.as_stored();
     let hash = item.content_hash as i64;
+    // (item id, its content hash, when this feed last listed it)
     let by_key =
-        |stmts: &mut ItemStatements<'_>, k: &str| -> rusqlite::Result<Option<(i64, i64)>> {
+        |stmts: &mut ItemStatements<'_>, k: &str| -> rusqlite::Result<Option<(i64, i64, i64)>> {
             stmts
                 .by_key
-                .query_row(params![feed_id, k], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row(params![feed_id, k], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
                 .optional()
         };
     let path_key = match &item.key {
@@ -107,12 +123,17 @@ pub(super) fn upsert_item(
     {
         // A GUID that only changed scheme or host: the same item; remember the new spelling.
         known = by_key(stmts, pk)?;
-        if let Some((id, _)) = known {
+        if let Some((id, _, _)) = known {
             stmts.sighting.execute(params![feed_id, key, id, at])?;
             remember(&key);
         }
     }
-    if let Some((id, old_hash)) = known {
+    if let Some((id, old_hash, last_seen)) = known {
+        // Still listed by the feed: retention keeps it. Written at most once a day per item, so
+        // re-polls of unchanged documents write nothing.
+        if at - last_seen >= SEEN_AGAIN_SECS {
+            stmts.seen_again.execute(params![feed_id, key, at])?;
+        }
         if old_hash == hash {
             return Ok(Seen::Unchanged);
         }
@@ -124,6 +145,12 @@ pub(super) fn upsert_item(
             hash,
             item.updated.map(ts),
             at
+        ])?;
+        stmts.unindex_item.execute(params![id])?;
+        stmts.index_item.execute(params![
+            id,
+            crate::search::index_text(&item.title),
+            crate::search::index_text(&item.summary)
         ])?;
         return Ok(Seen::Updated(id));
     }
@@ -188,6 +215,11 @@ pub(super) fn upsert_item(
     stmts
         .insert_features
         .execute(params![id, mi.features.to_bytes()])?;
+    stmts.index_item.execute(params![
+        id,
+        crate::search::index_text(&item.title),
+        crate::search::index_text(&item.summary)
+    ])?;
     stmts.sighting.execute(params![feed_id, key, id, at])?;
     remember(&key);
     if let Some(pk) = &path_key {

@@ -19,8 +19,10 @@
 //!    [`crate::stories::score`]).
 
 mod dedup;
+mod fts;
 mod ingest;
 mod read;
+mod retention;
 mod schema;
 mod story_index;
 mod types;
@@ -44,7 +46,9 @@ use dedup::*;
 use ingest::*;
 use schema::*;
 
+pub use fts::{IndexHit, SearchRanking};
 pub use ingest::ADOPT_REDIRECT_AFTER;
+pub use retention::{PrunePlan, PruneReport};
 pub use schema::Checkpointer;
 pub use types::*;
 pub use writer::{StoreHandle, spawn_writer};

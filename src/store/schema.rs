@@ -11,7 +11,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_id_marks.sql"),
     include_str!("migrations/0006_url_hash.sql"),
     include_str!("migrations/0007_alerts_per_item.sql"),
+    SEARCH_MIGRATION,
 ];
+
+/// Migration 0009 (its place in [`MIGRATIONS`] depends on which reserved numbers have landed,
+/// so it is recognised by its text): after its SQL, the writer indexes the stored items.
+pub(super) const SEARCH_MIGRATION: &str = include_str!("migrations/0009_search_retention.sql");
 
 /// The writer's SQLite page cache, in KiB: SQLite's default. Story assignment reads no pages
 /// (its candidates are in memory); a larger cache bought little time for more memory, and past
@@ -159,6 +164,15 @@ impl Store {
 
     pub(super) fn configure(&mut self, synchronous: Synchronous) -> rusqlite::Result<()> {
         self.conn.busy_timeout(Duration::from_secs(5))?;
+        // A new database gives the pages retention frees back to the file system, a step at
+        // a time (`Store::vacuum_step`); only possible before its first table exists.
+        let tables: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+        if tables == 0 {
+            self.conn
+                .pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+        }
         self.conn.pragma_update(None, "journal_mode", "WAL")?;
         let sync = match synchronous {
             Synchronous::Normal => "NORMAL",
@@ -208,6 +222,9 @@ impl Store {
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute_batch(sql)?;
             finish_migration(&tx, i + 1)?;
+            if *sql == SEARCH_MIGRATION {
+                fts::build(&tx)?;
+            }
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }

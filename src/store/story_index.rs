@@ -106,6 +106,11 @@ impl StoryIndex {
         };
     }
 
+    /// Every item dated from here on is in memory (`None`: nothing loaded yet).
+    pub(super) fn covered_from(&self) -> Option<i64> {
+        self.covered_from
+    }
+
     fn keep(&self) -> i64 {
         self.window + 86_400
     }

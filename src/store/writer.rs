@@ -5,7 +5,10 @@ use chrono::{DateTime, Utc};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{FeedState, IngestPolicy, PollRecord, PollSummary, Result, Store, StoreError};
+use super::{
+    FeedState, IngestPolicy, PollRecord, PollSummary, PrunePlan, PruneReport, Result, Store,
+    StoreError,
+};
 
 /// Most polls committed in one transaction.
 const MAX_GROUP: usize = 32;
@@ -71,6 +74,14 @@ enum Request {
     Policy(IngestPolicy),
     /// The watchdog's health check: the writer is not stuck and the database answers.
     Ping(oneshot::Sender<Result<()>>),
+    /// Retention: plan a pass for this `keep`, run one batch of it, free some pages.
+    PrunePlan(Duration, oneshot::Sender<Result<PrunePlan>>),
+    PruneBatch(
+        PrunePlan,
+        bool,
+        oneshot::Sender<Result<(PrunePlan, PruneReport, bool)>>,
+    ),
+    VacuumStep(oneshot::Sender<Result<i64>>),
 }
 
 /// A cloneable handle to the writer thread.
@@ -140,6 +151,19 @@ pub fn spawn_writer(
                         }
                         Request::Checkpoint(reply) => {
                             let _ = reply.send(store.checkpoint());
+                        }
+                        Request::PrunePlan(keep, reply) => {
+                            let window = policy.story_window.as_secs() as i64;
+                            let _ = reply.send(store.prune_plan(keep, window, Utc::now()));
+                        }
+                        Request::PruneBatch(mut plan, dry_run, reply) => {
+                            let result = store
+                                .prune_batch(&mut plan, dry_run)
+                                .map(|(report, done)| (plan, report, done));
+                            let _ = reply.send(result);
+                        }
+                        Request::VacuumStep(reply) => {
+                            let _ = reply.send(store.vacuum_step());
                         }
                     }
                 }
@@ -219,5 +243,48 @@ impl StoreHandle {
 
     pub async fn checkpoint(&self) -> Result<()> {
         self.ask(Request::Checkpoint).await
+    }
+
+    /// Plans a retention pass: see [`Store::prune_plan`].
+    pub async fn prune_plan(&self, keep: Duration) -> Result<PrunePlan> {
+        self.ask(|r| Request::PrunePlan(keep, r)).await
+    }
+
+    /// One batch of a retention pass (one short transaction; polls commit between batches).
+    pub async fn prune_batch(
+        &self,
+        plan: PrunePlan,
+        dry_run: bool,
+    ) -> Result<(PrunePlan, PruneReport, bool)> {
+        self.ask(|r| Request::PruneBatch(plan, dry_run, r)).await
+    }
+
+    /// Frees some pages: see [`Store::vacuum_step`]. Returns the free pages left.
+    pub async fn vacuum_step(&self) -> Result<i64> {
+        self.ask(Request::VacuumStep).await
+    }
+
+    /// A whole retention pass, batch by batch, then the incremental vacuum.
+    pub async fn prune(&self, keep: Duration, dry_run: bool) -> Result<PruneReport> {
+        let mut plan = self.prune_plan(keep).await?;
+        let mut total = PruneReport::default();
+        loop {
+            let (next, report, done) = self.prune_batch(plan, dry_run).await?;
+            total.add(&report);
+            plan = next;
+            if done {
+                break;
+            }
+        }
+        if !dry_run {
+            // Each step frees up to VACUUM_PAGES; the bound only guards against a step that
+            // frees nothing.
+            for _ in 0..100_000 {
+                if self.vacuum_step().await? == 0 {
+                    break;
+                }
+            }
+        }
+        Ok(total)
     }
 }

@@ -101,6 +101,8 @@ fn once_with_stderr_file(journal: impl Fn(&std::fs::Metadata) -> String) -> Stri
         .args(["--config", ws.config.to_str().unwrap(), "once"])
         .env_remove("NEWSHOUND_LOG")
         .env("JOURNAL_STREAM", stream)
+        // No journal socket: the text fallback (tests/it/journal.rs has the native protocol).
+        .env("NEWSHOUND_JOURNAL_SOCKET", ws.dir.path().join("no-journal"))
         .stdout(Stdio::null())
         .stderr(file)
         .status()

@@ -1,0 +1,271 @@
+//! Retention (`[storage] keep`): deleting what is older than the configured age, a few stories
+//! at a time, so the writer is never held for long and polls commit between batches.
+//!
+//! A story is deleted whole, with its items and their sightings, story features, search rows
+//! and alerts, when all of these hold:
+//! - every item of it was first stored before the cutoff (`now − keep`), and no feed listed
+//!   any of them since (`sightings.last_seen_at`): an item a feed still publishes would come
+//!   back as new, and could alert again;
+//! - the story is not open: it ended before the start of what the writer's story index holds
+//!   in memory, and more than the story window plus [`OPEN_MARGIN_SECS`] before the newest
+//!   story (on the items' clock), so no item arriving now can join it.
+//!
+//! Deleting whole stories keeps every story's headline an existing item. Stories are visited
+//! in id order (ids grow with time) a window of [`BATCH_STORIES`] ids per transaction.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, params};
+use serde::Serialize;
+
+use super::{NextIds, Result, Store, ts};
+
+/// Story ids looked at per batch (one transaction).
+pub const BATCH_STORIES: i64 = 500;
+/// Beyond the story window and a day, how long before the newest story a story must have
+/// ended to be deleted: room for the writer's index extending back for a late item (7 days)
+/// when another process (`newshound prune`) deletes.
+pub const OPEN_MARGIN_SECS: i64 = 8 * 86_400;
+/// Pages freed per incremental vacuum step (4 MB).
+pub const VACUUM_PAGES: i64 = 1024;
+
+/// Where a pruning pass stands, computed once per pass.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct PrunePlan {
+    /// Items first stored and last listed before this (Unix seconds) may go.
+    pub cutoff: i64,
+    /// Stories that ended before this (Unix seconds, items' clock) are closed.
+    pub closed_before: i64,
+    /// Items and stories with ids from these on were written after the cutoff.
+    item_bound: i64,
+    story_bound: i64,
+    /// The next story id to look at.
+    pub cursor: i64,
+}
+
+/// What a batch (or a whole pass, summed) deleted, or would delete.
+#[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct PruneReport {
+    pub stories: u64,
+    pub items: u64,
+    pub sightings: u64,
+    pub features: u64,
+    pub alerts: u64,
+}
+
+impl PruneReport {
+    pub fn add(&mut self, o: &PruneReport) {
+        self.stories += o.stories;
+        self.items += o.items;
+        self.sightings += o.sightings;
+        self.features += o.features;
+        self.alerts += o.alerts;
+    }
+}
+
+impl Store {
+    /// Plans a pass deleting what is older than `keep` at `now`, for a story window of
+    /// `window` seconds.
+    pub fn prune_plan(
+        &self,
+        keep: std::time::Duration,
+        window: i64,
+        now: DateTime<Utc>,
+    ) -> Result<PrunePlan> {
+        let cutoff = ts(now) - keep.as_secs() as i64;
+        let bounds = ids_before(&self.conn, cutoff)?;
+        let newest: Option<i64> =
+            self.conn
+                .query_row("SELECT max(last_at) FROM stories", [], |r| r.get(0))?;
+        let mut closed_before = newest.map_or(i64::MIN, |n| n - window - 86_400 - OPEN_MARGIN_SECS);
+        if let Some(from) = self.stories.covered_from() {
+            closed_before = closed_before.min(from);
+        }
+        Ok(PrunePlan {
+            cutoff,
+            closed_before,
+            item_bound: bounds.item,
+            story_bound: bounds.story,
+            cursor: 0,
+        })
+    }
+
+    /// One batch of a pass: the stories in the next id window that may go, deleted (or only
+    /// counted when `dry_run`). Returns what it found and whether the pass is over; the plan's
+    /// cursor moves on.
+    pub fn prune_batch(
+        &mut self,
+        plan: &mut PrunePlan,
+        dry_run: bool,
+    ) -> Result<(PruneReport, bool)> {
+        if plan.cursor >= plan.story_bound {
+            return Ok((PruneReport::default(), true));
+        }
+        // The index may have read older stories back since the plan was made.
+        let closed_before = match self.stories.covered_from() {
+            Some(from) => plan.closed_before.min(from),
+            None => plan.closed_before,
+        };
+        let end = (plan.cursor + BATCH_STORIES).min(plan.story_bound);
+        let behavior = if dry_run {
+            rusqlite::TransactionBehavior::Deferred
+        } else {
+            rusqlite::TransactionBehavior::Immediate
+        };
+        let tx = self.conn.transaction_with_behavior(behavior)?;
+        let ids: Vec<i64> = tx
+            .prepare_cached(
+                "SELECT st.id FROM stories st
+                 WHERE st.id >= ?1 AND st.id < ?2 AND st.last_at < ?3
+                   AND NOT EXISTS (SELECT 1 FROM items i WHERE i.story_id = st.id AND (i.id >= ?4 OR i.first_seen_at >= ?5))
+                   AND NOT EXISTS (SELECT 1 FROM items i JOIN sightings s ON s.item_id = i.id
+                                   WHERE i.story_id = st.id AND coalesce(s.last_seen_at, s.first_seen_at) >= ?5)",
+            )?
+            .query_map(
+                params![plan.cursor, end, closed_before, plan.item_bound, plan.cutoff],
+                |r| r.get(0),
+            )?
+            .collect::<rusqlite::Result<_>>()?;
+        plan.cursor = end;
+        let done = end >= plan.story_bound;
+        if ids.is_empty() {
+            return Ok((PruneReport::default(), done));
+        }
+        let list = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+        let report = count(&tx, &list)?;
+        if !dry_run {
+            delete(&tx, &list)?;
+            tx.commit()?;
+        }
+        Ok((report, done))
+    }
+
+    /// A whole pass in this process (`newshound prune`): batch after batch, then (unless
+    /// `dry_run`) the incremental vacuum. The daemon runs the same batches through its writer.
+    pub fn prune(
+        &mut self,
+        keep: std::time::Duration,
+        window: i64,
+        now: DateTime<Utc>,
+        dry_run: bool,
+    ) -> Result<(PrunePlan, PruneReport)> {
+        let mut plan = self.prune_plan(keep, window, now)?;
+        let first = plan;
+        let mut total = PruneReport::default();
+        loop {
+            let (report, done) = self.prune_batch(&mut plan, dry_run)?;
+            total.add(&report);
+            if done {
+                break;
+            }
+        }
+        if !dry_run {
+            for _ in 0..100_000 {
+                if self.vacuum_step()? == 0 {
+                    break;
+                }
+            }
+        }
+        Ok((first, total))
+    }
+
+    /// Gives up to [`VACUUM_PAGES`] free pages back to the file system; the number of free
+    /// pages left (0 when the database does not use incremental vacuum: see
+    /// [`Store::incremental_vacuum_enabled`]).
+    pub fn vacuum_step(&mut self) -> Result<i64> {
+        if !self.incremental_vacuum_enabled()? {
+            return Ok(0);
+        }
+        self.conn
+            .execute_batch(&format!("PRAGMA incremental_vacuum({VACUUM_PAGES})"))?;
+        Ok(self
+            .conn
+            .pragma_query_value(None, "freelist_count", |r| r.get(0))?)
+    }
+
+    /// Databases created before retention existed do not shrink (their free pages are reused).
+    pub fn incremental_vacuum_enabled(&self) -> Result<bool> {
+        let mode: i64 = self
+            .conn
+            .pragma_query_value(None, "auto_vacuum", |r| r.get(0))?;
+        Ok(mode == 2)
+    }
+
+    /// The database's pages and free pages, and its page size: for `prune`'s report.
+    pub fn page_counts(&self) -> Result<(i64, i64, i64)> {
+        let get = |p: &str| -> rusqlite::Result<i64> {
+            self.conn.pragma_query_value(None, p, |r| r.get(0))
+        };
+        Ok((
+            get("page_count")?,
+            get("freelist_count")?,
+            get("page_size")?,
+        ))
+    }
+}
+
+/// Ids above every item and story written before `t`: those of the first hourly mark after
+/// `t`'s hour, else the next ids. (Items written in `t`'s hour after `t` are told apart by
+/// their `first_seen_at`.)
+fn ids_before(conn: &Connection, t: i64) -> rusqlite::Result<NextIds> {
+    use rusqlite::OptionalExtension;
+    let marked = conn
+        .prepare_cached(
+            "SELECT item_id, story_id FROM id_marks WHERE hour > ?1 ORDER BY hour LIMIT 1",
+        )?
+        .query_row(params![t.div_euclid(3600)], |r| {
+            Ok(NextIds {
+                item: r.get(0)?,
+                story: r.get(1)?,
+            })
+        })
+        .optional()?;
+    match marked {
+        Some(ids) => Ok(ids),
+        None => conn.query_row(
+            "SELECT (SELECT coalesce(max(id), 0) + 1 FROM items), (SELECT coalesce(max(id), 0) + 1 FROM stories)",
+            [],
+            |r| {
+                Ok(NextIds {
+                    item: r.get(0)?,
+                    story: r.get(1)?,
+                })
+            },
+        ),
+    }
+}
+
+/// What deleting the stories in `list` (a JSON array of ids) deletes.
+fn count(tx: &Connection, list: &str) -> rusqlite::Result<PruneReport> {
+    tx.prepare_cached(
+        "WITH st(id) AS (SELECT value FROM json_each(?1)),
+              it(id) AS (SELECT i.id FROM items i JOIN st ON i.story_id = st.id)
+         SELECT (SELECT count(*) FROM st), (SELECT count(*) FROM it),
+                (SELECT count(*) FROM sightings s JOIN it ON s.item_id = it.id),
+                (SELECT count(*) FROM item_features f JOIN it ON f.item_id = it.id),
+                (SELECT count(*) FROM alerts a JOIN it ON a.item_id = it.id)",
+    )?
+    .query_row(params![list], |r| {
+        let n = |i: usize| r.get::<_, i64>(i).map(|v| v.max(0) as u64);
+        Ok(PruneReport {
+            stories: n(0)?,
+            items: n(1)?,
+            sightings: n(2)?,
+            features: n(3)?,
+            alerts: n(4)?,
+        })
+    })
+}
+
+/// Deletes the stories in `list` with everything of their items (sightings, features and
+/// alerts by their foreign keys' cascades; search rows by hand: FTS5 has no foreign keys).
+fn delete(tx: &Connection, list: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "DELETE FROM items_fts WHERE rowid IN (SELECT i.id FROM items i WHERE i.story_id IN (SELECT value FROM json_each(?1)))",
+    )?
+    .execute(params![list])?;
+    tx.prepare_cached("DELETE FROM items WHERE story_id IN (SELECT value FROM json_each(?1))")?
+        .execute(params![list])?;
+    tx.prepare_cached("DELETE FROM stories WHERE id IN (SELECT value FROM json_each(?1))")?
+        .execute(params![list])?;
+    Ok(())
+}
