@@ -252,7 +252,8 @@ fn a_database_from_before_search_gets_its_index_when_migrated() {
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
         conn.execute_batch(&format!(
-            "DROP TABLE items_fts; ALTER TABLE sightings DROP COLUMN last_seen_at; PRAGMA user_version = {};",
+            "DROP TABLE items_fts; ALTER TABLE sightings DROP COLUMN last_seen_at; DROP INDEX alerts_by_item;
+             PRAGMA user_version = {};",
             version - 1
         ))
         .unwrap();
