@@ -4,8 +4,10 @@
 //! A story is deleted whole, with its items and their sightings, story features, search rows
 //! and alerts, when all of these hold:
 //! - every item of it was first stored before the cutoff (`now − keep`), and no feed listed
-//!   any of them since (`sightings.last_seen_at`): an item a feed still publishes would come
-//!   back as new, and could alert again;
+//!   any of them since (`sightings.last_seen_at`), nor lists it still: a feed that answered
+//!   within `keep` still lists what its last document (`feeds.last_document_at`: 304s since
+//!   change nothing) held. An item a feed still publishes would come back as new, and could
+//!   alert again;
 //! - the story is not open: it ended before the start of what the writer's story index holds
 //!   in memory, and more than the story window plus [`OPEN_MARGIN_SECS`] before the newest
 //!   story (on the items' clock), so no item arriving now can join it.
@@ -25,6 +27,9 @@ pub const BATCH_STORIES: i64 = 500;
 /// ended to be deleted: room for the writer's index extending back for a late item (7 days)
 /// when another process (`newshound prune`) deletes.
 pub const OPEN_MARGIN_SECS: i64 = 8 * 86_400;
+/// A sighting seen this close before its feed's last document was in it (`last_seen_at` is
+/// refreshed at most daily, `SEEN_AGAIN_SECS`), with a day to spare.
+const LISTED_SLACK_SECS: i64 = 2 * 86_400;
 /// Pages freed per incremental vacuum step (4 MB).
 pub const VACUUM_PAGES: i64 = 1024;
 
@@ -117,11 +122,22 @@ impl Store {
                 "SELECT st.id FROM stories st
                  WHERE st.id >= ?1 AND st.id < ?2 AND st.last_at < ?3
                    AND NOT EXISTS (SELECT 1 FROM items i WHERE i.story_id = st.id AND (i.id >= ?4 OR i.first_seen_at >= ?5))
-                   AND NOT EXISTS (SELECT 1 FROM items i JOIN sightings s ON s.item_id = i.id
-                                   WHERE i.story_id = st.id AND coalesce(s.last_seen_at, s.first_seen_at) >= ?5)",
+                   AND NOT EXISTS (SELECT 1 FROM items i JOIN sightings s ON s.item_id = i.id JOIN feeds f ON f.id = s.feed_id
+                                   WHERE i.story_id = st.id
+                                     AND (coalesce(s.last_seen_at, s.first_seen_at) >= ?5
+                                          OR (f.last_success_at >= ?5
+                                              AND (f.last_document_at IS NULL
+                                                   OR coalesce(s.last_seen_at, s.first_seen_at) >= f.last_document_at - ?6))))",
             )?
             .query_map(
-                params![plan.cursor, end, closed_before, plan.item_bound, plan.cutoff],
+                params![
+                    plan.cursor,
+                    end,
+                    closed_before,
+                    plan.item_bound,
+                    plan.cutoff,
+                    LISTED_SLACK_SECS
+                ],
                 |r| r.get(0),
             )?
             .collect::<rusqlite::Result<_>>()?;
