@@ -84,7 +84,7 @@ pub(super) fn record_in(
                 &mut summary,
             )?;
             tx.execute_cached(
-                "UPDATE feeds SET etag = ?2, last_modified = ?3, last_fetch_at = ?4, last_success_at = ?4, last_status = ?5,
+                "UPDATE feeds SET etag = ?2, last_modified = ?3, last_fetch_at = ?4, last_success_at = ?4, last_document_at = ?4, last_status = ?5,
                     last_error = ?10, last_error_class = CASE WHEN ?10 IS NULL THEN NULL ELSE 'warning' END,
                     consecutive_failures = 0, title = coalesce(?6, title),
                     ttl_minutes = ?7, skip_hours = ?8, skip_days = ?9, dead_since = NULL WHERE id = ?1",

@@ -4,8 +4,10 @@
 //! A story is deleted whole, with its items and their sightings, story features, search rows
 //! and alerts, when all of these hold:
 //! - every item of it was first stored before the cutoff (`now − keep`), and no feed listed
-//!   any of them since (`sightings.last_seen_at`): an item a feed still publishes would come
-//!   back as new, and could alert again;
+//!   any of them since (`sightings.last_seen_at`), nor lists it still: a feed that answered
+//!   within `keep` still lists what its last document (`feeds.last_document_at`: 304s since
+//!   change nothing) held. An item a feed still publishes would come back as new, and could
+//!   alert again;
 //! - the story is not open: it ended before the start of what the writer's story index holds
 //!   in memory, and more than the story window plus [`OPEN_MARGIN_SECS`] before the newest
 //!   story (on the items' clock), so no item arriving now can join it.
@@ -25,6 +27,9 @@ pub const BATCH_STORIES: i64 = 500;
 /// ended to be deleted: room for the writer's index extending back for a late item (7 days)
 /// when another process (`newshound prune`) deletes.
 pub const OPEN_MARGIN_SECS: i64 = 8 * 86_400;
+/// A sighting seen this close before its feed's last document was in it (`last_seen_at` is
+/// refreshed at most daily, `SEEN_AGAIN_SECS`), with a day to spare.
+const LISTED_SLACK_SECS: i64 = 2 * 86_400;
 /// Pages freed per incremental vacuum step (4 MB).
 pub const VACUUM_PAGES: i64 = 1024;
 
@@ -117,11 +122,22 @@ impl Store {
                 "SELECT st.id FROM stories st
                  WHERE st.id >= ?1 AND st.id < ?2 AND st.last_at < ?3
                    AND NOT EXISTS (SELECT 1 FROM items i WHERE i.story_id = st.id AND (i.id >= ?4 OR i.first_seen_at >= ?5))
-                   AND NOT EXISTS (SELECT 1 FROM items i JOIN sightings s ON s.item_id = i.id
-                                   WHERE i.story_id = st.id AND coalesce(s.last_seen_at, s.first_seen_at) >= ?5)",
+                   AND NOT EXISTS (SELECT 1 FROM items i JOIN sightings s ON s.item_id = i.id JOIN feeds f ON f.id = s.feed_id
+                                   WHERE i.story_id = st.id
+                                     AND (coalesce(s.last_seen_at, s.first_seen_at) >= ?5
+                                          OR (f.last_success_at >= ?5
+                                              AND (f.last_document_at IS NULL
+                                                   OR coalesce(s.last_seen_at, s.first_seen_at) >= f.last_document_at - ?6))))",
             )?
             .query_map(
-                params![plan.cursor, end, closed_before, plan.item_bound, plan.cutoff],
+                params![
+                    plan.cursor,
+                    end,
+                    closed_before,
+                    plan.item_bound,
+                    plan.cutoff,
+                    LISTED_SLACK_SECS
+                ],
                 |r| r.get(0),
             )?
             .collect::<rusqlite::Result<_>>()?;
@@ -268,4 +284,111 @@ fn delete(tx: &Connection, list: &str) -> rusqlite::Result<()> {
     tx.prepare_cached("DELETE FROM stories WHERE id IN (SELECT value FROM json_each(?1))")?
         .execute(params![list])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{IngestPolicy, MatchedItem, PollOutcome, PollRecord, spawn_writer};
+    use super::*;
+    use crate::config::Synchronous;
+    use crate::model::{Item, ItemKey, stable_hash};
+
+    fn poll(feed: &str, titles: &[String]) -> PollRecord {
+        let items = titles
+            .iter()
+            .map(|t| {
+                let url = format!("https://{feed}.example/{}", stable_hash(&[t]));
+                let item = Item {
+                    key: ItemKey::Guid(url.clone()),
+                    url_key: Some(crate::stories::url_key(&url::Url::parse(&url).unwrap())),
+                    url: Some(url.clone()),
+                    canonical_url: Some(url),
+                    title: t.clone(),
+                    summary: String::new(),
+                    content: None,
+                    published: Some(Utc::now()),
+                    updated: None,
+                    authors: vec![],
+                    categories: vec![],
+                    content_hash: stable_hash(&[t]),
+                };
+                MatchedItem {
+                    features: crate::stories::features(&item.title, &item.summary),
+                    item,
+                    matches: vec![],
+                }
+            })
+            .collect();
+        PollRecord {
+            feed: feed.into(),
+            url: format!("https://{feed}.example/rss"),
+            at: Utc::now(),
+            outcome: PollOutcome::Fetched {
+                status: 200,
+                etag: None,
+                last_modified: None,
+                permanent_redirect: None,
+                title: None,
+                ttl: None,
+                skip_hours: vec![],
+                skip_days: vec![],
+                items,
+                warning: None,
+            },
+        }
+    }
+
+    #[test]
+    fn a_pass_through_the_writer_deletes_every_old_closed_story_batch_by_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("t.db"), Synchronous::Normal).unwrap();
+        let policy = IngestPolicy::default();
+        // More stories than one batch looks at; words no two items share, so each is a story.
+        let old: Vec<String> = (0..(BATCH_STORIES * 2 + 37))
+            .map(|n| format!("qa{n}x qb{n}y qc{n}z"))
+            .collect();
+        store.record_poll(&poll("old", &old), policy).unwrap();
+        // As if stored 400 days ago.
+        let d = 400 * 86_400;
+        store
+            .conn
+            .execute_batch(&format!(
+                "UPDATE items SET first_seen_at = first_seen_at - {d}, published_at = published_at - {d};
+                 UPDATE sightings SET first_seen_at = first_seen_at - {d};
+                 UPDATE stories SET started_at = started_at - {d}, last_at = last_at - {d};
+                 UPDATE id_marks SET hour = hour - {};",
+                d / 3600
+            ))
+            .unwrap();
+        store.stories.invalidate();
+        store
+            .record_poll(&poll("fresh", &["today's news".to_owned()]), policy)
+            .unwrap();
+        let (handle, writer) = spawn_writer(store, policy);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let keep = std::time::Duration::from_secs(180 * 86_400);
+        let (dry, done) = rt.block_on(async {
+            let dry = handle.prune(keep, true).await.unwrap();
+            let done = handle.prune(keep, false).await.unwrap();
+            (dry, done)
+        });
+        assert_eq!(dry, done);
+        assert_eq!(done.stories, old.len() as u64);
+        // A URL-shaped GUID is two sightings: as published, and by its path.
+        assert_eq!(
+            (done.items, done.sightings, done.features),
+            (done.stories, 2 * done.stories, done.stories)
+        );
+        let again = rt.block_on(handle.prune(keep, false)).unwrap();
+        assert_eq!(again, PruneReport::default());
+        drop(handle);
+        writer.join().unwrap();
+        let store = Store::open(&dir.path().join("t.db"), Synchronous::Normal).unwrap();
+        assert_eq!(store.counts().unwrap(), (1, 2, 0));
+        assert_eq!(store.integrity_check().unwrap(), "ok");
+        assert!(store.incremental_vacuum_enabled().unwrap());
+    }
 }

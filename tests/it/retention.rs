@@ -152,3 +152,41 @@ fn keep_is_checked_and_prune_without_it_says_how_to_set_it() {
     assert_eq!(run.code, 78);
     assert!(run.stderr.contains("keep = \"180d\""), "{}", run.stderr);
 }
+
+#[test]
+fn what_a_feed_still_lists_stays_however_long_it_answers_304() {
+    let server = Server::start();
+    server.route("/old", Reply::feed(&rss(&[VOLCANO, HARBOUR]), "\"1\""));
+    server.route("/fresh", Reply::feed(&rss(&[]), "\"1\""));
+    let ws = workspace(&server, "30d");
+    assert_eq!(ws.run(&["once"]).code, 0);
+    age_everything(&ws, 400);
+    {
+        // Its last document, too, 400 days ago; it has answered 304 ever since.
+        let conn = rusqlite::Connection::open(ws.db()).unwrap();
+        conn.execute_batch(&format!(
+            "UPDATE feeds SET last_document_at = last_document_at - {}",
+            400 * DAY
+        ))
+        .unwrap();
+    }
+    server.route(
+        "/fresh",
+        Reply::feed(
+            &rss(&[(
+                "f1",
+                "Markets open higher",
+                "https://fresh.example/m",
+                "Stocks rose.",
+            )]),
+            "\"2\"",
+        ),
+    );
+    assert_eq!(ws.run(&["once"]).code, 0);
+    let old = ws.run(&["feeds", "--json"]);
+    assert!(old.stdout.contains("\"last_status\":304"), "{}", old.stdout);
+    let run = ws.run(&["prune", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(json_lines(&run.stdout)[0]["items"], 0, "{}", run.stdout);
+    assert_eq!(json_lines(&ws.run(&["items", "--json"]).stdout).len(), 3);
+}

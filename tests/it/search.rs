@@ -253,6 +253,7 @@ fn a_database_from_before_search_gets_its_index_when_migrated() {
             .unwrap();
         conn.execute_batch(&format!(
             "DROP TABLE items_fts; ALTER TABLE sightings DROP COLUMN last_seen_at; DROP INDEX alerts_by_item;
+             ALTER TABLE feeds DROP COLUMN last_document_at;
              PRAGMA user_version = {};",
             version - 1
         ))

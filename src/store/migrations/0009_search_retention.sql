@@ -13,6 +13,9 @@ CREATE VIRTUAL TABLE items_fts USING fts5(
 -- When a feed's document last listed the item (refreshed at most daily; NULL: first_seen_at).
 -- Retention never deletes an item a feed still publishes: it would come back as new.
 ALTER TABLE sightings ADD COLUMN last_seen_at INTEGER;
+-- When the feed last sent a document (a 200, not a 304): what it listed then it still lists
+-- while it answers 304. NULL until the next one (retention then keeps the feed's items).
+ALTER TABLE feeds ADD COLUMN last_document_at INTEGER;
 
 -- Deleting an item deletes its alerts (a foreign key cascade): a lookup by item, which the
 -- (topic, item_id) unique index cannot serve.
