@@ -5,6 +5,7 @@
 //! and a caret, and saying what was expected. Topic queries are compiled here, so a bad query
 //! fails `newshound check`, not the daemon at 3 a.m.
 
+mod http;
 mod library;
 mod raw;
 
@@ -18,6 +19,8 @@ use url::Url;
 
 use crate::topics::{self, Lexicons, Stem, TopicSpec};
 use raw::{RawConfig, RawSize, RawTopic, RawTopicFile};
+
+pub use http::{HttpConfig, Token};
 
 /// The example config shipped in the repository, printed by `newshound config example`.
 pub const EXAMPLE: &str = include_str!("../../config/newshound.toml");
@@ -148,6 +151,8 @@ pub struct Config {
     /// Enabled feeds only.
     pub feeds: Vec<FeedConfig>,
     pub topics: Vec<TopicConfig>,
+    /// `[http]`: the operations listener, when `listen` is set.
+    pub http: Option<HttpConfig>,
     /// Problems that do not stop the config from loading (a topic query that can never match),
     /// printed by `check`.
     pub warnings: Vec<Diagnostic>,
@@ -707,6 +712,7 @@ impl Validator<'_> {
         }
 
         let topics = self.all_topics(&raw, &names);
+        let http = self.http(&raw.http, &base);
         Some(Config {
             path: self.path.to_owned(),
             database,
@@ -717,6 +723,7 @@ impl Validator<'_> {
             story_threshold,
             feeds,
             topics,
+            http,
             warnings: Vec::new(),
         })
     }
