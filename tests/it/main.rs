@@ -11,6 +11,7 @@ mod hostile;
 mod logging;
 mod netns;
 mod opml;
+mod ops_http;
 mod parsing;
 mod quality;
 mod readme;
