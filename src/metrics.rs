@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -44,18 +44,39 @@ struct Change {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Topic {
-    topic: String,
+    topic: LabelText,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Delivery {
-    sink: String,
+    sink: LabelText,
     outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Sink {
-    sink: String,
+    sink: LabelText,
+}
+
+/// A label value from the config (a topic's or a sink's name), escaped as the exposition format
+/// wants: prometheus-client writes label values as they are, and a `"` in a topic's name would
+/// end the value early and break the whole scrape.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct LabelText(String);
+
+impl EncodeLabelValue for LabelText {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        use std::fmt::Write;
+        for c in self.0.chars() {
+            match c {
+                '\\' => encoder.write_str("\\\\")?,
+                '"' => encoder.write_str("\\\"")?,
+                '\n' => encoder.write_str("\\n")?,
+                c => encoder.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Poll and commit latencies, in seconds: 5 ms to about 82 s, doubling.
@@ -303,7 +324,7 @@ impl Metrics {
         for a in &summary.alerts {
             self.alerts
                 .get_or_create(&Topic {
-                    topic: a.topic.clone(),
+                    topic: LabelText(a.topic.clone()),
                 })
                 .inc();
         }
@@ -319,7 +340,7 @@ impl Metrics {
     pub fn delivery(&self, sink: &str, outcome: &'static str) {
         self.deliveries
             .get_or_create(&Delivery {
-                sink: sink.to_owned(),
+                sink: LabelText(sink.to_owned()),
                 outcome,
             })
             .inc();
@@ -329,7 +350,7 @@ impl Metrics {
     pub fn delivery_queue_length(&self, sink: &str, length: usize) {
         self.delivery_queue
             .get_or_create(&Sink {
-                sink: sink.to_owned(),
+                sink: LabelText(sink.to_owned()),
             })
             .set(length as i64);
     }
