@@ -9,7 +9,7 @@
 //! connections (more are closed on accept), a request head of [`MAX_HEAD_BYTES`] in
 //! [`MAX_HEADERS`] headers (else 431), [`HEAD_TIMEOUT`] to send it, [`CONNECTION_LIFETIME`] in all,
 //! no request body read, and responses of bounded size (the status page shows at most
-//! [`page::MAX_FEEDS`] feeds). Polling shares nothing with it but the runtime's threads.
+//! [`page::MAX_FEEDS`] feeds in each of its two lists). Polling shares nothing with it but the runtime's threads.
 //! docs/operations.md has the measured figures.
 
 pub mod page;

@@ -134,7 +134,16 @@ pub fn render(
         count(Health::NotPolled),
         time_tag(now, now),
     );
-    out.push_str("</header>");
+    out.push_str("<nav class=\"meta\"><a href=\"#alerts\">alerts</a> · <a href=\"#stories\">stories</a> · <a href=\"#feeds\">all feeds</a> · <a href=\"/api/feeds\">JSON</a> · <a href=\"/metrics\">metrics</a></nav></header>");
+
+    // Feeds that need a look come first; the healthy ones after the alerts and stories.
+    let split = feeds.partition_point(|f| f.0 <= Health::Warning);
+    let (attention, healthy) = feeds.split_at(split);
+    if !attention.is_empty() {
+        out.push_str("<section id=\"attention\"><h2>Feeds needing attention</h2>");
+        push_feeds(&mut out, attention, now);
+        out.push_str("</section>");
+    }
 
     out.push_str("<section id=\"alerts\"><h2>Latest alerts</h2>");
     if data.alerts.is_empty() {
@@ -153,7 +162,7 @@ pub fn render(
             out.push_str("</div><p class=\"why\">matched <mark>");
             push_text(&mut out, &a.terms.join(", "));
             out.push_str("</mark> in ");
-            push_text(&mut out, &a.field);
+            push_text(&mut out, &a.field.replace(',', ", "));
             if !a.snippet.is_empty() {
                 out.push_str(": “");
                 push_text(&mut out, &a.snippet);
@@ -197,7 +206,21 @@ pub fn render(
     }
     out.push_str("</section>");
 
-    out.push_str("<section id=\"feeds\"><h2>Feeds</h2><ul>");
+    out.push_str("<section id=\"feeds\"><h2>Other feeds</h2>");
+    if healthy.is_empty() {
+        out.push_str("<p class=\"meta\">None.</p>");
+    }
+    push_feeds(&mut out, healthy, now);
+    out.push_str("</section></body></html>\n");
+    out
+}
+
+/// Feed cards, at most [`MAX_FEEDS`], and how many more there are.
+fn push_feeds(out: &mut String, feeds: &[(Health, &str, Option<&FeedState>)], now: DateTime<Utc>) {
+    if feeds.is_empty() {
+        return;
+    }
+    out.push_str("<ul>");
     for (health, name, state) in feeds.iter().take(MAX_FEEDS) {
         let _ = write!(
             out,
@@ -205,10 +228,10 @@ pub fn render(
             health.class(),
             health.label()
         );
-        push_text(&mut out, name);
+        push_text(out, name);
         out.push_str("</div>");
         if let Some(s) = state {
-            push_feed_details(&mut out, s, now);
+            push_feed_details(out, s, now);
         }
         out.push_str("</li>");
     }
@@ -216,12 +239,10 @@ pub fn render(
     if feeds.len() > MAX_FEEDS {
         let _ = write!(
             out,
-            "<p class=\"meta\">and {} more feeds, healthier than those above; every feed is in <a href=\"/api/feeds\">/api/feeds</a>.</p>",
+            "<p class=\"meta\">and {} more; every feed is in <a href=\"/api/feeds\">/api/feeds</a>.</p>",
             feeds.len() - MAX_FEEDS
         );
     }
-    out.push_str("</section></body></html>\n");
-    out
 }
 
 fn push_feed_details(out: &mut String, s: &FeedState, now: DateTime<Utc>) {
