@@ -79,6 +79,9 @@ pub enum Command {
     Alerts(AlertsArgs),
     /// Show stories (the same news from any number of feeds), newest first, with their sources.
     Stories(StoriesArgs),
+    /// Search stored items' titles and summaries: words (all must occur), "a phrase", word*
+    /// (prefix), -word (exclude), a OR b. Best matches first, newer ones before older.
+    Search(SearchArgs),
     /// Fetch or read one feed and print its normalized items, without storing anything.
     Parse(ParseArgs),
     /// Work with topics.
@@ -186,6 +189,23 @@ pub struct AlertsArgs {
     #[arg(long, default_value_t = 50)]
     pub limit: usize,
     /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The query; several arguments are joined with spaces. Quote a query that starts with
+    /// `-` (`'-rumour summit'`), or put `--` before it.
+    #[arg(required = true, num_args = 1.., value_name = "QUERY")]
+    pub query: Vec<String>,
+    /// Only items first seen within this long ago, e.g. `7d`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub since: Option<std::time::Duration>,
+    /// At most this many results (at most 1000).
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// One JSON object per result per line.
     #[arg(long)]
     pub json: bool,
 }

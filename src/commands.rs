@@ -1222,3 +1222,52 @@ pub fn topics_explain(cfg: &Config, args: &TopicsExplainArgs) -> i32 {
     let _ = writeln!(out, "{}", Untrusted(&verdict));
     exit::OK
 }
+
+/// `search QUERY`: stored items matching the query, best first.
+pub fn search(cfg: &Config, args: &crate::cli::SearchArgs) -> i32 {
+    let query = args.query.join(" ");
+    let store = match open_read_only(cfg) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let hits = match crate::search::search(&store, &query, since(args.since), args.limit) {
+        Ok(h) => h,
+        Err(crate::search::SearchError::Query(e)) => {
+            eprintln!(
+                "error: search query: {}\n   | {}\n   | {}",
+                e.message,
+                Untrusted(&query),
+                e.caret()
+            );
+            return exit::USAGE;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::FAILURE;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    for h in &hits {
+        if args.json {
+            let _ = writeln!(out, "{}", serde_json::to_string(h).unwrap_or_default());
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "{}  [{}]  {}",
+            fmt_time(h.published.or(Some(h.first_seen))),
+            Untrusted(&h.feed),
+            Untrusted(&h.title)
+        );
+        if !h.snippet.is_empty() {
+            let _ = writeln!(out, "    {}", Untrusted(&h.snippet));
+        }
+        if let Some(u) = &h.url {
+            let _ = writeln!(out, "    {}", Untrusted(u));
+        }
+    }
+    if hits.is_empty() && !args.json {
+        eprintln!("no stored item matches {}", Untrusted(&query));
+    }
+    exit::OK
+}

@@ -44,6 +44,7 @@ pub mod normalize;
 pub mod opml;
 pub mod poll;
 pub mod scheduler;
+pub mod search;
 pub mod store;
 pub mod stories;
 pub mod text;

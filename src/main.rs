@@ -81,6 +81,7 @@ async fn run(cli: Cli, path: std::path::PathBuf, filter: LogFilter) -> i32 {
         Command::Items(args) => commands::items(&cfg, args),
         Command::Alerts(args) => commands::alerts(&cfg, args),
         Command::Stories(args) => commands::stories(&cfg, args),
+        Command::Search(args) => commands::search(&cfg, args),
         Command::Topics(TopicsCommand::Test(args)) => commands::topics_test(&cfg, args),
         Command::Topics(TopicsCommand::Explain(args)) => commands::topics_explain(&cfg, args),
         Command::Check | Command::Parse(_) | Command::Completions { .. } | Command::Manpage => {

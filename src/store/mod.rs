@@ -16,6 +16,7 @@
 //! 4. no link, but an identical content hash among link-less items → the same;
 //! 5. otherwise a new item, which joins a story or starts one (`assign_story`).
 
+mod fts;
 mod story_index;
 mod writer;
 
@@ -32,6 +33,7 @@ use crate::model::{Item, stable_hash};
 use crate::stories::Features;
 use story_index::{NewItem, StoryIndex};
 
+pub use fts::{IndexHit, SearchRanking};
 pub use writer::{CommitHook, StoreHandle, spawn_writer, spawn_writer_observed};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts how many ran.
@@ -43,12 +45,21 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_id_marks.sql"),
     include_str!("migrations/0006_url_hash.sql"),
     include_str!("migrations/0007_alerts_per_item.sql"),
+    SEARCH_MIGRATION,
 ];
+
+/// Migration 0009 (its place in [`MIGRATIONS`] depends on which reserved numbers have landed,
+/// so it is recognised by its text): after its SQL, the writer indexes the stored items.
+const SEARCH_MIGRATION: &str = include_str!("migrations/0009_search_retention.sql");
 
 /// The writer's SQLite page cache, in KiB: SQLite's default. Story assignment reads no pages
 /// (its candidates are in memory), and 8 MB bought ~5% on a cold 50,000-item run for 6 MB more
 /// RSS; past a few hundred thousand items no cache of this order holds the indexes anyway.
 const CACHE_KIB: i64 = 2 * 1024;
+
+/// How stale a sighting's `last_seen_at` may get before a poll that lists the item again
+/// refreshes it: retention counts in days, and a daily write keeps re-polls write-free.
+const SEEN_AGAIN_SECS: i64 = 86_400;
 
 /// A permanent redirect seen on this many consecutive polls becomes the URL polled.
 pub const ADOPT_REDIRECT_AFTER: u32 = 3;
@@ -503,6 +514,9 @@ impl Store {
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute_batch(sql)?;
             finish_migration(&tx, i + 1)?;
+            if *sql == SEARCH_MIGRATION {
+                fts::build(&tx)?;
+            }
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }
@@ -1385,6 +1399,9 @@ struct ItemStatements<'c> {
     by_hash: rusqlite::CachedStatement<'c>,
     insert_item: rusqlite::CachedStatement<'c>,
     insert_features: rusqlite::CachedStatement<'c>,
+    index_item: rusqlite::CachedStatement<'c>,
+    unindex_item: rusqlite::CachedStatement<'c>,
+    seen_again: rusqlite::CachedStatement<'c>,
 }
 
 impl<'c> ItemStatements<'c> {
@@ -1394,7 +1411,8 @@ impl<'c> ItemStatements<'c> {
                 "INSERT INTO sightings (feed_id, item_key, item_id, first_seen_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
             )?,
             by_key: tx.prepare_cached(
-                "SELECT s.item_id, i.content_hash FROM sightings s JOIN items i ON i.id = s.item_id WHERE s.feed_id = ?1 AND s.item_key = ?2",
+                "SELECT s.item_id, i.content_hash, coalesce(s.last_seen_at, s.first_seen_at) FROM sightings s JOIN items i ON i.id = s.item_id
+                 WHERE s.feed_id = ?1 AND s.item_key = ?2",
             )?,
             update_item: tx.prepare_cached(
                 "UPDATE items SET title = ?2, summary = ?3, content = ?4, content_hash = ?5, updated_at = coalesce(?6, updated_at),
@@ -1412,6 +1430,11 @@ impl<'c> ItemStatements<'c> {
             )?,
             insert_features: tx
                 .prepare_cached("INSERT INTO item_features (item_id, features) VALUES (?1, ?2)")?,
+            index_item: tx.prepare_cached(fts::INSERT)?,
+            unindex_item: tx.prepare_cached(fts::DELETE)?,
+            seen_again: tx.prepare_cached(
+                "UPDATE sightings SET last_seen_at = ?3 WHERE feed_id = ?1 AND item_key = ?2",
+            )?,
         })
     }
 }
@@ -1432,11 +1455,14 @@ fn upsert_item(
     let item = &mi.item;
     let key = item.key.as_stored();
     let hash = item.content_hash as i64;
+    // (item id, its content hash, when this feed last listed it)
     let by_key =
-        |stmts: &mut ItemStatements<'_>, k: &str| -> rusqlite::Result<Option<(i64, i64)>> {
+        |stmts: &mut ItemStatements<'_>, k: &str| -> rusqlite::Result<Option<(i64, i64, i64)>> {
             stmts
                 .by_key
-                .query_row(params![feed_id, k], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row(params![feed_id, k], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
                 .optional()
         };
     let path_key = match &item.key {
@@ -1462,12 +1488,17 @@ fn upsert_item(
     {
         // A GUID that only changed scheme or host: the same item; remember the new spelling.
         known = by_key(stmts, pk)?;
-        if let Some((id, _)) = known {
+        if let Some((id, _, _)) = known {
             stmts.sighting.execute(params![feed_id, key, id, at])?;
             remember(&key);
         }
     }
-    if let Some((id, old_hash)) = known {
+    if let Some((id, old_hash, last_seen)) = known {
+        // Still listed by the feed: retention keeps it. Written at most once a day per item, so
+        // re-polls of unchanged documents write nothing.
+        if at - last_seen >= SEEN_AGAIN_SECS {
+            stmts.seen_again.execute(params![feed_id, key, at])?;
+        }
         if old_hash == hash {
             return Ok(Seen::Unchanged);
         }
@@ -1479,6 +1510,12 @@ fn upsert_item(
             hash,
             item.updated.map(ts),
             at
+        ])?;
+        stmts.unindex_item.execute(params![id])?;
+        stmts.index_item.execute(params![
+            id,
+            crate::search::index_text(&item.title),
+            crate::search::index_text(&item.summary)
         ])?;
         return Ok(Seen::Updated(id));
     }
@@ -1543,6 +1580,11 @@ fn upsert_item(
     stmts
         .insert_features
         .execute(params![id, mi.features.to_bytes()])?;
+    stmts.index_item.execute(params![
+        id,
+        crate::search::index_text(&item.title),
+        crate::search::index_text(&item.summary)
+    ])?;
     stmts.sighting.execute(params![feed_id, key, id, at])?;
     remember(&key);
     if let Some(pk) = &path_key {

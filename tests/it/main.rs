@@ -15,5 +15,6 @@ mod ops_http;
 mod parsing;
 mod quality;
 mod readme;
+mod search;
 mod stories;
 mod topics;
