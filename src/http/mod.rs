@@ -1,5 +1,6 @@
 //! The operations listener (`[http]`, off by default): `/metrics`, `/healthz`, `/readyz`, the
-//! status page `/` and the JSON API `/api/{feeds,alerts,stories}`.
+//! status page `/` with its search (`/search?q=`, [`crate::search`]) and the JSON API
+//! `/api/{feeds,alerts,stories,search}`.
 //!
 //! One hyper HTTP/1 server on the daemon's runtime. It reads the database through its own
 //! read-only connections (at most [`READERS`] at once, on the blocking pool), never through the
@@ -311,6 +312,8 @@ async fn respond(ops: &Ops, req: Request<Incoming>) -> Reply {
         "/api/feeds" => api_feeds(ops, view).await,
         "/api/alerts" => api_alerts(ops, &query).await,
         "/api/stories" => api_stories(ops, &query).await,
+        "/search" => search_page(ops, &query).await,
+        "/api/search" => api_search(ops, &query).await,
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }
 }
@@ -394,24 +397,92 @@ async fn status_page(ops: &Ops, view: Arc<View>) -> Reply {
         })
         .await;
     match page {
-        Ok(html) => {
-            let mut r = reply(StatusCode::OK, "text/html; charset=utf-8", html);
-            let h = r.headers_mut();
-            // No script runs, whatever a feed managed to put in the page.
-            h.insert(
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(
-                    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-                ),
-            );
-            h.insert(
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
-            );
-            r
-        }
+        Ok(page) => html(page),
         Err(e) => unavailable(&e),
     }
+}
+
+fn html(page: String) -> Reply {
+    let mut r = reply(StatusCode::OK, "text/html; charset=utf-8", page);
+    let h = r.headers_mut();
+    // No script runs, whatever a feed managed to put in the page.
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    r
+}
+
+/// Results shown on the search page, and returned by `/api/search` unless `limit` says otherwise.
+const SEARCH_LIMIT: usize = 50;
+
+/// Runs a search on a reader: the hits, or what is wrong with the query (for the user), or a
+/// database failure.
+async fn run_search(
+    ops: &Ops,
+    q: &str,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    limit: usize,
+) -> Result<Result<Vec<crate::search::Hit>, String>, ReadError> {
+    let q = q.to_owned();
+    ops.readers
+        .read(move |s| {
+            Ok(match crate::search::search(s, &q, since, limit) {
+                Ok(hits) => Ok(hits),
+                Err(crate::search::SearchError::Store(e)) => return Err(e),
+                Err(e) => Err(e.to_string()),
+            })
+        })
+        .await
+}
+
+async fn search_page(ops: &Ops, q: &Query) -> Reply {
+    let Some(words) = q.get("q") else {
+        return see_other("/");
+    };
+    match run_search(ops, words, None, SEARCH_LIMIT).await {
+        Ok(hits) => html(crate::http::page::render_search(
+            words,
+            hits,
+            chrono::Utc::now(),
+        )),
+        Err(e) => unavailable(&e),
+    }
+}
+
+async fn api_search(ops: &Ops, q: &Query) -> Reply {
+    let Some(words) = q.get("q") else {
+        return text(StatusCode::BAD_REQUEST, "q (the search query) is missing\n");
+    };
+    let (since, limit) = match (
+        q.get("since").map(parse_since).transpose(),
+        q.limit_or(SEARCH_LIMIT),
+    ) {
+        (Ok(since), Ok(limit)) => (since, limit),
+        (Err(e), _) | (_, Err(e)) => return text(StatusCode::BAD_REQUEST, e),
+    };
+    match run_search(ops, words, since, limit).await {
+        Ok(Ok(hits)) => reply(
+            StatusCode::OK,
+            "application/json",
+            serde_json::to_vec(&hits).unwrap_or_default(),
+        ),
+        Ok(Err(message)) => text(StatusCode::BAD_REQUEST, format!("{message}\n")),
+        Err(e) => unavailable(&e),
+    }
+}
+
+fn see_other(to: &'static str) -> Reply {
+    let mut r = text(StatusCode::SEE_OTHER, "");
+    r.headers_mut()
+        .insert(header::LOCATION, HeaderValue::from_static(to));
+    r
 }
 
 fn json(body: Result<Vec<u8>, ReadError>) -> Reply {
@@ -503,8 +574,12 @@ impl Query {
     }
 
     fn limit(&self) -> Result<usize, String> {
+        self.limit_or(API_LIMIT)
+    }
+
+    fn limit_or(&self, default: usize) -> Result<usize, String> {
         match self.get("limit").map(str::parse::<usize>) {
-            None => Ok(API_LIMIT),
+            None => Ok(default),
             Some(Ok(n)) if (1..=API_MAX).contains(&n) => Ok(n),
             Some(_) => Err(format!(
                 "limit must be a whole number from 1 to {API_MAX}\n"

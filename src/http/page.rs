@@ -83,7 +83,7 @@ const STYLE: &str = "
 *{box-sizing:border-box}
 body{margin:0 auto;max-width:56rem;padding:0 .75rem 2rem;font:16px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:var(--fg);background:var(--bg)}
 header{padding:.75rem 0;border-bottom:1px solid var(--card)}
-h1{font-size:1.35rem;margin:.2rem 0}h2{font-size:1.1rem;margin:1.4rem 0 .5rem}
+h1{font-size:1.35rem;margin:.2rem 0}h1 a{color:inherit}h2{font-size:1.1rem;margin:1.4rem 0 .5rem}
 a{color:var(--link);text-decoration:none}a:hover{text-decoration:underline}
 ol,ul{list-style:none;margin:0;padding:0}
 li.card{background:var(--card);border-radius:.5rem;padding:.55rem .7rem;margin:.45rem 0;overflow-wrap:anywhere}
@@ -108,9 +108,7 @@ pub fn render(
     now: DateTime<Utc>,
 ) -> String {
     let mut out = String::with_capacity(64 * 1024);
-    out.push_str("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>newshound</title><style>");
-    out.push_str(STYLE);
-    out.push_str("</style></head><body><header><h1>newshound</h1>");
+    push_head(&mut out, "newshound", "");
 
     let states: std::collections::HashMap<&str, &FeedState> =
         data.feeds.iter().map(|s| (s.name.as_str(), s)).collect();
@@ -284,6 +282,68 @@ fn push_feed_details(out: &mut String, s: &FeedState, now: DateTime<Utc>) {
         push_text(out, e);
         out.push_str("</p>");
     }
+}
+
+/// The document's head, the page's title and the search box (holding `query`).
+fn push_head(out: &mut String, title: &str, query: &str) {
+    out.push_str("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>");
+    push_escaped(out, title, MAX_TEXT);
+    out.push_str("</title><style>");
+    out.push_str(STYLE);
+    out.push_str("</style></head><body><header><h1><a href=\"/\">newshound</a></h1>");
+    out.push_str("<form action=\"/search\" method=\"get\" role=\"search\"><input type=\"search\" name=\"q\" aria-label=\"Search stored items\" placeholder=\"Search stored items\" value=\"");
+    push_escaped(out, query, usize::MAX);
+    out.push_str("\"><button type=\"submit\">Search</button></form>");
+}
+
+/// The search page: the hits for `query`, or why there are none.
+pub fn render_search(
+    query: &str,
+    hits: Result<Vec<crate::search::Hit>, String>,
+    now: DateTime<Utc>,
+) -> String {
+    let mut out = String::with_capacity(32 * 1024);
+    push_head(&mut out, &format!("{query} · newshound search"), query);
+    out.push_str("</header><section id=\"results\">");
+    match hits {
+        Err(message) => {
+            out.push_str("<p class=\"error\">");
+            push_text(&mut out, &message);
+            out.push_str("</p>");
+        }
+        Ok(hits) if hits.is_empty() => {
+            out.push_str("<p class=\"meta\">No stored item matches.</p>")
+        }
+        Ok(hits) => {
+            let _ = write!(
+                out,
+                "<h2>{} result{}</h2><ol>",
+                hits.len(),
+                if hits.len() == 1 { "" } else { "s" }
+            );
+            for h in &hits {
+                out.push_str("<li class=\"card\"><div>");
+                push_link(&mut out, &h.title, h.url.as_deref());
+                out.push_str("</div><div class=\"meta\">");
+                out.push_str(&time_tag(h.published.unwrap_or(h.first_seen), now));
+                out.push_str(" · ");
+                push_text(&mut out, &h.feed);
+                if let Some(story) = h.story_id {
+                    let _ = write!(out, " · story #{story}");
+                }
+                out.push_str("</div>");
+                if !h.snippet.is_empty() {
+                    out.push_str("<p class=\"why\">");
+                    push_text(&mut out, &h.snippet);
+                    out.push_str("</p>");
+                }
+                out.push_str("</li>");
+            }
+            out.push_str("</ol>");
+        }
+    }
+    out.push_str("</section></body></html>\n");
+    out
 }
 
 /// `<time>` with the exact UTC time, showing "5 min ago" / "in 2 h".

@@ -224,6 +224,24 @@ fn hostile_feed_text_is_escaped_on_the_status_page() {
     // The API is JSON: the text as stored, escaped the JSON way.
     let api = get(addr, "/api/alerts").body;
     assert!(api.contains("Summit <script>alert(1)</script>"), "{api}");
+
+    // The search box: results escaped, the query echoed escaped in the box.
+    let found = get(addr, "/search?q=summit+alert");
+    assert_eq!(found.status, 200);
+    assert!(found.body.contains("2 results"), "{}", found.body);
+    assert!(!found.body.contains("<script"), "{}", found.body);
+    let echoed = get(addr, "/search?q=%22%3E%3Cscript%3Ex");
+    assert!(
+        echoed.body.contains("value=\"&quot;&gt;&lt;script&gt;x\""),
+        "{}",
+        echoed.body
+    );
+    assert!(!echoed.body.contains("<script"));
+    let hits: serde_json::Value =
+        serde_json::from_str(&get(addr, "/api/search?q=summit").body).unwrap();
+    assert_eq!(hits.as_array().unwrap().len(), 2, "{hits}");
+    assert_eq!(get(addr, "/api/search?q=%22unclosed").status, 400);
+    assert_eq!(get(addr, "/search").status, 303);
     d.stop(Duration::from_secs(10));
 }
 
