@@ -4,14 +4,17 @@
 //!
 //! One hyper HTTP/1 server on the daemon's runtime. It reads the database through its own
 //! read-only connections (at most [`READERS`] at once, on the blocking pool), never through the
-//! writer, so a busy page cannot delay a commit, and a slow client cannot hold a connection.
+//! writer, so a busy page cannot delay a commit.
 //!
 //! What a bad client can take is bounded, whatever it sends: at most `max_connections`
 //! connections (more are closed on accept), a request head of [`MAX_HEAD_BYTES`] in
 //! [`MAX_HEADERS`] headers (else 431), [`HEAD_TIMEOUT`] to send it, [`CONNECTION_LIFETIME`] in all,
-//! no request body read, and responses of bounded size (the status page shows at most
-//! [`page::MAX_FEEDS`] feeds in each of its two lists). Polling shares nothing with it but the runtime's threads.
-//! docs/operations.md has the measured figures.
+//! no request body read, at most [`READERS`] database reads at once, and at most
+//! [`RESPONSE_BUDGET`] bytes of responses built from the database alive until their clients have
+//! read them (the status page itself shows at most [`page::MAX_FEEDS`] feeds in each of its two
+//! lists). So its memory is bounded by that budget, plus [`READERS`] responses being built, plus
+//! hyper's buffers (about 16 KiB) per connection. Polling shares nothing with it but the
+//! runtime's threads. docs/operations.md has the measured figures.
 
 pub mod page;
 
@@ -47,8 +50,12 @@ pub const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
 /// Database reads (pages, API, metrics' counts) running at once; others wait their turn.
 pub const READERS: usize = 2;
-/// How long a request waits for a reader before it gets 503.
+/// How long a request waits for a reader, or for room in the response budget, before it gets 503.
 const READ_WAIT: Duration = Duration::from_secs(10);
+/// Bytes of response bodies built from the database that may exist at once, until the client
+/// has read them: a slow reader holds its response's share, not more. A response larger than
+/// this gets 503 (ask for fewer rows with `limit`).
+pub const RESPONSE_BUDGET: usize = 32 << 20;
 /// The daemon's loop ticks every second; older than this, `/readyz` says it is stuck.
 const TICK_STALE: Duration = Duration::from_secs(10);
 /// Rows an API listing returns unless `limit` says otherwise, and the most it may ask for.
@@ -124,6 +131,8 @@ struct Readers {
     path: PathBuf,
     idle: Arc<Mutex<Vec<Store>>>,
     slots: Arc<Semaphore>,
+    /// [`RESPONSE_BUDGET`], in KiB.
+    budget: Arc<Semaphore>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +143,21 @@ enum ReadError {
     Store(#[from] store::StoreError),
     #[error("a database read failed")]
     Panicked,
+    #[error("the response would be larger than {} MiB; ask for fewer rows (limit=)", RESPONSE_BUDGET >> 20)]
+    TooLarge,
+}
+
+/// A response body holding its share of the response budget until the last copy of its bytes
+/// (hyper's write queue included) is dropped.
+struct Budgeted {
+    bytes: Vec<u8>,
+    _share: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl AsRef<[u8]> for Budgeted {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
 }
 
 impl Readers {
@@ -142,7 +166,69 @@ impl Readers {
             path,
             idle: Arc::default(),
             slots: Arc::new(Semaphore::new(READERS)),
+            budget: Arc::new(Semaphore::new(RESPONSE_BUDGET >> 10)),
         }
+    }
+
+    /// As [`read`](Self::read), for a response built from the database: `f` returns its status
+    /// and body, whose bytes are reserved from the response budget before the reader is given
+    /// back, so at most [`READERS`] built bodies wait outside the budget.
+    async fn read_body(
+        &self,
+        f: impl FnOnce(&Store) -> store::Result<(StatusCode, Vec<u8>)> + Send + 'static,
+    ) -> Result<(StatusCode, Bytes), ReadError> {
+        let reader = self.acquire_reader().await?;
+        let (built, reader) = self.run(f, reader).await?;
+        let (status, bytes) = built?;
+        let kib = u32::try_from(bytes.len().div_ceil(1024)).map_err(|_| ReadError::TooLarge)?;
+        if kib as usize > RESPONSE_BUDGET >> 10 {
+            return Err(ReadError::TooLarge);
+        }
+        let share = tokio::time::timeout(READ_WAIT, self.budget.clone().acquire_many_owned(kib))
+            .await
+            .map_err(|_| ReadError::Busy)?
+            .map_err(|_| ReadError::Busy)?;
+        drop(reader);
+        Ok((
+            status,
+            Bytes::from_owner(Budgeted {
+                bytes,
+                _share: share,
+            }),
+        ))
+    }
+
+    async fn acquire_reader(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ReadError> {
+        tokio::time::timeout(READ_WAIT, self.slots.clone().acquire_owned())
+            .await
+            .map_err(|_| ReadError::Busy)?
+            .map_err(|_| ReadError::Busy)
+    }
+
+    /// Runs `f` on an idle connection (or a new one) on the blocking pool. The reader's permit
+    /// goes with it and comes back, so a request given up meanwhile still holds its reader until
+    /// the read ends.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> store::Result<T> + Send + 'static,
+        reader: tokio::sync::OwnedSemaphorePermit,
+    ) -> Result<(store::Result<T>, tokio::sync::OwnedSemaphorePermit), ReadError> {
+        let (idle, path) = (self.idle.clone(), self.path.clone());
+        tokio::task::spawn_blocking(move || {
+            let popped = idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let store = match popped
+                .map(Ok)
+                .unwrap_or_else(|| Store::open_read_only(&path))
+            {
+                Ok(s) => s,
+                Err(e) => return (Err(e), reader),
+            };
+            let result = f(&store);
+            idle.lock().unwrap_or_else(|e| e.into_inner()).push(store);
+            (result, reader)
+        })
+        .await
+        .map_err(|_| ReadError::Panicked)
     }
 
     /// Runs `f` on a reader connection on the blocking pool, after waiting for a free reader.
@@ -150,24 +236,8 @@ impl Readers {
         &self,
         f: impl FnOnce(&Store) -> store::Result<T> + Send + 'static,
     ) -> Result<T, ReadError> {
-        let permit = tokio::time::timeout(READ_WAIT, self.slots.clone().acquire_owned())
-            .await
-            .map_err(|_| ReadError::Busy)?
-            .map_err(|_| ReadError::Busy)?;
-        let (idle, path) = (self.idle.clone(), self.path.clone());
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let popped = idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-            let store = match popped {
-                Some(s) => s,
-                None => Store::open_read_only(&path)?,
-            };
-            let result = f(&store);
-            idle.lock().unwrap_or_else(|e| e.into_inner()).push(store);
-            Ok(result?)
-        })
-        .await
-        .map_err(|_| ReadError::Panicked)?
+        let reader = self.acquire_reader().await?;
+        Ok(self.run(f, reader).await?.0?)
     }
 }
 
@@ -382,28 +452,26 @@ async fn metrics(ops: &Ops, view: &View) -> Reply {
 async fn status_page(ops: &Ops, view: Arc<View>) -> Reply {
     let page = ops
         .readers
-        .read(move |s| {
+        .read_body(move |s| {
             let data = page::Data {
                 feeds: s.feed_states()?,
                 alerts: s.alerts(None, None, page::MAX_ALERTS)?,
                 stories: s.stories(None, 1, page::MAX_STORIES)?,
             };
-            Ok(page::render(
-                &data,
-                &view.feeds,
-                view.failing_after,
-                chrono::Utc::now(),
-            ))
+            let html = page::render(&data, &view.feeds, view.failing_after, chrono::Utc::now());
+            Ok((StatusCode::OK, html.into_bytes()))
         })
         .await;
-    match page {
-        Ok(page) => html(page),
-        Err(e) => unavailable(&e),
-    }
+    html(page)
 }
 
-fn html(page: String) -> Reply {
-    let mut r = reply(StatusCode::OK, "text/html; charset=utf-8", page);
+/// An HTML page, or 503 saying why there is none.
+fn html(page: Result<(StatusCode, Bytes), ReadError>) -> Reply {
+    let (status, page) = match page {
+        Ok(p) => p,
+        Err(e) => return unavailable(&e),
+    };
+    let mut r = reply(status, "text/html; charset=utf-8", page);
     let h = r.headers_mut();
     // No script runs, whatever a feed managed to put in the page.
     h.insert(
@@ -422,38 +490,34 @@ fn html(page: String) -> Reply {
 /// Results shown on the search page, and returned by `/api/search` unless `limit` says otherwise.
 const SEARCH_LIMIT: usize = 50;
 
-/// Runs a search on a reader: the hits, or what is wrong with the query (for the user), or a
-/// database failure.
-async fn run_search(
-    ops: &Ops,
+/// A search: the hits, or what is wrong with the query (for the user); a database failure is
+/// the outer error.
+fn search(
+    s: &Store,
     q: &str,
     since: Option<chrono::DateTime<chrono::Utc>>,
     limit: usize,
-) -> Result<Result<Vec<crate::search::Hit>, String>, ReadError> {
-    let q = q.to_owned();
-    ops.readers
-        .read(move |s| {
-            Ok(match crate::search::search(s, &q, since, limit) {
-                Ok(hits) => Ok(hits),
-                Err(crate::search::SearchError::Store(e)) => return Err(e),
-                Err(e) => Err(e.to_string()),
-            })
-        })
-        .await
+) -> store::Result<Result<Vec<crate::search::Hit>, String>> {
+    Ok(match crate::search::search(s, q, since, limit) {
+        Ok(hits) => Ok(hits),
+        Err(crate::search::SearchError::Store(e)) => return Err(e),
+        Err(e) => Err(e.to_string()),
+    })
 }
 
 async fn search_page(ops: &Ops, q: &Query) -> Reply {
-    let Some(words) = q.get("q") else {
+    let Some(words) = q.get("q").map(str::to_owned) else {
         return see_other("/");
     };
-    match run_search(ops, words, None, SEARCH_LIMIT).await {
-        Ok(hits) => html(crate::http::page::render_search(
-            words,
-            hits,
-            chrono::Utc::now(),
-        )),
-        Err(e) => unavailable(&e),
-    }
+    html(
+        ops.readers
+            .read_body(move |s| {
+                let hits = search(s, &words, None, SEARCH_LIMIT)?;
+                let page = page::render_search(&words, hits, chrono::Utc::now());
+                Ok((StatusCode::OK, page.into_bytes()))
+            })
+            .await,
+    )
 }
 
 async fn api_search(ops: &Ops, q: &Query) -> Reply {
@@ -467,15 +531,24 @@ async fn api_search(ops: &Ops, q: &Query) -> Reply {
         (Ok(since), Ok(limit)) => (since, limit),
         (Err(e), _) | (_, Err(e)) => return text(StatusCode::BAD_REQUEST, e),
     };
-    match run_search(ops, words, since, limit).await {
-        Ok(Ok(hits)) => reply(
-            StatusCode::OK,
-            "application/json",
-            serde_json::to_vec(&hits).unwrap_or_default(),
-        ),
-        Ok(Err(message)) => text(StatusCode::BAD_REQUEST, format!("{message}\n")),
-        Err(e) => unavailable(&e),
-    }
+    let words = words.to_owned();
+    json(
+        ops.readers
+            .read_body(move |s| {
+                Ok(match search(s, &words, since, limit)? {
+                    Ok(hits) => (
+                        StatusCode::OK,
+                        serde_json::to_vec(&hits).unwrap_or_default(),
+                    ),
+                    Err(message) => (
+                        StatusCode::BAD_REQUEST,
+                        serde_json::to_vec(&serde_json::json!({ "error": message }))
+                            .unwrap_or_default(),
+                    ),
+                })
+            })
+            .await,
+    )
 }
 
 fn see_other(to: &'static str) -> Reply {
@@ -485,21 +558,25 @@ fn see_other(to: &'static str) -> Reply {
     r
 }
 
-fn json(body: Result<Vec<u8>, ReadError>) -> Reply {
+fn json(body: Result<(StatusCode, Bytes), ReadError>) -> Reply {
     match body {
-        Ok(b) => reply(StatusCode::OK, "application/json", b),
+        Ok((status, b)) => reply(status, "application/json", b),
         Err(e) => unavailable(&e),
     }
+}
+
+/// A JSON listing's bytes, with 200.
+fn listing<T: serde::Serialize>(rows: &T) -> (StatusCode, Vec<u8>) {
+    (StatusCode::OK, serde_json::to_vec(rows).unwrap_or_default())
 }
 
 async fn api_feeds(ops: &Ops, view: Arc<View>) -> Reply {
     json(
         ops.readers
-            .read(move |s| {
+            .read_body(move |s| {
                 let states = s.feed_states()?;
                 let names = view.feeds.iter().map(String::as_str).collect();
-                let rows = crate::commands::feed_rows(&names, &states);
-                Ok(serde_json::to_vec(&rows).unwrap_or_default())
+                Ok(listing(&crate::commands::feed_rows(&names, &states)))
             })
             .await,
     )
@@ -512,10 +589,7 @@ async fn api_alerts(ops: &Ops, q: &Query) -> Reply {
     };
     json(
         ops.readers
-            .read(move |s| {
-                let alerts = s.alerts(topic.as_deref(), since, limit)?;
-                Ok(serde_json::to_vec(&alerts).unwrap_or_default())
-            })
+            .read_body(move |s| Ok(listing(&s.alerts(topic.as_deref(), since, limit)?)))
             .await,
     )
 }
@@ -536,10 +610,7 @@ async fn api_stories(ops: &Ops, q: &Query) -> Reply {
     };
     json(
         ops.readers
-            .read(move |s| {
-                let stories = s.stories(since, min_sources, limit)?;
-                Ok(serde_json::to_vec(&stories).unwrap_or_default())
-            })
+            .read_body(move |s| Ok(listing(&s.stories(since, min_sources, limit)?)))
             .await,
     )
 }
