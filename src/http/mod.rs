@@ -74,6 +74,8 @@ pub struct Ops {
     tick_ms: AtomicU64,
     /// Set once the feeds are scheduled; cleared when stopping.
     ready: AtomicBool,
+    /// The last count of failing feeds, served when a scrape cannot count them (readers busy).
+    failing: AtomicU64,
 }
 
 /// What the handlers need of the running config (replaced on reload).
@@ -103,6 +105,7 @@ impl Ops {
             started: Instant::now(),
             tick_ms: AtomicU64::new(0),
             ready: AtomicBool::new(false),
+            failing: AtomicU64::new(0),
         })
     }
 
@@ -426,10 +429,16 @@ async fn readyz(ops: &Ops) -> Reply {
 async fn metrics(ops: &Ops, view: &View) -> Reply {
     let names = view.feeds.clone();
     let after = view.failing_after;
-    let failing = ops
-        .readers
-        .read(move |s| s.feeds_failing(&names, after))
-        .await;
+    // Within a scrape's usual timeout (10 s) whatever pages are being built meanwhile.
+    let count = ops.readers.read(move |s| s.feeds_failing(&names, after));
+    let failing = match tokio::time::timeout(Duration::from_secs(2), count).await {
+        Ok(Ok(n)) => {
+            ops.failing.store(n, Ordering::Relaxed);
+            n
+        }
+        // The scrape still serves the counters, with the last count.
+        _ => ops.failing.load(Ordering::Relaxed),
+    };
     let size = |suffix: &str| {
         let mut p = ops.readers.path.clone().into_os_string();
         p.push(suffix);
@@ -437,8 +446,7 @@ async fn metrics(ops: &Ops, view: &View) -> Reply {
     };
     let gauges = Gauges {
         feeds: view.feeds.len() as u64,
-        // A scrape that cannot count them still serves the counters.
-        feeds_failing: failing.unwrap_or(0),
+        feeds_failing: failing,
         database_bytes: size(""),
         wal_bytes: size("-wal"),
     };
