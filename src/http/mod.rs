@@ -16,13 +16,14 @@
 //! hyper's buffers (about 16 KiB) per connection. Polling shares nothing with it but the
 //! runtime's threads. docs/operations.md has the measured figures.
 
+mod api;
 pub mod page;
+mod readers;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -38,7 +39,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, HttpConfig, Token};
 use crate::metrics::{Gauges, Metrics};
-use crate::store::{self, Store, StoreHandle};
+use crate::store::StoreHandle;
+pub use readers::{READERS, RESPONSE_BUDGET};
+use readers::{ReadError, Readers};
 
 /// Largest request head (request line and headers) read; a larger one gets 431.
 pub const MAX_HEAD_BYTES: usize = 8 * 1024;
@@ -48,19 +51,8 @@ pub const MAX_HEADERS: usize = 32;
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 /// A connection is closed this long after it was accepted, whatever it is doing.
 pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
-/// Database reads (pages, API, metrics' counts) running at once; others wait their turn.
-pub const READERS: usize = 2;
-/// How long a request waits for a reader, or for room in the response budget, before it gets 503.
-const READ_WAIT: Duration = Duration::from_secs(10);
-/// Bytes of response bodies built from the database that may exist at once, until the client
-/// has read them: a slow reader holds its response's share, not more. A response larger than
-/// this gets 503 (ask for fewer rows with `limit`).
-pub const RESPONSE_BUDGET: usize = 32 << 20;
 /// The daemon's loop ticks every second; older than this, `/readyz` says it is stuck.
 const TICK_STALE: Duration = Duration::from_secs(10);
-/// Rows an API listing returns unless `limit` says otherwise, and the most it may ask for.
-const API_LIMIT: usize = 100;
-const API_MAX: usize = 10_000;
 
 /// What the handlers share: the metrics, the running config's view, the database readers and
 /// the daemon's liveness.
@@ -126,121 +118,6 @@ impl Ops {
 
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::Relaxed);
-    }
-}
-
-/// Read-only connections to the database, opened as needed and kept for the next request.
-struct Readers {
-    path: PathBuf,
-    idle: Arc<Mutex<Vec<Store>>>,
-    slots: Arc<Semaphore>,
-    /// [`RESPONSE_BUDGET`], in KiB.
-    budget: Arc<Semaphore>,
-}
-
-#[derive(Debug, thiserror::Error)]
-enum ReadError {
-    #[error("the database is busy; try again")]
-    Busy,
-    #[error(transparent)]
-    Store(#[from] store::StoreError),
-    #[error("a database read failed")]
-    Panicked,
-    #[error("the response would be larger than {} MiB; ask for fewer rows (limit=)", RESPONSE_BUDGET >> 20)]
-    TooLarge,
-}
-
-/// A response body holding its share of the response budget until the last copy of its bytes
-/// (hyper's write queue included) is dropped.
-struct Budgeted {
-    bytes: Vec<u8>,
-    _share: tokio::sync::OwnedSemaphorePermit,
-}
-
-impl AsRef<[u8]> for Budgeted {
-    fn as_ref(&self) -> &[u8] {
-        &self.bytes
-    }
-}
-
-impl Readers {
-    fn new(path: PathBuf) -> Readers {
-        Readers {
-            path,
-            idle: Arc::default(),
-            slots: Arc::new(Semaphore::new(READERS)),
-            budget: Arc::new(Semaphore::new(RESPONSE_BUDGET >> 10)),
-        }
-    }
-
-    /// As [`read`](Self::read), for a response built from the database: `f` returns its status
-    /// and body, whose bytes are reserved from the response budget before the reader is given
-    /// back, so at most [`READERS`] built bodies wait outside the budget.
-    async fn read_body(
-        &self,
-        f: impl FnOnce(&Store) -> store::Result<(StatusCode, Vec<u8>)> + Send + 'static,
-    ) -> Result<(StatusCode, Bytes), ReadError> {
-        let reader = self.acquire_reader().await?;
-        let (built, reader) = self.run(f, reader).await?;
-        let (status, bytes) = built?;
-        let kib = u32::try_from(bytes.len().div_ceil(1024)).map_err(|_| ReadError::TooLarge)?;
-        if kib as usize > RESPONSE_BUDGET >> 10 {
-            return Err(ReadError::TooLarge);
-        }
-        let share = tokio::time::timeout(READ_WAIT, self.budget.clone().acquire_many_owned(kib))
-            .await
-            .map_err(|_| ReadError::Busy)?
-            .map_err(|_| ReadError::Busy)?;
-        drop(reader);
-        Ok((
-            status,
-            Bytes::from_owner(Budgeted {
-                bytes,
-                _share: share,
-            }),
-        ))
-    }
-
-    async fn acquire_reader(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ReadError> {
-        tokio::time::timeout(READ_WAIT, self.slots.clone().acquire_owned())
-            .await
-            .map_err(|_| ReadError::Busy)?
-            .map_err(|_| ReadError::Busy)
-    }
-
-    /// Runs `f` on an idle connection (or a new one) on the blocking pool. The reader's permit
-    /// goes with it and comes back, so a request given up meanwhile still holds its reader until
-    /// the read ends.
-    async fn run<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Store) -> store::Result<T> + Send + 'static,
-        reader: tokio::sync::OwnedSemaphorePermit,
-    ) -> Result<(store::Result<T>, tokio::sync::OwnedSemaphorePermit), ReadError> {
-        let (idle, path) = (self.idle.clone(), self.path.clone());
-        tokio::task::spawn_blocking(move || {
-            let popped = idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-            let store = match popped
-                .map(Ok)
-                .unwrap_or_else(|| Store::open_read_only(&path))
-            {
-                Ok(s) => s,
-                Err(e) => return (Err(e), reader),
-            };
-            let result = f(&store);
-            idle.lock().unwrap_or_else(|e| e.into_inner()).push(store);
-            (result, reader)
-        })
-        .await
-        .map_err(|_| ReadError::Panicked)
-    }
-
-    /// Runs `f` on a reader connection on the blocking pool, after waiting for a free reader.
-    async fn read<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Store) -> store::Result<T> + Send + 'static,
-    ) -> Result<T, ReadError> {
-        let reader = self.acquire_reader().await?;
-        Ok(self.run(f, reader).await?.0?)
     }
 }
 
@@ -376,17 +253,17 @@ async fn respond(ops: &Ops, req: Request<Incoming>) -> Reply {
             return r;
         }
     }
-    let query = Query::parse(req.uri().query());
+    let query = api::Query::parse(req.uri().query());
     match path {
         "/healthz" => text(StatusCode::OK, "ok\n"),
         "/readyz" => readyz(ops).await,
         "/metrics" => metrics(ops, &view).await,
         "/" => status_page(ops, view).await,
-        "/api/feeds" => api_feeds(ops, view).await,
-        "/api/alerts" => api_alerts(ops, &query).await,
-        "/api/stories" => api_stories(ops, &query).await,
-        "/search" => search_page(ops, &query).await,
-        "/api/search" => api_search(ops, &query).await,
+        "/api/feeds" => api::feeds(ops, view).await,
+        "/api/alerts" => api::alerts(ops, &query).await,
+        "/api/stories" => api::stories(ops, &query).await,
+        "/search" => api::search_page(ops, &query).await,
+        "/api/search" => api::search(ops, &query).await,
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }
 }
@@ -493,176 +370,4 @@ fn html(page: Result<(StatusCode, Bytes), ReadError>) -> Reply {
         HeaderValue::from_static("no-referrer"),
     );
     r
-}
-
-/// Results shown on the search page, and returned by `/api/search` unless `limit` says otherwise.
-const SEARCH_LIMIT: usize = 50;
-
-/// A search: the hits, or what is wrong with the query (for the user); a database failure is
-/// the outer error.
-fn search(
-    s: &Store,
-    q: &str,
-    since: Option<chrono::DateTime<chrono::Utc>>,
-    limit: usize,
-) -> store::Result<Result<Vec<crate::search::Hit>, String>> {
-    Ok(match crate::search::search(s, q, since, limit) {
-        Ok(hits) => Ok(hits),
-        Err(crate::search::SearchError::Store(e)) => return Err(e),
-        Err(e) => Err(e.to_string()),
-    })
-}
-
-async fn search_page(ops: &Ops, q: &Query) -> Reply {
-    let Some(words) = q.get("q").map(str::to_owned) else {
-        return see_other("/");
-    };
-    html(
-        ops.readers
-            .read_body(move |s| {
-                let hits = search(s, &words, None, SEARCH_LIMIT)?;
-                let page = page::render_search(&words, hits, chrono::Utc::now());
-                Ok((StatusCode::OK, page.into_bytes()))
-            })
-            .await,
-    )
-}
-
-async fn api_search(ops: &Ops, q: &Query) -> Reply {
-    let Some(words) = q.get("q") else {
-        return text(StatusCode::BAD_REQUEST, "q (the search query) is missing\n");
-    };
-    let (since, limit) = match (
-        q.get("since").map(parse_since).transpose(),
-        q.limit_or(SEARCH_LIMIT),
-    ) {
-        (Ok(since), Ok(limit)) => (since, limit),
-        (Err(e), _) | (_, Err(e)) => return text(StatusCode::BAD_REQUEST, e),
-    };
-    let words = words.to_owned();
-    json(
-        ops.readers
-            .read_body(move |s| {
-                Ok(match search(s, &words, since, limit)? {
-                    Ok(hits) => (
-                        StatusCode::OK,
-                        serde_json::to_vec(&hits).unwrap_or_default(),
-                    ),
-                    Err(message) => (
-                        StatusCode::BAD_REQUEST,
-                        serde_json::to_vec(&serde_json::json!({ "error": message }))
-                            .unwrap_or_default(),
-                    ),
-                })
-            })
-            .await,
-    )
-}
-
-fn see_other(to: &'static str) -> Reply {
-    let mut r = text(StatusCode::SEE_OTHER, "");
-    r.headers_mut()
-        .insert(header::LOCATION, HeaderValue::from_static(to));
-    r
-}
-
-fn json(body: Result<(StatusCode, Bytes), ReadError>) -> Reply {
-    match body {
-        Ok((status, b)) => reply(status, "application/json", b),
-        Err(e) => unavailable(&e),
-    }
-}
-
-/// A JSON listing's bytes, with 200.
-fn listing<T: serde::Serialize>(rows: &T) -> (StatusCode, Vec<u8>) {
-    (StatusCode::OK, serde_json::to_vec(rows).unwrap_or_default())
-}
-
-async fn api_feeds(ops: &Ops, view: Arc<View>) -> Reply {
-    json(
-        ops.readers
-            .read_body(move |s| {
-                let states = s.feed_states()?;
-                let names = view.feeds.iter().map(String::as_str).collect();
-                Ok(listing(&crate::commands::feed_rows(&names, &states)))
-            })
-            .await,
-    )
-}
-
-async fn api_alerts(ops: &Ops, q: &Query) -> Reply {
-    let (topic, since, limit) = match (q.get("since").map(parse_since).transpose(), q.limit()) {
-        (Ok(since), Ok(limit)) => (q.get("topic").map(str::to_owned), since, limit),
-        (Err(e), _) | (_, Err(e)) => return text(StatusCode::BAD_REQUEST, e),
-    };
-    json(
-        ops.readers
-            .read_body(move |s| Ok(listing(&s.alerts(topic.as_deref(), since, limit)?)))
-            .await,
-    )
-}
-
-async fn api_stories(ops: &Ops, q: &Query) -> Reply {
-    let min_sources = match q.get("min_sources").map(str::parse::<usize>).transpose() {
-        Ok(m) => m.unwrap_or(1),
-        Err(_) => {
-            return text(
-                StatusCode::BAD_REQUEST,
-                "min_sources must be a whole number\n",
-            );
-        }
-    };
-    let (since, limit) = match (q.get("since").map(parse_since).transpose(), q.limit()) {
-        (Ok(since), Ok(limit)) => (since, limit),
-        (Err(e), _) | (_, Err(e)) => return text(StatusCode::BAD_REQUEST, e),
-    };
-    json(
-        ops.readers
-            .read_body(move |s| Ok(listing(&s.stories(since, min_sources, limit)?)))
-            .await,
-    )
-}
-
-/// `since=24h`, as the CLI's `--since`.
-fn parse_since(v: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
-    humantime::parse_duration(v)
-        .ok()
-        .and_then(|d| crate::commands::since(Some(d)))
-        .ok_or_else(|| format!("since must be a duration such as 24h or 7d, got {v:?}\n"))
-}
-
-/// A request's query string, decoded.
-struct Query(Vec<(String, String)>);
-
-impl Query {
-    fn parse(q: Option<&str>) -> Query {
-        Query(
-            url::form_urlencoded::parse(q.unwrap_or("").as_bytes())
-                .take(32)
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        )
-    }
-
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
-    }
-
-    fn limit(&self) -> Result<usize, String> {
-        self.limit_or(API_LIMIT)
-    }
-
-    fn limit_or(&self, default: usize) -> Result<usize, String> {
-        match self.get("limit").map(str::parse::<usize>) {
-            None => Ok(default),
-            Some(Ok(n)) if (1..=API_MAX).contains(&n) => Ok(n),
-            Some(_) => Err(format!(
-                "limit must be a whole number from 1 to {API_MAX}\n"
-            )),
-        }
-    }
 }
