@@ -426,24 +426,12 @@ fn fmt_time(t: Option<DateTime<Utc>>) -> String {
 pub fn feeds(cfg: &Config, args: &ListArgs) -> Result {
     let states = read(cfg, |store| store.feed_states())?;
     let mut out = std::io::stdout().lock();
-    for s in &states {
-        let configured = cfg.feeds.iter().any(|f| f.name == s.name);
+    let names: std::collections::HashSet<&str> =
+        cfg.feeds.iter().map(|f| f.name.as_str()).collect();
+    for row in feed_rows(&names, &states) {
+        let (s, configured) = (row.state, row.configured);
         if args.json {
-            #[derive(Serialize)]
-            struct Row<'a> {
-                #[serde(flatten)]
-                state: &'a store::FeedState,
-                configured: bool,
-            }
-            let _ = writeln!(
-                out,
-                "{}",
-                serde_json::to_string(&Row {
-                    state: s,
-                    configured
-                })
-                .unwrap_or_default()
-            );
+            let _ = writeln!(out, "{}", serde_json::to_string(&row).unwrap_or_default());
             continue;
         }
         let _ = writeln!(
@@ -537,7 +525,31 @@ pub fn feeds(cfg: &Config, args: &ListArgs) -> Result {
     Ok(Exit::Ok)
 }
 
-fn since(d: Option<std::time::Duration>) -> Option<DateTime<Utc>> {
+/// One feed as `feeds --json` and `/api/feeds` show it: its stored state, and whether the
+/// running config still has it.
+#[derive(Serialize)]
+pub struct FeedRow<'a> {
+    #[serde(flatten)]
+    pub state: &'a store::FeedState,
+    pub configured: bool,
+}
+
+/// The rows of `feeds --json` for `states`, given the configured feeds' names.
+pub fn feed_rows<'a>(
+    configured: &std::collections::HashSet<&str>,
+    states: &'a [store::FeedState],
+) -> Vec<FeedRow<'a>> {
+    states
+        .iter()
+        .map(|state| FeedRow {
+            state,
+            configured: configured.contains(state.name.as_str()),
+        })
+        .collect()
+}
+
+/// The time `d` ago (`--since`).
+pub fn since(d: Option<std::time::Duration>) -> Option<DateTime<Utc>> {
     d.and_then(|d| chrono::Duration::from_std(d).ok())
         .map(|d| Utc::now() - d)
 }

@@ -23,6 +23,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{self, Config, FeedConfig};
 use crate::exit::{Error, Exit, Result};
+use crate::http::{self, Ops};
+use crate::metrics::Metrics;
 use crate::poll::Poller;
 use crate::scheduler::{self, Inputs};
 use crate::store::{self, IngestPolicy};
@@ -44,12 +46,44 @@ pub async fn run(cfg: Config, path: PathBuf) -> Result {
     };
 
     let store = crate::commands::open_store(&cfg)?;
-    let (handle, writer) = store::spawn_writer(store, IngestPolicy::from(&cfg));
+    let metrics = Arc::new(Metrics::new());
+    let on_commit = {
+        let m = metrics.clone();
+        Box::new(move |took| m.commit(took)) as store::CommitHook
+    };
+    let (handle, writer) =
+        store::spawn_writer_observed(store, IngestPolicy::from(&cfg), Some(on_commit));
+
+    // The listener is bound before anything is polled, so a taken port fails the start.
+    let ops = Ops::new(&cfg, metrics.clone(), handle.clone());
+    let http_stop = CancellationToken::new();
+    let mut http_server = match &cfg.http {
+        None => None,
+        Some(h) => match http::bind(h).await {
+            Ok(listener) => {
+                let addr = listener.local_addr().map_or(h.listen, |a| a);
+                tracing::info!(addr = %addr, "http: listening (/metrics, /healthz, /readyz, /, /api/)");
+                Some(tokio::spawn(http::serve(
+                    listener,
+                    ops.clone(),
+                    h.max_connections,
+                    http_stop.clone(),
+                )))
+            }
+            Err(e) => {
+                return Err(Error::failure(format!(
+                    "cannot listen on {} ([http] listen): {e}",
+                    h.listen
+                )));
+            }
+        },
+    };
 
     let mut cfg = cfg;
     let mut retired: Vec<Generation> = Vec::new();
     let mut generation =
-        start(&cfg, handle.clone()).map_err(|e| Error::failure(format!("{e:#}")))?;
+        start(&cfg, handle.clone(), &metrics).map_err(|e| Error::failure(format!("{e:#}")))?;
+    ops.set_ready(true);
     tracing::info!(feeds = cfg.feeds.len(), topics = cfg.topics.len(), database = %cfg.database.display(), "newshound running");
     notify(&[
         NotifyState::Ready,
@@ -68,6 +102,9 @@ pub async fn run(cfg: Config, path: PathBuf) -> Result {
     let watchdog = sd_notify::watchdog_enabled().map(|d| d / 2);
     let mut ping = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // `/readyz` reads this loop's ticks: a loop that stopped ticking is a stuck daemon.
+    let mut beat = tokio::time::interval(Duration::from_secs(1));
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
     loop {
         tokio::select! {
@@ -77,10 +114,14 @@ pub async fn run(cfg: Config, path: PathBuf) -> Result {
                 notify(&[NotifyState::Reloading]);
                 match config::load(&path) {
                     Ok(new_cfg) => {
-                        match start(&new_cfg, handle.clone()) {
+                        match start(&new_cfg, handle.clone(), &metrics) {
                             Ok(next) => {
                                 // The writer's [alerts] and [stories] follow the new config too.
                                 handle.set_policy(IngestPolicy::from(&new_cfg)).await;
+                                ops.set_config(&new_cfg);
+                                if new_cfg.http.as_ref().map(|h| (h.listen, h.max_connections)) != cfg.http.as_ref().map(|h| (h.listen, h.max_connections)) {
+                                    tracing::warn!("[http] listen or max_connections changed; it applies at the next start (the token applies now)");
+                                }
                                 if new_cfg.database != cfg.database || new_cfg.synchronous != cfg.synchronous || new_cfg.keep != cfg.keep {
                                     tracing::warn!(database = %new_cfg.database.display(), "[storage] changed; it applies at the next start (still using {})", cfg.database.display());
                                 }
@@ -108,6 +149,7 @@ pub async fn run(cfg: Config, path: PathBuf) -> Result {
                     }
                 }
             }
+            _ = beat.tick() => ops.tick(),
             _ = ping.tick(), if watchdog.is_some() => {
                 // Pet the watchdog only while the store answers.
                 if tokio::time::timeout(Duration::from_secs(5), handle.ping()).await.is_ok_and(|r| r.is_ok()) {
@@ -118,6 +160,9 @@ pub async fn run(cfg: Config, path: PathBuf) -> Result {
     }
 
     notify(&[NotifyState::Stopping]);
+    ops.set_ready(false);
+    // The listener closes now; requests in flight finish, within the same deadline as polls.
+    http_stop.cancel();
     let grace = cfg.defaults.shutdown_grace;
     tracing::info!(grace = %humantime::format_duration(grace), "stopping: no poll starts; letting running polls finish");
     let deadline = tokio::time::Instant::now() + grace;
@@ -156,6 +201,10 @@ pub async fn run(cfg: Config, path: PathBuf) -> Result {
         task.abort();
         let _ = task.await;
     }
+    if let Some(server) = http_server.take() {
+        let _ = tokio::time::timeout_at(last, server).await;
+    }
+    drop(ops);
     drop(handle);
     let joined = drained
         && tokio::time::timeout_at(last, tokio::task::spawn_blocking(move || writer.join()))
@@ -210,13 +259,18 @@ struct Generation {
     tasks: TaskTracker,
 }
 
-fn start(cfg: &Config, handle: store::StoreHandle) -> anyhow::Result<Generation> {
+fn start(
+    cfg: &Config,
+    handle: store::StoreHandle,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<Generation> {
     let stop = CancellationToken::new();
     let abort = CancellationToken::new();
     let poller = Arc::new(
         Poller::new(cfg, handle)?
             .with_shutdown(stop.clone(), abort.clone())
-            .with_unproven_cap(),
+            .with_unproven_cap()
+            .with_metrics(metrics.clone()),
     );
     let tasks = TaskTracker::new();
     for feed in cfg.feeds.clone() {

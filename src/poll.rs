@@ -146,6 +146,8 @@ pub struct Poller {
     guard_mode: crate::guard::Mode,
     allow_link_local: bool,
     hosts: Mutex<HashMap<String, Arc<Host>>>,
+    /// Counted once per poll (never per item); the daemon shares one set with `/metrics`.
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Per-host politeness: a limit on requests in flight, and the earliest start of the next one.
@@ -217,7 +219,14 @@ impl Poller {
             guard_mode: cfg.defaults.address_guard,
             allow_link_local: cfg.defaults.allow_link_local,
             hosts: Mutex::new(HashMap::new()),
+            metrics: Arc::default(),
         })
+    }
+
+    /// Counts into `metrics` (the daemon's, which `/metrics` serves) rather than a set of its own.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Poller {
+        self.metrics = metrics;
+        self
     }
 
     /// With the daemon's tokens: after `stop` no poll starts; after `abort` running polls give up.
@@ -445,7 +454,10 @@ impl Poller {
         state: Option<Option<FeedState>>,
     ) -> FeedReport {
         let span = tracing::info_span!("poll", feed = %Untrusted(&feed.name), http.status = field::Empty, items.new = field::Empty);
-        self.poll_inner(feed, state).instrument(span).await
+        let started = Instant::now();
+        let report = self.poll_inner(feed, state).instrument(span).await;
+        self.metrics.poll(&report, started.elapsed());
+        report
     }
 
     async fn poll_inner(&self, feed: &FeedConfig, state: Option<Option<FeedState>>) -> FeedReport {
@@ -527,6 +539,7 @@ impl Poller {
                 cache,
             }) => {
                 tracing::Span::current().record("http.status", status);
+                self.metrics.response(status, 0);
                 hints.cache = cache;
                 PollOutcome::NotModified {
                     status,
@@ -535,6 +548,7 @@ impl Poller {
             }
             Ok(FetchOutcome::Modified(body)) => {
                 tracing::Span::current().record("http.status", body.status);
+                self.metrics.response(body.status, body.bytes.len());
                 hints.cache = body.cache;
                 budget = body.budget;
                 let parsed = tokio::select! {
@@ -573,6 +587,7 @@ impl Poller {
             Err(e) => {
                 if let Some(status) = e.status() {
                     tracing::Span::current().record("http.status", status);
+                    self.metrics.response(status, 0);
                 }
                 tracing::warn!(class = e.class().as_str(), error = %Untrusted(&e.to_string()), "fetch failed");
                 if let FetchError::Status { retry_after, .. } = &e {
@@ -636,6 +651,7 @@ impl Poller {
     }
 
     fn log_outcome(&self, summary: &PollSummary) {
+        self.metrics.stored(summary);
         tracing::Span::current().record("items.new", summary.new);
         if let Some(url) = &summary.adopted {
             tracing::info!(url = %Untrusted(url), "feed moved permanently (seen on several polls in a row); polling the new URL");

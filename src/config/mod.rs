@@ -5,6 +5,7 @@
 //! and a caret, and saying what was expected. Topic queries are parsed here (and compiled by
 //! [`crate::topics::Matcher`]), so a bad query fails `newshound check`, not the daemon at 3 a.m.
 
+mod http;
 mod library;
 mod raw;
 
@@ -18,6 +19,8 @@ use url::Url;
 
 use crate::topics::{self, Lexicons, Stem, TopicSpec};
 use raw::{RawConfig, RawSize, RawTopic, RawTopicFile};
+
+pub use http::{HttpConfig, Token};
 
 /// Where a feed is read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,6 +151,8 @@ pub struct Config {
     /// Enabled feeds only.
     pub feeds: Vec<FeedConfig>,
     pub topics: Vec<TopicConfig>,
+    /// `[http]`: the operations listener, when `listen` is set.
+    pub http: Option<HttpConfig>,
     /// Problems that do not stop the config from loading (a topic query that can never match),
     /// printed by `check`.
     pub warnings: Vec<Diagnostic>,
@@ -732,6 +737,7 @@ impl Validator<'_> {
         }
 
         let topics = self.all_topics(&raw, &names);
+        let http = self.http(&raw.http, &base);
         Some(Config {
             path: self.path.to_owned(),
             database,
@@ -743,6 +749,7 @@ impl Validator<'_> {
             story_threshold,
             feeds,
             topics,
+            http,
             warnings: Vec::new(),
         })
     }

@@ -18,6 +18,8 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub stories: RawStories,
     #[serde(default)]
+    pub http: RawHttp,
+    #[serde(default)]
     pub feeds: Vec<RawFeed>,
     #[serde(default)]
     pub topics: Vec<RawTopic>,
@@ -108,6 +110,20 @@ pub(crate) struct RawStories {
     pub window: Option<Spanned<String>>,
     /// Similarity (0–1) at which an item joins a story.
     pub threshold: Option<Spanned<f64>>,
+}
+
+/// `[http]`: the operations listener (metrics, health, status page); off without `listen`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHttp {
+    /// `"127.0.0.1:8080"`: an IP address and a port.
+    pub listen: Option<Spanned<String>>,
+    /// Needed for an address other than loopback.
+    pub allow_remote: Option<bool>,
+    /// A file holding the bearer token every request but `/healthz` must present.
+    pub token_file: Option<Spanned<String>>,
+    /// Connections served at once; more are closed on accept.
+    pub max_connections: Option<Spanned<i64>>,
 }
 
 /// A byte size: a plain integer, or a string such as `"16MiB"`.

@@ -51,7 +51,7 @@ pub use ingest::ADOPT_REDIRECT_AFTER;
 pub use retention::{PrunePlan, PruneReport};
 pub use schema::Checkpointer;
 pub use types::*;
-pub use writer::{StoreHandle, spawn_writer};
+pub use writer::{CommitHook, StoreHandle, spawn_writer, spawn_writer_observed};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -251,6 +251,27 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// How many of the named feeds failed `after` times in a row or more (gone ones excluded):
+    /// `/metrics` reads it on every scrape, so it counts without reading the feeds' rows.
+    pub fn feeds_failing(&self, names: &[String], after: u32) -> Result<u64> {
+        let names = serde_json::to_string(names).unwrap_or_else(|_| "[]".into());
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM feeds WHERE consecutive_failures >= ?2 AND dead_since IS NULL
+               AND name IN (SELECT value FROM json_each(?1))",
+            )?
+            .query_row(params![names, after], |r| r.get::<_, i64>(0))?
+            .max(0) as u64)
+    }
+
+    /// Answers if the database can be read (`/readyz`).
+    pub fn answers(&self) -> Result<()> {
+        self.conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// Counts for tests and reports: (items, sightings, alerts).
     pub fn counts(&self) -> Result<(u64, u64, u64)> {
         Ok(self.conn.query_row("SELECT (SELECT count(*) FROM items), (SELECT count(*) FROM sightings), (SELECT count(*) FROM alerts)", [], |r| {

@@ -90,10 +90,22 @@ pub struct StoreHandle {
     tx: mpsc::Sender<Request>,
 }
 
+/// Called with each write transaction's duration (the daemon's metrics).
+pub type CommitHook = Box<dyn Fn(Duration) + Send>;
+
 /// Starts the writer thread. It stops, checkpointing the WAL, when every handle is dropped.
 pub fn spawn_writer(
+    store: Store,
+    policy: IngestPolicy,
+) -> (StoreHandle, std::thread::JoinHandle<()>) {
+    spawn_writer_observed(store, policy, None)
+}
+
+/// As [`spawn_writer`], calling `on_commit` after each group of polls is committed.
+pub fn spawn_writer_observed(
     mut store: Store,
     mut policy: IngestPolicy,
+    on_commit: Option<CommitHook>,
 ) -> (StoreHandle, std::thread::JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel::<Request>(64);
     let thread = std::thread::Builder::new()
@@ -117,7 +129,11 @@ pub fn spawn_writer(
                 }
                 if !polls.is_empty() {
                     let recs: Vec<&PollRecord> = polls.iter().map(|(r, _)| r.as_ref()).collect();
+                    let started = std::time::Instant::now();
                     let results = store.record_polls(&recs, policy);
+                    if let Some(hook) = &on_commit {
+                        hook(started.elapsed());
+                    }
                     for ((_, reply), result) in polls.into_iter().zip(results) {
                         let _ = reply.send(result);
                     }

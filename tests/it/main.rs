@@ -12,6 +12,7 @@ mod journal;
 mod logging;
 mod netns;
 mod opml;
+mod ops_http;
 mod parsing;
 mod progress;
 mod quality;
