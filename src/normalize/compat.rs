@@ -478,6 +478,11 @@ fn repair_pass(doc: &str, rewrite: bool) -> Option<Pass> {
                     }
                     state.events.push(Event::Start(e));
                 } else {
+                    let mut e = e;
+                    // Atom 0.3's feed-level `<modified>` is Atom 1.0's `<updated>`.
+                    if atom03 && depth == 2 && local == "modified" {
+                        e.set_name("updated");
+                    }
                     write(&mut writer, Event::Start(e))?;
                 }
             }
@@ -535,6 +540,8 @@ fn repair_pass(doc: &str, rewrite: bool) -> Option<Pass> {
                     }
                     let e = rename_end(e, atom03);
                     state.events.push(Event::End(e));
+                } else if atom03 && depth == 1 && local == "modified" {
+                    write(&mut writer, Event::End(BytesEnd::new("updated")))?;
                 } else {
                     write(&mut writer, Event::End(e))?;
                 }

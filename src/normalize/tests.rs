@@ -526,3 +526,34 @@ fn issue_15_an_rss_item_has_no_updated_date_unless_it_gives_one() {
     assert!(it.published.is_some());
     assert_eq!(it.updated, None);
 }
+
+#[test]
+fn issue_15_atom_03_feed_modified_is_the_feed_updated_date() {
+    let doc = format!(
+        "{ATOM03_HEAD}<modified>2004-01-01T10:00:00Z</modified>{}</feed>",
+        atom03_entry(
+            "m",
+            "<title>M</title><modified>2004-01-02T10:00:00Z</modified>"
+        )
+    );
+    let feed = parse(&doc).unwrap();
+    assert_eq!(
+        feed.updated.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2004-01-01T10:00:00+00:00")
+    );
+    assert_eq!(
+        feed.items[0].updated.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2004-01-02T10:00:00+00:00")
+    );
+}
+
+#[test]
+fn issue_15_a_portuguese_pub_date_is_read() {
+    // rss-parser's fixture of UOL Notícias (shared corpus): `Set` is September.
+    let doc = r#"<rss version="2.0"><channel><title>T</title><item><guid>1</guid><title>t</title>
+<pubDate>Seg, 24 Set 2018 19:42:40 -0300</pubDate></item></channel></rss>"#;
+    assert_eq!(
+        items(doc)[0].published.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2018-09-24T22:42:40+00:00")
+    );
+}
