@@ -557,3 +557,44 @@ fn issue_15_a_portuguese_pub_date_is_read() {
         Some("2018-09-24T22:42:40+00:00")
     );
 }
+
+#[test]
+fn issue_15_rss_in_json_is_read_as_the_rss_it_stands_for() {
+    // The shape of Scripting News' feed.json (shared corpus: netnewswire__ScriptingNews.json).
+    let doc = r##"{"rss": {"version": "2.0", "xmlns:source": "http://source.scripting.com/",
+        "channel": {"title": "Scripting News", "link": "http://scripting.com/",
+            "item": [
+                {"link": "http://scripting.com/2017/06/26.html#a080605",
+                 "description": "Good morning students and teachers! ",
+                 "pubDate": "Mon, 26 Jun 2017 12:20:05 GMT",
+                 "guid": "http://scripting.com/2017/06/26.html#a080605",
+                 "source:outline": {"text": "Good morning", "type": "outline"}},
+                {"title": "A titled post", "link": "http://scripting.com/2017/06/25/x.html",
+                 "guid": {"isPermaLink": "false", "#value": "post-2"},
+                 "enclosure": {"url": "http://scripting.com/a.mp3", "type": "audio/mpeg", "length": 10}}
+            ]}}}"##;
+    let feed = parse(doc).unwrap();
+    assert_eq!(feed.format, "rssjson");
+    assert_eq!(feed.title.as_deref(), Some("Scripting News"));
+    assert_eq!(feed.items.len(), 2);
+    assert_eq!(
+        feed.entries[0].id.as_deref(),
+        Some("http://scripting.com/2017/06/26.html#a080605")
+    );
+    assert_eq!(feed.entries[0].title_source, "summary");
+    assert_eq!(
+        feed.items[0].published.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2017-06-26T12:20:05+00:00")
+    );
+    assert_eq!(feed.items[1].title, "A titled post");
+    assert_eq!(feed.entries[1].id.as_deref(), Some("post-2"));
+    assert_eq!(
+        feed.items[1].url.as_deref(),
+        Some("http://scripting.com/2017/06/25/x.html")
+    );
+    // JSON that is neither still says so.
+    assert!(matches!(
+        parse(r#"{"error": "rate limited"}"#),
+        Err(ParseError::NotAFeed(_))
+    ));
+}
