@@ -835,6 +835,20 @@ pub fn skip_schedule(doc: &str) -> (Vec<u8>, Vec<u8>) {
     (hours, days)
 }
 
+/// The channel's Dublin Core `<dc:date>` (before its first item), which feed-rs does not read:
+/// when an RSS 1.0 or 2.0 channel says when it changed, it is how (as feedparser reads it).
+pub fn channel_dc_date(doc: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let bytes = doc.as_bytes();
+    // `<item>` or `<item rdf:about=…>`, not RSS 1.0's `<items>` (inside the channel).
+    let head_end = memchr::memmem::find_iter(bytes, b"<item")
+        .find(|&at| matches!(bytes.get(at + 5), Some(b'>' | b' ' | b'\n' | b'\r' | b'\t')))
+        .unwrap_or(bytes.len());
+    let head = &doc[..head_end];
+    let start = head.find("<dc:date>")? + "<dc:date>".len();
+    let len = head[start..].find("</dc:date>")?;
+    super::dates::parse(&head[start..start + len])
+}
+
 /// A link added only so feed-rs keeps an RSS 1.0 item; never stored.
 pub const PLACEHOLDER_LINK: &str = "urn:newshound:no-link";
 

@@ -200,6 +200,9 @@ fn parse_xml(
     let entries = scan.entries;
     let mut parsed = finish(feed, &ids, base, now, entries, unreadable)?;
     parsed.format = format;
+    if parsed.updated.is_none() && format.starts_with("rss") {
+        parsed.updated = compat::channel_dc_date(doc);
+    }
     if scan.has_skip {
         (parsed.skip_hours, parsed.skip_days) = compat::skip_schedule(doc);
     }

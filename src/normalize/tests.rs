@@ -598,3 +598,25 @@ fn issue_15_rss_in_json_is_read_as_the_rss_it_stands_for() {
         Err(ParseError::NotAFeed(_))
     ));
 }
+
+#[test]
+fn issue_15_a_channel_dc_date_is_the_feed_updated_date() {
+    // Golem.de's RSS 1.0 feed and the Guardian's RSS 2.0 feed (shared corpus) say when the
+    // channel changed only in `dc:date`; an item's own dc:date is not the channel's.
+    for doc in [
+        r#"<rdf:RDF xmlns="http://purl.org/rss/1.0/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel rdf:about="https://x.example/"><title>T</title><link>https://x.example/</link><dc:date>2023-01-25T21:21:01+01:00</dc:date></channel><item rdf:about="https://x.example/1"><title>t</title><link>https://x.example/1</link><dc:date>2023-01-20T00:00:00Z</dc:date></item></rdf:RDF>"#,
+        r#"<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>T</title><dc:date>2023-01-25T20:21:01Z</dc:date><item><guid>1</guid><title>t</title></item></channel></rss>"#,
+    ] {
+        assert_eq!(
+            parse(doc)
+                .unwrap()
+                .updated
+                .map(|d| d.to_rfc3339())
+                .as_deref(),
+            Some("2023-01-25T20:21:01+00:00"),
+            "{doc}"
+        );
+    }
+    let no_channel_date = r#"<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>T</title><item><guid>1</guid><title>t</title><dc:date>2023-01-20T00:00:00Z</dc:date></item></channel></rss>"#;
+    assert_eq!(parse(no_channel_date).unwrap().updated, None);
+}
