@@ -33,11 +33,12 @@ const DCTERMS: &str = "http://purl.org/dc/terms/";
 /// Decodes a document to UTF-8. The encoding comes from, in order (RFC 7303 §3, as feedparser
 /// reads it): a byte-order mark, the HTTP `Content-Type` charset, the XML prolog; a document that
 /// claims (or defaults to) UTF-8 but is not valid UTF-8 is read as Windows-1252, the usual
-/// culprit, and `warning` says so. The prolog is rewritten to say UTF-8 whenever the bytes change.
+/// culprit, and `warnings` says so. The prolog is rewritten to say UTF-8 whenever the bytes
+/// change.
 pub fn to_utf8<'a>(
     bytes: &'a [u8],
     http_charset: Option<&str>,
-    warning: &mut Option<String>,
+    warnings: &mut Vec<String>,
 ) -> Cow<'a, str> {
     if let Some((enc, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
         if enc == encoding_rs::UTF_8
@@ -48,10 +49,32 @@ pub fn to_utf8<'a>(
         let (text, _) = enc.decode_without_bom_handling(&bytes[bom_len..]);
         return Cow::Owned(rewrite_prolog_encoding(&text));
     }
+    // No BOM, but the bytes of `<?xml` in UTF-16 (XML 1.0 appendix F): what a BOM would say.
+    let utf16 = match bytes.get(..4) {
+        Some([b'<', 0, b'?', 0]) => Some(encoding_rs::UTF_16LE),
+        Some([0, b'<', 0, b'?']) => Some(encoding_rs::UTF_16BE),
+        _ => None,
+    };
+    if let Some(enc) = utf16 {
+        let (text, _) = enc.decode_without_bom_handling(bytes);
+        return Cow::Owned(rewrite_prolog_encoding(&text));
+    }
+    // A label WHATWG maps to "replacement" (ISO-2022-KR, HZ-GB-2312…: encodings browsers refuse
+    // to decode) or no known encoding at all is no instruction: the next source decides.
+    let known = |label: &str, source: &str, warnings: &mut Vec<String>| {
+        let enc = encoding_rs::Encoding::for_label(label.trim().as_bytes())
+            .filter(|e| *e != encoding_rs::REPLACEMENT);
+        if enc.is_none() {
+            warnings.push(format!(
+                "the {source} names an encoding newshound cannot decode ({}); ignored",
+                crate::text::clean_inline(label, 40)
+            ));
+        }
+        enc
+    };
     let declared =
-        prolog_encoding(bytes).and_then(|label| encoding_rs::Encoding::for_label(label.as_bytes()));
-    let from_http =
-        http_charset.and_then(|c| encoding_rs::Encoding::for_label(c.trim().as_bytes()));
+        prolog_encoding(bytes).and_then(|label| known(&label, "XML declaration", warnings));
+    let from_http = http_charset.and_then(|c| known(c, "HTTP charset", warnings));
     // A charset that says UTF-16 on bytes with no BOM is a lie we cannot act on (ASCII-compatible
     // bytes that begin `<?xml`): skip it.
     let ascii_compatible = |e: &&'static encoding_rs::Encoding| {
@@ -69,7 +92,7 @@ pub fn to_utf8<'a>(
             .filter(|e| *e != encoding_rs::UTF_8)
             .filter(ascii_compatible)
             .unwrap_or(encoding_rs::WINDOWS_1252);
-        *warning = Some(format!(
+        warnings.push(format!(
             "the document is not valid UTF-8 as it says; read as {}",
             fallback.name()
         ));
@@ -78,7 +101,7 @@ pub fn to_utf8<'a>(
     }
     let (text, _, malformed) = encoding.decode(bytes);
     if malformed {
-        *warning = Some(format!(
+        warnings.push(format!(
             "the document has bytes that are not {}; replaced",
             encoding.name()
         ));

@@ -110,9 +110,7 @@ pub fn parse_feed(
 ) -> Result<ParsedFeed, ParseError> {
     let charset = content_type.and_then(charset_of);
     let mut warnings = Vec::new();
-    let mut charset_warning = None;
-    let mut text = compat::to_utf8(bytes, charset.as_deref(), &mut charset_warning);
-    warnings.extend(charset_warning);
+    let mut text = compat::to_utf8(bytes, charset.as_deref(), &mut warnings);
     if let Some(nuls) = Some(bytecount_nul(&text)).filter(|n| *n > 0) {
         text = text.replace('\0', "").into();
         warnings.push(format!("{nuls} NUL bytes removed"));

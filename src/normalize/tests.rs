@@ -620,3 +620,47 @@ fn issue_15_a_channel_dc_date_is_the_feed_updated_date() {
     let no_channel_date = r#"<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>T</title><item><guid>1</guid><title>t</title><dc:date>2023-01-20T00:00:00Z</dc:date></item></channel></rss>"#;
     assert_eq!(parse(no_channel_date).unwrap().updated, None);
 }
+
+#[test]
+fn issue_15_utf_16_without_a_byte_order_mark_is_read_from_its_declaration_bytes() {
+    let doc = r#"<?xml version="1.0" encoding="UTF-16"?><rss version="2.0"><channel><title>T</title><item><guid>1</guid><title>ü 日本</title></item></channel></rss>"#;
+    let le: Vec<u8> = doc.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let be: Vec<u8> = doc.encode_utf16().flat_map(u16::to_be_bytes).collect();
+    for bytes in [le, be] {
+        let feed = parse_feed(&bytes, None, None, now()).unwrap();
+        assert_eq!(feed.items[0].title, "ü 日本");
+    }
+}
+
+#[test]
+fn issue_15_an_encoding_label_that_cannot_be_decoded_is_ignored_with_a_warning() {
+    // WHATWG maps ISO-2022-KR to "replacement" (the whole document would be one U+FFFD).
+    let doc = r#"<?xml version="1.0" encoding="iso-2022-kr"?><rss version="2.0"><channel><title>T</title><item><guid>1</guid><title>ASCII</title></item></channel></rss>"#;
+    let feed = parse(doc).unwrap();
+    assert_eq!(feed.items[0].title, "ASCII");
+    assert!(
+        feed.warnings.iter().any(|w| w.contains("iso-2022-kr")),
+        "{:?}",
+        feed.warnings
+    );
+    // An HTTP charset nobody knows: the declaration decides, and the feed says so.
+    let cp1251 = [
+        &b"<?xml version=\"1.0\" encoding=\"windows-1251\"?><rss version=\"2.0\"><channel><title>T</title><item><guid>1</guid><title>"[..],
+        &[0xcf, 0xf0, 0xe8, 0xe2, 0xe5, 0xf2],
+        b"</title></item></channel></rss>",
+    ]
+    .concat();
+    let feed = parse_feed(
+        &cp1251,
+        Some("application/xml; charset=x-no-such"),
+        None,
+        now(),
+    )
+    .unwrap();
+    assert_eq!(feed.items[0].title, "Привет");
+    assert!(
+        feed.warnings.iter().any(|w| w.contains("HTTP charset")),
+        "{:?}",
+        feed.warnings
+    );
+}
