@@ -38,11 +38,12 @@ pub fn to_xml(value: &Value) -> Option<String> {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?><rss");
     let mut version = false;
     for (key, v) in rss {
-        if (key == "version" || key.starts_with("xmlns")) && is_name(key) {
-            if let Some(text) = scalar(v) {
-                version |= key == "version";
-                push_attr(&mut out, key, &text);
-            }
+        if (key == "version" || key.starts_with("xmlns"))
+            && is_name(key)
+            && let Some(text) = scalar(v)
+        {
+            version |= key == "version";
+            push_attr(&mut out, key, &text);
         }
     }
     if !version {
