@@ -108,3 +108,24 @@ def _ts(d):
     if d.tzinfo is None:
         d = d.replace(tzinfo=timezone.utc)
     return int(d.timestamp())
+
+
+if __name__ == "__main__":
+    # Self-check: `python3 bench/conformance_dates.py`.
+    def iso(text):
+        sure, ts = human_date(text)
+        return (sure, None if ts is None else datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+    for text, want in [
+        ("2020/1/10 14:33:00", (True, "2020-01-10T14:33:00Z")),
+        ("Sat, Dec 16 2023 02:02:33 PM", (True, "2023-12-16T14:02:33Z")),
+        ("mer, 16 nov 2022 00:38:15 +0100", (True, "2022-11-15T23:38:15Z")),
+        ("Seg, 24 Set 2018 19:42:40 -0300", (True, "2018-09-24T22:42:40Z")),
+        ("mar, 01 mar 2022 10:00:00 +0000", (True, "2022-03-01T10:00:00Z")),
+        ("20240102T030405Z", (True, "2024-01-02T03:04:05Z")),
+        ("2024-13-45T99:99:99Z", (True, None)),
+        ("Tue, 02 Jan 2024 03:04:05 JST", (False, None)),
+        ("not a date", (False, None)),
+    ]:
+        assert iso(text) == want, (text, iso(text), want)
+    print("ok")
