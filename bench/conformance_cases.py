@@ -269,6 +269,74 @@ def cases():
     add("enc-utf16be-bom", b"\xfe\xff" + doc16.encode("utf-16-be"))
     add("enc-invalid-utf8-as-cp1252", rss(item("<title>caf_ bar</title><guid>bad8</guid>")).encode().replace(b"caf_", b"caf\xe9"))
 
+    # --- Dates with month and day names in other languages (the wild; feedparser reads Greek) ---
+    intl_dates = {
+        "de": "Mi, 16 Nov 2022 10:00:00 +0100", "de-long": "Mittwoch, 16. März 2022 10:00:00 +0100",
+        "de-mrz": "Do, 02 Mär 2023 08:15:00 +0100", "fr": "mer., 16 févr. 2022 10:00:00 +0100",
+        "fr-juil": "jeu., 07 juil. 2022 10:00:00 GMT", "es": "mié, 16 dic 2022 10:00:00 -0300",
+        "es-long": "16 de noviembre de 2022 10:00:00 +0100", "es-mar": "mar, 01 mar 2022 10:00:00 +0000",
+        "it": "gio, 12 mag 2022 10:00:00 +0200", "it-gen": "ven, 07 gen 2022 10:00:00 +0100",
+        "pt": "Qua, 16 Out 2022 10:00:00 -0300", "pt-set": "Seg, 24 Set 2018 19:42:40 -0300",
+        "nl": "wo, 16 mrt 2022 10:00:00 +0100", "nl-mei": "za, 14 mei 2022 10:00:00 +0200",
+        "sv": "tis, 03 maj 2022 10:00:00 +0200", "pl": "śr, 16 lis 2022 10:00:00 +0100",
+        "el": "Κυρ, 11 Ιούλ 2004 12:00:00 EST",
+    }
+    for lang, d in intl_dates.items():
+        add(f"rss-date-intl-{lang}", rss(item(f"<title>Date {lang}</title><guid>di-{lang}</guid><pubDate>{d}</pubDate>")))
+    add("rss-channel-dc-date", rss(item("<title>CD</title><guid>chd</guid>"),
+        channel_extra="<dc:date>2024-01-02T03:04:05Z</dc:date>", ns=' xmlns:dc="http://purl.org/dc/elements/1.1/"'))
+    add("rss-last-build-date", rss(item("<title>LB</title><guid>lbd</guid>"),
+        channel_extra="<lastBuildDate>Tue, 02 Jan 2024 03:04:05 GMT</lastBuildDate>"))
+
+    # --- The rest of the WHATWG Encoding Standard's encodings, by prolog ---
+    whatwg = [
+        ("ibm866", "cp866", "Привет мир"), ("iso-8859-3", "iso8859_3", "Ħal-Ġudja"), ("iso-8859-4", "iso8859_4", "Ģimene ŗ"),
+        ("iso-8859-5", "iso8859_5", "Привет мир"), ("iso-8859-6", "iso8859_6", "مرحبا"), ("iso-8859-8", "iso8859_8", "שלום עולם"),
+        ("iso-8859-8-i", "iso8859_8", "שלום עולם"), ("iso-8859-10", "iso8859_10", "Ŋŧ ðþ"), ("iso-8859-13", "iso8859_13", "Ąčęėį Łódź"),
+        ("iso-8859-14", "iso8859_14", "Ḃḋ ŵŷ"), ("iso-8859-16", "iso8859_16", "Școală țară"), ("koi8-u", "koi8_u", "Привіт світ"),
+        ("macintosh", "mac_roman", "Ça va? naïve"), ("windows-874", "cp874", "สวัสดี"), ("windows-1253", "cp1253", "Ελληνικά"),
+        ("windows-1254", "cp1254", "Türkçe ğış"), ("windows-1255", "cp1255", "שלום עולם"), ("windows-1256", "cp1256", "مرحبا"),
+        ("windows-1257", "cp1257", "Ąčęėį šū"), ("windows-1258", "cp1258", "Ơn Ư đ ₫"), ("x-mac-cyrillic", "mac_cyrillic", "Привет мир"),
+        ("gb18030", "gb18030", "中文新闻 €"),
+    ]
+    for label, codec, sample in whatwg:
+        doc = rss(item(f"<title>{sample}</title><guid>enc-{label}</guid>"), decl=f'<?xml version="1.0" encoding="{label}"?>')
+        add(f"enc-decl-{label}", doc.encode(codec))
+    # x-user-defined: bytes 0x80-0xFF are U+F780-U+F7FF (private use); ASCII text reads as ASCII.
+    add("enc-decl-x-user-defined", rss(item("<title>User defined</title><guid>enc-xud</guid>"),
+        decl='<?xml version="1.0" encoding="x-user-defined"?>').encode())
+    # WHATWG maps iso-2022-kr (and hz-gb-2312, csiso2022kr…) to "replacement": not decodable.
+    add("enc-decl-iso-2022-kr-ascii", rss(item("<title>Korean label, ASCII text</title><guid>enc-kr</guid>"),
+        decl='<?xml version="1.0" encoding="iso-2022-kr"?>').encode())
+    # UTF-16 without a byte-order mark: the XML declaration's own bytes tell (XML 1.0, appendix F).
+    doc16 = rss(item("<title>UTF-16 sans BOM ü 日本</title><guid>u16nb</guid>"), decl='<?xml version="1.0" encoding="UTF-16"?>')
+    add("enc-utf16le-no-bom", doc16.encode("utf-16-le"))
+    add("enc-utf16be-no-bom", doc16.encode("utf-16-be"))
+
+    # --- HTTP charset against the document's declaration (RFC 7303 §3; feedparser: RFC 3023) ---
+    latin = rss(item("<title>Größe ü</title><guid>http-vs-decl</guid>"), decl='<?xml version="1.0" encoding="iso-8859-1"?>')
+    add("http-charset-wins-over-decl", rss(item("<title>Привет</title><guid>hw</guid>"),
+        decl='<?xml version="1.0" encoding="iso-8859-1"?>').encode("cp1251"), {"Content-Type": "application/rss+xml; charset=windows-1251"})
+    add("http-text-xml-no-charset-decl", latin.encode("latin-1"), {"Content-Type": "text/xml"})
+    add("http-charset-wrong-utf8-decl-latin1", latin.encode("latin-1"), {"Content-Type": "application/xml; charset=utf-8"})
+    add("http-charset-unknown-label", rss(item("<title>Привет</title><guid>hu</guid>"),
+        decl='<?xml version="1.0" encoding="windows-1251"?>').encode("cp1251"), {"Content-Type": "application/xml; charset=x-no-such"})
+    add("http-text-html-charset", rss(item("<title>Привет</title><guid>hh</guid>"), decl="").encode("cp1251"),
+        {"Content-Type": "text/html; charset=windows-1251"})
+    add("http-charset-quoted", rss(item("<title>Größe</title><guid>hq</guid>"), decl='<?xml version="1.0"?>').encode("latin-1"),
+        {"Content-Type": 'application/xml; charset="iso-8859-1"'})
+    add("http-bom-wins-over-charset", b"\xef\xbb\xbf" + rss(item("<title>Größe BOM</title><guid>hb</guid>")).encode(),
+        {"Content-Type": "application/xml; charset=iso-8859-1"})
+
+    # --- RSS in JSON (scripting.com's RSS 2.0 written as JSON) ---
+    import json as _json0
+    add("rss-in-json", _json0.dumps({"rss": {"version": "2.0", "channel": {
+        "title": "RSS in JSON", "link": "https://rj.example/",
+        "item": [{"title": "First", "link": "https://rj.example/1", "guid": "https://rj.example/1",
+                  "pubDate": "Tue, 02 Jan 2024 03:04:05 GMT"},
+                 {"description": "No title, a guid that is not a link.", "guid": {"isPermaLink": "false", "#value": "rj-2"},
+                  "pubDate": "Wed, 03 Jan 2024 03:04:05 GMT"}]}}}))
+
     # --- JSON Feed ---
     import json as _json
 

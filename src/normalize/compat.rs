@@ -33,11 +33,12 @@ const DCTERMS: &str = "http://purl.org/dc/terms/";
 /// Decodes a document to UTF-8. The encoding comes from, in order (RFC 7303 §3, as feedparser
 /// reads it): a byte-order mark, the HTTP `Content-Type` charset, the XML prolog; a document that
 /// claims (or defaults to) UTF-8 but is not valid UTF-8 is read as Windows-1252, the usual
-/// culprit, and `warning` says so. The prolog is rewritten to say UTF-8 whenever the bytes change.
+/// culprit, and `warnings` says so. The prolog is rewritten to say UTF-8 whenever the bytes
+/// change.
 pub fn to_utf8<'a>(
     bytes: &'a [u8],
     http_charset: Option<&str>,
-    warning: &mut Option<String>,
+    warnings: &mut Vec<String>,
 ) -> Cow<'a, str> {
     if let Some((enc, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
         if enc == encoding_rs::UTF_8
@@ -48,10 +49,32 @@ pub fn to_utf8<'a>(
         let (text, _) = enc.decode_without_bom_handling(&bytes[bom_len..]);
         return Cow::Owned(rewrite_prolog_encoding(&text));
     }
+    // No BOM, but the bytes of `<?xml` in UTF-16 (XML 1.0 appendix F): what a BOM would say.
+    let utf16 = match bytes.get(..4) {
+        Some([b'<', 0, b'?', 0]) => Some(encoding_rs::UTF_16LE),
+        Some([0, b'<', 0, b'?']) => Some(encoding_rs::UTF_16BE),
+        _ => None,
+    };
+    if let Some(enc) = utf16 {
+        let (text, _) = enc.decode_without_bom_handling(bytes);
+        return Cow::Owned(rewrite_prolog_encoding(&text));
+    }
+    // A label WHATWG maps to "replacement" (ISO-2022-KR, HZ-GB-2312…: encodings browsers refuse
+    // to decode) or no known encoding at all is no instruction: the next source decides.
+    let known = |label: &str, source: &str, warnings: &mut Vec<String>| {
+        let enc = encoding_rs::Encoding::for_label(label.trim().as_bytes())
+            .filter(|e| *e != encoding_rs::REPLACEMENT);
+        if enc.is_none() {
+            warnings.push(format!(
+                "the {source} names an encoding newshound cannot decode ({}); ignored",
+                crate::text::clean_inline(label, 40)
+            ));
+        }
+        enc
+    };
     let declared =
-        prolog_encoding(bytes).and_then(|label| encoding_rs::Encoding::for_label(label.as_bytes()));
-    let from_http =
-        http_charset.and_then(|c| encoding_rs::Encoding::for_label(c.trim().as_bytes()));
+        prolog_encoding(bytes).and_then(|label| known(&label, "XML declaration", warnings));
+    let from_http = http_charset.and_then(|c| known(c, "HTTP charset", warnings));
     // A charset that says UTF-16 on bytes with no BOM is a lie we cannot act on (ASCII-compatible
     // bytes that begin `<?xml`): skip it.
     let ascii_compatible = |e: &&'static encoding_rs::Encoding| {
@@ -69,7 +92,7 @@ pub fn to_utf8<'a>(
             .filter(|e| *e != encoding_rs::UTF_8)
             .filter(ascii_compatible)
             .unwrap_or(encoding_rs::WINDOWS_1252);
-        *warning = Some(format!(
+        warnings.push(format!(
             "the document is not valid UTF-8 as it says; read as {}",
             fallback.name()
         ));
@@ -78,7 +101,7 @@ pub fn to_utf8<'a>(
     }
     let (text, _, malformed) = encoding.decode(bytes);
     if malformed {
-        *warning = Some(format!(
+        warnings.push(format!(
             "the document has bytes that are not {}; replaced",
             encoding.name()
         ));
@@ -478,6 +501,11 @@ fn repair_pass(doc: &str, rewrite: bool) -> Option<Pass> {
                     }
                     state.events.push(Event::Start(e));
                 } else {
+                    let mut e = e;
+                    // Atom 0.3's feed-level `<modified>` is Atom 1.0's `<updated>`.
+                    if atom03 && depth == 2 && local == "modified" {
+                        e.set_name("updated");
+                    }
                     write(&mut writer, Event::Start(e))?;
                 }
             }
@@ -535,6 +563,8 @@ fn repair_pass(doc: &str, rewrite: bool) -> Option<Pass> {
                     }
                     let e = rename_end(e, atom03);
                     state.events.push(Event::End(e));
+                } else if atom03 && depth == 1 && local == "modified" {
+                    write(&mut writer, Event::End(BytesEnd::new("updated")))?;
                 } else {
                     write(&mut writer, Event::End(e))?;
                 }
@@ -826,6 +856,20 @@ pub fn skip_schedule(doc: &str) -> (Vec<u8>, Vec<u8>) {
         days.clear();
     }
     (hours, days)
+}
+
+/// The channel's Dublin Core `<dc:date>` (before its first item), which feed-rs does not read:
+/// when an RSS 1.0 or 2.0 channel says when it changed, it is how (as feedparser reads it).
+pub fn channel_dc_date(doc: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let bytes = doc.as_bytes();
+    // `<item>` or `<item rdf:about=…>`, not RSS 1.0's `<items>` (inside the channel).
+    let head_end = memchr::memmem::find_iter(bytes, b"<item")
+        .find(|&at| matches!(bytes.get(at + 5), Some(b'>' | b' ' | b'\n' | b'\r' | b'\t')))
+        .unwrap_or(bytes.len());
+    let head = &doc[..head_end];
+    let start = head.find("<dc:date>")? + "<dc:date>".len();
+    let len = head[start..].find("</dc:date>")?;
+    super::dates::parse(&head[start..start + len])
 }
 
 /// A link added only so feed-rs keeps an RSS 1.0 item; never stored.

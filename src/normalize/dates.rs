@@ -107,11 +107,28 @@ fn rfc2822ish(t: &str) -> Option<DateTime<Utc>> {
         "PDT" => Some("-0700"),
         "JST" => Some("+0900"),
         "KST" => Some("+0900"),
-        "CET" => Some("+0100"),
-        "CEST" => Some("+0200"),
+        "CET" | "MEZ" => Some("+0100"),
+        "CEST" | "MESZ" => Some("+0200"),
         "BST" => Some("+0100"),
         "IST" => Some("+0530"),
         "AEST" => Some("+1000"),
+        "AEDT" => Some("+1100"),
+        "MET" => Some("+0100"),
+        "MEST" => Some("+0200"),
+        "EET" => Some("+0200"),
+        "EEST" => Some("+0300"),
+        "WET" => Some("+0000"),
+        "WEST" => Some("+0100"),
+        "MSK" => Some("+0300"),
+        "HKT" | "SGT" => Some("+0800"),
+        "NZST" => Some("+1200"),
+        "NZDT" => Some("+1300"),
+        "AST" => Some("-0400"),
+        "ADT" => Some("-0300"),
+        "ET" => Some("-0500"),
+        "CT" => Some("-0600"),
+        "MT" => Some("-0700"),
+        "PT" => Some("-0800"),
         _ => None,
     };
     let had_zone = offset.is_some() || zone.starts_with(['+', '-']);
@@ -122,17 +139,12 @@ fn rfc2822ish(t: &str) -> Option<DateTime<Utc>> {
         .map(str::to_owned)
         .or_else(|| had_zone.then(|| zone.to_owned()))
         .unwrap_or_else(|| "+0000".to_owned());
-    // Drop a leading day name ("Tue," or "Tuesday,").
-    if parts
-        .first()
-        .is_some_and(|p| p.trim_end_matches(',').chars().all(char::is_alphabetic))
-    {
-        parts.remove(0);
-    }
-    let mut joined = parts.join(" ");
-    // "11:53" without seconds.
-    if joined.matches(':').count() == 1 {
-        joined.push_str(":00");
+    let mut joined = english_words(&parts)?;
+    // "11:53" without seconds; a date without a time is at midnight (as feedparser reads it).
+    match joined.matches(':').count() {
+        0 => joined.push_str(" 00:00:00"),
+        1 => joined.push_str(":00"),
+        _ => {}
     }
     let candidate = format!("{joined} {zone}");
     [
@@ -147,6 +159,228 @@ fn rfc2822ish(t: &str) -> Option<DateTime<Utc>> {
     .iter()
     .find_map(|f| DateTime::parse_from_str(&candidate, f).ok())
     .map(|d| d.with_timezone(&Utc))
+}
+
+/// The date's words as the English RFC 822 ones chrono reads: a month named in any of
+/// [`MONTHS`]' languages becomes its English abbreviation; day names (`Tue,`, `mer.,`,
+/// `Mittwoch,`), the fillers of long forms (`16 de noviembre de 2022`, `16. November`) and
+/// trailing dots go. `None` when nothing is left.
+fn english_words(parts: &[&str]) -> Option<String> {
+    let mut out: Vec<std::borrow::Cow<'_, str>> = Vec::with_capacity(parts.len());
+    let months: Vec<Option<usize>> = parts
+        .iter()
+        .map(|p| month_of(p.trim_end_matches([',', '.'])))
+        .collect();
+    for (i, part) in parts.iter().enumerate() {
+        let word = part.trim_end_matches([',', '.']);
+        if word.is_empty() {
+            continue;
+        }
+        let alphabetic = word.chars().all(|c| c.is_alphabetic() || c == '-');
+        let before_numbers = parts[..i]
+            .iter()
+            .all(|p| !p.starts_with(|c: char| c.is_ascii_digit()));
+        match months[i] {
+            // `mar` is Tuesday in Spanish and French, and March: a day name when a month follows.
+            Some(_) if before_numbers && months[i + 1..].iter().any(Option::is_some) => {}
+            Some(m) => out.push(ENGLISH[m].into()),
+            None if alphabetic && before_numbers => {}
+            None if FILLERS.contains(&word.to_lowercase().as_str()) => {}
+            None if word.bytes().all(|b| b.is_ascii_digit()) => out.push(word.into()),
+            None => out.push((*part).into()),
+        }
+    }
+    (!out.is_empty()).then(|| out.join(" "))
+}
+
+const ENGLISH: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// Words between a long-form date's parts: Spanish and Portuguese `de`, French `à`, German
+/// `um`, Dutch `om`, Italian `alle`, Scandinavian `kl`.
+const FILLERS: [&str; 8] = ["de", "del", "à", "às", "um", "om", "alle", "kl"];
+
+/// Month names of the languages feeds publish dates in (English, German, French, Spanish,
+/// Italian, Portuguese, Dutch, Swedish, Danish, Norwegian, Polish, Greek): a word names a
+/// month when it is at least three letters long and begins a name of that month and of no
+/// other (`nov`, `févr`, `sept`, `dic`, `mag`; not `jui`, June or July in French).
+const MONTHS: [&[&str]; 12] = [
+    &[
+        "january",
+        "januar",
+        "januari",
+        "janvier",
+        "enero",
+        "gennaio",
+        "janeiro",
+        "stycznia",
+        "styczeń",
+        "ιανουαρίου",
+        "ιανουάριος",
+    ],
+    &[
+        "february",
+        "februar",
+        "februari",
+        "février",
+        "fevrier",
+        "febrero",
+        "febbraio",
+        "fevereiro",
+        "lutego",
+        "luty",
+        "φεβρουαρίου",
+        "φεβρουάριος",
+    ],
+    &[
+        "march",
+        "märz",
+        "marz",
+        "mrz",
+        "maart",
+        "mrt",
+        "mars",
+        "marts",
+        "marzo",
+        "março",
+        "marca",
+        "marzec",
+        "μαρτίου",
+        "μάρτιος",
+        "μάώ",
+        "μαώ",
+    ],
+    &[
+        "april",
+        "avril",
+        "abril",
+        "aprile",
+        "kwietnia",
+        "kwiecień",
+        "απριλίου",
+        "απρίλιος",
+    ],
+    &[
+        "may",
+        "mai",
+        "mei",
+        "maj",
+        "mayo",
+        "maggio",
+        "maio",
+        "maja",
+        "μαΐου",
+        "μάιος",
+        "μάι",
+        "μαϊ",
+        "μαι",
+    ],
+    &[
+        "june",
+        "juni",
+        "juin",
+        "junio",
+        "giugno",
+        "junho",
+        "czerwca",
+        "czerwiec",
+        "ιουνίου",
+        "ιούνιος",
+        "ιον",
+        "ιουν",
+    ],
+    &[
+        "july",
+        "juli",
+        "juillet",
+        "julio",
+        "luglio",
+        "julho",
+        "lipca",
+        "lipiec",
+        "ιουλίου",
+        "ιούλιος",
+        "ιολ",
+        "ιουλ",
+    ],
+    &[
+        "august",
+        "augustus",
+        "augusti",
+        "août",
+        "aout",
+        "agosto",
+        "sierpnia",
+        "sierpień",
+        "αυγούστου",
+        "αύγουστος",
+    ],
+    &[
+        "september",
+        "septembre",
+        "septiembre",
+        "settembre",
+        "setembro",
+        "września",
+        "wrzesień",
+        "σεπτεμβρίου",
+        "σεπτέμβριος",
+    ],
+    &[
+        "october",
+        "oktober",
+        "octobre",
+        "octubre",
+        "ottobre",
+        "outubro",
+        "października",
+        "październik",
+        "οκτωβρίου",
+        "οκτώβριος",
+    ],
+    &[
+        "november",
+        "novembre",
+        "noviembre",
+        "novembro",
+        "listopada",
+        "listopad",
+        "νοεμβρίου",
+        "νοέμβριος",
+    ],
+    &[
+        "december",
+        "dezember",
+        "décembre",
+        "decembre",
+        "diciembre",
+        "dicembre",
+        "dezembro",
+        "desember",
+        "grudnia",
+        "grudzień",
+        "δεκεμβρίου",
+        "δεκέμβριος",
+    ],
+];
+
+/// The month (0 = January) a word names, in any of [`MONTHS`]' languages.
+fn month_of(word: &str) -> Option<usize> {
+    if word.chars().count() < 3 || !word.chars().all(char::is_alphabetic) {
+        return None;
+    }
+    let word = word.to_lowercase();
+    let mut found = None;
+    for (m, names) in MONTHS.iter().enumerate() {
+        if names.iter().any(|n| n.starts_with(word.as_str())) {
+            if found.is_some_and(|f| f != m) {
+                return None;
+            }
+            found = Some(m);
+        }
+    }
+    found
 }
 
 #[cfg(test)]
@@ -236,6 +470,101 @@ mod tests {
         assert!(n >= 50, "{n}");
         assert!(parse("Tue, 31 Dec 2024 11:53:10 GMT").is_some());
         assert!(parse("2024-12-31T11:53:10Z").is_some());
+    }
+
+    #[test]
+    fn month_and_day_names_in_the_languages_feeds_use() {
+        for (text, want) in [
+            // Seen in feed-rs's fixture of Il Messaggero (Italian).
+            (
+                "mer, 16 nov 2022 00:38:15 +0100",
+                "2022-11-15T23:38:15+00:00",
+            ),
+            (
+                "Mi, 16 Nov 2022 10:00:00 +0100",
+                "2022-11-16T09:00:00+00:00",
+            ),
+            (
+                "Mittwoch, 16. März 2022 10:00:00 MEZ",
+                "2022-03-16T09:00:00+00:00",
+            ),
+            (
+                "Do, 02 Mär 2023 08:15:00 +0100",
+                "2023-03-02T07:15:00+00:00",
+            ),
+            (
+                "mer., 16 févr. 2022 10:00:00 +0100",
+                "2022-02-16T09:00:00+00:00",
+            ),
+            (
+                "jeu., 07 juil. 2022 10:00:00 GMT",
+                "2022-07-07T10:00:00+00:00",
+            ),
+            ("16 août 2022 10:00", "2022-08-16T10:00:00+00:00"),
+            (
+                "mar, 01 mar 2022 10:00:00 +0000",
+                "2022-03-01T10:00:00+00:00",
+            ),
+            (
+                "mié, 16 dic 2022 10:00:00 -0300",
+                "2022-12-16T13:00:00+00:00",
+            ),
+            (
+                "16 de noviembre de 2022 10:00:00 +0100",
+                "2022-11-16T09:00:00+00:00",
+            ),
+            (
+                "Qua, 16 Out 2022 10:00:00 -0300",
+                "2022-10-16T13:00:00+00:00",
+            ),
+            (
+                "quarta-feira, 16 de setembro de 2022 10:00",
+                "2022-09-16T10:00:00+00:00",
+            ),
+            (
+                "gio, 12 mag 2022 10:00:00 +0200",
+                "2022-05-12T08:00:00+00:00",
+            ),
+            (
+                "ven, 07 gen 2022 10:00:00 +0100",
+                "2022-01-07T09:00:00+00:00",
+            ),
+            (
+                "wo, 16 mrt 2022 10:00:00 +0100",
+                "2022-03-16T09:00:00+00:00",
+            ),
+            (
+                "za, 14 mei 2022 10:00:00 +0200",
+                "2022-05-14T08:00:00+00:00",
+            ),
+            (
+                "tis, 03 maj 2022 10:00:00 +0200",
+                "2022-05-03T08:00:00+00:00",
+            ),
+            (
+                "Κυρ, 11 Ιούλ 2004 12:00:00 EST",
+                "2004-07-11T17:00:00+00:00",
+            ),
+            (
+                "śr, 16 lis 2022 10:00:00 +0100",
+                "2022-11-16T09:00:00+00:00",
+            ),
+            // A month first, without a day name, is not dropped as one.
+            ("Dec 16 2023 02:02:33 GMT", "2023-12-16T02:02:33+00:00"),
+        ] {
+            assert_eq!(iso(text), want, "{text}");
+        }
+        // `jui` is June or July in French: not a month.
+        assert_eq!(iso("07 jui 2022 10:00:00 GMT"), "none");
+    }
+
+    #[test]
+    fn every_month_name_names_its_own_month() {
+        for (m, names) in MONTHS.iter().enumerate() {
+            for name in *names {
+                assert_eq!(month_of(name), Some(m), "{name}");
+            }
+        }
     }
 
     #[test]

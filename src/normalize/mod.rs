@@ -10,6 +10,7 @@ pub mod compat;
 pub mod dates;
 pub mod isolate;
 pub mod lenient;
+pub mod rss_json;
 pub mod text_constructs;
 pub mod truncate;
 
@@ -37,7 +38,7 @@ pub struct ParsedFeed {
     /// When the feed says it last changed.
     pub updated: Option<DateTime<Utc>>,
     /// The document's format and version: `rss20`, `rss10`, `rss090`…`rss094`, `rss` (RSS without
-    /// a version), `atom10`, `atom03`, `json10`, `json11`.
+    /// a version), `atom10`, `atom03`, `json10`, `json11`, `rssjson` (RSS 2.0 written as JSON).
     pub format: &'static str,
     pub items: Vec<Item>,
     /// What each item of `items` (same index) said about itself beyond the [`Item`].
@@ -110,9 +111,7 @@ pub fn parse_feed(
 ) -> Result<ParsedFeed, ParseError> {
     let charset = content_type.and_then(charset_of);
     let mut warnings = Vec::new();
-    let mut charset_warning = None;
-    let mut text = compat::to_utf8(bytes, charset.as_deref(), &mut charset_warning);
-    warnings.extend(charset_warning);
+    let mut text = compat::to_utf8(bytes, charset.as_deref(), &mut warnings);
     if let Some(nuls) = Some(bytecount_nul(&text)).filter(|n| *n > 0) {
         text = text.replace('\0', "").into();
         warnings.push(format!("{nuls} NUL bytes removed"));
@@ -127,7 +126,7 @@ pub fn parse_feed(
     let cut = truncate::first_entries(start, MAX_ITEMS_PER_FEED);
     let mut parsed = match first {
         '<' => parse_xml(&cut.doc, base, now, &mut warnings),
-        '{' => parse_json(&cut.doc, base, now),
+        '{' => parse_json(&cut.doc, base, now, &mut warnings),
         _ => Err(ParseError::NotAFeed(
             "the document is neither XML nor JSON".into(),
         )),
@@ -200,6 +199,9 @@ fn parse_xml(
     let entries = scan.entries;
     let mut parsed = finish(feed, &ids, base, now, entries, unreadable)?;
     parsed.format = format;
+    if parsed.updated.is_none() && format.starts_with("rss") {
+        parsed.updated = compat::channel_dc_date(doc);
+    }
     if scan.has_skip {
         (parsed.skip_hours, parsed.skip_days) = compat::skip_schedule(doc);
     }
@@ -297,16 +299,34 @@ fn xml_format(doc: &str) -> &'static str {
     }
 }
 
-fn parse_json(doc: &str, base: Option<&Url>, now: DateTime<Utc>) -> Result<ParsedFeed, ParseError> {
+fn parse_json(
+    doc: &str,
+    base: Option<&Url>,
+    now: DateTime<Utc>,
+    warnings: &mut Vec<String>,
+) -> Result<ParsedFeed, ParseError> {
+    let value = serde_json::from_str::<serde_json::Value>(doc).ok();
+    // RSS 2.0 written as JSON: read as the RSS it stands for.
+    if let Some(xml) = value
+        .as_ref()
+        .filter(|v| rss_json::is_rss_json(v))
+        .and_then(rss_json::to_xml)
+    {
+        let cut = truncate::first_entries(&xml, MAX_ITEMS_PER_FEED);
+        let mut parsed = parse_xml(&cut.doc, base, now, warnings)?;
+        parsed.ignored += cut.dropped;
+        parsed.format = "rssjson";
+        return Ok(parsed);
+    }
     // JSON that does not even claim to be a JSON Feed (an API error, say) is not a feed.
-    if let Ok(serde_json::Value::Object(o)) = serde_json::from_str::<serde_json::Value>(doc)
+    if let Some(serde_json::Value::Object(o)) = &value
         && !o
             .get("version")
             .and_then(|v| v.as_str())
             .is_some_and(|v| v.contains("jsonfeed.org"))
     {
         return Err(ParseError::NotAFeed(
-            "JSON, but not a JSON Feed (no jsonfeed.org version)".into(),
+            "JSON, but neither a JSON Feed (no jsonfeed.org version) nor RSS in JSON".into(),
         ));
     }
     let feed = match run_feed_rs(doc.as_bytes(), base) {
@@ -316,7 +336,6 @@ fn parse_json(doc: &str, base: Option<&Url>, now: DateTime<Utc>) -> Result<Parse
             None => return Err(json_error(first)),
         },
     };
-    let value = serde_json::from_str::<serde_json::Value>(doc).ok();
     let entries = value
         .as_ref()
         .and_then(|v| v.get("items")?.as_array().map(Vec::len))

@@ -530,3 +530,141 @@ fn issue_15_an_rss_item_has_no_updated_date_unless_it_gives_one() {
     assert!(it.published.is_some());
     assert_eq!(it.updated, None);
 }
+
+#[test]
+fn issue_15_atom_03_feed_modified_is_the_feed_updated_date() {
+    let doc = format!(
+        "{ATOM03_HEAD}<modified>2004-01-01T10:00:00Z</modified>{}</feed>",
+        atom03_entry(
+            "m",
+            "<title>M</title><modified>2004-01-02T10:00:00Z</modified>"
+        )
+    );
+    let feed = parse(&doc).unwrap();
+    assert_eq!(
+        feed.updated.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2004-01-01T10:00:00+00:00")
+    );
+    assert_eq!(
+        feed.items[0].updated.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2004-01-02T10:00:00+00:00")
+    );
+}
+
+#[test]
+fn issue_15_a_portuguese_pub_date_is_read() {
+    // rss-parser's fixture of UOL Notícias (shared corpus): `Set` is September.
+    let doc = r#"<rss version="2.0"><channel><title>T</title><item><guid>1</guid><title>t</title>
+<pubDate>Seg, 24 Set 2018 19:42:40 -0300</pubDate></item></channel></rss>"#;
+    assert_eq!(
+        items(doc)[0].published.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2018-09-24T22:42:40+00:00")
+    );
+}
+
+#[test]
+fn issue_15_rss_in_json_is_read_as_the_rss_it_stands_for() {
+    // The shape of Scripting News' feed.json (shared corpus: netnewswire__ScriptingNews.json).
+    let doc = r##"{"rss": {"version": "2.0", "xmlns:source": "http://source.scripting.com/",
+        "channel": {"title": "Scripting News", "link": "http://scripting.com/",
+            "item": [
+                {"link": "http://scripting.com/2017/06/26.html#a080605",
+                 "description": "Good morning students and teachers! ",
+                 "pubDate": "Mon, 26 Jun 2017 12:20:05 GMT",
+                 "guid": "http://scripting.com/2017/06/26.html#a080605",
+                 "source:outline": {"text": "Good morning", "type": "outline"}},
+                {"title": "A titled post", "link": "http://scripting.com/2017/06/25/x.html",
+                 "guid": {"isPermaLink": "false", "#value": "post-2"},
+                 "enclosure": {"url": "http://scripting.com/a.mp3", "type": "audio/mpeg", "length": 10}}
+            ]}}}"##;
+    let feed = parse(doc).unwrap();
+    assert_eq!(feed.format, "rssjson");
+    assert_eq!(feed.title.as_deref(), Some("Scripting News"));
+    assert_eq!(feed.items.len(), 2);
+    assert_eq!(
+        feed.entries[0].id.as_deref(),
+        Some("http://scripting.com/2017/06/26.html#a080605")
+    );
+    assert_eq!(feed.entries[0].title_source, "summary");
+    assert_eq!(
+        feed.items[0].published.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2017-06-26T12:20:05+00:00")
+    );
+    assert_eq!(feed.items[1].title, "A titled post");
+    assert_eq!(feed.entries[1].id.as_deref(), Some("post-2"));
+    assert_eq!(
+        feed.items[1].url.as_deref(),
+        Some("http://scripting.com/2017/06/25/x.html")
+    );
+    // JSON that is neither still says so.
+    assert!(matches!(
+        parse(r#"{"error": "rate limited"}"#),
+        Err(ParseError::NotAFeed(_))
+    ));
+}
+
+#[test]
+fn issue_15_a_channel_dc_date_is_the_feed_updated_date() {
+    // Golem.de's RSS 1.0 feed and the Guardian's RSS 2.0 feed (shared corpus) say when the
+    // channel changed only in `dc:date`; an item's own dc:date is not the channel's.
+    for doc in [
+        r#"<rdf:RDF xmlns="http://purl.org/rss/1.0/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel rdf:about="https://x.example/"><title>T</title><link>https://x.example/</link><dc:date>2023-01-25T21:21:01+01:00</dc:date></channel><item rdf:about="https://x.example/1"><title>t</title><link>https://x.example/1</link><dc:date>2023-01-20T00:00:00Z</dc:date></item></rdf:RDF>"#,
+        r#"<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>T</title><dc:date>2023-01-25T20:21:01Z</dc:date><item><guid>1</guid><title>t</title></item></channel></rss>"#,
+    ] {
+        assert_eq!(
+            parse(doc)
+                .unwrap()
+                .updated
+                .map(|d| d.to_rfc3339())
+                .as_deref(),
+            Some("2023-01-25T20:21:01+00:00"),
+            "{doc}"
+        );
+    }
+    let no_channel_date = r#"<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>T</title><item><guid>1</guid><title>t</title><dc:date>2023-01-20T00:00:00Z</dc:date></item></channel></rss>"#;
+    assert_eq!(parse(no_channel_date).unwrap().updated, None);
+}
+
+#[test]
+fn issue_15_utf_16_without_a_byte_order_mark_is_read_from_its_declaration_bytes() {
+    let doc = r#"<?xml version="1.0" encoding="UTF-16"?><rss version="2.0"><channel><title>T</title><item><guid>1</guid><title>ü 日本</title></item></channel></rss>"#;
+    let le: Vec<u8> = doc.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let be: Vec<u8> = doc.encode_utf16().flat_map(u16::to_be_bytes).collect();
+    for bytes in [le, be] {
+        let feed = parse_feed(&bytes, None, None, now()).unwrap();
+        assert_eq!(feed.items[0].title, "ü 日本");
+    }
+}
+
+#[test]
+fn issue_15_an_encoding_label_that_cannot_be_decoded_is_ignored_with_a_warning() {
+    // WHATWG maps ISO-2022-KR to "replacement" (the whole document would be one U+FFFD).
+    let doc = r#"<?xml version="1.0" encoding="iso-2022-kr"?><rss version="2.0"><channel><title>T</title><item><guid>1</guid><title>ASCII</title></item></channel></rss>"#;
+    let feed = parse(doc).unwrap();
+    assert_eq!(feed.items[0].title, "ASCII");
+    assert!(
+        feed.warnings.iter().any(|w| w.contains("iso-2022-kr")),
+        "{:?}",
+        feed.warnings
+    );
+    // An HTTP charset nobody knows: the declaration decides, and the feed says so.
+    let cp1251 = [
+        &b"<?xml version=\"1.0\" encoding=\"windows-1251\"?><rss version=\"2.0\"><channel><title>T</title><item><guid>1</guid><title>"[..],
+        &[0xcf, 0xf0, 0xe8, 0xe2, 0xe5, 0xf2],
+        b"</title></item></channel></rss>",
+    ]
+    .concat();
+    let feed = parse_feed(
+        &cp1251,
+        Some("application/xml; charset=x-no-such"),
+        None,
+        now(),
+    )
+    .unwrap();
+    assert_eq!(feed.items[0].title, "Привет");
+    assert!(
+        feed.warnings.iter().any(|w| w.contains("HTTP charset")),
+        "{:?}",
+        feed.warnings
+    );
+}

@@ -143,3 +143,130 @@ fn a_poll_reports_unreadable_entries_in_its_log_and_in_feeds() {
         feeds.stdout
     );
 }
+
+/// A feed served with this Content-Type, read by `parse --json`: its lines.
+fn parse_served(
+    server: &Server,
+    path: &str,
+    body: Vec<u8>,
+    ct: &'static str,
+) -> Vec<serde_json::Value> {
+    server.route(
+        path,
+        Reply::Feed {
+            body,
+            content_type: ct,
+            etag: None,
+            last_modified: None,
+            gzip: false,
+        },
+    );
+    let r = run_bin(&["parse", "--json", &server.url(path)]);
+    assert_eq!(r.code, 0, "{path}: {}", r.stderr);
+    json_lines(&r.stdout)
+}
+
+fn rss_titled(decl: &str, title: &[u8]) -> Vec<u8> {
+    [
+        decl.as_bytes(),
+        b"<rss version=\"2.0\"><channel><title>C</title><item><guid>g</guid><title>",
+        title,
+        b"</title></item></channel></rss>",
+    ]
+    .concat()
+}
+
+#[test]
+fn issue_15_charset_precedence_over_http_is_rfc_7303s() {
+    let server = Server::start();
+    let privet_1251: &[u8] = &[0xcf, 0xf0, 0xe8, 0xe2, 0xe5, 0xf2];
+    // The HTTP charset wins over the document's declaration.
+    let lines = parse_served(
+        &server,
+        "/http-wins",
+        rss_titled(
+            "<?xml version=\"1.0\" encoding=\"iso-8859-1\"?>",
+            privet_1251,
+        ),
+        "application/rss+xml; charset=windows-1251",
+    );
+    assert_eq!(lines[1]["title"], "Привет");
+    // A byte-order mark wins over the HTTP charset.
+    let bom = [&b"\xef\xbb\xbf"[..], &rss_titled("", "Größe".as_bytes())].concat();
+    let lines = parse_served(
+        &server,
+        "/bom-wins",
+        bom,
+        "application/xml; charset=iso-8859-1",
+    );
+    assert_eq!(lines[1]["title"], "Größe");
+    // text/xml without a charset: the declaration decides (RFC 7303 dropped RFC 3023's us-ascii).
+    let lines = parse_served(
+        &server,
+        "/text-xml",
+        rss_titled(
+            "<?xml version=\"1.0\" encoding=\"iso-8859-1\"?>",
+            b"Gr\xf6\xdfe",
+        ),
+        "text/xml",
+    );
+    assert_eq!(lines[1]["title"], "Größe");
+    // An HTTP charset the bytes contradict (utf-8 on Latin-1): read as declared, with a warning.
+    let lines = parse_served(
+        &server,
+        "/lying-http",
+        rss_titled(
+            "<?xml version=\"1.0\" encoding=\"iso-8859-1\"?>",
+            b"Gr\xf6\xdfe",
+        ),
+        "application/xml; charset=utf-8",
+    );
+    assert_eq!(lines[1]["title"], "Größe");
+    assert!(
+        lines[0]["warnings"].to_string().contains("not valid UTF-8"),
+        "{}",
+        lines[0]
+    );
+}
+
+#[test]
+fn issue_15_the_url_after_redirects_is_the_base_for_relative_links_in_parse_and_in_a_poll() {
+    let server = Server::start();
+    server.route("/old/feed", Reply::Redirect(301, server.url("/new/feed")));
+    server.route(
+        "/new/feed",
+        Reply::feed(
+            "<rss version=\"2.0\"><channel><title>T</title><item><guid>g</guid><title>t</title><link>story/2</link></item></channel></rss>",
+            "\"v1\"",
+        ),
+    );
+    let r = run_bin(&["parse", "--json", &server.url("/old/feed")]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(json_lines(&r.stdout)[1]["url"], server.url("/new/story/2"));
+
+    // The daemon's poll resolves the same way, and so does Content-Location (over the URL).
+    server.route(
+        "/cl/feed",
+        Reply::FeedWith(
+            "<rss version=\"2.0\"><channel><title>T</title><item><guid>h</guid><title>u</title><link>story/3</link></item></channel></rss>".into(),
+            vec![("Content-Location".into(), "https://cl.example/feeds/rss".into())],
+        ),
+    );
+    let ws = Workspace::new(&format!(
+        "[[feeds]]\nname = \"moved\"\nurl = \"{}\"\n\n[[feeds]]\nname = \"located\"\nurl = \"{}\"\n",
+        server.url("/old/feed"),
+        server.url("/cl/feed")
+    ));
+    let r = ws.run(&["once"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let items = json_lines(&ws.run(&["items", "--json"]).stdout);
+    let urls: Vec<&str> = items.iter().filter_map(|i| i["url"].as_str()).collect();
+    assert!(
+        urls.contains(&server.url("/new/story/2").as_str()),
+        "{urls:?}"
+    );
+    assert!(
+        urls.contains(&"https://cl.example/feeds/story/3"),
+        "{urls:?}"
+    );
+}
