@@ -55,6 +55,8 @@ struct Member {
     order: u64,
     /// The item's terms with their weights, so a comparison looks nothing up.
     weighed: Weighed,
+    /// How many key terms it is indexed under.
+    keys: u8,
     story: i64,
     /// (other item's slot, pair score) for every linked pair.
     links: Vec<(u32, f32)>,
@@ -211,6 +213,7 @@ impl StoryIndex {
                 feed: r.get(2)?,
                 order: order_key(url_key.as_deref(), r.get(4)?),
                 weighed: Weighed::new(&features),
+                keys: 0,
                 story: r.get(5)?,
                 links: Vec::new(),
                 unlinked: true,
@@ -269,11 +272,16 @@ impl StoryIndex {
             .filter_map(|k| self.postings.get(k).map(Vec::as_slice))
             .collect();
         for list in lists {
-            // The nearest in time first, both ways from the item's date.
-            let mid = list.partition_point(|p| p.at < mid_at);
-            let lo = list[..mid].partition_point(|p| p.at < from);
-            let hi = mid + list[mid..].partition_point(|p| p.at <= to);
-            let (mut before, mut after) = (list[lo..mid].iter().rev(), list[mid..hi].iter());
+            // The nearest in time first, both ways from the item's date, within the window.
+            // One search, for the item's date (none when it is the newest, as live news is):
+            // the walk stops at the window's ends itself, so it never searches for them.
+            let mid = match list.last() {
+                Some(last) if last.at < mid_at => list.len(),
+                _ => list.partition_point(|p| p.at < mid_at),
+            };
+            let (before, after) = list.split_at(mid);
+            let mut before = before.iter().rev().take_while(|p| p.at >= from);
+            let mut after = after.iter().take_while(|p| p.at <= to);
             let (mut b, mut a) = (before.next(), after.next());
             for _ in 0..PER_TERM {
                 let take_before = match (b, a) {
@@ -301,17 +309,18 @@ impl StoryIndex {
                 }
             }
         }
-        // More than one shared key term for items with several.
-        let need = if keys.len() >= 4 { 2 } else { 1 };
+        // More than one shared key term when both items have several: decided by the pair,
+        // not by which of the two came first, so that either finds the other.
+        let mine = keys.len();
         let mut candidates: Vec<(u8, i64, u64, u32)> = touched
             .iter()
             .filter(|&&slot| Some(slot) != me)
             .filter_map(|&slot| {
                 let n = tally[slot as usize];
-                if n < need {
+                let m = self.member(slot);
+                if n < shared_keys_needed(mine, m.keys) {
                     return None;
                 }
-                let m = self.member(slot);
                 Some((n, (m.at - at).abs(), m.order, slot))
             })
             .collect();
@@ -326,12 +335,12 @@ impl StoryIndex {
             return Vec::new();
         }
         let probe = Probe::new(weighed);
-        let mine = Context { at, feed };
+        let here = Context { at, feed };
         candidates
             .into_iter()
             .filter_map(|(_, _, _, slot)| {
                 let m = self.member(slot);
-                let s = probe.score(mine, &m.weighed, m.context(), self.window, self.threshold);
+                let s = probe.score(here, &m.weighed, m.context(), self.window, self.threshold);
                 s.linked().then_some((slot, s.total as f32))
             })
             .collect()
@@ -355,12 +364,22 @@ impl StoryIndex {
         let at = clamped(m.at);
         for &k in keys {
             let list = self.postings.entry(k).or_default();
-            let i = list.partition_point(|p| (p.at, p.slot) <= (at, slot));
-            list.insert(i, Posting { at, slot });
+            match list.last() {
+                // Live news: the newest item goes last.
+                Some(last) if (last.at, last.slot) > (at, slot) => {
+                    let i = list.partition_point(|p| (p.at, p.slot) <= (at, slot));
+                    list.insert(i, Posting { at, slot });
+                }
+                _ => list.push(Posting { at, slot }),
+            }
         }
         self.clock = self.clock.max(m.at);
         self.slot_of.insert(m.id, slot);
-        self.members[slot as usize] = Some(Member { links, ..m });
+        self.members[slot as usize] = Some(Member {
+            links,
+            keys: keys.len() as u8,
+            ..m
+        });
         slot
     }
 
@@ -417,6 +436,7 @@ impl StoryIndex {
             feed: item.feed,
             order: item.order,
             weighed,
+            keys: 0,
             story: 0,
             links: Vec::new(),
             unlinked: false,
@@ -750,6 +770,12 @@ impl StoryIndex {
         self.free.sort_unstable_by(|a, b| b.cmp(a));
         self.covered_from = Some(horizon);
     }
+}
+
+/// How many key terms two items must share to be scored: two when both have at least four, else
+/// one.
+fn shared_keys_needed(a: usize, b: u8) -> u8 {
+    if a.min(usize::from(b)) >= 4 { 2 } else { 1 }
 }
 
 fn mean_to(index: &StoryIndex, x: u32, cluster: &[u32]) -> f64 {

@@ -27,6 +27,11 @@ use crate::topics::tokenize::{Tokens, is_unspaced_script, tokenize_into};
 /// How many of a story's terms go into the candidate index.
 pub const KEY_TERMS: usize = 12;
 
+/// Words that common (background IDF below this: in more than about 2% of items, as *minister*,
+/// *president*, *market*) are never key terms. They tell no story apart, and their posting lists
+/// are the longest: looking them up was most of the cost of finding candidates.
+pub const KEY_MIN_IDF: f32 = 4.0;
+
 /// A URL key that ignores what does not change the article: scheme, `www.`/`m.`/`amp.` host
 /// prefixes, AMP paths (`/amp/…`, `…/amp`, `….amp.html`), AMP query flags and a trailing slash.
 pub fn url_key(canonical: &Url) -> String {

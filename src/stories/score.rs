@@ -25,7 +25,7 @@ use std::sync::OnceLock;
 
 use rustc_hash::FxHashMap;
 
-use super::{ENTITY, Features, KEY_TERMS, term_of_word};
+use super::{ENTITY, Features, KEY_MIN_IDF, KEY_TERMS, term_of_word};
 
 /// The pair score at or above which two items of different feeds are linked in one story.
 pub const DEFAULT_THRESHOLD: f64 = 0.30;
@@ -193,9 +193,14 @@ impl Weighed {
     }
 
     /// The terms an item is indexed under: its [`KEY_TERMS`] heaviest (ties by term), heaviest
-    /// first.
+    /// first, leaving out words too common to tell stories apart ([`KEY_MIN_IDF`]).
     pub fn key_terms(&self) -> Vec<u32> {
-        let mut t: Vec<(f32, u32)> = self.terms.iter().map(|t| (t.weight, t.term())).collect();
+        let mut t: Vec<(f32, u32)> = self
+            .terms
+            .iter()
+            .filter(|t| t.weight >= KEY_MIN_IDF * f32::from(t.packed as u8 & !ENTITY))
+            .map(|t| (t.weight, t.term()))
+            .collect();
         let heavier = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
         if t.len() > KEY_TERMS {
             // Only the heaviest few matter: select them, then order just those.
