@@ -27,8 +27,7 @@ use rusqlite::{Connection, params};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::stories::{
-    CONFIDENT_THRESHOLD, Context, Features, KEY_TERMS, Score, Tier, key_terms, score_weighed,
-    weights,
+    CONFIDENT_THRESHOLD, Context, Features, Probe, Score, Tier, Weighed, score_weighed,
 };
 
 /// The mean pair score at which two clusters of one component merge into one story.
@@ -48,35 +47,65 @@ const EXTEND_SECS: i64 = 7 * 86_400;
 
 /// One item in memory.
 struct Member {
+    id: u32,
     at: i64,
     feed: i64,
     /// Breaks ties between items of one date: a hash of the URL key (else the content hash),
     /// the same whichever feed or order brought the item.
     order: u64,
-    features: Features,
-    /// The features' weights ([`weights`]), so a comparison looks nothing up.
-    weights: Box<[f32]>,
+    /// The item's terms with their weights, so a comparison looks nothing up.
+    weighed: Weighed,
+    /// How many key terms it is indexed under.
+    keys: u8,
     story: i64,
-    /// (other item, pair score) for every linked pair.
+    /// (other item's slot, pair score) for every linked pair.
     links: Vec<(u32, f32)>,
     /// Read back from the database, links not yet found: they are looked for when a walk over
     /// links first reaches the item, so a restart reads features without scoring every pair.
     unlinked: bool,
 }
 
+impl Member {
+    fn context(&self) -> Context {
+        Context {
+            at: self.at,
+            feed: self.feed,
+        }
+    }
+}
+
+/// A key term's posting: an item (by slot) and its date, in seconds clamped to `u32` (8 bytes
+/// a posting; a clamped date only widens the window, and the score checks the real dates).
+#[derive(Clone, Copy)]
+struct Posting {
+    at: u32,
+    slot: u32,
+}
+
+fn clamped(at: i64) -> u32 {
+    at.clamp(0, i64::from(u32::MAX)) as u32
+}
+
 #[derive(Default)]
 pub(crate) struct StoryIndex {
-    members: FxHashMap<u32, Member>,
-    /// Key term → (date, item), sorted by date.
-    postings: FxHashMap<u32, Vec<(i64, u32)>>,
+    /// Items in memory by slot: links and postings name items by slot, so counting shared key
+    /// terms is an array walk, not hash lookups.
+    members: Vec<Option<Member>>,
+    /// Item id → slot.
+    slot_of: FxHashMap<u32, u32>,
+    /// Slots freed by pruning, to reuse.
+    free: Vec<u32>,
+    /// Key term → postings, sorted by (date, slot).
+    postings: FxHashMap<u32, Vec<Posting>>,
     /// Every item dated from here on is in memory; `None` until loaded.
     covered_from: Option<i64>,
     /// The newest item date seen.
     clock: i64,
     since_prune: u32,
-    /// Scratch for counting shared key terms per candidate, kept between items (growing a fresh
-    /// map for every item was 5% of a cold run's CPU).
-    tally: FxHashMap<u32, u8>,
+    /// Scratch for counting shared key terms per slot, kept between items, and the slots it
+    /// counted (to reset them).
+    tally: Vec<u8>,
+    touched: Vec<u32>,
     window: i64,
     threshold: f64,
     pub(super) next_ids: super::NextIds,
@@ -115,6 +144,18 @@ impl StoryIndex {
         self.window + 86_400
     }
 
+    fn member(&self, slot: u32) -> &Member {
+        match self.members.get(slot as usize) {
+            Some(Some(m)) => m,
+            // Links and postings are dropped with their item: a dangling slot is a bug.
+            _ => unreachable!("story index: no item in slot {slot}"),
+        }
+    }
+
+    fn member_mut(&mut self, slot: u32) -> Option<&mut Member> {
+        self.members.get_mut(slot as usize).and_then(Option::as_mut)
+    }
+
     /// Makes sure memory covers `[at − window, ∞)`, reading from the database what it lacks.
     fn ensure(
         &mut self,
@@ -149,8 +190,8 @@ impl StoryIndex {
         Ok(())
     }
 
-    /// Reads the items dated in `[lo, hi)` (`hi` open-ended when `None`) with their stories,
-    /// and links them as they were linked when stored.
+    /// Reads the items dated in `[lo, hi)` (`hi` open-ended when `None`) with their stories;
+    /// their links are found when first reached.
     fn load(&mut self, tx: &Connection, lo: i64, hi: Option<i64>) -> rusqlite::Result<()> {
         let hi = hi.unwrap_or(i64::MAX);
         let mut stmt = tx.prepare(
@@ -159,71 +200,97 @@ impl StoryIndex {
              FROM stories st JOIN items i ON i.story_id = st.id JOIN item_features f ON f.item_id = i.id
              WHERE st.last_at >= ?1 AND st.started_at < ?2",
         )?;
-        let mut loaded: Vec<(u32, Member)> = Vec::new();
+        let mut loaded: Vec<Member> = Vec::new();
         let mut rows = stmt.query(params![lo, hi])?;
         while let Some(r) = rows.next()? {
             let at: i64 = r.get(1)?;
             let Ok(id) = u32::try_from(r.get::<_, i64>(0)?) else {
                 continue;
             };
-            if at < lo || at >= hi || self.members.contains_key(&id) {
+            if at < lo || at >= hi || self.slot_of.contains_key(&id) {
                 continue;
             }
             let url_key: Option<String> = r.get(3)?;
             let features = Features::from_bytes(r.get_ref(6)?.as_blob().unwrap_or_default());
-            loaded.push((
+            loaded.push(Member {
                 id,
-                Member {
-                    at,
-                    feed: r.get(2)?,
-                    order: order_key(url_key.as_deref(), r.get(4)?),
-                    features: features.clone(),
-                    weights: weights(&features),
-                    story: r.get(5)?,
-                    links: Vec::new(),
-                    unlinked: true,
-                },
-            ));
+                at,
+                feed: r.get(2)?,
+                order: order_key(url_key.as_deref(), r.get(4)?),
+                weighed: Weighed::new(&features),
+                keys: 0,
+                story: r.get(5)?,
+                links: Vec::new(),
+                unlinked: true,
+            });
         }
-        loaded.sort_by_key(|(id, m)| (m.at, m.order, *id));
-        for (id, m) in loaded {
-            self.insert(id, m, Vec::new());
+        loaded.sort_by_key(|m| (m.at, m.order, m.id));
+        for m in loaded {
+            let keys = m.weighed.key_terms();
+            self.insert(m, &keys, Vec::new());
         }
         Ok(())
     }
 
-    /// The items already in memory that a new one links to, with their scores.
-    fn links_of(&mut self, features: &Features, w: &[f32], at: i64, feed: i64) -> Vec<(u32, f32)> {
+    /// The items already in memory that an item (`weighed`, with its `keys`) links to, with
+    /// their scores; `me` is its own slot when it is in memory already.
+    fn links_of(
+        &mut self,
+        weighed: &Weighed,
+        keys: &[u32],
+        at: i64,
+        feed: i64,
+        me: Option<u32>,
+    ) -> Vec<(u32, f32)> {
         let mut tally = std::mem::take(&mut self.tally);
-        let links = self.links_counted(features, w, at, feed, &mut tally);
-        tally.clear();
+        let mut touched = std::mem::take(&mut self.touched);
+        tally.resize(self.members.len(), 0);
+        let links = self.links_counted(weighed, keys, at, feed, me, &mut tally, &mut touched);
+        for &t in &touched {
+            tally[t as usize] = 0;
+        }
+        touched.clear();
         self.tally = tally;
+        self.touched = touched;
         links
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn links_counted(
         &self,
-        features: &Features,
-        w: &[f32],
+        weighed: &Weighed,
+        keys: &[u32],
         at: i64,
         feed: i64,
-        tally: &mut FxHashMap<u32, u8>,
+        me: Option<u32>,
+        tally: &mut [u8],
+        touched: &mut Vec<u32>,
     ) -> Vec<(u32, f32)> {
-        let keys = key_terms(features);
-        let (from, to) = (at - self.window, at + self.window);
-        for k in &keys {
-            let Some(list) = self.postings.get(k) else {
-                continue;
+        let (from, mid_at, to) = (
+            clamped(at - self.window),
+            clamped(at),
+            clamped(at + self.window),
+        );
+        // Look every list up before walking any: their first cache misses overlap.
+        let lists: Vec<&[Posting]> = keys
+            .iter()
+            .filter_map(|k| self.postings.get(k).map(Vec::as_slice))
+            .collect();
+        for list in lists {
+            // The nearest in time first, both ways from the item's date, within the window.
+            // One search, for the item's date (none when it is the newest, as live news is):
+            // the walk stops at the window's ends itself, so it never searches for them.
+            let mid = match list.last() {
+                Some(last) if last.at < mid_at => list.len(),
+                _ => list.partition_point(|p| p.at < mid_at),
             };
-            // The nearest in time first, both ways from the item's date.
-            let mid = list.partition_point(|p| p.0 < at);
-            let lo = list[..mid].partition_point(|p| p.0 < from);
-            let hi = mid + list[mid..].partition_point(|p| p.0 <= to);
-            let (mut before, mut after) = (list[lo..mid].iter().rev(), list[mid..hi].iter());
+            let (before, after) = list.split_at(mid);
+            let mut before = before.iter().rev().take_while(|p| p.at >= from);
+            let mut after = after.iter().take_while(|p| p.at <= to);
             let (mut b, mut a) = (before.next(), after.next());
             for _ in 0..PER_TERM {
                 let take_before = match (b, a) {
-                    (Some(x), Some(y)) => at - x.0 <= y.0 - at,
+                    (Some(x), Some(y)) => mid_at - x.at <= y.at - mid_at,
                     (Some(_), None) => true,
                     (None, Some(_)) => false,
                     (None, None) => break,
@@ -237,67 +304,97 @@ impl StoryIndex {
                     a = after.next();
                     p
                 };
-                if let Some(&(_, item)) = p {
-                    *tally.entry(item).or_default() += 1;
+                if let Some(p) = p
+                    && let Some(n) = tally.get_mut(p.slot as usize)
+                {
+                    if *n == 0 {
+                        touched.push(p.slot);
+                    }
+                    *n = n.saturating_add(1);
                 }
             }
         }
-        // More than one shared key term for items with several.
-        let need = if keys.len() >= 4 { 2 } else { 1 };
-        let mut candidates: Vec<(u8, i64, u64, u32)> = tally
+        // More than one shared key term when both items have several: decided by the pair,
+        // not by which of the two came first, so that either finds the other.
+        let mine = keys.len();
+        let mut candidates: Vec<(u8, i64, u64, u32)> = touched
             .iter()
-            .map(|(&item, &n)| (item, n))
-            .filter(|&(_, n)| n >= need)
-            .filter_map(|(item, n)| {
-                let m = self.members.get(&item)?;
-                Some((n, (m.at - at).abs(), m.order, item))
+            .filter(|&&slot| Some(slot) != me)
+            .filter_map(|&slot| {
+                let n = tally[slot as usize];
+                let m = self.member(slot);
+                if n < shared_keys_needed(mine, m.keys) {
+                    return None;
+                }
+                Some((n, (m.at - at).abs(), m.order, slot))
             })
             .collect();
-        candidates.sort_unstable_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
+        candidates.sort_unstable_by(|x, y| {
+            y.0.cmp(&x.0)
+                .then(x.1.cmp(&y.1))
+                .then(x.2.cmp(&y.2))
+                .then(self.member(x.3).id.cmp(&self.member(y.3).id))
+        });
         candidates.truncate(CANDIDATES);
-        let me = Context { at, feed };
+        if candidates.is_empty() {
+            return Vec::new();
+        }
+        let probe = Probe::new(weighed);
+        let here = Context { at, feed };
         candidates
             .into_iter()
-            .filter_map(|(_, _, _, item)| {
-                let m = self.members.get(&item)?;
-                let s = score_weighed(
-                    (features, w),
-                    me,
-                    (&m.features, &m.weights),
-                    Context {
-                        at: m.at,
-                        feed: m.feed,
-                    },
-                    self.window,
-                    self.threshold,
-                );
-                s.linked().then_some((item, s.total as f32))
+            .filter_map(|(_, _, _, slot)| {
+                let m = self.member(slot);
+                let s = probe.score(here, &m.weighed, m.context(), self.window, self.threshold);
+                s.linked().then_some((slot, s.total as f32))
             })
             .collect()
     }
 
-    fn insert(&mut self, id: u32, m: Member, links: Vec<(u32, f32)>) {
+    /// Puts a member in memory with its links (and each linked item's link back) and its key
+    /// terms' postings; returns its slot.
+    fn insert(&mut self, m: Member, keys: &[u32], links: Vec<(u32, f32)>) -> u32 {
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.members.push(None);
+                (self.members.len() - 1) as u32
+            }
+        };
         for &(other, s) in &links {
-            if let Some(o) = self.members.get_mut(&other) {
-                o.links.push((id, s));
+            if let Some(o) = self.member_mut(other) {
+                o.links.push((slot, s));
             }
         }
-        for k in key_terms(&m.features).into_iter().take(KEY_TERMS) {
+        let at = clamped(m.at);
+        for &k in keys {
             let list = self.postings.entry(k).or_default();
-            let i = list.partition_point(|p| (p.0, p.1) <= (m.at, id));
-            list.insert(i, (m.at, id));
+            match list.last() {
+                // Live news: the newest item goes last.
+                Some(last) if (last.at, last.slot) > (at, slot) => {
+                    let i = list.partition_point(|p| (p.at, p.slot) <= (at, slot));
+                    list.insert(i, Posting { at, slot });
+                }
+                _ => list.push(Posting { at, slot }),
+            }
         }
         self.clock = self.clock.max(m.at);
-        self.members.insert(id, Member { links, ..m });
+        self.slot_of.insert(m.id, slot);
+        self.members[slot as usize] = Some(Member {
+            links,
+            keys: keys.len() as u8,
+            ..m
+        });
+        slot
     }
 
     /// Is item `a` certainly the same news as item `b`: the same article, or a pair score of at
     /// least [`CONFIDENT_THRESHOLD`]? (False when either is not in memory.)
     pub(super) fn confidently_same(&self, a: i64, b: i64) -> bool {
         let pair = || {
-            let a = self.members.get(&u32::try_from(a).ok()?)?;
-            let b = self.members.get(&u32::try_from(b).ok()?)?;
-            Some(self.score_members(a, b))
+            let a = *self.slot_of.get(&u32::try_from(a).ok()?)?;
+            let b = *self.slot_of.get(&u32::try_from(b).ok()?)?;
+            Some(self.score_members(self.member(a), self.member(b)))
         };
         pair().is_some_and(|s| {
             s.tier == Tier::SameArticle || (s.linked() && s.total >= CONFIDENT_THRESHOLD)
@@ -306,16 +403,10 @@ impl StoryIndex {
 
     fn score_members(&self, a: &Member, b: &Member) -> Score {
         score_weighed(
-            (&a.features, &a.weights),
-            Context {
-                at: a.at,
-                feed: a.feed,
-            },
-            (&b.features, &b.weights),
-            Context {
-                at: b.at,
-                feed: b.feed,
-            },
+            &a.weighed,
+            a.context(),
+            &b.weighed,
+            b.context(),
             self.window,
             self.threshold,
         )
@@ -340,24 +431,26 @@ impl StoryIndex {
                 reason: "first item".into(),
             });
         };
-        let w = weights(item.features);
-        let links = self.links_of(item.features, &w, item.at, item.feed);
+        let weighed = Weighed::new(item.features);
+        let keys = weighed.key_terms();
+        let links = self.links_of(&weighed, &keys, item.at, item.feed, None);
         let alone = links.is_empty();
         let m = Member {
+            id,
             at: item.at,
             feed: item.feed,
             order: item.order,
-            features: item.features.clone(),
-            weights: w,
+            weighed,
+            keys: 0,
             story: 0,
             links: Vec::new(),
             unlinked: false,
         };
-        self.insert(id, m, links);
+        let slot = self.insert(m, &keys, links);
         let placed = if alone {
             let story = self.next_story();
             write_story(tx, story, item.id, item.at, item.at, 1)?;
-            if let Some(me) = self.members.get_mut(&id) {
+            if let Some(me) = self.member_mut(slot) {
                 me.story = story;
             }
             Placed {
@@ -365,7 +458,7 @@ impl StoryIndex {
                 reason: "first item".into(),
             }
         } else {
-            self.recluster(tx, id)?
+            self.recluster(tx, slot)?
         };
         self.since_prune += 1;
         if self.since_prune >= PRUNE_EVERY {
@@ -377,22 +470,21 @@ impl StoryIndex {
 
     /// Finds the links of an item read back from the database, on both sides.
     fn find_links(&mut self, x: u32) {
-        let Some(m) = self.members.get(&x).filter(|m| m.unlinked) else {
+        let m = self.member(x);
+        if !m.unlinked {
             return;
-        };
-        let mut tally = std::mem::take(&mut self.tally);
-        let found = self.links_counted(&m.features, &m.weights, m.at, m.feed, &mut tally);
-        tally.clear();
-        self.tally = tally;
-        let found: Vec<(u32, f32)> = found.into_iter().filter(|l| l.0 != x).collect();
+        }
+        let (weighed, at, feed) = (m.weighed.clone(), m.at, m.feed);
+        let keys = weighed.key_terms();
+        let found = self.links_of(&weighed, &keys, at, feed, Some(x));
         for &(y, s) in &found {
-            if let Some(o) = self.members.get_mut(&y)
+            if let Some(o) = self.member_mut(y)
                 && !o.links.iter().any(|l| l.0 == x)
             {
                 o.links.push((x, s));
             }
         }
-        if let Some(m) = self.members.get_mut(&x) {
+        if let Some(m) = self.member_mut(x) {
             for l in found {
                 if !m.links.iter().any(|k| k.0 == l.0) {
                     m.links.push(l);
@@ -408,39 +500,37 @@ impl StoryIndex {
         s
     }
 
-    /// Clusters the component of item `id` again and writes what changed.
-    fn recluster(&mut self, tx: &Connection, id: u32) -> rusqlite::Result<Placed> {
+    /// Clusters the component of the item in slot `me` again and writes what changed.
+    fn recluster(&mut self, tx: &Connection, me: u32) -> rusqlite::Result<Placed> {
         // The component: every item reachable over links.
         let mut seen: FxHashSet<u32> = FxHashSet::default();
-        let mut stack = vec![id];
-        seen.insert(id);
+        let mut stack = vec![me];
+        seen.insert(me);
         while let Some(x) = stack.pop() {
             if seen.len() > MAX_COMPONENT {
                 break;
             }
             self.find_links(x);
-            if let Some(m) = self.members.get(&x) {
-                for &(y, _) in &m.links {
-                    if self.members.contains_key(&y) && seen.insert(y) {
-                        stack.push(y);
-                    }
+            for &(y, _) in &self.member(x).links {
+                if seen.insert(y) {
+                    stack.push(y);
                 }
             }
         }
         if seen.len() > MAX_COMPONENT {
-            return self.join_best_link(tx, id);
+            return self.join_best_link(tx, me);
         }
         let mut items: Vec<u32> = seen.into_iter().collect();
-        items.sort_by_key(|x| {
-            let m = &self.members[x];
-            (m.at, m.order, *x)
+        items.sort_by_key(|&x| {
+            let m = self.member(x);
+            (m.at, m.order, m.id)
         });
         let clusters = self.average_link(&items);
         // Old stories: their first date among these items (a story lies within one component).
         let mut old_start: FxHashMap<i64, i64> = FxHashMap::default();
-        for x in &items {
-            let m = &self.members[x];
-            if *x != id {
+        for &x in &items {
+            let m = self.member(x);
+            if x != me {
                 let e = old_start.entry(m.story).or_insert(m.at);
                 *e = (*e).min(m.at);
             }
@@ -449,19 +539,19 @@ impl StoryIndex {
         let mut placed = None;
         for cluster in clusters {
             let head = cluster[0];
-            let start = self.members[&head].at;
+            let start = self.member(head).at;
             let last = cluster
                 .iter()
-                .map(|x| self.members[x].at)
+                .map(|&x| self.member(x).at)
                 .max()
                 .unwrap_or(start);
             // The old story most of the cluster was in, if free and not starting earlier.
             let mut votes: Vec<(usize, i64)> = Vec::new();
-            for x in &cluster {
-                if *x == id {
+            for &x in &cluster {
+                if x == me {
                     continue;
                 }
-                let s = self.members[x].story;
+                let s = self.member(x).story;
                 match votes.iter_mut().find(|v| v.1 == s) {
                     Some(v) => v.0 += 1,
                     None => votes.push((1, s)),
@@ -477,27 +567,29 @@ impl StoryIndex {
                 None => self.next_story(),
             };
             taken.insert(story);
+            let head_id = self.member(head).id;
             write_story(
                 tx,
                 story,
-                i64::from(head),
+                i64::from(head_id),
                 start,
                 last,
                 cluster.len() as i64,
             )?;
             let head_changed = reuse.is_none()
-                || self.members[&head].story != story
+                || self.member(head).story != story
                 || old_start.get(&story).is_some_and(|&old| old != start);
             for &x in &cluster {
-                let moved = self.members[&x].story != story;
-                if x != id && !moved && !head_changed {
+                let moved = self.member(x).story != story;
+                if x != me && !moved && !head_changed {
                     continue;
                 }
                 let reason = self.reason(x, &cluster);
-                if let Some(m) = self.members.get_mut(&x) {
+                let id = self.member(x).id;
+                if let Some(m) = self.member_mut(x) {
                     m.story = story;
                 }
-                if x == id {
+                if x == me {
                     placed = Some(Placed {
                         story,
                         reason: reason.clone(),
@@ -506,7 +598,7 @@ impl StoryIndex {
                     tx.prepare_cached(
                         "UPDATE items SET story_id = ?2, join_reason = ?3 WHERE id = ?1",
                     )?
-                    .execute(params![i64::from(x), story, reason])?;
+                    .execute(params![i64::from(id), story, reason])?;
                 }
             }
         }
@@ -522,24 +614,26 @@ impl StoryIndex {
         }))
     }
 
-    /// Puts item `id` in the story of its best-scoring link, as one more member.
-    fn join_best_link(&mut self, tx: &Connection, id: u32) -> rusqlite::Result<Placed> {
-        let best = self.members[&id]
+    /// Puts the item in slot `me` in the story of its best-scoring link, as one more member.
+    fn join_best_link(&mut self, tx: &Connection, me: u32) -> rusqlite::Result<Placed> {
+        let best = self
+            .member(me)
             .links
             .iter()
-            .filter_map(|&(y, s)| Some((s, self.members.get(&y)?.order, y)))
+            .map(|&(y, s)| (s, self.member(y).order, y))
             .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
         let Some((_, _, other)) = best else {
             let story = self.next_story();
-            let at = self.members[&id].at;
+            let m = self.member(me);
+            let (id, at) = (m.id, m.at);
             write_story(tx, story, i64::from(id), at, at, 1)?;
             return Ok(Placed {
                 story,
                 reason: "first item".into(),
             });
         };
-        let story = self.members[&other].story;
-        if let Some(m) = self.members.get_mut(&id) {
+        let story = self.member(other).story;
+        if let Some(m) = self.member_mut(me) {
             m.story = story;
         }
         // The story grows by one: read its row rather than walk a component this big.
@@ -550,27 +644,27 @@ impl StoryIndex {
             .query_row(params![story], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })?;
-        let me = &self.members[&id];
+        let m = self.member(me);
         let head_order = u32::try_from(head)
             .ok()
-            .and_then(|h| self.members.get(&h))
-            .map_or(u64::MAX, |m| m.order);
-        let (head, start) = if (me.at, me.order) < (start, head_order) {
-            (i64::from(id), me.at)
+            .and_then(|h| self.slot_of.get(&h))
+            .map_or(u64::MAX, |&h| self.member(h).order);
+        let (head, start) = if (m.at, m.order) < (start, head_order) {
+            (i64::from(m.id), m.at)
         } else {
             (head, start)
         };
-        write_story(tx, story, head, start, last.max(me.at), items + 1)?;
+        write_story(tx, story, head, start, last.max(m.at), items + 1)?;
         Ok(Placed {
             story,
             reason: format!(
                 "{} (joined its best link: the story's links are too many to cluster again)",
-                self.reason(id, &[other, id])
+                self.reason(me, &[other, me])
             ),
         })
     }
 
-    /// Why item `x` is in `cluster` (its first element is the headline).
+    /// Why the item in slot `x` is in `cluster` (its first element is the headline).
     fn reason(&self, x: u32, cluster: &[u32]) -> String {
         if cluster.first() == Some(&x) {
             return if cluster.len() == 1 {
@@ -579,11 +673,11 @@ impl StoryIndex {
                 "headline: the earliest item".into()
             };
         }
-        let me = &self.members[&x];
+        let me = self.member(x);
         let best = cluster
             .iter()
             .filter(|&&y| y != x)
-            .map(|y| (y, self.score_members(me, &self.members[y])))
+            .map(|&y| (self.member(y).id, self.score_members(me, self.member(y))))
             .max_by(|a, b| a.1.total.total_cmp(&b.1.total));
         let mean = mean_to(self, x, cluster);
         match best {
@@ -595,7 +689,7 @@ impl StoryIndex {
         }
     }
 
-    /// Average-link clusters of `items` (sorted by date), each sorted by date.
+    /// Average-link clusters of `items` (slots sorted by date), each sorted by date.
     fn average_link(&self, items: &[u32]) -> Vec<Vec<u32>> {
         let n = items.len();
         let index: FxHashMap<u32, usize> = items.iter().enumerate().map(|(i, x)| (*x, i)).collect();
@@ -603,9 +697,8 @@ impl StoryIndex {
         // counts in a mean).
         let mut sim = vec![0.0f64; n * n];
         let mut linked = vec![false; n * n];
-        for (i, x) in items.iter().enumerate() {
-            let m = &self.members[x];
-            for &(y, s) in &m.links {
+        for (i, &x) in items.iter().enumerate() {
+            for &(y, s) in &self.member(x).links {
                 if let Some(&j) = index.get(&y) {
                     sim[i * n + j] = f64::from(s);
                     linked[i * n + j] = true;
@@ -616,7 +709,7 @@ impl StoryIndex {
             for j in (i + 1)..n {
                 if !linked[i * n + j] {
                     let s = self
-                        .score_members(&self.members[&items[i]], &self.members[&items[j]])
+                        .score_members(self.member(items[i]), self.member(items[j]))
                         .total;
                     sim[i * n + j] = s;
                     sim[j * n + i] = s;
@@ -661,25 +754,41 @@ impl StoryIndex {
         if self.covered_from.is_none_or(|from| from >= horizon) {
             return;
         }
-        self.members.retain(|_, m| m.at >= horizon);
-        let alive: FxHashSet<u32> = self.members.keys().copied().collect();
-        for m in self.members.values_mut() {
-            m.links.retain(|l| alive.contains(&l.0));
+        let mut dropped = vec![false; self.members.len()];
+        for (slot, m) in self.members.iter_mut().enumerate() {
+            if m.as_ref().is_some_and(|m| m.at < horizon)
+                && let Some(m) = m.take()
+            {
+                dropped[slot] = true;
+                self.slot_of.remove(&m.id);
+                self.free.push(slot as u32);
+            }
+        }
+        for m in self.members.iter_mut().flatten() {
+            m.links.retain(|l| !dropped[l.0 as usize]);
         }
         self.postings.retain(|_, list| {
-            list.retain(|p| p.0 >= horizon);
+            list.retain(|p| !dropped[p.slot as usize]);
             !list.is_empty()
         });
+        // Reuse low slots first: the tally's touched part stays small.
+        self.free.sort_unstable_by(|a, b| b.cmp(a));
         self.covered_from = Some(horizon);
     }
 }
 
+/// How many key terms two items must share to be scored: two when both have at least four, else
+/// one.
+fn shared_keys_needed(a: usize, b: u8) -> u8 {
+    if a.min(usize::from(b)) >= 4 { 2 } else { 1 }
+}
+
 fn mean_to(index: &StoryIndex, x: u32, cluster: &[u32]) -> f64 {
-    let me = &index.members[&x];
+    let me = index.member(x);
     let others: Vec<f64> = cluster
         .iter()
         .filter(|&&y| y != x)
-        .map(|y| index.score_members(me, &index.members[y]).total)
+        .map(|&y| index.score_members(me, index.member(y)).total)
         .collect();
     if others.is_empty() {
         0.0

@@ -16,8 +16,8 @@
 pub mod score;
 
 pub use score::{
-    CONFIDENT_THRESHOLD, Context, DEFAULT_THRESHOLD, Score, Tier, idf, score, score_weighed,
-    weights,
+    CONFIDENT_THRESHOLD, Context, DEFAULT_THRESHOLD, Probe, Score, Tier, Weighed, idf, score,
+    score_weighed,
 };
 
 use url::Url;
@@ -26,6 +26,11 @@ use crate::topics::tokenize::{Tokens, is_unspaced_script, tokenize_into};
 
 /// How many of a story's terms go into the candidate index.
 pub const KEY_TERMS: usize = 12;
+
+/// Words that common (background IDF below this: in more than about 2% of items, as *minister*,
+/// *president*, *market*) are never key terms. They tell no story apart, and their posting lists
+/// are the longest: looking them up was most of the cost of finding candidates.
+pub const KEY_MIN_IDF: f32 = 4.0;
 
 /// A URL key that ignores what does not change the article: scheme, `www.`/`m.`/`amp.` host
 /// prefixes, AMP paths (`/amp/…`, `…/amp`, `….amp.html`), AMP query flags and a trailing slash.
@@ -605,22 +610,6 @@ fn term_of_word(word: &str) -> Option<u32> {
     }
 }
 
-/// The terms an item is indexed under: its heaviest terms by field weight × background IDF.
-pub fn key_terms(f: &Features) -> Vec<u32> {
-    let mut t: Vec<(f64, u32)> = f
-        .terms()
-        .map(|(h, w)| (f64::from(w & !ENTITY) * idf(h), h))
-        .collect();
-    let heavier = |a: &(f64, u32), b: &(f64, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
-    if t.len() > KEY_TERMS {
-        // Only the heaviest few matter: select them, then order just those.
-        t.select_nth_unstable_by(KEY_TERMS - 1, heavier);
-        t.truncate(KEY_TERMS);
-    }
-    t.sort_unstable_by(heavier);
-    t.into_iter().map(|(_, h)| h).collect()
-}
-
 impl Features {
     /// From (term, weight) pairs sorted by term, one per term.
     fn from_terms(terms: Vec<(u32, u8)>) -> Features {
@@ -635,10 +624,6 @@ impl Features {
     /// (term, weight) pairs, sorted by term.
     pub fn terms(&self) -> impl Iterator<Item = (u32, u8)> + '_ {
         self.packed.iter().map(|&p| (p >> 8, p as u8))
-    }
-
-    pub(crate) fn term(&self, i: usize) -> Option<(u32, u8)> {
-        self.packed.get(i).map(|&p| (p >> 8, p as u8))
     }
 
     pub fn len(&self) -> usize {

@@ -25,7 +25,7 @@ use std::sync::OnceLock;
 
 use rustc_hash::FxHashMap;
 
-use super::{ENTITY, Features, term_of_word};
+use super::{ENTITY, Features, KEY_MIN_IDF, KEY_TERMS, term_of_word};
 
 /// The pair score at or above which two items of different feeds are linked in one story.
 pub const DEFAULT_THRESHOLD: f64 = 0.30;
@@ -129,36 +129,226 @@ pub fn score(
     threshold: f64,
 ) -> Score {
     score_weighed(
-        (a, &weights(a)),
+        &Weighed::new(a),
         ac,
-        (b, &weights(b)),
+        &Weighed::new(b),
         bc,
         window,
         threshold,
     )
 }
 
-/// Each term's weight (field × background IDF), in term order: what [`score_weighed`] takes, so
-/// an item compared with many others is weighed once.
-pub fn weights(f: &Features) -> Box<[f32]> {
-    f.terms()
-        .map(|(h, fw)| (f64::from(fw & !ENTITY) * idf(h)) as f32)
-        .collect()
+/// One term of an item with its weight (field × background IDF).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct WeighedTerm {
+    /// The term above its field byte, as in [`Features`].
+    packed: u32,
+    weight: f32,
 }
 
-/// [`score`], with both items' [`weights`] already known.
+impl WeighedTerm {
+    fn term(self) -> u32 {
+        self.packed >> 8
+    }
+
+    /// 1 for a name, 0 for any other word: which part of the text score the term counts in.
+    fn part(self) -> usize {
+        usize::from(self.packed as u8 & ENTITY != 0)
+    }
+}
+
+/// An item's terms weighed once (field × background IDF), with each part's total weight: what
+/// [`score_weighed`] takes, so an item compared with many others is weighed once, and what the
+/// story index keeps of every item in memory (8 bytes a term).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Weighed {
+    /// Sorted by term.
+    terms: Box<[WeighedTerm]>,
+    /// Total weight of the terms that are not names (0) and of the names (1).
+    sums: [f64; 2],
+}
+
+impl Weighed {
+    pub fn new(f: &Features) -> Weighed {
+        let terms: Box<[WeighedTerm]> = f
+            .terms()
+            .map(|(h, fw)| WeighedTerm {
+                packed: (h << 8) | u32::from(fw),
+                weight: (f64::from(fw & !ENTITY) * idf(h)) as f32,
+            })
+            .collect();
+        let mut sums = [0.0; 2];
+        for t in terms.iter() {
+            sums[t.part()] += f64::from(t.weight);
+        }
+        Weighed { terms, sums }
+    }
+
+    pub fn len(&self) -> usize {
+        self.terms.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
+    /// The terms an item is indexed under: its [`KEY_TERMS`] heaviest (ties by term), heaviest
+    /// first, leaving out words too common to tell stories apart ([`KEY_MIN_IDF`]).
+    pub fn key_terms(&self) -> Vec<u32> {
+        let mut t: Vec<(f32, u32)> = self
+            .terms
+            .iter()
+            .filter(|t| t.weight >= KEY_MIN_IDF * f32::from(t.packed as u8 & !ENTITY))
+            .map(|t| (t.weight, t.term()))
+            .collect();
+        let heavier = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        if t.len() > KEY_TERMS {
+            // Only the heaviest few matter: select them, then order just those.
+            t.select_nth_unstable_by(KEY_TERMS - 1, heavier);
+            t.truncate(KEY_TERMS);
+        }
+        t.sort_unstable_by(heavier);
+        t.into_iter().map(|(_, h)| h).collect()
+    }
+}
+
+/// What two items' shared terms add up to, per part (0: other words, 1: names). A shared term
+/// counts as a name when either item marks it as one.
+#[derive(Default)]
+struct Shared {
+    /// Σ min(wa, wb) and Σ max(wa, wb) over the shared terms.
+    min: [f64; 2],
+    max: [f64; 2],
+    /// Σ wa and Σ wb over the shared terms, by the shared part.
+    a: [f64; 2],
+    b: [f64; 2],
+    /// Σ wa and Σ wb over the shared terms, by each item's own part (to take them out of its
+    /// totals).
+    a_own: [f64; 2],
+    b_own: [f64; 2],
+}
+
+impl Shared {
+    fn add(&mut self, a: WeighedTerm, b: WeighedTerm) {
+        let (wa, wb) = (f64::from(a.weight), f64::from(b.weight));
+        let k = a.part().max(b.part());
+        self.min[k] += wa.min(wb);
+        self.max[k] += wa.max(wb);
+        self.a[k] += wa;
+        self.b[k] += wb;
+        self.a_own[a.part()] += wa;
+        self.b_own[b.part()] += wb;
+    }
+}
+
+/// [`score`], with both items already [`Weighed`]: one merge over both sorted term lists.
 pub fn score_weighed(
-    (a, a_weights): (&Features, &[f32]),
+    a: &Weighed,
     ac: Context,
-    (b, b_weights): (&Features, &[f32]),
+    b: &Weighed,
     bc: Context,
     window: i64,
     threshold: f64,
 ) -> Score {
-    let seconds = (ac.at - bc.at).abs();
-    let hours_apart = seconds as f64 / 3600.0;
+    let mut s = unscored(ac, bc, threshold);
+    if (ac.at - bc.at).abs() > window {
+        return s;
+    }
+    let mut shared = Shared::default();
+    let (mut i, mut j) = (0, 0);
+    while let (Some(&x), Some(&y)) = (a.terms.get(i), b.terms.get(j)) {
+        match x.term().cmp(&y.term()) {
+            std::cmp::Ordering::Equal => {
+                shared.add(x, y);
+                i += 1;
+                j += 1;
+            }
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+        }
+    }
+    finish(&mut s, a, b, &shared);
+    s
+}
+
+/// One item's terms in a hash table, for scoring it against many others: each comparison then
+/// reads the other item's terms once, in order, instead of merging two lists.
+pub struct Probe<'a> {
+    item: &'a Weighed,
+    /// Open addressing, linear probing: (term | OCCUPIED, index in `item.terms`).
+    slots: Vec<(u32, u32)>,
+    shift: u32,
+}
+
+const OCCUPIED: u32 = 1 << 31;
+
+impl<'a> Probe<'a> {
+    pub fn new(item: &'a Weighed) -> Probe<'a> {
+        let bits = (item.terms.len() * 2)
+            .max(16)
+            .next_power_of_two()
+            .trailing_zeros();
+        let mut slots = vec![(0u32, 0u32); 1 << bits];
+        let mask = (1usize << bits) - 1;
+        let shift = 32 - bits;
+        for (i, t) in item.terms.iter().enumerate() {
+            let mut at = slot_of(t.term(), shift);
+            while slots[at].0 != 0 {
+                at = (at + 1) & mask;
+            }
+            slots[at] = (t.term() | OCCUPIED, i as u32);
+        }
+        Probe { item, slots, shift }
+    }
+
+    fn find(&self, term: u32) -> Option<WeighedTerm> {
+        let mask = self.slots.len() - 1;
+        let mut at = slot_of(term, self.shift);
+        loop {
+            let (k, i) = self.slots[at];
+            if k == term | OCCUPIED {
+                return self.item.terms.get(i as usize).copied();
+            }
+            if k == 0 {
+                return None;
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    /// [`score_weighed`] of the probed item (`me`, at `mc`) and `other`.
+    pub fn score(
+        &self,
+        mc: Context,
+        other: &Weighed,
+        oc: Context,
+        window: i64,
+        threshold: f64,
+    ) -> Score {
+        let mut s = unscored(mc, oc, threshold);
+        if (mc.at - oc.at).abs() > window {
+            return s;
+        }
+        let mut shared = Shared::default();
+        for &y in other.terms.iter() {
+            if let Some(x) = self.find(y.term()) {
+                shared.add(x, y);
+            }
+        }
+        finish(&mut s, self.item, other, &shared);
+        s
+    }
+}
+
+fn slot_of(term: u32, shift: u32) -> usize {
+    (term.wrapping_mul(0x9e37_79b1) >> shift) as usize
+}
+
+/// A pair's [`Score`] before its text is compared: its time apart, feeds and threshold.
+fn unscored(ac: Context, bc: Context, threshold: f64) -> Score {
+    let hours_apart = (ac.at - bc.at).abs() as f64 / 3600.0;
     let same_feed = ac.feed == bc.feed;
-    let mut s = Score {
+    Score {
         tier: Tier::Different,
         total: 0.0,
         names: 0.0,
@@ -173,45 +363,20 @@ pub fn score_weighed(
         } else {
             threshold
         },
+    }
+}
+
+/// The score's parts from what the two items share, and its tier.
+fn finish(s: &mut Score, a: &Weighed, b: &Weighed, shared: &Shared) {
+    // Per part: the union (Σ max over all terms), and each item's total, where a shared term
+    // counts in the part it shares.
+    let part = |k: usize| {
+        let sum_a = a.sums[k] - shared.a_own[k] + shared.a[k];
+        let sum_b = b.sums[k] - shared.b_own[k] + shared.b[k];
+        let union = a.sums[k] + b.sums[k] - shared.a_own[k] - shared.b_own[k] + shared.max[k];
+        (shared.min[k], union, sum_a, sum_b)
     };
-    if seconds > window {
-        return s;
-    }
-    // One merge pass over both sorted term lists; per part (0 content, 1 names):
-    // [intersection, union, sum of a, sum of b].
-    let mut acc = [[0.0f64; 4]; 2];
-    let part_of = |fw: u8| usize::from(fw & ENTITY != 0);
-    let wa_at = |i: usize| f64::from(a_weights.get(i).copied().unwrap_or(0.0));
-    let wb_at = |j: usize| f64::from(b_weights.get(j).copied().unwrap_or(0.0));
-    let (mut i, mut j) = (0, 0);
-    loop {
-        match (a.term(i), b.term(j)) {
-            (Some((ha, fa)), Some((hb, fb))) if ha == hb => {
-                let (wa, wb) = (wa_at(i), wb_at(j));
-                let k = part_of(fa | fb);
-                acc[k][0] += wa.min(wb);
-                acc[k][1] += wa.max(wb);
-                acc[k][2] += wa;
-                acc[k][3] += wb;
-                i += 1;
-                j += 1;
-            }
-            (Some((ha, fa)), next_b) if next_b.is_none_or(|(hb, _)| ha < hb) => {
-                let w = wa_at(i);
-                acc[part_of(fa)][1] += w;
-                acc[part_of(fa)][2] += w;
-                i += 1;
-            }
-            (_, Some((_, fb))) => {
-                let w = wb_at(j);
-                acc[part_of(fb)][1] += w;
-                acc[part_of(fb)][3] += w;
-                j += 1;
-            }
-            (_, None) => break,
-        }
-    }
-    let overlap = |[inter, union, sa, sb]: [f64; 4]| {
+    let overlap = |(inter, union, sa, sb): (f64, f64, f64, f64)| {
         let smaller = sa.min(sb);
         if union <= 0.0 || smaller <= 0.0 {
             0.0
@@ -219,22 +384,23 @@ pub fn score_weighed(
             (inter / union + inter / smaller) / 2.0
         }
     };
-    s.names = overlap(acc[1]);
-    s.content = overlap(acc[0]);
-    s.shared_content = acc[0][0];
-    let union = acc[0][1] + acc[1][1];
+    let (content, names) = (part(0), part(1));
+    s.names = overlap(names);
+    s.content = overlap(content);
+    s.shared_content = content.0;
+    let union = content.1 + names.1;
     s.jaccard = if union > 0.0 {
-        (acc[0][0] + acc[1][0]) / union
+        (content.0 + names.0) / union
     } else {
         0.0
     };
-    s.time = 1.0 / (1.0 + (hours_apart / TIME_SCALE_HOURS).powi(2));
+    s.time = 1.0 / (1.0 + (s.hours_apart / TIME_SCALE_HOURS).powi(2));
     if s.jaccard >= SAME_ARTICLE_JACCARD {
         s.tier = Tier::SameArticle;
         s.total = 1.0;
-        return s;
+        return;
     }
-    let both_name = acc[1][2] > 0.0 && acc[1][3] > 0.0;
+    let both_name = names.2 > 0.0 && names.3 > 0.0;
     let text = if both_name {
         NAME_SHARE * s.names + (1.0 - NAME_SHARE) * s.content
     } else {
@@ -245,7 +411,6 @@ pub fn score_weighed(
     {
         s.tier = Tier::SameStory;
     }
-    s
 }
 
 /// Documents per term the background table stands for: it gives word frequencies per token, and
@@ -317,6 +482,46 @@ mod tests {
     }
 
     const DAY2: i64 = 2 * 86_400;
+
+    #[test]
+    fn the_probe_scores_as_the_merge_does() {
+        let texts = [
+            (
+                "Kowalski meets Moreau in Geneva",
+                "President Kowalski met Moreau on Monday.",
+            ),
+            (
+                "Moreau and Kowalski meet in Geneva",
+                "The talks in Geneva lasted three hours.",
+            ),
+            (
+                "Flooding in Geneva",
+                "Heavy rain flooded the old town of Geneva on Monday.",
+            ),
+            ("", ""),
+        ];
+        let items: Vec<Weighed> = texts
+            .iter()
+            .map(|(t, s)| Weighed::new(&features(t, s)))
+            .collect();
+        for (i, a) in items.iter().enumerate() {
+            let probe = Probe::new(a);
+            for (j, b) in items.iter().enumerate() {
+                let (ac, bc) = (ctx(0.0, i as i64), ctx(2.0, j as i64));
+                let merged = score_weighed(a, ac, b, bc, DAY2, DEFAULT_THRESHOLD);
+                let probed = probe.score(ac, b, bc, DAY2, DEFAULT_THRESHOLD);
+                assert_eq!(merged.tier, probed.tier, "{i} {j}");
+                for (x, y) in [
+                    (merged.total, probed.total),
+                    (merged.names, probed.names),
+                    (merged.content, probed.content),
+                    (merged.jaccard, probed.jaccard),
+                ] {
+                    assert!((x - y).abs() < 1e-9, "{i} {j}: {x} vs {y}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn common_words_weigh_less_than_rare_ones() {

@@ -163,6 +163,16 @@ fn one_story_from_three_feeds_is_one_story_with_three_sources_and_one_alert() {
     let explain = ws.run(&["stories", "--explain"]).stdout;
     assert!(explain.contains("3 item(s) from 3 source(s)"), "{explain}");
     assert!(explain.contains("same story, score"), "{explain}");
+    // Every merge says its tier, the score's parts and the bar it had to reach.
+    for part in [
+        "names ",
+        "content ",
+        "× time ",
+        "threshold 0.30",
+        "jaccard ",
+    ] {
+        assert!(explain.contains(part), "{part:?} in {explain}");
+    }
     let items = json_lines(&ws.run(&["items", "--json"]).stdout);
     assert!(
         items.iter().all(|i| i["story_id"] == stories[0]["id"]),
