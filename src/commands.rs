@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::cli::{
-    AlertsArgs, ImportArgs, ItemsArgs, ListArgs, OnceArgs, ParseArgs, StoriesArgs,
-    TopicsExplainArgs, TopicsTestArgs,
+    AlertsArgs, ImportArgs, ItemsArgs, ListArgs, OnceArgs, OutboxArgs, OutboxCommand, ParseArgs,
+    SinksArgs, SinksCommand, StoriesArgs, TopicsExplainArgs, TopicsTestArgs,
 };
 use crate::config::{self, Config, ConfigError, FeedSource};
 use crate::poll::{self, FeedReport, PollResult, Poller};
@@ -364,6 +364,12 @@ pub async fn once(cfg: Config, args: &OnceArgs) -> i32 {
         Err(code) => return code,
     };
     let (handle, writer) = store::spawn_writer(store, IngestPolicy::from(&cfg));
+    // Without sinks the outbox is skipped altogether (nothing to enqueue, nothing to send).
+    if !cfg.sinks.is_empty() {
+        handle
+            .set_outbox_routes(store::OutboxRoutes::new(&cfg.sinks))
+            .await;
+    }
     let poller = match Poller::new(&cfg, handle) {
         Ok(p) => Arc::new(p),
         Err(e) => {
@@ -390,6 +396,14 @@ pub async fn once(cfg: Config, args: &OnceArgs) -> i32 {
         .collect();
     if let Err(e) = poller.store().set_schedules(schedules).await {
         tracing::warn!(error = %e, "could not save the feeds' next polls");
+    }
+    // Deliveries due now get one attempt each; those that fail wait for the next run.
+    if !cfg.sinks.is_empty() {
+        let store = poller.store().clone();
+        if let Err(e) = crate::sinks::Outbox::drain(&cfg, store, cfg.defaults.shutdown_grace).await
+        {
+            eprintln!("error: {e:#}");
+        }
     }
     drop(poller);
     let _ = tokio::task::spawn_blocking(move || writer.join()).await;
@@ -1209,4 +1223,174 @@ pub fn topics_explain(cfg: &Config, args: &TopicsExplainArgs) -> i32 {
     };
     let _ = writeln!(out, "{}", Untrusted(&verdict));
     exit::OK
+}
+
+/// `outbox`: deliveries, newest first; `outbox retry ID|--dead`.
+pub fn outbox(cfg: &Config, args: &OutboxArgs) -> i32 {
+    if let Some(OutboxCommand::Retry(r)) = &args.action {
+        let mut store = match open_store(cfg) {
+            Ok(s) => s,
+            Err(code) => return code,
+        };
+        let id = if r.dead { None } else { r.id };
+        return match store.outbox_retry(id, Utc::now().timestamp_millis()) {
+            Ok(0) if id.is_some() => {
+                eprintln!(
+                    "error: no delivery with id {} waiting or dead (a sent one is not sent again)",
+                    id.unwrap_or_default()
+                );
+                exit::FAILURE
+            }
+            Ok(n) => {
+                // A running daemon picks them up at its next look at the outbox (within 5 s).
+                println!("{} queued again", plural(n, "delivery", "deliveries"));
+                exit::OK
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                exit::FAILURE
+            }
+        };
+    }
+    let mut rows = match read(cfg, |store| {
+        store.outbox_list(
+            args.sink.as_deref(),
+            args.state.as_deref(),
+            probe_limit(args.limit),
+        )
+    }) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let cut = cut_to_limit(&mut rows, args.limit);
+    let mut out = std::io::stdout().lock();
+    for r in &rows {
+        if args.json {
+            let _ = writeln!(out, "{}", serde_json::to_string(r).unwrap_or_default());
+            continue;
+        }
+        let when = match r.state.as_str() {
+            "sent" => format!("sent {}", fmt_time(r.sent)),
+            "dead" => "dead".to_owned(),
+            _ => format!("next {}", fmt_time(r.next)),
+        };
+        let _ = writeln!(
+            out,
+            "{:>6}  {:<7} {}  {}  attempts {}  {}",
+            r.id,
+            r.state,
+            Untrusted(&r.sink),
+            Untrusted(&r.idempotency_key),
+            r.attempts,
+            when
+        );
+        if let Some(t) = &r.title {
+            let _ = writeln!(out, "        {}", Untrusted(t));
+        }
+        if let Some(e) = r.last_error.as_deref().filter(|_| r.state != "sent") {
+            let _ = writeln!(out, "        last error: {}", Untrusted(e));
+        }
+    }
+    report_cut(cut, "deliveries");
+    exit::OK
+}
+
+/// `sinks`: each sink's status; `sinks test NAME`: a sample alert sent now.
+pub async fn sinks(cfg: &Config, args: &SinksArgs) -> i32 {
+    if let Some(SinksCommand::Test { name }) = &args.action {
+        return sinks_test(cfg, name).await;
+    }
+    let names: Vec<String> = cfg.sinks.iter().map(|s| s.name.clone()).collect();
+    let statuses = if cfg.database.exists() {
+        match read(cfg, |store| store.sink_statuses(&names)) {
+            Ok(x) => x,
+            Err(code) => return code,
+        }
+    } else {
+        names
+            .iter()
+            .map(|n| store::SinkStatus {
+                sink: n.clone(),
+                ..Default::default()
+            })
+            .collect()
+    };
+    let mut out = std::io::stdout().lock();
+    for s in &statuses {
+        let kind = cfg
+            .sinks
+            .iter()
+            .find(|c| c.name == s.sink)
+            .map_or("(not configured)", |c| c.kind.name());
+        if args.list.json {
+            let mut v = serde_json::to_value(s).unwrap_or_default();
+            v["kind"] = serde_json::Value::from(kind);
+            let _ = writeln!(out, "{v}");
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "{}  {kind}  queued {}  dead {}  sent {}  failures {}  last success {}",
+            Untrusted(&s.sink),
+            s.queued,
+            s.dead,
+            s.sends,
+            s.failures,
+            fmt_time(s.last_success)
+        );
+        if let Some(e) = &s.last_error {
+            let _ = writeln!(
+                out,
+                "    last error {}: {}",
+                fmt_time(s.last_error_at),
+                Untrusted(e)
+            );
+        }
+    }
+    exit::OK
+}
+
+async fn sinks_test(cfg: &Config, name: &str) -> i32 {
+    let Some(sc) = cfg.sinks.iter().find(|s| s.name == name) else {
+        eprintln!(
+            "error: no sink named \"{}\" in {}",
+            Untrusted(name),
+            cfg.path.display()
+        );
+        return exit::FAILURE;
+    };
+    let sinks = match crate::sinks::build(cfg) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return exit::FAILURE;
+        }
+    };
+    let Some(sink) = sinks.get(&sc.name) else {
+        return exit::FAILURE;
+    };
+    let topic = sc
+        .topics
+        .as_ref()
+        .and_then(|t| t.first().cloned())
+        .or_else(|| cfg.topics.first().map(|t| t.spec.name.clone()))
+        .unwrap_or_else(|| "test".to_owned());
+    let (key, body) = crate::sinks::sample_payload(&sc.name, &topic, Utc::now().timestamp_millis());
+    match sink.send(&topic, &key, &body).await {
+        crate::sinks::Outcome::Delivered(answer) => {
+            println!("delivered: {}", Untrusted(&answer));
+            exit::OK
+        }
+        crate::sinks::Outcome::Transient { error, retry_after } => {
+            let after = retry_after
+                .map(|d| format!(" (Retry-After {})", humantime::format_duration(d)))
+                .unwrap_or_default();
+            println!("failed, would be retried{after}: {}", Untrusted(&error));
+            exit::FAILURE
+        }
+        crate::sinks::Outcome::Permanent(error) => {
+            println!("failed, would not be retried: {}", Untrusted(&error));
+            exit::FAILURE
+        }
+    }
 }

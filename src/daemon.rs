@@ -25,6 +25,7 @@ use crate::commands::exit;
 use crate::config::{self, Config, FeedConfig};
 use crate::poll::Poller;
 use crate::scheduler::{self, Inputs};
+use crate::sinks::Outbox;
 use crate::store::{self, IngestPolicy, Store};
 use crate::text::Untrusted;
 
@@ -54,6 +55,14 @@ pub async fn run(cfg: Config, path: PathBuf) -> i32 {
         }
     };
     let (handle, writer) = store::spawn_writer(store, IngestPolicy::from(&cfg));
+    // Before the first poll: its alerts enqueue for the configured sinks.
+    let outbox = match Outbox::start(&cfg, handle.clone()).await {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return exit::FAILURE;
+        }
+    };
 
     let mut cfg = cfg;
     let mut retired: Vec<Generation> = Vec::new();
@@ -90,6 +99,10 @@ pub async fn run(cfg: Config, path: PathBuf) -> i32 {
                             Ok(next) => {
                                 // The writer's [alerts] and [stories] follow the new config too.
                                 handle.set_policy(IngestPolicy::from(&new_cfg)).await;
+                                // So do the sinks; queued deliveries of removed ones stay queued.
+                                if let Err(e) = outbox.reload(&new_cfg, &handle).await {
+                                    tracing::error!(error = %format!("{e:#}"), "sinks not reloaded; keeping the running ones");
+                                }
                                 if new_cfg.database != cfg.database || new_cfg.synchronous != cfg.synchronous {
                                     tracing::warn!(database = %new_cfg.database.display(), "[storage] changed; it applies at the next start (still using {})", cfg.database.display());
                                 }
@@ -132,11 +145,13 @@ pub async fn run(cfg: Config, path: PathBuf) -> i32 {
     let deadline = tokio::time::Instant::now() + grace;
     generation.stop.cancel();
     generation.tasks.close();
+    outbox.stop();
     retired.push(generation);
     let all_done = || async {
         for g in &retired {
             g.tasks.wait().await;
         }
+        outbox.wait().await;
     };
     tokio::select! {
         _ = all_done() => {}
@@ -145,6 +160,7 @@ pub async fn run(cfg: Config, path: PathBuf) -> i32 {
             for g in &retired {
                 g.abort.cancel();
             }
+            outbox.abort();
         }
         _ = term.recv() => { tracing::warn!("second signal: exiting now"); return exit::INTERRUPTED; }
         _ = int.recv() => { tracing::warn!("second signal: exiting now"); return exit::INTERRUPTED; }
@@ -160,6 +176,7 @@ pub async fn run(cfg: Config, path: PathBuf) -> i32 {
         _ = int.recv() => { tracing::warn!("second signal: exiting now"); return exit::INTERRUPTED; }
     };
     drop(retired);
+    drop(outbox);
     drop(handle);
     let joined = drained
         && tokio::time::timeout_at(last, tokio::task::spawn_blocking(move || writer.join()))

@@ -42,6 +42,7 @@ pub mod normalize;
 pub mod opml;
 pub mod poll;
 pub mod scheduler;
+pub mod sinks;
 pub mod store;
 pub mod stories;
 pub mod text;

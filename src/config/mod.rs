@@ -7,6 +7,7 @@
 
 mod library;
 mod raw;
+mod sinks;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -18,6 +19,7 @@ use url::Url;
 
 use crate::topics::{self, Lexicons, Stem, TopicSpec};
 use raw::{RawConfig, RawSize, RawTopic, RawTopicFile};
+pub use sinks::{Secret, SinkConfig, SinkKind};
 
 /// The example config shipped in the repository, printed by `newshound config example`.
 pub const EXAMPLE: &str = include_str!("../../config/newshound.toml");
@@ -148,6 +150,8 @@ pub struct Config {
     /// Enabled feeds only.
     pub feeds: Vec<FeedConfig>,
     pub topics: Vec<TopicConfig>,
+    /// Where alerts go besides the log.
+    pub sinks: Vec<SinkConfig>,
     /// Problems that do not stop the config from loading (a topic query that can never match),
     /// printed by `check`.
     pub warnings: Vec<Diagnostic>,
@@ -707,6 +711,7 @@ impl Validator<'_> {
         }
 
         let topics = self.all_topics(&raw, &names);
+        let sinks = self.sinks(&raw.sinks, &topics);
         Some(Config {
             path: self.path.to_owned(),
             database,
@@ -717,6 +722,7 @@ impl Validator<'_> {
             story_threshold,
             feeds,
             topics,
+            sinks,
             warnings: Vec::new(),
         })
     }

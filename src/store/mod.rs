@@ -16,6 +16,7 @@
 //! 4. no link, but an identical content hash among link-less items → the same;
 //! 5. otherwise a new item, which joins a story or starts one (`assign_story`).
 
+mod outbox;
 mod story_index;
 mod writer;
 
@@ -32,6 +33,10 @@ use crate::model::{Item, stable_hash};
 use crate::stories::Features;
 use story_index::{NewItem, StoryIndex};
 
+pub use outbox::{
+    Delivery, DeliveryUpdate, OutboxRoutes, OutboxRow, Payload, SinkStatus, from_ms,
+    idempotency_key,
+};
 pub use writer::{StoreHandle, spawn_writer};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts how many ran.
@@ -43,6 +48,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_id_marks.sql"),
     include_str!("migrations/0006_url_hash.sql"),
     include_str!("migrations/0007_alerts_per_item.sql"),
+    include_str!("migrations/0008_outbox.sql"),
 ];
 
 /// The writer's SQLite page cache, in KiB: SQLite's default. Story assignment reads no pages
@@ -203,6 +209,8 @@ pub struct PollSummary {
     pub activity: Activity,
     /// Matches on stories that had already alerted for the topic: (topic, story).
     pub also_reported: Vec<(String, i64)>,
+    /// Deliveries queued in the outbox with this poll's alerts.
+    pub enqueued: usize,
 }
 
 /// How much a feed published lately: items dated (or first seen) in the last 7 days, and the
@@ -309,6 +317,8 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     stories: StoryIndex,
+    /// Which sinks get which topics' alerts (empty: no outbox rows).
+    routes: OutboxRoutes,
     /// Test seam: make the N-th write transaction from now fail as if the disk were full (or
     /// another storage fault), to prove nothing is lost. See [`Store::inject_commit_failure`].
     fault: Option<(u64, rusqlite::ErrorCode)>,
@@ -397,6 +407,7 @@ impl Store {
             conn,
             path: path.to_owned(),
             stories: StoryIndex::default(),
+            routes: OutboxRoutes::default(),
             fault: None,
         };
         store
@@ -442,6 +453,7 @@ impl Store {
             conn,
             path: path.to_owned(),
             stories: StoryIndex::default(),
+            routes: OutboxRoutes::default(),
             fault: None,
         };
         store.check_version()?;
@@ -724,12 +736,12 @@ impl Store {
             let one = if savepoints {
                 (|| {
                     let sp = tx.savepoint()?;
-                    let summary = record_in(&sp, rec, policy, &mut self.stories)?;
+                    let summary = record_in(&sp, rec, policy, &mut self.stories, &self.routes)?;
                     sp.commit()?;
                     Ok(summary)
                 })()
             } else {
-                record_in(&tx, rec, policy, &mut self.stories)
+                record_in(&tx, rec, policy, &mut self.stories, &self.routes)
             };
             if one.is_err() && !savepoints {
                 drop(tx); // rolled back: nothing of the attempt is kept
@@ -754,6 +766,11 @@ impl Store {
             self.stories.invalidate();
         }
         results
+    }
+
+    /// Which sinks get which topics' alerts from the next commit on.
+    pub fn set_outbox_routes(&mut self, routes: OutboxRoutes) {
+        self.routes = routes;
     }
 
     /// Test seam: the `nth` write transaction from now (1 = the next) fails with `code` instead of
@@ -1017,6 +1034,7 @@ fn record_in(
     rec: &PollRecord,
     policy: IngestPolicy,
     stories: &mut StoryIndex,
+    routes: &OutboxRoutes,
 ) -> Result<PollSummary> {
     let (feed_id, known_url, last_success): (i64, String, Option<i64>) = {
         tx.execute_cached(
@@ -1064,6 +1082,7 @@ fn record_in(
                 policy,
                 rec.at,
                 stories,
+                routes,
                 &mut summary,
             )?;
             tx.execute_cached(
@@ -1232,6 +1251,7 @@ fn ingest(
     policy: IngestPolicy,
     now: DateTime<Utc>,
     stories: &mut StoryIndex,
+    routes: &OutboxRoutes,
     summary: &mut PollSummary,
 ) -> Result<()> {
     let stored_before: i64 = tx.query_row_cached(
@@ -1345,6 +1365,12 @@ fn ingest(
                     snippet: m.snippet.clone(),
                     query_index: m.query_index,
                 });
+                if !routes.is_empty()
+                    && let Some(a) = summary.alerts.last()
+                {
+                    summary.enqueued +=
+                        outbox::enqueue(tx, routes, a, Utc::now().timestamp_millis())?;
+                }
             } else {
                 summary.also_reported.push((m.topic.clone(), story_id));
             }

@@ -2,9 +2,11 @@
 //! over a channel, so no tokio worker ever blocks on SQLite.
 
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 
+use super::{Delivery, DeliveryUpdate, OutboxRoutes};
 use super::{FeedState, IngestPolicy, PollRecord, PollSummary, Result, Store, StoreError};
 
 /// Most polls committed in one transaction.
@@ -71,12 +73,24 @@ enum Request {
     Policy(IngestPolicy),
     /// The watchdog's health check: the writer is not stuck and the database answers.
     Ping(oneshot::Sender<Result<()>>),
+    /// The configured sinks: alerts committed after it enqueue deliveries for them.
+    Routes(OutboxRoutes),
+    /// Due deliveries of these sinks: (sinks, now in ms, limit).
+    OutboxDue(
+        Vec<String>,
+        i64,
+        usize,
+        oneshot::Sender<Result<(Vec<Delivery>, Option<i64>)>>,
+    ),
+    OutboxUpdate(DeliveryUpdate, oneshot::Sender<Result<()>>),
 }
 
 /// A cloneable handle to the writer thread.
 #[derive(Clone)]
 pub struct StoreHandle {
     tx: mpsc::Sender<Request>,
+    /// Woken after a commit that queued deliveries (the delivery worker waits on it).
+    outbox: Arc<Notify>,
 }
 
 /// Starts the writer thread. It stops, checkpointing the WAL, when every handle is dropped.
@@ -85,6 +99,8 @@ pub fn spawn_writer(
     mut policy: IngestPolicy,
 ) -> (StoreHandle, std::thread::JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel::<Request>(64);
+    let outbox = Arc::new(Notify::new());
+    let wake = outbox.clone();
     let thread = std::thread::Builder::new()
         .name("newshound-store".into())
         .spawn(move || {
@@ -107,11 +123,17 @@ pub fn spawn_writer(
                 if !polls.is_empty() {
                     let recs: Vec<&PollRecord> = polls.iter().map(|(r, _)| r.as_ref()).collect();
                     let results = store.record_polls(&recs, policy);
+                    let queued = results
+                        .iter()
+                        .any(|r| r.as_ref().is_ok_and(|s| s.enqueued > 0));
                     for ((_, reply), result) in polls.into_iter().zip(results) {
                         let _ = reply.send(result);
                     }
                     if let Some((kick, _)) = &checkpointer {
                         let _ = kick.try_send(());
+                    }
+                    if queued {
+                        wake.notify_one();
                     }
                 }
                 for req in others {
@@ -141,6 +163,13 @@ pub fn spawn_writer(
                         Request::Checkpoint(reply) => {
                             let _ = reply.send(store.checkpoint());
                         }
+                        Request::Routes(routes) => store.set_outbox_routes(routes),
+                        Request::OutboxDue(sinks, now, limit, reply) => {
+                            let _ = reply.send(store.outbox_due(&sinks, now, limit));
+                        }
+                        Request::OutboxUpdate(update, reply) => {
+                            let _ = reply.send(store.outbox_update(&update));
+                        }
                     }
                 }
             }
@@ -153,7 +182,7 @@ pub fn spawn_writer(
             }
         })
         .expect("spawning the store thread");
-    (StoreHandle { tx }, thread)
+    (StoreHandle { tx, outbox }, thread)
 }
 
 impl StoreHandle {
@@ -215,6 +244,31 @@ impl StoreHandle {
     /// Applies a reloaded config's ingest policy to every poll committed from now on.
     pub async fn set_policy(&self, policy: IngestPolicy) {
         let _ = self.tx.send(Request::Policy(policy)).await;
+    }
+
+    /// Alerts committed from now on enqueue deliveries for these sinks.
+    pub async fn set_outbox_routes(&self, routes: OutboxRoutes) {
+        let _ = self.tx.send(Request::Routes(routes)).await;
+    }
+
+    /// Due deliveries of `sinks`, oldest first, and when the next other one falls due (ms).
+    pub async fn outbox_due(
+        &self,
+        sinks: Vec<String>,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<(Vec<Delivery>, Option<i64>)> {
+        self.ask(|r| Request::OutboxDue(sinks, now_ms, limit, r))
+            .await
+    }
+
+    pub async fn outbox_update(&self, update: DeliveryUpdate) -> Result<()> {
+        self.ask(|r| Request::OutboxUpdate(update, r)).await
+    }
+
+    /// Notified after each commit that queued deliveries.
+    pub fn outbox_wakeup(&self) -> Arc<Notify> {
+        self.outbox.clone()
     }
 
     pub async fn checkpoint(&self) -> Result<()> {

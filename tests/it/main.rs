@@ -14,5 +14,6 @@ mod opml;
 mod parsing;
 mod quality;
 mod readme;
+mod sinks;
 mod stories;
 mod topics;

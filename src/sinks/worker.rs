@@ -1,0 +1,238 @@
+//! The delivery worker: one tokio task that reads due deliveries through the writer and spawns
+//! a send for each (waiting for its sink's slot), and records every outcome through the writer.
+//!
+//! It wakes when a commit queued deliveries, when a send finished, when the sinks changed
+//! (SIGHUP), or when the next retry falls due. Shutdown: `stop` ends the loop and the sends
+//! still waiting for a slot (they stay queued); sends in flight finish, or are dropped at
+//! `abort` (the daemon's deadline), leaving their deliveries queued: a send dropped after the
+//! receiver took it is sent again at the next start, which the idempotency key lets the
+//! receiver drop.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::{Sink, retry};
+use crate::config::Config;
+use crate::store::{Delivery, DeliveryUpdate, OutboxRoutes, StoreError, StoreHandle};
+use crate::text::Untrusted;
+
+/// Due deliveries read at once (besides those already in flight).
+const BATCH: usize = 256;
+/// The longest sleep without a wake-up: how soon a delivery queued again by `outbox retry`
+/// (another process, which cannot wake this one) is seen.
+const IDLE: Duration = Duration::from_secs(5);
+
+type Sinks = Arc<HashMap<String, Arc<Sink>>>;
+
+/// The running worker.
+pub struct Outbox {
+    sinks: watch::Sender<Sinks>,
+    stop: CancellationToken,
+    abort: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl Outbox {
+    /// Tells the writer which sinks to enqueue for, and starts the worker (when there are
+    /// sinks, or deliveries may be left from an earlier config: it is cheap when idle).
+    pub async fn start(cfg: &Config, store: StoreHandle) -> anyhow::Result<Outbox> {
+        Self::spawn(cfg, store, false).await
+    }
+
+    /// For `once`: sends what is due now (each delivery at most once) and returns when nothing
+    /// due is left or `stop` is cancelled.
+    pub async fn drain(cfg: &Config, store: StoreHandle, within: Duration) -> anyhow::Result<()> {
+        let outbox = Self::spawn(cfg, store, true).await?;
+        outbox.tasks.close();
+        if tokio::time::timeout(within, outbox.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "deliveries still being sent at the deadline; they stay queued for the next run"
+            );
+            outbox.stop.cancel();
+            outbox.abort.cancel();
+            outbox.tasks.wait().await;
+        }
+        Ok(())
+    }
+
+    async fn spawn(cfg: &Config, store: StoreHandle, once: bool) -> anyhow::Result<Outbox> {
+        let sinks: Sinks = Arc::new(super::build(cfg)?);
+        store.set_outbox_routes(OutboxRoutes::new(&cfg.sinks)).await;
+        let (tx, rx) = watch::channel(sinks);
+        let outbox = Outbox {
+            sinks: tx,
+            stop: CancellationToken::new(),
+            abort: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+        };
+        let w = Worker {
+            store,
+            sinks: rx,
+            stop: outbox.stop.clone(),
+            abort: outbox.abort.clone(),
+            tasks: outbox.tasks.clone(),
+            in_flight: Arc::new(Mutex::new(HashSet::new())),
+            done: Arc::new(Notify::new()),
+            once,
+        };
+        outbox.tasks.spawn(w.run());
+        Ok(outbox)
+    }
+
+    /// Applies a reloaded config: new sinks are built first (an error keeps the old ones),
+    /// then the writer enqueues for the new set. Deliveries of a removed sink stay queued
+    /// (and are sent again if it comes back).
+    pub async fn reload(&self, cfg: &Config, store: &StoreHandle) -> anyhow::Result<()> {
+        let sinks: Sinks = Arc::new(super::build(cfg)?);
+        store.set_outbox_routes(OutboxRoutes::new(&cfg.sinks)).await;
+        self.sinks.send_replace(sinks);
+        Ok(())
+    }
+
+    /// No send starts from now on; those in flight go on until [`Outbox::abort`].
+    pub fn stop(&self) {
+        self.stop.cancel();
+        self.tasks.close();
+    }
+
+    /// Sends in flight give up (their deliveries stay queued).
+    pub fn abort(&self) {
+        self.abort.cancel();
+    }
+
+    /// Returns when the loop and every send have ended.
+    pub async fn wait(&self) {
+        self.tasks.wait().await;
+    }
+}
+
+struct Worker {
+    store: StoreHandle,
+    sinks: watch::Receiver<Sinks>,
+    stop: CancellationToken,
+    abort: CancellationToken,
+    tasks: TaskTracker,
+    /// Deliveries being sent: a due query returns them until their outcome is recorded.
+    in_flight: Arc<Mutex<HashSet<i64>>>,
+    /// Notified when a send's outcome was recorded.
+    done: Arc<Notify>,
+    once: bool,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl Worker {
+    async fn run(mut self) {
+        let wake = self.store.outbox_wakeup();
+        // `once`: each delivery is attempted at most once.
+        let mut tried: HashSet<i64> = HashSet::new();
+        loop {
+            if self.stop.is_cancelled() {
+                return;
+            }
+            let sinks = self.sinks.borrow_and_update().clone();
+            let names: Vec<String> = sinks.keys().cloned().collect();
+            let now = now_ms();
+            let flying = self.in_flight.lock().map_or(0, |s| s.len());
+            let (due, next) = match self.store.outbox_due(names, now, BATCH + flying).await {
+                Ok(x) => x,
+                Err(StoreError::WriterGone) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the outbox; trying again in a second");
+                    tokio::select! {
+                        _ = self.stop.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                    }
+                }
+            };
+            let mut started = 0;
+            for d in due {
+                let Some(sink) = sinks.get(&d.sink).cloned() else {
+                    continue;
+                };
+                if self.once && !tried.insert(d.id) {
+                    continue;
+                }
+                let fresh = self.in_flight.lock().is_ok_and(|mut s| s.insert(d.id));
+                if fresh {
+                    started += 1;
+                    self.tasks.spawn(self.deliver(sink, d));
+                }
+            }
+            let flying = self.in_flight.lock().map_or(0, |s| s.len());
+            if self.once && started == 0 && flying == 0 {
+                return;
+            }
+            let wait = next
+                .map(|at| Duration::from_millis(at.saturating_sub(now).max(0) as u64))
+                .unwrap_or(IDLE)
+                .min(IDLE);
+            tokio::select! {
+                _ = self.stop.cancelled() => return,
+                _ = wake.notified() => {}
+                _ = self.done.notified() => {}
+                _ = self.sinks.changed() => {}
+                _ = tokio::time::sleep(wait), if !self.once => {}
+            }
+        }
+    }
+
+    fn deliver(&self, sink: Arc<Sink>, d: Delivery) -> impl Future<Output = ()> + use<> {
+        let (store, stop, abort) = (self.store.clone(), self.stop.clone(), self.abort.clone());
+        let (in_flight, done) = (self.in_flight.clone(), self.done.clone());
+        async move {
+            let id = d.id;
+            send_one(&sink, d, &store, &stop, &abort).await;
+            if let Ok(mut s) = in_flight.lock() {
+                s.remove(&id);
+            }
+            done.notify_one();
+        }
+    }
+}
+
+/// One attempt at one delivery, and its outcome recorded.
+async fn send_one(
+    sink: &Sink,
+    d: Delivery,
+    store: &StoreHandle,
+    stop: &CancellationToken,
+    abort: &CancellationToken,
+) {
+    let _slot = tokio::select! {
+        s = sink.slots.clone().acquire_owned() => match s { Ok(s) => s, Err(_) => return },
+        _ = stop.cancelled() => return,
+    };
+    let outcome = tokio::select! {
+        o = sink.send(&d.topic, &d.idem_key, &d.payload) => o,
+        _ = abort.cancelled() => return,
+    };
+    let update = retry::decide(&d, &outcome, &sink.cfg, now_ms(), fastrand::f64());
+    let key = Untrusted(&d.idem_key);
+    match &update {
+        DeliveryUpdate::Sent { .. } => {
+            tracing::debug!(sink = %sink.cfg.name, key = %key, attempts = d.attempts + 1, "alert delivered")
+        }
+        DeliveryUpdate::Retry { next_at, error, .. } => {
+            let next = crate::store::from_ms(*next_at);
+            tracing::warn!(sink = %sink.cfg.name, key = %key, attempts = d.attempts + 1, next = %next.format("%Y-%m-%dT%H:%M:%SZ"), error = %Untrusted(error), "delivery failed; will retry")
+        }
+        DeliveryUpdate::Dead { error, .. } => {
+            tracing::error!(sink = %sink.cfg.name, key = %key, attempts = d.attempts + 1, error = %Untrusted(error), id = d.id, "delivery dead-lettered (kept; `newshound outbox retry ID` sends it again)")
+        }
+    }
+    if let Err(e) = store.outbox_update(update).await {
+        // Sent again at the next start: the receiver drops it by its key.
+        tracing::warn!(sink = %sink.cfg.name, key = %key, error = %e, "could not record a delivery's outcome");
+    }
+}
