@@ -258,7 +258,7 @@ pub struct OutboxArgs {
     #[arg(long)]
     pub sink: Option<String>,
     /// Only deliveries in this state.
-    #[arg(long, value_parser = ["pending", "failed", "dead", "sent"])]
+    #[arg(long, value_parser = ["pending", "failed", "dead", "sent", "held", "digested"])]
     pub state: Option<String>,
     /// At most this many deliveries, newest first.
     #[arg(long, default_value_t = 50)]
@@ -272,6 +272,12 @@ pub struct OutboxArgs {
 pub enum OutboxCommand {
     /// Queue a delivery again, due now, with a fresh give_up_after: by ID, or every dead one.
     Retry(OutboxRetryArgs),
+    /// Fold a sink's held alerts (digest, or over max_per_hour) into a digest now, instead of at
+    /// its scheduled time.
+    Digest {
+        /// The sink's name.
+        sink: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -1227,6 +1227,26 @@ pub fn topics_explain(cfg: &Config, args: &TopicsExplainArgs) -> i32 {
 
 /// `outbox`: deliveries, newest first; `outbox retry ID|--dead`.
 pub fn outbox(cfg: &Config, args: &OutboxArgs) -> i32 {
+    if let Some(OutboxCommand::Digest { sink }) = &args.action {
+        let mut store = match open_store(cfg) {
+            Ok(s) => s,
+            Err(code) => return code,
+        };
+        return match store.outbox_digest(sink, Utc::now().timestamp_millis()) {
+            Ok(Some(id)) => {
+                println!("digest queued as delivery {id}");
+                exit::OK
+            }
+            Ok(None) => {
+                println!("nothing held for {}", Untrusted(sink));
+                exit::OK
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                exit::FAILURE
+            }
+        };
+    }
     if let Some(OutboxCommand::Retry(r)) = &args.action {
         let mut store = match open_store(cfg) {
             Ok(s) => s,

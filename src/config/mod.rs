@@ -19,7 +19,7 @@ use url::Url;
 
 use crate::topics::{self, Lexicons, Stem, TopicSpec};
 use raw::{RawConfig, RawSize, RawTopic, RawTopicFile};
-pub use sinks::{Secret, SinkConfig, SinkKind};
+pub use sinks::{EmailConfig, Schedule, Secret, SinkConfig, SinkKind, Zone};
 
 /// The example config shipped in the repository, printed by `newshound config example`.
 pub const EXAMPLE: &str = include_str!("../../config/newshound.toml");

@@ -12,13 +12,14 @@ use toml::Spanned;
 use url::Url;
 
 use super::{TopicConfig, Validator};
+pub use crate::sinks::digest::{Schedule, Zone};
 
 /// A `[[sinks]]` table as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSink {
     pub name: Spanned<String>,
-    /// `webhook`, `ntfy`, `exec` (`email` is planned).
+    /// `webhook`, `ntfy`, `email`, `exec`.
     pub kind: Spanned<String>,
     /// Topic names this sink receives; all topics when absent.
     pub topics: Option<Vec<Spanned<String>>>,
@@ -35,6 +36,29 @@ pub(crate) struct RawSink {
     pub tags: Option<Vec<Spanned<String>>>,
     /// exec: the program and its arguments (no shell).
     pub command: Option<Vec<Spanned<String>>>,
+    /// email: the SMTP server's host name (or address).
+    pub server: Option<Spanned<String>>,
+    /// email: 587 with STARTTLS, 465 with implicit TLS unless given.
+    pub port: Option<Spanned<i64>>,
+    /// email: `"starttls"` (default) or `"implicit"`; the connection is always encrypted.
+    pub tls: Option<Spanned<String>>,
+    /// email: AUTH user name (with `password`).
+    pub username: Option<Spanned<String>>,
+    pub password: Option<Spanned<toml::Value>>,
+    /// email: the sender, `"newshound <alerts@example.com>"`.
+    pub from: Option<Spanned<String>>,
+    /// email: the recipients.
+    pub to: Option<Vec<Spanned<String>>>,
+    /// email: a PEM file of certificates to trust besides the system's (a private mail server).
+    pub ca_file: Option<Spanned<String>>,
+    /// `"immediate"` (default): each alert on its own.
+    pub deliver: Option<Spanned<String>>,
+    /// `"daily 08:00"` or `"hourly"`: one message listing the alerts since the last digest.
+    pub digest: Option<Spanned<String>>,
+    /// The digest's time zone: `"local"` (default), `"UTC"`, `"+02:00"`.
+    pub time_zone: Option<Spanned<String>>,
+    /// Alerts over this many an hour are folded into the next digest (hourly if none is set).
+    pub max_per_hour: Option<Spanned<i64>>,
     /// One attempt's limit (connect, send, answer; or the command's run).
     pub timeout: Option<Spanned<String>>,
     /// Sends in flight at once for this sink.
@@ -79,6 +103,10 @@ pub struct SinkConfig {
     pub retry_min: Duration,
     pub retry_max: Duration,
     pub give_up_after: Duration,
+    /// Alerts go out in digests on this schedule rather than one by one.
+    pub digest: Option<Schedule>,
+    pub time_zone: Zone,
+    pub max_per_hour: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -96,6 +124,21 @@ pub enum SinkKind {
     Exec {
         argv: Vec<String>,
     },
+    Email(EmailConfig),
+}
+
+/// An SMTP submission server and the mail's addresses.
+#[derive(Debug, Clone)]
+pub struct EmailConfig {
+    pub server: String,
+    pub port: u16,
+    /// Implicit TLS (SMTPS) rather than STARTTLS.
+    pub implicit_tls: bool,
+    pub credentials: Option<(String, Secret)>,
+    pub from: lettre::message::Mailbox,
+    pub to: Vec<lettre::message::Mailbox>,
+    /// Extra trusted certificates (PEM), read at load.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 impl SinkKind {
@@ -104,11 +147,18 @@ impl SinkKind {
             SinkKind::Webhook { .. } => "webhook",
             SinkKind::Ntfy { .. } => "ntfy",
             SinkKind::Exec { .. } => "exec",
+            SinkKind::Email(_) => "email",
         }
     }
 }
 
 impl SinkConfig {
+    /// When held alerts (a digest's, or over the budget) go out: the digest's schedule, else
+    /// hourly for a budget's overflow; `None` when this sink holds nothing back.
+    pub fn digest_schedule(&self) -> Option<Schedule> {
+        self.digest.or(self.max_per_hour.map(|_| Schedule::Hourly))
+    }
+
     /// Does this sink want alerts of `topic`?
     pub fn wants(&self, topic: &str) -> bool {
         self.topics
@@ -169,6 +219,21 @@ impl Validator<'_> {
             let retry_max = self.duration(&s.retry_max, "retry_max", DEFAULT_RETRY_MAX);
             let give_up_after =
                 self.duration(&s.give_up_after, "give_up_after", DEFAULT_GIVE_UP_AFTER);
+            let digest = self.digest(s);
+            let time_zone = match &s.time_zone {
+                None => Zone::Local,
+                Some(z) => match crate::sinks::digest::parse_zone(z.get_ref()) {
+                    Ok(z) => z,
+                    Err(msg) => {
+                        self.error(z.span(), msg);
+                        Zone::Local
+                    }
+                },
+            };
+            let max_per_hour = s
+                .max_per_hour
+                .as_ref()
+                .map(|_| self.count(&s.max_per_hour, "max_per_hour", 1, 100_000) as u32);
             if retry_min > retry_max {
                 let span = s.retry_min.as_ref().map_or(s.name.span(), Spanned::span);
                 self.error(span, "retry_min is longer than retry_max");
@@ -184,14 +249,13 @@ impl Validator<'_> {
                     );
                     None
                 }
-                "email" => {
-                    self.error(s.kind.span(), "kind \"email\" is not available in this version; use webhook, ntfy or exec");
-                    None
-                }
+                "email" => self.email(s),
                 other => {
                     self.error(
                         s.kind.span(),
-                        format!("unknown sink kind \"{other}\"; expected webhook, ntfy or exec"),
+                        format!(
+                            "unknown sink kind \"{other}\"; expected webhook, ntfy, email or exec"
+                        ),
                     );
                     None
                 }
@@ -208,10 +272,39 @@ impl Validator<'_> {
                     retry_min,
                     retry_max,
                     give_up_after,
+                    digest,
+                    time_zone,
+                    max_per_hour,
                 });
             }
         }
         out
+    }
+
+    /// `digest = "daily 08:00"`, or the same as `deliver`; `deliver = "immediate"` is the default.
+    fn digest(&mut self, s: &RawSink) -> Option<Schedule> {
+        let parse = |v: &Spanned<String>, cx: &mut Self| match crate::sinks::digest::parse_schedule(
+            v.get_ref(),
+        ) {
+            Ok(x) => Some(x),
+            Err(msg) => {
+                cx.error(v.span(), msg);
+                None
+            }
+        };
+        match (&s.digest, &s.deliver) {
+            (Some(d), Some(v)) if v.get_ref() == "immediate" => {
+                self.error(
+                    d.span(),
+                    "digest and deliver = \"immediate\" contradict each other; keep one",
+                );
+                None
+            }
+            (Some(d), _) => parse(d, self),
+            (None, Some(v)) if v.get_ref() == "immediate" => None,
+            (None, Some(v)) => parse(v, self),
+            (None, None) => None,
+        }
     }
 
     /// Says which keys of another kind were given (a likely mix-up), so none is silently ignored.
@@ -219,6 +312,21 @@ impl Validator<'_> {
         if present {
             let msg = format!("{key} is not a setting of a {} sink", s.kind.get_ref());
             self.error(s.kind.span(), msg);
+        }
+    }
+
+    fn no_email_keys(&mut self, s: &RawSink) {
+        for (key, present) in [
+            ("server", s.server.is_some()),
+            ("port", s.port.is_some()),
+            ("tls", s.tls.is_some()),
+            ("username", s.username.is_some()),
+            ("password", s.password.is_some()),
+            ("from", s.from.is_some()),
+            ("to", s.to.is_some()),
+            ("ca_file", s.ca_file.is_some()),
+        ] {
+            self.unused(s, key, present);
         }
     }
 
@@ -252,6 +360,7 @@ impl Validator<'_> {
     }
 
     fn webhook(&mut self, s: &RawSink) -> Option<SinkKind> {
+        self.no_email_keys(s);
         self.unused(s, "token", s.token.is_some());
         self.unused(s, "tags", s.tags.is_some());
         self.unused(s, "command", s.command.is_some());
@@ -286,6 +395,7 @@ impl Validator<'_> {
     }
 
     fn ntfy(&mut self, s: &RawSink) -> Option<SinkKind> {
+        self.no_email_keys(s);
         self.unused(s, "secret", s.secret.is_some());
         self.unused(s, "headers", !s.headers.is_empty());
         self.unused(s, "command", s.command.is_some());
@@ -322,7 +432,129 @@ impl Validator<'_> {
         })
     }
 
+    fn email(&mut self, s: &RawSink) -> Option<SinkKind> {
+        self.unused(s, "url", s.url.is_some());
+        self.unused(s, "secret", s.secret.is_some());
+        self.unused(s, "headers", !s.headers.is_empty());
+        self.unused(s, "token", s.token.is_some());
+        self.unused(s, "tags", s.tags.is_some());
+        self.unused(s, "command", s.command.is_some());
+        let server = match &s.server {
+            Some(v) if !v.get_ref().trim().is_empty() => Some(v.get_ref().trim().to_owned()),
+            Some(v) => {
+                self.error(
+                    v.span(),
+                    "server is empty; give the SMTP server's host name",
+                );
+                None
+            }
+            None => {
+                self.error(
+                    s.kind.span(),
+                    "an email sink needs server = \"smtp.example.com\"",
+                );
+                None
+            }
+        };
+        let implicit_tls = match s.tls.as_ref().map(|t| (t.get_ref().as_str(), t.span())) {
+            None | Some(("starttls", _)) => false,
+            Some(("implicit", _)) => true,
+            Some((other, span)) => {
+                self.error(span, format!("tls must be \"starttls\" or \"implicit\" (mail is never sent unencrypted), got \"{other}\""));
+                false
+            }
+        };
+        let port = match &s.port {
+            None => Some(if implicit_tls { 465 } else { 587 }),
+            Some(p) => match u16::try_from(*p.get_ref()) {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    self.error(
+                        p.span(),
+                        format!("port must be between 1 and 65535, got {}", p.get_ref()),
+                    );
+                    None
+                }
+            },
+        };
+        let credentials = match (&s.username, &s.password) {
+            (Some(u), Some(p)) => self.secret(p, "password").map(|p| (u.get_ref().clone(), p)),
+            (None, None) => Some((String::new(), Secret::new(""))),
+            (Some(u), None) => {
+                self.error(u.span(), "username needs a password (a string, { file = \"path\" } or { env = \"VAR\" })");
+                None
+            }
+            (None, Some(p)) => {
+                self.error(p.span(), "password needs a username");
+                None
+            }
+        }
+        .map(|c| (!c.0.is_empty()).then_some(c));
+        let mailbox = |v: &Spanned<String>, cx: &mut Self| match v
+            .get_ref()
+            .parse::<lettre::message::Mailbox>()
+        {
+            Ok(m) => Some(m),
+            Err(e) => {
+                cx.error(v.span(), format!("\"{}\" is not a mail address ({e}); expected e.g. \"newshound <alerts@example.com>\"", v.get_ref()));
+                None
+            }
+        };
+        let from = match &s.from {
+            Some(f) => mailbox(f, self),
+            None => {
+                self.error(
+                    s.kind.span(),
+                    "an email sink needs from = \"newshound <alerts@example.com>\"",
+                );
+                None
+            }
+        };
+        let mut to = Vec::new();
+        for t in s.to.iter().flatten() {
+            if let Some(m) = mailbox(t, self) {
+                to.push(m);
+            }
+        }
+        if s.to.as_ref().is_none_or(|t| t.is_empty()) {
+            self.error(
+                s.kind.span(),
+                "an email sink needs to = [\"you@example.com\"]",
+            );
+        }
+        let ca_pem = match &s.ca_file {
+            None => Some(None),
+            Some(f) => {
+                let path =
+                    super::join_relative(&self.base_dir(), std::path::Path::new(f.get_ref()));
+                match std::fs::read(&path) {
+                    Ok(b) => Some(Some(b)),
+                    Err(e) => {
+                        self.error(
+                            f.span(),
+                            format!("ca_file: cannot read {}: {e}", path.display()),
+                        );
+                        None
+                    }
+                }
+            }
+        };
+        if to.is_empty() {
+            return None;
+        }
+        Some(SinkKind::Email(EmailConfig {
+            server: server?,
+            port: port?,
+            implicit_tls,
+            credentials: credentials?,
+            from: from?,
+            to,
+            ca_pem: ca_pem?,
+        }))
+    }
+
     fn exec(&mut self, s: &RawSink) -> Option<SinkKind> {
+        self.no_email_keys(s);
         self.unused(s, "url", s.url.is_some());
         self.unused(s, "secret", s.secret.is_some());
         self.unused(s, "headers", !s.headers.is_empty());

@@ -1,4 +1,4 @@
-//! Alerts that reach people: the sinks (webhook, ntfy, exec) and the delivery worker that
+//! Alerts that reach people: the sinks (webhook, ntfy, email, exec) and the delivery worker that
 //! sends the outbox's deliveries to them.
 //!
 //! The store enqueues one delivery per (alert, sink) in the alert's own transaction
@@ -11,6 +11,8 @@
 //!
 //! Must not: hold SQL (the store does), or block a tokio worker.
 
+pub mod digest;
+pub mod email;
 pub mod exec;
 pub mod ntfy;
 pub mod retry;
@@ -34,12 +36,15 @@ pub struct Sink {
     pub slots: Arc<Semaphore>,
     /// Each topic's alert level (ntfy's priority).
     levels: Arc<HashMap<String, AlertLevel>>,
+    /// When the sends of the last hour started (ms), for `max_per_hour`.
+    budget: std::sync::Mutex<std::collections::VecDeque<i64>>,
 }
 
 enum Transport {
     Webhook(webhook::Webhook),
     Ntfy(ntfy::Ntfy),
     Exec(exec::Exec),
+    Email(email::Email),
 }
 
 impl Sink {
@@ -65,13 +70,34 @@ impl Sink {
                 Transport::Ntfy(ntfy::Ntfy::new(url, token.as_ref(), tags, cfg.timeout, d)?)
             }
             SinkKind::Exec { argv } => Transport::Exec(exec::Exec::new(argv)),
+            SinkKind::Email(e) => Transport::Email(email::Email::new(e, cfg.timeout)?),
         };
         Ok(Sink {
             cfg: cfg.clone(),
             transport,
             slots: Arc::new(Semaphore::new(cfg.concurrency)),
             levels,
+            budget: std::sync::Mutex::default(),
         })
+    }
+
+    /// Takes one send from the hour's budget; `false` when it is spent. (The window lives in
+    /// memory: a restart starts a fresh hour.)
+    pub fn take_budget(&self, now_ms: i64) -> bool {
+        let Some(max) = self.cfg.max_per_hour else {
+            return true;
+        };
+        let Ok(mut sent) = self.budget.lock() else {
+            return true;
+        };
+        while sent.front().is_some_and(|&t| t <= now_ms - 3_600_000) {
+            sent.pop_front();
+        }
+        if sent.len() >= max as usize {
+            return false;
+        }
+        sent.push_back(now_ms);
+        true
     }
 
     /// One attempt, bounded by the sink's timeout.
@@ -84,6 +110,7 @@ impl Sink {
                     n.send(key, payload, level).await
                 }
                 Transport::Exec(e) => e.send(&self.cfg.name, key, payload).await,
+                Transport::Email(e) => e.send(key, payload).await,
             }
         };
         match tokio::time::timeout(self.cfg.timeout, attempt).await {

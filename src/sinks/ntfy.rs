@@ -65,6 +65,9 @@ impl Ntfy {
             Ok(v) => v,
             Err(e) => return Outcome::Permanent(format!("unreadable payload: {e}")),
         };
+        if alert.get("digest").and_then(|v| v.as_bool()) == Some(true) {
+            return self.send_digest(key, &alert).await;
+        }
         let text = |k: &str| alert.get(k).and_then(|v| v.as_str()).unwrap_or("");
         let sources: Vec<&str> = alert
             .get("sources")
@@ -89,7 +92,40 @@ impl Ntfy {
             },
             tags: &self.tags,
         };
-        let body = match serde_json::to_string(&msg) {
+        self.publish(key, &msg).await
+    }
+
+    /// A digest: one message listing each alert's topic and title (ntfy caps a message at
+    /// 4,096 bytes; the list is cut before that and says how many more).
+    async fn send_digest(&self, key: &str, digest: &serde_json::Value) -> Outcome {
+        let alerts = digest
+            .get("alerts")
+            .and_then(|v| v.as_array())
+            .cloned()
+            .unwrap_or_default();
+        let mut message = String::new();
+        for (i, a) in alerts.iter().enumerate() {
+            let text = |k: &str| a.get(k).and_then(|v| v.as_str()).unwrap_or("");
+            let line = format!("• {}: {} {}\n", text("topic"), text("title"), text("url"));
+            if message.len() + line.len() > 3800 {
+                message.push_str(&format!("… and {} more", alerts.len() - i));
+                break;
+            }
+            message.push_str(&line);
+        }
+        let msg = Message {
+            topic: &self.topic,
+            title: format!("newshound digest: {} alerts", alerts.len()),
+            message,
+            click: None,
+            priority: 3,
+            tags: &self.tags,
+        };
+        self.publish(key, &msg).await
+    }
+
+    async fn publish(&self, key: &str, msg: &Message<'_>) -> Outcome {
+        let body = match serde_json::to_string(msg) {
             Ok(b) => b,
             Err(e) => return Outcome::Permanent(format!("cannot encode the message: {e}")),
         };

@@ -128,6 +128,9 @@ mod tests {
             retry_min: Duration::from_secs(30),
             retry_max: Duration::from_secs(3600),
             give_up_after: Duration::from_secs(3 * 86400),
+            digest: None,
+            time_zone: crate::config::Zone::Local,
+            max_per_hour: None,
         }
     }
 

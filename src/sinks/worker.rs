@@ -136,6 +136,8 @@ impl Worker {
         let wake = self.store.outbox_wakeup();
         // `once`: each delivery is attempted at most once.
         let mut tried: HashSet<i64> = HashSet::new();
+        // Each digest sink's next digest (ms), computed when the sink is first seen.
+        let mut digests: HashMap<String, i64> = HashMap::new();
         loop {
             if self.stop.is_cancelled() {
                 return;
@@ -143,6 +145,44 @@ impl Worker {
             let sinks = self.sinks.borrow_and_update().clone();
             let names: Vec<String> = sinks.keys().cloned().collect();
             let now = now_ms();
+            digests.retain(|name, _| sinks.contains_key(name));
+            let mut next_digest: Option<i64> = None;
+            for (name, sink) in sinks.iter() {
+                let Some(schedule) = sink.cfg.digest_schedule() else {
+                    continue;
+                };
+                let zone = sink.cfg.time_zone;
+                let next = match digests.get(name) {
+                    Some(&at) => at,
+                    None => {
+                        let since = match self.store.outbox_digest_since(name).await {
+                            Ok(s) => s.unwrap_or(now),
+                            Err(StoreError::WriterGone) => return,
+                            Err(_) => now,
+                        };
+                        super::digest::next_run(schedule, zone, crate::store::from_ms(since))
+                            .timestamp_millis()
+                    }
+                };
+                let next = if next <= now {
+                    match self.store.outbox_digest(name, now).await {
+                        Ok(Some(id)) => {
+                            tracing::info!(sink = %name, delivery = id, "digest queued");
+                        }
+                        Ok(None) => {}
+                        Err(StoreError::WriterGone) => return,
+                        Err(e) => {
+                            tracing::warn!(sink = %name, error = %e, "could not make the digest")
+                        }
+                    }
+                    super::digest::next_run(schedule, zone, crate::store::from_ms(now))
+                        .timestamp_millis()
+                } else {
+                    next
+                };
+                digests.insert(name.clone(), next);
+                next_digest = Some(next_digest.map_or(next, |n: i64| n.min(next)));
+            }
             let flying = self.in_flight.lock().map_or(0, |s| s.len());
             let (due, next) = match self.store.outbox_due(names, now, BATCH + flying).await {
                 Ok(x) => x,
@@ -173,6 +213,10 @@ impl Worker {
             if self.once && started == 0 && flying == 0 {
                 return;
             }
+            let next = match (next, next_digest) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             let wait = next
                 .map(|at| Duration::from_millis(at.saturating_sub(now).max(0) as u64))
                 .unwrap_or(IDLE)
@@ -213,12 +257,20 @@ async fn send_one(
         s = sink.slots.clone().acquire_owned() => match s { Ok(s) => s, Err(_) => return },
         _ = stop.cancelled() => return,
     };
+    let key = Untrusted(&d.idem_key);
+    // A digest is never held back; an alert over the budget waits for the next digest.
+    if !d.topic.is_empty() && !sink.take_budget(now_ms()) {
+        tracing::info!(sink = %sink.cfg.name, key = %key, max_per_hour = sink.cfg.max_per_hour, "over the sink's max_per_hour; folded into the next digest");
+        if let Err(e) = store.outbox_update(DeliveryUpdate::Hold { id: d.id }).await {
+            tracing::warn!(sink = %sink.cfg.name, key = %key, error = %e, "could not hold a delivery");
+        }
+        return;
+    }
     let outcome = tokio::select! {
         o = sink.send(&d.topic, &d.idem_key, &d.payload) => o,
         _ = abort.cancelled() => return,
     };
     let update = retry::decide(&d, &outcome, &sink.cfg, now_ms(), fastrand::f64());
-    let key = Untrusted(&d.idem_key);
     match &update {
         DeliveryUpdate::Sent { .. } => {
             tracing::debug!(sink = %sink.cfg.name, key = %key, attempts = d.attempts + 1, "alert delivered")
@@ -227,6 +279,7 @@ async fn send_one(
             let next = crate::store::from_ms(*next_at);
             tracing::warn!(sink = %sink.cfg.name, key = %key, attempts = d.attempts + 1, next = %next.format("%Y-%m-%dT%H:%M:%SZ"), error = %Untrusted(error), "delivery failed; will retry")
         }
+        DeliveryUpdate::Hold { .. } => {}
         DeliveryUpdate::Dead { error, .. } => {
             tracing::error!(sink = %sink.cfg.name, key = %key, attempts = d.attempts + 1, error = %Untrusted(error), id = d.id, "delivery dead-lettered (kept; `newshound outbox retry ID` sends it again)")
         }

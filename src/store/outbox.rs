@@ -18,7 +18,8 @@ use crate::config::SinkConfig;
 /// sink is configured, and then enqueueing costs nothing.
 #[derive(Debug, Clone, Default)]
 pub struct OutboxRoutes {
-    routes: Vec<(String, Option<FxHashSet<String>>)>,
+    /// (sink, its topics or all, whether its alerts wait for a digest).
+    routes: Vec<(String, Option<FxHashSet<String>>, bool)>,
 }
 
 impl OutboxRoutes {
@@ -28,7 +29,7 @@ impl OutboxRoutes {
                 .iter()
                 .map(|s| {
                     let topics = s.topics.as_ref().map(|ts| ts.iter().cloned().collect());
-                    (s.name.clone(), topics)
+                    (s.name.clone(), topics, s.digest.is_some())
                 })
                 .collect(),
         }
@@ -38,11 +39,11 @@ impl OutboxRoutes {
         self.routes.is_empty()
     }
 
-    fn sinks_for<'a>(&'a self, topic: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    fn sinks_for<'a>(&'a self, topic: &'a str) -> impl Iterator<Item = (&'a str, bool)> + 'a {
         self.routes
             .iter()
-            .filter(move |(_, ts)| ts.as_ref().is_none_or(|ts| ts.contains(topic)))
-            .map(|(name, _)| name.as_str())
+            .filter(move |(_, ts, _)| ts.as_ref().is_none_or(|ts| ts.contains(topic)))
+            .map(|(name, _, held)| (name.as_str(), *held))
     }
 }
 
@@ -95,11 +96,12 @@ pub(super) fn enqueue(
         .query_map(params![alert.story_id], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let mut insert = tx.prepare_cached(
-        "INSERT INTO outbox (sink, alert_id, topic, idem_key, payload, created_at, retry_since, next_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6) ON CONFLICT (idem_key) DO NOTHING",
+        "INSERT INTO outbox (sink, alert_id, topic, idem_key, payload, created_at, retry_since, next_at, state)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6, CASE WHEN ?7 THEN 'held' ELSE 'pending' END)
+         ON CONFLICT (idem_key) DO NOTHING",
     )?;
     let mut queued = 0;
-    for sink in sinks {
+    for (sink, held) in sinks {
         let mut key = idempotency_key(&alert.topic, alert.story_id, sink);
         // The store alerts a second time on a story only when it is not sure the two items are
         // the same story; that alert is delivered too, under a key of its own.
@@ -131,7 +133,8 @@ pub(super) fn enqueue(
                 alert.topic,
                 key,
                 body,
-                now_ms
+                now_ms,
+                held
             ])? == 1
             {
                 queued += 1;
@@ -175,6 +178,10 @@ pub enum DeliveryUpdate {
         at: i64,
         error: String,
     },
+    /// Not sent: over the sink's `max_per_hour`; it goes out in the next digest.
+    Hold {
+        id: i64,
+    },
 }
 
 /// An outbox row as `newshound outbox` shows it.
@@ -203,7 +210,7 @@ pub struct SinkStatus {
     pub last_error: Option<String>,
     pub sends: u64,
     pub failures: u64,
-    /// Deliveries waiting: never tried, or to be retried.
+    /// Deliveries waiting: never tried, to be retried, or held for a digest.
     pub queued: u64,
     pub dead: u64,
 }
@@ -274,6 +281,14 @@ impl Store {
                 )?;
                 (*id, *at)
             }
+            DeliveryUpdate::Hold { id } => {
+                tx.execute(
+                    "UPDATE outbox SET state = 'held' WHERE id = ?1",
+                    params![id],
+                )?;
+                tx.commit()?;
+                return Ok(());
+            }
             DeliveryUpdate::Dead { id, at, error } => {
                 tx.execute(
                     "UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_at = ?2, last_error = ?3 WHERE id = ?1",
@@ -297,6 +312,7 @@ impl Store {
                     "UPDATE sink_status SET sends = sends + 1, last_success_at = ?2 WHERE sink = ?1",
                     params![sink, at],
                 )?,
+                DeliveryUpdate::Hold { .. } => 0,
                 DeliveryUpdate::Retry { error, .. } | DeliveryUpdate::Dead { error, .. } => tx
                     .execute(
                         "UPDATE sink_status SET failures = failures + 1, last_error_at = ?2, last_error = ?3 WHERE sink = ?1",
@@ -306,6 +322,81 @@ impl Store {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Folds the sink's held deliveries into one digest delivery, due now, and returns its id
+    /// (`None` when nothing was held). The held rows become `digested`, pointing at it; the digest
+    /// is sent, retried and dead-lettered like any delivery. Its key is `digest:SINK:TIME`.
+    pub fn outbox_digest(&mut self, sink: &str, now_ms: i64) -> Result<Option<i64>> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO sink_status (sink) VALUES (?1) ON CONFLICT DO NOTHING",
+            params![sink],
+        )?;
+        tx.execute(
+            "UPDATE sink_status SET last_digest_at = ?2 WHERE sink = ?1",
+            params![sink, now_ms],
+        )?;
+        let held: Vec<(i64, String, i64)> = tx
+            .prepare("SELECT id, payload, created_at FROM outbox WHERE sink = ?1 AND state = 'held' ORDER BY id")?
+            .query_map(params![sink], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        if held.is_empty() {
+            tx.commit()?;
+            return Ok(None);
+        }
+        let key = format!("digest:{sink}:{now_ms}");
+        let alerts: Vec<serde_json::Value> = held
+            .iter()
+            .filter_map(|(_, p, _)| serde_json::from_str(p).ok())
+            .collect();
+        let since = held.iter().map(|h| h.2).min().unwrap_or(now_ms);
+        let body = serde_json::json!({
+            "idempotency_key": key,
+            "sink": sink,
+            "digest": true,
+            "since": from_ms(since),
+            "count": alerts.len(),
+            "alerts": alerts,
+            "enqueued_at": now_ms,
+        })
+        .to_string();
+        tx.execute(
+            "INSERT INTO outbox (sink, topic, idem_key, payload, created_at, retry_since, next_at)
+             VALUES (?1, '', ?2, ?3, ?4, ?4, ?4) ON CONFLICT (idem_key) DO NOTHING",
+            params![sink, key, body, now_ms],
+        )?;
+        let digest_id = tx.last_insert_rowid();
+        let mut fold =
+            tx.prepare("UPDATE outbox SET state = 'digested', digest_id = ?2 WHERE id = ?1")?;
+        for (id, _, _) in &held {
+            fold.execute(params![id, digest_id])?;
+        }
+        drop(fold);
+        tx.commit()?;
+        Ok(Some(digest_id))
+    }
+
+    /// Where a sink's digest schedule counts from: its last digest, else its oldest held
+    /// delivery (so a digest missed while the daemon was down goes out at the start).
+    pub fn outbox_digest_since(&self, sink: &str) -> Result<Option<i64>> {
+        let last: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT last_digest_at FROM sink_status WHERE sink = ?1",
+                params![sink],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        if last.is_some() {
+            return Ok(last);
+        }
+        Ok(self.conn.query_row(
+            "SELECT min(created_at) FROM outbox WHERE sink = ?1 AND state = 'held'",
+            params![sink],
+            |r| r.get(0),
+        )?)
     }
 
     /// Outbox rows, newest first, optionally of one sink and one state.
@@ -372,7 +463,7 @@ impl Store {
             })
             .collect();
         let mut stmt = self.conn.prepare(
-            "SELECT sink, sum(state IN ('pending', 'failed')), sum(state = 'dead') FROM outbox GROUP BY sink",
+            "SELECT sink, sum(state IN ('pending', 'failed', 'held')), sum(state = 'dead') FROM outbox GROUP BY sink",
         )?;
         let counts = stmt
             .query_map([], |r| {

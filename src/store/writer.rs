@@ -83,6 +83,9 @@ enum Request {
         oneshot::Sender<Result<(Vec<Delivery>, Option<i64>)>>,
     ),
     OutboxUpdate(DeliveryUpdate, oneshot::Sender<Result<()>>),
+    /// Fold a sink's held deliveries into a digest: (sink, now in ms).
+    OutboxDigest(String, i64, oneshot::Sender<Result<Option<i64>>>),
+    OutboxDigestSince(String, oneshot::Sender<Result<Option<i64>>>),
 }
 
 /// A cloneable handle to the writer thread.
@@ -169,6 +172,12 @@ pub fn spawn_writer(
                         }
                         Request::OutboxUpdate(update, reply) => {
                             let _ = reply.send(store.outbox_update(&update));
+                        }
+                        Request::OutboxDigest(sink, now, reply) => {
+                            let _ = reply.send(store.outbox_digest(&sink, now));
+                        }
+                        Request::OutboxDigestSince(sink, reply) => {
+                            let _ = reply.send(store.outbox_digest_since(&sink));
                         }
                     }
                 }
@@ -264,6 +273,18 @@ impl StoreHandle {
 
     pub async fn outbox_update(&self, update: DeliveryUpdate) -> Result<()> {
         self.ask(|r| Request::OutboxUpdate(update, r)).await
+    }
+
+    /// Folds `sink`'s held deliveries into one digest delivery, due now.
+    pub async fn outbox_digest(&self, sink: &str, now_ms: i64) -> Result<Option<i64>> {
+        let sink = sink.to_owned();
+        self.ask(|r| Request::OutboxDigest(sink, now_ms, r)).await
+    }
+
+    /// The sink's last digest, else its oldest held delivery (ms).
+    pub async fn outbox_digest_since(&self, sink: &str) -> Result<Option<i64>> {
+        let sink = sink.to_owned();
+        self.ask(|r| Request::OutboxDigestSince(sink, r)).await
     }
 
     /// Notified after each commit that queued deliveries.

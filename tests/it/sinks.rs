@@ -722,3 +722,268 @@ fn kill_9_during_deliveries_loses_nothing_and_repeats_only_by_key() {
         all.len()
     );
 }
+
+/// A real SMTP server (Python's aiosmtpd, installed into a venv on first use) with a
+/// certificate made for the test by `openssl`, signed by a test CA the sink is told to trust.
+struct Smtp {
+    child: std::process::Child,
+    ports: serde_json::Value,
+    mails: std::path::PathBuf,
+    ca: std::path::PathBuf,
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sh(cmd: &mut std::process::Command) -> bool {
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+impl Smtp {
+    fn start(dir: &std::path::Path, password: &str) -> Option<Smtp> {
+        use std::io::BufRead;
+        use std::process::Command;
+        let venv = std::env::var("NEWSHOUND_SMTP_VENV")
+            .unwrap_or_else(|_| "/tmp/newshound-smtp-venv".into());
+        let py = format!("{venv}/bin/python");
+        let ready = sh(Command::new(&py).args(["-c", "import aiosmtpd"]))
+            || (sh(Command::new("python3").args(["-m", "venv", &venv]))
+                && sh(Command::new(&py).args(["-m", "pip", "install", "-q", "aiosmtpd==1.4.6"])));
+        if !ready {
+            skip("python3 with venv and pip (for aiosmtpd) is needed for the email test");
+            return None;
+        }
+        let p = |f: &str| dir.join(f).to_str().unwrap().to_owned();
+        std::fs::write(
+            dir.join("ext.cnf"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        let made = sh(Command::new("openssl")
+            .args(["req", "-x509"])
+            .args(ec)
+            .args([
+                "-keyout",
+                &p("ca.key"),
+                "-out",
+                &p("ca.pem"),
+                "-days",
+                "2",
+                "-subj",
+                "/CN=newshound test CA",
+            ]))
+            && sh(Command::new("openssl").args(["req"]).args(ec).args([
+                "-keyout",
+                &p("key.pem"),
+                "-out",
+                &p("leaf.csr"),
+                "-subj",
+                "/CN=localhost",
+            ]))
+            && sh(Command::new("openssl").args([
+                "x509",
+                "-req",
+                "-in",
+                &p("leaf.csr"),
+                "-CA",
+                &p("ca.pem"),
+                "-CAkey",
+                &p("ca.key"),
+                "-CAcreateserial",
+                "-out",
+                &p("cert.pem"),
+                "-days",
+                "2",
+                "-extfile",
+                &p("ext.cnf"),
+            ]));
+        if !made {
+            skip("openssl is needed to make the email test's certificates");
+            return None;
+        }
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp_server.py");
+        let mut child = Command::new(&py)
+            .args([
+                script,
+                &p("mails.jsonl"),
+                &p("cert.pem"),
+                &p("key.pem"),
+                password,
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let ports: serde_json::Value = serde_json::from_str(&line).expect("the server's ports");
+        Some(Smtp {
+            child,
+            ports,
+            mails: dir.join("mails.jsonl"),
+            ca: dir.join("ca.pem"),
+        })
+    }
+
+    fn mails(&self) -> Vec<serde_json::Value> {
+        json_lines(&std::fs::read_to_string(&self.mails).unwrap_or_default())
+    }
+}
+
+#[test]
+fn email_goes_through_a_real_smtp_server_with_starttls_or_implicit_tls_and_auth() {
+    let server = Server::start();
+    summit_feed(&server, "/a", 0, 1);
+    let ws = Workspace::new(&config(&server, ""));
+    let Some(smtp) = Smtp::start(ws.dir.path(), "pw-s3cret") else {
+        return;
+    };
+    std::fs::write(ws.dir.path().join("smtp.password"), "pw-s3cret\n").unwrap();
+    let sink = |name: &str, mode: &str, password: &str| {
+        format!(
+            "[[sinks]]\nname = \"{name}\"\nkind = \"email\"\nserver = \"127.0.0.1\"\nport = {}\ntls = \"{mode}\"\n\
+             username = \"newshound\"\npassword = {password}\nfrom = \"newshound <alerts@example.org>\"\n\
+             to = [\"me@example.org\"]\nca_file = \"{}\"\nretry_min = \"1h\"\n",
+            smtp.ports[mode],
+            smtp.ca.display()
+        )
+    };
+    let text = std::fs::read_to_string(&ws.config).unwrap();
+    std::fs::write(
+        &ws.config,
+        format!(
+            "{text}{}{}{}",
+            sink("mail", "starttls", "{ file = \"smtp.password\" }"),
+            sink("smtps", "implicit", "{ file = \"smtp.password\" }"),
+            sink("wrongpw", "starttls", "\"nope\""),
+        ),
+    )
+    .unwrap();
+    let run = ws.run(&["once"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stderr.contains("pw-s3cret"));
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 2, "{mails:?}\n{}", run.stderr);
+    let rows = outbox(&ws);
+    for mode in ["starttls", "implicit"] {
+        let m = mails.iter().find(|m| m["mode"] == mode).unwrap();
+        assert_eq!(m["tls"], true);
+        assert_eq!(m["authenticated"], true);
+        assert_eq!(m["from"], "alerts@example.org");
+        assert_eq!(m["to"], serde_json::json!(["me@example.org"]));
+        let data = m["data"].as_str().unwrap();
+        assert!(
+            data.contains("Subject: [newshound] summit: Summit "),
+            "{data}"
+        );
+        assert!(data.contains("https://n.example/0"));
+        assert!(data.contains("Content-Type: text/plain"));
+        // The Message-ID is the idempotency key, made safe.
+        let sink = if mode == "starttls" { "mail" } else { "smtps" };
+        let key = rows.iter().find(|r| r["sink"] == sink).unwrap()["idempotency_key"]
+            .as_str()
+            .unwrap()
+            .replace(':', "=3A");
+        assert!(
+            data.contains(&format!("Message-ID: <{key}@newshound>")),
+            "{data}"
+        );
+    }
+    // A wrong password is the server's 535: permanent, dead-lettered at once.
+    let bad = rows.iter().find(|r| r["sink"] == "wrongpw").unwrap();
+    assert_eq!(bad["state"], "dead", "{bad}");
+    assert!(bad["last_error"].as_str().unwrap().contains("535"), "{bad}");
+    // `sinks test` through the same server prints its answer.
+    let t = ws.run(&["sinks", "test", "mail"]);
+    assert_eq!(t.code, 0, "{}{}", t.stdout, t.stderr);
+    assert!(t.stdout.contains("delivered: SMTP 250"), "{}", t.stdout);
+}
+
+#[test]
+fn a_digest_sink_holds_alerts_and_sends_them_as_one_message() {
+    let server = Server::start();
+    summit_feed(&server, "/a", 0, 3);
+    let rx = Receiver::start();
+    let ws = Workspace::new(&config(
+        &server,
+        &format!(
+            "[[sinks]]\nname = \"daily\"\nkind = \"webhook\"\nurl = \"{}\"\ndigest = \"daily 08:00\"\ntime_zone = \"UTC\"\n",
+            rx.url("/")
+        ),
+    ));
+    assert_eq!(ws.run(&["once"]).code, 0);
+    assert!(rx.received().is_empty(), "held for the digest");
+    let rows = outbox(&ws);
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r["state"] == "held"));
+    // The digest's time comes (here: by hand; its schedule is tested with an injected clock).
+    let made = ws.run(&["outbox", "digest", "daily"]);
+    assert!(made.stdout.contains("digest queued"), "{}", made.stdout);
+    assert_eq!(ws.run(&["once"]).code, 0);
+    let got = rx.received();
+    assert_eq!(got.len(), 1, "one message for the three alerts");
+    let body = got[0].json();
+    assert_eq!(body["digest"], true);
+    assert_eq!(body["count"], 3);
+    assert_eq!(body["alerts"].as_array().unwrap().len(), 3);
+    assert!(
+        body["idempotency_key"]
+            .as_str()
+            .unwrap()
+            .starts_with("digest:daily:")
+    );
+    let rows = outbox(&ws);
+    assert_eq!(rows.iter().filter(|r| r["state"] == "digested").count(), 3);
+    assert_eq!(rows.iter().filter(|r| r["state"] == "sent").count(), 1);
+}
+
+#[test]
+fn alerts_over_max_per_hour_are_folded_into_the_next_digest_and_the_log_says_so() {
+    let server = Server::start();
+    summit_feed(&server, "/a", 0, 5);
+    let rx = Receiver::start();
+    let ws = Workspace::new(&config(
+        &server,
+        &format!(
+            "[[sinks]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\nmax_per_hour = 2\nconcurrency = 1\n",
+            rx.url("/")
+        ),
+    ));
+    let run = ws.run(&["once"]);
+    assert_eq!(run.code, 0);
+    assert_eq!(rx.received().len(), 2, "two within the budget");
+    assert_eq!(
+        run.stderr.matches("folded into the next digest").count(),
+        3,
+        "{}",
+        run.stderr
+    );
+    let rows = outbox(&ws);
+    assert_eq!(rows.iter().filter(|r| r["state"] == "held").count(), 3);
+    // The overflow's digest (hourly when the sink has none) carries the other three.
+    assert!(
+        ws.run(&["outbox", "digest", "hook"])
+            .stdout
+            .contains("digest queued")
+    );
+    assert_eq!(ws.run(&["once"]).code, 0);
+    let got = rx.received();
+    assert_eq!(got.len(), 3, "a digest is not held back by the budget");
+    assert_eq!(got[2].json()["count"], 3);
+}

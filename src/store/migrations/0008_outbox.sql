@@ -10,8 +10,10 @@ CREATE TABLE outbox (
     idem_key    TEXT NOT NULL UNIQUE,
     -- The alert as sent (JSON), frozen at enqueue.
     payload     TEXT NOT NULL,
-    -- pending (never tried), failed (will be retried), sent, dead (given up; retryable by hand).
+    -- pending (never tried), failed (will be retried), sent, dead (given up; retryable by hand),
+    -- held (waiting for the sink's next digest), digested (sent within digest `digest_id`).
     state       TEXT NOT NULL DEFAULT 'pending',
+    digest_id   INTEGER,
     attempts    INTEGER NOT NULL DEFAULT 0,
     created_at  INTEGER NOT NULL,
     -- Where `give_up_after` counts from: the enqueue, or the last retry by hand.
@@ -23,6 +25,7 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_due ON outbox(next_at) WHERE state IN ('pending', 'failed');
 CREATE INDEX outbox_by_sink ON outbox(sink, state);
+CREATE INDEX outbox_sent ON outbox(sink, sent_at) WHERE state = 'sent';
 
 -- Each sink's last outcomes, for `newshound sinks` and the metrics.
 CREATE TABLE sink_status (
@@ -30,6 +33,7 @@ CREATE TABLE sink_status (
     last_success_at INTEGER,
     last_error_at   INTEGER,
     last_error      TEXT,
+    last_digest_at  INTEGER,
     sends           INTEGER NOT NULL DEFAULT 0,
     failures        INTEGER NOT NULL DEFAULT 0
 );
