@@ -13,10 +13,13 @@
 //!                               │ Vec<MatchedItem>
 //!                               ▼
 //!                        store (one writer thread; one transaction per poll:
-//!                               dedup, items, sightings, alerts, validators)
+//!                               dedup, items, sightings, alerts, outbox rows, validators)
 //!                               │ PollSummary (new alerts)
 //!                               ▼
 //!                        alert::emit ──► logs (target `newshound::alert`)
+//!
+//!                        sinks::Outbox (a task): outbox rows ──► webhook / ntfy / email / exec,
+//!                               retried, dead-lettered, outcomes back through the writer
 //! ```
 //!
 //! `once` runs that for every feed; `run` (the [`daemon`]) runs it on each feed's schedule.

@@ -987,3 +987,69 @@ fn alerts_over_max_per_hour_are_folded_into_the_next_digest_and_the_log_says_so(
     assert_eq!(got.len(), 3, "a digest is not held back by the budget");
     assert_eq!(got[2].json()["count"], 3);
 }
+
+/// Delivery latency from commit to receiver, for 1,000 alerts committed in one poll (a burst:
+/// the worst case for queueing), on loopback, with the sink's default concurrency (4).
+/// Prints median and p99; a measurement, not a check (docs/performance.md, "Sinks").
+///
+/// `NEWSHOUND_BENCH_BIN=target/release/newshound cargo test --test it -- --ignored --nocapture delivery_latency`
+#[test]
+#[ignore = "a measurement; run by hand (docs/performance.md)"]
+fn delivery_latency_of_1000_alerts() {
+    let n: usize = std::env::var("NEWSHOUND_BENCH_ALERTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let server = Server::start();
+    summit_feed(&server, "/a", 0, n);
+    let rx = Receiver::start();
+    let ws = Workspace::new(&config(
+        &server,
+        &format!(
+            "[[sinks]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\n",
+            rx.url("/")
+        ),
+    ));
+    let text = std::fs::read_to_string(&ws.config).unwrap();
+    // The feed's 1,000 items in one document; a second poll would not add any.
+    std::fs::write(
+        &ws.config,
+        text.replace("interval = \"1s\"", "interval = \"1h\""),
+    )
+    .unwrap();
+    let binary = std::env::var("NEWSHOUND_BENCH_BIN").unwrap_or_else(|_| bin().to_owned());
+    let mut child = std::process::Command::new(binary)
+        .args(["--config", ws.config.to_str().unwrap(), "run"])
+        .env_remove("NOTIFY_SOCKET")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until(Duration::from_secs(120), "every delivery", || {
+        rx.received().len() >= n
+    });
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = child.wait();
+    let mut ms: Vec<f64> = rx
+        .received()
+        .iter()
+        .map(|r| {
+            let enqueued = r.json()["enqueued_at"].as_i64().unwrap();
+            let at =
+                r.at.duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs_f64()
+                    * 1000.0;
+            at - enqueued as f64
+        })
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    let q = |p: f64| ms[((ms.len() - 1) as f64 * p).round() as usize];
+    eprintln!(
+        "delivery latency, {} alerts in one commit: median {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        ms.len(),
+        q(0.5),
+        q(0.99),
+        q(1.0)
+    );
+}
