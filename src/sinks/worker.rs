@@ -8,7 +8,7 @@
 //! receiver took it is sent again at the next start, which the idempotency key lets the
 //! receiver drop.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,8 +21,6 @@ use crate::config::Config;
 use crate::store::{Delivery, DeliveryUpdate, OutboxRoutes, StoreError, StoreHandle};
 use crate::text::Untrusted;
 
-/// Due deliveries read at once (besides those already in flight).
-const BATCH: usize = 256;
 /// The longest sleep without a wake-up: how soon a delivery queued again by `outbox retry`
 /// (another process, which cannot wake this one) is seen.
 const IDLE: Duration = Duration::from_secs(5);
@@ -79,7 +77,7 @@ impl Outbox {
             stop: outbox.stop.clone(),
             abort: outbox.abort.clone(),
             tasks: outbox.tasks.clone(),
-            in_flight: Arc::new(Mutex::new(HashSet::new())),
+            in_flight: Arc::new(Mutex::new(HashMap::new())),
             done: Arc::new(Notify::new()),
             once,
         };
@@ -121,7 +119,7 @@ struct Worker {
     abort: CancellationToken,
     tasks: TaskTracker,
     /// Deliveries being sent: a due query returns them until their outcome is recorded.
-    in_flight: Arc<Mutex<HashSet<i64>>>,
+    in_flight: Arc<Mutex<HashMap<i64, String>>>,
     /// Notified when a send's outcome was recorded.
     done: Arc<Notify>,
     once: bool,
@@ -135,7 +133,7 @@ impl Worker {
     async fn run(mut self) {
         let wake = self.store.outbox_wakeup();
         // `once`: each delivery is attempted at most once.
-        let mut tried: HashSet<i64> = HashSet::new();
+        let mut tried: HashMap<i64, String> = HashMap::new();
         // Each digest sink's next digest (ms), computed when the sink is first seen.
         let mut digests: HashMap<String, i64> = HashMap::new();
         loop {
@@ -143,7 +141,6 @@ impl Worker {
                 return;
             }
             let sinks = self.sinks.borrow_and_update().clone();
-            let names: Vec<String> = sinks.keys().cloned().collect();
             let now = now_ms();
             digests.retain(|name, _| sinks.contains_key(name));
             let mut next_digest: Option<i64> = None;
@@ -183,30 +180,49 @@ impl Worker {
                 digests.insert(name.clone(), next);
                 next_digest = Some(next_digest.map_or(next, |n: i64| n.min(next)));
             }
-            let flying = self.in_flight.lock().map_or(0, |s| s.len());
-            let (due, next) = match self.store.outbox_due(names, now, BATCH + flying).await {
-                Ok(x) => x,
-                Err(StoreError::WriterGone) => return,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot read the outbox; trying again in a second");
-                    tokio::select! {
-                        _ = self.stop.cancelled() => return,
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                    }
-                }
-            };
+            // Per sink, only as many due rows as it has free slots, and none already in flight
+            // (or, for `once`, already tried): each wake reads a few rows, not the whole queue.
+            let mut next: Option<i64> = None;
             let mut started = 0;
-            for d in due {
-                let Some(sink) = sinks.get(&d.sink).cloned() else {
-                    continue;
-                };
-                if self.once && !tried.insert(d.id) {
-                    continue;
+            for (name, sink) in sinks.iter() {
+                let mut busy: Vec<i64> = self
+                    .in_flight
+                    .lock()
+                    .map(|f| {
+                        f.iter()
+                            .filter(|(_, s)| *s == name)
+                            .map(|(id, _)| *id)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let free = sink.cfg.concurrency.saturating_sub(busy.len());
+                if self.once {
+                    busy.extend(tried.iter().filter(|(_, s)| *s == name).map(|(id, _)| *id));
                 }
-                let fresh = self.in_flight.lock().is_ok_and(|mut s| s.insert(d.id));
-                if fresh {
+                let (due, later) = match self.store.outbox_due(name, now, free, busy).await {
+                    Ok(x) => x,
+                    Err(StoreError::WriterGone) => return,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read the outbox; trying again in a second");
+                        tokio::select! {
+                            _ = self.stop.cancelled() => return,
+                            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        }
+                        continue;
+                    }
+                };
+                if let Some(at) = later {
+                    next = Some(next.map_or(at, |n: i64| n.min(at)));
+                }
+                for d in due {
+                    if self.once {
+                        tried.insert(d.id, name.clone());
+                    }
+                    if let Ok(mut f) = self.in_flight.lock() {
+                        f.insert(d.id, name.clone());
+                    }
                     started += 1;
-                    self.tasks.spawn(self.deliver(sink, d));
+                    self.tasks.spawn(self.deliver(sink.clone(), d));
                 }
             }
             let flying = self.in_flight.lock().map_or(0, |s| s.len());

@@ -220,41 +220,46 @@ pub fn from_ms(ms: i64) -> DateTime<Utc> {
 }
 
 impl Store {
-    /// Due deliveries of the given sinks (oldest due first), and when the next one not yet due
-    /// falls due.
+    /// Up to `limit` due deliveries of `sink`, oldest due first, leaving out `skip` (those in
+    /// flight); and when its next delivery not yet due falls due.
     pub fn outbox_due(
         &self,
-        sinks: &[String],
+        sink: &str,
         now_ms: i64,
         limit: usize,
+        skip: &[i64],
     ) -> Result<(Vec<Delivery>, Option<i64>)> {
-        let names = serde_json::to_string(sinks).unwrap_or_else(|_| "[]".into());
-        let due = self
+        let skip = serde_json::to_string(skip).unwrap_or_else(|_| "[]".into());
+        let due = if limit == 0 {
+            Vec::new()
+        } else {
+            self.conn
+                .prepare_cached(
+                    "SELECT id, sink, topic, idem_key, payload, attempts, created_at, retry_since FROM outbox
+                     WHERE state IN ('pending', 'failed') AND next_at <= ?1 AND sink = ?2
+                       AND id NOT IN (SELECT value FROM json_each(?4))
+                     ORDER BY next_at LIMIT ?3",
+                )?
+                .query_map(params![now_ms, sink, limit as i64, skip], |r| {
+                    Ok(Delivery {
+                        id: r.get(0)?,
+                        sink: r.get(1)?,
+                        topic: r.get(2)?,
+                        idem_key: r.get(3)?,
+                        payload: r.get(4)?,
+                        attempts: r.get(5)?,
+                        created_at: r.get(6)?,
+                        retry_since: r.get(7)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        let next: Option<i64> = self
             .conn
             .prepare_cached(
-                "SELECT id, sink, topic, idem_key, payload, attempts, created_at, retry_since FROM outbox
-                 WHERE state IN ('pending', 'failed') AND next_at <= ?1
-                   AND sink IN (SELECT value FROM json_each(?2))
-                 ORDER BY next_at LIMIT ?3",
+                "SELECT min(next_at) FROM outbox WHERE state IN ('pending', 'failed') AND next_at > ?1 AND sink = ?2",
             )?
-            .query_map(params![now_ms, names, limit as i64], |r| {
-                Ok(Delivery {
-                    id: r.get(0)?,
-                    sink: r.get(1)?,
-                    topic: r.get(2)?,
-                    idem_key: r.get(3)?,
-                    payload: r.get(4)?,
-                    attempts: r.get(5)?,
-                    created_at: r.get(6)?,
-                    retry_since: r.get(7)?,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        let next: Option<i64> = self.conn.prepare_cached(
-            "SELECT min(next_at) FROM outbox WHERE state IN ('pending', 'failed') AND next_at > ?1
-               AND sink IN (SELECT value FROM json_each(?2))",
-        )?
-        .query_row(params![now_ms, names], |r| r.get(0))?;
+            .query_row(params![now_ms, sink], |r| r.get(0))?;
         Ok((due, next))
     }
 

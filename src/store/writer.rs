@@ -75,11 +75,12 @@ enum Request {
     Ping(oneshot::Sender<Result<()>>),
     /// The configured sinks: alerts committed after it enqueue deliveries for them.
     Routes(OutboxRoutes),
-    /// Due deliveries of these sinks: (sinks, now in ms, limit).
+    /// Due deliveries of a sink: (sink, now in ms, limit, ids to leave out).
     OutboxDue(
-        Vec<String>,
+        String,
         i64,
         usize,
+        Vec<i64>,
         oneshot::Sender<Result<(Vec<Delivery>, Option<i64>)>>,
     ),
     OutboxUpdate(DeliveryUpdate, oneshot::Sender<Result<()>>),
@@ -167,8 +168,8 @@ pub fn spawn_writer(
                             let _ = reply.send(store.checkpoint());
                         }
                         Request::Routes(routes) => store.set_outbox_routes(routes),
-                        Request::OutboxDue(sinks, now, limit, reply) => {
-                            let _ = reply.send(store.outbox_due(&sinks, now, limit));
+                        Request::OutboxDue(sink, now, limit, skip, reply) => {
+                            let _ = reply.send(store.outbox_due(&sink, now, limit, &skip));
                         }
                         Request::OutboxUpdate(update, reply) => {
                             let _ = reply.send(store.outbox_update(&update));
@@ -260,14 +261,17 @@ impl StoreHandle {
         let _ = self.tx.send(Request::Routes(routes)).await;
     }
 
-    /// Due deliveries of `sinks`, oldest first, and when the next other one falls due (ms).
+    /// Up to `limit` due deliveries of `sink` (oldest due first), leaving out `skip` (those in
+    /// flight), and when its next one not yet due falls due (ms).
     pub async fn outbox_due(
         &self,
-        sinks: Vec<String>,
+        sink: &str,
         now_ms: i64,
         limit: usize,
+        skip: Vec<i64>,
     ) -> Result<(Vec<Delivery>, Option<i64>)> {
-        self.ask(|r| Request::OutboxDue(sinks, now_ms, limit, r))
+        let sink = sink.to_owned();
+        self.ask(|r| Request::OutboxDue(sink, now_ms, limit, skip, r))
             .await
     }
 

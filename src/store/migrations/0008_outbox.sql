@@ -23,7 +23,7 @@ CREATE TABLE outbox (
     last_error  TEXT,
     sent_at     INTEGER
 );
-CREATE INDEX outbox_due ON outbox(next_at) WHERE state IN ('pending', 'failed');
+CREATE INDEX outbox_due ON outbox(sink, next_at) WHERE state IN ('pending', 'failed');
 CREATE INDEX outbox_by_sink ON outbox(sink, state);
 CREATE INDEX outbox_sent ON outbox(sink, sent_at) WHERE state = 'sent';
 
