@@ -265,65 +265,15 @@ impl Store {
 
     /// Records one attempt's outcome and the sink's status, in one transaction.
     pub fn outbox_update(&mut self, u: &DeliveryUpdate) -> Result<()> {
+        self.outbox_updates(std::slice::from_ref(u))
+    }
+
+    /// Records several outcomes in one transaction (the writer groups those that arrive
+    /// together: in a burst, one commit for many sends).
+    pub fn outbox_updates(&mut self, us: &[DeliveryUpdate]) -> Result<()> {
         let tx = self.conn.transaction()?;
-        let (id, at) = match u {
-            DeliveryUpdate::Sent { id, at } => {
-                tx.execute(
-                    "UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_at = ?2, sent_at = ?2, last_error = NULL WHERE id = ?1",
-                    params![id, at],
-                )?;
-                (*id, *at)
-            }
-            DeliveryUpdate::Retry {
-                id,
-                at,
-                next_at,
-                error,
-            } => {
-                tx.execute(
-                    "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_at = ?2, next_at = ?3, last_error = ?4 WHERE id = ?1",
-                    params![id, at, next_at, error],
-                )?;
-                (*id, *at)
-            }
-            DeliveryUpdate::Hold { id } => {
-                tx.execute(
-                    "UPDATE outbox SET state = 'held' WHERE id = ?1",
-                    params![id],
-                )?;
-                tx.commit()?;
-                return Ok(());
-            }
-            DeliveryUpdate::Dead { id, at, error } => {
-                tx.execute(
-                    "UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_at = ?2, last_error = ?3 WHERE id = ?1",
-                    params![id, at, error],
-                )?;
-                (*id, *at)
-            }
-        };
-        let sink: Option<String> = tx
-            .query_row("SELECT sink FROM outbox WHERE id = ?1", params![id], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        if let Some(sink) = sink {
-            tx.execute(
-                "INSERT INTO sink_status (sink) VALUES (?1) ON CONFLICT DO NOTHING",
-                params![sink],
-            )?;
-            match u {
-                DeliveryUpdate::Sent { .. } => tx.execute(
-                    "UPDATE sink_status SET sends = sends + 1, last_success_at = ?2 WHERE sink = ?1",
-                    params![sink, at],
-                )?,
-                DeliveryUpdate::Hold { .. } => 0,
-                DeliveryUpdate::Retry { error, .. } | DeliveryUpdate::Dead { error, .. } => tx
-                    .execute(
-                        "UPDATE sink_status SET failures = failures + 1, last_error_at = ?2, last_error = ?3 WHERE sink = ?1",
-                        params![sink, at, error],
-                    )?,
-            };
+        for u in us {
+            apply_update(&tx, u)?;
         }
         tx.commit()?;
         Ok(())
@@ -518,4 +468,64 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// One outcome: the row's state, and its sink's status.
+fn apply_update(tx: &Connection, u: &DeliveryUpdate) -> rusqlite::Result<()> {
+    let (id, at) = match u {
+        DeliveryUpdate::Sent { id, at } => {
+            tx.prepare_cached(
+                "UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_at = ?2, sent_at = ?2, last_error = NULL WHERE id = ?1",
+            )?
+            .execute(params![id, at])?;
+            (*id, *at)
+        }
+        DeliveryUpdate::Retry {
+            id,
+            at,
+            next_at,
+            error,
+        } => {
+            tx.prepare_cached(
+                "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_at = ?2, next_at = ?3, last_error = ?4 WHERE id = ?1",
+            )?
+            .execute(params![id, at, next_at, error])?;
+            (*id, *at)
+        }
+        DeliveryUpdate::Hold { id } => {
+            tx.prepare_cached("UPDATE outbox SET state = 'held' WHERE id = ?1")?
+                .execute(params![id])?;
+            return Ok(());
+        }
+        DeliveryUpdate::Dead { id, at, error } => {
+            tx.prepare_cached(
+                "UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_at = ?2, last_error = ?3 WHERE id = ?1",
+            )?
+            .execute(params![id, at, error])?;
+            (*id, *at)
+        }
+    };
+    let sink: Option<String> = tx
+        .prepare_cached("SELECT sink FROM outbox WHERE id = ?1")?
+        .query_row(params![id], |r| r.get(0))
+        .optional()?;
+    let Some(sink) = sink else {
+        return Ok(());
+    };
+    tx.prepare_cached("INSERT INTO sink_status (sink) VALUES (?1) ON CONFLICT DO NOTHING")?
+        .execute(params![sink])?;
+    match u {
+        DeliveryUpdate::Sent { .. } => tx
+            .prepare_cached(
+                "UPDATE sink_status SET sends = sends + 1, last_success_at = ?2 WHERE sink = ?1",
+            )?
+            .execute(params![sink, at])?,
+        DeliveryUpdate::Hold { .. } => 0,
+        DeliveryUpdate::Retry { error, .. } | DeliveryUpdate::Dead { error, .. } => tx
+            .prepare_cached(
+                "UPDATE sink_status SET failures = failures + 1, last_error_at = ?2, last_error = ?3 WHERE sink = ?1",
+            )?
+            .execute(params![sink, at, error])?,
+    };
+    Ok(())
 }

@@ -140,6 +140,29 @@ pub fn spawn_writer(
                         wake.notify_one();
                     }
                 }
+                // Delivery outcomes that arrived together commit together.
+                let (updates, others): (Vec<Request>, Vec<Request>) = others
+                    .into_iter()
+                    .partition(|r| matches!(r, Request::OutboxUpdate(..)));
+                let (updates, replies): (Vec<DeliveryUpdate>, Vec<_>) = updates
+                    .into_iter()
+                    .filter_map(|r| match r {
+                        Request::OutboxUpdate(u, reply) => Some((u, reply)),
+                        _ => None,
+                    })
+                    .unzip();
+                if !updates.is_empty() {
+                    if store.outbox_updates(&updates).is_ok() {
+                        for reply in replies {
+                            let _ = reply.send(Ok(()));
+                        }
+                    } else {
+                        // Each on its own, so each gets its own answer.
+                        for (u, reply) in updates.iter().zip(replies) {
+                            let _ = reply.send(store.outbox_update(u));
+                        }
+                    }
+                }
                 for req in others {
                     match req {
                         Request::Record(..) => unreachable!("records are grouped above"),
@@ -171,9 +194,7 @@ pub fn spawn_writer(
                         Request::OutboxDue(sink, now, limit, skip, reply) => {
                             let _ = reply.send(store.outbox_due(&sink, now, limit, &skip));
                         }
-                        Request::OutboxUpdate(update, reply) => {
-                            let _ = reply.send(store.outbox_update(&update));
-                        }
+                        Request::OutboxUpdate(..) => unreachable!("outcomes are grouped above"),
                         Request::OutboxDigest(sink, now, reply) => {
                             let _ = reply.send(store.outbox_digest(&sink, now));
                         }
