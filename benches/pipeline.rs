@@ -458,4 +458,103 @@ fn main() {
     bench_parse(&filter);
     bench_store(&filter);
     bench_stories(&filter);
+    bench_outbox(&filter);
+}
+
+/// The outbox's cost on the writer: storing 1,000 new items that each alert, with no sink, with
+/// one and with three (each alert queues a row per sink: its JSON body, its key, the story's
+/// sources); then recording each delivery's outcome (what the worker asks of the writer per
+/// send). Fresh databases, interleaved, medians of 5.
+fn bench_outbox(filter: &str) {
+    if !"outbox".contains(filter) && !filter.is_empty() {
+        return;
+    }
+    use newshound::config::{SinkConfig, SinkKind};
+    use newshound::store::{AlertCandidate, DeliveryUpdate, OutboxRoutes};
+    let policy = IngestPolicy {
+        max_age: None,
+        ..IngestPolicy::default()
+    };
+    let mut r = Rng(16);
+    let records: Vec<PollRecord> = (0..20)
+        .map(|f| {
+            let mut rec = record(f, feed_items(f, 50, &mut r));
+            if let PollOutcome::Fetched { items, .. } = &mut rec.outcome {
+                for mi in items {
+                    mi.matches = vec![AlertCandidate {
+                        topic: "watched".into(),
+                        query_index: 0,
+                        terms: vec!["summit".into()],
+                        field: "title".into(),
+                        snippet: mi.item.title.chars().take(120).collect(),
+                    }];
+                }
+            }
+            rec
+        })
+        .collect();
+    let sink = |name: &str| SinkConfig {
+        name: name.into(),
+        kind: SinkKind::Exec {
+            argv: vec!["true".into()],
+        },
+        topics: None,
+        timeout: Duration::from_secs(10),
+        concurrency: 4,
+        retry_min: Duration::from_secs(30),
+        retry_max: Duration::from_secs(3600),
+        give_up_after: Duration::from_secs(86400),
+        digest: None,
+        time_zone: newshound::config::Zone::Local,
+        max_per_hour: None,
+    };
+    let configs = [
+        vec![],
+        vec![sink("a")],
+        vec![sink("a"), sink("b"), sink("c")],
+    ];
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); 4];
+    let dir = std::env::temp_dir().join(format!("newshound-bench-outbox-{}", std::process::id()));
+    for run in 0..5 {
+        for (i, sinks) in configs.iter().enumerate() {
+            let _ = std::fs::remove_dir_all(&dir);
+            let mut store = Store::open(&dir.join(format!("o{run}{i}.db")), Synchronous::Normal)
+                .expect("opens");
+            store.set_outbox_routes(OutboxRoutes::new(sinks));
+            let t = Instant::now();
+            let mut alerts = 0;
+            for rec in &records {
+                alerts += store.record_poll(rec, policy).expect("stores").alerts.len();
+            }
+            times[i].push(t.elapsed().as_secs_f64() * 1e6 / alerts as f64);
+            if i == 1 {
+                let (due, _) = store
+                    .outbox_due("a", i64::MAX, 100_000, &[])
+                    .expect("reads");
+                let t = Instant::now();
+                for d in &due {
+                    store
+                        .outbox_update(&DeliveryUpdate::Sent { id: d.id, at: 1 })
+                        .expect("updates");
+                }
+                times[3].push(t.elapsed().as_secs_f64() * 1e6 / due.len().max(1) as f64);
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let med = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (none, one, three, done) = (
+        med(&mut times[0]),
+        med(&mut times[1]),
+        med(&mut times[2]),
+        med(&mut times[3]),
+    );
+    println!(
+        "outbox    1,000 alerting items: {none:.1} µs/alert without sinks, {one:.1} with one (+{:.1}), {three:.1} with three (+{:.1}); an outcome recorded: {done:.1} µs",
+        one - none,
+        three - none
+    );
 }

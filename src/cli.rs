@@ -90,6 +90,12 @@ pub enum Command {
     /// Work with topics.
     #[command(subcommand)]
     Topics(TopicsCommand),
+    /// Show queued, failed, dead and sent deliveries of alerts to sinks; `outbox retry` sends
+    /// dead ones again.
+    Outbox(OutboxArgs),
+    /// Show each sink's status (last success, last error, queue); `sinks test NAME` sends a
+    /// sample alert now.
+    Sinks(SinksArgs),
     /// Print a shell completion script: `newshound completions bash > /etc/bash_completion.d/newshound`.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -274,6 +280,65 @@ pub struct TopicsTestArgs {
     /// items.jsonl); without it an id must be a stored item's id.
     #[arg(long, value_name = "FILE.jsonl", requires = "labels")]
     pub items: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct OutboxArgs {
+    #[command(subcommand)]
+    pub action: Option<OutboxCommand>,
+    /// Only deliveries to this sink.
+    #[arg(long)]
+    pub sink: Option<String>,
+    /// Only deliveries in this state.
+    #[arg(long, value_parser = ["pending", "failed", "dead", "sent", "held", "digested"])]
+    pub state: Option<String>,
+    /// At most this many deliveries, newest first.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// Queue a delivery again, due now, with a fresh give_up_after: by ID, or every dead one.
+    Retry(OutboxRetryArgs),
+    /// Fold a sink's held alerts (digest, or over max_per_hour) into a digest now, instead of at
+    /// its scheduled time.
+    Digest {
+        /// The sink's name.
+        sink: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct OutboxRetryArgs {
+    /// The delivery's id (as `outbox` prints it).
+    #[arg(required_unless_present = "dead", conflicts_with = "dead")]
+    pub id: Option<i64>,
+    /// Every dead-lettered delivery.
+    #[arg(long)]
+    pub dead: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SinksArgs {
+    #[command(subcommand)]
+    pub action: Option<SinksCommand>,
+    #[command(flatten)]
+    pub list: ListArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SinksCommand {
+    /// Send a sample alert to one sink now and print the receiver's answer (nothing queued).
+    Test {
+        /// The sink's name.
+        name: String,
+    },
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::cli::{
-    AlertsArgs, ImportArgs, ItemsArgs, ListArgs, OnceArgs, ParseArgs, StoriesArgs,
-    TopicsExplainArgs, TopicsTestArgs,
+    AlertsArgs, ImportArgs, ItemsArgs, ListArgs, OnceArgs, OutboxArgs, OutboxCommand, ParseArgs,
+    SinksArgs, SinksCommand, StoriesArgs, TopicsExplainArgs, TopicsTestArgs,
 };
 use crate::config::{self, Config, ConfigError, FeedSource};
 use crate::error_class::ErrorClass;
@@ -316,6 +316,12 @@ fn open_read_only(cfg: &Config) -> Result<Store> {
 pub async fn once(cfg: Config, args: &OnceArgs) -> Result {
     let store = open_store(&cfg)?;
     let (handle, writer) = store::spawn_writer(store, IngestPolicy::from(&cfg));
+    // Without sinks the outbox is skipped altogether (nothing to enqueue, nothing to send).
+    if !cfg.sinks.is_empty() {
+        handle
+            .set_outbox_routes(store::OutboxRoutes::new(&cfg.sinks))
+            .await;
+    }
     let poller = Arc::new(Poller::new(&cfg, handle).map_err(|e| Error::failure(format!("{e:#}")))?);
     let started = std::time::Instant::now();
     let mut progress = crate::progress::FeedProgress::new(cfg.feeds.len());
@@ -341,6 +347,14 @@ pub async fn once(cfg: Config, args: &OnceArgs) -> Result {
         .collect();
     if let Err(e) = poller.store().set_schedules(schedules).await {
         tracing::warn!(error = %e, "could not save the feeds' next polls");
+    }
+    // Deliveries due now get one attempt each; those that fail wait for the next run.
+    if !cfg.sinks.is_empty() {
+        let store = poller.store().clone();
+        if let Err(e) = crate::sinks::Outbox::drain(&cfg, store, cfg.defaults.shutdown_grace).await
+        {
+            eprintln!("error: {e:#}");
+        }
     }
     drop(poller);
     let _ = tokio::task::spawn_blocking(move || writer.join()).await;
@@ -1240,4 +1254,167 @@ pub fn prune(cfg: &Config, args: &crate::cli::PruneArgs) -> Result {
         }
     }
     Ok(Exit::Ok)
+}
+
+/// `outbox`: deliveries, newest first; `outbox retry ID|--dead`.
+pub fn outbox(cfg: &Config, args: &OutboxArgs) -> Result {
+    if let Some(OutboxCommand::Digest { sink }) = &args.action {
+        let mut store = open_store(cfg)?;
+        match store
+            .outbox_digest(sink, Utc::now().timestamp_millis())
+            .map_err(Error::failure)?
+        {
+            Some(id) => println!("digest queued as delivery {id}"),
+            None => println!("nothing held for {}", Untrusted(sink)),
+        }
+        return Ok(Exit::Ok);
+    }
+    if let Some(OutboxCommand::Retry(r)) = &args.action {
+        let mut store = open_store(cfg)?;
+        let id = if r.dead { None } else { r.id };
+        let n = store
+            .outbox_retry(id, Utc::now().timestamp_millis())
+            .map_err(Error::failure)?;
+        if n == 0
+            && let Some(id) = id
+        {
+            return Err(Error::failure(format!(
+                "no delivery with id {id} waiting or dead (a sent one is not sent again)"
+            )));
+        }
+        // A running daemon picks them up at its next look at the outbox (within 5 s).
+        println!("{} queued again", plural(n, "delivery", "deliveries"));
+        return Ok(Exit::Ok);
+    }
+    let mut rows = read(cfg, |store| {
+        store.outbox_list(
+            args.sink.as_deref(),
+            args.state.as_deref(),
+            probe_limit(args.limit),
+        )
+    })?;
+    let cut = cut_to_limit(&mut rows, args.limit);
+    let mut out = std::io::stdout().lock();
+    for r in &rows {
+        if args.json {
+            let _ = writeln!(out, "{}", serde_json::to_string(r).unwrap_or_default());
+            continue;
+        }
+        let when = match r.state.as_str() {
+            "sent" => format!("sent {}", fmt_time(r.sent)),
+            "dead" => "dead".to_owned(),
+            _ => format!("next {}", fmt_time(r.next)),
+        };
+        let _ = writeln!(
+            out,
+            "{:>6}  {:<7} {}  {}  attempts {}  {}",
+            r.id,
+            r.state,
+            Untrusted(&r.sink),
+            Untrusted(&r.idempotency_key),
+            r.attempts,
+            when
+        );
+        if let Some(t) = &r.title {
+            let _ = writeln!(out, "        {}", Untrusted(t));
+        }
+        if let Some(e) = r.last_error.as_deref().filter(|_| r.state != "sent") {
+            let _ = writeln!(out, "        last error: {}", Untrusted(e));
+        }
+    }
+    report_cut(cut, "deliveries");
+    Ok(Exit::Ok)
+}
+
+/// `sinks`: each sink's status; `sinks test NAME`: a sample alert sent now.
+pub async fn sinks(cfg: &Config, args: &SinksArgs) -> Result {
+    if let Some(SinksCommand::Test { name }) = &args.action {
+        return sinks_test(cfg, name).await;
+    }
+    let names: Vec<String> = cfg.sinks.iter().map(|s| s.name.clone()).collect();
+    let statuses = if cfg.database.exists() {
+        read(cfg, |store| store.sink_statuses(&names))?
+    } else {
+        names
+            .iter()
+            .map(|n| store::SinkStatus {
+                sink: n.clone(),
+                ..Default::default()
+            })
+            .collect()
+    };
+    let mut out = std::io::stdout().lock();
+    for s in &statuses {
+        let kind = cfg
+            .sinks
+            .iter()
+            .find(|c| c.name == s.sink)
+            .map_or("(not configured)", |c| c.kind.name());
+        if args.list.json {
+            let mut v = serde_json::to_value(s).unwrap_or_default();
+            v["kind"] = serde_json::Value::from(kind);
+            let _ = writeln!(out, "{v}");
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "{}  {kind}  queued {}  dead {}  sent {}  failures {}  last success {}",
+            Untrusted(&s.sink),
+            s.queued,
+            s.dead,
+            s.sends,
+            s.failures,
+            fmt_time(s.last_success)
+        );
+        if let Some(e) = &s.last_error {
+            let _ = writeln!(
+                out,
+                "    last error {}: {}",
+                fmt_time(s.last_error_at),
+                Untrusted(e)
+            );
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+async fn sinks_test(cfg: &Config, name: &str) -> Result {
+    let Some(sc) = cfg.sinks.iter().find(|s| s.name == name) else {
+        return Err(Error::failure(format!(
+            "no sink named \"{}\" in {}",
+            Untrusted(name),
+            cfg.path.display()
+        )));
+    };
+    let sinks = crate::sinks::build(cfg).map_err(|e| Error::failure(format!("{e:#}")))?;
+    let Some(sink) = sinks.get(&sc.name) else {
+        return Err(Error::failure(format!(
+            "sink \"{}\" could not be built",
+            Untrusted(name)
+        )));
+    };
+    let topic = sc
+        .topics
+        .as_ref()
+        .and_then(|t| t.first().cloned())
+        .or_else(|| cfg.topics.first().map(|t| t.spec.name.clone()))
+        .unwrap_or_else(|| "test".to_owned());
+    let (key, body) = crate::sinks::sample_payload(&sc.name, &topic, Utc::now().timestamp_millis());
+    match sink.send(&topic, &key, &body).await {
+        crate::sinks::Outcome::Delivered(answer) => {
+            println!("delivered: {}", Untrusted(&answer));
+            Ok(Exit::Ok)
+        }
+        crate::sinks::Outcome::Transient { error, retry_after } => {
+            let after = retry_after
+                .map(|d| format!(" (Retry-After {})", humantime::format_duration(d)))
+                .unwrap_or_default();
+            println!("failed, would be retried{after}: {}", Untrusted(&error));
+            Ok(Exit::Failure)
+        }
+        crate::sinks::Outcome::Permanent(error) => {
+            println!("failed, would not be retried: {}", Untrusted(&error));
+            Ok(Exit::Failure)
+        }
+    }
 }

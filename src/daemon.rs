@@ -27,6 +27,7 @@ use crate::http::{self, Ops};
 use crate::metrics::Metrics;
 use crate::poll::Poller;
 use crate::scheduler::{self, Inputs};
+use crate::sinks::Outbox;
 use crate::store::{self, IngestPolicy};
 use crate::text::Untrusted;
 
@@ -78,6 +79,10 @@ pub async fn run(cfg: Config, path: PathBuf) -> Result {
             }
         },
     };
+    // Before the first poll: its alerts enqueue for the configured sinks.
+    let outbox = Outbox::start(&cfg, handle.clone())
+        .await
+        .map_err(|e| Error::failure(format!("{e:#}")))?;
 
     let mut cfg = cfg;
     let mut retired: Vec<Generation> = Vec::new();
@@ -119,6 +124,10 @@ pub async fn run(cfg: Config, path: PathBuf) -> Result {
                                 // The writer's [alerts] and [stories] follow the new config too.
                                 handle.set_policy(IngestPolicy::from(&new_cfg)).await;
                                 ops.set_config(&new_cfg);
+                                // So do the sinks; queued deliveries of removed ones stay queued.
+                                if let Err(e) = outbox.reload(&new_cfg, &handle).await {
+                                    tracing::error!(error = %format!("{e:#}"), "sinks not reloaded; keeping the running ones");
+                                }
                                 if new_cfg.http.as_ref().map(|h| (h.listen, h.max_connections)) != cfg.http.as_ref().map(|h| (h.listen, h.max_connections)) {
                                     tracing::warn!("[http] listen or max_connections changed; it applies at the next start (the token applies now)");
                                 }
@@ -168,11 +177,13 @@ pub async fn run(cfg: Config, path: PathBuf) -> Result {
     let deadline = tokio::time::Instant::now() + grace;
     generation.stop.cancel();
     generation.tasks.close();
+    outbox.stop();
     retired.push(generation);
     let all_done = || async {
         for g in &retired {
             g.tasks.wait().await;
         }
+        outbox.wait().await;
     };
     tokio::select! {
         _ = all_done() => {}
@@ -181,6 +192,7 @@ pub async fn run(cfg: Config, path: PathBuf) -> Result {
             for g in &retired {
                 g.abort.cancel();
             }
+            outbox.abort();
         }
         _ = term.recv() => { tracing::warn!("second signal: exiting now"); return Ok(Exit::Interrupted); }
         _ = int.recv() => { tracing::warn!("second signal: exiting now"); return Ok(Exit::Interrupted); }
@@ -205,6 +217,7 @@ pub async fn run(cfg: Config, path: PathBuf) -> Result {
         let _ = tokio::time::timeout_at(last, server).await;
     }
     drop(ops);
+    drop(outbox);
     drop(handle);
     let joined = drained
         && tokio::time::timeout_at(last, tokio::task::spawn_blocking(move || writer.join()))

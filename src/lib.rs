@@ -14,10 +14,14 @@
 //!                               ▼
 //!                        store (one writer thread; group commit: the polls that finished
 //!                               together share one transaction, each poll all or nothing:
-//!                               dedup, items, sightings, stories, alerts, validators)
+//!                               dedup, items, sightings, stories, alerts, outbox rows,
+//!                               validators)
 //!                               │ PollSummary (new alerts)
 //!                               ▼
 //!                        alert::emit ──► logs (target `newshound::alert`)
+//!
+//!                        sinks::Outbox (a task): outbox rows ──► webhook / ntfy / email / exec,
+//!                               retried, dead-lettered, outcomes back through the writer
 //! ```
 //!
 //! `once` runs that for every feed; `run` (the [`daemon`]) runs it on each feed's schedule.
@@ -51,6 +55,7 @@ pub mod poll;
 pub mod progress;
 pub mod scheduler;
 pub mod search;
+pub mod sinks;
 pub mod store;
 pub mod stories;
 pub mod text;

@@ -80,6 +80,8 @@ async fn run(cli: Cli, path: std::path::PathBuf, filter: LogFilter) -> Result {
         Command::Prune(args) => commands::prune(&cfg, args),
         Command::Topics(TopicsCommand::Test(args)) => commands::topics_test(&cfg, args),
         Command::Topics(TopicsCommand::Explain(args)) => commands::topics_explain(&cfg, args),
+        Command::Outbox(args) => commands::outbox(&cfg, args),
+        Command::Sinks(args) => commands::sinks(&cfg, args).await,
         Command::Check | Command::Parse(_) | Command::Completions { .. } | Command::Manpage => {
             unreachable!("handled above")
         }

@@ -8,6 +8,7 @@
 mod http;
 mod library;
 mod raw;
+mod sinks;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -19,6 +20,7 @@ use url::Url;
 
 use crate::topics::{self, Lexicons, Stem, TopicSpec};
 use raw::{RawConfig, RawSize, RawTopic, RawTopicFile};
+pub use sinks::{EmailConfig, Schedule, Secret, SinkConfig, SinkKind, Zone};
 
 pub use http::{HttpConfig, Token};
 
@@ -153,6 +155,8 @@ pub struct Config {
     pub topics: Vec<TopicConfig>,
     /// `[http]`: the operations listener, when `listen` is set.
     pub http: Option<HttpConfig>,
+    /// Where alerts go besides the log.
+    pub sinks: Vec<SinkConfig>,
     /// Problems that do not stop the config from loading (a topic query that can never match),
     /// printed by `check`.
     pub warnings: Vec<Diagnostic>,
@@ -738,6 +742,7 @@ impl Validator<'_> {
 
         let topics = self.all_topics(&raw, &names);
         let http = self.http(&raw.http, &base);
+        let sinks = self.sinks(&raw.sinks, &topics);
         Some(Config {
             path: self.path.to_owned(),
             database,
@@ -750,6 +755,7 @@ impl Validator<'_> {
             feeds,
             topics,
             http,
+            sinks,
             warnings: Vec::new(),
         })
     }

@@ -23,6 +23,9 @@ pub(crate) struct RawConfig {
     pub feeds: Vec<RawFeed>,
     #[serde(default)]
     pub topics: Vec<RawTopic>,
+    /// Where alerts go besides the log (see `config::sinks`).
+    #[serde(default)]
+    pub sinks: Vec<super::sinks::RawSink>,
     /// Topic files to add: shipped topic names, or paths.
     pub include: Option<RawInclude>,
     /// Named word lists for `@name` in queries.

@@ -34,6 +34,7 @@ pub(super) fn record_in(
     rec: &PollRecord,
     policy: IngestPolicy,
     stories: &mut StoryIndex,
+    routes: &OutboxRoutes,
 ) -> Result<PollSummary> {
     let (feed_id, known_url, last_success): (i64, String, Option<i64>) = {
         tx.execute_cached(
@@ -81,6 +82,7 @@ pub(super) fn record_in(
                 policy,
                 rec.at,
                 stories,
+                routes,
                 &mut summary,
             )?;
             tx.execute_cached(
@@ -237,6 +239,7 @@ pub(super) fn ingest(
     policy: IngestPolicy,
     now: DateTime<Utc>,
     stories: &mut StoryIndex,
+    routes: &OutboxRoutes,
     summary: &mut PollSummary,
 ) -> Result<()> {
     let stored_before: i64 = tx.query_row_cached(
@@ -350,6 +353,12 @@ pub(super) fn ingest(
                     snippet: m.snippet.clone(),
                     query_index: m.query_index,
                 });
+                if !routes.is_empty()
+                    && let Some(a) = summary.alerts.last()
+                {
+                    summary.enqueued +=
+                        outbox::enqueue(tx, routes, a, Utc::now().timestamp_millis())?;
+                }
             } else {
                 summary.also_reported.push((m.topic.clone(), story_id));
             }
@@ -460,12 +469,12 @@ impl Store {
             let one = if savepoints {
                 (|| {
                     let sp = tx.savepoint()?;
-                    let summary = record_in(&sp, rec, policy, &mut self.stories)?;
+                    let summary = record_in(&sp, rec, policy, &mut self.stories, &self.routes)?;
                     sp.commit()?;
                     Ok(summary)
                 })()
             } else {
-                record_in(&tx, rec, policy, &mut self.stories)
+                record_in(&tx, rec, policy, &mut self.stories, &self.routes)
             };
             if one.is_err() && !savepoints {
                 drop(tx); // rolled back: nothing of the attempt is kept
@@ -490,6 +499,11 @@ impl Store {
             self.stories.invalidate();
         }
         results
+    }
+
+    /// Which sinks get which topics' alerts from the next commit on.
+    pub fn set_outbox_routes(&mut self, routes: OutboxRoutes) {
+        self.routes = routes;
     }
 
     /// Test seam: the `nth` write transaction from now (1 = the next) fails with `code` instead of

@@ -21,6 +21,7 @@
 mod dedup;
 mod fts;
 mod ingest;
+mod outbox;
 mod read;
 mod retention;
 mod schema;
@@ -48,6 +49,10 @@ use schema::*;
 
 pub use fts::{IndexHit, SearchRanking};
 pub use ingest::ADOPT_REDIRECT_AFTER;
+pub use outbox::{
+    Delivery, DeliveryUpdate, OutboxRoutes, OutboxRow, Payload, SinkStatus, from_ms,
+    idempotency_key,
+};
 pub use retention::{PrunePlan, PruneReport};
 pub use schema::Checkpointer;
 pub use types::*;
@@ -104,6 +109,8 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     stories: StoryIndex,
+    /// Which sinks get which topics' alerts (empty: no outbox rows).
+    routes: OutboxRoutes,
     /// Test seam: make the N-th write transaction from now fail as if the disk were full (or
     /// another storage fault), to prove nothing is lost. See [`Store::inject_commit_failure`].
     fault: Option<(u64, rusqlite::ErrorCode)>,

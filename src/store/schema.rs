@@ -11,6 +11,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_id_marks.sql"),
     include_str!("migrations/0006_url_hash.sql"),
     include_str!("migrations/0007_alerts_per_item.sql"),
+    include_str!("migrations/0008_outbox.sql"),
     SEARCH_MIGRATION,
 ];
 
@@ -107,6 +108,7 @@ impl Store {
             conn,
             path: path.to_owned(),
             stories: StoryIndex::default(),
+            routes: OutboxRoutes::default(),
             fault: None,
         };
         store
@@ -152,6 +154,7 @@ impl Store {
             conn,
             path: path.to_owned(),
             stories: StoryIndex::default(),
+            routes: OutboxRoutes::default(),
             fault: None,
         };
         store.check_version()?;

@@ -113,6 +113,8 @@ pub struct PollSummary {
     pub activity: Activity,
     /// Matches on stories that had already alerted for the topic: (topic, story).
     pub also_reported: Vec<(String, i64)>,
+    /// Deliveries queued in the outbox with this poll's alerts.
+    pub enqueued: usize,
 }
 
 /// How much a feed published lately: items dated (or first seen) in the last 7 days, and the

@@ -2,9 +2,11 @@
 //! over a channel, so no tokio worker ever blocks on SQLite.
 
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 
+use super::{Delivery, DeliveryUpdate, OutboxRoutes};
 use super::{
     FeedState, IngestPolicy, PollRecord, PollSummary, PrunePlan, PruneReport, Result, Store,
     StoreError,
@@ -82,12 +84,28 @@ enum Request {
         oneshot::Sender<Result<(PrunePlan, PruneReport, bool)>>,
     ),
     VacuumStep(oneshot::Sender<Result<i64>>),
+    /// The configured sinks: alerts committed after it enqueue deliveries for them.
+    Routes(OutboxRoutes),
+    /// Due deliveries of a sink: (sink, now in ms, limit, ids to leave out).
+    OutboxDue(
+        String,
+        i64,
+        usize,
+        Vec<i64>,
+        oneshot::Sender<Result<(Vec<Delivery>, Option<i64>)>>,
+    ),
+    OutboxUpdate(DeliveryUpdate, oneshot::Sender<Result<()>>),
+    /// Fold a sink's held deliveries into a digest: (sink, now in ms).
+    OutboxDigest(String, i64, oneshot::Sender<Result<Option<i64>>>),
+    OutboxDigestSince(String, oneshot::Sender<Result<Option<i64>>>),
 }
 
 /// A cloneable handle to the writer thread.
 #[derive(Clone)]
 pub struct StoreHandle {
     tx: mpsc::Sender<Request>,
+    /// Woken after a commit that queued deliveries (the delivery worker waits on it).
+    outbox: Arc<Notify>,
 }
 
 /// Called with each write transaction's duration (the daemon's metrics).
@@ -108,6 +126,8 @@ pub fn spawn_writer_observed(
     on_commit: Option<CommitHook>,
 ) -> (StoreHandle, std::thread::JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel::<Request>(64);
+    let outbox = Arc::new(Notify::new());
+    let wake = outbox.clone();
     let thread = std::thread::Builder::new()
         .name("newshound-store".into())
         .spawn(move || {
@@ -134,11 +154,40 @@ pub fn spawn_writer_observed(
                     if let Some(hook) = &on_commit {
                         hook(started.elapsed());
                     }
+                    let queued = results
+                        .iter()
+                        .any(|r| r.as_ref().is_ok_and(|s| s.enqueued > 0));
                     for ((_, reply), result) in polls.into_iter().zip(results) {
                         let _ = reply.send(result);
                     }
                     if let Some((kick, _)) = &checkpointer {
                         let _ = kick.try_send(());
+                    }
+                    if queued {
+                        wake.notify_one();
+                    }
+                }
+                // Delivery outcomes that arrived together commit together.
+                let (updates, others): (Vec<Request>, Vec<Request>) = others
+                    .into_iter()
+                    .partition(|r| matches!(r, Request::OutboxUpdate(..)));
+                let (updates, replies): (Vec<DeliveryUpdate>, Vec<_>) = updates
+                    .into_iter()
+                    .filter_map(|r| match r {
+                        Request::OutboxUpdate(u, reply) => Some((u, reply)),
+                        _ => None,
+                    })
+                    .unzip();
+                if !updates.is_empty() {
+                    if store.outbox_updates(&updates).is_ok() {
+                        for reply in replies {
+                            let _ = reply.send(Ok(()));
+                        }
+                    } else {
+                        // Each on its own, so each gets its own answer.
+                        for (u, reply) in updates.iter().zip(replies) {
+                            let _ = reply.send(store.outbox_update(u));
+                        }
                     }
                 }
                 for req in others {
@@ -181,6 +230,17 @@ pub fn spawn_writer_observed(
                         Request::VacuumStep(reply) => {
                             let _ = reply.send(store.vacuum_step());
                         }
+                        Request::Routes(routes) => store.set_outbox_routes(routes),
+                        Request::OutboxDue(sink, now, limit, skip, reply) => {
+                            let _ = reply.send(store.outbox_due(&sink, now, limit, &skip));
+                        }
+                        Request::OutboxUpdate(..) => unreachable!("outcomes are grouped above"),
+                        Request::OutboxDigest(sink, now, reply) => {
+                            let _ = reply.send(store.outbox_digest(&sink, now));
+                        }
+                        Request::OutboxDigestSince(sink, reply) => {
+                            let _ = reply.send(store.outbox_digest_since(&sink));
+                        }
                     }
                 }
             }
@@ -193,7 +253,7 @@ pub fn spawn_writer_observed(
             }
         })
         .expect("spawning the store thread");
-    (StoreHandle { tx }, thread)
+    (StoreHandle { tx, outbox }, thread)
 }
 
 impl StoreHandle {
@@ -255,6 +315,46 @@ impl StoreHandle {
     /// Applies a reloaded config's ingest policy to every poll committed from now on.
     pub async fn set_policy(&self, policy: IngestPolicy) {
         let _ = self.tx.send(Request::Policy(policy)).await;
+    }
+
+    /// Alerts committed from now on enqueue deliveries for these sinks.
+    pub async fn set_outbox_routes(&self, routes: OutboxRoutes) {
+        let _ = self.tx.send(Request::Routes(routes)).await;
+    }
+
+    /// Up to `limit` due deliveries of `sink` (oldest due first), leaving out `skip` (those in
+    /// flight), and when its next one not yet due falls due (ms).
+    pub async fn outbox_due(
+        &self,
+        sink: &str,
+        now_ms: i64,
+        limit: usize,
+        skip: Vec<i64>,
+    ) -> Result<(Vec<Delivery>, Option<i64>)> {
+        let sink = sink.to_owned();
+        self.ask(|r| Request::OutboxDue(sink, now_ms, limit, skip, r))
+            .await
+    }
+
+    pub async fn outbox_update(&self, update: DeliveryUpdate) -> Result<()> {
+        self.ask(|r| Request::OutboxUpdate(update, r)).await
+    }
+
+    /// Folds `sink`'s held deliveries into one digest delivery, due now.
+    pub async fn outbox_digest(&self, sink: &str, now_ms: i64) -> Result<Option<i64>> {
+        let sink = sink.to_owned();
+        self.ask(|r| Request::OutboxDigest(sink, now_ms, r)).await
+    }
+
+    /// The sink's last digest, else its oldest held delivery (ms).
+    pub async fn outbox_digest_since(&self, sink: &str) -> Result<Option<i64>> {
+        let sink = sink.to_owned();
+        self.ask(|r| Request::OutboxDigestSince(sink, r)).await
+    }
+
+    /// Notified after each commit that queued deliveries.
+    pub fn outbox_wakeup(&self) -> Arc<Notify> {
+        self.outbox.clone()
     }
 
     pub async fn checkpoint(&self) -> Result<()> {

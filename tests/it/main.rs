@@ -19,5 +19,6 @@ mod quality;
 mod readme;
 mod retention;
 mod search;
+mod sinks;
 mod stories;
 mod topics;

@@ -1,6 +1,7 @@
 //! Shared test helpers: a loopback feed server, a temporary workspace with a config, and a way
 //! to run the real binary with a time bound.
 
+pub mod receiver;
 pub mod server;
 
 use std::path::PathBuf;

@@ -1,0 +1,307 @@
+//! The delivery worker: one tokio task that reads due deliveries through the writer and spawns
+//! a send for each (waiting for its sink's slot), and records every outcome through the writer.
+//!
+//! It wakes when a commit queued deliveries, when a send finished, when the sinks changed
+//! (SIGHUP), or when the next retry falls due. Shutdown: `stop` ends the loop and the sends
+//! still waiting for a slot (they stay queued); sends in flight finish, or are dropped at
+//! `abort` (the daemon's deadline), leaving their deliveries queued: a send dropped after the
+//! receiver took it is sent again at the next start, which the idempotency key lets the
+//! receiver drop.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::{Sink, retry};
+use crate::config::Config;
+use crate::store::{Delivery, DeliveryUpdate, OutboxRoutes, StoreError, StoreHandle};
+use crate::text::Untrusted;
+
+/// The longest sleep without a wake-up: how soon a delivery queued again by `outbox retry`
+/// (another process, which cannot wake this one) is seen.
+const IDLE: Duration = Duration::from_secs(5);
+
+type Sinks = Arc<HashMap<String, Arc<Sink>>>;
+
+/// The running worker.
+pub struct Outbox {
+    sinks: watch::Sender<Sinks>,
+    stop: CancellationToken,
+    abort: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl Outbox {
+    /// Tells the writer which sinks to enqueue for, and starts the worker (when there are
+    /// sinks, or deliveries may be left from an earlier config: it is cheap when idle).
+    pub async fn start(cfg: &Config, store: StoreHandle) -> anyhow::Result<Outbox> {
+        Self::spawn(cfg, store, false).await
+    }
+
+    /// For `once`: sends what is due now (each delivery at most once) and returns when nothing
+    /// due is left or `stop` is cancelled.
+    pub async fn drain(cfg: &Config, store: StoreHandle, within: Duration) -> anyhow::Result<()> {
+        let outbox = Self::spawn(cfg, store, true).await?;
+        outbox.tasks.close();
+        if tokio::time::timeout(within, outbox.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "deliveries still being sent at the deadline; they stay queued for the next run"
+            );
+            outbox.stop.cancel();
+            outbox.abort.cancel();
+            outbox.tasks.wait().await;
+        }
+        Ok(())
+    }
+
+    async fn spawn(cfg: &Config, store: StoreHandle, once: bool) -> anyhow::Result<Outbox> {
+        let sinks: Sinks = Arc::new(super::build(cfg)?);
+        store.set_outbox_routes(OutboxRoutes::new(&cfg.sinks)).await;
+        let (tx, rx) = watch::channel(sinks);
+        let outbox = Outbox {
+            sinks: tx,
+            stop: CancellationToken::new(),
+            abort: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+        };
+        let w = Worker {
+            store,
+            sinks: rx,
+            stop: outbox.stop.clone(),
+            abort: outbox.abort.clone(),
+            tasks: outbox.tasks.clone(),
+            in_flight: Arc::new(Mutex::new(HashMap::new())),
+            done: Arc::new(Notify::new()),
+            once,
+        };
+        outbox.tasks.spawn(w.run());
+        Ok(outbox)
+    }
+
+    /// Applies a reloaded config: new sinks are built first (an error keeps the old ones),
+    /// then the writer enqueues for the new set. Deliveries of a removed sink stay queued
+    /// (and are sent again if it comes back).
+    pub async fn reload(&self, cfg: &Config, store: &StoreHandle) -> anyhow::Result<()> {
+        let sinks: Sinks = Arc::new(super::build(cfg)?);
+        store.set_outbox_routes(OutboxRoutes::new(&cfg.sinks)).await;
+        self.sinks.send_replace(sinks);
+        Ok(())
+    }
+
+    /// No send starts from now on; those in flight go on until [`Outbox::abort`].
+    pub fn stop(&self) {
+        self.stop.cancel();
+        self.tasks.close();
+    }
+
+    /// Sends in flight give up (their deliveries stay queued).
+    pub fn abort(&self) {
+        self.abort.cancel();
+    }
+
+    /// Returns when the loop and every send have ended.
+    pub async fn wait(&self) {
+        self.tasks.wait().await;
+    }
+}
+
+struct Worker {
+    store: StoreHandle,
+    sinks: watch::Receiver<Sinks>,
+    stop: CancellationToken,
+    abort: CancellationToken,
+    tasks: TaskTracker,
+    /// Deliveries being sent: a due query returns them until their outcome is recorded.
+    in_flight: Arc<Mutex<HashMap<i64, String>>>,
+    /// Notified when a send's outcome was recorded.
+    done: Arc<Notify>,
+    once: bool,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl Worker {
+    async fn run(mut self) {
+        let wake = self.store.outbox_wakeup();
+        // `once`: each delivery is attempted at most once.
+        let mut tried: HashMap<i64, String> = HashMap::new();
+        // Each digest sink's next digest (ms), computed when the sink is first seen.
+        let mut digests: HashMap<String, i64> = HashMap::new();
+        loop {
+            if self.stop.is_cancelled() {
+                return;
+            }
+            let sinks = self.sinks.borrow_and_update().clone();
+            let now = now_ms();
+            digests.retain(|name, _| sinks.contains_key(name));
+            let mut next_digest: Option<i64> = None;
+            for (name, sink) in sinks.iter() {
+                let Some(schedule) = sink.cfg.digest_schedule() else {
+                    continue;
+                };
+                let zone = sink.cfg.time_zone;
+                let next = match digests.get(name) {
+                    Some(&at) => at,
+                    None => {
+                        let since = match self.store.outbox_digest_since(name).await {
+                            Ok(s) => s.unwrap_or(now),
+                            Err(StoreError::WriterGone) => return,
+                            Err(_) => now,
+                        };
+                        super::digest::next_run(schedule, zone, crate::store::from_ms(since))
+                            .timestamp_millis()
+                    }
+                };
+                let next = if next <= now {
+                    match self.store.outbox_digest(name, now).await {
+                        Ok(Some(id)) => {
+                            tracing::info!(sink = %name, delivery = id, "digest queued");
+                        }
+                        Ok(None) => {}
+                        Err(StoreError::WriterGone) => return,
+                        Err(e) => {
+                            tracing::warn!(sink = %name, error = %e, "could not make the digest")
+                        }
+                    }
+                    super::digest::next_run(schedule, zone, crate::store::from_ms(now))
+                        .timestamp_millis()
+                } else {
+                    next
+                };
+                digests.insert(name.clone(), next);
+                next_digest = Some(next_digest.map_or(next, |n: i64| n.min(next)));
+            }
+            // Per sink, only as many due rows as it has free slots, and none already in flight
+            // (or, for `once`, already tried): each wake reads a few rows, not the whole queue.
+            let mut next: Option<i64> = None;
+            let mut started = 0;
+            for (name, sink) in sinks.iter() {
+                let mut busy: Vec<i64> = self
+                    .in_flight
+                    .lock()
+                    .map(|f| {
+                        f.iter()
+                            .filter(|(_, s)| *s == name)
+                            .map(|(id, _)| *id)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let free = sink.cfg.concurrency.saturating_sub(busy.len());
+                if self.once {
+                    busy.extend(tried.iter().filter(|(_, s)| *s == name).map(|(id, _)| *id));
+                }
+                let (due, later) = match self.store.outbox_due(name, now, free, busy).await {
+                    Ok(x) => x,
+                    Err(StoreError::WriterGone) => return,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read the outbox; trying again in a second");
+                        tokio::select! {
+                            _ = self.stop.cancelled() => return,
+                            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        }
+                        continue;
+                    }
+                };
+                if let Some(at) = later {
+                    next = Some(next.map_or(at, |n: i64| n.min(at)));
+                }
+                for d in due {
+                    if self.once {
+                        tried.insert(d.id, name.clone());
+                    }
+                    if let Ok(mut f) = self.in_flight.lock() {
+                        f.insert(d.id, name.clone());
+                    }
+                    started += 1;
+                    self.tasks.spawn(self.deliver(sink.clone(), d));
+                }
+            }
+            let flying = self.in_flight.lock().map_or(0, |s| s.len());
+            if self.once && started == 0 && flying == 0 {
+                return;
+            }
+            let next = match (next, next_digest) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let wait = next
+                .map(|at| Duration::from_millis(at.saturating_sub(now).max(0) as u64))
+                .unwrap_or(IDLE)
+                .min(IDLE);
+            tokio::select! {
+                _ = self.stop.cancelled() => return,
+                _ = wake.notified() => {}
+                _ = self.done.notified() => {}
+                _ = self.sinks.changed() => {}
+                _ = tokio::time::sleep(wait), if !self.once => {}
+            }
+        }
+    }
+
+    fn deliver(&self, sink: Arc<Sink>, d: Delivery) -> impl Future<Output = ()> + use<> {
+        let (store, stop, abort) = (self.store.clone(), self.stop.clone(), self.abort.clone());
+        let (in_flight, done) = (self.in_flight.clone(), self.done.clone());
+        async move {
+            let id = d.id;
+            send_one(&sink, d, &store, &stop, &abort).await;
+            if let Ok(mut s) = in_flight.lock() {
+                s.remove(&id);
+            }
+            done.notify_one();
+        }
+    }
+}
+
+/// One attempt at one delivery, and its outcome recorded.
+async fn send_one(
+    sink: &Sink,
+    d: Delivery,
+    store: &StoreHandle,
+    stop: &CancellationToken,
+    abort: &CancellationToken,
+) {
+    let _slot = tokio::select! {
+        s = sink.slots.clone().acquire_owned() => match s { Ok(s) => s, Err(_) => return },
+        _ = stop.cancelled() => return,
+    };
+    let key = Untrusted(&d.idem_key);
+    // A digest is never held back; an alert over the budget waits for the next digest.
+    if !d.topic.is_empty() && !sink.take_budget(now_ms()) {
+        tracing::info!(sink = %sink.cfg.name, key = %key, max_per_hour = sink.cfg.max_per_hour, "over the sink's max_per_hour; folded into the next digest");
+        if let Err(e) = store.outbox_update(DeliveryUpdate::Hold { id: d.id }).await {
+            tracing::warn!(sink = %sink.cfg.name, key = %key, error = %e, "could not hold a delivery");
+        }
+        return;
+    }
+    let outcome = tokio::select! {
+        o = sink.send(&d.topic, &d.idem_key, &d.payload) => o,
+        _ = abort.cancelled() => return,
+    };
+    let update = retry::decide(&d, &outcome, &sink.cfg, now_ms(), fastrand::f64());
+    match &update {
+        DeliveryUpdate::Sent { .. } => {
+            tracing::debug!(sink = %sink.cfg.name, key = %key, attempts = d.attempts + 1, "alert delivered")
+        }
+        DeliveryUpdate::Retry { next_at, error, .. } => {
+            let next = crate::store::from_ms(*next_at);
+            tracing::warn!(sink = %sink.cfg.name, key = %key, attempts = d.attempts + 1, next = %next.format("%Y-%m-%dT%H:%M:%SZ"), error = %Untrusted(error), "delivery failed; will retry")
+        }
+        DeliveryUpdate::Hold { .. } => {}
+        DeliveryUpdate::Dead { error, .. } => {
+            tracing::error!(sink = %sink.cfg.name, key = %key, attempts = d.attempts + 1, error = %Untrusted(error), id = d.id, "delivery dead-lettered (kept; `newshound outbox retry ID` sends it again)")
+        }
+    }
+    if let Err(e) = store.outbox_update(update).await {
+        // Sent again at the next start: the receiver drops it by its key.
+        tracing::warn!(sink = %sink.cfg.name, key = %key, error = %e, "could not record a delivery's outcome");
+    }
+}
