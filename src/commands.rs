@@ -336,7 +336,7 @@ pub fn check(path: &Path) -> i32 {
 }
 
 fn open_store(cfg: &Config) -> Result<Store, i32> {
-    Store::open(&cfg.database, cfg.synchronous).map_err(|e| {
+    Store::open_with(&cfg.database, cfg.synchronous, cfg.keep.is_some()).map_err(|e| {
         eprintln!("error: {e}");
         exit::CANT_OPEN_DB
     })
@@ -1219,6 +1219,13 @@ pub fn topics_explain(cfg: &Config, args: &TopicsExplainArgs) -> i32 {
 /// `search QUERY`: stored items matching the query, best first.
 pub fn search(cfg: &Config, args: &crate::cli::SearchArgs) -> i32 {
     let query = args.query.join(" ");
+    if !cfg.search {
+        eprintln!(
+            "error: search is off in {}: add search = true under [storage]; the index is built at the next `once` or start",
+            cfg.path.display()
+        );
+        return exit::CONFIG;
+    }
     let store = match open_read_only(cfg) {
         Ok(s) => s,
         Err(code) => return code,

@@ -46,7 +46,7 @@ pub async fn run(cfg: Config, path: PathBuf) -> i32 {
         }
     };
 
-    let store = match Store::open(&cfg.database, cfg.synchronous) {
+    let store = match Store::open_with(&cfg.database, cfg.synchronous, cfg.keep.is_some()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -95,7 +95,7 @@ pub async fn run(cfg: Config, path: PathBuf) -> i32 {
                             Ok(next) => {
                                 // The writer's [alerts] and [stories] follow the new config too.
                                 handle.set_policy(IngestPolicy::from(&new_cfg)).await;
-                                if new_cfg.database != cfg.database || new_cfg.synchronous != cfg.synchronous || new_cfg.keep != cfg.keep {
+                                if new_cfg.database != cfg.database || new_cfg.synchronous != cfg.synchronous || new_cfg.keep != cfg.keep || new_cfg.search != cfg.search {
                                     tracing::warn!(database = %new_cfg.database.display(), "[storage] changed; it applies at the next start (still using {})", cfg.database.display());
                                 }
                                 let old = std::mem::replace(&mut generation, next);

@@ -50,8 +50,7 @@ const MIGRATIONS: &[&str] = &[
     SEARCH_MIGRATION,
 ];
 
-/// Migration 0009 (its place in [`MIGRATIONS`] depends on which reserved numbers have landed,
-/// so it is recognised by its text): after its SQL, the writer indexes the stored items.
+/// Migration 0009 (reserved for this team; 0008 is another's).
 const SEARCH_MIGRATION: &str = include_str!("migrations/0009_search_retention.sql");
 
 /// The writer's SQLite page cache, in KiB: SQLite's default. Story assignment reads no pages
@@ -171,6 +170,8 @@ pub struct IngestPolicy {
     pub story_window: Duration,
     /// The similarity at which an item joins a story.
     pub story_threshold: f64,
+    /// Keep the search index (`[storage] search`): fixed when the writer starts.
+    pub search: bool,
 }
 
 impl Default for IngestPolicy {
@@ -179,6 +180,7 @@ impl Default for IngestPolicy {
             max_age: Some(Duration::from_secs(86400)),
             story_window: Duration::from_secs(48 * 3600),
             story_threshold: crate::stories::DEFAULT_THRESHOLD,
+            search: false,
         }
     }
 }
@@ -189,6 +191,7 @@ impl From<&crate::config::Config> for IngestPolicy {
             max_age: cfg.alert_max_age,
             story_window: cfg.story_window,
             story_threshold: cfg.story_threshold,
+            search: cfg.search,
         }
     }
 }
@@ -396,6 +399,16 @@ fn from_ts(t: Option<i64>) -> Option<DateTime<Utc>> {
 impl Store {
     /// Opens (creating if needed) the database and brings its schema up to date.
     pub fn open(path: &Path, synchronous: Synchronous) -> Result<Store> {
+        Store::open_with(path, synchronous, false)
+    }
+
+    /// [`Store::open`]; a database created now with `incremental_vacuum` gives the pages
+    /// retention frees back to the file system (`[storage] keep` set when it is created).
+    pub fn open_with(
+        path: &Path,
+        synchronous: Synchronous,
+        incremental_vacuum: bool,
+    ) -> Result<Store> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
                 path: dir.to_owned(),
@@ -413,7 +426,7 @@ impl Store {
             fault: None,
         };
         store
-            .configure(synchronous)
+            .configure(synchronous, incremental_vacuum)
             .map_err(|source| StoreError::Open {
                 path: path.to_owned(),
                 source,
@@ -465,14 +478,19 @@ impl Store {
         &self.path
     }
 
-    fn configure(&mut self, synchronous: Synchronous) -> rusqlite::Result<()> {
+    fn configure(
+        &mut self,
+        synchronous: Synchronous,
+        incremental_vacuum: bool,
+    ) -> rusqlite::Result<()> {
         self.conn.busy_timeout(Duration::from_secs(5))?;
         // A new database gives the pages retention frees back to the file system, a step at
-        // a time (`Store::vacuum_step`); only possible before its first table exists.
+        // a time (`Store::vacuum_step`); only possible before its first table exists. Only
+        // then: its pointer-map pages cost every write a little.
         let tables: i64 = self
             .conn
             .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
-        if tables == 0 {
+        if tables == 0 && incremental_vacuum {
             self.conn
                 .pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
         }
@@ -525,9 +543,6 @@ impl Store {
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute_batch(sql)?;
             finish_migration(&tx, i + 1)?;
-            if *sql == SEARCH_MIGRATION {
-                fts::build(&tx)?;
-            }
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }
@@ -1269,7 +1284,7 @@ fn ingest(
     // unless its document lists one twice: the lookups by key are skipped but for keys already
     // seen in this poll (by hash: a collision only costs the lookup).
     let mut first_poll = (stored_before == 0).then(FxHashSet::<u64>::default);
-    let mut stmts = ItemStatements::prepare(tx)?;
+    let mut stmts = ItemStatements::prepare(tx, policy.search)?;
     for mi in items {
         match upsert_item(
             tx,
@@ -1389,13 +1404,13 @@ struct ItemStatements<'c> {
     by_hash: rusqlite::CachedStatement<'c>,
     insert_item: rusqlite::CachedStatement<'c>,
     insert_features: rusqlite::CachedStatement<'c>,
-    index_item: rusqlite::CachedStatement<'c>,
-    unindex_item: rusqlite::CachedStatement<'c>,
+    /// The search index's statements, when it is kept.
+    index: Option<(rusqlite::CachedStatement<'c>, rusqlite::CachedStatement<'c>)>,
     seen_again: rusqlite::CachedStatement<'c>,
 }
 
 impl<'c> ItemStatements<'c> {
-    fn prepare(tx: &'c Connection) -> rusqlite::Result<Self> {
+    fn prepare(tx: &'c Connection, search: bool) -> rusqlite::Result<Self> {
         Ok(ItemStatements {
             sighting: tx.prepare_cached(
                 "INSERT INTO sightings (feed_id, item_key, item_id, first_seen_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
@@ -1420,8 +1435,11 @@ impl<'c> ItemStatements<'c> {
             )?,
             insert_features: tx
                 .prepare_cached("INSERT INTO item_features (item_id, features) VALUES (?1, ?2)")?,
-            index_item: tx.prepare_cached(fts::INSERT)?,
-            unindex_item: tx.prepare_cached(fts::DELETE)?,
+            index: if search {
+                Some((tx.prepare_cached(fts::INSERT)?, tx.prepare_cached(fts::DELETE)?))
+            } else {
+                None
+            },
             seen_again: tx.prepare_cached(
                 "UPDATE sightings SET last_seen_at = ?3 WHERE feed_id = ?1 AND item_key = ?2",
             )?,
@@ -1501,12 +1519,14 @@ fn upsert_item(
             item.updated.map(ts),
             at
         ])?;
-        stmts.unindex_item.execute(params![id])?;
-        stmts.index_item.execute(params![
-            id,
-            crate::search::index_text(&item.title),
-            crate::search::index_text(&item.summary)
-        ])?;
+        if let Some((insert, delete)) = &mut stmts.index {
+            delete.execute(params![id])?;
+            insert.execute(params![
+                id,
+                crate::search::index_text(&item.title),
+                crate::search::index_text(&item.summary)
+            ])?;
+        }
         return Ok(Seen::Updated(id));
     }
     let url_key = &item.url_key;
@@ -1570,11 +1590,13 @@ fn upsert_item(
     stmts
         .insert_features
         .execute(params![id, mi.features.to_bytes()])?;
-    stmts.index_item.execute(params![
-        id,
-        crate::search::index_text(&item.title),
-        crate::search::index_text(&item.summary)
-    ])?;
+    if let Some((insert, _)) = &mut stmts.index {
+        insert.execute(params![
+            id,
+            crate::search::index_text(&item.title),
+            crate::search::index_text(&item.summary)
+        ])?;
+    }
     stmts.sighting.execute(params![feed_id, key, id, at])?;
     remember(&key);
     if let Some(pk) = &path_key {
