@@ -300,7 +300,8 @@ pub fn check(path: &Path) -> Result {
 
 /// Opens (creating or migrating) the database; failing is [`Exit::CantOpenDb`].
 pub fn open_store(cfg: &Config) -> Result<Store> {
-    Store::open(&cfg.database, cfg.synchronous).map_err(|e| Error::new(Exit::CantOpenDb, e))
+    Store::open_with(&cfg.database, cfg.synchronous, cfg.keep.is_some())
+        .map_err(|e| Error::new(Exit::CantOpenDb, e))
 }
 
 /// Runs one read against the stored database.
@@ -1142,6 +1143,15 @@ pub fn topics_explain(cfg: &Config, args: &TopicsExplainArgs) -> Result {
 /// `search QUERY`: stored items matching the query, best first.
 pub fn search(cfg: &Config, args: &crate::cli::SearchArgs) -> Result {
     let query = args.query.join(" ");
+    if !cfg.search {
+        return Err(Error::new(
+            Exit::Config,
+            format!(
+                "search is off in {}: add search = true under [storage]; the index is built at the next `once` or start",
+                cfg.path.display()
+            ),
+        ));
+    }
     let store = open_read_only(cfg)?;
     let hits = crate::search::search(&store, &query, since(args.since), args.limit).map_err(
         |e| match e {

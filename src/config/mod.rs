@@ -143,6 +143,9 @@ pub struct Config {
     /// Retention: stories, items, sightings, features and alerts older than this are deleted
     /// (hourly by the daemon, or by `newshound prune`); `None` keeps everything.
     pub keep: Option<Duration>,
+    /// Keep the full-text search index as items are stored (`newshound search`). Off by
+    /// default: it costs the cold ingest about half again its CPU (docs/performance.md).
+    pub search: bool,
     pub defaults: Defaults,
     /// Items published longer ago than this never alert; `None` disables the rule.
     pub alert_max_age: Option<Duration>,
@@ -748,6 +751,7 @@ impl Validator<'_> {
             database,
             synchronous,
             keep,
+            search: raw.storage.search.unwrap_or(false),
             defaults,
             alert_max_age,
             story_window,

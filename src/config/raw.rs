@@ -73,6 +73,8 @@ pub(crate) struct RawStorage {
     pub synchronous: Option<Spanned<String>>,
     /// Retention: delete what is older than this (`"180d"`); absent or `"forever"`: keep all.
     pub keep: Option<Spanned<String>>,
+    /// Keep the full-text search index (`newshound search`); default false.
+    pub search: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

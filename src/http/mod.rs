@@ -75,6 +75,8 @@ pub struct View {
     pub feeds: Vec<String>,
     pub failing_after: u32,
     pub token: Option<Token>,
+    /// `[storage] search`: without it the index is not kept, so there is no search to offer.
+    pub search: bool,
 }
 
 impl View {
@@ -83,6 +85,7 @@ impl View {
             feeds: cfg.feeds.iter().map(|f| f.name.clone()).collect(),
             failing_after: cfg.defaults.failing_after,
             token: cfg.http.as_ref().and_then(|h| h.token.clone()),
+            search: cfg.search,
         }
     }
 }
@@ -262,6 +265,10 @@ async fn respond(ops: &Ops, req: Request<Incoming>) -> Reply {
         "/api/feeds" => api::feeds(ops, view).await,
         "/api/alerts" => api::alerts(ops, &query).await,
         "/api/stories" => api::stories(ops, &query).await,
+        "/search" | "/api/search" if !ops.view().search => text(
+            StatusCode::NOT_FOUND,
+            "search is off: add search = true under [storage] (the index is built at the next start)\n",
+        ),
         "/search" => api::search_page(ops, &query).await,
         "/api/search" => api::search(ops, &query).await,
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
@@ -343,7 +350,13 @@ async fn status_page(ops: &Ops, view: Arc<View>) -> Reply {
                 alerts: s.alerts(None, None, page::MAX_ALERTS)?,
                 stories: s.stories(None, 1, page::MAX_STORIES)?,
             };
-            let html = page::render(&data, &view.feeds, view.failing_after, chrono::Utc::now());
+            let html = page::render(
+                &data,
+                &view.feeds,
+                view.failing_after,
+                view.search,
+                chrono::Utc::now(),
+            );
             Ok((StatusCode::OK, html.into_bytes()))
         })
         .await;

@@ -100,16 +100,17 @@ button{font:inherit;padding:.4rem .8rem;border-radius:.4rem;border:1px solid var
 mark{background:none;color:inherit;font-weight:600}
 ";
 
-/// Renders the page. `configured` is the running config's feed names; `now` anchors "5 min
-/// ago".
+/// Renders the page. `configured` is the running config's feed names; `search` whether the
+/// search index is kept (the box is shown only then); `now` anchors "5 min ago".
 pub fn render(
     data: &Data,
     configured: &[String],
     failing_after: u32,
+    search: bool,
     now: DateTime<Utc>,
 ) -> String {
     let mut out = String::with_capacity(64 * 1024);
-    push_head(&mut out, "newshound", "");
+    push_head(&mut out, "newshound", search.then_some(""));
 
     let states: std::collections::HashMap<&str, &FeedState> =
         data.feeds.iter().map(|s| (s.name.as_str(), s)).collect();
@@ -285,13 +286,16 @@ fn push_feed_details(out: &mut String, s: &FeedState, now: DateTime<Utc>) {
     }
 }
 
-/// The document's head, the page's title and the search box (holding `query`).
-fn push_head(out: &mut String, title: &str, query: &str) {
+/// The document's head, the page's title and the search box (holding `query`; none without one).
+fn push_head(out: &mut String, title: &str, query: Option<&str>) {
     out.push_str("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>");
     push_escaped(out, title, MAX_TEXT);
     out.push_str("</title><style>");
     out.push_str(STYLE);
     out.push_str("</style></head><body><header><h1><a href=\"/\">newshound</a></h1>");
+    let Some(query) = query else {
+        return;
+    };
     out.push_str("<form action=\"/search\" method=\"get\" role=\"search\"><input type=\"search\" name=\"q\" aria-label=\"Search stored items\" placeholder=\"Search stored items\" value=\"");
     push_escaped(out, query, usize::MAX);
     out.push_str("\"><button type=\"submit\">Search</button></form>");
@@ -304,7 +308,11 @@ pub fn render_search(
     now: DateTime<Utc>,
 ) -> String {
     let mut out = String::with_capacity(32 * 1024);
-    push_head(&mut out, &format!("{query} · newshound search"), query);
+    push_head(
+        &mut out,
+        &format!("{query} · newshound search"),
+        Some(query),
+    );
     out.push_str("</header><section id=\"results\">");
     match hits {
         Err(message) => {
@@ -475,6 +483,7 @@ mod tests {
             &data,
             &["a-ok".into(), "z-bad".into(), "new".into()],
             3,
+            true,
             Utc::now(),
         );
         let (bad, ok, new) = (

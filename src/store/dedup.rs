@@ -34,13 +34,13 @@ pub(super) struct ItemStatements<'c> {
     by_hash: rusqlite::CachedStatement<'c>,
     insert_item: rusqlite::CachedStatement<'c>,
     insert_features: rusqlite::CachedStatement<'c>,
-    index_item: rusqlite::CachedStatement<'c>,
-    unindex_item: rusqlite::CachedStatement<'c>,
+    /// The search index's statements, when it is kept.
+    index: Option<(rusqlite::CachedStatement<'c>, rusqlite::CachedStatement<'c>)>,
     seen_again: rusqlite::CachedStatement<'c>,
 }
 
 impl<'c> ItemStatements<'c> {
-    pub(super) fn prepare(tx: &'c Connection) -> rusqlite::Result<Self> {
+    pub(super) fn prepare(tx: &'c Connection, search: bool) -> rusqlite::Result<Self> {
         Ok(ItemStatements {
             sighting: tx.prepare_cached(
                 "INSERT INTO sightings (feed_id, item_key, item_id, first_seen_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
@@ -65,8 +65,11 @@ impl<'c> ItemStatements<'c> {
             )?,
             insert_features: tx
                 .prepare_cached("INSERT INTO item_features (item_id, features) VALUES (?1, ?2)")?,
-            index_item: tx.prepare_cached(fts::INSERT)?,
-            unindex_item: tx.prepare_cached(fts::DELETE)?,
+            index: if search {
+                Some((tx.prepare_cached(fts::INSERT)?, tx.prepare_cached(fts::DELETE)?))
+            } else {
+                None
+            },
             seen_again: tx.prepare_cached(
                 "UPDATE sightings SET last_seen_at = ?3 WHERE feed_id = ?1 AND item_key = ?2",
             )?,
@@ -146,12 +149,14 @@ pub(super) fn upsert_item(
             item.updated.map(ts),
             at
         ])?;
-        stmts.unindex_item.execute(params![id])?;
-        stmts.index_item.execute(params![
-            id,
-            crate::search::index_text(&item.title),
-            crate::search::index_text(&item.summary)
-        ])?;
+        if let Some((insert, delete)) = &mut stmts.index {
+            delete.execute(params![id])?;
+            insert.execute(params![
+                id,
+                crate::search::index_text(&item.title),
+                crate::search::index_text(&item.summary)
+            ])?;
+        }
         return Ok(Seen::Updated(id));
     }
     let url_key = &item.url_key;
@@ -215,11 +220,13 @@ pub(super) fn upsert_item(
     stmts
         .insert_features
         .execute(params![id, mi.features.to_bytes()])?;
-    stmts.index_item.execute(params![
-        id,
-        crate::search::index_text(&item.title),
-        crate::search::index_text(&item.summary)
-    ])?;
+    if let Some((insert, _)) = &mut stmts.index {
+        insert.execute(params![
+            id,
+            crate::search::index_text(&item.title),
+            crate::search::index_text(&item.summary)
+        ])?;
+    }
     stmts.sighting.execute(params![feed_id, key, id, at])?;
     remember(&key);
     if let Some(pk) = &path_key {

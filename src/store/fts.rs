@@ -37,19 +37,39 @@ pub struct IndexHit {
 pub(super) const INSERT: &str = "INSERT INTO items_fts (rowid, title, summary) VALUES (?1, ?2, ?3)";
 pub(super) const DELETE: &str = "DELETE FROM items_fts WHERE rowid = ?1";
 
-/// Indexes every stored item: migration 9, for databases from before the index.
-pub(super) fn build(tx: &Connection) -> rusqlite::Result<()> {
-    let mut read = tx.prepare("SELECT id, title, summary FROM items")?;
+/// Indexes the items above the highest one indexed: those stored while `[storage] search` was
+/// off (or before the index existed). Ids grow with time and the writer runs this before it
+/// indexes anything new, so they are exactly the items missing. Returns how many.
+fn catch_up(tx: &Connection) -> rusqlite::Result<u64> {
+    let top: i64 = tx.query_row(
+        "SELECT coalesce((SELECT rowid FROM items_fts ORDER BY rowid DESC LIMIT 1), 0)",
+        [],
+        |r| r.get(0),
+    )?;
+    let mut read = tx.prepare("SELECT id, title, summary FROM items WHERE id > ?1")?;
     let mut insert = tx.prepare(INSERT)?;
-    let mut rows = read.query([])?;
+    let mut rows = read.query(params![top])?;
+    let mut n = 0;
     while let Some(r) = rows.next()? {
         let (id, title, summary): (i64, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
         insert.execute(params![id, index_text(&title), index_text(&summary)])?;
+        n += 1;
     }
-    Ok(())
+    Ok(n)
 }
 
 impl Store {
+    /// Brings the search index up to date with the stored items (the writer's first step when
+    /// `[storage] search` is on). Returns how many items it indexed.
+    pub fn catch_up_search_index(&mut self) -> Result<u64> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let n = catch_up(&tx)?;
+        tx.commit()?;
+        Ok(n)
+    }
+
     /// False for a database opened read-only before migration 0009 ran on it.
     pub fn has_search_index(&self) -> Result<bool> {
         Ok(self.conn.query_row(

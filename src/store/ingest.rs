@@ -252,7 +252,7 @@ pub(super) fn ingest(
     // unless its document lists one twice: the lookups by key are skipped but for keys already
     // seen in this poll (by hash: a collision only costs the lookup).
     let mut first_poll = (stored_before == 0).then(FxHashSet::<u64>::default);
-    let mut stmts = ItemStatements::prepare(tx)?;
+    let mut stmts = ItemStatements::prepare(tx, policy.search)?;
     for mi in items {
         match upsert_item(
             tx,

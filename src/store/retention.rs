@@ -341,8 +341,12 @@ mod tests {
     #[test]
     fn a_pass_through_the_writer_deletes_every_old_closed_story_batch_by_batch() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("t.db"), Synchronous::Normal).unwrap();
-        let policy = IngestPolicy::default();
+        let mut store =
+            Store::open_with(&dir.path().join("t.db"), Synchronous::Normal, true).unwrap();
+        let policy = IngestPolicy {
+            search: true,
+            ..IngestPolicy::default()
+        };
         // More stories than one batch looks at; words no two items share, so each is a story.
         let old: Vec<String> = (0..(BATCH_STORIES * 2 + 37))
             .map(|n| format!("qa{n}x qb{n}y qc{n}z"))

@@ -15,8 +15,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     SEARCH_MIGRATION,
 ];
 
-/// Migration 0009 (its place in [`MIGRATIONS`] depends on which reserved numbers have landed,
-/// so it is recognised by its text): after its SQL, the writer indexes the stored items.
+/// Migration 0009: the search index's table and what retention needs.
 pub(super) const SEARCH_MIGRATION: &str = include_str!("migrations/0009_search_retention.sql");
 
 /// The writer's SQLite page cache, in KiB: SQLite's default. Story assignment reads no pages
@@ -94,6 +93,16 @@ pub(super) fn ids_since(conn: &Connection, t: i64) -> rusqlite::Result<NextIds> 
 impl Store {
     /// Opens (creating if needed) the database and brings its schema up to date.
     pub fn open(path: &Path, synchronous: Synchronous) -> Result<Store> {
+        Store::open_with(path, synchronous, false)
+    }
+
+    /// [`Store::open`]; a database created now with `incremental_vacuum` gives the pages
+    /// retention frees back to the file system (`[storage] keep` set when it is created).
+    pub fn open_with(
+        path: &Path,
+        synchronous: Synchronous,
+        incremental_vacuum: bool,
+    ) -> Result<Store> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
                 path: dir.to_owned(),
@@ -112,7 +121,7 @@ impl Store {
             fault: None,
         };
         store
-            .configure(synchronous)
+            .configure(synchronous, incremental_vacuum)
             .map_err(|source| StoreError::Open {
                 path: path.to_owned(),
                 source,
@@ -165,14 +174,19 @@ impl Store {
         &self.path
     }
 
-    pub(super) fn configure(&mut self, synchronous: Synchronous) -> rusqlite::Result<()> {
+    pub(super) fn configure(
+        &mut self,
+        synchronous: Synchronous,
+        incremental_vacuum: bool,
+    ) -> rusqlite::Result<()> {
         self.conn.busy_timeout(Duration::from_secs(5))?;
         // A new database gives the pages retention frees back to the file system, a step at
-        // a time (`Store::vacuum_step`); only possible before its first table exists.
+        // a time (`Store::vacuum_step`); only possible before its first table exists. Only
+        // then: its pointer-map pages cost every write a little.
         let tables: i64 = self
             .conn
             .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
-        if tables == 0 {
+        if tables == 0 && incremental_vacuum {
             self.conn
                 .pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
         }
@@ -225,9 +239,6 @@ impl Store {
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute_batch(sql)?;
             finish_migration(&tx, i + 1)?;
-            if *sql == SEARCH_MIGRATION {
-                fts::build(&tx)?;
-            }
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }

@@ -67,6 +67,7 @@ const POLICY: IngestPolicy = IngestPolicy {
     max_age: Some(Duration::from_secs(86400)),
     story_window: Duration::from_secs(48 * 3600),
     story_threshold: crate::stories::DEFAULT_THRESHOLD,
+    search: false,
 };
 
 #[test]

@@ -68,6 +68,8 @@ pub struct IngestPolicy {
     pub story_window: Duration,
     /// The similarity at which an item joins a story.
     pub story_threshold: f64,
+    /// Keep the search index (`[storage] search`): fixed when the writer starts.
+    pub search: bool,
 }
 
 impl Default for IngestPolicy {
@@ -76,6 +78,7 @@ impl Default for IngestPolicy {
             max_age: Some(Duration::from_secs(86400)),
             story_window: Duration::from_secs(48 * 3600),
             story_threshold: crate::stories::DEFAULT_THRESHOLD,
+            search: false,
         }
     }
 }
@@ -86,6 +89,7 @@ impl From<&crate::config::Config> for IngestPolicy {
             max_age: cfg.alert_max_age,
             story_window: cfg.story_window,
             story_threshold: cfg.story_threshold,
+            search: cfg.search,
         }
     }
 }

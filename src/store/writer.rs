@@ -131,6 +131,14 @@ pub fn spawn_writer_observed(
     let thread = std::thread::Builder::new()
         .name("newshound-store".into())
         .spawn(move || {
+            if policy.search {
+                let started = std::time::Instant::now();
+                match store.catch_up_search_index() {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(items = n, ms = started.elapsed().as_millis() as u64, "search index brought up to date"),
+                    Err(e) => tracing::warn!(error = %e, "could not bring the search index up to date; searches miss older items"),
+                }
+            }
             let checkpointer = spawn_checkpointer(&store);
             // Group commit: polls that arrive while one commits are committed together (one
             // transaction; see `Store::record_polls`), so the writer keeps up with many feeds.
@@ -210,7 +218,14 @@ pub fn spawn_writer_observed(
                         Request::Schedules(rows, reply) => {
                             let _ = reply.send(store.set_schedules(&rows));
                         }
-                        Request::Policy(p) => policy = p,
+                        // The search index stays as it started: switching it on needs the
+                        // catch-up above, which a reload does not run.
+                        Request::Policy(p) => {
+                            policy = IngestPolicy {
+                                search: policy.search,
+                                ..p
+                            }
+                        }
                         Request::Ping(reply) => {
                             let _ = reply.send(store.ping());
                         }

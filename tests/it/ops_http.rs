@@ -94,6 +94,16 @@ fn metrics_health_and_the_api_answer_over_http_and_stop_with_the_daemon() {
     let addr = listening(&d);
 
     assert_eq!(get(addr, "/healthz").status, 200);
+    // Search is off by default: no box on the page, and no stale answers.
+    assert!(!get(addr, "/").body.contains("role=\"search\""));
+    let off = get(addr, "/search?q=summit");
+    assert_eq!(off.status, 404);
+    assert!(
+        off.body.contains("add search = true under [storage]"),
+        "{}",
+        off.body
+    );
+    assert_eq!(get(addr, "/api/search?q=summit").status, 404);
     wait_until(Duration::from_secs(15), "/readyz to say ready", || {
         get(addr, "/readyz").status == 200
     });
@@ -190,7 +200,7 @@ fn hostile_feed_text_is_escaped_on_the_status_page() {
         ),
     );
     let ws = Workspace::new(&format!(
-        "{FAST}[http]\nlisten = \"127.0.0.1:0\"\n[[feeds]]\nname = \"evil\u{202e}txt.exe\"\nurl = \"{}\"\n[[topics]]\nname = \"summit\"\nquery = \"summit\"\n",
+        "search = true\n{FAST}[http]\nlisten = \"127.0.0.1:0\"\n[[feeds]]\nname = \"evil\u{202e}txt.exe\"\nurl = \"{}\"\n[[topics]]\nname = \"summit\"\nquery = \"summit\"\n",
         server.url("/evil")
     ));
     let d = Daemon::start(&ws);

@@ -8,7 +8,7 @@ const DAY: i64 = 86_400;
 
 fn workspace(server: &Server, keep: &str) -> Workspace {
     Workspace::new(&format!(
-        "keep = \"{keep}\"\n\n[[feeds]]\nname = \"old\"\nurl = \"{}\"\n[[feeds]]\nname = \"fresh\"\nurl = \"{}\"\n\n\
+        "keep = \"{keep}\"\nsearch = true\n\n[[feeds]]\nname = \"old\"\nurl = \"{}\"\n[[feeds]]\nname = \"fresh\"\nurl = \"{}\"\n\n\
          [[topics]]\nname = \"volcano\"\nquery = \"volcano\"\n",
         server.url("/old"),
         server.url("/fresh")

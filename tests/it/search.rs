@@ -5,7 +5,7 @@ use crate::common::{Reply, Server, Workspace, json_lines, rss};
 
 fn workspace(server: &Server) -> Workspace {
     Workspace::new(&format!(
-        "[[feeds]]\nname = \"wire\"\nurl = \"{}\"\n",
+        "search = true\n\n[[feeds]]\nname = \"wire\"\nurl = \"{}\"\n",
         server.url("/wire")
     ))
 }
@@ -269,5 +269,42 @@ fn a_database_from_before_search_gets_its_index_when_migrated() {
     assert_eq!(
         titles(&search(&ws, &["stored"])),
         ["Stored before search existed"]
+    );
+}
+
+#[test]
+fn with_search_off_search_says_how_to_turn_it_on() {
+    let ws = Workspace::new("[[feeds]]\nname = \"wire\"\nurl = \"wire.xml\"\n");
+    let run = ws.run(&["search", "anything"]);
+    assert_eq!(run.code, 78);
+    assert!(run.stderr.contains("search = true"), "{}", run.stderr);
+}
+
+#[test]
+fn turning_search_on_indexes_what_was_stored_while_it_was_off() {
+    let server = Server::start();
+    server.route(
+        "/wire",
+        Reply::feed(
+            &rss(&[(
+                "a",
+                "Stored while search was off",
+                "https://wire.example/a",
+                "Text",
+            )]),
+            "\"1\"",
+        ),
+    );
+    let ws = Workspace::new(&format!(
+        "[[feeds]]\nname = \"wire\"\nurl = \"{}\"\n",
+        server.url("/wire")
+    ));
+    assert_eq!(ws.run(&["once"]).code, 0);
+    let text = std::fs::read_to_string(&ws.config).unwrap();
+    std::fs::write(&ws.config, text.replacen("\n\n", "\nsearch = true\n\n", 1)).unwrap();
+    assert_eq!(ws.run(&["once"]).code, 0);
+    assert_eq!(
+        titles(&search(&ws, &["stored"])),
+        ["Stored while search was off"]
     );
 }
