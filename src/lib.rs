@@ -37,6 +37,7 @@ pub mod daemon;
 pub mod fetch;
 pub mod guard;
 pub mod logging;
+pub mod memory;
 pub mod model;
 pub mod normalize;
 pub mod opml;

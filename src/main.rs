@@ -8,6 +8,7 @@ use newshound::logging::LogFilter;
 use newshound::{alert, config, daemon, logging};
 
 fn main() {
+    newshound::memory::tune_allocator();
     let cli = Cli::parse();
     let filter = match LogFilter::from_cli_or_env(cli.log_level.as_deref()) {
         Ok(f) => f,

@@ -296,13 +296,30 @@ fn xml_format(doc: &str) -> &'static str {
     }
 }
 
+/// A JSON document's version, its other members skipped unread.
+#[derive(serde::Deserialize)]
+struct JsonVersion {
+    version: Option<serde_json::Value>,
+}
+
+/// A JSON document's items, counted without being built.
+#[derive(serde::Deserialize)]
+struct JsonItems {
+    items: Vec<serde::de::IgnoredAny>,
+}
+
 fn parse_json(doc: &str, base: Option<&Url>, now: DateTime<Utc>) -> Result<ParsedFeed, ParseError> {
     // JSON that does not even claim to be a JSON Feed (an API error, say) is not a feed.
-    if let Ok(serde_json::Value::Object(o)) = serde_json::from_str::<serde_json::Value>(doc)
-        && !o
-            .get("version")
-            .and_then(|v| v.as_str())
-            .is_some_and(|v| v.contains("jsonfeed.org"))
+    // Read without building the document (a `Value` of a 16 MB document is larger than it, and
+    // was held beside feed-rs's own model): only the version, and the items counted.
+    let version = serde_json::from_str::<JsonVersion>(doc)
+        .ok()
+        .map(|v| match v.version {
+            Some(serde_json::Value::String(s)) => s,
+            _ => String::new(),
+        });
+    if let Some(v) = &version
+        && !v.contains("jsonfeed.org")
     {
         return Err(ParseError::NotAFeed(
             "JSON, but not a JSON Feed (no jsonfeed.org version)".into(),
@@ -315,13 +332,9 @@ fn parse_json(doc: &str, base: Option<&Url>, now: DateTime<Utc>) -> Result<Parse
             None => return Err(json_error(first)),
         },
     };
-    let value = serde_json::from_str::<serde_json::Value>(doc).ok();
-    let entries = value
-        .as_ref()
-        .and_then(|v| v.get("items")?.as_array().map(Vec::len))
-        .unwrap_or(0);
+    let entries = serde_json::from_str::<JsonItems>(doc).map_or(0, |d| d.items.len());
     let mut parsed = finish(feed, &[], base, now, entries, Vec::new())?;
-    parsed.format = match value.as_ref().and_then(|v| v.get("version")?.as_str()) {
+    parsed.format = match version {
         Some(v) if v.contains("version/1.1") => "json11",
         _ => "json10",
     };
