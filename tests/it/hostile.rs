@@ -456,8 +456,9 @@ fn documents_of_large_entries_at_once_stay_under_the_memory_bound() {
 
 /// What the default limits let the heap reach: the body budget (24 MiB), the parse expansion
 /// budget (1½ × 16 MiB) and the runtime's and the store's own (about 10 MiB with these 2,400
-/// items); the binary's mapped pages come on top (docs/testing.md, "Peak memory").
-const HEAP_BOUND_MIB: f64 = 58.0;
+/// items, more on a loaded machine, where polls wait longer for the writer); the binary's mapped
+/// pages come on top (docs/testing.md, "Peak memory").
+const HEAP_BOUND_MIB: f64 = 64.0;
 
 /// The process's anonymous resident memory (MiB): its heap and stacks, not its mapped binary.
 fn rss_anon(pid: u32) -> Option<f64> {
