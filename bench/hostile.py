@@ -71,6 +71,8 @@ def documents():
     docs["rss-1mb-titles"] = rss_doc(items)
     depth = 500_000
     docs["deep-nesting"] = rss_doc("<item><guid>g</guid><title>t</title><description>" + "<x>" * depth + "</x>" * depth + "</description></item>")
+    items, _ = fill(lambda i: json.dumps({"id": str(i), "title": f"Story {i}", "content_html": big}) + ",")
+    docs["json-1000-16k-items"] = ('{"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": [' + items.rstrip(",") + "]}").encode()
     esc = "&lt;p&gt;" + ("Escaped &amp;amp; markup &lt;b&gt;bold&lt;/b&gt; " * 300) + "&lt;/p&gt;"
     items, _ = fill(lambda i: f"<item><guid>g{i}</guid><title>Story {i}</title><description>{esc}</description></item>")
     docs["rss-escaped-html"] = rss_doc(items)

@@ -47,6 +47,7 @@ pub mod guard;
 pub mod http;
 pub mod journal;
 pub mod logging;
+pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod normalize;

@@ -9,6 +9,7 @@ use newshound::logging::LogFilter;
 use newshound::{alert, config, daemon, logging};
 
 fn main() {
+    newshound::memory::tune_allocator();
     let cli = Cli::parse();
     let exit = match start(cli) {
         Ok(exit) => exit,

@@ -115,6 +115,24 @@ fn cancelled() -> PollResult {
     }
 }
 
+/// What parsing a document builds beside its bytes (copies made by the repairs, feed-rs's
+/// entries, the normalized items) at most, as a fraction of its bytes: the worst documents
+/// measured (docs/testing.md, "Hostile fleets") built about 1.35 times their size.
+const PARSE_EXPANSION: (u64, u64) = (3, 2);
+
+/// The expansion charged for a document of `bytes`, in KiB, at most `total`.
+fn charge_kib(bytes: u64, total: usize) -> u32 {
+    let (times, per) = PARSE_EXPANSION;
+    let kib = usize::try_from(bytes.div_ceil(1024).saturating_mul(times) / per)
+        .unwrap_or(usize::MAX)
+        .min(total)
+        .min(Semaphore::MAX_PERMITS);
+    u32::try_from(kib).unwrap_or(u32::MAX)
+}
+
+/// After parsing a document this large, the parse thread gives the allocator's free pages back.
+const GIVE_BACK_AFTER: usize = 1 << 20;
+
 /// Everything polls share.
 pub struct Poller {
     fetcher: Fetcher,
@@ -141,6 +159,12 @@ pub struct Poller {
     /// Parsing and matching are CPU work: one thread per core, so parsed feeds do not pile up
     /// in memory (each thread also keeps its own caches).
     parsing: CpuPool,
+    /// The parse's expansion, charged before it runs (in KiB): a parse builds up to
+    /// [`PARSE_EXPANSION`] of a document's bytes while the body is still held, which the
+    /// bodies' own budget does not count. Room for the largest allowed body's expansion;
+    /// smaller documents parse side by side within it.
+    expansion: Arc<Semaphore>,
+    expansion_kib: usize,
     per_host: usize,
     host_spacing: std::time::Duration,
     guard_mode: crate::guard::Mode,
@@ -186,6 +210,7 @@ impl Poller {
             .max()
             .unwrap_or(0);
         let fetcher = Fetcher::with_budget_for(d, largest_cap);
+        let expansion_kib = charge_kib(largest_cap.max(d.max_body_bytes), usize::MAX) as usize;
         for allow_local in [false, true] {
             let needed = cfg.feeds.iter().any(|f| {
                 matches!(f.source, FeedSource::Http(_))
@@ -214,6 +239,8 @@ impl Poller {
             abort: CancellationToken::new(),
             parsing: CpuPool::per_core("newshound-parse")
                 .map_err(|e| anyhow::anyhow!("cannot start the parse threads: {e}"))?,
+            expansion: Arc::new(Semaphore::new(expansion_kib)),
+            expansion_kib,
             per_host: cfg.defaults.per_host_concurrency,
             host_spacing: cfg.defaults.host_spacing,
             guard_mode: cfg.defaults.address_guard,
@@ -550,11 +577,20 @@ impl Poller {
                 tracing::Span::current().record("http.status", body.status);
                 self.metrics.response(body.status, body.bytes.len());
                 hints.cache = body.cache;
+                let body = *body;
                 budget = body.budget;
+                let charge = charge_kib(body.bytes.len() as u64, self.expansion_kib);
+                let (bytes, content_type, final_url) =
+                    (body.bytes, body.content_type, body.final_url);
                 let parsed = tokio::select! {
                     biased;
                     _ = self.abort.cancelled() => return report(cancelled(), hints),
-                    p = self.parse_and_match(&feed.name, body.bytes, body.content_type, body.final_url) => p,
+                    p = async {
+                        // Waiting here holds no part of the expansion budget, so it cannot
+                        // deadlock; the body's own reservation is held meanwhile.
+                        let _charged = self.expansion.acquire_many(charge).await;
+                        self.parse_and_match(&feed.name, bytes, content_type, final_url).await
+                    } => p,
                 };
                 match parsed {
                     Ok(parsed) => {
@@ -700,9 +736,15 @@ impl Poller {
         let feed = feed.to_owned();
         self.parsing
             .run(move || {
-                let parsed =
-                    parse_feed(&bytes, content_type.as_deref(), base.as_ref(), Utc::now())?;
-                Ok(match_items(&matcher, &feed, parsed))
+                let parsed = parse_feed(&bytes, content_type.as_deref(), base.as_ref(), Utc::now());
+                let large = bytes.len() >= GIVE_BACK_AFTER;
+                drop(bytes);
+                if large {
+                    // What feed-rs built is freed by now; its thousands of strings went back to
+                    // this thread's arena, not to the system.
+                    crate::memory::give_back_free_memory();
+                }
+                Ok(match_items(&matcher, &feed, parsed?))
             })
             .await
             .unwrap_or(Err(ParseError::Panicked))

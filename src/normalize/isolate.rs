@@ -46,12 +46,13 @@ fn is_entry(name: &str) -> bool {
 pub fn split(doc: &str) -> Option<Pieces<'_>> {
     let mut reader = Reader::from_str(doc);
     reader.config_mut().check_end_names = false;
-    // Each open element's name and start tag.
+    // Each open element's name and start tag, around the entries. Inside an entry only the
+    // depth is counted: a document nested 500,000 levels deep in one entry kept a name for each.
     let mut open: Vec<(String, &str)> = Vec::new();
     let mut head_open: Option<Vec<(String, &str)>> = None;
     let mut head_end = None;
     let mut entries = Vec::new();
-    // (start, depth) of the entry being read.
+    // (start, depth within it) of the entry being read.
     let mut current: Option<(usize, usize)> = None;
     let mut pos = 0usize;
     loop {
@@ -59,18 +60,24 @@ pub fn split(doc: &str) -> Option<Pieces<'_>> {
         let end = usize::try_from(reader.buffer_position()).ok()?;
         match event {
             // Elements still open at the end: cut off.
-            Event::Eof if !open.is_empty() => return None,
+            Event::Eof if !open.is_empty() || current.is_some() => return None,
             Event::Eof => break,
+            Event::Start(_) if current.is_some() => {
+                if let Some((_, depth)) = &mut current {
+                    *depth += 1;
+                }
+            }
             Event::Start(e) => {
                 let name = e.name().as_ref().to_owned();
-                if current.is_none() && is_entry(&name) {
-                    current = Some((pos, open.len()));
+                if is_entry(&name) {
+                    current = Some((pos, 1));
                     if head_end.is_none() {
                         head_end = Some(pos);
                         head_open = Some(open.clone());
                     }
+                } else {
+                    open.push((name, doc.get(pos..end)?));
                 }
-                open.push((name, doc.get(pos..end)?));
             }
             Event::Empty(e) if current.is_none() && is_entry(e.name().as_ref()) => {
                 if head_end.is_none() {
@@ -79,15 +86,18 @@ pub fn split(doc: &str) -> Option<Pieces<'_>> {
                 }
                 entries.push(doc.get(pos..end)?);
             }
-            Event::End(_) => {
-                open.pop();
-                if let Some((start, depth)) = current
-                    && open.len() == depth
-                {
-                    entries.push(doc.get(start..end)?);
-                    current = None;
+            Event::End(_) => match &mut current {
+                Some((start, depth)) => {
+                    *depth -= 1;
+                    if *depth == 0 {
+                        entries.push(doc.get(*start..end)?);
+                        current = None;
+                    }
                 }
-            }
+                None => {
+                    open.pop();
+                }
+            },
             _ => {}
         }
         pos = end;

@@ -299,32 +299,49 @@ fn xml_format(doc: &str) -> &'static str {
     }
 }
 
+/// A JSON document's version, its other members skipped unread.
+#[derive(serde::Deserialize)]
+struct JsonVersion {
+    version: Option<serde_json::Value>,
+}
+
+/// A JSON document's items, counted without being built.
+#[derive(serde::Deserialize)]
+struct JsonItems {
+    items: Vec<serde::de::IgnoredAny>,
+}
+
 fn parse_json(
     doc: &str,
     base: Option<&Url>,
     now: DateTime<Utc>,
     warnings: &mut Vec<String>,
 ) -> Result<ParsedFeed, ParseError> {
-    let value = serde_json::from_str::<serde_json::Value>(doc).ok();
-    // RSS 2.0 written as JSON: read as the RSS it stands for.
-    if let Some(xml) = value
-        .as_ref()
-        .filter(|v| rss_json::is_rss_json(v))
-        .and_then(rss_json::to_xml)
+    // Read without building the document (a `Value` of a 16 MB document is larger than it, and
+    // was held beside feed-rs's own model): only the version, and the items counted.
+    let version = serde_json::from_str::<JsonVersion>(doc)
+        .ok()
+        .map(|v| match v.version {
+            Some(serde_json::Value::String(s)) => s,
+            _ => String::new(),
+        });
+    if let Some(v) = &version
+        && !v.contains("jsonfeed.org")
     {
-        let cut = truncate::first_entries(&xml, MAX_ITEMS_PER_FEED);
-        let mut parsed = parse_xml(&cut.doc, base, now, warnings)?;
-        parsed.ignored += cut.dropped;
-        parsed.format = "rssjson";
-        return Ok(parsed);
-    }
-    // JSON that does not even claim to be a JSON Feed (an API error, say) is not a feed.
-    if let Some(serde_json::Value::Object(o)) = &value
-        && !o
-            .get("version")
-            .and_then(|v| v.as_str())
-            .is_some_and(|v| v.contains("jsonfeed.org"))
-    {
+        // RSS 2.0 written as JSON: read as the RSS it stands for. Only a document that is not
+        // a JSON Feed is built as a value, and dropped before the XML is parsed.
+        let xml = serde_json::from_str::<serde_json::Value>(doc)
+            .ok()
+            .filter(rss_json::is_rss_json)
+            .and_then(|v| rss_json::to_xml(&v));
+        if let Some(xml) = xml {
+            let cut = truncate::first_entries(&xml, MAX_ITEMS_PER_FEED);
+            let mut parsed = parse_xml(&cut.doc, base, now, warnings)?;
+            parsed.ignored += cut.dropped;
+            parsed.format = "rssjson";
+            return Ok(parsed);
+        }
+        // JSON that does not even claim to be a JSON Feed (an API error, say) is not a feed.
         return Err(ParseError::NotAFeed(
             "JSON, but neither a JSON Feed (no jsonfeed.org version) nor RSS in JSON".into(),
         ));
@@ -336,12 +353,9 @@ fn parse_json(
             None => return Err(json_error(first)),
         },
     };
-    let entries = value
-        .as_ref()
-        .and_then(|v| v.get("items")?.as_array().map(Vec::len))
-        .unwrap_or(0);
+    let entries = serde_json::from_str::<JsonItems>(doc).map_or(0, |d| d.items.len());
     let mut parsed = finish(feed, &[], base, now, entries, Vec::new())?;
-    parsed.format = match value.as_ref().and_then(|v| v.get("version")?.as_str()) {
+    parsed.format = match version {
         Some(v) if v.contains("version/1.1") => "json11",
         _ => "json10",
     };
