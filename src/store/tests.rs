@@ -1206,6 +1206,40 @@ fn the_headline_is_the_earliest_item_even_when_it_arrives_last() {
     );
 }
 
+#[test]
+fn a_short_item_and_a_long_one_sharing_one_key_term_are_one_story_in_either_order() {
+    // The short item has fewer than four key terms, so one shared key term makes the pair a
+    // candidate. That is decided by the pair: it used to follow the arriving item's count, and
+    // the long item, arriving second, did not look at the short one at all.
+    let short = ("Zorvakian floods", "");
+    let long = (
+        "Zorvakian dam bursts over quellmoor, brastovik and tennerhall villages",
+        "Rescuers from Ostrevane and Kaldmire searched Perrowick after the Vyskarn reservoir \
+         gave way at dawn; Marrowgate and Tindlebrook reported floods, and Esselwick closed \
+         its bridges.",
+    );
+    for short_first in [true, false] {
+        let (_d, mut s) = store();
+        let polls = [("a", short), ("b", long)];
+        let order: Vec<_> = if short_first {
+            polls.to_vec()
+        } else {
+            polls.iter().rev().copied().collect()
+        };
+        for (i, (feed, (title, summary))) in order.into_iter().enumerate() {
+            let mut it = story_item(feed, &format!("https://{feed}.example/1"), title, summary);
+            it.published = Some(Utc::now() - chrono::Duration::hours(2 - i as i64));
+            s.record_poll(&fetched(feed, vec![it], &[]), POLICY)
+                .unwrap();
+        }
+        assert_eq!(
+            story_of(&s, short.0),
+            story_of(&s, long.0),
+            "short first: {short_first}"
+        );
+    }
+}
+
 mod order {
     use super::*;
     use proptest::prelude::*;
