@@ -80,7 +80,7 @@ pub async fn run(cfg: Config, path: PathBuf) -> Result {
         },
     };
     // Before the first poll: its alerts enqueue for the configured sinks.
-    let outbox = Outbox::start(&cfg, handle.clone())
+    let outbox = Outbox::start(&cfg, handle.clone(), Some(metrics.clone()))
         .await
         .map_err(|e| Error::failure(format!("{e:#}")))?;
 

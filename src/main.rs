@@ -31,7 +31,11 @@ fn start(cli: Cli) -> Result {
         .enable_all()
         .build()
         .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))?;
-    rt.block_on(run(cli, path, filter))
+    let outcome = rt.block_on(run(cli, path, filter));
+    // Dropping the runtime would wait for its blocking tasks: a writer stuck on a slow disk
+    // must not hold the exit past what `run` promised (the WAL keeps the database consistent).
+    rt.shutdown_background();
+    outcome
 }
 
 /// Half the cores (at least one) for tokio: its share of the work (sockets, TLS, inflating

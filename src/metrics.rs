@@ -202,12 +202,12 @@ impl Metrics {
             Unit::Seconds,
             commit_seconds.clone(),
         );
-        // Deliveries are counted by the alert sinks (their own issue); registered here so the
-        // names are fixed and a dashboard can be written before the first sink exists.
+        // Deliveries are counted by the sinks' worker; registered here so the names exist (with
+        // no series) before the first delivery.
         let deliveries = Family::<Delivery, Counter>::default();
         registry.register(
             "newshound_deliveries",
-            "Alert deliveries by sink and outcome (delivered, failed, dropped)",
+            "Alert delivery attempts by sink and outcome (sent, failed, held, dead)",
             deliveries.clone(),
         );
         let delivery_queue = Family::<Sink, Gauge>::default();

@@ -77,6 +77,8 @@ pub struct View {
     pub token: Option<Token>,
     /// `[storage] search`: without it the index is not kept, so there is no search to offer.
     pub search: bool,
+    /// The configured sinks, whose queue lengths a scrape reports.
+    pub sinks: Vec<String>,
 }
 
 impl View {
@@ -86,6 +88,7 @@ impl View {
             failing_after: cfg.defaults.failing_after,
             token: cfg.http.as_ref().and_then(|h| h.token.clone()),
             search: cfg.search,
+            sinks: cfg.sinks.iter().map(|s| s.name.clone()).collect(),
         }
     }
 }
@@ -314,9 +317,22 @@ async fn metrics(ops: &Ops, view: &View) -> Reply {
     let names = view.feeds.clone();
     let after = view.failing_after;
     // Within a scrape's usual timeout (10 s) whatever pages are being built meanwhile.
-    let count = ops.readers.read(move |s| s.feeds_failing(&names, after));
+    let sinks = view.sinks.clone();
+    let count = ops.readers.read(move |s| {
+        let failing = s.feeds_failing(&names, after)?;
+        let queues = if sinks.is_empty() {
+            Vec::new()
+        } else {
+            s.sink_statuses(&sinks)?
+        };
+        Ok((failing, queues))
+    });
     let failing = match tokio::time::timeout(Duration::from_secs(2), count).await {
-        Ok(Ok(n)) => {
+        Ok(Ok((n, queues))) => {
+            for q in &queues {
+                ops.metrics
+                    .delivery_queue_length(&q.sink, q.queued as usize);
+            }
             ops.failing.store(n, Ordering::Relaxed);
             n
         }

@@ -18,6 +18,7 @@ use tokio_util::task::TaskTracker;
 
 use super::{Sink, retry};
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::store::{Delivery, DeliveryUpdate, OutboxRoutes, StoreError, StoreHandle};
 use crate::text::Untrusted;
 
@@ -38,14 +39,18 @@ pub struct Outbox {
 impl Outbox {
     /// Tells the writer which sinks to enqueue for, and starts the worker (when there are
     /// sinks, or deliveries may be left from an earlier config: it is cheap when idle).
-    pub async fn start(cfg: &Config, store: StoreHandle) -> anyhow::Result<Outbox> {
-        Self::spawn(cfg, store, false).await
+    pub async fn start(
+        cfg: &Config,
+        store: StoreHandle,
+        metrics: Option<Arc<Metrics>>,
+    ) -> anyhow::Result<Outbox> {
+        Self::spawn(cfg, store, false, metrics).await
     }
 
     /// For `once`: sends what is due now (each delivery at most once) and returns when nothing
     /// due is left or `stop` is cancelled.
     pub async fn drain(cfg: &Config, store: StoreHandle, within: Duration) -> anyhow::Result<()> {
-        let outbox = Self::spawn(cfg, store, true).await?;
+        let outbox = Self::spawn(cfg, store, true, None).await?;
         outbox.tasks.close();
         if tokio::time::timeout(within, outbox.tasks.wait())
             .await
@@ -61,7 +66,12 @@ impl Outbox {
         Ok(())
     }
 
-    async fn spawn(cfg: &Config, store: StoreHandle, once: bool) -> anyhow::Result<Outbox> {
+    async fn spawn(
+        cfg: &Config,
+        store: StoreHandle,
+        once: bool,
+        metrics: Option<Arc<Metrics>>,
+    ) -> anyhow::Result<Outbox> {
         let sinks: Sinks = Arc::new(super::build(cfg)?);
         store.set_outbox_routes(OutboxRoutes::new(&cfg.sinks)).await;
         let (tx, rx) = watch::channel(sinks);
@@ -80,6 +90,7 @@ impl Outbox {
             in_flight: Arc::new(Mutex::new(HashMap::new())),
             done: Arc::new(Notify::new()),
             once,
+            metrics,
         };
         outbox.tasks.spawn(w.run());
         Ok(outbox)
@@ -123,6 +134,8 @@ struct Worker {
     /// Notified when a send's outcome was recorded.
     done: Arc<Notify>,
     once: bool,
+    /// The daemon's `/metrics` (deliveries by sink and outcome); `None` for `once`.
+    metrics: Option<Arc<Metrics>>,
 }
 
 fn now_ms() -> i64 {
@@ -250,9 +263,13 @@ impl Worker {
     fn deliver(&self, sink: Arc<Sink>, d: Delivery) -> impl Future<Output = ()> + use<> {
         let (store, stop, abort) = (self.store.clone(), self.stop.clone(), self.abort.clone());
         let (in_flight, done) = (self.in_flight.clone(), self.done.clone());
+        let metrics = self.metrics.clone();
         async move {
             let id = d.id;
-            send_one(&sink, d, &store, &stop, &abort).await;
+            let outcome = send_one(&sink, d, &store, &stop, &abort).await;
+            if let (Some(m), Some(outcome)) = (&metrics, outcome) {
+                m.delivery(&sink.cfg.name, outcome);
+            }
             if let Ok(mut s) = in_flight.lock() {
                 s.remove(&id);
             }
@@ -261,17 +278,18 @@ impl Worker {
     }
 }
 
-/// One attempt at one delivery, and its outcome recorded.
+/// One attempt at one delivery, and its outcome recorded; the outcome's name for the metrics
+/// (`None`: no attempt was made).
 async fn send_one(
     sink: &Sink,
     d: Delivery,
     store: &StoreHandle,
     stop: &CancellationToken,
     abort: &CancellationToken,
-) {
+) -> Option<&'static str> {
     let _slot = tokio::select! {
-        s = sink.slots.clone().acquire_owned() => match s { Ok(s) => s, Err(_) => return },
-        _ = stop.cancelled() => return,
+        s = sink.slots.clone().acquire_owned() => match s { Ok(s) => s, Err(_) => return None },
+        _ = stop.cancelled() => return None,
     };
     let key = Untrusted(&d.idem_key);
     // A digest is never held back; an alert over the budget waits for the next digest.
@@ -280,13 +298,19 @@ async fn send_one(
         if let Err(e) = store.outbox_update(DeliveryUpdate::Hold { id: d.id }).await {
             tracing::warn!(sink = %sink.cfg.name, key = %key, error = %e, "could not hold a delivery");
         }
-        return;
+        return Some("held");
     }
     let outcome = tokio::select! {
         o = sink.send(&d.topic, &d.idem_key, &d.payload) => o,
-        _ = abort.cancelled() => return,
+        _ = abort.cancelled() => return None,
     };
     let update = retry::decide(&d, &outcome, &sink.cfg, now_ms(), fastrand::f64());
+    let name = match &update {
+        DeliveryUpdate::Sent { .. } => "sent",
+        DeliveryUpdate::Retry { .. } => "failed",
+        DeliveryUpdate::Hold { .. } => "held",
+        DeliveryUpdate::Dead { .. } => "dead",
+    };
     match &update {
         DeliveryUpdate::Sent { .. } => {
             tracing::debug!(sink = %sink.cfg.name, key = %key, attempts = d.attempts + 1, "alert delivered")
@@ -304,4 +328,5 @@ async fn send_one(
         // Sent again at the next start: the receiver drops it by its key.
         tracing::warn!(sink = %sink.cfg.name, key = %key, error = %e, "could not record a delivery's outcome");
     }
+    Some(name)
 }

@@ -149,6 +149,13 @@ pub fn spawn_writer_observed(
                 while let Some(req) = next.take() {
                     match req {
                         Request::Record(rec, reply) => polls.push((rec, reply)),
+                        // A change of what a commit does (the policy, the sinks to enqueue for)
+                        // ends the group: the polls sent after it must be committed under it,
+                        // and the group's polls are committed before the others are handled.
+                        other @ (Request::Policy(_) | Request::Routes(_)) => {
+                            others.push(other);
+                            break;
+                        }
                         other => others.push(other),
                     }
                     if polls.len() < MAX_GROUP {

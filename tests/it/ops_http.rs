@@ -11,10 +11,10 @@ use crate::daemon::{Daemon, wait_until};
 const FAST: &str = "[defaults]\ninterval = \"1s\"\nmin_interval = \"1s\"\nshutdown_grace = \"3s\"\ntimeout = \"3s\"\nadaptive = false\n[alerts]\nmax_age = \"off\"\n";
 
 /// One HTTP response: status, head (lower-cased) and body.
-struct Response {
-    status: u16,
-    head: String,
-    body: String,
+pub(crate) struct Response {
+    pub(crate) status: u16,
+    pub(crate) head: String,
+    pub(crate) body: String,
 }
 
 /// `GET path` with `Connection: close` and extra header lines, read to the end.
@@ -42,12 +42,12 @@ fn get_with(addr: SocketAddr, path: &str, extra: &str) -> Response {
     }
 }
 
-fn get(addr: SocketAddr, path: &str) -> Response {
+pub(crate) fn get(addr: SocketAddr, path: &str) -> Response {
     get_with(addr, path, "")
 }
 
 /// The address the daemon says it listens on (the config asks for port 0).
-fn listening(d: &Daemon) -> SocketAddr {
+pub(crate) fn listening(d: &Daemon) -> SocketAddr {
     let mut addr = None;
     wait_until(Duration::from_secs(10), "the listener's address", || {
         addr = d
@@ -63,7 +63,7 @@ fn listening(d: &Daemon) -> SocketAddr {
 }
 
 /// A sample value of `metrics` (a line `name{labels} value`).
-fn sample(metrics: &str, series: &str) -> Option<f64> {
+pub(crate) fn sample(metrics: &str, series: &str) -> Option<f64> {
     metrics
         .lines()
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())

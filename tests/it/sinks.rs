@@ -247,15 +247,38 @@ fn the_daemon_retries_a_failing_receiver_with_backoff_until_it_answers() {
     let ws = Workspace::new(&config(
         &server,
         &format!(
-            "[[sinks]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\ntimeout = \"500ms\"\nretry_min = \"200ms\"\nretry_max = \"400ms\"\n",
+            "[http]\nlisten = \"127.0.0.1:0\"\n[[sinks]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\ntimeout = \"500ms\"\nretry_min = \"200ms\"\nretry_max = \"400ms\"\n",
             rx.url("/")
         ),
     ));
     let d = Daemon::start(&ws);
+    let addr = crate::ops_http::listening(&d);
     wait_until(
         Duration::from_secs(20),
         "delivery after three failures",
         || outbox(&ws).first().is_some_and(|r| r["state"] == "sent"),
+    );
+    // /metrics counts each attempt by outcome, and reads the queue's length.
+    wait_until(Duration::from_secs(5), "the delivery counted", || {
+        let m = crate::ops_http::get(addr, "/metrics").body;
+        crate::ops_http::sample(
+            &m,
+            "newshound_deliveries_total{sink=\"hook\",outcome=\"sent\"}",
+        ) == Some(1.0)
+    });
+    let m = crate::ops_http::get(addr, "/metrics").body;
+    assert_eq!(
+        crate::ops_http::sample(
+            &m,
+            "newshound_deliveries_total{sink=\"hook\",outcome=\"failed\"}"
+        ),
+        Some(3.0),
+        "{m}"
+    );
+    assert_eq!(
+        crate::ops_http::sample(&m, "newshound_delivery_queue_length{sink=\"hook\"}"),
+        Some(0.0),
+        "{m}"
     );
     let row = &outbox(&ws)[0];
     assert_eq!(row["attempts"], 4, "{row}");
