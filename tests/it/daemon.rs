@@ -950,7 +950,7 @@ fn a_full_disk_loses_nothing_and_the_daemon_recovers_when_space_returns() {
     );
     std::fs::write(&ws.config, cfg).unwrap();
 
-    let d = Daemon::start(&ws);
+    let mut d = Daemon::start(&ws);
     let count = || -> i64 {
         rusqlite::Connection::open(&db)
             .and_then(|c| c.query_row("SELECT count(*) FROM items", [], |r| r.get(0)))
@@ -981,11 +981,15 @@ fn a_full_disk_loses_nothing_and_the_daemon_recovers_when_space_returns() {
         "the commit to fail for lack of space",
         || d.log().contains("could not commit polls"),
     );
-    std::thread::sleep(Duration::from_secs(3)); // more failing cycles
-    assert!(
-        d.child.id() > 0 && rss_and_fds(d.child.id()).is_some(),
-        "still running"
+    // More failing cycles, counted rather than slept for, so that "logged once" is checked
+    // against cycles that could have logged it again.
+    let failed_at = server.requests("/big").len();
+    wait_until(
+        Duration::from_secs(30),
+        "two more polls of the feed",
+        || server.requests("/big").len() >= failed_at + 2,
     );
+    assert!(d.child.try_wait().unwrap().is_none(), "still running");
     let log = d.log();
     assert_eq!(
         log.matches("could not commit polls").count(),
