@@ -802,6 +802,7 @@ fn a_misbehaving_fleet_does_not_starve_healthy_feeds_or_grow_without_bound() {
             }
         }
     }
+    let ended = Instant::now();
     let (code, _) = d.stop(Duration::from_secs(10));
     assert_eq!(code, 0);
     // The bounds below hold vacuously without samples (no /proc, or the daemon gone early).
@@ -835,12 +836,25 @@ fn a_misbehaving_fleet_does_not_starve_healthy_feeds_or_grow_without_bound() {
         );
     }
 
-    // Healthy feeds kept their schedule (allowing for start-up and a busy machine).
+    // Healthy feeds kept their schedule, counted from each one's first poll: the daemon's
+    // start-up (a debug build opening the database and reading 100 feeds' config) is not the
+    // schedule, and on a loaded machine it eats into a 12 s run. At least one poll per three
+    // intervals after the first allows for a busy machine (the hostile fleet test holds the
+    // schedule to 25%).
     for f in bad..feeds {
-        let n = server.requests(&format!("/f{f}")).len() as u64;
+        let at: Vec<Instant> = server
+            .requests(&format!("/f{f}"))
+            .iter()
+            .map(|r| r.at)
+            .collect();
+        let first = *at
+            .first()
+            .unwrap_or_else(|| panic!("healthy feed {f} was never polled"));
+        let span = ended.saturating_duration_since(first).as_secs();
+        let again = at.len() as u64 - 1;
         assert!(
-            n >= secs / (3 * interval),
-            "healthy feed {f} was polled only {n} times in {secs} s at {interval} s intervals"
+            again >= span / (3 * interval),
+            "healthy feed {f} was polled {again} more times in the {span} s after its first poll, at {interval} s intervals"
         );
     }
     // Each bad feed failed with its own error class, and 429s were not asked again early.
