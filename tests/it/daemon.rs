@@ -81,7 +81,9 @@ impl Daemon {
         };
         let stopping = at("newshound::daemon: stopping: no poll starts");
         let stopped = at("newshound::daemon: stopped");
-        let decided = (stopped - stopping).to_std().unwrap_or_default();
+        let decided = (stopped - stopping)
+            .to_std()
+            .unwrap_or_else(|_| panic!("\"stopped\" logged before \"stopping\"\n{log}"));
         assert!(
             decided <= grace + Duration::from_secs(1),
             "the daemon took {decided:?} from stopping to stopped, beyond its grace of {grace:?} + 1 s \
