@@ -299,6 +299,7 @@ mod tests {
         let e = parse("<opml><body>\n  <outline xmlUrl=\"x\"></body></opml>").unwrap_err();
         assert_eq!(e.line, 2, "{e}");
         assert!(parse("<rss/>").unwrap_err().message.contains("not <opml>"));
-        assert!(parse("").is_err());
+        let e = parse("").unwrap_err();
+        assert!(e.message.contains("no <opml> element"), "{e}");
     }
 }

@@ -1362,8 +1362,21 @@ mod tests {
         assert_eq!(parse_size("1048576"), Ok(1 << 20));
         assert_eq!(parse_size("1.5 GiB"), Ok(3 << 29));
         assert_eq!(parse_size("16mib"), Ok(16 << 20));
-        for bad in ["12 parsecs", "-5MB", "", "MiB", "99999999999999999999 GiB"] {
-            assert!(parse_size(bad).is_err(), "{bad}");
+        for (bad, says) in [
+            (
+                "12 parsecs",
+                "expected a number of bytes or a number with a unit",
+            ),
+            ("-5MB", "is not a size"),
+            ("", "is not a size"),
+            ("MiB", "is not a size"),
+            ("99999999999999999999 GiB", "is too large"),
+        ] {
+            let e = parse_size(bad).unwrap_err();
+            assert!(
+                e.contains(says) && e.contains(&format!("\"{bad}\"")),
+                "{bad}: {e}"
+            );
         }
     }
 

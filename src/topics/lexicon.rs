@@ -229,10 +229,15 @@ mod tests {
         assert!(Entry::parse("summit*").unwrap().prefix);
         assert_eq!(Entry::parse("U.S.").unwrap().tokens, ["u.s"]);
         assert_eq!(Entry::parse("Lula da Silva").unwrap().tokens.len(), 3);
-        assert!(Entry::parse("a*b").is_err());
-        assert!(Entry::parse("!!").is_err());
-        assert!(Entry::parse("ab*").is_err());
-        assert!(Entry::parse("(x)").is_err());
+        for (bad, says) in [
+            ("a*b", "only allowed at the end"),
+            ("!!", "no letters or digits"),
+            ("ab*", "too short"),
+            ("(x)", "quotes, parentheses and @ are not allowed"),
+        ] {
+            let e = Entry::parse(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -174,6 +174,7 @@ fn one_story_from_three_feeds_is_one_story_with_three_sources_and_one_alert() {
         assert!(explain.contains(part), "{part:?} in {explain}");
     }
     let items = json_lines(&ws.run(&["items", "--json"]).stdout);
+    assert_eq!(items.len(), 3, "{items:?}");
     assert!(
         items.iter().all(|i| i["story_id"] == stories[0]["id"]),
         "{items:?}"

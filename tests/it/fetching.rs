@@ -1,6 +1,6 @@
 //! Fetching: conditional GET, limits, failures isolated per feed.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::*;
 
@@ -28,7 +28,7 @@ fn second_once_sends_validators_gets_304_and_writes_nothing() {
     let first = ws.run(&["once"]);
     assert_eq!(first.code, 0, "{}", first.stderr);
     assert!(first.stdout.contains("2 new"), "{}", first.stdout);
-    let db_before = std::fs::metadata(ws.db()).unwrap().modified().unwrap();
+    let items_before = ws.run(&["items", "--json"]).stdout;
 
     let second = ws.run(&["once"]);
     assert_eq!(second.code, 0, "{}", second.stderr);
@@ -44,12 +44,13 @@ fn second_once_sends_validators_gets_304_and_writes_nothing() {
         reqs[1].headers.get("if-none-match").map(String::as_str),
         Some("\"v1\"")
     );
-    let items = json_lines(&ws.run(&["items", "--json"]).stdout);
-    assert_eq!(items.len(), 2);
+    // Nothing written: the items read back exactly as after the first run.
+    let items = ws.run(&["items", "--json"]).stdout;
+    assert_eq!(json_lines(&items).len(), 2);
+    assert_eq!(items, items_before);
     let feeds = json_lines(&ws.run(&["feeds", "--json"]).stdout);
     assert_eq!(feeds[0]["last_status"], 304);
     assert_eq!(feeds[0]["etag"], "\"v1\"");
-    let _ = db_before;
 }
 
 #[test]
@@ -169,13 +170,9 @@ fn an_endless_body_is_cut_at_the_cap() {
     let server = Server::start();
     server.route("/endless", Reply::Endless);
     let ws = one_feed(&server, "/endless", "max_body_size = \"1MiB\"");
-    let started = Instant::now();
     let r = ws.run(&["once", "--json"]);
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "took {:?}",
-        started.elapsed()
-    );
+    // Cut at the cap, not read until the 3 s timeout: that would be class "timeout". (The run's
+    // wall time said the same, and failed on a loaded machine.)
     let report = &json_lines(&r.stdout)[0];
     assert_eq!(report["class"], "body_too_large", "{report}");
 }
@@ -204,15 +201,17 @@ fn a_stalled_server_times_out_within_the_limit() {
         server.url("/stall"),
         server.url("/drip")
     ));
-    let started = Instant::now();
     let r = ws.run(&["once", "--json"]);
-    assert!(
-        started.elapsed() < Duration::from_secs(4),
-        "took {:?}",
-        started.elapsed()
-    );
-    for report in json_lines(&r.stdout) {
+    // The limit is each poll's: its own clock (`elapsed_ms`), not the run's, which adds the
+    // process's start and the database on a machine whose load is not the test's to bound. The
+    // margin over the 2 s timeout is 1 s, as the daemon's shutdown promise allows: a timer
+    // waking late and the poll's bookkeeping.
+    let reports = json_lines(&r.stdout);
+    assert_eq!(reports.len(), 2, "{}", r.stdout);
+    for report in reports {
         assert_eq!(report["class"], "timeout", "{report}");
+        let took = report["elapsed_ms"].as_u64().unwrap_or(u64::MAX);
+        assert!(took < 2_000 + 1_000, "{report}");
     }
 }
 
@@ -294,13 +293,13 @@ fn redirects_to_link_local_or_metadata_addresses_are_refused_in_every_spelling()
         ));
     }
     let ws = Workspace::new(&cfg);
-    let started = Instant::now();
     let r = ws.run(&["once", "--json"]);
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "refused before any connection attempt"
-    );
-    for report in json_lines(&r.stdout) {
+    // Refused before any connection attempt: an attempt at these addresses would end in
+    // "timeout" or "connect", not "blocked_address". (The run's wall time was checked too, and
+    // failed on a loaded machine without saying anything more.)
+    let reports = json_lines(&r.stdout);
+    assert_eq!(reports.len(), targets.len(), "{}", r.stdout);
+    for report in reports {
         assert_eq!(report["class"], "blocked_address", "{report}");
         assert!(
             report["error"].as_str().unwrap().contains("link-local"),

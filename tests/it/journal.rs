@@ -130,7 +130,8 @@ fn hostile_feed_text_cannot_forge_journal_fields() {
         !title_field.contains(['\n', '\u{1b}', '\u{202e}']),
         "{title_field:?}"
     );
-    assert!(!value(alert, "MESSAGE").unwrap_or("").contains('\n'));
+    let message = value(alert, "MESSAGE").expect("a MESSAGE field");
+    assert!(!message.contains('\n'), "{message:?}");
 }
 
 #[test]

@@ -167,10 +167,11 @@ fn metrics_health_and_the_api_answer_over_http_and_stop_with_the_daemon() {
     // A keep-alive connection left open does not hold the daemon past its grace.
     let mut idle = TcpStream::connect(addr).unwrap();
     write!(idle, "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
-    let (code, _) = d.stop(Duration::from_secs(10));
-    assert_eq!(code, 0);
-    assert!(
-        TcpStream::connect(addr).is_err(),
+    d.stop_within_grace(Duration::from_secs(3), Duration::from_secs(30));
+    drop(idle);
+    assert_eq!(
+        TcpStream::connect(addr).map_err(|e| e.kind()).err(),
+        Some(std::io::ErrorKind::ConnectionRefused),
         "the listener is closed after the daemon stopped"
     );
 }
@@ -252,7 +253,11 @@ fn hostile_feed_text_is_escaped_on_the_status_page() {
     assert_eq!(hits.as_array().unwrap().len(), 2, "{hits}");
     assert_eq!(get(addr, "/api/search?q=%22unclosed").status, 400);
     assert_eq!(get(addr, "/search").status, 303);
-    d.stop(Duration::from_secs(10));
+    assert_eq!(
+        d.stop(Duration::from_secs(10)).0,
+        0,
+        "exit status after SIGTERM"
+    );
 }
 
 #[test]
@@ -292,7 +297,11 @@ fn a_token_guards_everything_but_healthz() {
         "Authorization: Bearer s3cret-token-0123456789\r\n",
     );
     assert_eq!(ok.status, 200, "{}", ok.body);
-    d.stop(Duration::from_secs(10));
+    assert_eq!(
+        d.stop(Duration::from_secs(10)).0,
+        0,
+        "exit status after SIGTERM"
+    );
 }
 
 #[test]
@@ -412,5 +421,9 @@ fn bad_clients_cannot_block_polling_or_grow_memory() {
         .unwrap();
     eprintln!("daemon peak RSS over the flood: {hwm_kib} KiB");
     assert!(hwm_kib < 96 * 1024, "peak RSS {hwm_kib} KiB");
-    d.stop(Duration::from_secs(10));
+    assert_eq!(
+        d.stop(Duration::from_secs(10)).0,
+        0,
+        "exit status after SIGTERM"
+    );
 }

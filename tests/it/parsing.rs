@@ -29,6 +29,7 @@ fn parse_json_of_every_fixture_matches_its_golden_file() {
         let golden = std::path::PathBuf::from(format!("{}.expected.jsonl", feed.display()));
         if update {
             std::fs::write(&golden, &r.stdout).unwrap();
+            wrong.push(format!("{}: rewritten", golden.display()));
             continue;
         }
         let expected = std::fs::read_to_string(&golden).unwrap_or_else(|e| {
@@ -45,6 +46,8 @@ fn parse_json_of_every_fixture_matches_its_golden_file() {
             ));
         }
     }
+    // A run that rewrote the golden files compared nothing: it fails, so that it cannot pass
+    // for a check (review the diff, then run again without NEWSHOUND_UPDATE_GOLDEN).
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
