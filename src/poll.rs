@@ -893,7 +893,7 @@ pub async fn poll_all_observed(
     let mut set = tokio::task::JoinSet::new();
     // Feed states are read a window of feeds at a time, in one query each: a poll that asked
     // for its own would queue behind the commits of the polls before it, and reading them all
-    // at once would hold every feed's state (10 MB for 10,000 feeds) through the run.
+    // at once would hold every feed's state through the run (megabytes for 10,000 feeds).
     let mut states: HashMap<String, FeedState> = HashMap::new();
     let mut read_to = 0;
     let mut chunk_read = false;

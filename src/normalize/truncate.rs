@@ -1,8 +1,9 @@
 //! Entries beyond the per-feed limit are cut from the document before feed-rs reads it.
 //!
 //! feed-rs builds every entry of a document before newshound keeps the first
-//! [`MAX_ITEMS_PER_FEED`](crate::model::MAX_ITEMS_PER_FEED): a 16 MiB document of 100,000 small
-//! entries became some 200 MB of entries to keep 1,000. Here the entries after the first `max`
+//! [`MAX_ITEMS_PER_FEED`](crate::model::MAX_ITEMS_PER_FEED): a document under the body cap with
+//! a hundred times that many small entries became an order of magnitude more memory than its
+//! size (docs/testing.md, "Peak memory per worst-case document"). Here the entries after the first `max`
 //! are removed from the text itself (RSS 2.0 and 1.0 `<item>`, Atom `<entry>`, JSON Feed
 //! `items`), and what follows them (closing tags, the rest of the channel) is kept, so the
 //! document stays well formed. Documents that cannot have more than `max` entries are returned

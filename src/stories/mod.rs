@@ -547,10 +547,9 @@ thread_local! {
     static TERMS: std::cell::RefCell<TermCache> = std::cell::RefCell::new(TermCache::default());
 }
 
-/// Most words remembered per thread (16 bytes each); the cache starts over when full. 32,768
-/// distinct words cover 99.7% of the word occurrences of the benchmark corpus (60,000 distinct
-/// words; 8,192 cover 94%), and the smaller cache cost 7% more CPU on a cold 50,000-item run
-/// (`bench/run.py`), stemming what fell out of it.
+/// Most words remembered per thread (16 bytes each); the cache starts over when full. Large
+/// enough to hold nearly every word occurrence of a news corpus: a smaller one made a cold run
+/// stem again what fell out of it (docs/performance.md, "Why the constants are what they are").
 const TERM_CACHE_WORDS: usize = 32_768;
 
 /// Keyed by a 64-bit hash of the word, not the word: no string compare or copy per token, and

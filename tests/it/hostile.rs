@@ -194,12 +194,9 @@ fn sigterm_during_slow_bodies_exits_within_grace_and_starts_nothing_after() {
     });
     std::thread::sleep(Duration::from_secs(1));
     let signalled = Instant::now();
-    let (code, took) = d.stop(Duration::from_secs(30));
-    assert_eq!(code, 0, "exit code after SIGTERM");
-    assert!(
-        took <= Duration::from_secs(3),
-        "exited {took:?} after SIGTERM, with a grace of 2 s"
-    );
+    // Exit 0, and from "stopping" to "stopped" within the grace + 1 s, measured in the daemon's
+    // own log (the signal's delivery and the process's exit are the kernel's scheduling).
+    d.stop_within_grace(Duration::from_secs(2), Duration::from_secs(30));
     // A request already on its way at the signal may arrive a moment later; one started after
     // it would arrive long after (a healthy poll is due every 2 s).
     let late: Vec<String> = fleet
