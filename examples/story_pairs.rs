@@ -20,6 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .unwrap_or_else(|| "../shared/corpus".into());
     let mut items = Vec::new();
+    let mut words: HashMap<String, HashMap<u32, String>> = HashMap::new();
     let mut feeds: HashMap<String, i64> = HashMap::new();
     for line in std::fs::read_to_string(format!("{dir}/items.jsonl"))?.lines() {
         let v: serde_json::Value = serde_json::from_str(line)?;
@@ -27,6 +28,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let n = feeds.len() as i64;
         let feed = *feeds.entry(s("source")).or_insert(n);
         let at = chrono::DateTime::parse_from_rfc3339(&s("published"))?.timestamp();
+        let mut seen = HashMap::new();
+        for w in format!("{} {}", s("title"), s("summary")).split(|c: char| !c.is_alphanumeric()) {
+            if let Some((h, _)) = features(w, "").terms().next() {
+                seen.entry(h).or_insert_with(|| w.to_lowercase());
+            }
+        }
+        words.insert(s("id"), seen);
         items.push((
             s("id"),
             features(&s("title"), &s("summary")),
@@ -50,7 +58,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if std::env::args().any(|a| a == "--terms") {
-        // Each item's terms instead: [term, field weight, name?, background IDF].
+        // Each item's terms instead: [term, field weight, name?, background IDF], and a word
+        // each term came from (term → word), for reading what two items share.
         for (id, f, c) in &items {
             let terms: Vec<serde_json::Value> = f
                 .terms()
@@ -61,7 +70,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             writeln!(
                 out,
                 "{}",
-                serde_json::json!({"id": id, "at": c.at, "feed": c.feed, "terms": terms})
+                serde_json::json!({"id": id, "at": c.at, "feed": c.feed, "terms": terms,
+                    "words": words.get(id)})
             )?;
         }
         return Ok(());
