@@ -8,14 +8,19 @@ pairs, all pairs, hard negatives; whole corpus, even and odd days).
     python3 bench/story_sim.py /tmp/terms.jsonl                 # the model as shipped
     python3 bench/story_sim.py /tmp/terms.jsonl --diagnose      # why positive pairs are missed
     python3 bench/story_sim.py /tmp/terms.jsonl --link 0.2 --average 0.2   # other thresholds
+    python3 bench/story_sim.py /tmp/terms.jsonl --variant burst --sweep   # an idea, at several links
+    python3 bench/story_sim.py /tmp/terms.jsonl --false-merges 10         # the worst stories, titled
+    python3 bench/story_sim.py /tmp/terms.jsonl --story ds055             # one gold story, item by item
 
 At the shipped values it gives the binary's figures (docs/quality.md). Candidates are every pair
 within the window (no index caps). Standard library only.
 """
 import argparse
+import bisect
 import collections
 import itertools
 import json
+import math
 import os
 import sys
 from datetime import datetime
@@ -42,6 +47,8 @@ def load(corpus, terms_path):
         d = json.loads(line)
         # [term, field weight, name?, idf] → term: (weight, name?)
         d["w"] = {h: (fw * idf, name) for h, fw, name, idf in d["terms"]}
+        d["idf"] = {h: idf for h, _, _, idf in d["terms"]}
+        d["title"] = {h for h, fw, _, _ in d["terms"] if fw in (3, 6)}  # title word or number
         terms[d["id"]] = d
     gold = {}
     for line in open(os.path.join(corpus, "stories.jsonl"), encoding="utf-8"):
@@ -99,14 +106,15 @@ def score(a, b, m=Model):
     return total, total >= bar and shared >= m.min_shared and content >= m.min_content, parts
 
 
-def pair_scores(terms, m=Model):
+def pair_scores(terms, m=Model, score_fn=None):
+    score_fn = score_fn or score
     ids = sorted(terms, key=lambda i: (terms[i]["at"], i))
     scores, links = {}, set()
     for x, a in enumerate(ids):
         for b in ids[x + 1:]:
             if terms[b]["at"] - terms[a]["at"] > m.window:
                 break
-            t, linked, _ = score(terms[a], terms[b], m)
+            t, linked, _ = score_fn(terms[a], terms[b], m)
             if t > 0:
                 scores[(a, b)] = scores[(b, a)] = t
             if linked:
@@ -152,17 +160,28 @@ def average_link(comp, scores, links, threshold):
         clusters[p] += clusters.pop(q)
 
 
-def partition(terms, m=Model):
-    ids, scores, links = pair_scores(terms, m)
+def partition(terms, m=Model, score_fn=None, cluster_fn=None):
+    """Links, components, then clusters inside each component (`cluster_fn`, average link by
+    default): a component and what is inside it depend on the items alone, whatever the order."""
+    ids, scores, links = pair_scores(terms, m, score_fn)
     labels = {}
     for c, comp in enumerate(components(ids, links)):
-        for k, cluster in enumerate(average_link(comp, scores, links, m.average)):
+        clusters = (cluster_fn(comp, scores, links) if cluster_fn
+                    else average_link(comp, scores, links, m.average))
+        for k, cluster in enumerate(clusters):
             for i in cluster:
                 labels[i] = f"{c}.{k}"
     return labels, scores, links
 
 
 def figures(labels, items, gold, pairs, subset=None):
+    f = numbers(labels, items, gold, pairs, subset)
+    return (f"P {f['P']:.3f} R {f['R']:.3f}, all pairs P {f['AP']:.3f} R {f['AR']:.3f}, hard negatives "
+            f"merged {f['HN']}/{f['hard']}")
+
+
+def numbers(labels, items, gold, pairs, subset=None):
+    """Judged-pair P and R, all-pairs P and R, hard negatives merged (of how many)."""
     keep = (lambda i: True) if subset is None else (lambda i: i in subset)
     tp = fp = fn = hn = hn_merged = 0
     for p in pairs:
@@ -193,17 +212,33 @@ def figures(labels, items, gold, pairs, subset=None):
         if pl is not None and gl is not None:
             both[(pl, gl)].append(i)
     same_pred, same_gold, agree = pairs_in(pred), pairs_in(real), pairs_in(both)
-    return (f"P {tp / max(1, tp + fp):.3f} R {tp / max(1, tp + fn):.3f}, all pairs P "
-            f"{agree / max(1, same_pred):.3f} R {agree / max(1, same_gold):.3f}, hard negatives "
-            f"merged {hn_merged}/{hn}")
+    return {"P": tp / max(1, tp + fp), "R": tp / max(1, tp + fn), "AP": agree / max(1, same_pred),
+            "AR": agree / max(1, same_gold), "HN": hn_merged, "hard": hn}
+
+
+def halves(items):
+    """The items published on even and on odd days (UTC): thresholds are chosen on the even
+    days and checked on the odd ones."""
+    day = {it["id"]: datetime.fromisoformat(it["published"].replace("Z", "+00:00")).date().toordinal() % 2
+           for it in items}
+    return {i for i, d in day.items() if d == 0}, {i for i, d in day.items() if d == 1}
 
 
 def report(labels, items, gold, pairs):
-    day = {it["id"]: datetime.fromisoformat(it["published"].replace("Z", "+00:00")).date().toordinal() % 2
-           for it in items}
+    even, odd = halves(items)
     print("whole corpus:", figures(labels, items, gold, pairs))
-    print("even days:   ", figures(labels, items, gold, pairs, {i for i, d in day.items() if d == 0}))
-    print("odd days:    ", figures(labels, items, gold, pairs, {i for i, d in day.items() if d == 1}))
+    print("even days:   ", figures(labels, items, gold, pairs, even))
+    print("odd days:    ", figures(labels, items, gold, pairs, odd))
+
+
+def line(labels, items, gold, pairs):
+    """One line: judged R, all-pairs P and hard negatives merged, whole / even / odd."""
+    even, odd = halves(items)
+    out = []
+    for name, subset in (("whole", None), ("even", even), ("odd", odd)):
+        f = numbers(labels, items, gold, pairs, subset)
+        out.append(f"{name} R {f['R']:.3f} AP {f['AP']:.3f} HN {f['HN']}")
+    return " | ".join(out)
 
 
 def diagnose(labels, scores, links, terms, gold, pairs):
@@ -243,6 +278,290 @@ def diagnose(labels, scores, links, terms, gold, pairs):
     print("missed positive pairs by story:", missed.most_common(8))
 
 
+# --- Variants measured in docs/quality.md ("What was tried, 2026-12-07 late") -------------------
+# Each is a (score_fn, cluster_fn) pair for `partition`, built from the items; `--variant NAME`
+# runs one, `--sweep` runs it at several cross-feed link thresholds (the frontier of recall
+# against all-pairs precision). None moved that frontier; they are kept so the figures can be
+# reproduced and the next idea compared against them.
+
+def _relink(m, total, parts, shared_ok=True):
+    """Whether a re-scored pair is linked, by the shipped rules."""
+    bar = max(m.same_feed, m.threshold) if parts["same_feed"] else m.threshold
+    return total >= bar and shared_ok and parts["shared"] >= m.min_shared and parts["content"] >= m.min_content
+
+
+def _boosted(extra_of):
+    """A score that adds `extra_of(a, b, parts)` (a share of the text part) before the time
+    factor."""
+    def fn(a, b, m=Model):
+        t, linked, parts = score(a, b, m)
+        if parts is None or linked:
+            return t, linked, parts
+        extra = extra_of(a, b, parts)
+        if extra <= 0:
+            return t, linked, parts
+        total = t + extra * parts["time"]
+        return total, _relink(m, total, parts), parts
+    return fn
+
+
+def _smaller_total(a, b):
+    return min(sum(w for w, _ in a["w"].values()), sum(w for w, _ in b["w"].values()))
+
+
+def feed_postings(terms):
+    """term → [(date, feed)] sorted by date: which outlets used a term when."""
+    post = collections.defaultdict(list)
+    for d in terms.values():
+        for h in d["w"]:
+            post[h].append((d["at"], d["feed"]))
+    for v in post.values():
+        v.sort()
+    return post
+
+
+def feeds_using(post, h, lo, hi, feed=None):
+    """Distinct feeds using `h` within [lo, hi] (or, with `feed`, how many items of that feed)."""
+    v = post.get(h, [])
+    j = bisect.bisect_left(v, (lo, -1))
+    seen, n = set(), 0
+    while j < len(v) and v[j][0] <= hi:
+        seen.add(v[j][1])
+        n += v[j][1] == feed
+        j += 1
+    return n if feed is not None else len(seen)
+
+
+def variant_burst(terms, hours=6, outlets=3, min_idf=6.0, share=0.5):
+    """Event evidence: a shared term of background IDF >= min_idf that >= `outlets` different
+    feeds use within `hours` of the pair counts again (its weight over the smaller item's)."""
+    post = feed_postings(terms)
+
+    def extra(a, b, parts):
+        lo, hi = min(a["at"], b["at"]) - hours * 3600, max(a["at"], b["at"]) + hours * 3600
+        ev = sum(min(w, b["w"][h][0]) for h, (w, _) in a["w"].items()
+                 if h in b["w"] and a["idf"][h] >= min_idf and feeds_using(post, h, lo, hi) >= outlets)
+        return share * ev / _smaller_total(a, b)
+    return _boosted(extra), None
+
+
+def variant_rare_names(terms, min_idf=8.0, share=0.5):
+    """Shared rare names (Prigozhin, Derna: background IDF >= min_idf) count again."""
+    def extra(a, b, parts):
+        ev = sum(min(w, b["w"][h][0]) for h, (w, n) in a["w"].items()
+                 if h in b["w"] and (n or b["w"][h][1]) and a["idf"][h] >= min_idf)
+        return share * ev / _smaller_total(a, b)
+    return _boosted(extra), None
+
+
+def variant_title(terms, beta=0.2):
+    """Headline against headline: text = (1 - beta) × text + beta × title overlap."""
+    def fn(a, b, m=Model):
+        t, linked, parts = score(a, b, m)
+        if parts is None or parts["jaccard"] >= m.same_article or parts["time"] <= 0:
+            return t, linked, parts
+        ta, tb = a["title"], b["title"]
+        wa = sum(a["w"][h][0] for h in ta)
+        wb = sum(b["w"][h][0] for h in tb)
+        wi = sum(min(a["w"][h][0], b["w"][h][0]) for h in ta & tb)
+        tt = (wi / min(wa, wb) + wi / (wa + wb - wi)) / 2 if wa > 0 and wb > 0 else 0.0
+        total = ((1 - beta) * t / parts["time"] + beta * tt) * parts["time"]
+        return total, _relink(m, total, parts), parts
+    return fn, None
+
+
+def variant_live_same_feed(terms, bar=0.45, items=3, hours=12, min_idf=5.0):
+    """Live coverage: two items of one feed link at `bar` (not 0.55) when that feed filed >=
+    `items` items naming a shared name (IDF >= min_idf) within `hours` of the pair."""
+    post = feed_postings(terms)
+
+    def fn(a, b, m=Model):
+        t, linked, parts = score(a, b, m)
+        if parts is None or linked or not parts["same_feed"] or t < bar:
+            return t, linked, parts
+        if parts["shared"] < m.min_shared or parts["content"] < m.min_content:
+            return t, linked, parts
+        lo, hi = min(a["at"], b["at"]) - hours * 3600, max(a["at"], b["at"]) + hours * 3600
+        live = any(h in b["w"] and (n or b["w"][h][1]) and a["idf"][h] >= min_idf
+                   and feeds_using(post, h, lo, hi, feed=a["feed"]) >= items
+                   for h, (_, n) in a["w"].items())
+        return t, live, parts
+    return fn, None
+
+
+def variant_component_vocab(terms, keep_single=0.0):
+    """Story-level words: inside a link component, a term used by one item only weighs
+    `keep_single` (the angle only that item tells); average link on the re-weighed scores."""
+    def cluster(comp, scores, links):
+        df = collections.Counter(h for i in comp for h in terms[i]["w"])
+        w = {}
+        for i in comp:
+            d = dict(terms[i])
+            d["w"] = {h: (x * (1.0 if df[h] >= 2 else keep_single), n)
+                      for h, (x, n) in terms[i]["w"].items() if df[h] >= 2 or keep_single > 0}
+            w[i] = d
+        local = {}
+        for x, i in enumerate(comp):
+            for j in comp[x + 1:]:
+                local[(i, j)] = local[(j, i)] = score(w[i], w[j])[0]
+        return average_link(comp, local, links, Model.average)
+    return None, cluster
+
+
+def variant_mutual_knn(terms, k=2, floor=0.2):
+    """Relative evidence: a pair also links when each is among the other's `k` best-scoring
+    items (and scores >= floor, shares non-name words as the shipped rule asks)."""
+    best = collections.defaultdict(list)
+    ids = sorted(terms, key=lambda i: (terms[i]["at"], i))
+    for x, a in enumerate(ids):
+        for b in ids[x + 1:]:
+            if terms[b]["at"] - terms[a]["at"] > Model.window:
+                break
+            t = score(terms[a], terms[b])[0]
+            if t > 0:
+                best[a].append((t, b))
+                best[b].append((t, a))
+    top = {a: {b for _, b in sorted(v, reverse=True)[:k]} for a, v in best.items()}
+
+    def fn(a, b, m=Model):
+        t, linked, parts = score(a, b, m)
+        if parts is None or linked or t < floor:
+            return t, linked, parts
+        mutual = b["id"] in top.get(a["id"], ()) and a["id"] in top.get(b["id"], ())
+        return t, mutual and parts["shared"] >= m.min_shared and parts["content"] >= m.min_content, parts
+    return fn, None
+
+
+def variant_relative(terms, rho=0.6):
+    """Relative cohesion: two clusters merge when their mean pair score reaches both the
+    average-link bar and rho × the smaller of their own inner means."""
+    def cluster(comp, scores, links):
+        clusters = [[i] for i in comp]
+
+        def mean(p, q):
+            return sum(scores.get((i, j), 0.0) for i in p for j in q) / (len(p) * len(q))
+
+        def inner(p):
+            n = len(p)
+            return None if n < 2 else sum(scores.get((p[x], p[y]), 0.0) for x in range(n)
+                                          for y in range(x + 1, n)) / (n * (n - 1) / 2)
+        while True:
+            best = None
+            for p in range(len(clusters)):
+                for q in range(p + 1, len(clusters)):
+                    a, b = clusters[p], clusters[q]
+                    if not any((i, j) in links for i in a for j in b):
+                        continue
+                    own = [x for x in (inner(a), inner(b)) if x is not None]
+                    need = max(Model.average, rho * min(own)) if own else Model.average
+                    mu = mean(a, b)
+                    if mu >= need and (best is None or mu - need > best[0]):
+                        best = (mu - need, p, q)
+            if best is None:
+                return clusters
+            _, p, q = best
+            clusters[p] += clusters.pop(q)
+    return None, cluster
+
+
+def variant_learned(terms, gold, train_on, iters=400):
+    """A ceiling check, not a model to ship: a logistic regression over the pair's parts
+    (names, content, Jaccard, time, same feed, shared weight, title overlap and their products
+    with time), fitted on the pairs of `train_on` (the even days); the score is its probability,
+    so link and average thresholds are on that scale (e.g. --average 0.45 --sweep 0.6 0.75 0.85)."""
+    def title_overlap(a, b):
+        wa = sum(a["w"][h][0] for h in a["title"])
+        wb = sum(b["w"][h][0] for h in b["title"])
+        wi = sum(min(a["w"][h][0], b["w"][h][0]) for h in a["title"] & b["title"])
+        return (wi / min(wa, wb) + wi / (wa + wb - wi)) / 2 if wa > 0 and wb > 0 else 0.0
+
+    def feats(a, b, p):
+        tt, sf = title_overlap(a, b), 1.0 if p["same_feed"] else 0.0
+        return [p["names"], p["content"], p["jaccard"], p["time"], sf, math.log1p(p["shared"]), tt,
+                p["names"] * p["time"], p["content"] * p["time"], tt * p["time"], sf * p["content"] * p["time"]]
+
+    data = []
+    ids = sorted(terms, key=lambda i: (terms[i]["at"], i))
+    for x, a in enumerate(ids):
+        for b in ids[x + 1:]:
+            if terms[b]["at"] - terms[a]["at"] > Model.window:
+                break
+            t, _, p = score(terms[a], terms[b])
+            if p is None or t < 0.03 or a not in train_on or b not in train_on:
+                continue
+            data.append((feats(terms[a], terms[b], p), gold.get(a) is not None and gold.get(a) == gold.get(b)))
+    n = len(data[0][0])
+    mu = [sum(d[0][k] for d in data) / len(data) for k in range(n)]
+    sd = [math.sqrt(sum((d[0][k] - mu[k]) ** 2 for d in data) / len(data)) + 1e-9 for k in range(n)]
+    xs = [[(d[0][k] - mu[k]) / sd[k] for k in range(n)] + [1.0] for d in data]
+    ys = [1.0 if d[1] else 0.0 for d in data]
+    w = [0.0] * (n + 1)
+    for _ in range(iters):
+        g = [0.0] * (n + 1)
+        for x, y in zip(xs, ys):
+            z = max(-30.0, min(30.0, sum(wi * xi for wi, xi in zip(w, x))))
+            for k in range(n + 1):
+                g[k] += (1 / (1 + math.exp(-z)) - y) * x[k]
+        w = [wi - 0.5 * (gk / len(xs) + 1e-3 * wi) for wi, gk in zip(w, g)]
+
+    def fn(a, b, m=Model):
+        t, linked, p = score(a, b, m)
+        if p is None or p["jaccard"] >= m.same_article:
+            return t, linked, p
+        f = feats(a, b, p)
+        z = max(-30.0, min(30.0, w[n] + sum(w[k] * (f[k] - mu[k]) / sd[k] for k in range(n))))
+        prob = 1 / (1 + math.exp(-z))
+        return prob, prob >= m.threshold and p["shared"] >= m.min_shared and p["content"] >= m.min_content, p
+    return fn, None
+
+
+VARIANTS = {
+    "shipped": lambda terms: (None, None),
+    "burst": variant_burst,
+    "rare-names": variant_rare_names,
+    "title": variant_title,
+    "live-same-feed": variant_live_same_feed,
+    "component-vocab": variant_component_vocab,
+    "mutual-knn": variant_mutual_knn,
+    "relative": variant_relative,
+    "learned": None,  # needs the gold stories: built in main()
+}
+
+
+def false_merges(labels, terms, items, gold, top):
+    """The predicted stories with the most item pairs of different gold stories, with titles."""
+    text = {it["id"]: it for it in items}
+    stories = collections.defaultdict(list)
+    for i, label in labels.items():
+        stories[label].append(i)
+    bad = []
+    for members in stories.values():
+        kinds = collections.Counter(gold.get(i) or i for i in members)
+        n = len(members)
+        wrong = n * (n - 1) // 2 - sum(c * (c - 1) // 2 for c in kinds.values())
+        if wrong:
+            bad.append((wrong, members))
+    bad.sort(key=lambda b: -b[0])
+    for wrong, members in bad[:top]:
+        print(f"-- {wrong} pairs of different stories, in a story of {len(members)}")
+        for i in sorted(members, key=lambda i: terms[i]["at"]):
+            it = text[i]
+            print(f"   {i} {gold.get(i) or '-':6s} {it['published'][5:16]} {it['source'][:14]:14s} | {it['title'][:80]}")
+
+
+def story_view(story, scores, labels, terms, items, gold):
+    """Each item of a gold story: its best pair scores inside the story and outside it — the
+    gap is relative (0.2–0.5 against 0.1–0.2), not at a level one threshold can use."""
+    text = {it["id"]: it for it in items}
+    members = sorted((i for i in terms if gold.get(i) == story), key=lambda i: terms[i]["at"])
+    for i in members:
+        inside = sorted((scores.get((i, j), 0.0) for j in members if j != i), reverse=True)[:3]
+        outside = sorted((t for (a, j), t in scores.items() if a == i and gold.get(j) != story),
+                         reverse=True)[:2]
+        print(f"{i} story {labels[i]:8s} {text[i]['source'][:12]:12s} {text[i]['title'][:52]:52s} "
+              f"in {' '.join(f'{t:.2f}' for t in inside)} | out {' '.join(f'{t:.2f}' for t in outside)}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("terms", help="output of `cargo run --example story_pairs -- CORPUS --terms`")
@@ -253,14 +572,34 @@ def main():
     ap.add_argument("--name-share", type=float, help="share of names in the text part (shipped 0.3)")
     ap.add_argument("--time-scale", type=float, help="hours at which the time factor halves (shipped 18)")
     ap.add_argument("--diagnose", action="store_true", help="say where the positive pairs are lost")
+    ap.add_argument("--variant", choices=sorted(VARIANTS), default="shipped",
+                    help="an alternative measured in docs/quality.md")
+    ap.add_argument("--sweep", nargs="*", type=float, metavar="LINK",
+                    help="one line per cross-feed link threshold (default 0.26 … 0.45)")
+    ap.add_argument("--false-merges", type=int, metavar="N", help="list the N worst predicted stories")
+    ap.add_argument("--story", help="a gold story's items: best pair scores inside and outside it")
     a = ap.parse_args()
     for arg, attr in (("link", "threshold"), ("same_feed", "same_feed"), ("average", "average"),
                       ("name_share", "name_share"), ("time_scale", "time_scale")):
         if getattr(a, arg) is not None:
             setattr(Model, attr, getattr(a, arg))
     items, terms, gold, pairs = load(a.corpus, a.terms)
-    labels, scores, links = partition(terms)
+    if a.variant == "learned":
+        score_fn, cluster_fn = variant_learned(terms, gold, halves(items)[0])
+    else:
+        score_fn, cluster_fn = VARIANTS[a.variant](terms)
+    if a.sweep is not None:
+        for link in a.sweep or (0.26, 0.28, 0.30, 0.33, 0.36, 0.40, 0.45):
+            Model.threshold = link
+            labels, _, _ = partition(terms, Model, score_fn, cluster_fn)
+            print(f"{a.variant} link {link:.2f}: {line(labels, items, gold, pairs)}", flush=True)
+        return
+    labels, scores, links = partition(terms, Model, score_fn, cluster_fn)
     report(labels, items, gold, pairs)
+    if a.false_merges:
+        false_merges(labels, terms, items, gold, a.false_merges)
+    if a.story:
+        story_view(a.story, scores, labels, terms, items, gold)
     if a.diagnose:
         diagnose(labels, scores, links, terms, gold, pairs)
 
