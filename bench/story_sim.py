@@ -591,6 +591,33 @@ def variant_wordnet(terms, hypernym=False):
     return _fold(terms, wordnet_keys(hypernym=hypernym)), None, None
 
 
+def signature_join(labels, terms, size=6, outlets=3, share=0.7, min_idf=6.0):
+    """Story-level evidence: a story of >= `size` items from >= `outlets` feeds has a signature,
+    the names (IDF >= min_idf) that >= `share` of its items carry; a lone item dated within the
+    story's span that carries the signature's names of one story only joins it."""
+    stories = collections.defaultdict(list)
+    for i, label in labels.items():
+        stories[label].append(i)
+    major = []
+    for label, members in stories.items():
+        if len(members) >= size and len({terms[i]["feed"] for i in members}) >= outlets:
+            df = collections.Counter(h for i in members for h, (_, n) in terms[i]["w"].items()
+                                     if n and terms[i]["idf"][h] >= min_idf)
+            sig = {h for h, c in df.items() if c >= share * len(members)}
+            dates = [terms[i]["at"] for i in members]
+            major.append((label, sig, min(dates), max(dates)))
+    out = dict(labels)
+    for members in stories.values():
+        if len(members) != 1:
+            continue
+        i = members[0]
+        hits = sorted(((len(sig & terms[i]["w"].keys()), label) for label, sig, lo, hi in major
+                       if lo <= terms[i]["at"] <= hi and sig & terms[i]["w"].keys()), reverse=True)
+        if hits and (len(hits) == 1 or hits[0][0] > hits[1][0]):
+            out[i] = hits[0][1]
+    return out
+
+
 VARIANTS = {
     "shipped": lambda terms: (None, None),
     "burst": variant_burst,
@@ -601,6 +628,7 @@ VARIANTS = {
     "mutual-knn": variant_mutual_knn,
     "relative": variant_relative,
     "learned": None,  # needs the gold stories: built in main()
+    "signature": lambda terms: (None, None),  # the shipped partition, then signature_join
     # These three re-write the items' terms: (terms, score_fn, cluster_fn).
     "event-synonyms": variant_event_synonyms,
     "wordnet": variant_wordnet,
@@ -676,9 +704,13 @@ def main():
         for link in a.sweep or (0.26, 0.28, 0.30, 0.33, 0.36, 0.40, 0.45):
             Model.threshold = link
             labels, _, _ = partition(terms, Model, score_fn, cluster_fn)
+            if a.variant == "signature":
+                labels = signature_join(labels, terms)
             print(f"{a.variant} link {link:.2f}: {line(labels, items, gold, pairs)}", flush=True)
         return
     labels, scores, links = partition(terms, Model, score_fn, cluster_fn)
+    if a.variant == "signature":
+        labels = signature_join(labels, terms)
     report(labels, items, gold, pairs)
     if a.false_merges:
         false_merges(labels, terms, items, gold, a.false_merges)
