@@ -762,6 +762,43 @@ def variant_stage(terms, items, penalty=0.75, bonus=1.0, conflicts="all", lede=F
     return fn, None, stage
 
 
+def stage_pairs(stage, conflicts, terms, items, gold, pairs):
+    """How often stages conflict on pairs of one gold story and on other pairs: by pair score
+    band (0.20–0.30, the pairs a looser link would add; ≥ 0.30), and inside the shipped model's
+    stories (its right and wrong pairs), per half."""
+    pairs_of = STAGE_CONFLICTS[conflicts]
+
+    def conflict(a, b):
+        return stage[a] != stage[b] and (pairs_of is None or frozenset({stage[a], stage[b]}) in pairs_of)
+
+    uncertain = {tuple(sorted((p["a"], p["b"]))) for p in pairs if p["same"] == "uncertain"}
+    labels, scores, _ = partition(terms)
+    band = collections.Counter()
+    for (a, b), t in scores.items():
+        if a < b and t >= 0.20 and (a, b) not in uncertain:
+            same = gold.get(a) is not None and gold.get(a) == gold.get(b)
+            band[("≥ 0.30" if t >= 0.30 else "0.20–0.30", conflict(a, b), same)] += 1
+    for k in ("0.20–0.30", "≥ 0.30"):
+        print(f"pairs scoring {k}: stages conflict: {band[(k, True, True)]} same story / "
+              f"{band[(k, True, False)]} not; no conflict: {band[(k, False, True)]} / {band[(k, False, False)]}")
+    even, odd = halves(items)
+    stories = collections.defaultdict(list)
+    for i, label in labels.items():
+        stories[label].append(i)
+    inside = collections.Counter()
+    for members in stories.values():
+        for a, b in itertools.combinations(sorted(members), 2):
+            if (a, b) in uncertain:
+                continue
+            half = "even" if a in even and b in even else "odd" if a in odd and b in odd else "across"
+            right = gold.get(a) is not None and gold.get(a) == gold.get(b)
+            inside[(half, right, conflict(a, b))] += 1
+    for half in ("even", "odd", "across"):
+        print(f"shipped stories, {half} days: stages conflict on {inside[(half, False, True)]} of "
+              f"{inside[(half, False, True)] + inside[(half, False, False)]} wrong pairs, "
+              f"{inside[(half, True, True)]} of {inside[(half, True, True)] + inside[(half, True, False)]} right")
+
+
 VARIANTS = {
     "shipped": lambda terms: (None, None),
     "burst": variant_burst,
@@ -844,6 +881,8 @@ def main():
     ap.add_argument("--stage-accomplished", action="store_true",
                     help="stage: mark past forms, the perfect and \"after\" as a stage of their own")
     ap.add_argument("--stages", action="store_true", help="stage: print each English headline's stage")
+    ap.add_argument("--stage-pairs", action="store_true",
+                    help="stage: how often stages conflict on same-story and other pairs")
     a = ap.parse_args()
     for arg, attr in (("link", "threshold"), ("same_feed", "same_feed"), ("average", "average"),
                       ("name_share", "name_share"), ("time_scale", "time_scale")):
@@ -860,6 +899,9 @@ def main():
             for it in items:
                 if it["id"] in stage and it.get("lang") == "en":
                     print(f"{stage[it['id']] or '-':11s} {it['title'][:100]}")
+            return
+        if a.stage_pairs:
+            stage_pairs(stage, a.stage_conflicts, terms, items, gold, pairs)
             return
     else:
         built = VARIANTS[a.variant](terms)
