@@ -20,7 +20,11 @@ use url::Url;
 
 use crate::topics::{self, Lexicons, Stem, TopicSpec};
 use raw::{RawConfig, RawSize, RawTopic, RawTopicFile};
-pub use sinks::{EmailConfig, Schedule, Secret, SinkConfig, SinkKind, Zone};
+#[cfg(test)]
+pub(crate) use sinks::test_sink;
+pub use sinks::{
+    DigestGroup, EmailConfig, Schedule, Secret, SinkConfig, SinkKind, TopicDelivery, Zone,
+};
 
 pub use http::{HttpConfig, Token};
 

@@ -55,10 +55,15 @@ pub(crate) struct RawSink {
     pub deliver: Option<Spanned<String>>,
     /// `"daily 08:00"` or `"hourly"`: one message listing the alerts since the last digest.
     pub digest: Option<Spanned<String>>,
-    /// The digest's time zone: `"local"` (default), `"UTC"`, `"+02:00"`.
+    /// The digest's time zone: `"local"` (default), `"UTC"`, `"+02:00"`, `"Europe/Paris"`.
     pub time_zone: Option<Spanned<String>>,
     /// Alerts over this many an hour are folded into the next digest (hourly if none is set).
     pub max_per_hour: Option<Spanned<i64>>,
+    /// Delivery of one topic's alerts on this sink, over the sink's own:
+    /// `per_topic.summit = { digest = "daily 08:00" }`, `{ deliver = "immediate" }`,
+    /// `{ max_per_hour = 3 }`.
+    #[serde(default)]
+    pub per_topic: BTreeMap<String, Spanned<RawTopicDelivery>>,
     /// One attempt's limit (connect, send, answer; or the command's run).
     pub timeout: Option<Spanned<String>>,
     /// Sends in flight at once for this sink.
@@ -68,6 +73,19 @@ pub(crate) struct RawSink {
     pub retry_max: Option<Spanned<String>>,
     /// A delivery still failing this long after it was queued is dead-lettered.
     pub give_up_after: Option<Spanned<String>>,
+}
+
+/// `per_topic.NAME = { … }` in a `[[sinks]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTopicDelivery {
+    /// `"immediate"`: this topic's alerts go out one by one even on a digest sink.
+    pub deliver: Option<Spanned<String>>,
+    /// `"daily 08:00"` / `"hourly"`: this topic's alerts in a digest of their own.
+    pub digest: Option<Spanned<String>>,
+    /// This topic's alerts on this sink, at most this many an hour (besides the sink's own
+    /// `max_per_hour`); the rest fold into the next digest.
+    pub max_per_hour: Option<Spanned<i64>>,
 }
 
 /// A secret's value: read at load from the config, a file or the environment; never printed.
@@ -107,6 +125,26 @@ pub struct SinkConfig {
     pub digest: Option<Schedule>,
     pub time_zone: Zone,
     pub max_per_hour: Option<u32>,
+    /// Topics delivered otherwise than the sink's default (`per_topic`).
+    pub per_topic: BTreeMap<String, TopicDelivery>,
+}
+
+/// How one topic's alerts reach a sink, where it differs from the sink's own settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TopicDelivery {
+    /// `None`: as the sink; `Some(None)`: immediate; `Some(Some(s))`: a digest of its own.
+    pub digest: Option<Option<Schedule>>,
+    pub max_per_hour: Option<u32>,
+}
+
+/// Which held deliveries of a sink one digest gathers: a topic with a digest of its own, or
+/// (`topic` empty) the sink's digest, which gathers all the others.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DigestGroup {
+    /// The topic, or "" for the sink's own digest.
+    pub topic: String,
+    /// For the sink's own digest: the topics left out (they have their own).
+    pub except: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -153,10 +191,74 @@ impl SinkKind {
 }
 
 impl SinkConfig {
-    /// When held alerts (a digest's, or over the budget) go out: the digest's schedule, else
-    /// hourly for a budget's overflow; `None` when this sink holds nothing back.
-    pub fn digest_schedule(&self) -> Option<Schedule> {
-        self.digest.or(self.max_per_hour.map(|_| Schedule::Hourly))
+    /// The digest `topic`'s alerts wait for on this sink; `None`: they go out one by one.
+    pub fn digest_for(&self, topic: &str) -> Option<Schedule> {
+        match self.per_topic.get(topic).and_then(|t| t.digest) {
+            Some(own) => own,
+            None => self.digest,
+        }
+    }
+
+    /// `max_per_hour` of `topic` on this sink, besides the sink's own.
+    pub fn topic_budget(&self, topic: &str) -> Option<u32> {
+        self.per_topic.get(topic).and_then(|t| t.max_per_hour)
+    }
+
+    /// Does this sink count sends against any budget?
+    pub fn has_budget(&self) -> bool {
+        self.max_per_hour.is_some() || self.per_topic.values().any(|t| t.max_per_hour.is_some())
+    }
+
+    /// The digest a held delivery of `topic` goes out in.
+    pub fn group_of(&self, topic: &str) -> DigestGroup {
+        match self.per_topic.get(topic).and_then(|t| t.digest) {
+            Some(Some(_)) => DigestGroup {
+                topic: topic.to_owned(),
+                except: Vec::new(),
+            },
+            _ => self.sink_group(),
+        }
+    }
+
+    fn sink_group(&self) -> DigestGroup {
+        DigestGroup {
+            topic: String::new(),
+            except: self
+                .per_topic
+                .iter()
+                .filter(|(_, t)| matches!(t.digest, Some(Some(_))))
+                .map(|(name, _)| name.clone())
+                .collect(),
+        }
+    }
+
+    /// Each digest of this sink and when it goes out: every topic with a digest of its own,
+    /// and the sink's digest (its schedule, else hourly when a budget may fold alerts into it).
+    /// Empty when this sink holds nothing back.
+    pub fn digest_groups(&self) -> Vec<(DigestGroup, Schedule)> {
+        let mut out: Vec<(DigestGroup, Schedule)> = self
+            .per_topic
+            .iter()
+            .filter_map(|(name, t)| match t.digest {
+                Some(Some(s)) => Some((
+                    DigestGroup {
+                        topic: name.clone(),
+                        except: Vec::new(),
+                    },
+                    s,
+                )),
+                _ => None,
+            })
+            .collect();
+        let overflow = self.max_per_hour.is_some()
+            || self
+                .per_topic
+                .values()
+                .any(|t| t.max_per_hour.is_some() && !matches!(t.digest, Some(Some(_))));
+        if let Some(s) = self.digest.or(overflow.then_some(Schedule::Hourly)) {
+            out.push((self.sink_group(), s));
+        }
+        out
     }
 
     /// Does this sink want alerts of `topic`?
@@ -234,6 +336,7 @@ impl Validator<'_> {
                 .max_per_hour
                 .as_ref()
                 .map(|_| self.count(&s.max_per_hour, "max_per_hour", 1, 100_000) as u32);
+            let per_topic = self.per_topic(s, &topic_names, topics.as_deref());
             if retry_min > retry_max {
                 let span = s.retry_min.as_ref().map_or(s.name.span(), Spanned::span);
                 self.error(span, "retry_min is longer than retry_max");
@@ -275,6 +378,7 @@ impl Validator<'_> {
                     digest,
                     time_zone,
                     max_per_hour,
+                    per_topic,
                 });
             }
         }
@@ -283,17 +387,28 @@ impl Validator<'_> {
 
     /// `digest = "daily 08:00"`, or the same as `deliver`; `deliver = "immediate"` is the default.
     fn digest(&mut self, s: &RawSink) -> Option<Schedule> {
+        self.delivery(s.digest.as_ref(), s.deliver.as_ref())
+            .flatten()
+    }
+
+    /// `digest` and `deliver` of a sink or of one topic on it: `None` when neither is given,
+    /// `Some(None)` for immediate, `Some(Some(schedule))` for a digest.
+    fn delivery(
+        &mut self,
+        digest: Option<&Spanned<String>>,
+        deliver: Option<&Spanned<String>>,
+    ) -> Option<Option<Schedule>> {
         let parse = |v: &Spanned<String>, cx: &mut Self| match crate::sinks::digest::parse_schedule(
             v.get_ref(),
         ) {
-            Ok(x) => Some(x),
+            Ok(x) => Some(Some(x)),
             Err(msg) => {
-                cx.error(v.span(), msg);
+                cx.error(v.span(), format!("{msg}, or deliver = \"immediate\""));
                 None
             }
         };
-        match (&s.digest, &s.deliver) {
-            (Some(d), Some(v)) if v.get_ref() == "immediate" => {
+        match (digest, deliver) {
+            (Some(d), Some(v)) if v.get_ref().trim() == "immediate" => {
                 self.error(
                     d.span(),
                     "digest and deliver = \"immediate\" contradict each other; keep one",
@@ -301,10 +416,64 @@ impl Validator<'_> {
                 None
             }
             (Some(d), _) => parse(d, self),
-            (None, Some(v)) if v.get_ref() == "immediate" => None,
+            (None, Some(v)) if v.get_ref().trim() == "immediate" => Some(None),
             (None, Some(v)) => parse(v, self),
             (None, None) => None,
         }
+    }
+
+    /// `per_topic.NAME = { deliver, digest, max_per_hour }`: each name a configured topic
+    /// this sink receives.
+    fn per_topic(
+        &mut self,
+        s: &RawSink,
+        known: &HashSet<&str>,
+        wanted: Option<&[String]>,
+    ) -> BTreeMap<String, TopicDelivery> {
+        let mut out = BTreeMap::new();
+        for (name, t) in &s.per_topic {
+            if !known.contains(name.as_str()) {
+                self.error(
+                    t.span(),
+                    format!("per_topic: no topic named \"{name}\" is configured"),
+                );
+                continue;
+            }
+            if wanted.is_some_and(|w| !w.iter().any(|x| x == name)) {
+                self.error(
+                    t.span(),
+                    format!(
+                        "per_topic: this sink does not receive topic \"{name}\" (it is not in its topics)"
+                    ),
+                );
+                continue;
+            }
+            let raw = t.get_ref();
+            let digest = self.delivery(raw.digest.as_ref(), raw.deliver.as_ref());
+            let max_per_hour = raw
+                .max_per_hour
+                .as_ref()
+                .map(|_| self.count(&raw.max_per_hour, "max_per_hour", 1, 100_000) as u32);
+            if digest.is_none() && max_per_hour.is_none() {
+                if raw.digest.is_none() && raw.deliver.is_none() {
+                    self.error(
+                        t.span(),
+                        format!(
+                            "per_topic.{name} sets nothing; give deliver, digest or max_per_hour"
+                        ),
+                    );
+                }
+                continue;
+            }
+            out.insert(
+                name.clone(),
+                TopicDelivery {
+                    digest,
+                    max_per_hour,
+                },
+            );
+        }
+        out
     }
 
     /// Says which keys of another kind were given (a likely mix-up), so none is silently ignored.
@@ -632,6 +801,27 @@ impl Validator<'_> {
                 None
             }
         }
+    }
+}
+
+/// A sink for unit tests: an exec of `true`, every topic, immediate, no budget.
+#[cfg(test)]
+pub(crate) fn test_sink(name: &str) -> SinkConfig {
+    SinkConfig {
+        name: name.into(),
+        kind: SinkKind::Exec {
+            argv: vec!["true".into()],
+        },
+        topics: None,
+        timeout: DEFAULT_TIMEOUT,
+        concurrency: 1,
+        retry_min: DEFAULT_RETRY_MIN,
+        retry_max: DEFAULT_RETRY_MAX,
+        give_up_after: DEFAULT_GIVE_UP_AFTER,
+        digest: None,
+        time_zone: Zone::Local,
+        max_per_hour: None,
+        per_topic: BTreeMap::new(),
     }
 }
 
