@@ -450,10 +450,11 @@ impl Validator<'_> {
             }
             let raw = t.get_ref();
             let digest = self.delivery(raw.digest.as_ref(), raw.deliver.as_ref());
+            let key = format!("per_topic.{name}.max_per_hour");
             let max_per_hour = raw
                 .max_per_hour
                 .as_ref()
-                .map(|_| self.count(&raw.max_per_hour, "max_per_hour", 1, 100_000) as u32);
+                .map(|_| self.count(&raw.max_per_hour, &key, 1, 100_000) as u32);
             if digest.is_none() && max_per_hour.is_none() {
                 if raw.digest.is_none() && raw.deliver.is_none() {
                     self.error(

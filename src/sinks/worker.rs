@@ -217,6 +217,8 @@ impl Worker {
             // (or, for `once`, already tried): each wake reads a few rows, not the whole queue.
             let mut next: Option<i64> = None;
             let mut started = 0;
+            // A sink whose slots were all taken: its due rows were not read this time.
+            let mut full = false;
             for (name, sink) in sinks.iter() {
                 let mut busy: Vec<i64> = self
                     .in_flight
@@ -229,6 +231,7 @@ impl Worker {
                     })
                     .unwrap_or_default();
                 let free = sink.cfg.concurrency.saturating_sub(busy.len());
+                full |= free == 0;
                 if self.once {
                     busy.extend(tried.iter().filter(|(_, s)| *s == name).map(|(id, _)| *id));
                 }
@@ -260,6 +263,11 @@ impl Worker {
             }
             let flying = self.in_flight.lock().map_or(0, |s| s.len());
             if self.once && started == 0 && flying == 0 {
+                // Done, unless a send ended between the slot count and now: rows it kept
+                // from being read may still be due.
+                if full {
+                    continue;
+                }
                 return;
             }
             let next = match (next, next_digest) {

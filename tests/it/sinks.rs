@@ -1002,7 +1002,22 @@ fn alerts_over_max_per_hour_are_folded_into_the_next_digest_and_the_log_says_so(
     );
     let rows = outbox(&ws);
     assert_eq!(rows.iter().filter(|r| r["state"] == "held").count(), 3);
-    // The overflow's digest (hourly when the sink has none) carries the other three.
+    // A restart does not start a fresh hour: the budget is read back from what was sent, so
+    // two more alerts are held too.
+    summit_feed(&server, "/a", 0, 7);
+    let run = ws.run(&["once"]);
+    assert_eq!(run.code, 0);
+    assert_eq!(rx.received().len(), 2, "no more within the hour");
+    assert_eq!(
+        run.stderr.matches("folded into the next digest").count(),
+        2,
+        "{}\n{:?}",
+        run.stderr,
+        outbox(&ws)
+    );
+    let rows = outbox(&ws);
+    assert_eq!(rows.iter().filter(|r| r["state"] == "held").count(), 5);
+    // The overflow's digest (hourly when the sink has none) carries the other five.
     assert!(
         ws.run(&["outbox", "digest", "hook"])
             .stdout
@@ -1011,7 +1026,7 @@ fn alerts_over_max_per_hour_are_folded_into_the_next_digest_and_the_log_says_so(
     assert_eq!(ws.run(&["once"]).code, 0);
     let got = rx.received();
     assert_eq!(got.len(), 3, "a digest is not held back by the budget");
-    assert_eq!(got[2].json()["count"], 3);
+    assert_eq!(got[2].json()["count"], 5);
 }
 
 /// Delivery latency from commit to receiver, for 1,000 alerts committed in one poll (a burst:
@@ -1079,4 +1094,168 @@ fn delivery_latency_of_1000_alerts() {
         q(0.99),
         q(1.0)
     );
+}
+
+/// A feed of `summit` matching items and `tariff` matching items, each its own story.
+fn two_topic_feed(server: &Server, path: &str, summits: usize, tariffs: usize) {
+    let items: Vec<(String, String, String)> = (0..summits + tariffs)
+        .map(|i| {
+            let what = if i < summits { "Summit" } else { "Tariff" };
+            (
+                format!("g{i}"),
+                format!("{what} {} {} {}", word(i, 1), word(i, 2), word(i, 3)),
+                format!("https://n.example/{i}"),
+            )
+        })
+        .collect();
+    let list: Vec<(&str, &str, &str, &str)> = items
+        .iter()
+        .map(|(g, t, u)| (g.as_str(), t.as_str(), u.as_str(), ""))
+        .collect();
+    server.route(
+        path,
+        Reply::feed(&rss(&list), &format!("\"{summits}-{tariffs}\"")),
+    );
+}
+
+const TWO_TOPICS: &str = "[[topics]]\nname = \"summit\"\nquery = \"summit\"\n[[topics]]\nname = \"tariff\"\nquery = \"tariff\"\n";
+
+/// `per_topic` on a sink: one topic in a digest of its own while the sink sends the others
+/// one by one, another with a budget of its own; each digest carries only its alerts.
+#[test]
+fn a_topic_can_have_its_own_digest_and_budget_on_a_sink() {
+    let server = Server::start();
+    two_topic_feed(&server, "/a", 3, 3);
+    let rx = Receiver::start();
+    let ws = Workspace::new(&format!(
+        "{FAST}[[feeds]]\nname = \"a\"\nurl = \"{}\"\n{TWO_TOPICS}\
+         [[sinks]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\nconcurrency = 1\n\
+         per_topic.summit = {{ digest = \"daily 08:00\" }}\nper_topic.tariff = {{ max_per_hour = 1 }}\n",
+        server.url("/a"),
+        rx.url("/")
+    ));
+    let run = ws.run(&["once"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let got = rx.received();
+    assert_eq!(got.len(), 1, "one tariff alert within its budget");
+    assert_eq!(got[0].json()["topic"], "tariff");
+    let folded: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("folded into the next digest"))
+        .collect();
+    assert_eq!(folded.len(), 2, "{}", run.stderr);
+    assert!(
+        folded.iter().all(|l| l.contains("budget=\"topic\"")),
+        "{folded:?}"
+    );
+    let rows = outbox(&ws);
+    let held = |topic: &str| {
+        rows.iter()
+            .filter(|r| r["state"] == "held" && r["topic"] == topic)
+            .count()
+    };
+    assert_eq!((held("summit"), held("tariff")), (3, 2));
+
+    // Each digest's time comes (by hand here): two messages, each with only its alerts.
+    let made = ws.run(&["outbox", "digest", "hook"]);
+    assert_eq!(
+        made.stdout.matches("digest queued").count(),
+        2,
+        "{}",
+        made.stdout
+    );
+    assert_eq!(ws.run(&["once"]).code, 0);
+    let got = rx.received();
+    assert_eq!(got.len(), 3);
+    let mut digests: Vec<serde_json::Value> = got[1..].iter().map(|r| r.json()).collect();
+    digests.sort_by_key(|d| d["topic"].is_null());
+    assert_eq!(digests[0]["topic"], "summit");
+    assert_eq!(digests[0]["count"], 3);
+    assert!(
+        digests[0]["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["topic"] == "summit")
+    );
+    assert!(
+        digests[0]["idempotency_key"]
+            .as_str()
+            .unwrap()
+            .starts_with("digest:hook:summit:")
+    );
+    assert!(digests[1]["topic"].is_null(), "the sink's own digest");
+    assert_eq!(digests[1]["count"], 2);
+    assert!(
+        digests[1]["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["topic"] == "tariff")
+    );
+}
+
+#[test]
+fn per_topic_and_time_zone_mistakes_are_check_errors_with_their_positions() {
+    let ws = Workspace::new(&format!(
+        "[[feeds]]\nurl = \"http://127.0.0.1:9/a\"\n{TWO_TOPICS}\
+         [[sinks]]\nname = \"h\"\nkind = \"exec\"\ncommand = [\"true\"]\ntopics = [\"summit\"]\n\
+         time_zone = \"Mars/Olympus\"\ndigest = \"weekly\"\n\
+         per_topic.nosuch = {{ max_per_hour = 1 }}\n\
+         per_topic.tariff = {{ max_per_hour = 1 }}\n\
+         per_topic.summit = {{ digest = \"daily 25:00\", max_per_hour = 0 }}\n\
+         [[sinks]]\nname = \"h2\"\nkind = \"exec\"\ncommand = [\"true\"]\nper_topic.summit = {{}}\n"
+    ));
+    let run = ws.run(&["check"]);
+    assert_eq!(run.code, 78);
+    let file = ws.config.display().to_string();
+    for (line, col, what) in [
+        (17, 13, "\"Mars/Olympus\" is not a time zone"),
+        (18, 10, "\"weekly\" is not a digest schedule"),
+        (19, 20, "per_topic: no topic named \"nosuch\""),
+        (20, 20, "this sink does not receive topic \"tariff\""),
+        (21, 31, "\"daily 25:00\" is not a digest schedule"),
+        (
+            21,
+            61,
+            "per_topic.summit.max_per_hour must be between 1 and",
+        ),
+        (26, 20, "per_topic.summit sets nothing"),
+    ] {
+        let want = format!("{file}:{line}:{col}: ");
+        assert!(
+            run.stderr
+                .lines()
+                .any(|l| l.contains(&want) && l.contains(what)),
+            "{want}{what}\n{}",
+            run.stderr
+        );
+    }
+    // A key that is not a per-topic setting.
+    let ws = Workspace::new(&format!(
+        "[[feeds]]\nurl = \"http://127.0.0.1:9/a\"\n{TWO_TOPICS}\
+         [[sinks]]\nname = \"h\"\nkind = \"exec\"\ncommand = [\"true\"]\n\
+         per_topic.summit = {{ digest = \"hourly\", budget = 3 }}\n"
+    ));
+    let run = ws.run(&["check"]);
+    assert_eq!(run.code, 78);
+    let want = format!("{}:16:", ws.config.display());
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.contains(&want) && l.contains("budget")),
+        "{}",
+        run.stderr
+    );
+    // A named zone and per-topic settings that are right pass.
+    let ws = Workspace::new(&format!(
+        "[[feeds]]\nurl = \"http://127.0.0.1:9/a\"\n{TWO_TOPICS}\
+         [[sinks]]\nname = \"h\"\nkind = \"exec\"\ncommand = [\"true\"]\n\
+         digest = \"daily 08:00\"\ntime_zone = \"Europe/Paris\"\nmax_per_hour = 5\n\
+         per_topic.summit = {{ deliver = \"immediate\", max_per_hour = 2 }}\n\
+         [sinks.per_topic.tariff]\ndigest = \"hourly\"\n"
+    ));
+    let run = ws.run(&["check"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
 }
