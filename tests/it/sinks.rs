@@ -1259,3 +1259,135 @@ fn per_topic_and_time_zone_mistakes_are_check_errors_with_their_positions() {
     let run = ws.run(&["check"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
+
+/// A full disk while enqueuing (issue #16, "Bad input and faults"): the database on a small
+/// tmpfs (root only, as `daemon.rs`'s full-disk test; with `NEWSHOUND_REQUIRE_ROOT=1` it fails
+/// rather than skip). Alerts of a digest sink (so no send changes the rows) keep coming while
+/// the disk is full: the poll's transaction fails whole, so at every moment each alert has
+/// exactly its outbox row and no row lacks its alert; when space returns, every alert and its
+/// delivery are stored.
+#[test]
+fn a_full_disk_while_enqueuing_fails_the_poll_whole_and_nothing_is_half_written() {
+    use std::process::Command;
+    if unsafe { libc::geteuid() } != 0 {
+        skip("mounting a tmpfs needs root");
+        return;
+    }
+    let server = Server::start();
+    // Stories of ~2 KB each, no two alike (a word of their own per position).
+    let publish = |n: usize| {
+        let items: Vec<(String, String, String, String)> = (0..n)
+            .map(|i| {
+                let words: Vec<String> = (0..150).map(|k| word(i, k + 10)).collect();
+                (
+                    format!("g{i}"),
+                    format!("Summit {} {} {}", word(i, 1), word(i, 2), word(i, 3)),
+                    format!("https://n.example/{i}"),
+                    words.join(" "),
+                )
+            })
+            .collect();
+        let list: Vec<(&str, &str, &str, &str)> = items
+            .iter()
+            .map(|(g, t, u, s)| (g.as_str(), t.as_str(), u.as_str(), s.as_str()))
+            .collect();
+        server.route("/a", Reply::feed(&rss(&list), &format!("\"{n}\"")));
+    };
+    publish(5);
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        skip("could not mount a tmpfs here");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mnt.clone());
+    let db = mnt.join("db.sqlite");
+    let ws = Workspace::new(&config(
+        &server,
+        "[[sinks]]\nname = \"daily\"\nkind = \"exec\"\ncommand = [\"true\"]\ndigest = \"daily 08:00\"\n",
+    ));
+    let cfg = std::fs::read_to_string(&ws.config).unwrap().replace(
+        "path = \"db.sqlite\"",
+        &format!("path = \"{}\"", db.display()),
+    );
+    std::fs::write(&ws.config, cfg).unwrap();
+    // (alerts, outbox rows, alerts without their row, rows without their alert)
+    let counts = || -> (i64, i64, i64, i64) {
+        rusqlite::Connection::open(&db)
+            .and_then(|c| {
+                c.query_row(
+                    "SELECT (SELECT count(*) FROM alerts), (SELECT count(*) FROM outbox),
+                            (SELECT count(*) FROM alerts a WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.alert_id = a.id)),
+                            (SELECT count(*) FROM outbox o WHERE NOT EXISTS (SELECT 1 FROM alerts a WHERE a.id = o.alert_id))",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+            })
+            .unwrap_or((-1, -1, -1, -1))
+    };
+    let mut d = Daemon::start(&ws);
+    wait_until(Duration::from_secs(10), "the first alerts queued", || {
+        counts() == (5, 5, 0, 0)
+    });
+
+    // Fill the disk, leaving a few KB, then publish 200 more alerting stories: about 1 MB to
+    // write, more than the WAL file already holds (SQLite reuses its space after a checkpoint,
+    // so a smaller transaction could still commit).
+    let filler = mnt.join("filler");
+    {
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let block = vec![0u8; 4096];
+        while std::io::Write::write_all(&mut f, &block).is_ok() {}
+        let _ = f.sync_all();
+    }
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&filler)
+        .and_then(|f| {
+            let len = f.metadata()?.len();
+            f.set_len(len.saturating_sub(16 * 1024))
+        });
+    publish(205);
+    wait_until(
+        Duration::from_secs(15),
+        "the commit to fail for lack of space",
+        || d.log().contains("could not commit polls"),
+    );
+    let failed_at = server.requests("/a").len();
+    wait_until(Duration::from_secs(30), "two more polls", || {
+        server.requests("/a").len() >= failed_at + 2
+    });
+    assert!(d.child.try_wait().unwrap().is_none(), "still running");
+    let (alerts, rows, orphans, strays) = counts();
+    assert!((5..205).contains(&alerts), "{alerts} alerts");
+    assert_eq!(
+        (rows, orphans, strays),
+        (alerts, 0, 0),
+        "each alert with its delivery, nothing half-written"
+    );
+
+    std::fs::remove_file(&filler).unwrap();
+    wait_until(
+        Duration::from_secs(15),
+        "every alert and its delivery after space returns",
+        || counts() == (205, 205, 0, 0),
+    );
+    let (code, _) = d.stop(Duration::from_secs(10));
+    assert_eq!(code, 0);
+    assert!(
+        outbox(&ws).iter().all(|r| r["state"] == "held"),
+        "held for the digest"
+    );
+}
