@@ -23,7 +23,7 @@ use raw::{RawConfig, RawSize, RawTopic, RawTopicFile};
 #[cfg(test)]
 pub(crate) use sinks::test_sink;
 pub use sinks::{
-    DigestGroup, EmailConfig, Schedule, Secret, SinkConfig, SinkKind, TopicDelivery, Zone,
+    DigestGroup, EmailConfig, Schedule, Secret, SinkConfig, SinkKind, SinkUrl, TopicDelivery, Zone,
 };
 
 pub use http::{HttpConfig, Token};

@@ -23,8 +23,9 @@ pub(crate) struct RawSink {
     pub kind: Spanned<String>,
     /// Topic names this sink receives; all topics when absent.
     pub topics: Option<Vec<Spanned<String>>>,
-    /// webhook: the endpoint; ntfy: the topic URL (`https://ntfy.sh/my-topic`).
-    pub url: Option<Spanned<String>>,
+    /// webhook: the endpoint; ntfy: the topic URL (`https://ntfy.sh/my-topic`). A string, or
+    /// like a secret `{ file = "path" }` / `{ env = "VAR" }`: such URLs often hold a token.
+    pub url: Option<Spanned<toml::Value>>,
     /// webhook: the HMAC-SHA256 key of `X-Newshound-Signature`.
     pub secret: Option<Spanned<toml::Value>>,
     /// webhook: extra request headers (values may be secrets: `{ env = "VAR" }`).
@@ -109,6 +110,29 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// A webhook's or ntfy topic's URL: its path and query often are the credential (a hook's
+/// token, an ntfy topic's name), so `Debug` shows only the scheme and host.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SinkUrl(pub Url);
+
+impl std::ops::Deref for SinkUrl {
+    type Target = Url;
+    fn deref(&self) -> &Url {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SinkUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "SinkUrl({}://{}/<redacted>)",
+            self.0.scheme(),
+            self.0.host_str().unwrap_or("")
+        )
+    }
+}
+
 /// One validated sink.
 #[derive(Debug, Clone)]
 pub struct SinkConfig {
@@ -150,12 +174,12 @@ pub struct DigestGroup {
 #[derive(Debug, Clone)]
 pub enum SinkKind {
     Webhook {
-        url: Url,
+        url: SinkUrl,
         secret: Option<Secret>,
         headers: Vec<(String, Secret)>,
     },
     Ntfy {
-        url: Url,
+        url: SinkUrl,
         token: Option<Secret>,
         tags: Vec<String>,
     },
@@ -508,7 +532,9 @@ impl Validator<'_> {
             );
             return None;
         };
-        match Url::parse(u.get_ref().trim()) {
+        let text = self.secret(u, "url")?;
+        // The URL itself is not repeated in an error: it may hold a token.
+        match Url::parse(text.expose().trim()) {
             Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
                 Some(url)
             }
@@ -558,7 +584,7 @@ impl Validator<'_> {
             }
         }
         Some(SinkKind::Webhook {
-            url: url?,
+            url: SinkUrl(url?),
             secret,
             headers,
         })
@@ -596,7 +622,7 @@ impl Validator<'_> {
             }
         }
         Some(SinkKind::Ntfy {
-            url: url?,
+            url: SinkUrl(url?),
             token,
             tags,
         })
@@ -833,15 +859,16 @@ mod tests {
     #[test]
     fn a_secret_never_shows_in_debug() {
         let s = SinkKind::Webhook {
-            url: Url::parse("https://example.com/hook").unwrap(),
+            url: SinkUrl(Url::parse("https://example.com/hook/t0k3n").unwrap()),
             secret: Some(Secret::new("hunter2")),
             headers: vec![("Authorization".into(), Secret::new("Bearer tok3n"))],
         };
         let shown = format!("{s:?}");
         assert!(
-            !shown.contains("hunter2") && !shown.contains("tok3n"),
+            !shown.contains("hunter2") && !shown.contains("tok3n") && !shown.contains("t0k3n"),
             "{shown}"
         );
+        assert!(shown.contains("https://example.com/"), "{shown}");
         assert!(shown.contains("<redacted>"));
     }
 }

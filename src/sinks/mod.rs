@@ -60,15 +60,19 @@ impl Sink {
                 secret,
                 headers,
             } => Transport::Webhook(webhook::Webhook::new(
-                url,
+                &url.0,
                 secret.as_ref(),
                 headers,
                 cfg.timeout,
                 d,
             )?),
-            SinkKind::Ntfy { url, token, tags } => {
-                Transport::Ntfy(ntfy::Ntfy::new(url, token.as_ref(), tags, cfg.timeout, d)?)
-            }
+            SinkKind::Ntfy { url, token, tags } => Transport::Ntfy(ntfy::Ntfy::new(
+                &url.0,
+                token.as_ref(),
+                tags,
+                cfg.timeout,
+                d,
+            )?),
             SinkKind::Exec { argv } => Transport::Exec(exec::Exec::new(argv)),
             SinkKind::Email(e) => Transport::Email(email::Email::new(e, cfg.timeout)?),
         };

@@ -498,7 +498,8 @@ fn secrets_come_from_files_and_the_environment_and_never_reach_the_logs() {
     std::fs::write(
         &ws.config,
         format!(
-            "{text}[[sinks]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\nsecret = {{ file = \"hook.secret\" }}\nheaders = {{ Authorization = {{ env = \"HOOK_TOKEN_16\" }} }}\n",
+            "{text}[[sinks]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\nsecret = {{ file = \"hook.secret\" }}\nheaders = {{ Authorization = {{ env = \"HOOK_TOKEN_16\" }} }}\n\
+             [[sinks]]\nname = \"closed\"\nkind = \"webhook\"\nurl = {{ env = \"HOOK_URL_16\" }}\n",
             rx.url("/")
         ),
     )
@@ -512,6 +513,9 @@ fn secrets_come_from_files_and_the_environment_and_never_reach_the_logs() {
             "once",
         ])
         .env("HOOK_TOKEN_16", "Bearer env-t0ken-value")
+        // A hook whose URL is its credential, at a port nobody listens on: the transport
+        // error is logged and stored without the URL.
+        .env("HOOK_URL_16", "http://127.0.0.1:9/hooks/p4th-t0ken-value")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
@@ -529,9 +533,26 @@ fn secrets_come_from_files_and_the_environment_and_never_reach_the_logs() {
     );
     assert!(log.contains("delivery failed"), "{log}");
     assert!(
+        log.lines()
+            .any(|l| l.contains("delivery failed") && l.contains("sink=closed")),
+        "{log}"
+    );
+    assert!(
         !log.contains("s3cret-value") && !log.contains("t0ken-value"),
         "{log}"
     );
+    // (Read from the database: the commands need the variables.)
+    let errors: Vec<String> = rusqlite::Connection::open(ws.db())
+        .unwrap()
+        .prepare("SELECT coalesce(last_error, '') FROM outbox WHERE sink = 'closed'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].contains("request failed"), "{errors:?}");
+    assert!(!errors[0].contains("t0ken-value"), "{errors:?}");
     // A missing variable is a config error with its position.
     let missing = ws.run(&["check"]);
     assert_eq!(missing.code, 78);
