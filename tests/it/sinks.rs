@@ -1412,3 +1412,52 @@ fn a_full_disk_while_enqueuing_fails_the_poll_whole_and_nothing_is_half_written(
         "held for the digest"
     );
 }
+
+/// A receiver that hangs holds only its own sink's slots: polling goes on and another sink
+/// gets every alert as it comes, while the hung one's deliveries wait (issue #16, "Bad input
+/// and faults").
+#[test]
+fn a_hung_receiver_blocks_neither_polling_nor_another_sink() {
+    let server = Server::start();
+    summit_feed(&server, "/a", 0, 2);
+    let hung = Receiver::start();
+    hung.script(|_, _| Answer::status(200).after(Duration::from_secs(120)));
+    let fast = Receiver::start();
+    let ws = Workspace::new(&config(
+        &server,
+        &format!(
+            "[[sinks]]\nname = \"hung\"\nkind = \"webhook\"\nurl = \"{}\"\ntimeout = \"120s\"\nconcurrency = 1\n\
+             [[sinks]]\nname = \"fast\"\nkind = \"webhook\"\nurl = \"{}\"\n",
+            hung.url("/"),
+            fast.url("/")
+        ),
+    ));
+    let d = Daemon::start(&ws);
+    wait_until(
+        Duration::from_secs(10),
+        "both alerts at the fast sink",
+        || fast.received().len() == 2,
+    );
+    wait_until(
+        Duration::from_secs(10),
+        "the hung sink's first send",
+        || hung.received().len() == 1,
+    );
+    // New stories while the hung send holds its sink's only slot.
+    summit_feed(&server, "/a", 0, 5);
+    wait_until(
+        Duration::from_secs(10),
+        "the new alerts at the fast sink",
+        || fast.received().len() == 5,
+    );
+    assert_eq!(hung.received().len(), 1, "one slot, still held");
+    let rows = outbox(&ws);
+    let waiting = rows
+        .iter()
+        .filter(|r| r["sink"] == "hung" && r["state"] == "pending")
+        .count();
+    assert_eq!(waiting, 5, "the hung sink's deliveries wait: {rows:?}");
+    // (Shutdown within the grace despite the hung send: the SIGTERM test above.)
+    let (code, _) = d.stop(Duration::from_secs(10));
+    assert_eq!(code, 0);
+}
