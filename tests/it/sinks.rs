@@ -1461,3 +1461,66 @@ fn a_hung_receiver_blocks_neither_polling_nor_another_sink() {
     let (code, _) = d.stop(Duration::from_secs(10));
     assert_eq!(code, 0);
 }
+
+/// `[storage] keep` prunes the outbox too: deliveries sent (or dead) before the cutoff go,
+/// one still waiting stays however old, and `prune` says how many.
+#[test]
+fn prune_deletes_old_sent_deliveries_and_keeps_waiting_ones() {
+    let server = Server::start();
+    summit_feed(&server, "/a", 0, 3);
+    let rx = Receiver::start();
+    rx.script(|n, _| {
+        if n == 2 {
+            Answer::status(503)
+        } else {
+            Answer::status(200)
+        }
+    });
+    let ws = Workspace::new(&config(
+        &server,
+        &format!(
+            "[[sinks]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\nconcurrency = 1\n",
+            rx.url("/")
+        ),
+    ));
+    let text = std::fs::read_to_string(&ws.config).unwrap();
+    std::fs::write(
+        &ws.config,
+        text.replace(
+            "path = \"db.sqlite\"",
+            "path = \"db.sqlite\"\nkeep = \"180d\"",
+        ),
+    )
+    .unwrap();
+    assert_eq!(ws.run(&["once"]).code, 0);
+    let states = |ws: &Workspace| {
+        let mut s: Vec<String> = outbox(ws)
+            .iter()
+            .map(|r| r["state"].as_str().unwrap().to_owned())
+            .collect();
+        s.sort();
+        s
+    };
+    assert_eq!(states(&ws), ["failed", "sent", "sent"]);
+    // As if all this happened 400 days ago.
+    rusqlite::Connection::open(ws.db())
+        .unwrap()
+        .execute_batch(
+            "UPDATE outbox SET created_at = created_at - 34560000000, sent_at = sent_at - 34560000000,
+                               last_at = last_at - 34560000000",
+        )
+        .unwrap();
+    let dry = ws.run(&["prune", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert!(
+        dry.stdout
+            .contains("would delete 2 deliveries sent or dead"),
+        "{}",
+        dry.stdout
+    );
+    assert_eq!(states(&ws).len(), 3, "a dry run deletes nothing");
+    let run = ws.run(&["prune", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(json_lines(&run.stdout)[0]["deliveries"], 2);
+    assert_eq!(states(&ws), ["failed"], "the waiting one is kept");
+}
