@@ -18,7 +18,7 @@ use tokio_util::task::TaskTracker;
 
 use super::budget::{Budgets, Over};
 use super::{Sink, retry};
-use crate::config::Config;
+use crate::config::{Config, DigestGroup};
 use crate::metrics::Metrics;
 use crate::store::{Delivery, DeliveryUpdate, OutboxRoutes, StoreError, StoreHandle};
 use crate::text::Untrusted;
@@ -154,12 +154,40 @@ impl Worker {
         // Each digest's next run (ms), by (sink, topic or "" for the sink's own), computed
         // when the digest is first seen.
         let mut digests: HashMap<(String, String), i64> = HashMap::new();
+        // The sinks last checked for rows held under an earlier config (by the map's address).
+        let mut checked: usize = 0;
         loop {
             if self.stop.is_cancelled() {
                 return;
             }
             let sinks = self.sinks.borrow_and_update().clone();
             let now = now_ms();
+            if Arc::as_ptr(&sinks) as usize != checked {
+                checked = Arc::as_ptr(&sinks) as usize;
+                // A sink that no longer holds alerts for a digest of its own (its digest, or a
+                // topic's, removed from the config) would keep rows held under the old config
+                // forever: they go out now, as one digest.
+                for (name, sink) in sinks.iter() {
+                    let groups = sink.cfg.digest_groups();
+                    if groups.iter().any(|(g, _)| g.topic.is_empty()) {
+                        continue;
+                    }
+                    let leftover = DigestGroup {
+                        topic: String::new(),
+                        except: groups.into_iter().map(|(g, _)| g.topic).collect(),
+                    };
+                    match self.store.outbox_digest(name, &leftover, now, false).await {
+                        Ok(Some(id)) => {
+                            tracing::info!(sink = %name, delivery = id, "alerts held under an earlier config queued as one digest")
+                        }
+                        Ok(None) => {}
+                        Err(StoreError::WriterGone) => return,
+                        Err(e) => {
+                            tracing::warn!(sink = %name, error = %e, "could not release held alerts")
+                        }
+                    }
+                }
+            }
             let mut next_digest: Option<i64> = None;
             let mut live: HashSet<(String, String)> = HashSet::new();
             for (name, sink) in sinks.iter() {
@@ -192,7 +220,7 @@ impl Worker {
                         }
                     };
                     let next = if next <= now {
-                        match self.store.outbox_digest(name, &group, now).await {
+                        match self.store.outbox_digest(name, &group, now, true).await {
                             Ok(Some(id)) => {
                                 tracing::info!(sink = %name, topic = %Untrusted(&group.topic), delivery = id, "digest queued");
                             }

@@ -302,26 +302,31 @@ impl Store {
     /// and returns its id (`None` when nothing was held). The held rows become `digested`,
     /// pointing at it; the digest is sent, retried and dead-lettered like any delivery. Its key
     /// is `digest:SINK:TIME`, or `digest:SINK:TOPIC:TIME` for a topic's own digest.
+    /// `scheduled`: this is the digest's run (recorded, so that its schedule counts from it),
+    /// not a release of rows held under an earlier config.
     pub fn outbox_digest(
         &mut self,
         sink: &str,
         group: &DigestGroup,
         now_ms: i64,
+        scheduled: bool,
     ) -> Result<Option<i64>> {
         let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT INTO sink_status (sink) VALUES (?1) ON CONFLICT DO NOTHING",
-            params![sink],
-        )?;
-        tx.execute(
-            "UPDATE sink_status SET last_digest_at = ?2 WHERE sink = ?1",
-            params![sink, now_ms],
-        )?;
-        tx.execute(
-            "INSERT INTO digest_runs (sink, topic, last_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (sink, topic) DO UPDATE SET last_at = excluded.last_at",
-            params![sink, group.topic, now_ms],
-        )?;
+        if scheduled {
+            tx.execute(
+                "INSERT INTO sink_status (sink) VALUES (?1) ON CONFLICT DO NOTHING",
+                params![sink],
+            )?;
+            tx.execute(
+                "UPDATE sink_status SET last_digest_at = ?2 WHERE sink = ?1",
+                params![sink, now_ms],
+            )?;
+            tx.execute(
+                "INSERT INTO digest_runs (sink, topic, last_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (sink, topic) DO UPDATE SET last_at = excluded.last_at",
+                params![sink, group.topic, now_ms],
+            )?;
+        }
         let except = serde_json::to_string(&group.except).unwrap_or_else(|_| "[]".into());
         let held: Vec<(i64, String, i64)> = tx
             .prepare(
@@ -401,7 +406,7 @@ impl Store {
         };
         let mut ids = Vec::new();
         for g in &groups {
-            if let Some(id) = self.outbox_digest(sink, g, now_ms)? {
+            if let Some(id) = self.outbox_digest(sink, g, now_ms, true)? {
                 ids.push(id);
             }
         }

@@ -565,7 +565,10 @@ mod tests {
             topic: String::new(),
             except: vec![],
         };
-        let id = store.outbox_digest("daily", &all, now).unwrap().unwrap();
+        let id = store
+            .outbox_digest("daily", &all, now, true)
+            .unwrap()
+            .unwrap();
         let (due, _) = store.outbox_due("daily", now, 10, &[]).unwrap();
         assert_eq!(due[0].id, id);
         let digest: serde_json::Value = serde_json::from_str(&due[0].payload).unwrap();

@@ -96,11 +96,13 @@ enum Request {
         oneshot::Sender<Result<(Vec<Delivery>, Option<i64>)>>,
     ),
     OutboxUpdate(DeliveryUpdate, oneshot::Sender<Result<()>>),
-    /// Fold a sink's held deliveries of one digest into it: (sink, which, now in ms).
+    /// Fold a sink's held deliveries of one digest into it: (sink, which, now in ms, whether
+    /// it is the digest's scheduled run).
     OutboxDigest(
         String,
         DigestGroup,
         i64,
+        bool,
         oneshot::Sender<Result<Option<i64>>>,
     ),
     OutboxDigestSince(String, DigestGroup, oneshot::Sender<Result<Option<i64>>>),
@@ -265,8 +267,8 @@ pub fn spawn_writer_observed(
                             let _ = reply.send(store.outbox_due(&sink, now, limit, &skip));
                         }
                         Request::OutboxUpdate(..) => unreachable!("outcomes are grouped above"),
-                        Request::OutboxDigest(sink, group, now, reply) => {
-                            let _ = reply.send(store.outbox_digest(&sink, &group, now));
+                        Request::OutboxDigest(sink, group, now, scheduled, reply) => {
+                            let _ = reply.send(store.outbox_digest(&sink, &group, now, scheduled));
                         }
                         Request::OutboxDigestSince(sink, group, reply) => {
                             let _ = reply.send(store.outbox_digest_since(&sink, &group));
@@ -373,15 +375,17 @@ impl StoreHandle {
         self.ask(|r| Request::OutboxUpdate(update, r)).await
     }
 
-    /// Folds `sink`'s held deliveries of `group` into one digest delivery, due now.
+    /// Folds `sink`'s held deliveries of `group` into one digest delivery, due now (see
+    /// [`Store::outbox_digest`]).
     pub async fn outbox_digest(
         &self,
         sink: &str,
         group: &DigestGroup,
         now_ms: i64,
+        scheduled: bool,
     ) -> Result<Option<i64>> {
         let (sink, group) = (sink.to_owned(), group.clone());
-        self.ask(|r| Request::OutboxDigest(sink, group, now_ms, r))
+        self.ask(|r| Request::OutboxDigest(sink, group, now_ms, scheduled, r))
             .await
     }
 

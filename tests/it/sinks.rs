@@ -1524,3 +1524,36 @@ fn prune_deletes_old_sent_deliveries_and_keeps_waiting_ones() {
     assert_eq!(json_lines(&run.stdout)[0]["deliveries"], 2);
     assert_eq!(states(&ws), ["failed"], "the waiting one is kept");
 }
+
+/// A sink whose digest is taken out of the config sends what it held under the old one at its
+/// next start (as one digest) rather than keeping it forever.
+#[test]
+fn alerts_held_under_an_earlier_config_go_out_when_the_digest_is_removed() {
+    let server = Server::start();
+    summit_feed(&server, "/a", 0, 3);
+    let rx = Receiver::start();
+    let hook = |extra: &str| {
+        format!(
+            "[[sinks]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\n{extra}",
+            rx.url("/")
+        )
+    };
+    let ws = Workspace::new(&config(&server, &hook("digest = \"daily 08:00\"\n")));
+    assert_eq!(ws.run(&["once"]).code, 0);
+    assert!(rx.received().is_empty(), "held for the digest");
+    rewrite(&ws, &config(&server, &hook("")));
+    let run = ws.run(&["once"]);
+    assert_eq!(run.code, 0);
+    assert!(
+        run.stderr.contains("held under an earlier config"),
+        "{}",
+        run.stderr
+    );
+    let got = rx.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].json()["count"], 3);
+    // Nothing is held any more, and an immediate sink's runs record no digest.
+    assert!(outbox(&ws).iter().all(|r| r["state"] != "held"));
+    assert_eq!(ws.run(&["once"]).code, 0);
+    assert_eq!(rx.received().len(), 1);
+}
