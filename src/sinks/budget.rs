@@ -64,6 +64,15 @@ impl Budgets {
     pub fn take(&mut self, cfg: &SinkConfig, topic: &str, now_ms: i64) -> Result<(), Over> {
         let topic_max = cfg.topic_budget(topic);
         if cfg.max_per_hour.is_none() && topic_max.is_none() {
+            // Still counted where the sink has a window (it had a budget), so that a reload
+            // setting one again finds the hour as it was.
+            if let Some(w) = self.sinks.get_mut(&cfg.name) {
+                expire(&mut w.all, now_ms);
+                w.all.push_back(now_ms);
+                let q = w.by_topic.entry(topic.to_owned()).or_default();
+                expire(q, now_ms);
+                q.push_back(now_ms);
+            }
             return Ok(());
         }
         let w = self.sinks.entry(cfg.name.clone()).or_default();
@@ -161,6 +170,15 @@ mod tests {
         assert_eq!(b.take(&cfg, "calm", 500 + HOUR_MS), Ok(()));
         assert_eq!(b.take(&cfg, "noisy", 600 + HOUR_MS), Err(Over::Sink(2)));
         assert_eq!(b.take(&cfg, "noisy", 1_000 + HOUR_MS), Ok(()));
+    }
+
+    #[test]
+    fn sends_without_a_budget_still_count_once_the_sink_had_one() {
+        let mut b = Budgets::default();
+        b.seed("s", &[]);
+        // A reload took the budget away, then set it again.
+        assert_eq!(b.take(&sink(None, &[]), "t", 1), Ok(()));
+        assert_eq!(b.take(&sink(Some(1), &[]), "t", 2), Err(Over::Sink(1)));
     }
 
     #[test]
