@@ -151,9 +151,10 @@ impl Worker {
         let wake = self.store.outbox_wakeup();
         // `once`: each delivery is attempted at most once.
         let mut tried: HashMap<i64, String> = HashMap::new();
-        // Each digest's next run (ms), by (sink, topic or "" for the sink's own), computed
-        // when the digest is first seen.
-        let mut digests: HashMap<(String, String), i64> = HashMap::new();
+        // Each digest's next run (ms), by (sink, topic or "" for the sink's own, schedule and
+        // zone), computed when the digest is first seen (so a reload changing its schedule
+        // computes it again).
+        let mut digests: HashMap<(String, String, String), i64> = HashMap::new();
         // The sinks last checked for rows held under an earlier config (by the map's address).
         let mut checked: usize = 0;
         loop {
@@ -189,7 +190,7 @@ impl Worker {
                 }
             }
             let mut next_digest: Option<i64> = None;
-            let mut live: HashSet<(String, String)> = HashSet::new();
+            let mut live: HashSet<(String, String, String)> = HashSet::new();
             for (name, sink) in sinks.iter() {
                 if sink.cfg.has_budget() && self.budgets.lock().is_ok_and(|b| b.needs_seed(name)) {
                     match self.store.outbox_sent_since(name, now - 3_600_000).await {
@@ -205,8 +206,12 @@ impl Worker {
                     }
                 }
                 for (group, schedule) in sink.cfg.digest_groups() {
-                    let id = (name.clone(), group.topic.clone());
                     let zone = &sink.cfg.time_zone;
+                    let id = (
+                        name.clone(),
+                        group.topic.clone(),
+                        format!("{schedule:?} {zone:?}"),
+                    );
                     let next = match digests.get(&id) {
                         Some(&at) => at,
                         None => {
