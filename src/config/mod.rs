@@ -23,7 +23,8 @@ use raw::{RawConfig, RawSize, RawTopic, RawTopicFile};
 #[cfg(test)]
 pub(crate) use sinks::test_sink;
 pub use sinks::{
-    DigestGroup, EmailConfig, Schedule, Secret, SinkConfig, SinkKind, SinkUrl, TopicDelivery, Zone,
+    DigestGroup, EmailConfig, Schedule, Secret, SinkConfig, SinkKind, SinkUrl, TopicDelivery,
+    TopicMode, Zone,
 };
 
 pub use http::{HttpConfig, Token};

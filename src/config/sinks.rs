@@ -156,9 +156,20 @@ pub struct SinkConfig {
 /// How one topic's alerts reach a sink, where it differs from the sink's own settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TopicDelivery {
-    /// `None`: as the sink; `Some(None)`: immediate; `Some(Some(s))`: a digest of its own.
-    pub digest: Option<Option<Schedule>>,
+    pub mode: TopicMode,
     pub max_per_hour: Option<u32>,
+}
+
+/// `per_topic.NAME.deliver` / `.digest`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TopicMode {
+    /// Neither given: as the sink (immediate, or in the sink's digest).
+    #[default]
+    AsSink,
+    /// `deliver = "immediate"`: one by one, even on a digest sink.
+    Immediate,
+    /// `digest = "…"`: a digest of the topic's own.
+    Digest(Schedule),
 }
 
 /// Which held deliveries of a sink one digest gathers: a topic with a digest of its own, or
@@ -217,9 +228,10 @@ impl SinkKind {
 impl SinkConfig {
     /// The digest `topic`'s alerts wait for on this sink; `None`: they go out one by one.
     pub fn digest_for(&self, topic: &str) -> Option<Schedule> {
-        match self.per_topic.get(topic).and_then(|t| t.digest) {
-            Some(own) => own,
-            None => self.digest,
+        match self.per_topic.get(topic).map(|t| t.mode) {
+            Some(TopicMode::Immediate) => None,
+            Some(TopicMode::Digest(s)) => Some(s),
+            Some(TopicMode::AsSink) | None => self.digest,
         }
     }
 
@@ -235,8 +247,8 @@ impl SinkConfig {
 
     /// The digest a held delivery of `topic` goes out in.
     pub fn group_of(&self, topic: &str) -> DigestGroup {
-        match self.per_topic.get(topic).and_then(|t| t.digest) {
-            Some(Some(_)) => DigestGroup {
+        match self.per_topic.get(topic).map(|t| t.mode) {
+            Some(TopicMode::Digest(_)) => DigestGroup {
                 topic: topic.to_owned(),
                 except: Vec::new(),
             },
@@ -250,7 +262,7 @@ impl SinkConfig {
             except: self
                 .per_topic
                 .iter()
-                .filter(|(_, t)| matches!(t.digest, Some(Some(_))))
+                .filter(|(_, t)| matches!(t.mode, TopicMode::Digest(_)))
                 .map(|(name, _)| name.clone())
                 .collect(),
         }
@@ -263,8 +275,8 @@ impl SinkConfig {
         let mut out: Vec<(DigestGroup, Schedule)> = self
             .per_topic
             .iter()
-            .filter_map(|(name, t)| match t.digest {
-                Some(Some(s)) => Some((
+            .filter_map(|(name, t)| match t.mode {
+                TopicMode::Digest(s) => Some((
                     DigestGroup {
                         topic: name.clone(),
                         except: Vec::new(),
@@ -278,7 +290,7 @@ impl SinkConfig {
             || self
                 .per_topic
                 .values()
-                .any(|t| t.max_per_hour.is_some() && !matches!(t.digest, Some(Some(_))));
+                .any(|t| t.max_per_hour.is_some() && !matches!(t.mode, TopicMode::Digest(_)));
         if let Some(s) = self.digest.or(overflow.then_some(Schedule::Hourly)) {
             out.push((self.sink_group(), s));
         }
@@ -493,7 +505,11 @@ impl Validator<'_> {
             out.insert(
                 name.clone(),
                 TopicDelivery {
-                    digest,
+                    mode: match digest {
+                        None => TopicMode::AsSink,
+                        Some(None) => TopicMode::Immediate,
+                        Some(Some(s)) => TopicMode::Digest(s),
+                    },
                     max_per_hour,
                 },
             );
@@ -870,5 +886,49 @@ mod tests {
         );
         assert!(shown.contains("https://example.com/"), "{shown}");
         assert!(shown.contains("<redacted>"));
+    }
+
+    #[test]
+    fn per_topic_settings_pick_each_topics_digest() {
+        let mut s = test_sink("mail");
+        s.digest = Some(Schedule::Daily { hour: 8, minute: 0 });
+        let own = Schedule::Hourly;
+        s.per_topic.insert(
+            "urgent".into(),
+            TopicDelivery {
+                mode: TopicMode::Immediate,
+                max_per_hour: Some(3),
+            },
+        );
+        s.per_topic.insert(
+            "noisy".into(),
+            TopicDelivery {
+                mode: TopicMode::Digest(own),
+                max_per_hour: None,
+            },
+        );
+        assert_eq!(s.digest_for("urgent"), None);
+        assert_eq!(s.digest_for("noisy"), Some(own));
+        assert_eq!(s.digest_for("other"), s.digest);
+        assert_eq!(s.topic_budget("urgent"), Some(3));
+        assert_eq!(s.group_of("noisy").topic, "noisy");
+        // The sink's digest gathers the rest (an immediate topic's overflow included).
+        assert_eq!(s.group_of("urgent"), s.group_of("other"));
+        assert_eq!(s.group_of("other").except, ["noisy"]);
+        let groups = s.digest_groups();
+        assert_eq!(groups.len(), 2);
+        assert!(groups.contains(&(s.group_of("noisy"), own)));
+        assert!(groups.contains(&(s.group_of("other"), Schedule::Daily { hour: 8, minute: 0 })));
+        // An immediate sink with only a topic's budget still has an hourly digest for it.
+        let mut s = test_sink("hook");
+        s.per_topic.insert(
+            "urgent".into(),
+            TopicDelivery {
+                mode: TopicMode::AsSink,
+                max_per_hour: Some(1),
+            },
+        );
+        assert_eq!(s.digest_groups(), [(s.group_of("x"), Schedule::Hourly)]);
+        assert!(test_sink("plain").digest_groups().is_empty());
     }
 }

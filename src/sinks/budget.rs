@@ -114,7 +114,7 @@ impl Budgets {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::TopicDelivery;
+    use crate::config::{TopicDelivery, TopicMode};
 
     fn sink(max: Option<u32>, per_topic: &[(&str, u32)]) -> SinkConfig {
         let mut s = crate::config::test_sink("s");
@@ -125,7 +125,7 @@ mod tests {
                 (
                     t.to_string(),
                     TopicDelivery {
-                        digest: None,
+                        mode: TopicMode::AsSink,
                         max_per_hour: Some(*n),
                     },
                 )
