@@ -507,6 +507,7 @@ fn bench_outbox(filter: &str) {
         digest: None,
         time_zone: newshound::config::Zone::Local,
         max_per_hour: None,
+        per_topic: Default::default(),
     };
     let configs = [
         vec![],

@@ -305,8 +305,8 @@ pub struct OutboxArgs {
 pub enum OutboxCommand {
     /// Queue a delivery again, due now, with a fresh give_up_after: by ID, or every dead one.
     Retry(OutboxRetryArgs),
-    /// Fold a sink's held alerts (digest, or over max_per_hour) into a digest now, instead of at
-    /// its scheduled time.
+    /// Fold a sink's held alerts (digest, or over max_per_hour) into its digests now (its own,
+    /// and one per topic with a digest of its own), instead of at their scheduled times.
     Digest {
         /// The sink's name.
         sink: String,

@@ -1232,7 +1232,7 @@ pub fn prune(cfg: &Config, args: &crate::cli::PruneArgs) -> Result {
             "{}",
             serde_json::json!({"dry_run": args.dry_run, "cutoff": cutoff, "stories": report.stories,
                 "items": report.items, "sightings": report.sightings, "features": report.features,
-                "alerts": report.alerts, "bytes_freed": freed})
+                "alerts": report.alerts, "deliveries": report.deliveries, "bytes_freed": freed})
         );
         return Ok(Exit::Ok);
     }
@@ -1248,6 +1248,11 @@ pub fn prune(cfg: &Config, args: &crate::cli::PruneArgs) -> Result {
         plural(report.sightings as usize, "sighting", "sightings"),
         report.features,
         plural(report.alerts as usize, "alert", "alerts"),
+    );
+    // Deliveries still to go out are never deleted, however old.
+    println!(
+        "{verb} {} sent or dead before {cutoff} (the outbox's waiting ones are kept)",
+        plural(report.deliveries as usize, "delivery", "deliveries"),
     );
     if !args.dry_run {
         if shrinks {
@@ -1270,12 +1275,15 @@ pub fn prune(cfg: &Config, args: &crate::cli::PruneArgs) -> Result {
 pub fn outbox(cfg: &Config, args: &OutboxArgs) -> Result {
     if let Some(OutboxCommand::Digest { sink }) = &args.action {
         let mut store = open_store(cfg)?;
-        match store
-            .outbox_digest(sink, Utc::now().timestamp_millis())
-            .map_err(Error::failure)?
-        {
-            Some(id) => println!("digest queued as delivery {id}"),
-            None => println!("nothing held for {}", Untrusted(sink)),
+        let sc = cfg.sinks.iter().find(|s| &s.name == sink);
+        let ids = store
+            .outbox_digest_now(sink, sc, Utc::now().timestamp_millis())
+            .map_err(Error::failure)?;
+        if ids.is_empty() {
+            println!("nothing held for {}", Untrusted(sink));
+        }
+        for id in ids {
+            println!("digest queued as delivery {id}");
         }
         return Ok(Exit::Ok);
     }

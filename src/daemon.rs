@@ -246,11 +246,12 @@ async fn retention(handle: store::StoreHandle, keep: Duration) {
         tick.tick().await;
         let started = std::time::Instant::now();
         match handle.prune(keep, false).await {
-            Ok(r) if r.stories > 0 => tracing::info!(
+            Ok(r) if r.stories > 0 || r.deliveries > 0 => tracing::info!(
                 stories = r.stories,
                 items = r.items,
                 sightings = r.sightings,
                 alerts = r.alerts,
+                deliveries = r.deliveries,
                 ms = started.elapsed().as_millis() as u64,
                 keep = %humantime::format_duration(keep),
                 "retention: deleted what is older than keep"

@@ -20,7 +20,12 @@ use url::Url;
 
 use crate::topics::{self, Lexicons, Stem, TopicSpec};
 use raw::{RawConfig, RawSize, RawTopic, RawTopicFile};
-pub use sinks::{EmailConfig, Schedule, Secret, SinkConfig, SinkKind, Zone};
+#[cfg(test)]
+pub(crate) use sinks::test_sink;
+pub use sinks::{
+    DigestGroup, EmailConfig, Schedule, Secret, SinkConfig, SinkKind, SinkUrl, TopicDelivery,
+    TopicMode, Zone,
+};
 
 pub use http::{HttpConfig, Token};
 

@@ -23,8 +23,9 @@ pub(crate) struct RawSink {
     pub kind: Spanned<String>,
     /// Topic names this sink receives; all topics when absent.
     pub topics: Option<Vec<Spanned<String>>>,
-    /// webhook: the endpoint; ntfy: the topic URL (`https://ntfy.sh/my-topic`).
-    pub url: Option<Spanned<String>>,
+    /// webhook: the endpoint; ntfy: the topic URL (`https://ntfy.sh/my-topic`). A string, or
+    /// like a secret `{ file = "path" }` / `{ env = "VAR" }`: such URLs often hold a token.
+    pub url: Option<Spanned<toml::Value>>,
     /// webhook: the HMAC-SHA256 key of `X-Newshound-Signature`.
     pub secret: Option<Spanned<toml::Value>>,
     /// webhook: extra request headers (values may be secrets: `{ env = "VAR" }`).
@@ -55,10 +56,15 @@ pub(crate) struct RawSink {
     pub deliver: Option<Spanned<String>>,
     /// `"daily 08:00"` or `"hourly"`: one message listing the alerts since the last digest.
     pub digest: Option<Spanned<String>>,
-    /// The digest's time zone: `"local"` (default), `"UTC"`, `"+02:00"`.
+    /// The digest's time zone: `"local"` (default), `"UTC"`, `"+02:00"`, `"Europe/Paris"`.
     pub time_zone: Option<Spanned<String>>,
     /// Alerts over this many an hour are folded into the next digest (hourly if none is set).
     pub max_per_hour: Option<Spanned<i64>>,
+    /// Delivery of one topic's alerts on this sink, over the sink's own:
+    /// `per_topic.summit = { digest = "daily 08:00" }`, `{ deliver = "immediate" }`,
+    /// `{ max_per_hour = 3 }`.
+    #[serde(default)]
+    pub per_topic: BTreeMap<String, Spanned<RawTopicDelivery>>,
     /// One attempt's limit (connect, send, answer; or the command's run).
     pub timeout: Option<Spanned<String>>,
     /// Sends in flight at once for this sink.
@@ -68,6 +74,19 @@ pub(crate) struct RawSink {
     pub retry_max: Option<Spanned<String>>,
     /// A delivery still failing this long after it was queued is dead-lettered.
     pub give_up_after: Option<Spanned<String>>,
+}
+
+/// `per_topic.NAME = { … }` in a `[[sinks]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTopicDelivery {
+    /// `"immediate"`: this topic's alerts go out one by one even on a digest sink.
+    pub deliver: Option<Spanned<String>>,
+    /// `"daily 08:00"` / `"hourly"`: this topic's alerts in a digest of their own.
+    pub digest: Option<Spanned<String>>,
+    /// This topic's alerts on this sink, at most this many an hour (besides the sink's own
+    /// `max_per_hour`); the rest fold into the next digest.
+    pub max_per_hour: Option<Spanned<i64>>,
 }
 
 /// A secret's value: read at load from the config, a file or the environment; never printed.
@@ -91,6 +110,29 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// A webhook's or ntfy topic's URL: its path and query often are the credential (a hook's
+/// token, an ntfy topic's name), so `Debug` shows only the scheme and host.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SinkUrl(pub Url);
+
+impl std::ops::Deref for SinkUrl {
+    type Target = Url;
+    fn deref(&self) -> &Url {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SinkUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "SinkUrl({}://{}/<redacted>)",
+            self.0.scheme(),
+            self.0.host_str().unwrap_or("")
+        )
+    }
+}
+
 /// One validated sink.
 #[derive(Debug, Clone)]
 pub struct SinkConfig {
@@ -107,17 +149,48 @@ pub struct SinkConfig {
     pub digest: Option<Schedule>,
     pub time_zone: Zone,
     pub max_per_hour: Option<u32>,
+    /// Topics delivered otherwise than the sink's default (`per_topic`).
+    pub per_topic: BTreeMap<String, TopicDelivery>,
+}
+
+/// How one topic's alerts reach a sink, where it differs from the sink's own settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TopicDelivery {
+    pub mode: TopicMode,
+    pub max_per_hour: Option<u32>,
+}
+
+/// `per_topic.NAME.deliver` / `.digest`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TopicMode {
+    /// Neither given: as the sink (immediate, or in the sink's digest).
+    #[default]
+    AsSink,
+    /// `deliver = "immediate"`: one by one, even on a digest sink.
+    Immediate,
+    /// `digest = "…"`: a digest of the topic's own.
+    Digest(Schedule),
+}
+
+/// Which held deliveries of a sink one digest gathers: a topic with a digest of its own, or
+/// (`topic` empty) the sink's digest, which gathers all the others.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DigestGroup {
+    /// The topic, or "" for the sink's own digest.
+    pub topic: String,
+    /// For the sink's own digest: the topics left out (they have their own).
+    pub except: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
 pub enum SinkKind {
     Webhook {
-        url: Url,
+        url: SinkUrl,
         secret: Option<Secret>,
         headers: Vec<(String, Secret)>,
     },
     Ntfy {
-        url: Url,
+        url: SinkUrl,
         token: Option<Secret>,
         tags: Vec<String>,
     },
@@ -153,10 +226,75 @@ impl SinkKind {
 }
 
 impl SinkConfig {
-    /// When held alerts (a digest's, or over the budget) go out: the digest's schedule, else
-    /// hourly for a budget's overflow; `None` when this sink holds nothing back.
-    pub fn digest_schedule(&self) -> Option<Schedule> {
-        self.digest.or(self.max_per_hour.map(|_| Schedule::Hourly))
+    /// The digest `topic`'s alerts wait for on this sink; `None`: they go out one by one.
+    pub fn digest_for(&self, topic: &str) -> Option<Schedule> {
+        match self.per_topic.get(topic).map(|t| t.mode) {
+            Some(TopicMode::Immediate) => None,
+            Some(TopicMode::Digest(s)) => Some(s),
+            Some(TopicMode::AsSink) | None => self.digest,
+        }
+    }
+
+    /// `max_per_hour` of `topic` on this sink, besides the sink's own.
+    pub fn topic_budget(&self, topic: &str) -> Option<u32> {
+        self.per_topic.get(topic).and_then(|t| t.max_per_hour)
+    }
+
+    /// Does this sink count sends against any budget?
+    pub fn has_budget(&self) -> bool {
+        self.max_per_hour.is_some() || self.per_topic.values().any(|t| t.max_per_hour.is_some())
+    }
+
+    /// The digest a held delivery of `topic` goes out in.
+    pub fn group_of(&self, topic: &str) -> DigestGroup {
+        match self.per_topic.get(topic).map(|t| t.mode) {
+            Some(TopicMode::Digest(_)) => DigestGroup {
+                topic: topic.to_owned(),
+                except: Vec::new(),
+            },
+            _ => self.sink_group(),
+        }
+    }
+
+    fn sink_group(&self) -> DigestGroup {
+        DigestGroup {
+            topic: String::new(),
+            except: self
+                .per_topic
+                .iter()
+                .filter(|(_, t)| matches!(t.mode, TopicMode::Digest(_)))
+                .map(|(name, _)| name.clone())
+                .collect(),
+        }
+    }
+
+    /// Each digest of this sink and when it goes out: every topic with a digest of its own,
+    /// and the sink's digest (its schedule, else hourly when a budget may fold alerts into it).
+    /// Empty when this sink holds nothing back.
+    pub fn digest_groups(&self) -> Vec<(DigestGroup, Schedule)> {
+        let mut out: Vec<(DigestGroup, Schedule)> = self
+            .per_topic
+            .iter()
+            .filter_map(|(name, t)| match t.mode {
+                TopicMode::Digest(s) => Some((
+                    DigestGroup {
+                        topic: name.clone(),
+                        except: Vec::new(),
+                    },
+                    s,
+                )),
+                _ => None,
+            })
+            .collect();
+        let overflow = self.max_per_hour.is_some()
+            || self
+                .per_topic
+                .values()
+                .any(|t| t.max_per_hour.is_some() && !matches!(t.mode, TopicMode::Digest(_)));
+        if let Some(s) = self.digest.or(overflow.then_some(Schedule::Hourly)) {
+            out.push((self.sink_group(), s));
+        }
+        out
     }
 
     /// Does this sink want alerts of `topic`?
@@ -234,6 +372,7 @@ impl Validator<'_> {
                 .max_per_hour
                 .as_ref()
                 .map(|_| self.count(&s.max_per_hour, "max_per_hour", 1, 100_000) as u32);
+            let per_topic = self.per_topic(s, &topic_names, topics.as_deref());
             if retry_min > retry_max {
                 let span = s.retry_min.as_ref().map_or(s.name.span(), Spanned::span);
                 self.error(span, "retry_min is longer than retry_max");
@@ -275,6 +414,7 @@ impl Validator<'_> {
                     digest,
                     time_zone,
                     max_per_hour,
+                    per_topic,
                 });
             }
         }
@@ -283,17 +423,28 @@ impl Validator<'_> {
 
     /// `digest = "daily 08:00"`, or the same as `deliver`; `deliver = "immediate"` is the default.
     fn digest(&mut self, s: &RawSink) -> Option<Schedule> {
+        self.delivery(s.digest.as_ref(), s.deliver.as_ref())
+            .flatten()
+    }
+
+    /// `digest` and `deliver` of a sink or of one topic on it: `None` when neither is given,
+    /// `Some(None)` for immediate, `Some(Some(schedule))` for a digest.
+    fn delivery(
+        &mut self,
+        digest: Option<&Spanned<String>>,
+        deliver: Option<&Spanned<String>>,
+    ) -> Option<Option<Schedule>> {
         let parse = |v: &Spanned<String>, cx: &mut Self| match crate::sinks::digest::parse_schedule(
             v.get_ref(),
         ) {
-            Ok(x) => Some(x),
+            Ok(x) => Some(Some(x)),
             Err(msg) => {
-                cx.error(v.span(), msg);
+                cx.error(v.span(), format!("{msg}, or deliver = \"immediate\""));
                 None
             }
         };
-        match (&s.digest, &s.deliver) {
-            (Some(d), Some(v)) if v.get_ref() == "immediate" => {
+        match (digest, deliver) {
+            (Some(d), Some(v)) if v.get_ref().trim() == "immediate" => {
                 self.error(
                     d.span(),
                     "digest and deliver = \"immediate\" contradict each other; keep one",
@@ -301,10 +452,69 @@ impl Validator<'_> {
                 None
             }
             (Some(d), _) => parse(d, self),
-            (None, Some(v)) if v.get_ref() == "immediate" => None,
+            (None, Some(v)) if v.get_ref().trim() == "immediate" => Some(None),
             (None, Some(v)) => parse(v, self),
             (None, None) => None,
         }
+    }
+
+    /// `per_topic.NAME = { deliver, digest, max_per_hour }`: each name a configured topic
+    /// this sink receives.
+    fn per_topic(
+        &mut self,
+        s: &RawSink,
+        known: &HashSet<&str>,
+        wanted: Option<&[String]>,
+    ) -> BTreeMap<String, TopicDelivery> {
+        let mut out = BTreeMap::new();
+        for (name, t) in &s.per_topic {
+            if !known.contains(name.as_str()) {
+                self.error(
+                    t.span(),
+                    format!("per_topic: no topic named \"{name}\" is configured"),
+                );
+                continue;
+            }
+            if wanted.is_some_and(|w| !w.iter().any(|x| x == name)) {
+                self.error(
+                    t.span(),
+                    format!(
+                        "per_topic: this sink does not receive topic \"{name}\" (it is not in its topics)"
+                    ),
+                );
+                continue;
+            }
+            let raw = t.get_ref();
+            let digest = self.delivery(raw.digest.as_ref(), raw.deliver.as_ref());
+            let key = format!("per_topic.{name}.max_per_hour");
+            let max_per_hour = raw
+                .max_per_hour
+                .as_ref()
+                .map(|_| self.count(&raw.max_per_hour, &key, 1, 100_000) as u32);
+            if digest.is_none() && max_per_hour.is_none() {
+                if raw.digest.is_none() && raw.deliver.is_none() {
+                    self.error(
+                        t.span(),
+                        format!(
+                            "per_topic.{name} sets nothing; give deliver, digest or max_per_hour"
+                        ),
+                    );
+                }
+                continue;
+            }
+            out.insert(
+                name.clone(),
+                TopicDelivery {
+                    mode: match digest {
+                        None => TopicMode::AsSink,
+                        Some(None) => TopicMode::Immediate,
+                        Some(Some(s)) => TopicMode::Digest(s),
+                    },
+                    max_per_hour,
+                },
+            );
+        }
+        out
     }
 
     /// Says which keys of another kind were given (a likely mix-up), so none is silently ignored.
@@ -338,7 +548,9 @@ impl Validator<'_> {
             );
             return None;
         };
-        match Url::parse(u.get_ref().trim()) {
+        let text = self.secret(u, "url")?;
+        // The URL itself is not repeated in an error: it may hold a token.
+        match Url::parse(text.expose().trim()) {
             Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
                 Some(url)
             }
@@ -388,7 +600,7 @@ impl Validator<'_> {
             }
         }
         Some(SinkKind::Webhook {
-            url: url?,
+            url: SinkUrl(url?),
             secret,
             headers,
         })
@@ -426,7 +638,7 @@ impl Validator<'_> {
             }
         }
         Some(SinkKind::Ntfy {
-            url: url?,
+            url: SinkUrl(url?),
             token,
             tags,
         })
@@ -635,6 +847,27 @@ impl Validator<'_> {
     }
 }
 
+/// A sink for unit tests: an exec of `true`, every topic, immediate, no budget.
+#[cfg(test)]
+pub(crate) fn test_sink(name: &str) -> SinkConfig {
+    SinkConfig {
+        name: name.into(),
+        kind: SinkKind::Exec {
+            argv: vec!["true".into()],
+        },
+        topics: None,
+        timeout: DEFAULT_TIMEOUT,
+        concurrency: 1,
+        retry_min: DEFAULT_RETRY_MIN,
+        retry_max: DEFAULT_RETRY_MAX,
+        give_up_after: DEFAULT_GIVE_UP_AFTER,
+        digest: None,
+        time_zone: Zone::Local,
+        max_per_hour: None,
+        per_topic: BTreeMap::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -642,15 +875,60 @@ mod tests {
     #[test]
     fn a_secret_never_shows_in_debug() {
         let s = SinkKind::Webhook {
-            url: Url::parse("https://example.com/hook").unwrap(),
+            url: SinkUrl(Url::parse("https://example.com/hook/t0k3n").unwrap()),
             secret: Some(Secret::new("hunter2")),
             headers: vec![("Authorization".into(), Secret::new("Bearer tok3n"))],
         };
         let shown = format!("{s:?}");
         assert!(
-            !shown.contains("hunter2") && !shown.contains("tok3n"),
+            !shown.contains("hunter2") && !shown.contains("tok3n") && !shown.contains("t0k3n"),
             "{shown}"
         );
+        assert!(shown.contains("https://example.com/"), "{shown}");
         assert!(shown.contains("<redacted>"));
+    }
+
+    #[test]
+    fn per_topic_settings_pick_each_topics_digest() {
+        let mut s = test_sink("mail");
+        s.digest = Some(Schedule::Daily { hour: 8, minute: 0 });
+        let own = Schedule::Hourly;
+        s.per_topic.insert(
+            "urgent".into(),
+            TopicDelivery {
+                mode: TopicMode::Immediate,
+                max_per_hour: Some(3),
+            },
+        );
+        s.per_topic.insert(
+            "noisy".into(),
+            TopicDelivery {
+                mode: TopicMode::Digest(own),
+                max_per_hour: None,
+            },
+        );
+        assert_eq!(s.digest_for("urgent"), None);
+        assert_eq!(s.digest_for("noisy"), Some(own));
+        assert_eq!(s.digest_for("other"), s.digest);
+        assert_eq!(s.topic_budget("urgent"), Some(3));
+        assert_eq!(s.group_of("noisy").topic, "noisy");
+        // The sink's digest gathers the rest (an immediate topic's overflow included).
+        assert_eq!(s.group_of("urgent"), s.group_of("other"));
+        assert_eq!(s.group_of("other").except, ["noisy"]);
+        let groups = s.digest_groups();
+        assert_eq!(groups.len(), 2);
+        assert!(groups.contains(&(s.group_of("noisy"), own)));
+        assert!(groups.contains(&(s.group_of("other"), Schedule::Daily { hour: 8, minute: 0 })));
+        // An immediate sink with only a topic's budget still has an hourly digest for it.
+        let mut s = test_sink("hook");
+        s.per_topic.insert(
+            "urgent".into(),
+            TopicDelivery {
+                mode: TopicMode::AsSink,
+                max_per_hour: Some(1),
+            },
+        );
+        assert_eq!(s.digest_groups(), [(s.group_of("x"), Schedule::Hourly)]);
+        assert!(test_sink("plain").digest_groups().is_empty());
     }
 }

@@ -68,8 +68,13 @@ impl Email {
         let text = |k: &str| alert.get(k).and_then(|v| v.as_str()).unwrap_or("");
         let digest = alert.get("digest").and_then(|v| v.as_bool()) == Some(true);
         let subject = if digest {
+            // A topic's own digest (`per_topic`) names it.
+            let of = match alert.get("topic").and_then(|v| v.as_str()) {
+                Some(t) => format!(" {t}"),
+                None => String::new(),
+            };
             format!(
-                "[newshound] digest: {} alerts",
+                "[newshound] digest{of}: {} alerts",
                 alert.get("count").and_then(|v| v.as_u64()).unwrap_or(0)
             )
         } else {

@@ -6,11 +6,13 @@
 //! sends each through its [`Sink`] (per-sink concurrency, a timeout per attempt), and records
 //! the outcome through the writer: sent, retried later ([`retry`]: exponential backoff with
 //! jitter, `Retry-After` honoured, across restarts since the attempt count is stored), or
-//! dead-lettered. The writer never waits on the network; a stalled receiver holds only its own
-//! sink's slots. The `log` sink (`crate::alert`) stays always on and needs none of this.
+//! dead-lettered; or held for the next digest, when over a `max_per_hour` ([`budget`]). The
+//! writer never waits on the network; a stalled receiver holds only its own sink's slots. The
+//! `log` sink (`crate::alert`) stays always on and needs none of this.
 //!
 //! Must not: hold SQL (the store does), or block a tokio worker.
 
+pub mod budget;
 pub mod digest;
 pub mod email;
 pub mod exec;
@@ -36,8 +38,6 @@ pub struct Sink {
     pub slots: Arc<Semaphore>,
     /// Each topic's alert level (ntfy's priority).
     levels: Arc<HashMap<String, AlertLevel>>,
-    /// When the sends of the last hour started (ms), for `max_per_hour`.
-    budget: std::sync::Mutex<std::collections::VecDeque<i64>>,
 }
 
 enum Transport {
@@ -60,15 +60,19 @@ impl Sink {
                 secret,
                 headers,
             } => Transport::Webhook(webhook::Webhook::new(
-                url,
+                &url.0,
                 secret.as_ref(),
                 headers,
                 cfg.timeout,
                 d,
             )?),
-            SinkKind::Ntfy { url, token, tags } => {
-                Transport::Ntfy(ntfy::Ntfy::new(url, token.as_ref(), tags, cfg.timeout, d)?)
-            }
+            SinkKind::Ntfy { url, token, tags } => Transport::Ntfy(ntfy::Ntfy::new(
+                &url.0,
+                token.as_ref(),
+                tags,
+                cfg.timeout,
+                d,
+            )?),
             SinkKind::Exec { argv } => Transport::Exec(exec::Exec::new(argv)),
             SinkKind::Email(e) => Transport::Email(email::Email::new(e, cfg.timeout)?),
         };
@@ -77,27 +81,7 @@ impl Sink {
             transport,
             slots: Arc::new(Semaphore::new(cfg.concurrency)),
             levels,
-            budget: std::sync::Mutex::default(),
         })
-    }
-
-    /// Takes one send from the hour's budget; `false` when it is spent. (The window lives in
-    /// memory: a restart starts a fresh hour.)
-    pub fn take_budget(&self, now_ms: i64) -> bool {
-        let Some(max) = self.cfg.max_per_hour else {
-            return true;
-        };
-        let Ok(mut sent) = self.budget.lock() else {
-            return true;
-        };
-        while sent.front().is_some_and(|&t| t <= now_ms - 3_600_000) {
-            sent.pop_front();
-        }
-        if sent.len() >= max as usize {
-            return false;
-        }
-        sent.push_back(now_ms);
-        true
     }
 
     /// One attempt, bounded by the sink's timeout.

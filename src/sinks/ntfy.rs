@@ -115,7 +115,10 @@ impl Ntfy {
         }
         let msg = Message {
             topic: &self.topic,
-            title: format!("newshound digest: {} alerts", alerts.len()),
+            title: match digest.get("topic").and_then(|v| v.as_str()) {
+                Some(t) => format!("newshound digest {t}: {} alerts", alerts.len()),
+                None => format!("newshound digest: {} alerts", alerts.len()),
+            },
             message,
             click: None,
             priority: 3,

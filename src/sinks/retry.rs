@@ -114,24 +114,11 @@ fn ms(d: Duration) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::SinkKind;
 
     fn sink() -> SinkConfig {
-        SinkConfig {
-            name: "hook".into(),
-            kind: SinkKind::Exec {
-                argv: vec!["true".into()],
-            },
-            topics: None,
-            timeout: Duration::from_secs(10),
-            concurrency: 1,
-            retry_min: Duration::from_secs(30),
-            retry_max: Duration::from_secs(3600),
-            give_up_after: Duration::from_secs(3 * 86400),
-            digest: None,
-            time_zone: crate::config::Zone::Local,
-            max_per_hour: None,
-        }
+        let mut s = crate::config::test_sink("hook");
+        s.timeout = Duration::from_secs(10);
+        s
     }
 
     fn delivery(attempts: u32) -> Delivery {

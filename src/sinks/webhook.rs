@@ -98,7 +98,8 @@ pub async fn post(guard: &Guard, url: &Url, req: reqwest::RequestBuilder) -> Out
     }
     let resp = match req.send().await {
         Ok(r) => r,
-        Err(e) => return transport_error(&e),
+        // Without the URL: its path may be the hook's token, and this text is logged.
+        Err(e) => return transport_error(&e.without_url()),
     };
     let status = resp.status();
     let retry_after = resp

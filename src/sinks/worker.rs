@@ -8,7 +8,7 @@
 //! receiver took it is sent again at the next start, which the idempotency key lets the
 //! receiver drop.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,8 +16,9 @@ use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::budget::{Budgets, Over};
 use super::{Sink, retry};
-use crate::config::Config;
+use crate::config::{Config, DigestGroup};
 use crate::metrics::Metrics;
 use crate::store::{Delivery, DeliveryUpdate, OutboxRoutes, StoreError, StoreHandle};
 use crate::text::Untrusted;
@@ -89,6 +90,7 @@ impl Outbox {
             tasks: outbox.tasks.clone(),
             in_flight: Arc::new(Mutex::new(HashMap::new())),
             done: Arc::new(Notify::new()),
+            budgets: Arc::new(Mutex::new(Budgets::default())),
             once,
             metrics,
         };
@@ -133,6 +135,8 @@ struct Worker {
     in_flight: Arc<Mutex<HashMap<i64, String>>>,
     /// Notified when a send's outcome was recorded.
     done: Arc<Notify>,
+    /// The `max_per_hour` windows, by sink name (kept across reloads).
+    budgets: Arc<Mutex<Budgets>>,
     once: bool,
     /// The daemon's `/metrics` (deliveries by sink and outcome); `None` for `once`.
     metrics: Option<Arc<Metrics>>,
@@ -147,56 +151,107 @@ impl Worker {
         let wake = self.store.outbox_wakeup();
         // `once`: each delivery is attempted at most once.
         let mut tried: HashMap<i64, String> = HashMap::new();
-        // Each digest sink's next digest (ms), computed when the sink is first seen.
-        let mut digests: HashMap<String, i64> = HashMap::new();
+        // Each digest's next run (ms), by (sink, topic or "" for the sink's own, schedule and
+        // zone), computed when the digest is first seen (so a reload changing its schedule
+        // computes it again).
+        let mut digests: HashMap<(String, String, String), i64> = HashMap::new();
+        // The sinks last checked for rows held under an earlier config (by the map's address).
+        let mut checked: usize = 0;
         loop {
             if self.stop.is_cancelled() {
                 return;
             }
             let sinks = self.sinks.borrow_and_update().clone();
             let now = now_ms();
-            digests.retain(|name, _| sinks.contains_key(name));
-            let mut next_digest: Option<i64> = None;
-            for (name, sink) in sinks.iter() {
-                let Some(schedule) = sink.cfg.digest_schedule() else {
-                    continue;
-                };
-                let zone = sink.cfg.time_zone;
-                let next = match digests.get(name) {
-                    Some(&at) => at,
-                    None => {
-                        let since = match self.store.outbox_digest_since(name).await {
-                            Ok(s) => s.unwrap_or(now),
-                            Err(StoreError::WriterGone) => return,
-                            Err(_) => now,
-                        };
-                        super::digest::next_run(schedule, zone, crate::store::from_ms(since))
-                            .timestamp_millis()
+            if Arc::as_ptr(&sinks) as usize != checked {
+                checked = Arc::as_ptr(&sinks) as usize;
+                // A sink that no longer holds alerts for a digest of its own (its digest, or a
+                // topic's, removed from the config) would keep rows held under the old config
+                // forever: they go out now, as one digest.
+                for (name, sink) in sinks.iter() {
+                    let groups = sink.cfg.digest_groups();
+                    if groups.iter().any(|(g, _)| g.topic.is_empty()) {
+                        continue;
                     }
-                };
-                let next = if next <= now {
-                    match self.store.outbox_digest(name, now).await {
+                    let leftover = DigestGroup {
+                        topic: String::new(),
+                        except: groups.into_iter().map(|(g, _)| g.topic).collect(),
+                    };
+                    match self.store.outbox_digest(name, &leftover, now, false).await {
                         Ok(Some(id)) => {
-                            tracing::info!(sink = %name, delivery = id, "digest queued");
+                            tracing::info!(sink = %name, delivery = id, "alerts held under an earlier config queued as one digest")
                         }
                         Ok(None) => {}
                         Err(StoreError::WriterGone) => return,
                         Err(e) => {
-                            tracing::warn!(sink = %name, error = %e, "could not make the digest")
+                            tracing::warn!(sink = %name, error = %e, "could not release held alerts")
                         }
                     }
-                    super::digest::next_run(schedule, zone, crate::store::from_ms(now))
-                        .timestamp_millis()
-                } else {
-                    next
-                };
-                digests.insert(name.clone(), next);
-                next_digest = Some(next_digest.map_or(next, |n: i64| n.min(next)));
+                }
             }
+            let mut next_digest: Option<i64> = None;
+            let mut live: HashSet<(String, String, String)> = HashSet::new();
+            for (name, sink) in sinks.iter() {
+                if sink.cfg.has_budget() && self.budgets.lock().is_ok_and(|b| b.needs_seed(name)) {
+                    match self.store.outbox_sent_since(name, now - 3_600_000).await {
+                        Ok(sent) => {
+                            if let Ok(mut b) = self.budgets.lock() {
+                                b.seed(name, &sent);
+                            }
+                        }
+                        Err(StoreError::WriterGone) => return,
+                        Err(e) => {
+                            tracing::warn!(sink = %name, error = %e, "could not read the budget's last hour; counting from now")
+                        }
+                    }
+                }
+                for (group, schedule) in sink.cfg.digest_groups() {
+                    let zone = &sink.cfg.time_zone;
+                    let id = (
+                        name.clone(),
+                        group.topic.clone(),
+                        format!("{schedule:?} {zone:?}"),
+                    );
+                    let next = match digests.get(&id) {
+                        Some(&at) => at,
+                        None => {
+                            let since = match self.store.outbox_digest_since(name, &group).await {
+                                Ok(s) => s.unwrap_or(now),
+                                Err(StoreError::WriterGone) => return,
+                                Err(_) => now,
+                            };
+                            super::digest::next_run(schedule, zone, crate::store::from_ms(since))
+                                .timestamp_millis()
+                        }
+                    };
+                    let next = if next <= now {
+                        match self.store.outbox_digest(name, &group, now, true).await {
+                            Ok(Some(id)) => {
+                                tracing::info!(sink = %name, topic = %Untrusted(&group.topic), delivery = id, "digest queued");
+                            }
+                            Ok(None) => {}
+                            Err(StoreError::WriterGone) => return,
+                            Err(e) => {
+                                tracing::warn!(sink = %name, error = %e, "could not make the digest")
+                            }
+                        }
+                        super::digest::next_run(schedule, zone, crate::store::from_ms(now))
+                            .timestamp_millis()
+                    } else {
+                        next
+                    };
+                    digests.insert(id.clone(), next);
+                    live.insert(id);
+                    next_digest = Some(next_digest.map_or(next, |n: i64| n.min(next)));
+                }
+            }
+            digests.retain(|id, _| live.contains(id));
             // Per sink, only as many due rows as it has free slots, and none already in flight
             // (or, for `once`, already tried): each wake reads a few rows, not the whole queue.
             let mut next: Option<i64> = None;
             let mut started = 0;
+            // A sink whose slots were all taken: its due rows were not read this time.
+            let mut full = false;
             for (name, sink) in sinks.iter() {
                 let mut busy: Vec<i64> = self
                     .in_flight
@@ -209,6 +264,7 @@ impl Worker {
                     })
                     .unwrap_or_default();
                 let free = sink.cfg.concurrency.saturating_sub(busy.len());
+                full |= free == 0;
                 if self.once {
                     busy.extend(tried.iter().filter(|(_, s)| *s == name).map(|(id, _)| *id));
                 }
@@ -240,6 +296,11 @@ impl Worker {
             }
             let flying = self.in_flight.lock().map_or(0, |s| s.len());
             if self.once && started == 0 && flying == 0 {
+                // Done, unless a send ended between the slot count and now: rows it kept
+                // from being read may still be due.
+                if full {
+                    continue;
+                }
                 return;
             }
             let next = match (next, next_digest) {
@@ -264,9 +325,10 @@ impl Worker {
         let (store, stop, abort) = (self.store.clone(), self.stop.clone(), self.abort.clone());
         let (in_flight, done) = (self.in_flight.clone(), self.done.clone());
         let metrics = self.metrics.clone();
+        let budgets = self.budgets.clone();
         async move {
             let id = d.id;
-            let outcome = send_one(&sink, d, &store, &stop, &abort).await;
+            let outcome = send_one(&sink, d, &store, &budgets, &stop, &abort).await;
             if let (Some(m), Some(outcome)) = (&metrics, outcome) {
                 m.delivery(&sink.cfg.name, outcome);
             }
@@ -284,6 +346,7 @@ async fn send_one(
     sink: &Sink,
     d: Delivery,
     store: &StoreHandle,
+    budgets: &Mutex<Budgets>,
     stop: &CancellationToken,
     abort: &CancellationToken,
 ) -> Option<&'static str> {
@@ -292,19 +355,45 @@ async fn send_one(
         _ = stop.cancelled() => return None,
     };
     let key = Untrusted(&d.idem_key);
-    // A digest is never held back; an alert over the budget waits for the next digest.
-    if !d.topic.is_empty() && !sink.take_budget(now_ms()) {
-        tracing::info!(sink = %sink.cfg.name, key = %key, max_per_hour = sink.cfg.max_per_hour, "over the sink's max_per_hour; folded into the next digest");
+    // A digest is never held back; an alert over a budget waits for the next digest.
+    let taken = now_ms();
+    let over = if d.topic.is_empty() {
+        None
+    } else {
+        budgets
+            .lock()
+            .ok()
+            .and_then(|mut b| b.take(&sink.cfg, &d.topic, taken).err())
+    };
+    if let Some(over) = over {
+        let (budget, max) = match over {
+            Over::Sink(n) => ("sink", n),
+            Over::Topic(n) => ("topic", n),
+        };
+        tracing::info!(sink = %sink.cfg.name, key = %key, budget, max_per_hour = max, "over the max_per_hour; folded into the next digest");
         if let Err(e) = store.outbox_update(DeliveryUpdate::Hold { id: d.id }).await {
             tracing::warn!(sink = %sink.cfg.name, key = %key, error = %e, "could not hold a delivery");
         }
         return Some("held");
     }
+    let give_back = || {
+        if !d.topic.is_empty()
+            && let Ok(mut b) = budgets.lock()
+        {
+            b.give_back(&sink.cfg.name, &d.topic, taken);
+        }
+    };
     let outcome = tokio::select! {
         o = sink.send(&d.topic, &d.idem_key, &d.payload) => o,
-        _ = abort.cancelled() => return None,
+        _ = abort.cancelled() => {
+            give_back();
+            return None;
+        }
     };
     let update = retry::decide(&d, &outcome, &sink.cfg, now_ms(), fastrand::f64());
+    if !matches!(update, DeliveryUpdate::Sent { .. }) {
+        give_back();
+    }
     let name = match &update {
         DeliveryUpdate::Sent { .. } => "sent",
         DeliveryUpdate::Retry { .. } => "failed",

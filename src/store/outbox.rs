@@ -8,18 +8,28 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
 use super::{NewAlert, Result, Store};
-use crate::config::SinkConfig;
+use crate::config::{DigestGroup, SinkConfig};
 
 /// Which sinks want which topics: what the writer needs to enqueue, nothing more. Empty when no
 /// sink is configured, and then enqueueing costs nothing.
 #[derive(Debug, Clone, Default)]
 pub struct OutboxRoutes {
-    /// (sink, its topics or all, whether its alerts wait for a digest).
-    routes: Vec<(String, Option<FxHashSet<String>>, bool)>,
+    routes: Vec<Route>,
+}
+
+#[derive(Debug, Clone)]
+struct Route {
+    sink: String,
+    /// Its topics, or every topic.
+    topics: Option<FxHashSet<String>>,
+    /// Whether its alerts wait for a digest...
+    held: bool,
+    /// ...unless their topic says otherwise (`per_topic`).
+    held_by_topic: FxHashMap<String, bool>,
 }
 
 impl OutboxRoutes {
@@ -27,9 +37,15 @@ impl OutboxRoutes {
         OutboxRoutes {
             routes: sinks
                 .iter()
-                .map(|s| {
-                    let topics = s.topics.as_ref().map(|ts| ts.iter().cloned().collect());
-                    (s.name.clone(), topics, s.digest.is_some())
+                .map(|s| Route {
+                    sink: s.name.clone(),
+                    topics: s.topics.as_ref().map(|ts| ts.iter().cloned().collect()),
+                    held: s.digest.is_some(),
+                    held_by_topic: s
+                        .per_topic
+                        .keys()
+                        .map(|t| (t.clone(), s.digest_for(t).is_some()))
+                        .collect(),
                 })
                 .collect(),
         }
@@ -42,8 +58,11 @@ impl OutboxRoutes {
     fn sinks_for<'a>(&'a self, topic: &'a str) -> impl Iterator<Item = (&'a str, bool)> + 'a {
         self.routes
             .iter()
-            .filter(move |(_, ts, _)| ts.as_ref().is_none_or(|ts| ts.contains(topic)))
-            .map(|(name, _, held)| (name.as_str(), *held))
+            .filter(move |r| r.topics.as_ref().is_none_or(|ts| ts.contains(topic)))
+            .map(move |r| {
+                let held = r.held_by_topic.get(topic).copied().unwrap_or(r.held);
+                (r.sink.as_str(), held)
+            })
     }
 }
 
@@ -279,28 +298,56 @@ impl Store {
         Ok(())
     }
 
-    /// Folds the sink's held deliveries into one digest delivery, due now, and returns its id
-    /// (`None` when nothing was held). The held rows become `digested`, pointing at it; the digest
-    /// is sent, retried and dead-lettered like any delivery. Its key is `digest:SINK:TIME`.
-    pub fn outbox_digest(&mut self, sink: &str, now_ms: i64) -> Result<Option<i64>> {
+    /// Folds the sink's held deliveries of one digest group into one digest delivery, due now,
+    /// and returns its id (`None` when nothing was held). The held rows become `digested`,
+    /// pointing at it; the digest is sent, retried and dead-lettered like any delivery. Its key
+    /// is `digest:SINK:TIME`, or `digest:SINK:TOPIC:TIME` for a topic's own digest.
+    /// `scheduled`: this is the digest's run (recorded, so that its schedule counts from it),
+    /// not a release of rows held under an earlier config.
+    pub fn outbox_digest(
+        &mut self,
+        sink: &str,
+        group: &DigestGroup,
+        now_ms: i64,
+        scheduled: bool,
+    ) -> Result<Option<i64>> {
         let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT INTO sink_status (sink) VALUES (?1) ON CONFLICT DO NOTHING",
-            params![sink],
-        )?;
-        tx.execute(
-            "UPDATE sink_status SET last_digest_at = ?2 WHERE sink = ?1",
-            params![sink, now_ms],
-        )?;
+        if scheduled {
+            tx.execute(
+                "INSERT INTO sink_status (sink) VALUES (?1) ON CONFLICT DO NOTHING",
+                params![sink],
+            )?;
+            tx.execute(
+                "UPDATE sink_status SET last_digest_at = ?2 WHERE sink = ?1",
+                params![sink, now_ms],
+            )?;
+            tx.execute(
+                "INSERT INTO digest_runs (sink, topic, last_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (sink, topic) DO UPDATE SET last_at = excluded.last_at",
+                params![sink, group.topic, now_ms],
+            )?;
+        }
+        let except = serde_json::to_string(&group.except).unwrap_or_else(|_| "[]".into());
         let held: Vec<(i64, String, i64)> = tx
-            .prepare("SELECT id, payload, created_at FROM outbox WHERE sink = ?1 AND state = 'held' ORDER BY id")?
-            .query_map(params![sink], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .prepare(
+                "SELECT id, payload, created_at FROM outbox WHERE sink = ?1 AND state = 'held'
+                   AND (?2 = '' OR topic = ?2)
+                   AND topic NOT IN (SELECT value FROM json_each(?3))
+                 ORDER BY id",
+            )?
+            .query_map(params![sink, group.topic, except], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
             .collect::<rusqlite::Result<_>>()?;
         if held.is_empty() {
             tx.commit()?;
             return Ok(None);
         }
-        let key = format!("digest:{sink}:{now_ms}");
+        let key = if group.topic.is_empty() {
+            format!("digest:{sink}:{now_ms}")
+        } else {
+            format!("digest:{sink}:{}:{now_ms}", group.topic)
+        };
         let alerts: Vec<serde_json::Value> = held
             .iter()
             .filter_map(|(_, p, _)| serde_json::from_str(p).ok())
@@ -310,6 +357,7 @@ impl Store {
             "idempotency_key": key,
             "sink": sink,
             "digest": true,
+            "topic": (!group.topic.is_empty()).then_some(&group.topic),
             "since": from_ms(since),
             "count": alerts.len(),
             "alerts": alerts,
@@ -332,26 +380,75 @@ impl Store {
         Ok(Some(digest_id))
     }
 
-    /// Where a sink's digest schedule counts from: its last digest, else its oldest held
-    /// delivery (so a digest missed while the daemon was down goes out at the start).
-    pub fn outbox_digest_since(&self, sink: &str) -> Result<Option<i64>> {
+    /// `outbox digest SINK`: every digest of the sink now (of the configured sink's groups; of
+    /// all it holds when it is no longer configured). The ids of the digests queued.
+    pub fn outbox_digest_now(
+        &mut self,
+        sink: &str,
+        cfg: Option<&SinkConfig>,
+        now_ms: i64,
+    ) -> Result<Vec<i64>> {
+        let all = DigestGroup {
+            topic: String::new(),
+            except: Vec::new(),
+        };
+        let groups: Vec<DigestGroup> = match cfg {
+            Some(c) => {
+                let mut gs: Vec<DigestGroup> =
+                    c.digest_groups().into_iter().map(|(g, _)| g).collect();
+                // Held rows outside every group (the config changed since): the sink's.
+                if !gs.iter().any(|g| g.topic.is_empty()) {
+                    gs.push(c.group_of(""));
+                }
+                gs
+            }
+            None => vec![all],
+        };
+        let mut ids = Vec::new();
+        for g in &groups {
+            if let Some(id) = self.outbox_digest(sink, g, now_ms, true)? {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Where a digest's schedule counts from: its last run, else its oldest held delivery (so
+    /// a digest missed while the daemon was down goes out at the start).
+    pub fn outbox_digest_since(&self, sink: &str, group: &DigestGroup) -> Result<Option<i64>> {
         let last: Option<i64> = self
             .conn
             .query_row(
-                "SELECT last_digest_at FROM sink_status WHERE sink = ?1",
-                params![sink],
+                "SELECT last_at FROM digest_runs WHERE sink = ?1 AND topic = ?2",
+                params![sink, group.topic],
                 |r| r.get(0),
             )
-            .optional()?
-            .flatten();
+            .optional()?;
         if last.is_some() {
             return Ok(last);
         }
+        let except = serde_json::to_string(&group.except).unwrap_or_else(|_| "[]".into());
         Ok(self.conn.query_row(
-            "SELECT min(created_at) FROM outbox WHERE sink = ?1 AND state = 'held'",
-            params![sink],
+            "SELECT min(created_at) FROM outbox WHERE sink = ?1 AND state = 'held'
+               AND (?2 = '' OR topic = ?2) AND topic NOT IN (SELECT value FROM json_each(?3))",
+            params![sink, group.topic, except],
             |r| r.get(0),
         )?)
+    }
+
+    /// The alerts of `sink` sent one by one since `since_ms`, with their topics and times: what
+    /// its `max_per_hour` budgets have spent, read back at the start so that a restart does not
+    /// begin a fresh hour. (A digest is never counted; nor is a held alert, which went out in one.)
+    pub fn outbox_sent_since(&self, sink: &str, since_ms: i64) -> Result<Vec<(String, i64)>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT topic, sent_at FROM outbox
+                 WHERE sink = ?1 AND state = 'sent' AND sent_at > ?2 AND topic != ''
+                 ORDER BY sent_at",
+            )?
+            .query_map(params![sink, since_ms], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?)
     }
 
     /// Outbox rows, newest first, optionally of one sink and one state.

@@ -14,6 +14,14 @@
 //!
 //! Deleting whole stories keeps every story's headline an existing item. Stories are visited
 //! in id order (ids grow with time) a window of [`BATCH_STORIES`] ids per transaction.
+//!
+//! Then the outbox, [`BATCH_DELIVERIES`] ids per transaction: deliveries sent, or dead, before
+//! the cutoff, and alerts folded into a digest that is itself no longer waiting. A delivery
+//! still to go out (pending, failed, held) is never deleted, however old: its body was frozen
+//! at enqueue (the alert's fields, the story's sources), so it goes out whole even after its
+//! alert, item and story were deleted here (`outbox.alert_id` has no foreign key for that
+//! reason). `keep` is always longer than a day, so the last hour's sent rows, which the
+//! `max_per_hour` budgets are read back from at a start, are never deleted.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
@@ -30,6 +38,8 @@ pub const OPEN_MARGIN_SECS: i64 = 8 * 86_400;
 /// A sighting seen this close before its feed's last document was in it (`last_seen_at` is
 /// refreshed at most daily, `SEEN_AGAIN_SECS`), with a day to spare.
 const LISTED_SLACK_SECS: i64 = 2 * 86_400;
+/// Outbox ids looked at per batch (one transaction).
+pub const BATCH_DELIVERIES: i64 = 5_000;
 /// Pages freed per incremental vacuum step (4 MB).
 pub const VACUUM_PAGES: i64 = 1024;
 
@@ -45,6 +55,9 @@ pub struct PrunePlan {
     story_bound: i64,
     /// The next story id to look at.
     pub cursor: i64,
+    /// The next outbox id to look at, and the first one queued after the plan.
+    outbox_cursor: i64,
+    outbox_bound: i64,
 }
 
 /// What a batch (or a whole pass, summed) deleted, or would delete.
@@ -55,6 +68,8 @@ pub struct PruneReport {
     pub sightings: u64,
     pub features: u64,
     pub alerts: u64,
+    /// Outbox rows: deliveries sent or dead, and alerts folded into a digest.
+    pub deliveries: u64,
 }
 
 impl PruneReport {
@@ -64,6 +79,7 @@ impl PruneReport {
         self.sightings += o.sightings;
         self.features += o.features;
         self.alerts += o.alerts;
+        self.deliveries += o.deliveries;
     }
 }
 
@@ -85,26 +101,80 @@ impl Store {
         if let Some(from) = self.stories.covered_from() {
             closed_before = closed_before.min(from);
         }
+        let (outbox_cursor, outbox_bound): (i64, i64) = self.conn.query_row(
+            "SELECT coalesce(min(id), 0), coalesce(max(id), 0) + 1 FROM outbox",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         Ok(PrunePlan {
             cutoff,
             closed_before,
             item_bound: bounds.item,
             story_bound: bounds.story,
             cursor: 0,
+            outbox_cursor,
+            outbox_bound,
         })
     }
 
-    /// One batch of a pass: the stories in the next id window that may go, deleted (or only
-    /// counted when `dry_run`). Returns what it found and whether the pass is over; the plan's
-    /// cursor moves on.
+    /// One batch of a pass: the stories in the next id window that may go, or once they are
+    /// done the deliveries, deleted (or only counted when `dry_run`). Returns what it found and
+    /// whether the pass is over; the plan's cursors move on.
     pub fn prune_batch(
         &mut self,
         plan: &mut PrunePlan,
         dry_run: bool,
     ) -> Result<(PruneReport, bool)> {
-        if plan.cursor >= plan.story_bound {
-            return Ok((PruneReport::default(), true));
+        if plan.cursor < plan.story_bound {
+            let (report, stories_done) = self.story_batch(plan, dry_run)?;
+            return Ok((
+                report,
+                stories_done && plan.outbox_cursor >= plan.outbox_bound,
+            ));
         }
+        if plan.outbox_cursor < plan.outbox_bound {
+            let report = self.delivery_batch(plan, dry_run)?;
+            return Ok((report, plan.outbox_cursor >= plan.outbox_bound));
+        }
+        Ok((PruneReport::default(), true))
+    }
+
+    /// The outbox rows in the next id window that are done with and older than the cutoff.
+    fn delivery_batch(&mut self, plan: &mut PrunePlan, dry_run: bool) -> Result<PruneReport> {
+        let end = (plan.outbox_cursor + BATCH_DELIVERIES).min(plan.outbox_bound);
+        let behavior = if dry_run {
+            rusqlite::TransactionBehavior::Deferred
+        } else {
+            rusqlite::TransactionBehavior::Immediate
+        };
+        let tx = self.conn.transaction_with_behavior(behavior)?;
+        let done_with = "id >= ?1 AND id < ?2 AND (
+               (state = 'sent' AND sent_at < ?3)
+               OR (state = 'dead' AND coalesce(last_at, created_at) < ?3)
+               OR (state = 'digested' AND created_at < ?3
+                   AND NOT EXISTS (SELECT 1 FROM outbox d WHERE d.id = outbox.digest_id
+                                   AND d.state IN ('pending', 'failed', 'held'))))";
+        let cutoff_ms = plan.cutoff.saturating_mul(1000);
+        let n = if dry_run {
+            tx.prepare_cached(&format!("SELECT count(*) FROM outbox WHERE {done_with}"))?
+                .query_row(params![plan.outbox_cursor, end, cutoff_ms], |r| {
+                    r.get::<_, i64>(0)
+                })? as usize
+        } else {
+            let n = tx
+                .prepare_cached(&format!("DELETE FROM outbox WHERE {done_with}"))?
+                .execute(params![plan.outbox_cursor, end, cutoff_ms])?;
+            tx.commit()?;
+            n
+        };
+        plan.outbox_cursor = end;
+        Ok(PruneReport {
+            deliveries: n as u64,
+            ..PruneReport::default()
+        })
+    }
+
+    fn story_batch(&mut self, plan: &mut PrunePlan, dry_run: bool) -> Result<(PruneReport, bool)> {
         // The index may have read older stories back since the plan was made.
         let closed_before = match self.stories.covered_from() {
             Some(from) => plan.closed_before.min(from),
@@ -268,6 +338,7 @@ fn count(tx: &Connection, list: &str) -> rusqlite::Result<PruneReport> {
             sightings: n(2)?,
             features: n(3)?,
             alerts: n(4)?,
+            deliveries: 0,
         })
     })
 }
@@ -288,7 +359,9 @@ fn delete(tx: &Connection, list: &str) -> rusqlite::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{IngestPolicy, MatchedItem, PollOutcome, PollRecord, spawn_writer};
+    use super::super::{
+        DeliveryUpdate, IngestPolicy, MatchedItem, PollOutcome, PollRecord, spawn_writer,
+    };
     use super::*;
     use crate::config::Synchronous;
     use crate::model::{Item, ItemKey, stable_hash};
@@ -394,5 +467,139 @@ mod tests {
         assert_eq!(store.counts().unwrap(), (1, 2, 0));
         assert_eq!(store.integrity_check().unwrap(), "ok");
         assert!(store.incremental_vacuum_enabled().unwrap());
+    }
+
+    /// Retention deletes what the outbox is done with (sent, dead, before the cutoff) and
+    /// keeps what is still to go out, however old; those still go out whole after their alert,
+    /// item and story were deleted, since their bodies are frozen (`alert_id` has no foreign
+    /// key): a digest made afterwards carries every held alert too.
+    #[test]
+    fn pruning_keeps_waiting_deliveries_whole_and_deletes_those_done_with() {
+        use crate::config::{DigestGroup, Schedule, test_sink};
+        let dir = tempfile::tempdir().unwrap();
+        let mut store =
+            Store::open_with(&dir.path().join("t.db"), Synchronous::Normal, true).unwrap();
+        let mut daily = test_sink("daily");
+        daily.digest = Some(Schedule::Hourly);
+        store.set_outbox_routes(super::super::OutboxRoutes::new(&[test_sink("hook"), daily]));
+        let titles: Vec<String> = (0..4).map(|n| format!("summit qa{n}x qb{n}y")).collect();
+        let mut rec = poll("old", &titles);
+        if let PollOutcome::Fetched { items, .. } = &mut rec.outcome {
+            for m in items.iter_mut() {
+                m.matches = vec![crate::store::AlertCandidate {
+                    topic: "summit".into(),
+                    query_index: 0,
+                    terms: vec!["summit".into()],
+                    field: "title".into(),
+                    snippet: m.item.title.clone(),
+                }];
+            }
+        }
+        let policy = IngestPolicy {
+            search: true,
+            ..IngestPolicy::default()
+        };
+        store.record_poll(&rec, policy).unwrap();
+        let d = 400 * 86_400;
+        store
+            .conn
+            .execute_batch(&format!(
+                "UPDATE items SET first_seen_at = first_seen_at - {d}, published_at = published_at - {d};
+                 UPDATE sightings SET first_seen_at = first_seen_at - {d};
+                 UPDATE stories SET started_at = started_at - {d}, last_at = last_at - {d};
+                 UPDATE id_marks SET hour = hour - {};
+                 UPDATE outbox SET created_at = created_at - {d}000, retry_since = retry_since - {d}000,
+                                   next_at = next_at - {d}000;",
+                d / 3600
+            ))
+            .unwrap();
+        store.stories.invalidate();
+        store
+            .record_poll(&poll("fresh", &["today's news".to_owned()]), policy)
+            .unwrap();
+        let now = Utc::now().timestamp_millis();
+        let old = now - d * 1000;
+        let (hook, _) = store.outbox_due("hook", now, 10, &[]).unwrap();
+        assert_eq!(hook.len(), 4);
+        for u in [
+            DeliveryUpdate::Sent {
+                id: hook[0].id,
+                at: old,
+            },
+            DeliveryUpdate::Dead {
+                id: hook[1].id,
+                at: old,
+                error: "HTTP 400".into(),
+            },
+            DeliveryUpdate::Sent {
+                id: hook[2].id,
+                at: now - 600_000,
+            },
+        ] {
+            store.outbox_update(&u).unwrap();
+        }
+        let waiting = hook[3].clone();
+
+        let keep = std::time::Duration::from_secs(180 * 86_400);
+        let window = policy.story_window.as_secs() as i64;
+        let (_, dry) = store.prune(keep, window, Utc::now(), true).unwrap();
+        let (_, done) = store.prune(keep, window, Utc::now(), false).unwrap();
+        assert_eq!(dry, done);
+        assert_eq!((done.stories, done.alerts), (4, 4), "{done:?}");
+        assert_eq!(done.deliveries, 2, "the old sent one and the dead one");
+        let alerts: i64 = store
+            .conn
+            .query_row("SELECT count(*) FROM alerts", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(alerts, 0);
+
+        // The waiting delivery is due still, its body as queued.
+        let (due, _) = store.outbox_due("hook", now, 10, &[]).unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!((due[0].id, &due[0].payload), (waiting.id, &waiting.payload));
+        let body: serde_json::Value = serde_json::from_str(&due[0].payload).unwrap();
+        assert!(body["title"].as_str().unwrap().starts_with("summit qa"));
+        assert_eq!(body["sources"], serde_json::json!(["old"]));
+        // The held ones make a whole digest.
+        let all = DigestGroup {
+            topic: String::new(),
+            except: vec![],
+        };
+        let id = store
+            .outbox_digest("daily", &all, now, true)
+            .unwrap()
+            .unwrap();
+        let (due, _) = store.outbox_due("daily", now, 10, &[]).unwrap();
+        assert_eq!(due[0].id, id);
+        let digest: serde_json::Value = serde_json::from_str(&due[0].payload).unwrap();
+        assert_eq!(digest["count"], 4);
+        assert!(
+            digest["alerts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|a| a["title"].as_str().unwrap().starts_with("summit qa"))
+        );
+
+        // Once sent and old, the digest and the alerts folded into it go too.
+        store
+            .outbox_update(&DeliveryUpdate::Sent { id, at: old })
+            .unwrap();
+        store
+            .conn
+            .execute_batch(&format!(
+                "UPDATE outbox SET created_at = created_at - {d}000 WHERE sink = 'daily'"
+            ))
+            .unwrap();
+        let (_, again) = store.prune(keep, window, Utc::now(), false).unwrap();
+        assert_eq!(again.deliveries, 5, "{again:?}");
+        let left: Vec<String> = store
+            .outbox_list(None, None, 100)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.state)
+            .collect();
+        assert_eq!(left, ["pending", "sent"], "newest first");
+        assert_eq!(store.integrity_check().unwrap(), "ok");
     }
 }

@@ -13,6 +13,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_alerts_per_item.sql"),
     include_str!("migrations/0008_outbox.sql"),
     SEARCH_MIGRATION,
+    include_str!("migrations/0010_sink_digests.sql"),
 ];
 
 /// Migration 0009: the search index's table and what retention needs.

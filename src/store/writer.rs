@@ -11,6 +11,7 @@ use super::{
     FeedState, IngestPolicy, PollRecord, PollSummary, PrunePlan, PruneReport, Result, Store,
     StoreError,
 };
+use crate::config::DigestGroup;
 
 /// Most polls committed in one transaction.
 const MAX_GROUP: usize = 32;
@@ -95,9 +96,18 @@ enum Request {
         oneshot::Sender<Result<(Vec<Delivery>, Option<i64>)>>,
     ),
     OutboxUpdate(DeliveryUpdate, oneshot::Sender<Result<()>>),
-    /// Fold a sink's held deliveries into a digest: (sink, now in ms).
-    OutboxDigest(String, i64, oneshot::Sender<Result<Option<i64>>>),
-    OutboxDigestSince(String, oneshot::Sender<Result<Option<i64>>>),
+    /// Fold a sink's held deliveries of one digest into it: (sink, which, now in ms, whether
+    /// it is the digest's scheduled run).
+    OutboxDigest(
+        String,
+        DigestGroup,
+        i64,
+        bool,
+        oneshot::Sender<Result<Option<i64>>>,
+    ),
+    OutboxDigestSince(String, DigestGroup, oneshot::Sender<Result<Option<i64>>>),
+    /// A sink's alerts sent one by one since a time (ms): its budgets' window.
+    OutboxSentSince(String, i64, oneshot::Sender<Result<Vec<(String, i64)>>>),
 }
 
 /// A cloneable handle to the writer thread.
@@ -257,11 +267,14 @@ pub fn spawn_writer_observed(
                             let _ = reply.send(store.outbox_due(&sink, now, limit, &skip));
                         }
                         Request::OutboxUpdate(..) => unreachable!("outcomes are grouped above"),
-                        Request::OutboxDigest(sink, now, reply) => {
-                            let _ = reply.send(store.outbox_digest(&sink, now));
+                        Request::OutboxDigest(sink, group, now, scheduled, reply) => {
+                            let _ = reply.send(store.outbox_digest(&sink, &group, now, scheduled));
                         }
-                        Request::OutboxDigestSince(sink, reply) => {
-                            let _ = reply.send(store.outbox_digest_since(&sink));
+                        Request::OutboxDigestSince(sink, group, reply) => {
+                            let _ = reply.send(store.outbox_digest_since(&sink, &group));
+                        }
+                        Request::OutboxSentSince(sink, since, reply) => {
+                            let _ = reply.send(store.outbox_sent_since(&sink, since));
                         }
                     }
                 }
@@ -362,16 +375,36 @@ impl StoreHandle {
         self.ask(|r| Request::OutboxUpdate(update, r)).await
     }
 
-    /// Folds `sink`'s held deliveries into one digest delivery, due now.
-    pub async fn outbox_digest(&self, sink: &str, now_ms: i64) -> Result<Option<i64>> {
-        let sink = sink.to_owned();
-        self.ask(|r| Request::OutboxDigest(sink, now_ms, r)).await
+    /// Folds `sink`'s held deliveries of `group` into one digest delivery, due now (see
+    /// [`Store::outbox_digest`]).
+    pub async fn outbox_digest(
+        &self,
+        sink: &str,
+        group: &DigestGroup,
+        now_ms: i64,
+        scheduled: bool,
+    ) -> Result<Option<i64>> {
+        let (sink, group) = (sink.to_owned(), group.clone());
+        self.ask(|r| Request::OutboxDigest(sink, group, now_ms, scheduled, r))
+            .await
     }
 
-    /// The sink's last digest, else its oldest held delivery (ms).
-    pub async fn outbox_digest_since(&self, sink: &str) -> Result<Option<i64>> {
+    /// The digest's last run, else its oldest held delivery (ms).
+    pub async fn outbox_digest_since(
+        &self,
+        sink: &str,
+        group: &DigestGroup,
+    ) -> Result<Option<i64>> {
+        let (sink, group) = (sink.to_owned(), group.clone());
+        self.ask(|r| Request::OutboxDigestSince(sink, group, r))
+            .await
+    }
+
+    /// `sink`'s alerts sent one by one since `since_ms`: (topic, sent at).
+    pub async fn outbox_sent_since(&self, sink: &str, since_ms: i64) -> Result<Vec<(String, i64)>> {
         let sink = sink.to_owned();
-        self.ask(|r| Request::OutboxDigestSince(sink, r)).await
+        self.ask(|r| Request::OutboxSentSince(sink, since_ms, r))
+            .await
     }
 
     /// Notified after each commit that queued deliveries.

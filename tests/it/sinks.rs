@@ -498,7 +498,8 @@ fn secrets_come_from_files_and_the_environment_and_never_reach_the_logs() {
     std::fs::write(
         &ws.config,
         format!(
-            "{text}[[sinks]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\nsecret = {{ file = \"hook.secret\" }}\nheaders = {{ Authorization = {{ env = \"HOOK_TOKEN_16\" }} }}\n",
+            "{text}[[sinks]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\nsecret = {{ file = \"hook.secret\" }}\nheaders = {{ Authorization = {{ env = \"HOOK_TOKEN_16\" }} }}\n\
+             [[sinks]]\nname = \"closed\"\nkind = \"webhook\"\nurl = {{ env = \"HOOK_URL_16\" }}\n",
             rx.url("/")
         ),
     )
@@ -512,6 +513,9 @@ fn secrets_come_from_files_and_the_environment_and_never_reach_the_logs() {
             "once",
         ])
         .env("HOOK_TOKEN_16", "Bearer env-t0ken-value")
+        // A hook whose URL is its credential, at a port nobody listens on: the transport
+        // error is logged and stored without the URL.
+        .env("HOOK_URL_16", "http://127.0.0.1:9/hooks/p4th-t0ken-value")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
@@ -529,9 +533,26 @@ fn secrets_come_from_files_and_the_environment_and_never_reach_the_logs() {
     );
     assert!(log.contains("delivery failed"), "{log}");
     assert!(
+        log.lines()
+            .any(|l| l.contains("delivery failed") && l.contains("sink=closed")),
+        "{log}"
+    );
+    assert!(
         !log.contains("s3cret-value") && !log.contains("t0ken-value"),
         "{log}"
     );
+    // (Read from the database: the commands need the variables.)
+    let errors: Vec<String> = rusqlite::Connection::open(ws.db())
+        .unwrap()
+        .prepare("SELECT coalesce(last_error, '') FROM outbox WHERE sink = 'closed'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].contains("request failed"), "{errors:?}");
+    assert!(!errors[0].contains("t0ken-value"), "{errors:?}");
     // A missing variable is a config error with its position.
     let missing = ws.run(&["check"]);
     assert_eq!(missing.code, 78);
@@ -1002,7 +1023,22 @@ fn alerts_over_max_per_hour_are_folded_into_the_next_digest_and_the_log_says_so(
     );
     let rows = outbox(&ws);
     assert_eq!(rows.iter().filter(|r| r["state"] == "held").count(), 3);
-    // The overflow's digest (hourly when the sink has none) carries the other three.
+    // A restart does not start a fresh hour: the budget is read back from what was sent, so
+    // two more alerts are held too.
+    summit_feed(&server, "/a", 0, 7);
+    let run = ws.run(&["once"]);
+    assert_eq!(run.code, 0);
+    assert_eq!(rx.received().len(), 2, "no more within the hour");
+    assert_eq!(
+        run.stderr.matches("folded into the next digest").count(),
+        2,
+        "{}\n{:?}",
+        run.stderr,
+        outbox(&ws)
+    );
+    let rows = outbox(&ws);
+    assert_eq!(rows.iter().filter(|r| r["state"] == "held").count(), 5);
+    // The overflow's digest (hourly when the sink has none) carries the other five.
     assert!(
         ws.run(&["outbox", "digest", "hook"])
             .stdout
@@ -1011,7 +1047,7 @@ fn alerts_over_max_per_hour_are_folded_into_the_next_digest_and_the_log_says_so(
     assert_eq!(ws.run(&["once"]).code, 0);
     let got = rx.received();
     assert_eq!(got.len(), 3, "a digest is not held back by the budget");
-    assert_eq!(got[2].json()["count"], 3);
+    assert_eq!(got[2].json()["count"], 5);
 }
 
 /// Delivery latency from commit to receiver, for 1,000 alerts committed in one poll (a burst:
@@ -1079,4 +1115,445 @@ fn delivery_latency_of_1000_alerts() {
         q(0.99),
         q(1.0)
     );
+}
+
+/// A feed of `summit` matching items and `tariff` matching items, each its own story.
+fn two_topic_feed(server: &Server, path: &str, summits: usize, tariffs: usize) {
+    let items: Vec<(String, String, String)> = (0..summits + tariffs)
+        .map(|i| {
+            let what = if i < summits { "Summit" } else { "Tariff" };
+            (
+                format!("g{i}"),
+                format!("{what} {} {} {}", word(i, 1), word(i, 2), word(i, 3)),
+                format!("https://n.example/{i}"),
+            )
+        })
+        .collect();
+    let list: Vec<(&str, &str, &str, &str)> = items
+        .iter()
+        .map(|(g, t, u)| (g.as_str(), t.as_str(), u.as_str(), ""))
+        .collect();
+    server.route(
+        path,
+        Reply::feed(&rss(&list), &format!("\"{summits}-{tariffs}\"")),
+    );
+}
+
+const TWO_TOPICS: &str = "[[topics]]\nname = \"summit\"\nquery = \"summit\"\n[[topics]]\nname = \"tariff\"\nquery = \"tariff\"\n";
+
+/// `per_topic` on a sink: one topic in a digest of its own while the sink sends the others
+/// one by one, another with a budget of its own; each digest carries only its alerts.
+#[test]
+fn a_topic_can_have_its_own_digest_and_budget_on_a_sink() {
+    let server = Server::start();
+    two_topic_feed(&server, "/a", 3, 3);
+    let rx = Receiver::start();
+    let ws = Workspace::new(&format!(
+        "{FAST}[[feeds]]\nname = \"a\"\nurl = \"{}\"\n{TWO_TOPICS}\
+         [[sinks]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\nconcurrency = 1\n\
+         per_topic.summit = {{ digest = \"daily 08:00\" }}\nper_topic.tariff = {{ max_per_hour = 1 }}\n",
+        server.url("/a"),
+        rx.url("/")
+    ));
+    let run = ws.run(&["once"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let got = rx.received();
+    assert_eq!(got.len(), 1, "one tariff alert within its budget");
+    assert_eq!(got[0].json()["topic"], "tariff");
+    let folded: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("folded into the next digest"))
+        .collect();
+    assert_eq!(folded.len(), 2, "{}", run.stderr);
+    assert!(
+        folded.iter().all(|l| l.contains("budget=\"topic\"")),
+        "{folded:?}"
+    );
+    let rows = outbox(&ws);
+    let held = |topic: &str| {
+        rows.iter()
+            .filter(|r| r["state"] == "held" && r["topic"] == topic)
+            .count()
+    };
+    assert_eq!((held("summit"), held("tariff")), (3, 2));
+
+    // Each digest's time comes (by hand here): two messages, each with only its alerts.
+    let made = ws.run(&["outbox", "digest", "hook"]);
+    assert_eq!(
+        made.stdout.matches("digest queued").count(),
+        2,
+        "{}",
+        made.stdout
+    );
+    assert_eq!(ws.run(&["once"]).code, 0);
+    let got = rx.received();
+    assert_eq!(got.len(), 3);
+    let mut digests: Vec<serde_json::Value> = got[1..].iter().map(|r| r.json()).collect();
+    digests.sort_by_key(|d| d["topic"].is_null());
+    assert_eq!(digests[0]["topic"], "summit");
+    assert_eq!(digests[0]["count"], 3);
+    assert!(
+        digests[0]["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["topic"] == "summit")
+    );
+    assert!(
+        digests[0]["idempotency_key"]
+            .as_str()
+            .unwrap()
+            .starts_with("digest:hook:summit:")
+    );
+    assert!(digests[1]["topic"].is_null(), "the sink's own digest");
+    assert_eq!(digests[1]["count"], 2);
+    assert!(
+        digests[1]["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["topic"] == "tariff")
+    );
+}
+
+#[test]
+fn per_topic_and_time_zone_mistakes_are_check_errors_with_their_positions() {
+    let ws = Workspace::new(&format!(
+        "[[feeds]]\nurl = \"http://127.0.0.1:9/a\"\n{TWO_TOPICS}\
+         [[sinks]]\nname = \"h\"\nkind = \"exec\"\ncommand = [\"true\"]\ntopics = [\"summit\"]\n\
+         time_zone = \"Mars/Olympus\"\ndigest = \"weekly\"\n\
+         per_topic.nosuch = {{ max_per_hour = 1 }}\n\
+         per_topic.tariff = {{ max_per_hour = 1 }}\n\
+         per_topic.summit = {{ digest = \"daily 25:00\", max_per_hour = 0 }}\n\
+         [[sinks]]\nname = \"h2\"\nkind = \"exec\"\ncommand = [\"true\"]\nper_topic.summit = {{}}\n"
+    ));
+    let run = ws.run(&["check"]);
+    assert_eq!(run.code, 78);
+    let file = ws.config.display().to_string();
+    for (line, col, what) in [
+        (17, 13, "\"Mars/Olympus\" is not a time zone"),
+        (18, 10, "\"weekly\" is not a digest schedule"),
+        (19, 20, "per_topic: no topic named \"nosuch\""),
+        (20, 20, "this sink does not receive topic \"tariff\""),
+        (21, 31, "\"daily 25:00\" is not a digest schedule"),
+        (
+            21,
+            61,
+            "per_topic.summit.max_per_hour must be between 1 and",
+        ),
+        (26, 20, "per_topic.summit sets nothing"),
+    ] {
+        let want = format!("{file}:{line}:{col}: ");
+        assert!(
+            run.stderr
+                .lines()
+                .any(|l| l.contains(&want) && l.contains(what)),
+            "{want}{what}\n{}",
+            run.stderr
+        );
+    }
+    // A key that is not a per-topic setting.
+    let ws = Workspace::new(&format!(
+        "[[feeds]]\nurl = \"http://127.0.0.1:9/a\"\n{TWO_TOPICS}\
+         [[sinks]]\nname = \"h\"\nkind = \"exec\"\ncommand = [\"true\"]\n\
+         per_topic.summit = {{ digest = \"hourly\", budget = 3 }}\n"
+    ));
+    let run = ws.run(&["check"]);
+    assert_eq!(run.code, 78);
+    let want = format!("{}:16:", ws.config.display());
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.contains(&want) && l.contains("budget")),
+        "{}",
+        run.stderr
+    );
+    // A named zone and per-topic settings that are right pass.
+    let ws = Workspace::new(&format!(
+        "[[feeds]]\nurl = \"http://127.0.0.1:9/a\"\n{TWO_TOPICS}\
+         [[sinks]]\nname = \"h\"\nkind = \"exec\"\ncommand = [\"true\"]\n\
+         digest = \"daily 08:00\"\ntime_zone = \"Europe/Paris\"\nmax_per_hour = 5\n\
+         per_topic.summit = {{ deliver = \"immediate\", max_per_hour = 2 }}\n\
+         [sinks.per_topic.tariff]\ndigest = \"hourly\"\n"
+    ));
+    let run = ws.run(&["check"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+/// A full disk while enqueuing (issue #16, "Bad input and faults"): the database on a small
+/// tmpfs (root only, as `daemon.rs`'s full-disk test; with `NEWSHOUND_REQUIRE_ROOT=1` it fails
+/// rather than skip). Alerts of a digest sink (so no send changes the rows) keep coming while
+/// the disk is full: the poll's transaction fails whole, so at every moment each alert has
+/// exactly its outbox row and no row lacks its alert; when space returns, every alert and its
+/// delivery are stored.
+#[test]
+fn a_full_disk_while_enqueuing_fails_the_poll_whole_and_nothing_is_half_written() {
+    use std::process::Command;
+    if unsafe { libc::geteuid() } != 0 {
+        skip("mounting a tmpfs needs root");
+        return;
+    }
+    let server = Server::start();
+    // Stories of ~2 KB each, no two alike (a word of their own per position).
+    let publish = |n: usize| {
+        let items: Vec<(String, String, String, String)> = (0..n)
+            .map(|i| {
+                let words: Vec<String> = (0..150).map(|k| word(i, k + 10)).collect();
+                (
+                    format!("g{i}"),
+                    format!("Summit {} {} {}", word(i, 1), word(i, 2), word(i, 3)),
+                    format!("https://n.example/{i}"),
+                    words.join(" "),
+                )
+            })
+            .collect();
+        let list: Vec<(&str, &str, &str, &str)> = items
+            .iter()
+            .map(|(g, t, u, s)| (g.as_str(), t.as_str(), u.as_str(), s.as_str()))
+            .collect();
+        server.route("/a", Reply::feed(&rss(&list), &format!("\"{n}\"")));
+    };
+    publish(5);
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        skip("could not mount a tmpfs here");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mnt.clone());
+    let db = mnt.join("db.sqlite");
+    let ws = Workspace::new(&config(
+        &server,
+        "[[sinks]]\nname = \"daily\"\nkind = \"exec\"\ncommand = [\"true\"]\ndigest = \"daily 08:00\"\n",
+    ));
+    let cfg = std::fs::read_to_string(&ws.config).unwrap().replace(
+        "path = \"db.sqlite\"",
+        &format!("path = \"{}\"", db.display()),
+    );
+    std::fs::write(&ws.config, cfg).unwrap();
+    // (alerts, outbox rows, alerts without their row, rows without their alert)
+    let counts = || -> (i64, i64, i64, i64) {
+        rusqlite::Connection::open(&db)
+            .and_then(|c| {
+                c.query_row(
+                    "SELECT (SELECT count(*) FROM alerts), (SELECT count(*) FROM outbox),
+                            (SELECT count(*) FROM alerts a WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.alert_id = a.id)),
+                            (SELECT count(*) FROM outbox o WHERE NOT EXISTS (SELECT 1 FROM alerts a WHERE a.id = o.alert_id))",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+            })
+            .unwrap_or((-1, -1, -1, -1))
+    };
+    let mut d = Daemon::start(&ws);
+    wait_until(Duration::from_secs(10), "the first alerts queued", || {
+        counts() == (5, 5, 0, 0)
+    });
+
+    // Fill the disk, leaving a few KB, then publish 200 more alerting stories: about 1 MB to
+    // write, more than the WAL file already holds (SQLite reuses its space after a checkpoint,
+    // so a smaller transaction could still commit).
+    let filler = mnt.join("filler");
+    {
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let block = vec![0u8; 4096];
+        while std::io::Write::write_all(&mut f, &block).is_ok() {}
+        let _ = f.sync_all();
+    }
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&filler)
+        .and_then(|f| {
+            let len = f.metadata()?.len();
+            f.set_len(len.saturating_sub(16 * 1024))
+        });
+    publish(205);
+    wait_until(
+        Duration::from_secs(15),
+        "the commit to fail for lack of space",
+        || d.log().contains("could not commit polls"),
+    );
+    let failed_at = server.requests("/a").len();
+    wait_until(Duration::from_secs(30), "two more polls", || {
+        server.requests("/a").len() >= failed_at + 2
+    });
+    assert!(d.child.try_wait().unwrap().is_none(), "still running");
+    let (alerts, rows, orphans, strays) = counts();
+    assert!((5..205).contains(&alerts), "{alerts} alerts");
+    assert_eq!(
+        (rows, orphans, strays),
+        (alerts, 0, 0),
+        "each alert with its delivery, nothing half-written"
+    );
+
+    std::fs::remove_file(&filler).unwrap();
+    wait_until(
+        Duration::from_secs(15),
+        "every alert and its delivery after space returns",
+        || counts() == (205, 205, 0, 0),
+    );
+    let (code, _) = d.stop(Duration::from_secs(10));
+    assert_eq!(code, 0);
+    assert!(
+        outbox(&ws).iter().all(|r| r["state"] == "held"),
+        "held for the digest"
+    );
+}
+
+/// A receiver that hangs holds only its own sink's slots: polling goes on and another sink
+/// gets every alert as it comes, while the hung one's deliveries wait (issue #16, "Bad input
+/// and faults").
+#[test]
+fn a_hung_receiver_blocks_neither_polling_nor_another_sink() {
+    let server = Server::start();
+    summit_feed(&server, "/a", 0, 2);
+    let hung = Receiver::start();
+    hung.script(|_, _| Answer::status(200).after(Duration::from_secs(120)));
+    let fast = Receiver::start();
+    let ws = Workspace::new(&config(
+        &server,
+        &format!(
+            "[[sinks]]\nname = \"hung\"\nkind = \"webhook\"\nurl = \"{}\"\ntimeout = \"120s\"\nconcurrency = 1\n\
+             [[sinks]]\nname = \"fast\"\nkind = \"webhook\"\nurl = \"{}\"\n",
+            hung.url("/"),
+            fast.url("/")
+        ),
+    ));
+    let d = Daemon::start(&ws);
+    wait_until(
+        Duration::from_secs(10),
+        "both alerts at the fast sink",
+        || fast.received().len() == 2,
+    );
+    wait_until(
+        Duration::from_secs(10),
+        "the hung sink's first send",
+        || hung.received().len() == 1,
+    );
+    // New stories while the hung send holds its sink's only slot.
+    summit_feed(&server, "/a", 0, 5);
+    wait_until(
+        Duration::from_secs(10),
+        "the new alerts at the fast sink",
+        || fast.received().len() == 5,
+    );
+    assert_eq!(hung.received().len(), 1, "one slot, still held");
+    let rows = outbox(&ws);
+    let waiting = rows
+        .iter()
+        .filter(|r| r["sink"] == "hung" && r["state"] == "pending")
+        .count();
+    assert_eq!(waiting, 5, "the hung sink's deliveries wait: {rows:?}");
+    // (Shutdown within the grace despite the hung send: the SIGTERM test above.)
+    let (code, _) = d.stop(Duration::from_secs(10));
+    assert_eq!(code, 0);
+}
+
+/// `[storage] keep` prunes the outbox too: deliveries sent (or dead) before the cutoff go,
+/// one still waiting stays however old, and `prune` says how many.
+#[test]
+fn prune_deletes_old_sent_deliveries_and_keeps_waiting_ones() {
+    let server = Server::start();
+    summit_feed(&server, "/a", 0, 3);
+    let rx = Receiver::start();
+    rx.script(|n, _| {
+        if n == 2 {
+            Answer::status(503)
+        } else {
+            Answer::status(200)
+        }
+    });
+    let ws = Workspace::new(&config(
+        &server,
+        &format!(
+            "[[sinks]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\nconcurrency = 1\n",
+            rx.url("/")
+        ),
+    ));
+    let text = std::fs::read_to_string(&ws.config).unwrap();
+    std::fs::write(
+        &ws.config,
+        text.replace(
+            "path = \"db.sqlite\"",
+            "path = \"db.sqlite\"\nkeep = \"180d\"",
+        ),
+    )
+    .unwrap();
+    assert_eq!(ws.run(&["once"]).code, 0);
+    let states = |ws: &Workspace| {
+        let mut s: Vec<String> = outbox(ws)
+            .iter()
+            .map(|r| r["state"].as_str().unwrap().to_owned())
+            .collect();
+        s.sort();
+        s
+    };
+    assert_eq!(states(&ws), ["failed", "sent", "sent"]);
+    // As if all this happened 400 days ago.
+    rusqlite::Connection::open(ws.db())
+        .unwrap()
+        .execute_batch(
+            "UPDATE outbox SET created_at = created_at - 34560000000, sent_at = sent_at - 34560000000,
+                               last_at = last_at - 34560000000",
+        )
+        .unwrap();
+    let dry = ws.run(&["prune", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert!(
+        dry.stdout
+            .contains("would delete 2 deliveries sent or dead"),
+        "{}",
+        dry.stdout
+    );
+    assert_eq!(states(&ws).len(), 3, "a dry run deletes nothing");
+    let run = ws.run(&["prune", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(json_lines(&run.stdout)[0]["deliveries"], 2);
+    assert_eq!(states(&ws), ["failed"], "the waiting one is kept");
+}
+
+/// A sink whose digest is taken out of the config sends what it held under the old one at its
+/// next start (as one digest) rather than keeping it forever.
+#[test]
+fn alerts_held_under_an_earlier_config_go_out_when_the_digest_is_removed() {
+    let server = Server::start();
+    summit_feed(&server, "/a", 0, 3);
+    let rx = Receiver::start();
+    let hook = |extra: &str| {
+        format!(
+            "[[sinks]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\n{extra}",
+            rx.url("/")
+        )
+    };
+    let ws = Workspace::new(&config(&server, &hook("digest = \"daily 08:00\"\n")));
+    assert_eq!(ws.run(&["once"]).code, 0);
+    assert!(rx.received().is_empty(), "held for the digest");
+    rewrite(&ws, &config(&server, &hook("")));
+    let run = ws.run(&["once"]);
+    assert_eq!(run.code, 0);
+    assert!(
+        run.stderr.contains("held under an earlier config"),
+        "{}",
+        run.stderr
+    );
+    let got = rx.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].json()["count"], 3);
+    // Nothing is held any more, and an immediate sink's runs record no digest.
+    assert!(outbox(&ws).iter().all(|r| r["state"] != "held"));
+    assert_eq!(ws.run(&["once"]).code, 0);
+    assert_eq!(rx.received().len(), 1);
 }
