@@ -186,7 +186,7 @@ pub(super) fn upsert_item(
     let id = stories.next_ids.item;
     stories.next_ids.item += 1;
     let placed = stories.place(
-        tx,
+        &mut &*tx,
         NewItem {
             id,
             at: when,

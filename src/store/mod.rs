@@ -25,6 +25,7 @@ mod outbox;
 mod read;
 mod retention;
 mod schema;
+mod story_db;
 mod story_index;
 mod types;
 mod writer;
