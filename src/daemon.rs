@@ -46,7 +46,7 @@ pub async fn run(cfg: Config, path: PathBuf) -> Result {
         _ => return Err(Error::failure("cannot install signal handlers")),
     };
 
-    let store = crate::commands::open_store(&cfg)?;
+    let store = crate::commands::open_backend(&cfg, true)?;
     let metrics = Arc::new(Metrics::new());
     let on_commit = {
         let m = metrics.clone();
@@ -326,6 +326,11 @@ async fn feed_loop(
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
         }
+        // Several daemons on one PostgreSQL: poll only what this one claimed (no-op on SQLite).
+        if let Some(later) = claimed_elsewhere(&poller, &feed.name, &url).await {
+            wait = later;
+            continue;
+        }
         // Boxed: the poll's state (several KB) exists only while polling, not in every
         // sleeping feed task.
         let report = Box::pin(poller.poll(&feed)).await;
@@ -352,6 +357,19 @@ async fn feed_loop(
         wait = next.wait;
         if stop.is_cancelled() {
             return;
+        }
+    }
+}
+
+/// `Some(wait)` when another daemon holds the feed or polled it lately; a failing claim waits
+/// too (a poll could not be committed anyway).
+async fn claimed_elsewhere(poller: &Poller, name: &str, url: &str) -> Option<Duration> {
+    match poller.store().claim(name, url).await {
+        Ok(store::Claim::Granted) => None,
+        Ok(store::Claim::Busy(wait)) => Some(wait),
+        Err(e) => {
+            tracing::debug!(feed = %Untrusted(name), error = %e, "could not claim the feed; trying again soon");
+            Some(Duration::from_secs(5))
         }
     }
 }

@@ -9,6 +9,7 @@ mod http;
 mod library;
 mod raw;
 mod sinks;
+mod storage;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -21,6 +22,7 @@ use url::Url;
 use crate::topics::{self, Lexicons, Stem, TopicSpec};
 use raw::{RawConfig, RawSize, RawTopic, RawTopicFile};
 pub use sinks::{EmailConfig, Schedule, Secret, SinkConfig, SinkKind, Zone};
+pub use storage::{DEFAULT_LEASE, PostgresConfig, redacted};
 
 pub use http::{HttpConfig, Token};
 
@@ -140,6 +142,8 @@ pub struct Config {
     pub path: PathBuf,
     pub database: PathBuf,
     pub synchronous: Synchronous,
+    /// `[storage] url`: a PostgreSQL server shared by several daemons; `database` then unused.
+    pub postgres: Option<PostgresConfig>,
     /// Retention: stories, items, sightings, features and alerts older than this are deleted
     /// (hourly by the daemon, or by `newshound prune`); `None` keeps everything.
     pub keep: Option<Duration>,
@@ -746,10 +750,17 @@ impl Validator<'_> {
         let topics = self.all_topics(&raw, &names);
         let http = self.http(&raw.http, &base);
         let sinks = self.sinks(&raw.sinks, &topics);
+        let postgres = self.postgres(
+            &raw.storage,
+            defaults.timeout,
+            http.is_some(),
+            !sinks.is_empty(),
+        );
         Some(Config {
             path: self.path.to_owned(),
             database,
             synchronous,
+            postgres,
             keep,
             search: raw.storage.search.unwrap_or(false),
             defaults,

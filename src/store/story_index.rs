@@ -191,12 +191,7 @@ impl StoryIndex {
 
     /// Reads the items dated in `[lo, hi)` (`hi` open-ended when `None`) with their stories;
     /// their links are found when first reached.
-    fn load<D: StoryDb>(
-        &mut self,
-        tx: &mut D,
-        lo: i64,
-        hi: Option<i64>,
-    ) -> Result<(), D::Error> {
+    fn load<D: StoryDb>(&mut self, tx: &mut D, lo: i64, hi: Option<i64>) -> Result<(), D::Error> {
         let hi = hi.unwrap_or(i64::MAX);
         let mut loaded: Vec<Member> = Vec::new();
         tx.story_members(lo, hi, &mut |r| {
