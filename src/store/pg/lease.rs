@@ -138,7 +138,7 @@ impl PgStore {
             return Ok(Claim::Granted);
         };
         let lease_ms = me.lease.as_millis() as i64;
-        let now = ts(now);
+        let now = now.timestamp_millis();
         let mut tx = self.begin()?;
         tx.exec(
             "INSERT INTO feeds (name, url) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
@@ -148,7 +148,7 @@ impl PgStore {
             "UPDATE feeds SET lease_owner = $2, lease_until = (extract(epoch from clock_timestamp()) * 1000)::bigint + $3
              WHERE id IN (SELECT id FROM feeds WHERE name = $1
                             AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < (extract(epoch from clock_timestamp()) * 1000)::bigint)
-                            AND (next_poll_at IS NULL OR next_poll_at <= $4)
+                            AND coalesce(next_poll_ms, next_poll_at * 1000, 0) <= $4
                           FOR UPDATE SKIP LOCKED)
              RETURNING id",
             &[&feed, &me.id, &lease_ms, &now],
@@ -159,7 +159,7 @@ impl PgStore {
         }
         // Why not: held (until its lease ends), or polled lately (until its next poll).
         let r = tx.opt(
-            "SELECT next_poll_at, lease_owner, lease_until - (extract(epoch from clock_timestamp()) * 1000)::bigint FROM feeds WHERE name = $1",
+            "SELECT coalesce(next_poll_ms, next_poll_at * 1000), lease_owner, lease_until - (extract(epoch from clock_timestamp()) * 1000)::bigint FROM feeds WHERE name = $1",
             &[&feed],
         )?;
         tx.commit()?;
@@ -175,7 +175,7 @@ impl PgStore {
                 };
                 let due = next
                     .filter(|&n| n > now)
-                    .map(|n| Duration::from_secs((n - now) as u64));
+                    .map(|n| Duration::from_millis((n - now) as u64));
                 // Held: look again when the lease ends (the holder's schedule write usually
                 // comes first and moves the next look to the feed's next poll).
                 match (held, due) {
@@ -202,9 +202,9 @@ impl PgStore {
         let me = self.instance.as_ref().map(|i| i.id.clone());
         let mut tx = self.begin()?;
         tx.exec(
-            "UPDATE feeds SET next_poll_at = $2, poll_interval = $3, schedule_reason = $4, lease_owner = NULL, lease_until = NULL
+            "UPDATE feeds SET next_poll_at = $2, next_poll_ms = $6, poll_interval = $3, schedule_reason = $4, lease_owner = NULL, lease_until = NULL
              WHERE name = $1 AND (lease_owner IS NULL OR lease_owner = $5::text OR $5::text IS NULL)",
-            &[&feed, &ts(next), &(interval.as_secs() as i64), &reason, &me],
+            &[&feed, &ts(next), &(interval.as_secs() as i64), &reason, &me, &next.timestamp_millis()],
         )?;
         tx.commit()?;
         Ok(())

@@ -128,8 +128,8 @@ impl PgStore {
         let mut tx = self.begin()?;
         for r in rows {
             tx.exec(
-                "UPDATE feeds SET next_poll_at = $2, poll_interval = $3, schedule_reason = $4 WHERE name = $1",
-                &[&r.feed, &ts(r.next), &(r.interval.as_secs() as i64), &r.reason],
+                "UPDATE feeds SET next_poll_at = $2, next_poll_ms = $5, poll_interval = $3, schedule_reason = $4 WHERE name = $1",
+                &[&r.feed, &ts(r.next), &(r.interval.as_secs() as i64), &r.reason, &r.next.timestamp_millis()],
             )?;
         }
         tx.commit()?;
@@ -166,7 +166,7 @@ impl PgStore {
         let rows = tx.all(
             "SELECT st.id, i.title, i.url, st.started_at, st.last_at FROM stories st JOIN items i ON i.id = st.headline_item_id
              WHERE st.id >= $1 AND ($2::bigint IS NULL OR st.started_at >= $2::bigint)
-               AND ($3 <= 1 OR (SELECT count(DISTINCT s.feed_id) FROM items m JOIN sightings s ON s.item_id = m.id WHERE m.story_id = st.id) >= $3)
+               AND ($3::bigint <= 1 OR (SELECT count(DISTINCT s.feed_id) FROM items m JOIN sightings s ON s.item_id = m.id WHERE m.story_id = st.id) >= $3::bigint)
              ORDER BY st.started_at DESC, st.id DESC LIMIT $4",
             &[&first, &since.map(ts), &(min_sources as i64), &(limit as i64)],
         )?;

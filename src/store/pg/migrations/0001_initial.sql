@@ -32,7 +32,9 @@ CREATE TABLE feeds (
     -- Work sharing: the daemon polling the feed now (instances.id) and until when its claim holds
     -- (milliseconds, the server's clock). NULL: nobody.
     lease_owner          TEXT,
-    lease_until          BIGINT
+    lease_until          BIGINT,
+    -- next_poll_at in milliseconds: a claim is never early by the seconds' rounding.
+    next_poll_ms         BIGINT
 );
 
 CREATE TABLE items (
