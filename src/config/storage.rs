@@ -123,3 +123,86 @@ impl Validator<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::load_str;
+
+    const FEED: &str = "[[feeds]]\nurl = \"feeds/a.xml\"\n";
+
+    fn diags(storage: &str, rest: &str) -> Vec<String> {
+        match load_str(
+            &format!("[storage]\n{storage}\n{rest}{FEED}"),
+            Path::new("cfg.toml"),
+        ) {
+            Ok(_) => vec![],
+            Err(e) => e
+                .diagnostics()
+                .iter()
+                .map(|d| format!("{}:{}: {}", d.line, d.column, d.message))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_postgres_url_loads_with_its_lease_and_its_password_hidden() {
+        let cfg = load_str(
+            &format!("[storage]\nurl = \"postgres://nh:s3cret@db.example:5433/news\"\nlease = \"2m\"\n{FEED}"),
+            Path::new("cfg.toml"),
+        )
+        .unwrap();
+        let pg = cfg.postgres.expect("postgres");
+        assert_eq!(pg.lease, std::time::Duration::from_secs(120));
+        let shown = format!("{pg:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(
+            shown.contains("postgres://nh:***@db.example:5433/news"),
+            "{shown}"
+        );
+        // Without a url: SQLite, as before.
+        let cfg = load_str(
+            &format!("[storage]\npath = \"x.db\"\n{FEED}"),
+            Path::new("cfg.toml"),
+        )
+        .unwrap();
+        assert!(cfg.postgres.is_none());
+    }
+
+    #[test]
+    fn what_postgres_cannot_do_yet_is_refused_at_its_line() {
+        assert_eq!(
+            diags("url = \"postgres://h/db\"\npath = \"x.db\"", ""),
+            [
+                "3:8: storage.path and storage.url both given: path is a SQLite file, url a PostgreSQL server; keep one"
+            ]
+        );
+        assert_eq!(
+            diags("url = \"mysql://h/db\"", ""),
+            ["2:7: storage.url must be a PostgreSQL URL: postgres://user@host:5432/database"]
+        );
+        let d = diags("url = \"postgres://h/db?sslmode=sometimes\"", "");
+        assert!(
+            d.len() == 1 && d[0].starts_with("2:7: storage.url: "),
+            "{d:?}"
+        );
+        let d = diags("url = \"postgres://h/db\"\nsearch = true", "");
+        assert!(
+            d[0].contains("storage.search (the search index) is not supported"),
+            "{d:?}"
+        );
+        let d = diags(
+            "url = \"postgres://h/db\"\nlease = \"10s\"",
+            "[defaults]\ntimeout = \"30s\"\n",
+        );
+        assert!(
+            d[0].starts_with("3:9: storage.lease (10s) must be longer than a poll's timeout (30s)"),
+            "{d:?}"
+        );
+        assert_eq!(
+            diags("lease = \"1m\"", ""),
+            ["2:9: storage.lease applies to PostgreSQL (storage.url) only"]
+        );
+    }
+}
