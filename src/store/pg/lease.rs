@@ -139,30 +139,32 @@ impl PgStore {
         };
         let lease_ms = me.lease.as_millis() as i64;
         let now = now.timestamp_millis();
-        let mut tx = self.begin()?;
-        tx.exec(
-            "INSERT INTO feeds (name, url) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-            &[&feed, &url],
-        )?;
-        let got = tx.opt(
-            "UPDATE feeds SET lease_owner = $2, lease_until = (extract(epoch from clock_timestamp()) * 1000)::bigint + $3
+        // One round trip when the feed is due and free (autocommit: the row lock lasts only as
+        // long as the statement; the lease is what holds the feed after it).
+        const CLAIM: &str = "UPDATE feeds SET lease_owner = $2, lease_until = (extract(epoch from clock_timestamp()) * 1000)::bigint + $3
              WHERE id IN (SELECT id FROM feeds WHERE name = $1
                             AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < (extract(epoch from clock_timestamp()) * 1000)::bigint)
                             AND coalesce(next_poll_ms, next_poll_at * 1000, 0) <= $4
                           FOR UPDATE SKIP LOCKED)
-             RETURNING id",
-            &[&feed, &me.id, &lease_ms, &now],
-        )?;
-        if got.is_some() {
-            tx.commit()?;
+             RETURNING id";
+        let mut db = self.auto();
+        if db.opt(CLAIM, &[&feed, &me.id, &lease_ms, &now])?.is_some() {
             return Ok(Claim::Granted);
         }
-        // Why not: held (until its lease ends), or polled lately (until its next poll).
-        let r = tx.opt(
-            "SELECT coalesce(next_poll_ms, next_poll_at * 1000), lease_owner, lease_until - (extract(epoch from clock_timestamp()) * 1000)::bigint FROM feeds WHERE name = $1",
-            &[&feed],
-        )?;
-        tx.commit()?;
+        // Why not: held (until its lease ends), or polled lately (until its next poll), or a feed
+        // never seen (its row is created, then claimed).
+        const WHY: &str = "SELECT coalesce(next_poll_ms, next_poll_at * 1000), lease_owner, lease_until - (extract(epoch from clock_timestamp()) * 1000)::bigint FROM feeds WHERE name = $1";
+        let mut r = db.opt(WHY, &[&feed])?;
+        if r.is_none() {
+            db.exec(
+                "INSERT INTO feeds (name, url) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                &[&feed, &url],
+            )?;
+            if db.opt(CLAIM, &[&feed, &me.id, &lease_ms, &now])?.is_some() {
+                return Ok(Claim::Granted);
+            }
+            r = db.opt(WHY, &[&feed])?;
+        }
         let retry = match r {
             None => Duration::from_secs(1),
             Some(r) => {
@@ -200,13 +202,11 @@ impl PgStore {
         reason: &str,
     ) -> Result<()> {
         let me = self.instance.as_ref().map(|i| i.id.clone());
-        let mut tx = self.begin()?;
-        tx.exec(
+        self.auto().exec(
             "UPDATE feeds SET next_poll_at = $2, next_poll_ms = $6, poll_interval = $3, schedule_reason = $4, lease_owner = NULL, lease_until = NULL
              WHERE name = $1 AND (lease_owner IS NULL OR lease_owner = $5::text OR $5::text IS NULL)",
             &[&feed, &ts(next), &(interval.as_secs() as i64), &reason, &me, &next.timestamp_millis()],
         )?;
-        tx.commit()?;
         Ok(())
     }
 

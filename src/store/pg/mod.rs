@@ -157,6 +157,18 @@ impl PgStore {
         })
     }
 
+    /// Statements outside a transaction (each its own, one round trip), with the statement cache.
+    fn auto(&mut self) -> Auto<'_> {
+        let client = match self.client.as_mut() {
+            Some(c) => c,
+            None => unreachable!("the client is only taken when the store is dropped"),
+        };
+        Auto {
+            client,
+            cache: &mut self.cache,
+        }
+    }
+
     /// A trivial query: the server answers.
     pub fn ping(&mut self) -> Result<()> {
         self.client().simple_query("SELECT 1")?;
@@ -240,5 +252,40 @@ impl Tx<'_> {
 
     pub(super) fn commit(self) -> std::result::Result<(), postgres::Error> {
         self.tx.commit()
+    }
+}
+
+/// Single statements in autocommit: what the leases need (one round trip each).
+pub(super) struct Auto<'a> {
+    client: &'a mut postgres::Client,
+    cache: &'a mut FxHashMap<&'static str, Statement>,
+}
+
+impl Auto<'_> {
+    fn st(&mut self, sql: &'static str) -> std::result::Result<Statement, postgres::Error> {
+        if let Some(s) = self.cache.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql)?;
+        self.cache.insert(sql, s.clone());
+        Ok(s)
+    }
+
+    pub(super) fn exec(
+        &mut self,
+        sql: &'static str,
+        params: Params<'_>,
+    ) -> std::result::Result<u64, postgres::Error> {
+        let s = self.st(sql)?;
+        self.client.execute(&s, params)
+    }
+
+    pub(super) fn opt(
+        &mut self,
+        sql: &'static str,
+        params: Params<'_>,
+    ) -> std::result::Result<Option<postgres::Row>, postgres::Error> {
+        let s = self.st(sql)?;
+        self.client.query_opt(&s, params)
     }
 }
