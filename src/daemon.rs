@@ -89,7 +89,11 @@ pub async fn run(cfg: Config, path: PathBuf) -> Result {
     let mut generation =
         start(&cfg, handle.clone(), &metrics).map_err(|e| Error::failure(format!("{e:#}")))?;
     ops.set_ready(true);
-    tracing::info!(feeds = cfg.feeds.len(), topics = cfg.topics.len(), database = %cfg.database.display(), "newshound running");
+    let database = cfg.postgres.as_ref().map_or_else(
+        || cfg.database.display().to_string(),
+        |p| config::redacted(&p.url),
+    );
+    tracing::info!(feeds = cfg.feeds.len(), topics = cfg.topics.len(), database = %database, "newshound running");
     notify(&[
         NotifyState::Ready,
         NotifyState::Status(&format!(

@@ -52,9 +52,17 @@ impl PgStore {
     }
 
     fn migrate_locked(&mut self) -> Result<()> {
-        self.client().batch_execute(
-            "CREATE TABLE IF NOT EXISTS newshound_schema (version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
-        )?;
+        // Looked for first: `IF NOT EXISTS` on an existing table makes the server send a notice,
+        // which the driver logs at every start.
+        let exists: bool = self
+            .client()
+            .query_one("SELECT to_regclass('newshound_schema') IS NOT NULL", &[])?
+            .get(0);
+        if !exists {
+            self.client().batch_execute(
+                "CREATE TABLE newshound_schema (version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+            )?;
+        }
         let current = self.check_version()?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
             let version = (i + 1) as i64;
