@@ -135,7 +135,8 @@ pub async fn run(cfg: Config, path: PathBuf) -> Result {
                                 if new_cfg.http.as_ref().map(|h| (h.listen, h.max_connections)) != cfg.http.as_ref().map(|h| (h.listen, h.max_connections)) {
                                     tracing::warn!("[http] listen or max_connections changed; it applies at the next start (the token applies now)");
                                 }
-                                if new_cfg.database != cfg.database || new_cfg.synchronous != cfg.synchronous || new_cfg.keep != cfg.keep || new_cfg.search != cfg.search {
+                                if new_cfg.database != cfg.database || new_cfg.synchronous != cfg.synchronous || new_cfg.keep != cfg.keep || new_cfg.search != cfg.search
+                                    || new_cfg.postgres.as_ref().map(|p| (&p.url, p.lease)) != cfg.postgres.as_ref().map(|p| (&p.url, p.lease)) {
                                     tracing::warn!(database = %new_cfg.database.display(), "[storage] changed; it applies at the next start (still using {})", cfg.database.display());
                                 }
                                 let old = std::mem::replace(&mut generation, next);
