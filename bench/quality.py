@@ -16,6 +16,8 @@ and exits 1 when a figure is below its floor (`--floors`, default: the floors th
     python3 bench/quality.py --keep DIR            # keep the feeds, config and database in DIR
     python3 bench/quality.py --json                # one JSON object with every figure
     python3 bench/quality.py --orders 10           # also 10 shuffled ingests: identical partitions?
+    python3 bench/quality.py --storage postgres    # into a fresh PostgreSQL database on 127.0.0.1:5432
+                                                   # (created and dropped with createdb/dropdb; $PGUSER)
 
 Story figures are also printed for two halves of the corpus, items published on odd and on even
 days (a story rarely spans two days): tune on one, check on the other.
@@ -154,7 +156,24 @@ def load_scorer(corpus):
     return mod
 
 
-def ingest(binary, items, shuffle, keep):
+def pg_database(action, name):
+    """Creates or drops a PostgreSQL database on 127.0.0.1:5432 (trust auth, $PGUSER or root)."""
+    tool = {"create": "createdb", "drop": "dropdb"}[action]
+    user = os.environ.get("PGUSER", "root")
+    args = [tool, "-h", "127.0.0.1", "-p", "5432", "-U", user]
+    if action == "drop":
+        args.append("--if-exists")
+    subprocess.run([*args, name], check=True, capture_output=True, timeout=60)
+
+
+def storage_toml(storage, db):
+    if storage == "postgres":
+        user = os.environ.get("PGUSER", "root")
+        return f'url = "postgres://{user}@127.0.0.1:5432/{db}?sslmode=disable"'
+    return f'path = "{db}"'
+
+
+def ingest(binary, items, shuffle, keep, storage="sqlite"):
     """Renders the items into feeds (shuffled by `shuffle` when given), runs `once` over them and
     returns ({url: {"link", "story", "topics"}}, topic names), or (None, None) after an error."""
     by_source = {}
@@ -172,6 +191,7 @@ def ingest(binary, items, shuffle, keep):
 
     work = keep or tempfile.mkdtemp(prefix="newshound-quality-")
     os.makedirs(os.path.join(work, "feeds"), exist_ok=True)
+    db = None
     try:
         for s in sources:
             with open(os.path.join(work, "feeds", slug(s) + ".xml"), "w", encoding="utf-8") as f:
@@ -179,13 +199,18 @@ def ingest(binary, items, shuffle, keep):
         srv = serve(os.path.join(work, "feeds"))
         port = srv.server_address[1]
         topics_toml, topic_names = shipped_topics_toml(TOPICS)
-        db = os.path.join(work, "newshound.db")
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(db + suffix):
-                os.remove(db + suffix)
+        if storage == "postgres":
+            db = f"newshound_quality_{os.getpid()}"
+            pg_database("drop", db)
+            pg_database("create", db)
+        else:
+            db = os.path.join(work, "newshound.db")
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(db + suffix):
+                    os.remove(db + suffix)
         cfg = os.path.join(work, "quality.toml")
         with open(cfg, "w", encoding="utf-8") as f:
-            f.write(f'{topics_toml}\n[storage]\npath = "{db}"\n\n[alerts]\nmax_age = "off"\n\n')
+            f.write(f'{topics_toml}\n[storage]\n{storage_toml(storage, db)}\n\n[alerts]\nmax_age = "off"\n\n')
             f.write('[defaults]\naddress_guard = "off"\nhost_spacing = "0s"\nper_host_concurrency = 64\n\n')
             for s in sources:
                 f.write(f'[[feeds]]\nname = "{slug(s)}"\nurl = "http://127.0.0.1:{port}/{slug(s)}.xml"\n\n')
@@ -216,6 +241,8 @@ def ingest(binary, items, shuffle, keep):
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
+            if storage == "postgres" and db:
+                pg_database("drop", db)
 
     return preds, topic_names
 
@@ -267,6 +294,8 @@ def main():
     ap.add_argument("--orders", type=int, default=0, metavar="N",
                     help="also ingest N times in shuffled orders and compare the partitions")
     ap.add_argument("--no-floors", action="store_true", help="report only; never exit 1")
+    ap.add_argument("--storage", choices=["sqlite", "postgres"], default="sqlite",
+                    help="the store: a SQLite file (default) or a fresh PostgreSQL database")
     args = ap.parse_args()
 
     corpus = find_corpus(args.corpus)
@@ -282,7 +311,7 @@ def main():
     items = [json.loads(l) for l in open(os.path.join(corpus, "items.jsonl"), encoding="utf-8") if l.strip()]
     scorer = load_scorer(corpus)
     ids, resolve = scorer.resolver()
-    preds, topic_names = ingest(binary, items, args.shuffle, args.keep)
+    preds, topic_names = ingest(binary, items, args.shuffle, args.keep, args.storage)
     if preds is None:
         return 2
     order_identical = None
@@ -290,7 +319,7 @@ def main():
         first = partition(preds, resolve)
         same = 0
         for seed in range(1, args.orders + 1):
-            other, _ = ingest(binary, items, 1000 + seed, None)
+            other, _ = ingest(binary, items, 1000 + seed, None, args.storage)
             if other is None:
                 return 2
             same += partition(other, resolve) == first

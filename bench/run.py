@@ -7,6 +7,9 @@ wall time, CPU time (user+sys) and peak RSS, plus what newshound reported (reque
 items, merged duplicates) and the database size.
 
   bench/run.py --feeds 1000 --items 50 --topics 100 --runs 5
+  bench/run.py --storage postgres     # into PostgreSQL on 127.0.0.1:5432 (a database created per cold
+                                      # run, dropped at the end; $PGUSER or root, trust auth). The CPU
+                                      # reported is newshound's only, not the server's.
 """
 import argparse
 import json
@@ -90,6 +93,7 @@ def main():
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--port", type=int, default=18080)
     p.add_argument("--no-gzip", action="store_true")
+    p.add_argument("--storage", choices=["sqlite", "postgres"], default="sqlite")
     p.add_argument("--binary", default=os.path.join(ROOT, "target/release/newshound"))
     p.add_argument("--serve-only", action="store_true",
                    help="generate and serve the corpus, write the config, print its path and wait (Ctrl-C "
@@ -111,9 +115,14 @@ def main():
     time.sleep(0.5)
     try:
         db = os.path.join(tmp, "bench.db")
+        pg_user = os.environ.get("PGUSER", "root")
+        pg_db = f"newshound_bench_{os.getpid()}"
+        pg = ["-h", "127.0.0.1", "-p", "5432", "-U", pg_user]
+        storage = (f'url = "postgres://{pg_user}@127.0.0.1:5432/{pg_db}?sslmode=disable"'
+                   if a.storage == "postgres" else f'path = "{db}"')
         cfg = os.path.join(tmp, "bench.toml")
         with open(cfg, "w") as fh:
-            fh.write(f'[storage]\npath = "{db}"\n[defaults]\nconcurrency = 32\nper_host_concurrency = 32\n[alerts]\nmax_age = "off"\n\n')
+            fh.write(f'[storage]\n{storage}\n[defaults]\nconcurrency = 32\nper_host_concurrency = 32\n[alerts]\nmax_age = "off"\n\n')
             for f in range(a.feeds):
                 fh.write(f'[[feeds]]\nname = "feed{f}"\nurl = "http://127.0.0.1:{a.port}/feed{f}.xml"\n')
             fh.write("\n" + topics(a.topics))
@@ -127,24 +136,33 @@ def main():
         results = {}
         cold = []
         for _ in range(a.runs):
+            if a.storage == "postgres":
+                subprocess.run(["dropdb", *pg, "--if-exists", pg_db], check=True)
+                subprocess.run(["createdb", *pg, pg_db], check=True)
             for suffix in ("", "-wal", "-shm"):
                 if os.path.exists(db + suffix):
                     os.remove(db + suffix)
             cold.append(run_once(a.binary, cfg))
         results["cold"] = median_of(cold)
-        results["db_bytes_per_item"] = os.path.getsize(db) / max(1, results["cold"]["new"])
+        if a.storage == "postgres":
+            size = int(subprocess.check_output(["psql", *pg, "-d", pg_db, "-tAc", f"SELECT pg_database_size('{pg_db}')"]))
+        else:
+            size = os.path.getsize(db)
+        results["db_bytes_per_item"] = size / max(1, results["cold"]["new"])
         results["warm"] = median_of([run_once(a.binary, cfg) for _ in range(a.runs)])
         upd = []
         for r in range(a.runs):
             subprocess.check_output([sys.executable, os.path.join(ROOT, "bench/corpus.py"), "mutate", corpus, "--share", "0.1", "--new", "5", "--round", str(r + 1)])
             upd.append(run_once(a.binary, cfg))
         results["update"] = median_of(upd)
-        results["setup"] = {"feeds": a.feeds, "items_per_feed": a.items, "topics": a.topics, "runs": a.runs, "gzip": not a.no_gzip}
+        results["setup"] = {"feeds": a.feeds, "items_per_feed": a.items, "topics": a.topics, "runs": a.runs, "gzip": not a.no_gzip, "storage": a.storage}
         print(json.dumps(results, indent=2))
     finally:
         nginx.send_signal(signal.SIGQUIT)
         nginx.wait(timeout=10)
         shutil.rmtree(tmp, ignore_errors=True)
+        if a.storage == "postgres":
+            subprocess.run(["dropdb", *pg, "--if-exists", pg_db])
 
 
 if __name__ == "__main__":

@@ -96,6 +96,13 @@ pub enum Command {
     /// Show each sink's status (last success, last error, queue); `sinks test NAME` sends a
     /// sample alert now.
     Sinks(SinksArgs),
+    /// List the daemons sharing a PostgreSQL store's work: id, host, live or stale, last
+    /// heartbeat, leases held.
+    Instances {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a shell completion script: `newshound completions bash > /etc/bash_completion.d/newshound`.
     Completions {
         /// bash, zsh, fish, elvish or powershell.

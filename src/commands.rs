@@ -298,24 +298,105 @@ pub fn check(path: &Path) -> Result {
     Ok(Exit::Ok)
 }
 
-/// Opens (creating or migrating) the database; failing is [`Exit::CantOpenDb`].
+/// Opens (creating or migrating) the SQLite database; failing is [`Exit::CantOpenDb`]. The
+/// commands that only SQLite supports yet (search, prune, outbox) refuse a PostgreSQL config here.
 pub fn open_store(cfg: &Config) -> Result<Store> {
+    sqlite_only(cfg)?;
     Store::open_with(&cfg.database, cfg.synchronous, cfg.keep.is_some())
         .map_err(|e| Error::new(Exit::CantOpenDb, e))
 }
 
-/// Runs one read against the stored database.
-fn read<T>(cfg: &Config, query: impl FnOnce(&Store) -> store::Result<T>) -> Result<T> {
+/// Opens (creating or migrating) the configured store, SQLite or PostgreSQL, for `once` and
+/// the daemon. A daemon on PostgreSQL joins the others sharing its work (`[storage] url`).
+pub fn open_backend(cfg: &Config, daemon: bool) -> Result<store::Backend> {
+    let Some(pg) = &cfg.postgres else {
+        return open_store(cfg).map(store::Backend::from);
+    };
+    let mut p = store::PgStore::open(&pg.url).map_err(|e| Error::new(Exit::CantOpenDb, e))?;
+    if daemon {
+        p.join(&pg.url, store::Instance::new(pg.lease))
+            .map_err(|e| Error::new(Exit::CantOpenDb, e))?;
+    }
+    Ok(p.into())
+}
+
+fn sqlite_only(cfg: &Config) -> Result<()> {
+    match cfg.postgres {
+        Some(_) => Err(Error::new(
+            Exit::CantOpenDb,
+            store::StoreError::Unsupported("this command"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Runs one read against the stored database, SQLite or PostgreSQL (on a thread of its own:
+/// PostgreSQL's synchronous client must not run on a thread driving `main`'s runtime).
+fn read<T: Send>(
+    cfg: &Config,
+    query: impl FnOnce(&mut store::Backend) -> store::Result<T> + Send,
+) -> Result<T> {
+    let mut store = match &cfg.postgres {
+        None => store::Backend::from(open_read_only(cfg)?),
+        Some(pg) => store::PgStore::open_read_only(&pg.url)
+            .map_err(|e| Error::new(Exit::CantOpenDb, e))?
+            .into(),
+    };
+    match store {
+        store::Backend::Sqlite(_) => query(&mut store),
+        store::Backend::Postgres(_) => store::pg::off_runtime(|| query(&mut store)),
+    }
+    .map_err(Error::failure)
+}
+
+/// [`read`] for what only SQLite supports yet.
+fn read_sqlite<T>(cfg: &Config, query: impl FnOnce(&Store) -> store::Result<T>) -> Result<T> {
     let store = open_read_only(cfg)?;
     query(&store).map_err(Error::failure)
 }
 
 fn open_read_only(cfg: &Config) -> Result<Store> {
+    sqlite_only(cfg)?;
     Store::open_read_only(&cfg.database).map_err(|e| Error::new(Exit::CantOpenDb, e))
 }
 
+/// `instances`: the daemons sharing a PostgreSQL database's work.
+pub fn instances(cfg: &Config, json: bool) -> Result {
+    let Some(pg) = &cfg.postgres else {
+        return Err(Error::failure(
+            "instances: only a PostgreSQL store ([storage] url) is shared by several daemons",
+        ));
+    };
+    let rows = store::pg::off_runtime(|| {
+        store::PgStore::open_read_only(&pg.url).and_then(|mut p| p.instances())
+    })
+    .map_err(|e| Error::new(Exit::CantOpenDb, e))?;
+    let mut out = std::io::stdout().lock();
+    for r in &rows {
+        if json {
+            let _ = writeln!(out, "{}", serde_json::to_string(r).unwrap_or_default());
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "{}  {}  pid {}  {}  heartbeat {:.1}s ago  {} leases  started {}",
+            Untrusted(&r.id),
+            Untrusted(&r.host),
+            r.pid,
+            if r.live { "live" } else { "stale" },
+            r.heartbeat_age_ms as f64 / 1000.0,
+            r.leases,
+            fmt_time(r.started)
+        );
+    }
+    if rows.is_empty() && !json {
+        println!("no daemon has joined this database");
+    }
+    Ok(Exit::Ok)
+}
+
 pub async fn once(cfg: Config, args: &OnceArgs) -> Result {
-    let store = open_store(&cfg)?;
+    let store = open_backend(&cfg, false)?;
     let (handle, writer) = store::spawn_writer(store, IngestPolicy::from(&cfg));
     // Without sinks the outbox is skipped altogether (nothing to enqueue, nothing to send).
     if !cfg.sinks.is_empty() {
@@ -1304,7 +1385,7 @@ pub fn outbox(cfg: &Config, args: &OutboxArgs) -> Result {
         println!("{} queued again", plural(n, "delivery", "deliveries"));
         return Ok(Exit::Ok);
     }
-    let mut rows = read(cfg, |store| {
+    let mut rows = read_sqlite(cfg, |store| {
         store.outbox_list(
             args.sink.as_deref(),
             args.state.as_deref(),
@@ -1351,7 +1432,7 @@ pub async fn sinks(cfg: &Config, args: &SinksArgs) -> Result {
     }
     let names: Vec<String> = cfg.sinks.iter().map(|s| s.name.clone()).collect();
     let statuses = if cfg.database.exists() {
-        read(cfg, |store| store.sink_statuses(&names))?
+        read_sqlite(cfg, |store| store.sink_statuses(&names))?
     } else {
         names
             .iter()

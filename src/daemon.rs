@@ -46,7 +46,7 @@ pub async fn run(cfg: Config, path: PathBuf) -> Result {
         _ => return Err(Error::failure("cannot install signal handlers")),
     };
 
-    let store = crate::commands::open_store(&cfg)?;
+    let store = crate::commands::open_backend(&cfg, true)?;
     let metrics = Arc::new(Metrics::new());
     let on_commit = {
         let m = metrics.clone();
@@ -89,7 +89,11 @@ pub async fn run(cfg: Config, path: PathBuf) -> Result {
     let mut generation =
         start(&cfg, handle.clone(), &metrics).map_err(|e| Error::failure(format!("{e:#}")))?;
     ops.set_ready(true);
-    tracing::info!(feeds = cfg.feeds.len(), topics = cfg.topics.len(), database = %cfg.database.display(), "newshound running");
+    let database = cfg.postgres.as_ref().map_or_else(
+        || cfg.database.display().to_string(),
+        |p| config::redacted(&p.url),
+    );
+    tracing::info!(feeds = cfg.feeds.len(), topics = cfg.topics.len(), database = %database, "newshound running");
     notify(&[
         NotifyState::Ready,
         NotifyState::Status(&format!(
@@ -131,7 +135,8 @@ pub async fn run(cfg: Config, path: PathBuf) -> Result {
                                 if new_cfg.http.as_ref().map(|h| (h.listen, h.max_connections)) != cfg.http.as_ref().map(|h| (h.listen, h.max_connections)) {
                                     tracing::warn!("[http] listen or max_connections changed; it applies at the next start (the token applies now)");
                                 }
-                                if new_cfg.database != cfg.database || new_cfg.synchronous != cfg.synchronous || new_cfg.keep != cfg.keep || new_cfg.search != cfg.search {
+                                if new_cfg.database != cfg.database || new_cfg.synchronous != cfg.synchronous || new_cfg.keep != cfg.keep || new_cfg.search != cfg.search
+                                    || new_cfg.postgres.as_ref().map(|p| (&p.url, p.lease)) != cfg.postgres.as_ref().map(|p| (&p.url, p.lease)) {
                                     tracing::warn!(database = %new_cfg.database.display(), "[storage] changed; it applies at the next start (still using {})", cfg.database.display());
                                 }
                                 let old = std::mem::replace(&mut generation, next);
@@ -327,6 +332,11 @@ async fn feed_loop(
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
         }
+        // Several daemons on one PostgreSQL: poll only what this one claimed (no-op on SQLite).
+        if let Some(later) = claimed_elsewhere(&poller, &feed.name, &url).await {
+            wait = later;
+            continue;
+        }
         // Boxed: the poll's state (several KB) exists only while polling, not in every
         // sleeping feed task.
         let report = Box::pin(poller.poll(&feed)).await;
@@ -353,6 +363,19 @@ async fn feed_loop(
         wait = next.wait;
         if stop.is_cancelled() {
             return;
+        }
+    }
+}
+
+/// `Some(wait)` when another daemon holds the feed or polled it lately; a failing claim waits
+/// too (a poll could not be committed anyway).
+async fn claimed_elsewhere(poller: &Poller, name: &str, url: &str) -> Option<Duration> {
+    match poller.store().claim(name, url).await {
+        Ok(store::Claim::Granted) => None,
+        Ok(store::Claim::Busy(wait)) => Some(wait),
+        Err(e) => {
+            tracing::debug!(feed = %Untrusted(name), error = %e, "could not claim the feed; trying again soon");
+            Some(Duration::from_secs(5))
         }
     }
 }

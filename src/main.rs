@@ -87,6 +87,7 @@ async fn run(cli: Cli, path: std::path::PathBuf, filter: LogFilter) -> Result {
         Command::Topics(TopicsCommand::Explain(args)) => commands::topics_explain(&cfg, args),
         Command::Outbox(args) => commands::outbox(&cfg, args),
         Command::Sinks(args) => commands::sinks(&cfg, args).await,
+        Command::Instances { json } => commands::instances(&cfg, *json),
         Command::Check | Command::Parse(_) | Command::Completions { .. } | Command::Manpage => {
             unreachable!("handled above")
         }

@@ -9,6 +9,7 @@ mod http;
 mod library;
 mod raw;
 mod sinks;
+mod storage;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -26,6 +27,7 @@ pub use sinks::{
     DigestGroup, EmailConfig, Schedule, Secret, SinkConfig, SinkKind, SinkUrl, TopicDelivery,
     TopicMode, Zone,
 };
+pub use storage::{DEFAULT_LEASE, PostgresConfig, redacted};
 
 pub use http::{HttpConfig, Token};
 
@@ -145,6 +147,8 @@ pub struct Config {
     pub path: PathBuf,
     pub database: PathBuf,
     pub synchronous: Synchronous,
+    /// `[storage] url`: a PostgreSQL server shared by several daemons; `database` then unused.
+    pub postgres: Option<PostgresConfig>,
     /// Retention: stories, items, sightings, features and alerts older than this are deleted
     /// (hourly by the daemon, or by `newshound prune`); `None` keeps everything.
     pub keep: Option<Duration>,
@@ -751,10 +755,17 @@ impl Validator<'_> {
         let topics = self.all_topics(&raw, &names);
         let http = self.http(&raw.http, &base);
         let sinks = self.sinks(&raw.sinks, &topics);
+        let postgres = self.postgres(
+            &raw.storage,
+            defaults.timeout,
+            http.is_some(),
+            !sinks.is_empty(),
+        );
         Some(Config {
             path: self.path.to_owned(),
             database,
             synchronous,
+            postgres,
             keep,
             search: raw.storage.search.unwrap_or(false),
             defaults,

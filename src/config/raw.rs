@@ -75,6 +75,10 @@ pub(crate) struct RawStorage {
     pub keep: Option<Spanned<String>>,
     /// Keep the full-text search index (`newshound search`); default false.
     pub search: Option<bool>,
+    /// A PostgreSQL server instead of a SQLite file (`postgres://…`).
+    pub url: Option<Spanned<String>>,
+    /// PostgreSQL: how long a daemon's claim on a feed lasts.
+    pub lease: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -4,7 +4,7 @@ use super::*;
 
 /// How stale a sighting's `last_seen_at` may get before a poll that lists the item again
 /// refreshes it: retention counts in days, and a daily write keeps re-polls write-free.
-const SEEN_AGAIN_SECS: i64 = 86_400;
+pub(super) const SEEN_AGAIN_SECS: i64 = 86_400;
 
 /// The index key of a URL key (`items.url_hash`): its host's hash in the top 24 bits and the
 /// whole key's in the low 40, so that a site's items sit together in the index (a feed's new
@@ -186,7 +186,7 @@ pub(super) fn upsert_item(
     let id = stories.next_ids.item;
     stories.next_ids.item += 1;
     let placed = stories.place(
-        tx,
+        &mut &*tx,
         NewItem {
             id,
             at: when,

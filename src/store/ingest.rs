@@ -229,6 +229,29 @@ impl NextIds {
     }
 }
 
+/// A known feed where most items suddenly look new: its GUIDs rotated. One warning, no flood.
+pub(super) fn rotation_suspected(stored_before: i64, new: usize, listed: usize) -> bool {
+    stored_before >= 10 && new >= 5 && new * 2 > listed
+}
+
+/// Whether a new or changed item's matches are kept from alerting: dated longer ago than
+/// `max_age`, undated on a feed's first fetch (its backlog), or in a poll that looks like a
+/// GUID rotation. The rest of the policy (once per story where it is certain) needs the store.
+pub(super) fn suppressed(
+    mi: &MatchedItem,
+    policy: IngestPolicy,
+    now: DateTime<Utc>,
+    summary: &PollSummary,
+) -> bool {
+    let max_age = policy
+        .max_age
+        .and_then(|d| chrono::Duration::from_std(d).ok());
+    let date = mi.item.date();
+    let too_old = matches!((date, max_age), (Some(d), Some(age)) if d < now - age);
+    let undated_baseline = date.is_none() && summary.first_fetch;
+    too_old || undated_baseline || summary.rotation_suspected
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(super) fn ingest(
     tx: &Connection,
@@ -280,21 +303,13 @@ pub(super) fn ingest(
             Seen::Merged => summary.merged += 1,
         }
     }
-    // A known feed where most items suddenly look new: its GUIDs rotated. One warning, no flood.
-    summary.rotation_suspected =
-        stored_before >= 10 && summary.new >= 5 && summary.new * 2 > items.len();
-    let max_age = policy
-        .max_age
-        .and_then(|d| chrono::Duration::from_std(d).ok());
+    summary.rotation_suspected = rotation_suspected(stored_before, summary.new, items.len());
     let mut insert = tx.prepare_cached(
         "INSERT INTO alerts (topic, item_id, story_id, feed_id, query_index, terms, snippet, field, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (topic, item_id) DO NOTHING",
     )?;
     for (item_id, mi) in to_alert {
-        let date = mi.item.date();
-        let too_old = matches!((date, max_age), (Some(d), Some(age)) if d < now - age);
-        let undated_baseline = date.is_none() && summary.first_fetch;
-        if too_old || undated_baseline || summary.rotation_suspected {
+        if suppressed(mi, policy, now, summary) {
             summary.suppressed += mi.matches.len();
             continue;
         }

@@ -1,8 +1,10 @@
-//! SQLite storage. [`Store`] owns the connection; no SQL lives anywhere else.
+//! Storage. [`Store`] owns the SQLite connection; [`PgStore`] a PostgreSQL one; [`Backend`] is
+//! either, behind the writer thread's [`StoreHandle`] and the read commands. No SQL lives
+//! anywhere else.
 //!
 //! The interface is narrow on purpose: the poller hands over one [`PollRecord`] per feed poll and
-//! gets a [`PollSummary`] back; the CLI reads feeds, items and alerts. A second backend
-//! (PostgreSQL) would implement the same calls.
+//! gets a [`PollSummary`] back; the CLI reads feeds, items and alerts. Both backends implement
+//! the same calls (PostgreSQL: not yet the outbox, search and retention).
 //!
 //! Durability: WAL mode, one writer ([`writer`]), which commits the polls that finished together
 //! in one `BEGIN IMMEDIATE` transaction (group commit); a feed's items, topic alerts *and*
@@ -18,13 +20,16 @@
 //! 5. otherwise a new item, which joins a story or starts one ([`story_index`], scored by
 //!    [`crate::stories::score`]).
 
+mod backend;
 mod dedup;
 mod fts;
 mod ingest;
 mod outbox;
+pub mod pg;
 mod read;
 mod retention;
 mod schema;
+mod story_db;
 mod story_index;
 mod types;
 mod writer;
@@ -47,12 +52,14 @@ use dedup::*;
 use ingest::*;
 use schema::*;
 
+pub use backend::Backend;
 pub use fts::{IndexHit, SearchRanking};
 pub use ingest::ADOPT_REDIRECT_AFTER;
 pub use outbox::{
     Delivery, DeliveryUpdate, OutboxRoutes, OutboxRow, Payload, SinkStatus, from_ms,
     idempotency_key,
 };
+pub use pg::{Claim, Instance, InstanceRow, PgStore};
 pub use retention::{PrunePlan, PruneReport};
 pub use schema::Checkpointer;
 pub use types::*;
@@ -85,6 +92,22 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("the database writer has stopped")]
     WriterGone,
+    #[error("cannot connect to PostgreSQL at {url}: {source}")]
+    PgOpen {
+        url: String,
+        source: postgres::Error,
+    },
+    #[error("cannot set up TLS for PostgreSQL: {message}")]
+    Tls { message: String },
+    #[error("no newshound database at {url} yet; run `newshound once` (or `run`) first")]
+    PgEmpty { url: String },
+    #[error("database error: {0}")]
+    Postgres(#[from] postgres::Error),
+    /// An error reported to every poll of a failed group commit (the driver's is not `Clone`).
+    #[error("database error: {0}")]
+    Shared(String),
+    #[error("{0} is not supported on PostgreSQL yet (see docs/postgres.md)")]
+    Unsupported(&'static str),
 }
 
 impl StoreError {
@@ -100,6 +123,7 @@ impl StoreError {
     pub fn is_storage_fault(&self) -> bool {
         matches!(self, StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
             if matches!(e.code, rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::SystemIoFailure | rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::DatabaseBusy))
+            || matches!(self, StoreError::Postgres(e) if e.is_closed())
     }
 }
 

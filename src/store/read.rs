@@ -8,7 +8,7 @@ pub(super) enum Names<'a> {
     Json(&'a str),
 }
 
-pub(super) fn parse_list(s: Option<String>) -> Vec<u8> {
+pub(crate) fn parse_list(s: Option<String>) -> Vec<u8> {
     s.map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
         .unwrap_or_default()
 }

@@ -23,9 +23,9 @@
 //! links among it; the span before `clock − KEEP` (clock: the newest item date seen) is
 //! dropped from memory now and then. A restart reads the last `KEEP` before the newest date.
 
-use rusqlite::{Connection, params};
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use super::story_db::StoryDb;
 use crate::stories::{
     CONFIDENT_THRESHOLD, Context, Features, Probe, Score, Tier, Weighed, score_weighed,
 };
@@ -157,13 +157,13 @@ impl StoryIndex {
     }
 
     /// Makes sure memory covers `[at − window, ∞)`, reading from the database what it lacks.
-    fn ensure(
+    fn ensure<D: StoryDb>(
         &mut self,
-        tx: &Connection,
+        tx: &mut D,
         at: i64,
         window: i64,
         threshold: f64,
-    ) -> rusqlite::Result<()> {
+    ) -> Result<(), D::Error> {
         if self.window != window || self.threshold.to_bits() != threshold.to_bits() {
             self.invalidate();
             self.window = window;
@@ -177,8 +177,7 @@ impl StoryIndex {
                 lo
             }
             None => {
-                let newest: Option<i64> =
-                    tx.query_row("SELECT max(last_at) FROM stories", [], |r| r.get(0))?;
+                let newest = tx.newest_story()?;
                 let newest = newest.unwrap_or(at).max(at);
                 let lo = (newest - self.keep()).min(at - window);
                 self.load(tx, lo, None)?;
@@ -192,38 +191,30 @@ impl StoryIndex {
 
     /// Reads the items dated in `[lo, hi)` (`hi` open-ended when `None`) with their stories;
     /// their links are found when first reached.
-    fn load(&mut self, tx: &Connection, lo: i64, hi: Option<i64>) -> rusqlite::Result<()> {
+    fn load<D: StoryDb>(&mut self, tx: &mut D, lo: i64, hi: Option<i64>) -> Result<(), D::Error> {
         let hi = hi.unwrap_or(i64::MAX);
-        let mut stmt = tx.prepare(
-            "SELECT i.id, min(coalesce(i.published_at, i.updated_at, i.first_seen_at), i.first_seen_at) AS at, i.first_feed_id,
-                    i.url_key, i.content_hash, i.story_id, f.features
-             FROM stories st JOIN items i ON i.story_id = st.id JOIN item_features f ON f.item_id = i.id
-             WHERE st.last_at >= ?1 AND st.started_at < ?2",
-        )?;
         let mut loaded: Vec<Member> = Vec::new();
-        let mut rows = stmt.query(params![lo, hi])?;
-        while let Some(r) = rows.next()? {
-            let at: i64 = r.get(1)?;
-            let Ok(id) = u32::try_from(r.get::<_, i64>(0)?) else {
-                continue;
+        tx.story_members(lo, hi, &mut |r| {
+            let at = r.at;
+            let Ok(id) = u32::try_from(r.id) else {
+                return;
             };
             if at < lo || at >= hi || self.slot_of.contains_key(&id) {
-                continue;
+                return;
             }
-            let url_key: Option<String> = r.get(3)?;
-            let features = Features::from_bytes(r.get_ref(6)?.as_blob().unwrap_or_default());
+            let features = Features::from_bytes(r.features);
             loaded.push(Member {
                 id,
                 at,
-                feed: r.get(2)?,
-                order: order_key(url_key.as_deref(), r.get(4)?),
+                feed: r.first_feed,
+                order: order_key(r.url_key.as_deref(), r.content_hash),
                 weighed: Weighed::new(&features),
                 keys: 0,
-                story: r.get(5)?,
+                story: r.story,
                 links: Vec::new(),
                 unlinked: true,
             });
-        }
+        })?;
         loaded.sort_by_key(|m| (m.at, m.order, m.id));
         for m in loaded {
             let keys = m.weighed.key_terms();
@@ -415,13 +406,13 @@ impl StoryIndex {
     /// Places a new item: links it, clusters its component again, and writes every story
     /// change (items moved, stories started, re-headed or emptied). Returns the item's story;
     /// the caller inserts the item row with it.
-    pub(super) fn place(
+    pub(super) fn place<D: StoryDb>(
         &mut self,
-        tx: &Connection,
+        tx: &mut D,
         item: NewItem<'_>,
         window: i64,
         threshold: f64,
-    ) -> rusqlite::Result<Placed> {
+    ) -> Result<Placed, D::Error> {
         self.ensure(tx, item.at, window, threshold)?;
         let Ok(id) = u32::try_from(item.id) else {
             let story = self.next_story();
@@ -501,7 +492,7 @@ impl StoryIndex {
     }
 
     /// Clusters the component of the item in slot `me` again and writes what changed.
-    fn recluster(&mut self, tx: &Connection, me: u32) -> rusqlite::Result<Placed> {
+    fn recluster<D: StoryDb>(&mut self, tx: &mut D, me: u32) -> Result<Placed, D::Error> {
         // The component: every item reachable over links.
         let mut seen: FxHashSet<u32> = FxHashSet::default();
         let mut stack = vec![me];
@@ -595,17 +586,13 @@ impl StoryIndex {
                         reason: reason.clone(),
                     });
                 } else {
-                    tx.prepare_cached(
-                        "UPDATE items SET story_id = ?2, join_reason = ?3 WHERE id = ?1",
-                    )?
-                    .execute(params![i64::from(id), story, reason])?;
+                    tx.move_item(i64::from(id), story, &reason)?;
                 }
             }
         }
         for s in old_start.keys() {
             if !taken.contains(s) {
-                tx.prepare_cached("DELETE FROM stories WHERE id = ?1")?
-                    .execute(params![s])?;
+                tx.delete_story(*s)?;
             }
         }
         Ok(placed.unwrap_or_else(|| Placed {
@@ -615,7 +602,7 @@ impl StoryIndex {
     }
 
     /// Puts the item in slot `me` in the story of its best-scoring link, as one more member.
-    fn join_best_link(&mut self, tx: &Connection, me: u32) -> rusqlite::Result<Placed> {
+    fn join_best_link<D: StoryDb>(&mut self, tx: &mut D, me: u32) -> Result<Placed, D::Error> {
         let best = self
             .member(me)
             .links
@@ -637,13 +624,7 @@ impl StoryIndex {
             m.story = story;
         }
         // The story grows by one: read its row rather than walk a component this big.
-        let (head, start, last, items): (i64, i64, i64, i64) = tx
-            .prepare_cached(
-                "SELECT headline_item_id, started_at, last_at, items FROM stories WHERE id = ?1",
-            )?
-            .query_row(params![story], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })?;
+        let (head, start, last, items) = tx.story_row(story)?;
         let m = self.member(me);
         let head_order = u32::try_from(head)
             .ok()
@@ -805,18 +786,13 @@ pub(crate) fn order_key(url_key: Option<&str>, content_hash: i64) -> u64 {
     }
 }
 
-fn write_story(
-    tx: &Connection,
+fn write_story<D: StoryDb>(
+    tx: &mut D,
     story: i64,
     headline: i64,
     started_at: i64,
     last_at: i64,
     items: i64,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO stories (id, headline_item_id, started_at, last_at, items) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (id) DO UPDATE SET headline_item_id = ?2, started_at = ?3, last_at = ?4, items = ?5",
-    )?
-    .execute(params![story, headline, started_at, last_at, items])?;
-    Ok(())
+) -> Result<(), D::Error> {
+    tx.write_story(story, headline, started_at, last_at, items)
 }

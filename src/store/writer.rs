@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use super::{Delivery, DeliveryUpdate, OutboxRoutes};
+use super::{Backend, Claim, Delivery, DeliveryUpdate, OutboxRoutes};
 use super::{
     FeedState, IngestPolicy, PollRecord, PollSummary, PrunePlan, PruneReport, Result, Store,
     StoreError,
@@ -108,6 +108,8 @@ enum Request {
     OutboxDigestSince(String, DigestGroup, oneshot::Sender<Result<Option<i64>>>),
     /// A sink's alerts sent one by one since a time (ms): its budgets' window.
     OutboxSentSince(String, i64, oneshot::Sender<Result<Vec<(String, i64)>>>),
+    /// Work sharing: (feed, URL) claimed before a poll.
+    Claim(String, String, oneshot::Sender<Result<Claim>>),
 }
 
 /// A cloneable handle to the writer thread.
@@ -116,6 +118,8 @@ pub struct StoreHandle {
     tx: mpsc::Sender<Request>,
     /// Woken after a commit that queued deliveries (the delivery worker waits on it).
     outbox: Arc<Notify>,
+    /// Other daemons share the database's feeds: polls are claimed first.
+    shared: bool,
 }
 
 /// Called with each write transaction's duration (the daemon's metrics).
@@ -123,7 +127,7 @@ pub type CommitHook = Box<dyn Fn(Duration) + Send>;
 
 /// Starts the writer thread. It stops, checkpointing the WAL, when every handle is dropped.
 pub fn spawn_writer(
-    store: Store,
+    store: impl Into<Backend>,
     policy: IngestPolicy,
 ) -> (StoreHandle, std::thread::JoinHandle<()>) {
     spawn_writer_observed(store, policy, None)
@@ -131,10 +135,12 @@ pub fn spawn_writer(
 
 /// As [`spawn_writer`], calling `on_commit` after each group of polls is committed.
 pub fn spawn_writer_observed(
-    mut store: Store,
+    store: impl Into<Backend>,
     mut policy: IngestPolicy,
     on_commit: Option<CommitHook>,
 ) -> (StoreHandle, std::thread::JoinHandle<()>) {
+    let mut store: Backend = store.into();
+    let shared = store.shares_work();
     let (tx, mut rx) = mpsc::channel::<Request>(64);
     let outbox = Arc::new(Notify::new());
     let wake = outbox.clone();
@@ -149,7 +155,7 @@ pub fn spawn_writer_observed(
                     Err(e) => tracing::warn!(error = %e, "could not bring the search index up to date; searches miss older items"),
                 }
             }
-            let checkpointer = spawn_checkpointer(&store);
+            let checkpointer = store.sqlite().and_then(spawn_checkpointer);
             // Group commit: polls that arrive while one commits are committed together (one
             // transaction; see `Store::record_polls`), so the writer keeps up with many feeds.
             while let Some(first) = rx.blocking_recv() {
@@ -276,6 +282,9 @@ pub fn spawn_writer_observed(
                         Request::OutboxSentSince(sink, since, reply) => {
                             let _ = reply.send(store.outbox_sent_since(&sink, since));
                         }
+                        Request::Claim(feed, url, reply) => {
+                            let _ = reply.send(store.claim(&feed, &url, Utc::now()));
+                        }
                     }
                 }
             }
@@ -288,7 +297,7 @@ pub fn spawn_writer_observed(
             }
         })
         .expect("spawning the store thread");
-    (StoreHandle { tx, outbox }, thread)
+    (StoreHandle { tx, outbox, shared }, thread)
 }
 
 impl StoreHandle {
@@ -299,6 +308,16 @@ impl StoreHandle {
             .await
             .map_err(|_| StoreError::WriterGone)?;
         rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Claims a feed before polling it: always granted unless several daemons share a
+    /// PostgreSQL database (then no round trip is made at all on SQLite).
+    pub async fn claim(&self, feed: &str, url: &str) -> Result<Claim> {
+        if !self.shared {
+            return Ok(Claim::Granted);
+        }
+        let (feed, url) = (feed.to_owned(), url.to_owned());
+        self.ask(|r| Request::Claim(feed, url, r)).await
     }
 
     pub async fn record(&self, rec: PollRecord) -> Result<PollSummary> {

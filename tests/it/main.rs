@@ -19,6 +19,7 @@ mod quality;
 mod readme;
 mod retention;
 mod search;
+mod shared_store;
 mod sinks;
 mod stories;
 mod topics;

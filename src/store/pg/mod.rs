@@ -1,0 +1,291 @@
+//! The PostgreSQL backend: the same store for several daemons sharing one database.
+//!
+//! Shape: one synchronous [`postgres::Client`] per store, owned by the writer thread exactly as
+//! SQLite's connection is (group commit, the in-memory story index), so the daemon has one
+//! architecture whatever the backend. The client runs its own small tokio runtime; it is never
+//! used on one of the daemon's tokio threads (the commands call it on a thread of their own, see
+//! [`off_runtime`]).
+//!
+//! What differs from SQLite is the SQL and the coordination (ARCHITECTURE.md, "Several daemons"):
+//! every write transaction first takes one transaction-level advisory lock (the store lock), so
+//! dedup and story placement see every item committed before and decide as one writer would;
+//! the story index is read again when another daemon wrote since this one last did.
+
+mod ingest;
+mod lease;
+mod read;
+mod schema;
+
+use std::time::Duration;
+
+use postgres::Statement;
+use postgres::types::ToSql;
+use rustc_hash::FxHashMap;
+
+use super::story_index::StoryIndex;
+use super::{OutboxRoutes, Result, StoreError};
+
+pub use lease::{Claim, Instance, InstanceRow};
+
+/// Advisory lock keys (one namespace: the first 8 bytes of "newshoun").
+const MIGRATION_LOCK: i64 = 0x6e65_7773_686f_756e;
+/// Taken by every write transaction that stores items (see the module's doc).
+const STORE_LOCK: i64 = MIGRATION_LOCK + 1;
+
+/// A PostgreSQL store.
+pub struct PgStore {
+    /// `None` only while being dropped (see `Drop`).
+    client: Option<postgres::Client>,
+    /// Statements prepared on this connection, by their text.
+    cache: FxHashMap<&'static str, Statement>,
+    pub(super) stories: StoryIndex,
+    pub(super) routes: OutboxRoutes,
+    /// The store generation this daemon's story index reflects.
+    generation: i64,
+    /// The URL without its password, for messages.
+    pub(super) shown: String,
+    /// Set when this store belongs to a daemon that shares the work.
+    pub(super) instance: Option<Instance>,
+    /// Its heartbeat thread: stops when the sender is dropped.
+    heartbeat: Option<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
+}
+
+/// Runs `f` on a thread of its own: the synchronous client starts a runtime of its own, which
+/// tokio forbids on a thread already driving one (every command runs inside `main`'s runtime).
+pub fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| match s.spawn(f).join() {
+        Ok(v) => v,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
+}
+
+/// Connects with TLS through rustls when the server offers it (`sslmode=prefer`, the default) or
+/// must (`sslmode=require`); the server's certificate is checked against the platform's roots.
+pub(super) fn connect(url: &str) -> Result<postgres::Client> {
+    let shown = crate::config::redacted(url);
+    let mut config: postgres::Config = url.parse().map_err(|source| StoreError::PgOpen {
+        url: shown.clone(),
+        source,
+    })?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(10));
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("newshound");
+    }
+    use rustls_platform_verifier::ConfigVerifierExt;
+    let tls = rustls::ClientConfig::with_platform_verifier().map_err(|e| StoreError::Tls {
+        message: e.to_string(),
+    })?;
+    let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls);
+    off_runtime(move || config.connect(tls)).map_err(|source| {
+        // tokio-postgres's `prefer` does not fall back to plain text after a failed handshake,
+        // and its certificate is always verified here (libpq's `prefer` and `require` do not).
+        if source.to_string().contains("TLS") {
+            StoreError::Tls {
+                message: format!(
+                    "{shown}: {source}: the server's certificate is not trusted here (see the log above); install its CA in the system's roots, or add sslmode=disable to the URL on a trusted network"
+                ),
+            }
+        } else {
+            StoreError::PgOpen {
+                url: shown,
+                source,
+            }
+        }
+    })
+}
+
+impl PgStore {
+    /// Connects, applies pending migrations (once, under an advisory lock, whichever daemon gets
+    /// there first) and refuses a schema newer than this build's.
+    pub fn open(url: &str) -> Result<PgStore> {
+        let client = connect(url)?;
+        let mut store = PgStore {
+            client: Some(client),
+            cache: FxHashMap::default(),
+            stories: StoryIndex::default(),
+            routes: OutboxRoutes::default(),
+            generation: -1,
+            shown: crate::config::redacted(url),
+            instance: None,
+            heartbeat: None,
+        };
+        off_runtime(|| store.migrate())?;
+        Ok(store)
+    }
+
+    /// Opens without migrating, for the read commands: a database never written is an error,
+    /// as a missing SQLite file is, and a newer one is refused.
+    pub fn open_read_only(url: &str) -> Result<PgStore> {
+        let client = connect(url)?;
+        let mut store = PgStore {
+            client: Some(client),
+            cache: FxHashMap::default(),
+            stories: StoryIndex::default(),
+            routes: OutboxRoutes::default(),
+            generation: -1,
+            shown: crate::config::redacted(url),
+            instance: None,
+            heartbeat: None,
+        };
+        let found = off_runtime(|| store.check_version())?;
+        if found == 0 {
+            return Err(StoreError::PgEmpty {
+                url: store.shown.clone(),
+            });
+        }
+        Ok(store)
+    }
+
+    fn client(&mut self) -> &mut postgres::Client {
+        match self.client.as_mut() {
+            Some(c) => c,
+            None => unreachable!("the client is only taken when the store is dropped"),
+        }
+    }
+
+    /// A transaction with this connection's statement cache.
+    fn begin(&mut self) -> Result<Tx<'_>> {
+        let client = match self.client.as_mut() {
+            Some(c) => c,
+            None => unreachable!("the client is only taken when the store is dropped"),
+        };
+        Ok(Tx {
+            tx: client.transaction()?,
+            cache: &mut self.cache,
+        })
+    }
+
+    /// Statements outside a transaction (each its own, one round trip), with the statement cache.
+    fn auto(&mut self) -> Auto<'_> {
+        let client = match self.client.as_mut() {
+            Some(c) => c,
+            None => unreachable!("the client is only taken when the store is dropped"),
+        };
+        Auto {
+            client,
+            cache: &mut self.cache,
+        }
+    }
+
+    /// A trivial query: the server answers.
+    pub fn ping(&mut self) -> Result<()> {
+        self.client().simple_query("SELECT 1")?;
+        Ok(())
+    }
+}
+
+impl Drop for PgStore {
+    /// The client's runtime must not be dropped on a thread driving another one: dropped on a
+    /// thread of its own. The heartbeat stops first, and a daemon's leases are given back.
+    fn drop(&mut self) {
+        if let Some((stop, thread)) = self.heartbeat.take() {
+            drop(stop);
+            let _ = thread.join();
+        }
+        if let Some(me) = self.instance.take()
+            && let Some(client) = self.client.as_mut()
+        {
+            let _ = off_runtime(|| lease::leave(client, &me.id));
+        }
+        if let Some(client) = self.client.take() {
+            off_runtime(move || drop(client));
+        }
+    }
+}
+
+/// A transaction and the statement cache: what the backend's SQL runs through.
+pub(super) struct Tx<'a> {
+    pub(super) tx: postgres::Transaction<'a>,
+    cache: &'a mut FxHashMap<&'static str, Statement>,
+}
+
+type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
+
+impl Tx<'_> {
+    /// The prepared statement for `sql` (prepared once per connection).
+    fn st(&mut self, sql: &'static str) -> std::result::Result<Statement, postgres::Error> {
+        if let Some(s) = self.cache.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.tx.prepare(sql)?;
+        self.cache.insert(sql, s.clone());
+        Ok(s)
+    }
+
+    pub(super) fn exec(
+        &mut self,
+        sql: &'static str,
+        params: Params<'_>,
+    ) -> std::result::Result<u64, postgres::Error> {
+        let s = self.st(sql)?;
+        self.tx.execute(&s, params)
+    }
+
+    pub(super) fn one(
+        &mut self,
+        sql: &'static str,
+        params: Params<'_>,
+    ) -> std::result::Result<postgres::Row, postgres::Error> {
+        let s = self.st(sql)?;
+        self.tx.query_one(&s, params)
+    }
+
+    pub(super) fn opt(
+        &mut self,
+        sql: &'static str,
+        params: Params<'_>,
+    ) -> std::result::Result<Option<postgres::Row>, postgres::Error> {
+        let s = self.st(sql)?;
+        self.tx.query_opt(&s, params)
+    }
+
+    pub(super) fn all(
+        &mut self,
+        sql: &'static str,
+        params: Params<'_>,
+    ) -> std::result::Result<Vec<postgres::Row>, postgres::Error> {
+        let s = self.st(sql)?;
+        self.tx.query(&s, params)
+    }
+
+    pub(super) fn commit(self) -> std::result::Result<(), postgres::Error> {
+        self.tx.commit()
+    }
+}
+
+/// Single statements in autocommit: what the leases need (one round trip each).
+pub(super) struct Auto<'a> {
+    client: &'a mut postgres::Client,
+    cache: &'a mut FxHashMap<&'static str, Statement>,
+}
+
+impl Auto<'_> {
+    fn st(&mut self, sql: &'static str) -> std::result::Result<Statement, postgres::Error> {
+        if let Some(s) = self.cache.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql)?;
+        self.cache.insert(sql, s.clone());
+        Ok(s)
+    }
+
+    pub(super) fn exec(
+        &mut self,
+        sql: &'static str,
+        params: Params<'_>,
+    ) -> std::result::Result<u64, postgres::Error> {
+        let s = self.st(sql)?;
+        self.client.execute(&s, params)
+    }
+
+    pub(super) fn opt(
+        &mut self,
+        sql: &'static str,
+        params: Params<'_>,
+    ) -> std::result::Result<Option<postgres::Row>, postgres::Error> {
+        let s = self.st(sql)?;
+        self.client.query_opt(&s, params)
+    }
+}
