@@ -245,18 +245,15 @@ fn a_database_from_before_search_gets_its_index_when_migrated() {
     );
     let ws = workspace(&server);
     assert_eq!(ws.run(&["once"]).code, 0);
-    // Make it a database of the schema before migration 0009.
+    // Make it a database of the schema before migration 0009 (undoing 0010 and 0009).
     {
         let conn = rusqlite::Connection::open(ws.db()).unwrap();
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .unwrap();
-        conn.execute_batch(&format!(
-            "DROP TABLE items_fts; ALTER TABLE sightings DROP COLUMN last_seen_at; DROP INDEX alerts_by_item;
+        conn.execute_batch(
+            "DROP TABLE digest_runs;
+             DROP TABLE items_fts; ALTER TABLE sightings DROP COLUMN last_seen_at; DROP INDEX alerts_by_item;
              ALTER TABLE feeds DROP COLUMN last_document_at;
-             PRAGMA user_version = {};",
-            version - 1
-        ))
+             PRAGMA user_version = 8;",
+        )
         .unwrap();
     }
     // Read-only commands do not migrate: a clear message, not "no such table".
