@@ -103,10 +103,11 @@ pub(crate) struct StoryIndex {
     /// The newest item date seen.
     clock: i64,
     since_prune: u32,
-    /// Scratch for counting shared key terms per slot, kept between items, and the slots it
-    /// counted (to reset them).
-    tally: Vec<u8>,
-    touched: Vec<u32>,
+    /// Shared key terms counted per slot, kept between items: each count is stamped with the
+    /// item it counts for (`generation`, the high 24 bits; the count is the low 8), so a new
+    /// item starts from zero without resetting what the last one counted.
+    tally: Vec<u32>,
+    generation: u32,
     window: i64,
     threshold: f64,
     pub(super) next_ids: super::NextIds,
@@ -243,15 +244,14 @@ impl StoryIndex {
         me: Option<u32>,
     ) -> Vec<(u32, f32)> {
         let mut tally = std::mem::take(&mut self.tally);
-        let mut touched = std::mem::take(&mut self.touched);
         tally.resize(self.members.len(), 0);
-        let links = self.links_counted(weighed, keys, at, feed, me, &mut tally, &mut touched);
-        for &t in &touched {
-            tally[t as usize] = 0;
+        self.generation = (self.generation + 1) & 0x00ff_ffff;
+        if self.generation == 0 {
+            tally.fill(0);
+            self.generation = 1;
         }
-        touched.clear();
+        let links = self.links_counted(weighed, keys, at, feed, me, &mut tally);
         self.tally = tally;
-        self.touched = touched;
         links
     }
 
@@ -263,10 +263,9 @@ impl StoryIndex {
         at: i64,
         feed: i64,
         me: Option<u32>,
-        tally: &mut [u8],
-        touched: &mut Vec<u32>,
+        tally: &mut [u32],
     ) -> Vec<(u32, f32)> {
-        let candidates = self.candidates(keys, at, me, tally, touched);
+        let candidates = self.candidates(keys, at, me, tally, self.generation);
         if candidates.is_empty() {
             return Vec::new();
         }
@@ -285,15 +284,15 @@ impl StoryIndex {
     /// The items an item dated `at` with `keys` is scored against: those among the
     /// [`PER_TERM`] postings nearest in time of each key term, within the window, that share
     /// enough key terms with it ([`shared_keys_needed`]); most shared first, then the nearest
-    /// in time, at most [`CANDIDATES`]. Counts shared key terms in `tally` (by slot) and lists
-    /// the slots it counted in `touched`; the caller resets both.
+    /// in time, at most [`CANDIDATES`]. Counts shared key terms in `tally` (by slot), stamped
+    /// with `generation`: a count with another stamp is zero.
     fn candidates(
         &self,
         keys: &[u32],
         at: i64,
         me: Option<u32>,
-        tally: &mut [u8],
-        touched: &mut Vec<u32>,
+        tally: &mut [u32],
+        generation: u32,
     ) -> Vec<u32> {
         let (from, mid_at, to) = (
             clamped(at - self.window),
@@ -318,23 +317,20 @@ impl StoryIndex {
         let mut qualified: Vec<u32> = Vec::new();
         let mut count = |postings: &[Posting]| {
             for p in postings {
-                let Some(n) = tally.get_mut(p.slot as usize) else {
+                let Some(t) = tally.get_mut(p.slot as usize) else {
                     continue;
                 };
-                *n += 1;
+                if *t >> 8 != generation {
+                    *t = generation << 8;
+                }
+                *t += 1;
+                let n = *t & 0xff;
                 let needed = || {
                     let theirs = key_counts.get(p.slot as usize).copied().unwrap_or(0);
                     shared_keys_needed(mine, theirs)
                 };
-                match *n {
-                    1 => {
-                        touched.push(p.slot);
-                        if needed() == 1 {
-                            qualified.push(p.slot);
-                        }
-                    }
-                    2 if needed() == 2 => qualified.push(p.slot),
-                    _ => {}
+                if n <= 2 && u32::from(needed()) == n {
+                    qualified.push(p.slot);
                 }
             }
         };
@@ -377,7 +373,8 @@ impl StoryIndex {
             .filter(|&slot| Some(slot) != me)
             .map(|slot| {
                 let m = self.member(slot);
-                (tally[slot as usize], (m.at - at).abs(), m.order, slot)
+                let n = tally.get(slot as usize).map_or(0, |t| (t & 0xff) as u8);
+                (n, (m.at - at).abs(), m.order, slot)
             })
             .collect();
         candidates.sort_unstable_by(|x, y| {
@@ -812,7 +809,7 @@ impl StoryIndex {
             list.retain(|p| !dropped[p.slot as usize]);
             !list.is_empty()
         });
-        // Reuse low slots first: the tally's touched part stays small.
+        // Reuse low slots first: the per-slot arrays stay small.
         self.free.sort_unstable_by(|a, b| b.cmp(a));
         self.covered_from = Some(horizon);
     }
@@ -961,9 +958,8 @@ mod tests {
                     let slot = rng.u32(0..index.members.len() as u32);
                     (keys_of[&slot].clone(), index.member(slot).at, Some(slot))
                 };
-                let mut tally = vec![0u8; index.members.len()];
-                let mut touched = Vec::new();
-                let found = index.candidates(&keys, at, me, &mut tally, &mut touched);
+                let mut tally = vec![0u32; index.members.len()];
+                let found = index.candidates(&keys, at, me, &mut tally, 1);
                 assert_eq!(
                     found,
                     by_definition(&index, &keys_of, &keys, at, me),
