@@ -27,7 +27,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::story_db::StoryDb;
 use crate::stories::{
-    CONFIDENT_THRESHOLD, Context, Features, Probe, Score, Tier, Weighed, score_weighed,
+    CONFIDENT_THRESHOLD, Context, Features, KEY_TERMS, Probe, Score, Tier, Weighed, score_weighed,
 };
 
 /// The mean pair score at which two clusters of one component merge into one story.
@@ -55,8 +55,6 @@ struct Member {
     order: u64,
     /// The item's terms with their weights, so a comparison looks nothing up.
     weighed: Weighed,
-    /// How many key terms it is indexed under.
-    keys: u8,
     story: i64,
     /// (other item's slot, pair score) for every linked pair.
     links: Vec<(u32, f32)>,
@@ -95,6 +93,9 @@ pub(crate) struct StoryIndex {
     slot_of: FxHashMap<u32, u32>,
     /// Slots freed by pruning, to reuse.
     free: Vec<u32>,
+    /// How many key terms the item in each slot is indexed under: read for every item a walk
+    /// over postings reaches, so kept apart from the items themselves.
+    key_counts: Vec<u8>,
     /// Key term → postings, sorted by (date, slot).
     postings: FxHashMap<u32, Vec<Posting>>,
     /// Every item dated from here on is in memory; `None` until loaded.
@@ -102,10 +103,11 @@ pub(crate) struct StoryIndex {
     /// The newest item date seen.
     clock: i64,
     since_prune: u32,
-    /// Scratch for counting shared key terms per slot, kept between items, and the slots it
-    /// counted (to reset them).
-    tally: Vec<u8>,
-    touched: Vec<u32>,
+    /// Shared key terms counted per slot, kept between items: each count is stamped with the
+    /// item it counts for (`generation`, the high 24 bits; the count is the low 8), so a new
+    /// item starts from zero without resetting what the last one counted.
+    tally: Vec<u32>,
+    generation: u32,
     window: i64,
     threshold: f64,
     pub(super) next_ids: super::NextIds,
@@ -209,7 +211,6 @@ impl StoryIndex {
                 feed: r.first_feed,
                 order: order_key(r.url_key.as_deref(), r.content_hash),
                 weighed: Weighed::new(&features),
-                keys: 0,
                 story: r.story,
                 links: Vec::new(),
                 unlinked: true,
@@ -234,15 +235,14 @@ impl StoryIndex {
         me: Option<u32>,
     ) -> Vec<(u32, f32)> {
         let mut tally = std::mem::take(&mut self.tally);
-        let mut touched = std::mem::take(&mut self.touched);
         tally.resize(self.members.len(), 0);
-        let links = self.links_counted(weighed, keys, at, feed, me, &mut tally, &mut touched);
-        for &t in &touched {
-            tally[t as usize] = 0;
+        self.generation = (self.generation + 1) & 0x00ff_ffff;
+        if self.generation == 0 {
+            tally.fill(0);
+            self.generation = 1;
         }
-        touched.clear();
+        let links = self.links_counted(weighed, keys, at, feed, me, &mut tally);
         self.tally = tally;
-        self.touched = touched;
         links
     }
 
@@ -254,70 +254,118 @@ impl StoryIndex {
         at: i64,
         feed: i64,
         me: Option<u32>,
-        tally: &mut [u8],
-        touched: &mut Vec<u32>,
+        tally: &mut [u32],
     ) -> Vec<(u32, f32)> {
+        let candidates = self.candidates(keys, at, me, tally, self.generation);
+        if candidates.is_empty() {
+            return Vec::new();
+        }
+        let probe = Probe::new(weighed);
+        let here = Context { at, feed };
+        candidates
+            .into_iter()
+            .filter_map(|slot| {
+                let m = self.member(slot);
+                let s = probe.score(here, &m.weighed, m.context(), self.window, self.threshold);
+                s.linked().then_some((slot, s.total as f32))
+            })
+            .collect()
+    }
+
+    /// The items an item dated `at` with `keys` is scored against: those among the
+    /// [`PER_TERM`] postings nearest in time of each key term, within the window, that share
+    /// enough key terms with it ([`shared_keys_needed`]); most shared first, then the nearest
+    /// in time, at most [`CANDIDATES`]. Counts shared key terms in `tally` (by slot), stamped
+    /// with `generation`: a count with another stamp is zero.
+    fn candidates(
+        &self,
+        keys: &[u32],
+        at: i64,
+        me: Option<u32>,
+        tally: &mut [u32],
+        generation: u32,
+    ) -> Vec<u32> {
         let (from, mid_at, to) = (
             clamped(at - self.window),
             clamped(at),
             clamped(at + self.window),
         );
         // Look every list up before walking any: their first cache misses overlap.
-        let lists: Vec<&[Posting]> = keys
-            .iter()
-            .filter_map(|k| self.postings.get(k).map(Vec::as_slice))
-            .collect();
-        for list in lists {
-            // The nearest in time first, both ways from the item's date, within the window.
-            // One search, for the item's date (none when it is the newest, as live news is):
-            // the walk stops at the window's ends itself, so it never searches for them.
+        let mut lists: [&[Posting]; KEY_TERMS] = [&[]; KEY_TERMS];
+        let mut n_lists = 0;
+        for k in keys {
+            if let (Some(list), Some(slot)) = (self.postings.get(k), lists.get_mut(n_lists)) {
+                *slot = list.as_slice();
+                n_lists += 1;
+            }
+        }
+        // More than one shared key term when both items have several: decided by the pair,
+        // not by which of the two came first, so that either finds the other. An item
+        // qualifies when its count reaches what it needs; only then is it read (counts and
+        // key-term counts are dense arrays).
+        let mine = keys.len();
+        let key_counts = &self.key_counts;
+        let mut qualified: Vec<u32> = Vec::new();
+        let mut count = |postings: &[Posting]| {
+            for p in postings {
+                let Some(t) = tally.get_mut(p.slot as usize) else {
+                    continue;
+                };
+                if *t >> 8 != generation {
+                    *t = generation << 8;
+                }
+                *t += 1;
+                let n = *t & 0xff;
+                let needed = || {
+                    let theirs = key_counts.get(p.slot as usize).copied().unwrap_or(0);
+                    shared_keys_needed(mine, theirs)
+                };
+                if n <= 2 && u32::from(needed()) == n {
+                    qualified.push(p.slot);
+                }
+            }
+        };
+        for &list in &lists[..n_lists] {
+            // The nearest in time, both ways from the item's date, within the window: one
+            // search for the item's date (none when it is the newest, as in live news), and
+            // the window's ends searched only among the cap's worth of postings either side.
             let mid = match list.last() {
                 Some(last) if last.at < mid_at => list.len(),
                 _ => list.partition_point(|p| p.at < mid_at),
             };
-            let (before, after) = list.split_at(mid);
-            let mut before = before.iter().rev().take_while(|p| p.at >= from);
-            let mut after = after.iter().take_while(|p| p.at <= to);
-            let (mut b, mut a) = (before.next(), after.next());
-            for _ in 0..PER_TERM {
-                let take_before = match (b, a) {
-                    (Some(x), Some(y)) => mid_at - x.at <= y.at - mid_at,
-                    (Some(_), None) => true,
-                    (None, Some(_)) => false,
-                    (None, None) => break,
-                };
-                let p = if take_before {
-                    let p = b;
-                    b = before.next();
-                    p
-                } else {
-                    let p = a;
-                    a = after.next();
-                    p
-                };
-                if let Some(p) = p
-                    && let Some(n) = tally.get_mut(p.slot as usize)
-                {
-                    if *n == 0 {
-                        touched.push(p.slot);
+            let before = &list[mid.saturating_sub(PER_TERM)..mid];
+            let before = &before[before.partition_point(|p| p.at < from)..];
+            let after = &list[mid..(mid + PER_TERM).min(list.len())];
+            let after = &after[..after.partition_point(|p| p.at <= to)];
+            // Which of them are the nearest: a merge by distance (an earlier one first on a
+            // tie), counting only.
+            let (mut b, mut a) = (before.len(), after.len());
+            if b + a > PER_TERM {
+                let (mut i, mut j) = (0, 0);
+                while i + j < PER_TERM {
+                    let take_before = match (before.len().checked_sub(i + 1), after.get(j)) {
+                        (Some(x), Some(y)) => mid_at - before[x].at <= y.at - mid_at,
+                        (Some(_), None) => true,
+                        (None, _) => false,
+                    };
+                    if take_before {
+                        i += 1;
+                    } else {
+                        j += 1;
                     }
-                    *n = n.saturating_add(1);
                 }
+                (b, a) = (i, j);
             }
+            count(&before[before.len() - b..]);
+            count(&after[..a]);
         }
-        // More than one shared key term when both items have several: decided by the pair,
-        // not by which of the two came first, so that either finds the other.
-        let mine = keys.len();
-        let mut candidates: Vec<(u8, i64, u64, u32)> = touched
-            .iter()
-            .filter(|&&slot| Some(slot) != me)
-            .filter_map(|&slot| {
-                let n = tally[slot as usize];
+        let mut candidates: Vec<(u8, i64, u64, u32)> = qualified
+            .into_iter()
+            .filter(|&slot| Some(slot) != me)
+            .map(|slot| {
                 let m = self.member(slot);
-                if n < shared_keys_needed(mine, m.keys) {
-                    return None;
-                }
-                Some((n, (m.at - at).abs(), m.order, slot))
+                let n = tally.get(slot as usize).map_or(0, |t| (t & 0xff) as u8);
+                (n, (m.at - at).abs(), m.order, slot)
             })
             .collect();
         candidates.sort_unstable_by(|x, y| {
@@ -327,19 +375,7 @@ impl StoryIndex {
                 .then(self.member(x.3).id.cmp(&self.member(y.3).id))
         });
         candidates.truncate(CANDIDATES);
-        if candidates.is_empty() {
-            return Vec::new();
-        }
-        let probe = Probe::new(weighed);
-        let here = Context { at, feed };
-        candidates
-            .into_iter()
-            .filter_map(|(_, _, _, slot)| {
-                let m = self.member(slot);
-                let s = probe.score(here, &m.weighed, m.context(), self.window, self.threshold);
-                s.linked().then_some((slot, s.total as f32))
-            })
-            .collect()
+        candidates.into_iter().map(|c| c.3).collect()
     }
 
     /// Puts a member in memory with its links (and each linked item's link back) and its key
@@ -371,11 +407,11 @@ impl StoryIndex {
         }
         self.clock = self.clock.max(m.at);
         self.slot_of.insert(m.id, slot);
-        self.members[slot as usize] = Some(Member {
-            links,
-            keys: keys.len() as u8,
-            ..m
-        });
+        self.members[slot as usize] = Some(Member { links, ..m });
+        if self.key_counts.len() < self.members.len() {
+            self.key_counts.resize(self.members.len(), 0);
+        }
+        self.key_counts[slot as usize] = keys.len() as u8;
         slot
     }
 
@@ -432,7 +468,6 @@ impl StoryIndex {
             feed: item.feed,
             order: item.order,
             weighed,
-            keys: 0,
             story: 0,
             links: Vec::new(),
             unlinked: false,
@@ -741,6 +776,9 @@ impl StoryIndex {
                 && let Some(m) = m.take()
             {
                 dropped[slot] = true;
+                if let Some(k) = self.key_counts.get_mut(slot) {
+                    *k = 0;
+                }
                 self.slot_of.remove(&m.id);
                 self.free.push(slot as u32);
             }
@@ -752,7 +790,7 @@ impl StoryIndex {
             list.retain(|p| !dropped[p.slot as usize]);
             !list.is_empty()
         });
-        // Reuse low slots first: the tally's touched part stays small.
+        // Reuse low slots first: the per-slot arrays stay small.
         self.free.sort_unstable_by(|a, b| b.cmp(a));
         self.covered_from = Some(horizon);
     }
@@ -795,4 +833,115 @@ fn write_story<D: StoryDb>(
     items: i64,
 ) -> Result<(), D::Error> {
     tx.write_story(story, headline, started_at, last_at, items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The candidates by their definition, read off every item: for each key term, the
+    /// [`PER_TERM`] items within the window nearest in time (on a tie, an earlier one first,
+    /// then by slot away from the date), counted per item; kept where enough key terms are
+    /// shared, most first, then nearest, then by order and id.
+    fn by_definition(
+        index: &StoryIndex,
+        keys_of: &FxHashMap<u32, Vec<u32>>,
+        keys: &[u32],
+        at: i64,
+        me: Option<u32>,
+    ) -> Vec<u32> {
+        let (from, mid, to) = (
+            clamped(at - index.window),
+            clamped(at),
+            clamped(at + index.window),
+        );
+        let mut tally: FxHashMap<u32, u8> = FxHashMap::default();
+        for k in keys {
+            let mut near: Vec<(u32, bool, u32, u32)> = Vec::new();
+            for (slot, m) in index.members.iter().enumerate() {
+                let (Some(m), slot) = (m, slot as u32) else {
+                    continue;
+                };
+                let t = clamped(m.at);
+                if !keys_of[&slot].contains(k) || t < from || t > to {
+                    continue;
+                }
+                let after = t >= mid;
+                let tie = if after { slot } else { u32::MAX - slot };
+                near.push((t.abs_diff(mid), after, tie, slot));
+            }
+            near.sort_unstable();
+            for &(_, _, _, slot) in near.iter().take(PER_TERM) {
+                *tally.entry(slot).or_default() += 1;
+            }
+        }
+        let mut out: Vec<(std::cmp::Reverse<u8>, i64, u64, u32, u32)> = tally
+            .into_iter()
+            .filter(|&(slot, n)| {
+                Some(slot) != me && n >= shared_keys_needed(keys.len(), keys_of[&slot].len() as u8)
+            })
+            .map(|(slot, n)| {
+                let m = index.member(slot);
+                (std::cmp::Reverse(n), (m.at - at).abs(), m.order, m.id, slot)
+            })
+            .collect();
+        out.sort_unstable();
+        out.truncate(CANDIDATES);
+        out.into_iter().map(|c| c.4).collect()
+    }
+
+    #[test]
+    fn the_walk_finds_the_candidates_their_definition_names() {
+        let mut rng = fastrand::Rng::with_seed(21);
+        let weighed = Weighed::new(&Features::default());
+        for round in 0..20 {
+            let mut index = StoryIndex {
+                window: 500,
+                ..StoryIndex::default()
+            };
+            // Few terms and few dates: lists longer than the cap, and many ties in time.
+            let terms = rng.u32(3..40);
+            let mut keys_of: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
+            let draw_keys = |rng: &mut fastrand::Rng| {
+                let n = rng.usize(1..=KEY_TERMS);
+                let mut keys: Vec<u32> = (0..n).map(|_| rng.u32(0..terms)).collect();
+                keys.sort_unstable();
+                keys.dedup();
+                keys
+            };
+            for id in 0..rng.u32(50..600) {
+                let keys = draw_keys(&mut rng);
+                let m = Member {
+                    id: 1_000 - id,
+                    at: 10_000 + i64::from(rng.u32(0..60)) * 37,
+                    feed: 1,
+                    order: rng.u64(0..20),
+                    weighed: weighed.clone(),
+                    story: 0,
+                    links: Vec::new(),
+                    unlinked: false,
+                };
+                let slot = index.insert(m, &keys, Vec::new());
+                keys_of.insert(slot, keys);
+            }
+            for query in 0..30 {
+                // A new item within, before or after the stored dates, or a stored one (as
+                // when an item read back from the database looks for its links).
+                let (keys, at, me) = if query % 2 == 0 {
+                    let keys = draw_keys(&mut rng);
+                    (keys, 9_000 + i64::from(rng.u32(0..3_500)), None)
+                } else {
+                    let slot = rng.u32(0..index.members.len() as u32);
+                    (keys_of[&slot].clone(), index.member(slot).at, Some(slot))
+                };
+                let mut tally = vec![0u32; index.members.len()];
+                let found = index.candidates(&keys, at, me, &mut tally, 1);
+                assert_eq!(
+                    found,
+                    by_definition(&index, &keys_of, &keys, at, me),
+                    "round {round}, query {query}"
+                );
+            }
+        }
+    }
 }
