@@ -282,7 +282,7 @@ fn start(
     let poller = Arc::new(
         Poller::new(cfg, handle)?
             .with_shutdown(stop.clone(), abort.clone())
-            .with_unproven_cap()
+            .for_daemon()
             .with_metrics(metrics.clone()),
     );
     let tasks = TaskTracker::new();
@@ -395,11 +395,18 @@ pub fn schedule(
     }
 }
 
-/// The schedule's reason, and where the poll waited when it waited noticeably: its host's queue
-/// (per-host limit, spacing) and the fetch slots or the slow lane (`feeds` shows it).
+/// The schedule's reason, and where the poll waited when it waited noticeably: for a share of
+/// the first fetches (the daemon's first polls), its host's queue (per-host limit, spacing) and
+/// the fetch slots or the slow lane (`feeds` shows it).
 fn wait_reason(reason: &str, h: &crate::poll::Hints) -> String {
     let noticeable = Duration::from_millis(500);
     let mut out = reason.to_owned();
+    if h.first_wait >= noticeable {
+        out.push_str(&format!(
+            "; waited {:.1}s for a first fetch's share (feeds not fetched yet are being found out)",
+            h.first_wait.as_secs_f64()
+        ));
+    }
     if h.host_wait >= noticeable {
         out.push_str(&format!(
             "; waited {:.1}s in the host queue",
@@ -415,6 +422,8 @@ fn wait_reason(reason: &str, h: &crate::poll::Hints) -> String {
     }
     if h.moved_to_slow_lane {
         out.push_str("; moved to the slow lane (slow fetch)");
+    } else if h.lane == "probation" {
+        out.push_str("; slow to answer its first fetch (finished in probation)");
     }
     out
 }
@@ -430,6 +439,12 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(wait_reason("interval", &h), "interval");
+        h.first_wait = Duration::from_millis(2500);
+        assert_eq!(
+            wait_reason("interval", &h),
+            "interval; waited 2.5s for a first fetch's share (feeds not fetched yet are being found out)"
+        );
+        h.first_wait = Duration::ZERO;
         h.host_wait = Duration::from_millis(1500);
         h.slot_wait = Duration::from_millis(4200);
         assert_eq!(

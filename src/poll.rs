@@ -8,11 +8,14 @@
 //! Fetch slots are shared fairly (ARCHITECTURE.md, "Fetch slots"): a poll takes its host's slot
 //! first and a fetch slot second, so a host's queued polls never sit on fetch slots; a poll still
 //! fetching after `slow_after` trades both for its host's one slow slot and one of the few in the
-//! slow lane (or fails when either is taken); feeds whose last fetch was slow and feeds in backoff
-//! use only those; in the daemon, feeds not yet seen fast hold at most ¾ of the fetch slots.
-//! Stalled and dripping servers thus hold a bounded share, of the fetch slots and of their own
-//! host's slots, and a healthy feed's due poll waits at most `slow_after` for a slot. Two tokens stop polls: after `stop` none starts; after `abort`
-//! those in flight give up wherever they are (connect, headers, body, parse queue).
+//! slow lane (or fails when either is taken); a fetch of a feed whose speed is not known yet
+//! leaves its fetch slot for probation after `slow_after` / 5; in the daemon, feeds whose last
+//! fetch was slow and feeds in backoff use only the slow lane, and feeds not yet seen fast hold
+//! at most ¾ of the fetch slots and all of their host's slots but one. Stalled and dripping
+//! servers thus hold a bounded share, of the fetch slots and of their own host's slots, and a
+//! healthy feed's due poll waits at most `slow_after` for a slot. Two tokens stop polls: after
+//! `stop` none starts; after `abort` those in flight give up wherever they are (connect, headers,
+//! body, parse queue).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -62,11 +65,15 @@ pub struct Hints {
     pub activity: crate::store::Activity,
     /// The feed answered 410 Gone.
     pub gone: bool,
+    /// How long the poll, in the daemon, of a feed not fetched since the start waited for a
+    /// share of the slots such feeds may hold (its host's, then the fleet's).
+    pub first_wait: Duration,
     /// How long the poll waited for its host (per-host limit and spacing) before fetching.
     pub host_wait: Duration,
     /// How long it then waited for a fetch slot (in `lane`).
     pub slot_wait: Duration,
-    /// Where it fetched: "fetch slots", or "slow lane" (slow last time, backoff, or moved there).
+    /// Where it fetched: "fetch slots", "probation" (not fast on a first fetch), or "slow lane"
+    /// (slow last time, backoff, or moved there).
     pub lane: &'static str,
     /// It started in the fetch slots and moved to the slow lane after `slow_after`.
     pub moved_to_slow_lane: bool,
@@ -145,6 +152,16 @@ pub struct Poller {
     /// that outlived `slow_after` in a fetch slot (a quarter of `concurrency`, at least one).
     slow: Arc<Semaphore>,
     slow_after: Duration,
+    /// Probation: fetches of feeds whose speed is not known yet (the daemon's first polls;
+    /// every poll of `once`) still running after `probe_after` wait here, instead of in a
+    /// fetch slot, until `slow_after` judges them (2 × `concurrency`).
+    probation: Arc<Semaphore>,
+    /// `slow_after` / 5: a healthy fetch takes milliseconds.
+    probe_after: Duration,
+    /// The daemon reads each feed's history (last fetch slow, in backoff) to send its poll to
+    /// the slow lane; `once` does not: each of its feeds is fetched once, in a fetch slot, and a
+    /// stall costs it at most `slow_after` there, however many stall.
+    history: bool,
     /// How each feed's last fetch went (by URL): `true`, it outlived `slow_after` or timed out;
     /// `false`, it was fast. Feeds not in it are unproven.
     speeds: Mutex<HashMap<String, bool>>,
@@ -181,20 +198,42 @@ struct Host {
     /// healthy feeds: a stalled feed costs its host one slot, not `per_host_concurrency`.
     slow_slot: Arc<Semaphore>,
     /// Unproven polls hold at most all of its slots but one, so that its feeds already seen fast
-    /// always have one while the others are found out.
+    /// always have one while the others are found out (in probation too).
     unproven: Arc<Semaphore>,
     next_start: tokio::sync::Mutex<tokio::time::Instant>,
 }
 
-/// What a poll holds while it runs: a slot of its host and a fetch slot, or its host's slow slot
-/// and a slow-lane slot.
+/// What a poll holds while it runs: a slot of its host and a fetch slot (or a probation slot),
+/// or its host's slow slot and a slow-lane slot.
 struct Admission {
     host: Option<Arc<Host>>,
     host_slot: Option<OwnedSemaphorePermit>,
+    /// A permit of `lane`.
     slot: OwnedSemaphorePermit,
-    /// Held while an unproven feed fetches.
-    unproven: Option<(OwnedSemaphorePermit, Option<OwnedSemaphorePermit>)>,
-    slow_lane: bool,
+    lane: Lane,
+    /// The host's share of unproven fetches, held while an unproven feed fetches.
+    unproven_of_host: Option<OwnedSemaphorePermit>,
+    /// The fleet's share, held while an unproven feed fetches in a fetch slot.
+    unproven: Option<OwnedSemaphorePermit>,
+    /// The feed's speed is not known: its fetch moves to probation after `probe_after`.
+    probe: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    Fetch,
+    Probation,
+    Slow,
+}
+
+impl Lane {
+    fn name(self) -> &'static str {
+        match self {
+            Lane::Fetch => "fetch slots",
+            Lane::Probation => "probation",
+            Lane::Slow => "slow lane",
+        }
+    }
 }
 
 impl Poller {
@@ -233,6 +272,11 @@ impl Poller {
             global: Arc::new(Semaphore::new(cfg.defaults.concurrency)),
             slow: Arc::new(Semaphore::new((cfg.defaults.concurrency / 4).max(1))),
             slow_after: cfg.defaults.slow_after,
+            probation: Arc::new(Semaphore::new(
+                cfg.defaults.concurrency.saturating_mul(2).max(1),
+            )),
+            probe_after: cfg.defaults.slow_after / 5,
+            history: false,
             speeds: Mutex::new(HashMap::new()),
             unproven: None,
             stop: CancellationToken::new(),
@@ -263,14 +307,27 @@ impl Poller {
         self
     }
 
-    /// Fetches of feeds not yet seen fast hold at most three quarters of the fetch slots (for the
-    /// daemon, whose feeds prove themselves on their first poll; `once` polls each feed once).
-    pub fn with_unproven_cap(mut self) -> Poller {
+    /// For the daemon, whose feeds prove themselves on their first poll: a feed's history (its
+    /// last fetch slow, or in backoff) sends its poll to the slow lane, and fetches of feeds not
+    /// yet seen fast hold at most three quarters of the fetch slots. (`once` polls each feed
+    /// once, all of them in fetch slots.)
+    pub fn for_daemon(mut self) -> Poller {
         let slots = self.global.available_permits();
         self.unproven = Some(Arc::new(Semaphore::new(
             slots.saturating_sub((slots / 4).max(1)).max(1),
         )));
+        self.history = true;
         self
+    }
+
+    /// How many polls `poll_all` keeps started at once: every slot a poll can hold (fetch slots,
+    /// probation, slow lane) and as many again waiting for one, so that polls waiting for a
+    /// stalled host or in probation never leave the fetch slots idle.
+    fn window(&self) -> usize {
+        (self.global.available_permits() * 2
+            + self.probation.available_permits()
+            + self.slow.available_permits())
+        .max(1)
     }
 
     pub fn store(&self) -> &StoreHandle {
@@ -320,10 +377,12 @@ impl Poller {
     }
 
     /// Waits for the poll's turn: a slot of its host first (at most `per_host_concurrency` in
-    /// flight; starts `host_spacing` apart), then a fetch slot; or, for a feed whose last fetch
-    /// was slow or that is in backoff, its host's slow slot and a slow-lane slot. Taking the
-    /// host's slot first keeps the polls queued for a busy host off the fetch slots (tokio's
-    /// semaphores are FIFO). `None`: the daemon is stopping.
+    /// flight; starts `host_spacing` apart), then a fetch slot; or, in the daemon, for a feed
+    /// whose last fetch was slow or that is in backoff, its host's slow slot and a slow-lane
+    /// slot. Taking the host's slot first keeps the polls queued for a busy host off the fetch
+    /// slots (tokio's semaphores are FIFO). In the daemon, a feed not yet fetched takes its
+    /// host's share of unproven fetches, then the fleet's, before either. `None`: the daemon is
+    /// stopping.
     async fn admit(
         &self,
         source: &FeedSource,
@@ -332,40 +391,48 @@ impl Poller {
     ) -> Option<Admission> {
         // In backoff (the scheduler lengthens its wait from the second failure on): a single
         // failure may be happenstance.
-        let in_backoff = state.is_some_and(|s| s.consecutive_failures >= 2);
+        let in_backoff = self.history && state.is_some_and(|s| s.consecutive_failures >= 2);
         // Not fetched since the start: the stored outcome of its last poll stands in (a feed
         // that last timed out is slow; one that last succeeded is proven), so that a restart
         // does not find the stalling feeds out again.
-        let speed = self.speeds().get(&source.to_string()).copied().or_else(|| {
-            let s = state?;
-            if s.last_error_class == Some(ErrorClass::Timeout) {
-                Some(true)
-            } else if s.consecutive_failures == 0 && s.last_success_at.is_some() {
-                Some(false)
-            } else {
-                None
-            }
-        });
-        let slow_lane = in_backoff || speed == Some(true);
-        let queued = tokio::time::Instant::now();
-        // First of all: an unproven poll waiting for its share must hold no slot of its host
-        // (its proven neighbours would wait behind it) nor a fetch slot.
-        let host = self.host(source);
-        let unproven = match &self.unproven {
-            Some(cap) if !slow_lane && speed.is_none() => {
-                let all = self.until_stop(cap.clone().acquire_owned()).await?.ok()?;
-                let of_host = match &host {
-                    Some(h) => Some(
-                        self.until_stop(h.unproven.clone().acquire_owned())
-                            .await?
-                            .ok()?,
-                    ),
-                    None => None,
-                };
-                Some((all, of_host))
-            }
-            _ => None,
+        let speed = if self.history {
+            self.speeds().get(&source.to_string()).copied().or_else(|| {
+                let s = state?;
+                if s.last_error_class == Some(ErrorClass::Timeout) {
+                    Some(true)
+                } else if s.consecutive_failures == 0 && s.last_success_at.is_some() {
+                    Some(false)
+                } else {
+                    None
+                }
+            })
+        } else {
+            None
         };
+        let slow_lane = in_backoff || speed == Some(true);
+        let host = self.host(source);
+        // First of all the unproven shares, the host's before the fleet's: a poll waiting for
+        // its host's share (held by a neighbour being found out, up to `slow_after`) must hold
+        // nothing the other hosts' feeds wait for, and one waiting for the fleet's share no slot
+        // of its host (its proven neighbours would wait behind it).
+        let queued = tokio::time::Instant::now();
+        let (mut unproven_of_host, mut unproven) = (None, None);
+        if let Some(cap) = self
+            .unproven
+            .as_ref()
+            .filter(|_| !slow_lane && speed.is_none())
+        {
+            if let Some(h) = &host {
+                unproven_of_host = Some(
+                    self.until_stop(h.unproven.clone().acquire_owned())
+                        .await?
+                        .ok()?,
+                );
+            }
+            unproven = Some(self.until_stop(cap.clone().acquire_owned()).await?.ok()?);
+        }
+        hints.first_wait = queued.elapsed();
+        let queued = tokio::time::Instant::now();
         let mut host_slot = None;
         if let Some(h) = &host {
             let slots = if slow_lane {
@@ -387,24 +454,30 @@ impl Poller {
             }
         }
         hints.host_wait = queued.elapsed();
-        let lane = if slow_lane { &self.slow } else { &self.global };
+        let lane = if slow_lane { Lane::Slow } else { Lane::Fetch };
+        let slots = if slow_lane { &self.slow } else { &self.global };
         let queued = tokio::time::Instant::now();
-        let slot = self.until_stop(lane.clone().acquire_owned()).await?.ok()?;
+        let slot = self.until_stop(slots.clone().acquire_owned()).await?.ok()?;
         hints.slot_wait = queued.elapsed();
-        hints.lane = if slow_lane {
-            "slow lane"
-        } else {
-            "fetch slots"
-        };
+        hints.lane = lane.name();
         if self.stop.is_cancelled() {
             return None;
         }
+        tracing::debug!(
+            lane = lane.name(),
+            first_wait_ms = hints.first_wait.as_millis() as u64,
+            host_wait_ms = hints.host_wait.as_millis() as u64,
+            slot_wait_ms = hints.slot_wait.as_millis() as u64,
+            "admitted"
+        );
         Some(Admission {
             host,
             host_slot,
             slot,
+            lane,
+            unproven_of_host,
             unproven,
-            slow_lane,
+            probe: !slow_lane && speed.is_none(),
         })
     }
 
@@ -421,40 +494,59 @@ impl Poller {
         Some((host_slot, slot))
     }
 
-    /// Fetches in the admitted lane. A fetch still running after `slow_after` in a fetch slot
-    /// moves to the slow lane, freeing its slots (its host's and the fetch slot) for the polls
-    /// behind it; when the slow lane or its host's slow slot is taken, it fails instead. Either
-    /// way the feed's next poll goes to the slow lane, until a fetch of it is fast again.
+    /// Fetches in the admitted lane. A fetch of a feed whose speed is not known, still running
+    /// after `probe_after` in a fetch slot, moves to probation: it gives back its fetch slot and
+    /// its fleet's unproven share (it keeps its host's slot and share, so its host's feeds seen
+    /// fast keep theirs); with probation full it stays. A fetch still running after `slow_after`
+    /// in a fetch slot or in probation moves to the slow lane, freeing its slots (its host's
+    /// and the fetch or probation slot) for the polls behind it; when the slow lane or its
+    /// host's slow slot is taken, it fails instead. Either way the feed's next poll goes to the
+    /// slow lane, until a fetch of it is fast again. The host's slot and the unproven shares
+    /// are given back when the fetch ends; the lane's slot is held until the poll is committed.
     async fn fetch_fairly(
         &self,
         request: &FetchRequest<'_>,
         admission: &mut Admission,
         hints: &mut Hints,
     ) -> Result<FetchOutcome, FetchError> {
-        let started = Instant::now();
+        let started = tokio::time::Instant::now();
         let fetch = self.until_abort(self.fetcher.fetch(request));
         tokio::pin!(fetch);
-        let result = if admission.slow_lane {
-            fetch.await
-        } else {
+        let result = loop {
+            let deadline = match admission.lane {
+                Lane::Slow => break fetch.await,
+                Lane::Fetch if admission.probe => self.probe_after,
+                Lane::Fetch | Lane::Probation => self.slow_after,
+            };
             tokio::select! {
-                r = &mut fetch => r,
-                _ = tokio::time::sleep(self.slow_after) => {
-                    match self.try_slow_lane(admission.host.as_ref()) {
-                        Some((host_slot, slot)) => {
-                            admission.host_slot = host_slot;
-                            admission.slot = slot;
-                            admission.unproven = None;
-                            admission.slow_lane = true;
-                            hints.moved_to_slow_lane = true;
-                            hints.lane = "slow lane";
-                            fetch.await
-                        }
-                        None => Err(FetchError::Timeout(format!(
-                            "still fetching after {} while the slow lane was full",
-                            humantime::format_duration(self.slow_after)
-                        ))),
-                    }
+                r = &mut fetch => break r,
+                _ = tokio::time::sleep_until(started + deadline) => {}
+            }
+            if admission.lane == Lane::Fetch && admission.probe {
+                admission.probe = false;
+                if let Ok(slot) = self.probation.clone().try_acquire_owned() {
+                    admission.slot = slot;
+                    admission.unproven = None;
+                    admission.lane = Lane::Probation;
+                    hints.lane = Lane::Probation.name();
+                }
+                continue;
+            }
+            match self.try_slow_lane(admission.host.as_ref()) {
+                Some((host_slot, slot)) => {
+                    admission.host_slot = host_slot;
+                    admission.slot = slot;
+                    admission.unproven = None;
+                    admission.unproven_of_host = None;
+                    admission.lane = Lane::Slow;
+                    hints.moved_to_slow_lane = true;
+                    hints.lane = Lane::Slow.name();
+                }
+                None => {
+                    break Err(FetchError::Timeout(format!(
+                        "still fetching after {} while the slow lane was full",
+                        humantime::format_duration(self.slow_after)
+                    )));
                 }
             }
         };
@@ -463,7 +555,11 @@ impl Poller {
                 || matches!(result, Err(FetchError::Timeout(_)));
             self.speeds().insert(request.source.to_string(), slow);
         }
+        // Politeness is about requests in flight: the host's next poll may start while this
+        // one is parsed and committed.
+        admission.host_slot = None;
         admission.unproven = None;
+        admission.unproven_of_host = None;
         result
     }
 
@@ -886,9 +982,12 @@ pub async fn poll_all_observed(
     mut observe: impl FnMut(&FeedReport),
 ) -> Vec<FeedReport> {
     // A poll's future is several KB; with 10,000 feeds, one task each from the start would hold
-    // them all while they wait for a permit. A window of twice the concurrency keeps every
-    // permit busy.
-    let window = poller.global.available_permits().max(1) * 2;
+    // them all while they wait for a permit. A window of every slot and as many again keeps
+    // every slot busy.
+    let window = poller.window();
+    // Hosts taken in turn, so that the window does not fill with one host's polls waiting for
+    // its slots while other hosts' feeds are not even started.
+    let order = by_host_in_turn(feeds);
     let mut out: Vec<Option<FeedReport>> = vec![None; feeds.len()];
     let mut set = tokio::task::JoinSet::new();
     // Feed states are read a window of feeds at a time, in one query each: a poll that asked
@@ -898,7 +997,7 @@ pub async fn poll_all_observed(
     let mut read_to = 0;
     let mut chunk_read = false;
     let mut next = 0;
-    while next < feeds.len() {
+    while next < order.len() {
         if set.len() >= window {
             let Some(r) = set.join_next().await else {
                 break;
@@ -910,10 +1009,10 @@ pub async fn poll_all_observed(
             continue;
         }
         if next >= read_to {
-            read_to = (next + window).min(feeds.len());
-            let names = feeds[next..read_to]
+            read_to = (next + window).min(order.len());
+            let names = order[next..read_to]
                 .iter()
-                .map(|f| f.name.clone())
+                .map(|&i| feeds[i].name.clone())
                 .collect();
             states.clear();
             chunk_read = match poller.store.feed_states_named(names).await {
@@ -924,10 +1023,10 @@ pub async fn poll_all_observed(
                 Err(_) => false, // each poll then asks for its own
             };
         }
-        let f = feeds[next].clone();
+        let i = order[next];
+        let f = feeds[i].clone();
         let state = chunk_read.then(|| states.remove(&f.name));
         let p = poller.clone();
-        let i = next;
         set.spawn(async move { (i, p.poll_known(&f, state).await) });
         next += 1;
     }
@@ -953,6 +1052,30 @@ pub async fn poll_all_observed(
             })
         })
         .collect()
+}
+
+/// The feeds' indices, one host's at a time in turn (each host's in their configured order;
+/// files count as one host).
+fn by_host_in_turn(feeds: &[FeedConfig]) -> Vec<usize> {
+    let mut hosts: Vec<Vec<usize>> = Vec::new();
+    let mut index: HashMap<Option<&str>, usize> = HashMap::new();
+    for (i, f) in feeds.iter().enumerate() {
+        let host = match &f.source {
+            FeedSource::Http(url) => url.host_str(),
+            FeedSource::File(_) => None,
+        };
+        let h = *index.entry(host).or_insert_with(|| {
+            hosts.push(Vec::new());
+            hosts.len() - 1
+        });
+        hosts[h].push(i);
+    }
+    let mut order = Vec::with_capacity(feeds.len());
+    let mut queues: Vec<_> = hosts.into_iter().map(Vec::into_iter).collect();
+    while !queues.is_empty() {
+        queues.retain_mut(|q| q.next().map(|i| order.push(i)).is_some());
+    }
+    order
 }
 
 /// For `parse`: a feed's items, normalized, without storing.
@@ -1006,5 +1129,32 @@ fn guard_for(
             allow_link_local: true,
             enabled: false,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_take_turns_in_the_window() {
+        let mut text = String::new();
+        for (name, url) in [
+            ("a1", "https://a.example/1"),
+            ("a2", "https://a.example/2"),
+            ("a3", "https://a.example/3"),
+            ("b1", "https://b.example/1"),
+            ("f1", "/tmp/feed.xml"),
+            ("c1", "https://c.example/1"),
+            ("b2", "https://b.example/2"),
+        ] {
+            text.push_str(&format!("[[feeds]]\nname = \"{name}\"\nurl = \"{url}\"\n"));
+        }
+        let cfg = crate::config::load_str(&text, std::path::Path::new("t.toml")).unwrap();
+        let names: Vec<&str> = by_host_in_turn(&cfg.feeds)
+            .into_iter()
+            .map(|i| cfg.feeds[i].name.as_str())
+            .collect();
+        assert_eq!(names, ["a1", "b1", "f1", "c1", "a2", "b2", "a3"]);
     }
 }
