@@ -173,9 +173,11 @@ pub async fn run(cfg: Config, path: PathBuf) -> Result {
     // The listener closes now; requests in flight finish, within the same deadline as polls.
     http_stop.cancel();
     let grace = cfg.defaults.shutdown_grace;
-    tracing::info!(grace = %humantime::format_duration(grace), "stopping: no poll starts; letting running polls finish");
     let deadline = tokio::time::Instant::now() + grace;
     generation.stop.cancel();
+    // Logged once no poll can start: a poll admitted (logged at debug) after this line would be
+    // a broken promise.
+    tracing::info!(grace = %humantime::format_duration(grace), "stopping: no poll starts; letting running polls finish");
     generation.tasks.close();
     outbox.stop();
     retired.push(generation);
