@@ -246,9 +246,11 @@ def cmd_schedule(args):
     n_bad = args.feeds * args.stalling // 100
     feeds, healthy, ips = [], [], []
     kinds = ["silent", "stall", "drip"]
+    n_hosts = (args.feeds - n_bad + 4) // 5
     for i in range(args.feeds):
         if i < n_bad:
-            ip = f"127.0.1.{10 + i // 3}"
+            # --mixed: on the healthy feeds' hosts, in turn.
+            ip = f"127.0.2.{10 + i % n_hosts}" if args.mixed else f"127.0.1.{10 + i // 3}"
             feeds.append((f"bad{i}", fleet.add(ip, f"/{kinds[i % 3]}{i}", kinds[i % 3])))
         else:
             ip = f"127.0.2.{10 + (i - n_bad) // 5}"
@@ -422,6 +424,7 @@ def main():
     s.add_argument("--secs", type=int, default=40)
     s.add_argument("--warmup", type=int, default=10)
     s.add_argument("--keep-log", help="copy the daemon's log (and database, PATH.db) here")
+    s.add_argument("--mixed", action="store_true", help="the stalling feeds on the healthy feeds' hosts")
     s = sub.add_parser("sigterm")
     s.add_argument("--phase", choices=["connect", "headers", "body", "parse"], default="body")
     s.add_argument("--grace", default="2s")
