@@ -321,8 +321,8 @@ impl Poller {
     }
 
     /// How many polls `poll_all` keeps started at once: every slot a poll can hold (fetch slots,
-    /// probation, slow lane) and as many again waiting for one, so that polls waiting for a
-    /// stalled host or in probation never leave the fetch slots idle.
+    /// probation, slow lane) and as many more as there are fetch slots, waiting for one, so that
+    /// polls in probation or waiting for a busy host never leave the fetch slots idle.
     fn window(&self) -> usize {
         (self.global.available_permits() * 2
             + self.probation.available_permits()
@@ -982,8 +982,8 @@ pub async fn poll_all_observed(
     mut observe: impl FnMut(&FeedReport),
 ) -> Vec<FeedReport> {
     // A poll's future is several KB; with 10,000 feeds, one task each from the start would hold
-    // them all while they wait for a permit. A window of every slot and as many again keeps
-    // every slot busy.
+    // them all while they wait for a permit. A window of every slot and the fetch slots again
+    // keeps every slot busy.
     let window = poller.window();
     // Hosts taken in turn, so that the window does not fill with one host's polls waiting for
     // its slots while other hosts' feeds are not even started.
