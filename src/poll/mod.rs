@@ -22,105 +22,30 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use serde::Serialize;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, field};
 
 use crate::config::{AlertLevel, Config, FeedConfig, FeedSource};
 use crate::cpu_pool::CpuPool;
 use crate::error_class::ErrorClass;
-use crate::fetch::{CacheHints, FetchError, FetchOutcome, FetchRequest, Fetcher};
+use crate::fetch::{FetchError, FetchOutcome, FetchRequest, Fetcher};
 use crate::normalize::{ParseError, ParsedFeed, parse_feed};
-use crate::store::{
-    AlertCandidate, FeedState, MatchedItem, PollOutcome, PollRecord, PollSummary, StoreError,
-    StoreHandle,
-};
+use crate::store::{FeedState, PollOutcome, PollRecord, PollSummary, StoreError, StoreHandle};
 use crate::text::Untrusted;
-use crate::topics::{Matcher, Scratch, snippet};
+use crate::topics::Matcher;
 
-/// What one poll did, for the `once` summary and the scheduler.
-#[derive(Debug, Clone, Serialize)]
-pub struct FeedReport {
-    pub feed: String,
-    pub elapsed_ms: u64,
-    #[serde(flatten)]
-    pub result: PollResult,
-    /// Failures in a row, this poll included (0 after a success; unchanged by a cancelled poll):
-    /// the one count the scheduler's backoff and the "failing" warning read.
-    #[serde(skip)]
-    pub consecutive_failures: u32,
-    /// What the scheduler needs from this poll.
-    #[serde(skip)]
-    pub hints: Hints,
-}
+mod batch;
+mod matching;
+mod report;
+mod slots;
 
-/// What a poll learned about when to poll again.
-#[derive(Debug, Clone, Default)]
-pub struct Hints {
-    pub cache: CacheHints,
-    pub ttl: Option<u32>,
-    pub skip_hours: Vec<u8>,
-    pub skip_days: Vec<u8>,
-    pub activity: crate::store::Activity,
-    /// The feed answered 410 Gone.
-    pub gone: bool,
-    /// How long the poll, in the daemon, of a feed not fetched since the start waited for a
-    /// share of the slots such feeds may hold (its host's, then the fleet's).
-    pub first_wait: Duration,
-    /// How long the poll waited for its host (per-host limit and spacing) before fetching.
-    pub host_wait: Duration,
-    /// How long it then waited for a fetch slot (in `lane`).
-    pub slot_wait: Duration,
-    /// Where it fetched: "fetch slots", "probation" (not fast on a first fetch), or "slow lane"
-    /// (slow last time, backoff, or moved there).
-    pub lane: &'static str,
-    /// It started in the fetch slots and moved to the slow lane after `slow_after`.
-    pub moved_to_slow_lane: bool,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum PollResult {
-    Fetched {
-        new: usize,
-        updated: usize,
-        unchanged: usize,
-        merged: usize,
-        alerts: usize,
-    },
-    NotModified,
-    Failed {
-        class: ErrorClass,
-        http_status: Option<u16>,
-        error: String,
-    },
-}
-
-impl FeedReport {
-    pub fn failed(&self) -> bool {
-        matches!(self.result, PollResult::Failed { .. })
-    }
-
-    /// The poll never started, or gave up, because the daemon is stopping (nothing recorded).
-    pub fn cancelled(&self) -> bool {
-        matches!(
-            self.result,
-            PollResult::Failed {
-                class: ErrorClass::Cancelled,
-                ..
-            }
-        )
-    }
-}
-
-fn cancelled() -> PollResult {
-    PollResult::Failed {
-        class: ErrorClass::Cancelled,
-        http_status: None,
-        error: FetchError::Cancelled.to_string(),
-    }
-}
+pub use batch::{poll_all, poll_all_observed};
+pub use matching::alert_candidate;
+use matching::{ParsedFeedWithMatches, match_items};
+use report::cancelled;
+pub use report::{FeedReport, Hints, PollResult};
+use slots::Host;
 
 /// What parsing a document builds beside its bytes (copies made by the repairs, feed-rs's
 /// entries, the normalized items) at most, as a fraction of its bytes: the worst documents
@@ -189,51 +114,6 @@ pub struct Poller {
     hosts: Mutex<HashMap<String, Arc<Host>>>,
     /// Counted once per poll (never per item); the daemon shares one set with `/metrics`.
     metrics: Arc<crate::metrics::Metrics>,
-}
-
-/// Per-host politeness: a limit on requests in flight, and the earliest start of the next one.
-struct Host {
-    in_flight: Arc<Semaphore>,
-    /// One more request for the host's slow polls, so that they never hold the slots of its
-    /// healthy feeds: a stalled feed costs its host one slot, not `per_host_concurrency`.
-    slow_slot: Arc<Semaphore>,
-    /// Unproven polls hold at most all of its slots but one, so that its feeds already seen fast
-    /// always have one while the others are found out (in probation too).
-    unproven: Arc<Semaphore>,
-    next_start: tokio::sync::Mutex<tokio::time::Instant>,
-}
-
-/// What a poll holds while it runs: a slot of its host and a fetch slot (or a probation slot),
-/// or its host's slow slot and a slow-lane slot.
-struct Admission {
-    host: Option<Arc<Host>>,
-    host_slot: Option<OwnedSemaphorePermit>,
-    /// A permit of `lane`.
-    slot: OwnedSemaphorePermit,
-    lane: Lane,
-    /// The host's share of unproven fetches, held while an unproven feed fetches.
-    unproven_of_host: Option<OwnedSemaphorePermit>,
-    /// The fleet's share, held while an unproven feed fetches in a fetch slot.
-    unproven: Option<OwnedSemaphorePermit>,
-    /// The feed's speed is not known: its fetch moves to probation after `probe_after`.
-    probe: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Lane {
-    Fetch,
-    Probation,
-    Slow,
-}
-
-impl Lane {
-    fn name(self) -> &'static str {
-        match self {
-            Lane::Fetch => "fetch slots",
-            Lane::Probation => "probation",
-            Lane::Slow => "slow lane",
-        }
-    }
 }
 
 impl Poller {
@@ -334,23 +214,6 @@ impl Poller {
         &self.store
     }
 
-    fn host(&self, source: &FeedSource) -> Option<Arc<Host>> {
-        let FeedSource::Http(url) = source else {
-            return None;
-        };
-        let host = url.host_str()?.to_owned();
-        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = hosts.entry(host).or_insert_with(|| {
-            Arc::new(Host {
-                in_flight: Arc::new(Semaphore::new(self.per_host)),
-                slow_slot: Arc::new(Semaphore::new(1)),
-                unproven: Arc::new(Semaphore::new(self.per_host.saturating_sub(1).max(1))),
-                next_start: tokio::sync::Mutex::new(tokio::time::Instant::now()),
-            })
-        });
-        Some(entry.clone())
-    }
-
     /// `f`, unless the daemon stops first (`None`).
     async fn until_stop<F: std::future::Future>(&self, f: F) -> Option<F::Output> {
         tokio::select! {
@@ -374,193 +237,6 @@ impl Poller {
 
     fn speeds(&self) -> std::sync::MutexGuard<'_, HashMap<String, bool>> {
         self.speeds.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Waits for the poll's turn: a slot of its host first (at most `per_host_concurrency` in
-    /// flight; starts `host_spacing` apart), then a fetch slot; or, in the daemon, for a feed
-    /// whose last fetch was slow or that is in backoff, its host's slow slot and a slow-lane
-    /// slot. Taking the host's slot first keeps the polls queued for a busy host off the fetch
-    /// slots (tokio's semaphores are FIFO). In the daemon, a feed not yet fetched takes its
-    /// host's share of unproven fetches, then the fleet's, before either. `None`: the daemon is
-    /// stopping.
-    async fn admit(
-        &self,
-        source: &FeedSource,
-        state: Option<&FeedState>,
-        hints: &mut Hints,
-    ) -> Option<Admission> {
-        // In backoff (the scheduler lengthens its wait from the second failure on): a single
-        // failure may be happenstance.
-        let in_backoff = self.history && state.is_some_and(|s| s.consecutive_failures >= 2);
-        // Not fetched since the start: the stored outcome of its last poll stands in (a feed
-        // that last timed out is slow; one that last succeeded is proven), so that a restart
-        // does not find the stalling feeds out again.
-        let speed = if self.history {
-            self.speeds().get(&source.to_string()).copied().or_else(|| {
-                let s = state?;
-                if s.last_error_class == Some(ErrorClass::Timeout) {
-                    Some(true)
-                } else if s.consecutive_failures == 0 && s.last_success_at.is_some() {
-                    Some(false)
-                } else {
-                    None
-                }
-            })
-        } else {
-            None
-        };
-        let slow_lane = in_backoff || speed == Some(true);
-        let host = self.host(source);
-        // First of all the unproven shares, the host's before the fleet's: a poll waiting for
-        // its host's share (held by a neighbour being found out, up to `slow_after`) must hold
-        // nothing the other hosts' feeds wait for, and one waiting for the fleet's share no slot
-        // of its host (its proven neighbours would wait behind it).
-        let queued = tokio::time::Instant::now();
-        let (mut unproven_of_host, mut unproven) = (None, None);
-        if let Some(cap) = self
-            .unproven
-            .as_ref()
-            .filter(|_| !slow_lane && speed.is_none())
-        {
-            if let Some(h) = &host {
-                unproven_of_host = Some(
-                    self.until_stop(h.unproven.clone().acquire_owned())
-                        .await?
-                        .ok()?,
-                );
-            }
-            unproven = Some(self.until_stop(cap.clone().acquire_owned()).await?.ok()?);
-        }
-        hints.first_wait = queued.elapsed();
-        let queued = tokio::time::Instant::now();
-        let mut host_slot = None;
-        if let Some(h) = &host {
-            let slots = if slow_lane {
-                &h.slow_slot
-            } else {
-                &h.in_flight
-            };
-            host_slot = Some(self.until_stop(slots.clone().acquire_owned()).await?.ok()?);
-            if !self.host_spacing.is_zero() {
-                // A start is claimed when it happens, not ahead: a task that wakes late (a busy
-                // machine) then pushes the next start back instead of leaving it too close. The
-                // lock is held through the wait, so the host's polls start in the order they
-                // came (tokio's mutex is FIFO), and none loses every race for the next start.
-                let mut next = self.until_stop(h.next_start.lock()).await?;
-                if *next > tokio::time::Instant::now() {
-                    self.until_stop(tokio::time::sleep_until(*next)).await?;
-                }
-                *next = tokio::time::Instant::now() + self.host_spacing;
-            }
-        }
-        hints.host_wait = queued.elapsed();
-        let lane = if slow_lane { Lane::Slow } else { Lane::Fetch };
-        let slots = if slow_lane { &self.slow } else { &self.global };
-        let queued = tokio::time::Instant::now();
-        let slot = self.until_stop(slots.clone().acquire_owned()).await?.ok()?;
-        hints.slot_wait = queued.elapsed();
-        hints.lane = lane.name();
-        if self.stop.is_cancelled() {
-            return None;
-        }
-        tracing::debug!(
-            lane = lane.name(),
-            first_wait_ms = hints.first_wait.as_millis() as u64,
-            host_wait_ms = hints.host_wait.as_millis() as u64,
-            slot_wait_ms = hints.slot_wait.as_millis() as u64,
-            "admitted"
-        );
-        Some(Admission {
-            host,
-            host_slot,
-            slot,
-            lane,
-            unproven_of_host,
-            unproven,
-            probe: !slow_lane && speed.is_none(),
-        })
-    }
-
-    /// Both slow-lane slots a poll moving there needs (its host's and the global one), or none.
-    fn try_slow_lane(
-        &self,
-        host: Option<&Arc<Host>>,
-    ) -> Option<(Option<OwnedSemaphorePermit>, OwnedSemaphorePermit)> {
-        let host_slot = match host {
-            Some(h) => Some(h.slow_slot.clone().try_acquire_owned().ok()?),
-            None => None,
-        };
-        let slot = self.slow.clone().try_acquire_owned().ok()?;
-        Some((host_slot, slot))
-    }
-
-    /// Fetches in the admitted lane. A fetch of a feed whose speed is not known, still running
-    /// after `probe_after` in a fetch slot, moves to probation: it gives back its fetch slot and
-    /// its fleet's unproven share (it keeps its host's slot and share, so its host's feeds seen
-    /// fast keep theirs); with probation full it stays. A fetch still running after `slow_after`
-    /// in a fetch slot or in probation moves to the slow lane, freeing its slots (its host's
-    /// and the fetch or probation slot) for the polls behind it; when the slow lane or its
-    /// host's slow slot is taken, it fails instead. Either way the feed's next poll goes to the
-    /// slow lane, until a fetch of it is fast again. The host's slot and the unproven shares
-    /// are given back when the fetch ends; the lane's slot is held until the poll is committed.
-    async fn fetch_fairly(
-        &self,
-        request: &FetchRequest<'_>,
-        admission: &mut Admission,
-        hints: &mut Hints,
-    ) -> Result<FetchOutcome, FetchError> {
-        let started = tokio::time::Instant::now();
-        let fetch = self.until_abort(self.fetcher.fetch(request));
-        tokio::pin!(fetch);
-        let result = loop {
-            let deadline = match admission.lane {
-                Lane::Slow => break fetch.await,
-                Lane::Fetch if admission.probe => self.probe_after,
-                Lane::Fetch | Lane::Probation => self.slow_after,
-            };
-            tokio::select! {
-                r = &mut fetch => break r,
-                _ = tokio::time::sleep_until(started + deadline) => {}
-            }
-            if admission.lane == Lane::Fetch && admission.probe {
-                admission.probe = false;
-                if let Ok(slot) = self.probation.clone().try_acquire_owned() {
-                    admission.slot = slot;
-                    admission.unproven = None;
-                    admission.lane = Lane::Probation;
-                    hints.lane = Lane::Probation.name();
-                }
-                continue;
-            }
-            match self.try_slow_lane(admission.host.as_ref()) {
-                Some((host_slot, slot)) => {
-                    admission.host_slot = host_slot;
-                    admission.slot = slot;
-                    admission.unproven = None;
-                    admission.unproven_of_host = None;
-                    admission.lane = Lane::Slow;
-                    hints.moved_to_slow_lane = true;
-                    hints.lane = Lane::Slow.name();
-                }
-                None => {
-                    break Err(FetchError::Timeout(format!(
-                        "still fetching after {} while the slow lane was full",
-                        humantime::format_duration(self.slow_after)
-                    )));
-                }
-            }
-        };
-        if !matches!(result, Err(FetchError::Cancelled)) {
-            let slow = started.elapsed() >= self.slow_after
-                || matches!(result, Err(FetchError::Timeout(_)));
-            self.speeds().insert(request.source.to_string(), slow);
-        }
-        // Politeness is about requests in flight: the host's next poll may start while this
-        // one is parsed and committed.
-        admission.host_slot = None;
-        admission.unproven = None;
-        admission.unproven_of_host = None;
-        result
     }
 
     /// Polls one feed and commits the result. Errors are recorded against the feed and logged
@@ -847,106 +523,6 @@ impl Poller {
     }
 }
 
-pub(crate) struct ParsedFeedWithMatches {
-    title: Option<String>,
-    ttl: Option<u32>,
-    skip_hours: Vec<u8>,
-    skip_days: Vec<u8>,
-    items: Vec<MatchedItem>,
-    /// The parser's warnings, joined ("3 of 50 entries unreadable: …"); logged once here.
-    warning: Option<String>,
-}
-
-/// Runs every topic over every item of a parsed feed.
-fn match_items(matcher: &Matcher, feed: &str, parsed: ParsedFeed) -> ParsedFeedWithMatches {
-    let mut scratch = Scratch::default();
-    let items = parsed
-        .items
-        .into_iter()
-        .map(|item| {
-            let matches = matcher
-                .match_item_with(&mut scratch, feed, &item.title, &item.summary)
-                .into_iter()
-                .map(|m| alert_candidate(matcher, &item.title, &item.summary, m))
-                .collect();
-            let (title_tokens, summary_tokens) = scratch.tokens();
-            let features = crate::stories::features_of_tokens(
-                &item.title,
-                title_tokens,
-                &item.summary,
-                summary_tokens,
-            );
-            MatchedItem {
-                item,
-                matches,
-                features,
-            }
-        })
-        .collect();
-    let warning = (!parsed.warnings.is_empty()).then(|| parsed.warnings.join("; "));
-    if let Some(w) = &warning {
-        // Entries lost are worth a warning; a document read leniently (entities, a charset
-        // guessed) is noted, and shown by `feeds`, without one on every poll.
-        if parsed.unreadable + parsed.empty > 0 {
-            tracing::warn!(warning = ?Untrusted(w), "feed read with problems");
-        } else {
-            tracing::info!(warning = ?Untrusted(w), "feed read with problems");
-        }
-    }
-    ParsedFeedWithMatches {
-        title: parsed.title,
-        ttl: parsed.ttl,
-        skip_hours: parsed.skip_hours,
-        skip_days: parsed.skip_days,
-        items,
-        warning,
-    }
-}
-
-/// Describes a match for storage and logs: the words found, the fields, a snippet.
-pub fn alert_candidate(
-    matcher: &Matcher,
-    title: &str,
-    summary: &str,
-    m: crate::topics::TopicMatch,
-) -> AlertCandidate {
-    let text_of = |f: crate::topics::Field| {
-        if f == crate::topics::Field::Title {
-            title
-        } else {
-            summary
-        }
-    };
-    // The tense cue that made an UPCOMING/PAST clause true is named as such: it is the "why"
-    // of an event-status match ("Eyes (upcoming cue)").
-    let terms: Vec<String> = m
-        .terms
-        .iter()
-        .map(|t| {
-            let text = &text_of(t.field)[t.range.clone()];
-            match t.cue {
-                Some(status) => format!("{text} ({} cue)", status.as_str().to_lowercase()),
-                None => text.to_owned(),
-            }
-        })
-        .collect();
-    let mut fields: Vec<&str> = m.terms.iter().map(|t| t.field.as_str()).collect();
-    fields.dedup();
-    fields.sort_unstable();
-    fields.dedup();
-    let snippet = match m.terms.first() {
-        Some(t) => snippet(text_of(t.field), t.range.clone(), 60).0,
-        None => String::new(),
-    };
-    AlertCandidate {
-        topic: matcher.topic_name(m.topic).to_owned(),
-        query_index: m.query,
-        terms,
-        field: fields.join(","),
-        snippet,
-    }
-}
-
 /// Storage faults (disk full, I/O errors) hit every feed at once: they are logged at error at most
 /// once every five minutes, and at debug otherwise.
 fn store_failure(e: &StoreError) -> PollResult {
@@ -968,114 +544,6 @@ fn store_failure(e: &StoreError) -> PollResult {
         http_status: None,
         error: e.to_string(),
     }
-}
-
-/// Polls every feed once, concurrently within the configured limits.
-pub async fn poll_all(poller: Arc<Poller>, feeds: &[FeedConfig]) -> Vec<FeedReport> {
-    poll_all_observed(poller, feeds, |_| {}).await
-}
-
-/// [`poll_all`], calling `observe` with each report as its poll finishes (`once`'s progress).
-pub async fn poll_all_observed(
-    poller: Arc<Poller>,
-    feeds: &[FeedConfig],
-    mut observe: impl FnMut(&FeedReport),
-) -> Vec<FeedReport> {
-    // A poll's future is several KB; with 10,000 feeds, one task each from the start would hold
-    // them all while they wait for a permit. A window of every slot and the fetch slots again
-    // keeps every slot busy.
-    let window = poller.window();
-    // Hosts taken in turn, so that the window does not fill with one host's polls waiting for
-    // its slots while other hosts' feeds are not even started.
-    let order = by_host_in_turn(feeds);
-    let mut out: Vec<Option<FeedReport>> = vec![None; feeds.len()];
-    let mut set = tokio::task::JoinSet::new();
-    // Feed states are read a window of feeds at a time, in one query each: a poll that asked
-    // for its own would queue behind the commits of the polls before it, and reading them all
-    // at once would hold every feed's state through the run (megabytes for 10,000 feeds).
-    let mut states: HashMap<String, FeedState> = HashMap::new();
-    let mut read_to = 0;
-    let mut chunk_read = false;
-    let mut next = 0;
-    while next < order.len() {
-        if set.len() >= window {
-            let Some(r) = set.join_next().await else {
-                break;
-            };
-            if let Ok((i, report)) = r {
-                observe(&report);
-                out[i] = Some(report);
-            }
-            continue;
-        }
-        if next >= read_to {
-            read_to = (next + window).min(order.len());
-            let names = order[next..read_to]
-                .iter()
-                .map(|&i| feeds[i].name.clone())
-                .collect();
-            states.clear();
-            chunk_read = match poller.store.feed_states_named(names).await {
-                Ok(found) => {
-                    states.extend(found.into_iter().map(|s| (s.name.clone(), s)));
-                    true
-                }
-                Err(_) => false, // each poll then asks for its own
-            };
-        }
-        let i = order[next];
-        let f = feeds[i].clone();
-        let state = chunk_read.then(|| states.remove(&f.name));
-        let p = poller.clone();
-        set.spawn(async move { (i, p.poll_known(&f, state).await) });
-        next += 1;
-    }
-    while let Some(r) = set.join_next().await {
-        if let Ok((i, report)) = r {
-            observe(&report);
-            out[i] = Some(report);
-        }
-    }
-    out.into_iter()
-        .enumerate()
-        .map(|(i, r)| {
-            r.unwrap_or_else(|| FeedReport {
-                feed: feeds[i].name.clone(),
-                elapsed_ms: 0,
-                result: PollResult::Failed {
-                    class: ErrorClass::Internal,
-                    http_status: None,
-                    error: "the poll task panicked".into(),
-                },
-                consecutive_failures: 1,
-                hints: Hints::default(),
-            })
-        })
-        .collect()
-}
-
-/// The feeds' indices, one host's at a time in turn (each host's in their configured order;
-/// files count as one host).
-fn by_host_in_turn(feeds: &[FeedConfig]) -> Vec<usize> {
-    let mut hosts: Vec<Vec<usize>> = Vec::new();
-    let mut index: HashMap<Option<&str>, usize> = HashMap::new();
-    for (i, f) in feeds.iter().enumerate() {
-        let host = match &f.source {
-            FeedSource::Http(url) => url.host_str(),
-            FeedSource::File(_) => None,
-        };
-        let h = *index.entry(host).or_insert_with(|| {
-            hosts.push(Vec::new());
-            hosts.len() - 1
-        });
-        hosts[h].push(i);
-    }
-    let mut order = Vec::with_capacity(feeds.len());
-    let mut queues: Vec<_> = hosts.into_iter().map(Vec::into_iter).collect();
-    while !queues.is_empty() {
-        queues.retain_mut(|q| q.next().map(|i| order.push(i)).is_some());
-    }
-    order
 }
 
 /// For `parse`: a feed's items, normalized, without storing.
@@ -1129,32 +597,5 @@ fn guard_for(
             allow_link_local: true,
             enabled: false,
         },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hosts_take_turns_in_the_window() {
-        let mut text = String::new();
-        for (name, url) in [
-            ("a1", "https://a.example/1"),
-            ("a2", "https://a.example/2"),
-            ("a3", "https://a.example/3"),
-            ("b1", "https://b.example/1"),
-            ("f1", "/tmp/feed.xml"),
-            ("c1", "https://c.example/1"),
-            ("b2", "https://b.example/2"),
-        ] {
-            text.push_str(&format!("[[feeds]]\nname = \"{name}\"\nurl = \"{url}\"\n"));
-        }
-        let cfg = crate::config::load_str(&text, std::path::Path::new("t.toml")).unwrap();
-        let names: Vec<&str> = by_host_in_turn(&cfg.feeds)
-            .into_iter()
-            .map(|i| cfg.feeds[i].name.as_str())
-            .collect();
-        assert_eq!(names, ["a1", "b1", "f1", "c1", "a2", "b2", "a3"]);
     }
 }
