@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{FeedReport, Hints, PollResult, Poller};
+use super::{FeedReport, Hints, PollResult, Poller, Stored};
 use crate::config::{FeedConfig, FeedSource};
 use crate::error_class::ErrorClass;
 use crate::store::FeedState;
@@ -63,7 +63,11 @@ pub async fn poll_all_observed(
         }
         let i = order[next];
         let f = feeds[i].clone();
-        let state = chunk_read.then(|| states.remove(&f.name));
+        let state = if chunk_read {
+            Stored::Read(states.remove(&f.name))
+        } else {
+            Stored::Unread
+        };
         let p = poller.clone();
         set.spawn(async move { (i, p.poll_known(&f, state).await) });
         next += 1;

@@ -65,6 +65,14 @@ fn charge_kib(bytes: u64, total: usize) -> u32 {
 /// After parsing a document this large, the parse thread gives the allocator's free pages back.
 const GIVE_BACK_AFTER: usize = 1 << 20;
 
+/// What a poll is given of its feed's stored state.
+pub enum Stored {
+    /// Not read yet: the poll asks the store for it.
+    Unread,
+    /// Already read (`None`: the feed has no row yet).
+    Read(Option<FeedState>),
+}
+
 /// Everything polls share.
 pub struct Poller {
     fetcher: Fetcher,
@@ -242,16 +250,12 @@ impl Poller {
     /// Polls one feed and commits the result. Errors are recorded against the feed and logged
     /// once here; they never propagate to other feeds.
     pub async fn poll(&self, feed: &FeedConfig) -> FeedReport {
-        self.poll_known(feed, None).await
+        self.poll_known(feed, Stored::Unread).await
     }
 
-    /// As [`poll`](Self::poll), with the feed's stored state already read (`Some(None)`: the
-    /// feed has none yet) rather than asked of the writer, which may be busy committing.
-    pub async fn poll_known(
-        &self,
-        feed: &FeedConfig,
-        state: Option<Option<FeedState>>,
-    ) -> FeedReport {
+    /// As [`poll`](Self::poll), with the feed's stored state already read rather than asked of
+    /// the writer, which may be busy committing.
+    pub async fn poll_known(&self, feed: &FeedConfig, state: Stored) -> FeedReport {
         let span = tracing::info_span!("poll", feed = %Untrusted(&feed.name), http.status = field::Empty, items.new = field::Empty);
         let started = Instant::now();
         let report = self.poll_inner(feed, state).instrument(span).await;
@@ -259,7 +263,7 @@ impl Poller {
         report
     }
 
-    async fn poll_inner(&self, feed: &FeedConfig, state: Option<Option<FeedState>>) -> FeedReport {
+    async fn poll_inner(&self, feed: &FeedConfig, state: Stored) -> FeedReport {
         let started = Instant::now();
         use std::sync::atomic::Ordering::Relaxed;
         let before = std::sync::atomic::AtomicU32::new(0);
@@ -281,8 +285,8 @@ impl Poller {
             }
         };
         let state = match state {
-            Some(known) => known,
-            None => match self.store.feed_state(&feed.name).await {
+            Stored::Read(known) => known,
+            Stored::Unread => match self.store.feed_state(&feed.name).await {
                 Ok(s) => s,
                 Err(e) => return report(store_failure(&e), Hints::default()),
             },
@@ -508,19 +512,30 @@ impl Poller {
         let feed = feed.to_owned();
         self.parsing
             .run(move || {
-                let parsed = parse_feed(&bytes, content_type.as_deref(), base.as_ref(), Utc::now());
-                let large = bytes.len() >= GIVE_BACK_AFTER;
-                drop(bytes);
-                if large {
-                    // What feed-rs built is freed by now; its thousands of strings went back to
-                    // this thread's arena, not to the system.
-                    crate::memory::give_back_free_memory();
-                }
+                let parsed = parse_stage(bytes, content_type.as_deref(), base.as_ref());
                 Ok(match_items(&matcher, &feed, parsed?))
             })
             .await
             .unwrap_or(Err(ParseError::Panicked))
     }
+}
+
+/// The parse stage, on a parse pool thread: a fetched document to a normalized feed, the
+/// allocator's free pages given back after a large one. Polls and the `parse` command share it.
+fn parse_stage(
+    bytes: Vec<u8>,
+    content_type: Option<&str>,
+    base: Option<&url::Url>,
+) -> Result<ParsedFeed, ParseError> {
+    let parsed = parse_feed(&bytes, content_type, base, Utc::now());
+    let large = bytes.len() >= GIVE_BACK_AFTER;
+    drop(bytes);
+    if large {
+        // What feed-rs built is freed by now; its thousands of strings went back to this
+        // thread's arena, not to the system.
+        crate::memory::give_back_free_memory();
+    }
+    parsed
 }
 
 /// Storage faults (disk full, I/O errors) hit every feed at once: they are logged at error at most
@@ -546,7 +561,8 @@ fn store_failure(e: &StoreError) -> PollResult {
     }
 }
 
-/// For `parse`: a feed's items, normalized, without storing.
+/// For `parse`: a feed's items, normalized, without storing: the poll's fetch (no validators)
+/// and its parse stage on a parse thread, without matching or the store.
 pub async fn fetch_and_parse(
     cfg_defaults: &crate::config::Defaults,
     source: &FeedSource,
@@ -566,16 +582,15 @@ pub async fn fetch_and_parse(
     };
     match fetcher.fetch(&req).await? {
         FetchOutcome::Modified(body) => {
-            let parsed = tokio::task::spawn_blocking(move || {
-                parse_feed(
-                    &body.bytes,
-                    body.content_type.as_deref(),
-                    body.final_url.as_ref(),
-                    Utc::now(),
-                )
-            })
-            .await
-            .unwrap_or(Err(ParseError::Panicked))?;
+            // One document: one parse thread, as a poll's parse runs (not tokio's blocking pool).
+            let pool = CpuPool::new(1, "newshound-parse")
+                .map_err(|e| anyhow::anyhow!("cannot start the parse thread: {e}"))?;
+            let body = *body;
+            let (bytes, content_type, base) = (body.bytes, body.content_type, body.final_url);
+            let parsed = pool
+                .run(move || parse_stage(bytes, content_type.as_deref(), base.as_ref()))
+                .await
+                .unwrap_or(Err(ParseError::Panicked))?;
             Ok(parsed)
         }
         FetchOutcome::NotModified { .. } => {
