@@ -338,82 +338,11 @@ impl Poller {
         // The body's share of the in-flight budget is held until the poll is committed: the
         // parsed items, as large as the body or nearly, wait for the writer meanwhile.
         let mut budget = crate::fetch::Reservation::default();
-        let outcome = match fetched {
-            Ok(FetchOutcome::NotModified {
-                status,
-                permanent_redirect,
-                cache,
-            }) => {
-                tracing::Span::current().record("http.status", status);
-                self.metrics.response(status, 0);
-                hints.cache = cache;
-                PollOutcome::NotModified {
-                    status,
-                    permanent_redirect: permanent_redirect.map(String::from),
-                }
-            }
-            Ok(FetchOutcome::Modified(body)) => {
-                tracing::Span::current().record("http.status", body.status);
-                self.metrics.response(body.status, body.bytes.len());
-                hints.cache = body.cache;
-                let body = *body;
-                budget = body.budget;
-                let charge = charge_kib(body.bytes.len() as u64, self.expansion_kib);
-                let (bytes, content_type, final_url) =
-                    (body.bytes, body.content_type, body.final_url);
-                let parsed = tokio::select! {
-                    biased;
-                    _ = self.abort.cancelled() => return report(cancelled(), hints),
-                    p = async {
-                        // Waiting here holds no part of the expansion budget, so it cannot
-                        // deadlock; the body's own reservation is held meanwhile.
-                        let _charged = self.expansion.acquire_many(charge).await;
-                        self.parse_and_match(&feed.name, bytes, content_type, final_url).await
-                    } => p,
-                };
-                match parsed {
-                    Ok(parsed) => {
-                        hints.ttl = parsed.ttl;
-                        hints.skip_hours = parsed.skip_hours.clone();
-                        hints.skip_days = parsed.skip_days.clone();
-                        PollOutcome::Fetched {
-                            status: body.status,
-                            etag: body.etag,
-                            last_modified: body.last_modified,
-                            permanent_redirect: body.permanent_redirect.map(String::from),
-                            title: parsed.title,
-                            ttl: parsed.ttl,
-                            skip_hours: parsed.skip_hours,
-                            skip_days: parsed.skip_days,
-                            items: parsed.items,
-                            warning: parsed.warning,
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(class = e.class().as_str(), error = %Untrusted(&e.to_string()), "feed could not be parsed");
-                        PollOutcome::Failed {
-                            status: Some(body.status),
-                            class: e.class(),
-                            message: e.to_string(),
-                        }
-                    }
-                }
-            }
-            Err(e) => {
-                if let Some(status) = e.status() {
-                    tracing::Span::current().record("http.status", status);
-                    self.metrics.response(status, 0);
-                }
-                tracing::warn!(class = e.class().as_str(), error = %Untrusted(&e.to_string()), "fetch failed");
-                if let FetchError::Status { retry_after, .. } = &e {
-                    hints.cache.retry_after = *retry_after;
-                }
-                PollOutcome::Failed {
-                    status: e.status(),
-                    class: e.class(),
-                    message: e.to_string(),
-                }
-            }
+        let Some(outcome) = self
+            .outcome_of(&feed.name, fetched, &mut hints, &mut budget)
+            .await
+        else {
+            return report(cancelled(), hints);
         };
         let failed = match &outcome {
             PollOutcome::Failed {
@@ -463,6 +392,95 @@ impl Poller {
         };
         drop((admission, budget));
         report(result, hints)
+    }
+
+    /// The parse stage and what the store is told: a fetched document parsed and matched on the
+    /// parse pool (after its share of the expansion budget), or the fetch's failure; the hints
+    /// the poll learned on the way. `None`: cancelled at the grace's end while it waited.
+    async fn outcome_of(
+        &self,
+        feed: &str,
+        fetched: Result<FetchOutcome, FetchError>,
+        hints: &mut Hints,
+        budget: &mut crate::fetch::Reservation,
+    ) -> Option<PollOutcome> {
+        Some(match fetched {
+            Ok(FetchOutcome::NotModified {
+                status,
+                permanent_redirect,
+                cache,
+            }) => {
+                tracing::Span::current().record("http.status", status);
+                self.metrics.response(status, 0);
+                hints.cache = cache;
+                PollOutcome::NotModified {
+                    status,
+                    permanent_redirect: permanent_redirect.map(String::from),
+                }
+            }
+            Ok(FetchOutcome::Modified(body)) => {
+                tracing::Span::current().record("http.status", body.status);
+                self.metrics.response(body.status, body.bytes.len());
+                hints.cache = body.cache;
+                let body = *body;
+                *budget = body.budget;
+                let charge = charge_kib(body.bytes.len() as u64, self.expansion_kib);
+                let (bytes, content_type, final_url) =
+                    (body.bytes, body.content_type, body.final_url);
+                let parsed = tokio::select! {
+                    biased;
+                    _ = self.abort.cancelled() => return None,
+                    p = async {
+                        // Waiting here holds no part of the expansion budget, so it cannot
+                        // deadlock; the body's own reservation is held meanwhile.
+                        let _charged = self.expansion.acquire_many(charge).await;
+                        self.parse_and_match(feed, bytes, content_type, final_url).await
+                    } => p,
+                };
+                match parsed {
+                    Ok(parsed) => {
+                        hints.ttl = parsed.ttl;
+                        hints.skip_hours = parsed.skip_hours.clone();
+                        hints.skip_days = parsed.skip_days.clone();
+                        PollOutcome::Fetched {
+                            status: body.status,
+                            etag: body.etag,
+                            last_modified: body.last_modified,
+                            permanent_redirect: body.permanent_redirect.map(String::from),
+                            title: parsed.title,
+                            ttl: parsed.ttl,
+                            skip_hours: parsed.skip_hours,
+                            skip_days: parsed.skip_days,
+                            items: parsed.items,
+                            warning: parsed.warning,
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(class = e.class().as_str(), error = %Untrusted(&e.to_string()), "feed could not be parsed");
+                        PollOutcome::Failed {
+                            status: Some(body.status),
+                            class: e.class(),
+                            message: e.to_string(),
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                if let Some(status) = e.status() {
+                    tracing::Span::current().record("http.status", status);
+                    self.metrics.response(status, 0);
+                }
+                tracing::warn!(class = e.class().as_str(), error = %Untrusted(&e.to_string()), "fetch failed");
+                if let FetchError::Status { retry_after, .. } = &e {
+                    hints.cache.retry_after = *retry_after;
+                }
+                PollOutcome::Failed {
+                    status: e.status(),
+                    class: e.class(),
+                    message: e.to_string(),
+                }
+            }
+        })
     }
 
     fn log_outcome(&self, summary: &PollSummary) {
