@@ -8,6 +8,7 @@ gzip bombs, redirect loops, and worst-case documents. Runs the real binary with 
 (only intervals and the grace shortened) and prints what it measured.
 
   bench/hostile.py schedule --feeds 100 --stalling 20 --secs 40   # healthy intervals vs schedule
+  bench/hostile.py once --feeds 100 --stalling 20                 # `once` twice: stalls known the 2nd time
   bench/hostile.py sigterm --phase body                           # SIGTERM-to-exit time
   bench/hostile.py docs                                           # peak RSS of `once` per document
   bench/hostile.py fleet --secs 60                                # peak RSS of `run`, whole fleet
@@ -245,9 +246,11 @@ def cmd_schedule(args):
     n_bad = args.feeds * args.stalling // 100
     feeds, healthy, ips = [], [], []
     kinds = ["silent", "stall", "drip"]
+    n_hosts = (args.feeds - n_bad + 4) // 5
     for i in range(args.feeds):
         if i < n_bad:
-            ip = f"127.0.1.{10 + i // 3}"
+            # --mixed: on the healthy feeds' hosts, in turn.
+            ip = f"127.0.2.{10 + i % n_hosts}" if args.mixed else f"127.0.1.{10 + i // 3}"
             feeds.append((f"bad{i}", fleet.add(ip, f"/{kinds[i % 3]}{i}", kinds[i % 3])))
         else:
             ip = f"127.0.2.{10 + (i - n_bad) // 5}"
@@ -283,6 +286,34 @@ def cmd_schedule(args):
     print(f"schedule: {args.feeds} feeds, {n_bad} stalling ({args.stalling}%), {args.secs}s, after {args.warmup}s warm-up: "
           f"healthy intervals n={len(gaps)} median {statistics.median(gaps):.2f}s p95 {gaps[int(len(gaps) * .95)]:.2f}s "
           f"worst {gaps[-1]:.2f}s (scheduled 2.00-2.20s); every healthy feed first polled within {first:.1f}s")
+
+
+def cmd_once(args):
+    """`once` twice over the schedule's fleet: the second run knows which feeds timed out."""
+    fleet = Fleet()
+    n_bad = args.feeds * args.stalling // 100
+    feeds, ips = [], []
+    kinds = ["silent", "stall", "drip"]
+    for i in range(args.feeds):
+        if i < n_bad:
+            ip = f"127.0.1.{10 + i // 3}"
+            feeds.append((f"bad{i}", fleet.add(ip, f"/{kinds[i % 3]}{i}", kinds[i % 3])))
+        else:
+            ip = f"127.0.2.{10 + (i - n_bad) // 5}"
+            feeds.append((f"ok{i}", fleet.add(ip, f"/ok{i}", healthy_doc(f"ok{i}"))))
+        if ip not in ips:
+            ips.append(ip)
+    fleet.serve(ips)
+    with tempfile.TemporaryDirectory() as tmp:
+        config = write_config(tmp, feeds, "")
+        took = []
+        for _ in range(2):
+            t = time.monotonic()
+            r = subprocess.run([args.bin, "--config", config, "once"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, timeout=900)
+            took.append((time.monotonic() - t, r.returncode))
+    print(f"once: {args.feeds} feeds, {n_bad} stalling ({args.stalling}%), listed first: first run {took[0][0]:.1f}s "
+          f"(exit {took[0][1]}), second run {took[1][0]:.1f}s (exit {took[1][1]})")
 
 
 def cmd_sigterm(args):
@@ -393,10 +424,14 @@ def main():
     s.add_argument("--secs", type=int, default=40)
     s.add_argument("--warmup", type=int, default=10)
     s.add_argument("--keep-log", help="copy the daemon's log (and database, PATH.db) here")
+    s.add_argument("--mixed", action="store_true", help="the stalling feeds on the healthy feeds' hosts")
     s = sub.add_parser("sigterm")
     s.add_argument("--phase", choices=["connect", "headers", "body", "parse"], default="body")
     s.add_argument("--grace", default="2s")
     s.add_argument("--after", type=float, default=4.0, help="seconds before SIGTERM")
+    s = sub.add_parser("once")
+    s.add_argument("--feeds", type=int, default=100)
+    s.add_argument("--stalling", type=int, default=20, help="percent of feeds that stall or drip")
     sub.add_parser("docs")
     s = sub.add_parser("fleet")
     s.add_argument("--secs", type=int, default=60)
@@ -404,7 +439,8 @@ def main():
     BOMB = gzip.compress(b"\0" * (256 << 20), compresslevel=9)
     if args.cmd == "sigterm" and args.phase == "parse":
         DOCS_FOR_PARSE = documents()["rss-1000-16k-entries"]
-    {"schedule": cmd_schedule, "sigterm": cmd_sigterm, "docs": cmd_docs, "fleet": cmd_fleet}[args.cmd](args)
+    {"schedule": cmd_schedule, "once": cmd_once, "sigterm": cmd_sigterm, "docs": cmd_docs,
+     "fleet": cmd_fleet}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -178,9 +178,11 @@ pub async fn run(cfg: Config, path: PathBuf) -> Result {
     // The listener closes now; requests in flight finish, within the same deadline as polls.
     http_stop.cancel();
     let grace = cfg.defaults.shutdown_grace;
-    tracing::info!(grace = %humantime::format_duration(grace), "stopping: no poll starts; letting running polls finish");
     let deadline = tokio::time::Instant::now() + grace;
     generation.stop.cancel();
+    // Logged once no poll can start: a poll admitted (logged at debug) after this line would be
+    // a broken promise.
+    tracing::info!(grace = %humantime::format_duration(grace), "stopping: no poll starts; letting running polls finish");
     generation.tasks.close();
     outbox.stop();
     retired.push(generation);
@@ -288,7 +290,7 @@ fn start(
     let poller = Arc::new(
         Poller::new(cfg, handle)?
             .with_shutdown(stop.clone(), abort.clone())
-            .with_unproven_cap()
+            .for_daemon()
             .with_metrics(metrics.clone()),
     );
     let tasks = TaskTracker::new();
@@ -419,11 +421,18 @@ pub fn schedule(
     }
 }
 
-/// The schedule's reason, and where the poll waited when it waited noticeably: its host's queue
-/// (per-host limit, spacing) and the fetch slots or the slow lane (`feeds` shows it).
+/// The schedule's reason, and where the poll waited when it waited noticeably: for a share of
+/// the first fetches (the daemon's first polls), its host's queue (per-host limit, spacing) and
+/// the fetch slots or the slow lane (`feeds` shows it).
 fn wait_reason(reason: &str, h: &crate::poll::Hints) -> String {
     let noticeable = Duration::from_millis(500);
     let mut out = reason.to_owned();
+    if h.first_wait >= noticeable {
+        out.push_str(&format!(
+            "; waited {:.1}s for a first fetch's share (feeds not fetched yet are being found out)",
+            h.first_wait.as_secs_f64()
+        ));
+    }
     if h.host_wait >= noticeable {
         out.push_str(&format!(
             "; waited {:.1}s in the host queue",
@@ -439,6 +448,8 @@ fn wait_reason(reason: &str, h: &crate::poll::Hints) -> String {
     }
     if h.moved_to_slow_lane {
         out.push_str("; moved to the slow lane (slow fetch)");
+    } else if h.lane == "probation" {
+        out.push_str("; slow to answer its first fetch (finished in probation)");
     }
     out
 }
@@ -454,6 +465,12 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(wait_reason("interval", &h), "interval");
+        h.first_wait = Duration::from_millis(2500);
+        assert_eq!(
+            wait_reason("interval", &h),
+            "interval; waited 2.5s for a first fetch's share (feeds not fetched yet are being found out)"
+        );
+        h.first_wait = Duration::ZERO;
         h.host_wait = Duration::from_millis(1500);
         h.slot_wait = Duration::from_millis(4200);
         assert_eq!(

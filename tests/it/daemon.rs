@@ -13,9 +13,16 @@ pub(crate) struct Daemon {
 
 impl Daemon {
     pub(crate) fn start(ws: &Workspace) -> Daemon {
+        Daemon::start_with(ws, &[])
+    }
+
+    /// As `start`, with global options before `run` (`--log-level`).
+    pub(crate) fn start_with(ws: &Workspace, options: &[&str]) -> Daemon {
         let log = ws.dir.path().join("daemon.log");
         let child = Command::new(bin())
-            .args(["--config", ws.config.to_str().unwrap(), "run"])
+            .args(["--config", ws.config.to_str().unwrap()])
+            .args(options)
+            .arg("run")
             .env_remove("NOTIFY_SOCKET")
             .env_remove("NEWSHOUND_LOG")
             .stdout(Stdio::null())

@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::common::*;
 use crate::daemon::{Daemon, wait_until};
@@ -359,6 +359,7 @@ fn bad_clients_cannot_block_polling_or_grow_memory() {
     assert_eq!(get_with(addr, "/healthz", &many).status, 431);
 
     // Slowloris: every slot taken by a client that never finishes its request head.
+    let slots_taken = Instant::now();
     let mut slow: Vec<TcpStream> = (0..16)
         .map(|_| {
             let mut s = TcpStream::connect(addr).unwrap();
@@ -393,6 +394,15 @@ fn bad_clients_cannot_block_polling_or_grow_memory() {
             }
         }
     }
+    // How many of the flood the listener may have let in: the flood is accepted as fast as the
+    // daemon's one tokio worker gets to it (beyond the listen backlog a connect waits for its SYN
+    // to be sent again), about 40 s at load 8 in a debug build, longer in a loaded suite; until
+    // now a slot changed hands at most once per head timeout (the slowloris' and then the flood's
+    // own idle connections hold one at least that long); and the connections still in the
+    // backlog (tokio listens with 1,024), closed now, may each take a slot briefly. Every other
+    // connection of the flood must have been refused, however slow the machine.
+    let turnovers = slots_taken.elapsed().as_secs() / newshound::http::HEAD_TIMEOUT.as_secs() + 1;
+    let let_in = 16 * turnovers as usize + 1025;
     drop(flood);
     wait_until(
         Duration::from_secs(10),
@@ -408,9 +418,10 @@ fn bad_clients_cannot_block_polling_or_grow_memory() {
         },
     );
     let m = get(addr, "/metrics").body;
+    let refused = sample(&m, "newshound_http_connections_refused_total").unwrap_or(0.0);
     assert!(
-        sample(&m, "newshound_http_connections_refused_total").unwrap_or(0.0) >= 9_000.0,
-        "{m}"
+        refused >= (10_000usize.saturating_sub(let_in)) as f64,
+        "{refused} of 10,000 refused, with at most {let_in} let in\n{m}"
     );
     // VmHWM: the peak resident memory over the whole run, flood included.
     let status = std::fs::read_to_string(format!("/proc/{}/status", d.child.id())).unwrap();

@@ -1,0 +1,91 @@
+//! What a poll reports: to `once`'s summary, to the scheduler (its hints) and to `/metrics`.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::error_class::ErrorClass;
+use crate::fetch::{CacheHints, FetchError};
+
+/// What one poll did, for the `once` summary and the scheduler.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeedReport {
+    pub feed: String,
+    pub elapsed_ms: u64,
+    #[serde(flatten)]
+    pub result: PollResult,
+    /// Failures in a row, this poll included (0 after a success; unchanged by a cancelled poll):
+    /// the one count the scheduler's backoff and the "failing" warning read.
+    #[serde(skip)]
+    pub consecutive_failures: u32,
+    /// What the scheduler needs from this poll.
+    #[serde(skip)]
+    pub hints: Hints,
+}
+
+/// What a poll learned about when to poll again.
+#[derive(Debug, Clone, Default)]
+pub struct Hints {
+    pub cache: CacheHints,
+    pub ttl: Option<u32>,
+    pub skip_hours: Vec<u8>,
+    pub skip_days: Vec<u8>,
+    pub activity: crate::store::Activity,
+    /// The feed answered 410 Gone.
+    pub gone: bool,
+    /// How long the poll, in the daemon, of a feed not fetched since the start waited for a
+    /// share of the slots such feeds may hold (its host's, then the fleet's).
+    pub first_wait: Duration,
+    /// How long the poll waited for its host (per-host limit and spacing) before fetching.
+    pub host_wait: Duration,
+    /// How long it then waited for a fetch slot (in `lane`).
+    pub slot_wait: Duration,
+    /// Where it fetched: "fetch slots", "probation" (not fast on a first fetch), or "slow lane"
+    /// (slow last time, backoff, or moved there).
+    pub lane: &'static str,
+    /// It started in the fetch slots and moved to the slow lane after `slow_after`.
+    pub moved_to_slow_lane: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum PollResult {
+    Fetched {
+        new: usize,
+        updated: usize,
+        unchanged: usize,
+        merged: usize,
+        alerts: usize,
+    },
+    NotModified,
+    Failed {
+        class: ErrorClass,
+        http_status: Option<u16>,
+        error: String,
+    },
+}
+
+impl FeedReport {
+    pub fn failed(&self) -> bool {
+        matches!(self.result, PollResult::Failed { .. })
+    }
+
+    /// The poll never started, or gave up, because the daemon is stopping (nothing recorded).
+    pub fn cancelled(&self) -> bool {
+        matches!(
+            self.result,
+            PollResult::Failed {
+                class: ErrorClass::Cancelled,
+                ..
+            }
+        )
+    }
+}
+
+pub(super) fn cancelled() -> PollResult {
+    PollResult::Failed {
+        class: ErrorClass::Cancelled,
+        http_status: None,
+        error: FetchError::Cancelled.to_string(),
+    }
+}
