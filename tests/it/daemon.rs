@@ -657,7 +657,8 @@ fn kill_9_at_random_moments_loses_and_duplicates_nothing() {
     assert!(!seen.is_empty());
     assert!(!logged_alerts.is_empty(), "the harness exercised alerts");
     // A clean run now finds everything ever published: no feed's validators got ahead of its items.
-    assert_eq!(ws.run(&["once"]).code, 0);
+    let clean = ws.run(&["once"]);
+    assert_eq!(clean.code, 0, "{}", clean.stderr);
     let db = rusqlite::Connection::open(ws.db()).unwrap();
     let stored: i64 = db
         .query_row("SELECT count(*) FROM items", [], |r| r.get(0))
