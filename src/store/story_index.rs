@@ -10,7 +10,7 @@
 //!    graph, and its connected components only ever grow as items arrive;
 //! 2. within a component, stories are average-link clusters: starting from single items in
 //!    date order, the two clusters with the highest mean pair score are merged while that mean
-//!    reaches [`AVERAGE_LINK`] and some pair between them is linked;
+//!    reaches [`AVERAGE_LINK`](crate::stories::cluster::AVERAGE_LINK) and some pair between them is linked;
 //! 3. a story's headline is its earliest item (ties by a hash of its URL).
 //!
 //! A new item is scored against the candidates that share key terms with it within the window
@@ -26,12 +26,11 @@
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::story_db::StoryDb;
+use crate::stories::cluster::{self, AVERAGE_LINK, Pairs};
 use crate::stories::{
     CONFIDENT_THRESHOLD, Context, Features, KEY_TERMS, Probe, Score, Tier, Weighed, score_weighed,
 };
 
-/// The mean pair score at which two clusters of one component merge into one story.
-pub const AVERAGE_LINK: f64 = 0.15;
 /// Most items in a component clustered again from scratch (the clustering is cubic). A bigger
 /// one (a feed posting one template over and over) is joined greedily instead: the new item goes
 /// to the story of its best link, and order independence no longer holds for it.
@@ -705,60 +704,34 @@ impl StoryIndex {
         }
     }
 
-    /// Average-link clusters of `items` (slots sorted by date), each sorted by date.
+    /// Average-link clusters of `items` (slots sorted by date), each sorted by date
+    /// ([`cluster::average_link`] over the links' scores and every other pair scored).
     fn average_link(&self, items: &[u32]) -> Vec<Vec<u32>> {
         let n = items.len();
         let index: FxHashMap<u32, usize> = items.iter().enumerate().map(|(i, x)| (*x, i)).collect();
         // Pair scores: the links' scores, and every other pair scored (below its bar, it still
         // counts in a mean).
-        let mut sim = vec![0.0f64; n * n];
-        let mut linked = vec![false; n * n];
+        let mut pairs = Pairs::new(n);
         for (i, &x) in items.iter().enumerate() {
             for &(y, s) in &self.member(x).links {
                 if let Some(&j) = index.get(&y) {
-                    sim[i * n + j] = f64::from(s);
-                    linked[i * n + j] = true;
+                    pairs.score[i * n + j] = f64::from(s);
+                    pairs.linked[i * n + j] = true;
                 }
             }
         }
         for i in 0..n {
             for j in (i + 1)..n {
-                if !linked[i * n + j] {
+                if !pairs.linked[i * n + j] {
                     let s = self
                         .score_members(self.member(items[i]), self.member(items[j]))
                         .total;
-                    sim[i * n + j] = s;
-                    sim[j * n + i] = s;
+                    pairs.score[i * n + j] = s;
+                    pairs.score[j * n + i] = s;
                 }
             }
         }
-        let mut clusters: Vec<Vec<usize>> = (0..n).map(|i| vec![i]).collect();
-        loop {
-            let mut best: Option<(f64, usize, usize)> = None;
-            for a in 0..clusters.len() {
-                for b in (a + 1)..clusters.len() {
-                    let (mut total, mut any_link) = (0.0, false);
-                    for &i in &clusters[a] {
-                        for &j in &clusters[b] {
-                            total += sim[i * n + j];
-                            any_link |= linked[i * n + j] || linked[j * n + i];
-                        }
-                    }
-                    let mean = total / (clusters[a].len() * clusters[b].len()) as f64;
-                    if any_link && mean >= AVERAGE_LINK && best.is_none_or(|(m, _, _)| mean > m) {
-                        best = Some((mean, a, b));
-                    }
-                }
-            }
-            let Some((_, a, b)) = best else {
-                break;
-            };
-            let merged = clusters.remove(b);
-            clusters[a].extend(merged);
-            clusters[a].sort_unstable();
-        }
-        clusters.sort_by_key(|c| c[0]);
-        clusters
+        cluster::average_link(&pairs)
             .into_iter()
             .map(|c| c.into_iter().map(|i| items[i]).collect())
             .collect()

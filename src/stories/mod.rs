@@ -13,6 +13,7 @@
 //! binary); the store's story index finds candidate pairs and clusters them (`src/store/story_index.rs`).
 //! Pure functions: the store persists and indexes what they compute.
 
+pub mod cluster;
 pub mod score;
 
 pub use score::{
