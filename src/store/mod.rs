@@ -92,7 +92,7 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("the database writer has stopped")]
     WriterGone,
-    #[error("cannot connect to PostgreSQL at {url}: {source}")]
+    #[error("cannot connect to PostgreSQL at {url}: {}", pg_message(source))]
     PgOpen {
         url: String,
         source: postgres::Error,
@@ -101,13 +101,35 @@ pub enum StoreError {
     Tls { message: String },
     #[error("no newshound database at {url} yet; run `newshound once` (or `run`) first")]
     PgEmpty { url: String },
-    #[error("database error: {0}")]
+    #[error("database error: {}", pg_message(.0))]
     Postgres(#[from] postgres::Error),
     /// An error reported to every poll of a failed group commit (the driver's is not `Clone`).
     #[error("database error: {0}")]
     Shared(String),
     #[error("{0} is not supported on PostgreSQL yet (see docs/postgres.md)")]
     Unsupported(&'static str),
+}
+
+/// What the server said, not the driver's bare "db error": the message with its detail and hint,
+/// or, for a failure before the server answered, the driver's error and its cause
+/// ("error connecting to server: Connection refused").
+fn pg_message(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut m = format!("{} ({})", db.message(), db.code().code());
+        if let Some(d) = db.detail() {
+            m.push_str("; ");
+            m.push_str(d);
+        }
+        if let Some(h) = db.hint() {
+            m.push_str("; hint: ");
+            m.push_str(h);
+        }
+        return m;
+    }
+    match std::error::Error::source(e) {
+        Some(cause) if !e.to_string().contains(&cause.to_string()) => format!("{e}: {cause}"),
+        _ => e.to_string(),
+    }
 }
 
 impl StoreError {

@@ -177,6 +177,27 @@ fn a_claim_holds_a_feed_until_its_schedule_is_written_or_its_lease_ends() {
 
 const TOPIC: &str = "[[topics]]\nname = \"summit\"\nquery = \"summit\"\n";
 
+/// A server that refuses says what it refused, not the driver's bare "db error".
+#[test]
+fn a_missing_database_is_named_in_the_error() {
+    let Some(db) = PgDb::create("missing") else {
+        return;
+    };
+    let missing = PgDb {
+        name: format!("{}_absent", db.name),
+    };
+    let ws = missing.workspace("");
+    let run = ws.run(&["once"]);
+    std::mem::forget(missing); // never created, nothing to drop
+    assert_eq!(run.code, 73, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("database \"{}_absent\" does not exist", db.name)),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn once_stores_dedups_and_the_read_commands_read_postgres() {
     let Some(db) = PgDb::create("once") else {
