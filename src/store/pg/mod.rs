@@ -18,8 +18,8 @@ mod schema;
 
 use std::time::Duration;
 
-use postgres::Statement;
 use postgres::types::ToSql;
+use postgres::{GenericClient, Statement};
 use rustc_hash::FxHashMap;
 
 use super::story_index::StoryIndex;
@@ -164,7 +164,7 @@ impl PgStore {
             None => unreachable!("the client is only taken when the store is dropped"),
         };
         Auto {
-            client,
+            tx: client,
             cache: &mut self.cache,
         }
     }
@@ -195,21 +195,46 @@ impl Drop for PgStore {
     }
 }
 
-/// A transaction and the statement cache: what the backend's SQL runs through.
-pub(super) struct Tx<'a> {
-    pub(super) tx: postgres::Transaction<'a>,
+/// A connection to run statements on, and the statement cache: a transaction ([`Tx`], what the
+/// backend's SQL runs through) or the client in autocommit ([`Auto`], single statements, one
+/// round trip each: what the leases need).
+pub(super) struct Cached<'a, C> {
+    pub(super) tx: C,
     cache: &'a mut FxHashMap<&'static str, Statement>,
+}
+
+pub(super) type Tx<'a> = Cached<'a, postgres::Transaction<'a>>;
+pub(super) type Auto<'a> = Cached<'a, &'a mut postgres::Client>;
+
+/// What [`Cached`] runs statements on: a transaction, or a borrowed client.
+pub(super) trait Conn {
+    type Client: GenericClient;
+    fn client(&mut self) -> &mut Self::Client;
+}
+
+impl<'t> Conn for postgres::Transaction<'t> {
+    type Client = postgres::Transaction<'t>;
+    fn client(&mut self) -> &mut Self::Client {
+        self
+    }
+}
+
+impl Conn for &mut postgres::Client {
+    type Client = postgres::Client;
+    fn client(&mut self) -> &mut Self::Client {
+        self
+    }
 }
 
 type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
 
-impl Tx<'_> {
+impl<C: Conn> Cached<'_, C> {
     /// The prepared statement for `sql` (prepared once per connection).
     fn st(&mut self, sql: &'static str) -> std::result::Result<Statement, postgres::Error> {
         if let Some(s) = self.cache.get(sql) {
             return Ok(s.clone());
         }
-        let s = self.tx.prepare(sql)?;
+        let s = self.tx.client().prepare(sql)?;
         self.cache.insert(sql, s.clone());
         Ok(s)
     }
@@ -220,7 +245,7 @@ impl Tx<'_> {
         params: Params<'_>,
     ) -> std::result::Result<u64, postgres::Error> {
         let s = self.st(sql)?;
-        self.tx.execute(&s, params)
+        self.tx.client().execute(&s, params)
     }
 
     pub(super) fn one(
@@ -229,7 +254,7 @@ impl Tx<'_> {
         params: Params<'_>,
     ) -> std::result::Result<postgres::Row, postgres::Error> {
         let s = self.st(sql)?;
-        self.tx.query_one(&s, params)
+        self.tx.client().query_one(&s, params)
     }
 
     pub(super) fn opt(
@@ -238,7 +263,7 @@ impl Tx<'_> {
         params: Params<'_>,
     ) -> std::result::Result<Option<postgres::Row>, postgres::Error> {
         let s = self.st(sql)?;
-        self.tx.query_opt(&s, params)
+        self.tx.client().query_opt(&s, params)
     }
 
     pub(super) fn all(
@@ -247,45 +272,12 @@ impl Tx<'_> {
         params: Params<'_>,
     ) -> std::result::Result<Vec<postgres::Row>, postgres::Error> {
         let s = self.st(sql)?;
-        self.tx.query(&s, params)
+        self.tx.client().query(&s, params)
     }
+}
 
+impl Tx<'_> {
     pub(super) fn commit(self) -> std::result::Result<(), postgres::Error> {
         self.tx.commit()
-    }
-}
-
-/// Single statements in autocommit: what the leases need (one round trip each).
-pub(super) struct Auto<'a> {
-    client: &'a mut postgres::Client,
-    cache: &'a mut FxHashMap<&'static str, Statement>,
-}
-
-impl Auto<'_> {
-    fn st(&mut self, sql: &'static str) -> std::result::Result<Statement, postgres::Error> {
-        if let Some(s) = self.cache.get(sql) {
-            return Ok(s.clone());
-        }
-        let s = self.client.prepare(sql)?;
-        self.cache.insert(sql, s.clone());
-        Ok(s)
-    }
-
-    pub(super) fn exec(
-        &mut self,
-        sql: &'static str,
-        params: Params<'_>,
-    ) -> std::result::Result<u64, postgres::Error> {
-        let s = self.st(sql)?;
-        self.client.execute(&s, params)
-    }
-
-    pub(super) fn opt(
-        &mut self,
-        sql: &'static str,
-        params: Params<'_>,
-    ) -> std::result::Result<Option<postgres::Row>, postgres::Error> {
-        let s = self.st(sql)?;
-        self.client.query_opt(&s, params)
     }
 }
