@@ -971,7 +971,7 @@ GENRE_URL = {
                 "perspective", "perspectives", "ideas", "blogs"},
     "analysis": {"analysis", "explainer", "explainers", "explained", "interactive", "features",
                  "feature", "longread", "long-read", "the-big-read", "fact-check", "factcheck",
-                 "in-depth", "insight", "insights", "les-decodeurs"},
+                 "in-depth", "insight", "insights"},
     "live": {"live", "live-news", "liveblog", "live-updates", "live-blog"},
     "media": {"video", "videos", "podcast", "podcasts", "pictures", "in-pictures", "gallery",
               "galleries", "picture-of-the-day", "photos", "audio"},
