@@ -1135,11 +1135,11 @@ def variant_genre(terms, items, penalty=0.5, mode="mismatch"):
 
 
 # Who acts: a headline's subject (the noun phrase before its verb) and that verb, by general
-# headline grammar: the subject is the run of capitalised words (and the lower-case words
-# from the start; in a Title-Case headline,
-# where case says nothing, it ends before the first auxiliary, "to" or word ending in -s after
-# the first. Its head is its last word (English noun phrases end in their head: "Nippon Steel
-# shares", "US President Joe Biden"), after a possessive ("Japan's Nippon Steel").
+# headline grammar: the subject is the leading run of capitalised words, stopping at an auxiliary
+# or a small word; in a Title-Case headline, where case says nothing, also before the first word
+# ending in -s after the first, and after four words. Its head is its last word (English noun
+# phrases end in their head: "Nippon Steel shares", "US President Joe Biden"), after a possessive
+# ("Japan's Nippon Steel").
 _SMALL = {"a", "an", "the", "of", "and", "in", "on", "at", "for", "to", "as", "by", "with", "&"}
 _AUX = {"says", "said", "say", "to", "will", "is", "are", "was", "were", "has", "have", "had",
         "could", "may", "might", "would", "should", "can", "won't", "cannot", "be", "been"}
