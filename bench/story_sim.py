@@ -820,7 +820,7 @@ def density_link(comp, scores, links, d=None, k=None, order=None, min_mean=None)
     k = Density.k if k is None else k
     order = order or Density.order
     min_mean = Density.mean if min_mean is None else min_mean
-    comp = sorted(comp, key=lambda i: (0, i))
+    comp = sorted(comp)
     clusters = [[i] for i in comp]
     n = len(clusters)
     # cross-cluster stats, keyed by cluster index (ids stay stable: merged ones are dropped)
