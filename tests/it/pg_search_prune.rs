@@ -414,3 +414,46 @@ fn prune_on_postgres_keeps_what_it_must_one_pruner_at_a_time() {
         0
     );
 }
+
+/// The store lock (`src/store/pg/mod.rs`), taken by every ingest transaction.
+const STORE_LOCK: i64 = 0x6e65_7773_686f_756e + 1;
+
+/// A deleting batch waits for the transaction of a poll being stored by another daemon (which
+/// holds the store lock until it commits) and decides only after it: it never deletes under an
+/// ingest. Here a client stands for that daemon, its transaction held open.
+#[test]
+fn prune_waits_for_an_ingest_in_progress_on_postgres() {
+    use crate::daemon::wait_until;
+    let Some(db) = PgDb::create("prunewait") else {
+        return;
+    };
+    let url = db.url();
+    drop(newshound::store::PgStore::open(&url).unwrap());
+    let mut ingesting = db.client();
+    let mut tx = ingesting.transaction().unwrap();
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&STORE_LOCK])
+        .unwrap();
+    let pruner = std::thread::spawn(move || {
+        let mut store = newshound::store::PgStore::open(&url)?;
+        store.prune(
+            std::time::Duration::from_secs(180 * 86_400),
+            86_400,
+            chrono::Utc::now(),
+            false,
+        )
+    });
+    wait_until(
+        std::time::Duration::from_secs(20),
+        "the pruner to wait for the store lock",
+        || {
+            db.count(
+                "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+                 WHERE l.locktype = 'advisory' AND NOT l.granted AND d.datname = current_database()",
+            ) == 1
+        },
+    );
+    assert!(!pruner.is_finished(), "it waits while the ingest is open");
+    tx.commit().unwrap();
+    let (_, report) = pruner.join().unwrap().expect("the pass ends once the ingest committed");
+    assert_eq!(report, newshound::store::PruneReport::default());
+}
