@@ -454,6 +454,9 @@ fn prune_waits_for_an_ingest_in_progress_on_postgres() {
     );
     assert!(!pruner.is_finished(), "it waits while the ingest is open");
     tx.commit().unwrap();
-    let (_, report) = pruner.join().unwrap().expect("the pass ends once the ingest committed");
+    let (_, report) = pruner
+        .join()
+        .unwrap()
+        .expect("the pass ends once the ingest committed");
     assert_eq!(report, newshound::store::PruneReport::default());
 }
