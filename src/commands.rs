@@ -1310,7 +1310,7 @@ pub fn prune(cfg: &Config, args: &crate::cli::PruneArgs) -> Result {
             store::pg::off_runtime(|| store.prune(keep, window, Utc::now(), args.dry_run))
                 .map_err(Error::failure)?;
         print_pruned(args, &plan, &report, 0);
-        if !args.dry_run && report.items > 0 {
+        if !args.dry_run && !args.json && report.items > 0 {
             println!(
                 "PostgreSQL's autovacuum makes the freed space reusable (VACUUM FULL would give it back to the file system)"
             );
