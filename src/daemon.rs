@@ -273,6 +273,10 @@ async fn retention_task(handle: store::StoreHandle, keep: Duration, first: Durat
                 "retention: deleted what is older than keep"
             ),
             Ok(_) => tracing::debug!("retention: nothing to delete"),
+            // Another daemon sharing the PostgreSQL database runs this hour's pass.
+            Err(store::StoreError::PruneBusy) => {
+                tracing::debug!("retention: another daemon is pruning; skipped")
+            }
             Err(e) => tracing::warn!(error = %e, "retention pass failed; retrying in an hour"),
         }
     }

@@ -1,5 +1,5 @@
 //! `[storage] url`: PostgreSQL as a store shared by several daemons (SQLite when `path` is given
-//! or nothing is). Validated here (the URL's syntax, what the PostgreSQL backend does not do yet);
+//! or nothing is). Validated here (the URL's syntax, what the PostgreSQL backend does not do);
 //! connecting is the store's.
 
 use std::fmt;
@@ -159,17 +159,18 @@ impl Validator<'_> {
             }
             Ok(_) => {}
         }
+        // SQLite's fsync setting has no one-to-one counterpart: on PostgreSQL durability is the
+        // server's `synchronous_commit` (five levels, replication included), which its operator
+        // sets for newshound's role or database without newshound (docs/postgres.md).
+        if let Some(sync) = &s.synchronous {
+            self.error(
+                sync.span(),
+                "storage.synchronous is SQLite's setting; with storage.url, durability is PostgreSQL's synchronous_commit: \
+                 remove the key, and if wanted run e.g. `ALTER ROLE newshound SET synchronous_commit = off` on the server",
+            );
+        }
         // What the PostgreSQL backend does not do yet: refused here rather than half-working.
         let unsupported = [
-            (s.search == Some(true), "storage.search (the search index)"),
-            (
-                s.keep.as_ref().is_some_and(|k| k.get_ref() != "forever"),
-                "storage.keep (retention)",
-            ),
-            (
-                s.synchronous.is_some(),
-                "storage.synchronous (a SQLite setting)",
-            ),
             (http, "[http] (the operations listener reads SQLite)"),
             (sinks, "[[sinks]] (the outbox)"),
         ];
@@ -263,9 +264,19 @@ mod tests {
             d.len() == 1 && d[0].starts_with("2:7: storage.url: "),
             "{d:?}"
         );
-        let d = diags("url = \"postgres://h/db\"\nsearch = true", "");
+        // Search and retention work on PostgreSQL; synchronous is SQLite's, and says what to do.
+        assert_eq!(
+            diags(
+                "url = \"postgres://h/db\"\nsearch = true\nkeep = \"180d\"",
+                ""
+            ),
+            Vec::<String>::new()
+        );
+        let d = diags("url = \"postgres://h/db\"\nsynchronous = \"full\"", "");
         assert!(
-            d[0].contains("storage.search (the search index) is not supported"),
+            d.len() == 1
+                && d[0].starts_with("3:15: storage.synchronous is SQLite's setting")
+                && d[0].contains("synchronous_commit"),
             "{d:?}"
         );
         let d = diags(

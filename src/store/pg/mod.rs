@@ -14,7 +14,9 @@
 mod ingest;
 mod lease;
 mod read;
+mod retention;
 mod schema;
+pub mod search;
 
 use std::time::Duration;
 
@@ -48,6 +50,8 @@ pub struct PgStore {
     pub(super) instance: Option<Instance>,
     /// Its heartbeat thread: stops when the sender is dropped.
     heartbeat: Option<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
+    /// This connection holds the retention pass's lock (`retention.rs`).
+    pruning: bool,
 }
 
 /// Runs `f` on a thread of its own: the synchronous client starts a runtime of its own, which
@@ -148,6 +152,7 @@ impl PgStore {
             shown: crate::config::redacted(url),
             instance: None,
             heartbeat: None,
+            pruning: false,
         };
         off_runtime(|| store.migrate())?;
         Ok(store)
@@ -166,6 +171,7 @@ impl PgStore {
             shown: crate::config::redacted(url),
             instance: None,
             heartbeat: None,
+            pruning: false,
         };
         let found = off_runtime(|| store.check_version())?;
         if found == 0 {
