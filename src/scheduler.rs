@@ -50,7 +50,8 @@ pub fn next_wait(i: &Inputs<'_>) -> Decision {
     let f = i.facts;
     let mut base = i.interval;
     let mut reason = "interval";
-    if let Some(a) = Some(f.activity).filter(|_| i.adaptive && f.consecutive_failures == 0) {
+    if i.adaptive && f.consecutive_failures == 0 {
+        let a = f.activity;
         let span = a
             .oldest_7d
             .map(|oldest| (i.now - oldest).to_std().unwrap_or_default());
