@@ -12,7 +12,7 @@ use chrono::Utc;
 use newshound::config::Synchronous;
 use newshound::model::{Item, ItemKey, stable_hash};
 use newshound::normalize::parse_feed;
-use newshound::store::{IngestPolicy, MatchedItem, PollOutcome, PollRecord, Store};
+use newshound::store::{FeedFacts, IngestPolicy, MatchedItem, PollOutcome, PollRecord, Store};
 use newshound::topics::{Matcher, Scratch, TopicSpec};
 
 const WORDS: &[&str] = &[
@@ -301,15 +301,14 @@ fn record(feed: usize, items: Vec<Item>) -> PollRecord {
         feed: format!("feed{feed}"),
         url: format!("https://f{feed}.example/rss"),
         at: Utc::now(),
+        facts: FeedFacts {
+            etag: Some("\"e\"".into()),
+            ..FeedFacts::default()
+        },
         outcome: PollOutcome::Fetched {
             status: 200,
-            etag: Some("\"e\"".into()),
-            last_modified: None,
             permanent_redirect: None,
             title: None,
-            ttl: None,
-            skip_hours: vec![],
-            skip_days: vec![],
             warning: None,
             items: items
                 .into_iter()

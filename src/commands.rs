@@ -428,7 +428,7 @@ pub async fn once(cfg: Config, args: &OnceArgs) -> Result {
     let schedules: Vec<store::Schedule> = reports
         .iter()
         .zip(&cfg.feeds)
-        .filter(|(r, _)| !r.cancelled() && !r.hints.gone)
+        .filter(|(r, _)| !r.cancelled() && !r.facts.gone())
         .map(|(r, feed)| {
             let next = crate::daemon::schedule(feed, &cfg.defaults, r);
             store::Schedule {
@@ -500,7 +500,7 @@ fn print_once_summary(reports: &[FeedReport], elapsed: std::time::Duration, json
         };
         // A poll's time includes its wait for the host (per-host limit, spacing) and for a
         // fetch slot: say how much, so a slow-looking feed is not blamed for its queue.
-        let queued = (r.hints.host_wait + r.hints.slot_wait).as_millis();
+        let queued = (r.waits.host_wait + r.waits.slot_wait).as_millis();
         if queued > 0 {
             let _ = writeln!(
                 out,
@@ -563,24 +563,26 @@ pub fn feeds(cfg: &Config, args: &ListArgs) -> Result {
         let _ = writeln!(
             out,
             "  validators:     etag {}  last-modified {}",
-            s.etag
+            s.facts
+                .etag
                 .as_deref()
                 .map_or("-".into(), |e| Untrusted(e).to_string()),
-            s.last_modified
+            s.facts
+                .last_modified
                 .as_deref()
                 .map_or("-".into(), |e| Untrusted(e).to_string())
         );
         let _ = writeln!(out, "  items:          {}", s.items);
-        if s.consecutive_failures > 0 {
+        if s.facts.consecutive_failures > 0 {
             let _ = writeln!(
                 out,
                 "  failures:       {} in a row; last: {} {}",
-                s.consecutive_failures,
+                s.facts.consecutive_failures,
                 s.last_error_class.map_or("-", ErrorClass::as_str),
                 Untrusted(s.last_error.as_deref().unwrap_or(""))
             );
         }
-        if s.consecutive_failures == 0
+        if s.facts.consecutive_failures == 0
             && s.last_error_class == Some(ErrorClass::Warning)
             && let Some(w) = &s.last_error
         {
@@ -601,7 +603,7 @@ pub fn feeds(cfg: &Config, args: &ListArgs) -> Result {
                 Untrusted(r)
             );
         }
-        if let Some(since) = s.dead_since {
+        if let Some(since) = s.facts.dead_since {
             let _ = writeln!(
                 out,
                 "  gone:           HTTP 410 since {}; the daemon no longer polls it",

@@ -336,12 +336,11 @@ async fn feed_loop(
     if let Some(since) = state
         .as_ref()
         .filter(|s| s.url == url)
-        .and_then(|s| s.dead_since)
+        .and_then(|s| s.facts.dead_since)
     {
         tracing::info!(feed = %Untrusted(&feed.name), since = %since, "feed is gone (HTTP 410); not polling it");
         return;
     }
-    let mut failures = state.as_ref().map_or(0, |s| s.consecutive_failures);
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -358,15 +357,7 @@ async fn feed_loop(
         if report.cancelled() {
             return;
         }
-        let was_failing = failures >= d.failing_after;
-        failures = report.consecutive_failures;
-        if failures == d.failing_after {
-            tracing::warn!(feed = %Untrusted(&feed.name), failures, "feed is failing; backing off (it will keep being retried)");
-        } else if failures == 0 && was_failing {
-            tracing::info!(feed = %Untrusted(&feed.name), "feed recovered");
-        }
-        let h = &report.hints;
-        if h.gone {
+        if report.facts.gone() {
             // Already logged once by the poll that recorded it.
             return;
         }
@@ -411,33 +402,28 @@ pub fn schedule(
     d: &config::Defaults,
     report: &crate::poll::FeedReport,
 ) -> NextPoll {
-    let h = &report.hints;
     let now = Utc::now();
     let decision = scheduler::next_wait(&Inputs {
         now,
         interval: feed.interval,
         min: d.min_interval,
         max: d.max_interval,
-        consecutive_failures: report.consecutive_failures,
-        cache: h.cache,
-        ttl_minutes: h.ttl,
-        skip_hours: &h.skip_hours,
-        skip_days: &h.skip_days,
-        activity: d.adaptive.then_some(h.activity),
+        facts: &report.facts,
+        adaptive: d.adaptive,
         jitter: scheduler::random_unit(),
     });
     NextPoll {
         wait: decision.wait,
         at: now + chrono::Duration::from_std(decision.wait).unwrap_or_default(),
         interval: decision.interval,
-        reason: wait_reason(decision.reason, h),
+        reason: wait_reason(decision.reason, &report.waits),
     }
 }
 
 /// The schedule's reason, and where the poll waited when it waited noticeably: for a share of
 /// the first fetches (the daemon's first polls), its host's queue (per-host limit, spacing) and
 /// the fetch slots or the slow lane (`feeds` shows it).
-fn wait_reason(reason: &str, h: &crate::poll::Hints) -> String {
+fn wait_reason(reason: &str, h: &crate::poll::Waits) -> String {
     let noticeable = Duration::from_millis(500);
     let mut out = reason.to_owned();
     if h.first_wait >= noticeable {
@@ -473,7 +459,7 @@ mod tests {
 
     #[test]
     fn the_reason_says_where_a_poll_waited() {
-        let mut h = crate::poll::Hints {
+        let mut h = crate::poll::Waits {
             lane: "fetch slots",
             ..Default::default()
         };
@@ -490,7 +476,7 @@ mod tests {
             wait_reason("interval", &h),
             "interval; waited 1.5s in the host queue; waited 4.2s for the fetch slots"
         );
-        h = crate::poll::Hints {
+        h = crate::poll::Waits {
             lane: "slow lane",
             moved_to_slow_lane: true,
             ..Default::default()

@@ -15,8 +15,8 @@
 //!                        store (one writer thread; group commit: the polls that finished
 //!                               together share one transaction, each poll all or nothing:
 //!                               dedup, items, sightings, stories, alerts, outbox rows,
-//!                               validators)
-//!                               │ PollSummary (new alerts)
+//!                               the feed's facts)
+//!                               │ PollSummary (new alerts, the feed's FeedFacts: the schedule's inputs)
 //!                               ▼
 //!                        alert::emit ──► logs (target `newshound::alert`)
 //!

@@ -404,8 +404,8 @@ mod tests {
             feed: "f".into(),
             elapsed_ms: 0,
             result,
-            consecutive_failures: 0,
-            hints: Default::default(),
+            facts: Default::default(),
+            waits: Default::default(),
         }
     }
 

@@ -20,8 +20,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 
-use crate::fetch::CacheHints;
-use crate::store::Activity;
+use crate::store::FeedFacts;
 
 /// Everything the decision depends on.
 #[derive(Debug, Clone, Copy)]
@@ -30,13 +29,11 @@ pub struct Inputs<'a> {
     pub interval: Duration,
     pub min: Duration,
     pub max: Duration,
-    pub consecutive_failures: u32,
-    pub cache: CacheHints,
-    pub ttl_minutes: Option<u32>,
-    pub skip_hours: &'a [u8],
-    pub skip_days: &'a [u8],
-    /// `Some` in adaptive mode.
-    pub activity: Option<Activity>,
+    /// The feed's facts after its last poll: failures in a row, the answer's cache directives,
+    /// `<ttl>`, `<skipHours>`/`<skipDays>`, its publishing activity.
+    pub facts: &'a FeedFacts,
+    /// Adapt the interval to the feed's publishing (`adaptive`).
+    pub adaptive: bool,
     /// A number in [0, 1) for jitter.
     pub jitter: f64,
 }
@@ -50,9 +47,11 @@ pub struct Decision {
 }
 
 pub fn next_wait(i: &Inputs<'_>) -> Decision {
+    let f = i.facts;
     let mut base = i.interval;
     let mut reason = "interval";
-    if let Some(a) = i.activity.filter(|_| i.consecutive_failures == 0) {
+    if i.adaptive && f.consecutive_failures == 0 {
+        let a = f.activity;
         let span = a
             .oldest_7d
             .map(|oldest| (i.now - oldest).to_std().unwrap_or_default());
@@ -75,20 +74,20 @@ pub fn next_wait(i: &Inputs<'_>) -> Decision {
             reason = why;
         }
     };
-    if i.consecutive_failures > 0 {
+    if f.consecutive_failures > 0 {
         let factor = 1u32
-            .checked_shl(i.consecutive_failures.saturating_sub(1).min(20))
+            .checked_shl(f.consecutive_failures.saturating_sub(1).min(20))
             .unwrap_or(u32::MAX);
         raise(Some(i.interval.saturating_mul(factor)), "backoff");
     }
     raise(
-        i.ttl_minutes
+        f.ttl_minutes
             .map(|m| Duration::from_secs(u64::from(m) * 60)),
         "ttl",
     );
-    raise(i.cache.max_age, "max-age");
-    raise(i.cache.expires_in, "expires");
-    raise(i.cache.retry_after, "retry-after");
+    raise(f.cache.max_age, "max-age");
+    raise(f.cache.expires_in, "expires");
+    raise(f.cache.retry_after, "retry-after");
     let max = i.max.max(i.min);
     let clamped = wait.clamp(i.min, max);
     if clamped > wait {
@@ -102,11 +101,11 @@ pub fn next_wait(i: &Inputs<'_>) -> Decision {
     }
     let mut wait = clamped + clamped.mul_f64(0.1 * i.jitter.clamp(0.0, 1.0));
     // Skipped hours and days: move to the start of the next allowed hour.
-    if !i.skip_hours.is_empty() || !i.skip_days.is_empty() {
+    if !f.skip_hours.is_empty() || !f.skip_days.is_empty() {
         let mut at = i.now + chrono::Duration::from_std(wait).unwrap_or_default();
         for _ in 0..(7 * 24) {
-            let hour_skipped = i.skip_hours.contains(&(at.hour() as u8));
-            let day_skipped = i
+            let hour_skipped = f.skip_hours.contains(&(at.hour() as u8));
+            let day_skipped = f
                 .skip_days
                 .contains(&(at.weekday().num_days_from_monday() as u8));
             if !hour_skipped && !day_skipped {
@@ -138,23 +137,20 @@ pub fn random_unit() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Activity;
 
     fn now() -> DateTime<Utc> {
         "2026-11-27T10:00:00Z".parse().unwrap() // a Friday
     }
 
-    fn inputs() -> Inputs<'static> {
+    fn inputs(facts: &FeedFacts) -> Inputs<'_> {
         Inputs {
             now: now(),
             interval: Duration::from_secs(600),
             min: Duration::from_secs(60),
             max: Duration::from_secs(86400),
-            consecutive_failures: 0,
-            cache: CacheHints::default(),
-            ttl_minutes: None,
-            skip_hours: &[],
-            skip_days: &[],
-            activity: None,
+            facts,
+            adaptive: false,
             jitter: 0.0,
         }
     }
@@ -164,45 +160,56 @@ mod tests {
         (d.wait.as_secs(), d.reason)
     }
 
+    /// The wait for a feed with `facts`, other inputs as [`inputs`].
+    fn wait_for(facts: &FeedFacts) -> (u64, &'static str) {
+        wait(&inputs(facts))
+    }
+
     #[test]
     fn the_interval_is_the_default() {
-        assert_eq!(wait(&inputs()), (600, "interval"));
+        assert_eq!(wait_for(&FeedFacts::default()), (600, "interval"));
     }
 
     #[test]
     fn server_hints_only_ever_lengthen_the_wait() {
-        let mut i = inputs();
-        i.cache.max_age = Some(Duration::from_secs(60));
-        assert_eq!(wait(&i), (600, "interval"));
-        i.ttl_minutes = Some(30);
-        assert_eq!(wait(&i), (1800, "ttl"));
-        i.cache.expires_in = Some(Duration::from_secs(3000));
-        assert_eq!(wait(&i), (3000, "expires"));
-        i.cache.retry_after = Some(Duration::from_secs(7200));
-        assert_eq!(wait(&i), (7200, "retry-after"));
+        let mut f = FeedFacts::default();
+        f.cache.max_age = Some(Duration::from_secs(60));
+        assert_eq!(wait_for(&f), (600, "interval"));
+        f.ttl_minutes = Some(30);
+        assert_eq!(wait_for(&f), (1800, "ttl"));
+        f.cache.expires_in = Some(Duration::from_secs(3000));
+        assert_eq!(wait_for(&f), (3000, "expires"));
+        f.cache.retry_after = Some(Duration::from_secs(7200));
+        assert_eq!(wait_for(&f), (7200, "retry-after"));
     }
 
     #[test]
     fn failures_back_off_exponentially_up_to_the_cap() {
-        let mut i = inputs();
-        i.consecutive_failures = 1;
-        assert_eq!(wait(&i), (600, "interval"));
-        i.consecutive_failures = 3;
-        assert_eq!(wait(&i), (2400, "backoff"));
-        i.consecutive_failures = 40;
-        assert_eq!(wait(&i), (86400, "max_interval"));
+        let mut f = FeedFacts {
+            consecutive_failures: 1,
+            ..FeedFacts::default()
+        };
+        assert_eq!(wait_for(&f), (600, "interval"));
+        f.consecutive_failures = 3;
+        assert_eq!(wait_for(&f), (2400, "backoff"));
+        f.consecutive_failures = 40;
+        assert_eq!(wait_for(&f), (86400, "max_interval"));
     }
 
     #[test]
     fn retry_after_beyond_the_cap_is_capped_and_says_so() {
-        let mut i = inputs();
-        i.cache.retry_after = Some(Duration::from_secs(10 * 86400));
-        assert_eq!(wait(&i), (86400, "retry-after (capped at max_interval)"));
+        let mut f = FeedFacts::default();
+        f.cache.retry_after = Some(Duration::from_secs(10 * 86400));
+        assert_eq!(
+            wait_for(&f),
+            (86400, "retry-after (capped at max_interval)")
+        );
     }
 
     #[test]
     fn jitter_adds_at_most_a_tenth() {
-        let mut i = inputs();
+        let f = FeedFacts::default();
+        let mut i = inputs(&f);
         i.jitter = 0.999;
         let (d, _) = wait(&i);
         assert!((600..661).contains(&d), "{d}");
@@ -210,52 +217,64 @@ mod tests {
 
     #[test]
     fn the_clamp_applies() {
-        let mut i = inputs();
+        let f = FeedFacts::default();
+        let mut i = inputs(&f);
         i.interval = Duration::from_secs(5);
         assert_eq!(wait(&i), (60, "min_interval"));
     }
 
     #[test]
     fn adaptive_mode_polls_busy_feeds_more_and_quiet_feeds_less() {
-        let mut i = inputs();
+        let adaptive = |items_7d, oldest: Option<chrono::Duration>, failures| {
+            let f = FeedFacts {
+                activity: Activity {
+                    items_7d,
+                    oldest_7d: oldest.map(|ago| now() - ago),
+                },
+                consecutive_failures: failures,
+                ..FeedFacts::default()
+            };
+            let mut i = inputs(&f);
+            i.adaptive = true;
+            wait(&i)
+        };
         // 100 items in the last 2 days: one every ~29 minutes... of 600 s interval → slower
-        i.activity = Some(Activity {
-            items_7d: 100,
-            oldest_7d: Some(now() - chrono::Duration::days(2)),
-        });
-        assert_eq!(wait(&i), (1728, "adaptive: quiet feed"));
+        let two_days = Some(chrono::Duration::days(2));
+        assert_eq!(adaptive(100, two_days, 0), (1728, "adaptive: quiet feed"));
         // 1,000 items in a day: one every 86 s → a quarter of the interval
-        i.activity = Some(Activity {
-            items_7d: 1000,
-            oldest_7d: Some(now() - chrono::Duration::days(1)),
-        });
-        assert_eq!(wait(&i), (150, "adaptive: busy feed"));
+        let one_day = Some(chrono::Duration::days(1));
+        assert_eq!(adaptive(1000, one_day, 0), (150, "adaptive: busy feed"));
         // nothing lately: four times the interval
-        i.activity = Some(Activity {
-            items_7d: 0,
-            oldest_7d: None,
-        });
-        assert_eq!(wait(&i), (2400, "adaptive: quiet feed"));
+        assert_eq!(adaptive(0, None, 0), (2400, "adaptive: quiet feed"));
         // a backlog seen at once (1,000 undated items on a first poll) is no rate: no change
-        i.activity = Some(Activity {
-            items_7d: 1000,
-            oldest_7d: Some(now() - chrono::Duration::seconds(2)),
-        });
-        assert_eq!(wait(&i), (600, "interval"));
+        let backlog = Some(chrono::Duration::seconds(2));
+        assert_eq!(adaptive(1000, backlog, 0), (600, "interval"));
         // failing feeds back off from the configured interval, not the adapted one
-        i.consecutive_failures = 2;
-        assert_eq!(wait(&i), (1200, "backoff"));
+        assert_eq!(adaptive(1000, backlog, 2), (1200, "backoff"));
+        // and the activity is read only in adaptive mode
+        let f = FeedFacts {
+            activity: Activity {
+                items_7d: 1000,
+                oldest_7d: Some(now() - chrono::Duration::days(1)),
+            },
+            ..FeedFacts::default()
+        };
+        assert_eq!(wait_for(&f), (600, "interval"));
     }
 
     #[test]
     fn skip_hours_and_days_move_the_poll_to_the_next_allowed_hour() {
-        let mut i = inputs();
         // 10:00 + 10 min lands in hour 10, which is skipped with 11: next allowed is 12:00.
-        i.skip_hours = &[10, 11];
-        assert_eq!(wait(&i), (2 * 3600, "skipHours"));
+        let f = FeedFacts {
+            skip_hours: vec![10, 11],
+            ..FeedFacts::default()
+        };
+        assert_eq!(wait_for(&f), (2 * 3600, "skipHours"));
         // Friday skipped: Saturday 00:00.
-        let mut i = inputs();
-        i.skip_days = &[4];
-        assert_eq!(wait(&i), (14 * 3600, "skipDays"));
+        let f = FeedFacts {
+            skip_days: vec![4],
+            ..FeedFacts::default()
+        };
+        assert_eq!(wait_for(&f), (14 * 3600, "skipDays"));
     }
 }

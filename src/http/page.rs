@@ -43,11 +43,11 @@ impl Health {
         let Some(s) = state else {
             return Health::NotPolled;
         };
-        if s.dead_since.is_some() {
+        if s.facts.dead_since.is_some() {
             Health::Gone
-        } else if s.consecutive_failures >= failing_after {
+        } else if s.facts.consecutive_failures >= failing_after {
             Health::Failing
-        } else if s.consecutive_failures > 0 {
+        } else if s.facts.consecutive_failures > 0 {
             Health::Retrying
         } else if s.last_error_class == Some(ErrorClass::Warning) {
             Health::Warning
@@ -251,7 +251,7 @@ fn push_feed_details(out: &mut String, s: &FeedState, now: DateTime<Utc>) {
         Some(t) => out.push_str(&time_tag(t, now)),
         None => out.push_str("never"),
     }
-    if let Some(since) = s.dead_since {
+    if let Some(since) = s.facts.dead_since {
         out.push_str(" · HTTP 410 Gone ");
         out.push_str(&time_tag(since, now));
         out.push_str("; no longer polled");
@@ -276,8 +276,12 @@ fn push_feed_details(out: &mut String, s: &FeedState, now: DateTime<Utc>) {
                 "error"
             }
         );
-        if s.consecutive_failures > 0 {
-            let _ = write!(out, "{} failure(s) in a row: ", s.consecutive_failures);
+        if s.facts.consecutive_failures > 0 {
+            let _ = write!(
+                out,
+                "{} failure(s) in a row: ",
+                s.facts.consecutive_failures
+            );
         }
         push_text(out, class);
         out.push_str(": ");
@@ -469,7 +473,10 @@ mod tests {
         let bad = FeedState {
             name: "z-bad".into(),
             last_fetch_at: Some(Utc::now()),
-            consecutive_failures: 5,
+            facts: crate::store::FeedFacts {
+                consecutive_failures: 5,
+                ..Default::default()
+            },
             last_error_class: Some(ErrorClass::Timeout),
             last_error: Some("timed out".into()),
             ..Default::default()

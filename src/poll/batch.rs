@@ -3,10 +3,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{FeedReport, Hints, PollResult, Poller, Stored};
+use super::{FeedReport, PollResult, Poller, Stored, Waits};
 use crate::config::{FeedConfig, FeedSource};
 use crate::error_class::ErrorClass;
-use crate::store::FeedState;
+use crate::store::{FeedFacts, FeedState};
 
 /// Polls every feed once, concurrently within the configured limits.
 pub async fn poll_all(poller: Arc<Poller>, feeds: &[FeedConfig]) -> Vec<FeedReport> {
@@ -89,8 +89,11 @@ pub async fn poll_all_observed(
                     http_status: None,
                     error: "the poll task panicked".into(),
                 },
-                consecutive_failures: 1,
-                hints: Hints::default(),
+                facts: FeedFacts {
+                    consecutive_failures: 1,
+                    ..FeedFacts::default()
+                },
+                waits: Waits::default(),
             })
         })
         .collect()

@@ -7,10 +7,8 @@ use crate::text::Untrusted;
 use crate::topics::{Matcher, Scratch, snippet};
 
 pub(crate) struct ParsedFeedWithMatches {
-    pub(super) title: Option<String>,
-    pub(super) ttl: Option<u32>,
-    pub(super) skip_hours: Vec<u8>,
-    pub(super) skip_days: Vec<u8>,
+    /// The document's own fields (title, ttl, skips…): its items are moved into `items`.
+    pub(super) feed: ParsedFeed,
     pub(super) items: Vec<MatchedItem>,
     /// The parser's warnings, joined ("3 of 50 entries unreadable: …"); logged once here.
     pub(super) warning: Option<String>,
@@ -20,11 +18,11 @@ pub(crate) struct ParsedFeedWithMatches {
 pub(super) fn match_items(
     matcher: &Matcher,
     feed: &str,
-    parsed: ParsedFeed,
+    mut parsed: ParsedFeed,
 ) -> ParsedFeedWithMatches {
     let mut scratch = Scratch::default();
-    let items = parsed
-        .items
+    parsed.entries = Vec::new();
+    let items = std::mem::take(&mut parsed.items)
         .into_iter()
         .map(|item| {
             let matches = matcher
@@ -57,10 +55,7 @@ pub(super) fn match_items(
         }
     }
     ParsedFeedWithMatches {
-        title: parsed.title,
-        ttl: parsed.ttl,
-        skip_hours: parsed.skip_hours,
-        skip_days: parsed.skip_days,
+        feed: parsed,
         items,
         warning,
     }

@@ -31,7 +31,9 @@ use crate::cpu_pool::CpuPool;
 use crate::error_class::ErrorClass;
 use crate::fetch::{FetchError, FetchOutcome, FetchRequest, Fetcher};
 use crate::normalize::{ParseError, ParsedFeed, parse_feed};
-use crate::store::{FeedState, PollOutcome, PollRecord, PollSummary, StoreError, StoreHandle};
+use crate::store::{
+    FeedFacts, FeedState, PollOutcome, PollRecord, PollSummary, StoreError, StoreHandle,
+};
 use crate::text::Untrusted;
 use crate::topics::Matcher;
 
@@ -44,7 +46,7 @@ pub use batch::{poll_all, poll_all_observed};
 pub use matching::alert_candidate;
 use matching::{ParsedFeedWithMatches, match_items};
 use report::cancelled;
-pub use report::{FeedReport, Hints, PollResult};
+pub use report::{FeedReport, PollResult, Waits};
 use slots::Host;
 
 /// What parsing a document builds beside its bytes (copies made by the repairs, feed-rs's
@@ -66,8 +68,8 @@ fn charge_kib(bytes: u64, total: usize) -> u32 {
 const GIVE_BACK_AFTER: usize = 1 << 20;
 
 /// What a poll is given of its feed's stored state.
-// Moved into the poll once and unpacked at its start, as the `Option<Option<_>>` it replaces was:
-// boxing the state would add an allocation per poll for nothing.
+// Moved into the poll once and unpacked at its start: boxing the state would add an allocation
+// per poll for nothing.
 #[allow(clippy::large_enum_variant)]
 pub enum Stored {
     /// Not read yet: the poll asks the store for it.
@@ -98,6 +100,8 @@ pub struct Poller {
     /// the slow lane; `once` does not: each of its feeds is fetched once, in a fetch slot, and a
     /// stall costs it at most `slow_after` there, however many stall.
     history: bool,
+    /// In the daemon, a feed failing this many times in a row is logged (`failing_after`).
+    failing_after: u32,
     /// How each feed's last fetch went (by URL): `true`, it outlived `slow_after` or timed out;
     /// `false`, it was fast. Feeds not in it are unproven.
     speeds: Mutex<HashMap<String, bool>>,
@@ -168,6 +172,7 @@ impl Poller {
             )),
             probe_after: cfg.defaults.slow_after / 5,
             history: false,
+            failing_after: cfg.defaults.failing_after,
             speeds: Mutex::new(HashMap::new()),
             unproven: None,
             stop: CancellationToken::new(),
@@ -268,39 +273,50 @@ impl Poller {
 
     async fn poll_inner(&self, feed: &FeedConfig, state: Stored) -> FeedReport {
         let started = Instant::now();
-        use std::sync::atomic::Ordering::Relaxed;
-        let before = std::sync::atomic::AtomicU32::new(0);
-        let report = |result: PollResult, hints| {
-            let consecutive_failures = match &result {
+        // Failures in a row before this poll (whatever URL they were at), for the daemon's
+        // "failing" and "recovered" lines. (Atomic: the closure is held across awaits, so the
+        // future stays `Send`.)
+        use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+        let before = AtomicU32::new(0);
+        let report = |result: PollResult, facts: FeedFacts, waits: Waits| {
+            if !matches!(
+                result,
                 PollResult::Failed {
                     class: ErrorClass::Cancelled,
                     ..
-                } => before.load(Relaxed),
-                PollResult::Failed { .. } => before.load(Relaxed).saturating_add(1),
-                _ => 0,
-            };
+                }
+            ) {
+                self.note_failures(before.load(Relaxed), facts.consecutive_failures);
+            }
             FeedReport {
                 feed: feed.name.clone(),
                 elapsed_ms: started.elapsed().as_millis() as u64,
                 result,
-                consecutive_failures,
-                hints,
+                facts,
+                waits,
             }
         };
         let state = match state {
             Stored::Read(known) => known,
             Stored::Unread => match self.store.feed_state(&feed.name).await {
                 Ok(s) => s,
-                Err(e) => return report(store_failure(&e), Hints::default()),
+                Err(e) => {
+                    let facts = FeedFacts {
+                        consecutive_failures: 1,
+                        ..FeedFacts::default()
+                    };
+                    return report(store_failure(&e), facts, Waits::default());
+                }
             },
         };
-        before.store(
-            state.as_ref().map_or(0, |s| s.consecutive_failures),
-            Relaxed,
-        );
         // Validators (and an adopted redirect) only apply to the URL they were learned for.
         let url = feed.source.to_string();
         let known = state.as_ref().filter(|s| s.url == url);
+        let mut facts = state.as_ref().map(|s| s.facts.clone()).unwrap_or_default();
+        before.store(facts.consecutive_failures, Relaxed);
+        if known.is_none() {
+            facts.forget_url();
+        }
         let source = match known
             .and_then(|s| s.adopted_url.as_deref())
             .and_then(|u| url::Url::parse(u).ok())
@@ -308,41 +324,36 @@ impl Poller {
             Some(moved) => FeedSource::Http(moved),
             None => feed.source.clone(),
         };
+        let mut waits = Waits::default();
+        // The slot is held until the poll is committed, so at most `concurrency` (plus the slow
+        // lane) parsed feeds wait for the writer at once: memory stays bounded however many feeds.
+        let Some(mut admission) = self.admit(&source, known, &mut waits).await else {
+            return report(cancelled(), facts, waits);
+        };
         let request = FetchRequest {
             source: &source,
-            etag: known.and_then(|s| s.etag.as_deref()),
-            last_modified: known.and_then(|s| s.last_modified.as_deref()),
+            etag: facts.etag.as_deref(),
+            last_modified: facts.last_modified.as_deref(),
             headers: &feed.headers,
             max_body_bytes: feed.max_body_bytes,
             // What the feed may reach depends on where the user configured it, not where it moved.
             guard: guard_for(&feed.source, self.guard_mode, self.allow_link_local),
         };
-        let mut hints = Hints {
-            skip_hours: known.map(|s| s.skip_hours.clone()).unwrap_or_default(),
-            skip_days: known.map(|s| s.skip_days.clone()).unwrap_or_default(),
-            ttl: known.and_then(|s| s.ttl_minutes),
-            ..Hints::default()
-        };
-        // The slot is held until the poll is committed, so at most `concurrency` (plus the slow
-        // lane) parsed feeds wait for the writer at once: memory stays bounded however many feeds.
-        let Some(mut admission) = self.admit(&source, known, &mut hints).await else {
-            return report(cancelled(), hints);
-        };
         let fetched = self
-            .fetch_fairly(&request, &mut admission, &mut hints)
+            .fetch_fairly(&request, &mut admission, &mut waits)
             .await;
         if matches!(fetched, Err(FetchError::Cancelled)) {
-            return report(cancelled(), hints);
+            return report(cancelled(), facts, waits);
         }
         let at = Utc::now();
         // The body's share of the in-flight budget is held until the poll is committed: the
         // parsed items, as large as the body or nearly, wait for the writer meanwhile.
         let mut budget = crate::fetch::Reservation::default();
         let Some(outcome) = self
-            .outcome_of(&feed.name, fetched, &mut hints, &mut budget)
+            .outcome_of(&feed.name, fetched, &mut facts, &mut budget)
             .await
         else {
-            return report(cancelled(), hints);
+            return report(cancelled(), facts, waits);
         };
         let failed = match &outcome {
             PollOutcome::Failed {
@@ -356,28 +367,21 @@ impl Poller {
             }),
             _ => None,
         };
-        hints.gone = matches!(
-            &outcome,
-            PollOutcome::Failed {
-                status: Some(410),
-                ..
-            }
-        );
         let not_modified = matches!(outcome, PollOutcome::NotModified { .. });
-        let summary = match self
-            .store
-            .record(PollRecord {
-                feed: feed.name.clone(),
-                url,
-                at,
-                outcome,
-            })
-            .await
-        {
-            Ok(s) => s,
-            Err(e) => return report(store_failure(&e), hints),
+        let record = PollRecord {
+            feed: feed.name.clone(),
+            url,
+            at,
+            outcome,
+            facts,
         };
-        hints.activity = summary.activity;
+        // If the store cannot take it: what the poll learned, and one more failure.
+        let mut unrecorded = record.facts.clone().after(&record);
+        unrecorded.consecutive_failures = before.load(Relaxed).saturating_add(1);
+        let summary = match self.store.record(record).await {
+            Ok(s) => s,
+            Err(e) => return report(store_failure(&e), unrecorded, waits),
+        };
         self.log_outcome(&summary);
         let result = match (failed, not_modified) {
             (Some(f), _) => f,
@@ -391,17 +395,34 @@ impl Poller {
             },
         };
         drop((admission, budget));
-        report(result, hints)
+        report(result, summary.facts, waits)
+    }
+
+    /// In the daemon: a feed that just reached `failing_after` failures in a row, or succeeded
+    /// after failing that long, is logged (once each).
+    fn note_failures(&self, before: u32, now: u32) {
+        if !self.history {
+            return;
+        }
+        if now == self.failing_after {
+            tracing::warn!(
+                failures = now,
+                "feed is failing; backing off (it will keep being retried)"
+            );
+        } else if now == 0 && before >= self.failing_after {
+            tracing::info!("feed recovered");
+        }
     }
 
     /// The parse stage and what the store is told: a fetched document parsed and matched on the
-    /// parse pool (after its share of the expansion budget), or the fetch's failure; the hints
-    /// the poll learned on the way. `None`: cancelled at the grace's end while it waited.
+    /// parse pool (after its share of the expansion budget), or the fetch's failure; what the
+    /// answer said about the feed goes into `facts` (its cache directives; a parsed document's
+    /// validators, ttl and skips). `None`: cancelled at the grace's end while it waited.
     async fn outcome_of(
         &self,
         feed: &str,
         fetched: Result<FetchOutcome, FetchError>,
-        hints: &mut Hints,
+        facts: &mut FeedFacts,
         budget: &mut crate::fetch::Reservation,
     ) -> Option<PollOutcome> {
         Some(match fetched {
@@ -412,7 +433,7 @@ impl Poller {
             }) => {
                 tracing::Span::current().record("http.status", status);
                 self.metrics.response(status, 0);
-                hints.cache = cache;
+                facts.cache = cache;
                 PollOutcome::NotModified {
                     status,
                     permanent_redirect: permanent_redirect.map(String::from),
@@ -421,7 +442,7 @@ impl Poller {
             Ok(FetchOutcome::Modified(body)) => {
                 tracing::Span::current().record("http.status", body.status);
                 self.metrics.response(body.status, body.bytes.len());
-                hints.cache = body.cache;
+                facts.cache = body.cache;
                 let body = *body;
                 *budget = body.budget;
                 let charge = charge_kib(body.bytes.len() as u64, self.expansion_kib);
@@ -439,18 +460,15 @@ impl Poller {
                 };
                 match parsed {
                     Ok(parsed) => {
-                        hints.ttl = parsed.ttl;
-                        hints.skip_hours = parsed.skip_hours.clone();
-                        hints.skip_days = parsed.skip_days.clone();
+                        facts.etag = body.etag;
+                        facts.last_modified = body.last_modified;
+                        facts.ttl_minutes = parsed.feed.ttl;
+                        facts.skip_hours = parsed.feed.skip_hours;
+                        facts.skip_days = parsed.feed.skip_days;
                         PollOutcome::Fetched {
                             status: body.status,
-                            etag: body.etag,
-                            last_modified: body.last_modified,
                             permanent_redirect: body.permanent_redirect.map(String::from),
-                            title: parsed.title,
-                            ttl: parsed.ttl,
-                            skip_hours: parsed.skip_hours,
-                            skip_days: parsed.skip_days,
+                            title: parsed.feed.title,
                             items: parsed.items,
                             warning: parsed.warning,
                         }
@@ -472,7 +490,7 @@ impl Poller {
                 }
                 tracing::warn!(class = e.class().as_str(), error = %Untrusted(&e.to_string()), "fetch failed");
                 if let FetchError::Status { retry_after, .. } = &e {
-                    hints.cache.retry_after = *retry_after;
+                    facts.cache.retry_after = *retry_after;
                 }
                 PollOutcome::Failed {
                     status: e.status(),
@@ -489,7 +507,7 @@ impl Poller {
         if let Some(url) = &summary.adopted {
             tracing::info!(url = %Untrusted(url), "feed moved permanently (seen on several polls in a row); polling the new URL");
         }
-        if summary.gone {
+        if summary.became_gone {
             tracing::warn!(
                 "feed is gone (HTTP 410): the daemon stops polling it; fix or remove its URL (a successful `newshound once` revives it)"
             );

@@ -1,11 +1,13 @@
-//! What a poll reports: to `once`'s summary, to the scheduler (its hints) and to `/metrics`.
+//! What a poll reports: to `once`'s summary, to the scheduler (the feed's facts, where it waited)
+//! and to `/metrics`.
 
 use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::error_class::ErrorClass;
-use crate::fetch::{CacheHints, FetchError};
+use crate::fetch::FetchError;
+use crate::store::FeedFacts;
 
 /// What one poll did, for the `once` summary and the scheduler.
 #[derive(Debug, Clone, Serialize)]
@@ -14,25 +16,20 @@ pub struct FeedReport {
     pub elapsed_ms: u64,
     #[serde(flatten)]
     pub result: PollResult,
-    /// Failures in a row, this poll included (0 after a success; unchanged by a cancelled poll):
-    /// the one count the scheduler's backoff and the "failing" warning read.
+    /// The feed's facts after this poll, as the store returned them (failures in a row, gone,
+    /// ttl, skips, cache directives, activity): what the schedule reads. When the poll could not
+    /// be committed, those it read with this poll's failure counted; unchanged by a cancelled
+    /// poll.
     #[serde(skip)]
-    pub consecutive_failures: u32,
-    /// What the scheduler needs from this poll.
+    pub facts: FeedFacts,
+    /// Where and how long it waited for its turn.
     #[serde(skip)]
-    pub hints: Hints,
+    pub waits: Waits,
 }
 
-/// What a poll learned about when to poll again.
+/// Where a poll waited for its turn, and how long: the schedule's reason and `once` say so.
 #[derive(Debug, Clone, Default)]
-pub struct Hints {
-    pub cache: CacheHints,
-    pub ttl: Option<u32>,
-    pub skip_hours: Vec<u8>,
-    pub skip_days: Vec<u8>,
-    pub activity: crate::store::Activity,
-    /// The feed answered 410 Gone.
-    pub gone: bool,
+pub struct Waits {
     /// How long the poll, in the daemon, of a feed not fetched since the start waited for a
     /// share of the slots such feeds may hold (its host's, then the fleet's).
     pub first_wait: Duration,

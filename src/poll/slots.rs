@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::{Hints, Poller};
+use super::{Poller, Waits};
 use crate::config::FeedSource;
 use crate::error_class::ErrorClass;
 use crate::fetch::{FetchError, FetchOutcome, FetchRequest};
@@ -86,11 +86,11 @@ impl Poller {
         &self,
         source: &FeedSource,
         state: Option<&FeedState>,
-        hints: &mut Hints,
+        waits: &mut Waits,
     ) -> Option<Admission> {
         // In backoff (the scheduler lengthens its wait from the second failure on): a single
         // failure may be happenstance.
-        let in_backoff = self.history && state.is_some_and(|s| s.consecutive_failures >= 2);
+        let in_backoff = self.history && state.is_some_and(|s| s.facts.consecutive_failures >= 2);
         // Not fetched since the start: the stored outcome of its last poll stands in (a feed
         // that last timed out is slow; one that last succeeded is proven), so that a restart
         // does not find the stalling feeds out again.
@@ -99,7 +99,7 @@ impl Poller {
                 let s = state?;
                 if s.last_error_class == Some(ErrorClass::Timeout) {
                     Some(true)
-                } else if s.consecutive_failures == 0 && s.last_success_at.is_some() {
+                } else if s.facts.consecutive_failures == 0 && s.last_success_at.is_some() {
                     Some(false)
                 } else {
                     None
@@ -130,7 +130,7 @@ impl Poller {
             }
             unproven = Some(self.until_stop(cap.clone().acquire_owned()).await?.ok()?);
         }
-        hints.first_wait = queued.elapsed();
+        waits.first_wait = queued.elapsed();
         let queued = tokio::time::Instant::now();
         let mut host_slot = None;
         if let Some(h) = &host {
@@ -152,21 +152,21 @@ impl Poller {
                 *next = tokio::time::Instant::now() + self.host_spacing;
             }
         }
-        hints.host_wait = queued.elapsed();
+        waits.host_wait = queued.elapsed();
         let lane = if slow_lane { Lane::Slow } else { Lane::Fetch };
         let slots = if slow_lane { &self.slow } else { &self.global };
         let queued = tokio::time::Instant::now();
         let slot = self.until_stop(slots.clone().acquire_owned()).await?.ok()?;
-        hints.slot_wait = queued.elapsed();
-        hints.lane = lane.name();
+        waits.slot_wait = queued.elapsed();
+        waits.lane = lane.name();
         if self.stop.is_cancelled() {
             return None;
         }
         tracing::debug!(
             lane = lane.name(),
-            first_wait_ms = hints.first_wait.as_millis() as u64,
-            host_wait_ms = hints.host_wait.as_millis() as u64,
-            slot_wait_ms = hints.slot_wait.as_millis() as u64,
+            first_wait_ms = waits.first_wait.as_millis() as u64,
+            host_wait_ms = waits.host_wait.as_millis() as u64,
+            slot_wait_ms = waits.slot_wait.as_millis() as u64,
             "admitted"
         );
         Some(Admission {
@@ -206,7 +206,7 @@ impl Poller {
         &self,
         request: &FetchRequest<'_>,
         admission: &mut Admission,
-        hints: &mut Hints,
+        waits: &mut Waits,
     ) -> Result<FetchOutcome, FetchError> {
         let started = tokio::time::Instant::now();
         let fetch = self.until_abort(self.fetcher.fetch(request));
@@ -227,7 +227,7 @@ impl Poller {
                     admission.slot = slot;
                     admission.unproven = None;
                     admission.lane = Lane::Probation;
-                    hints.lane = Lane::Probation.name();
+                    waits.lane = Lane::Probation.name();
                 }
                 continue;
             }
@@ -238,8 +238,8 @@ impl Poller {
                     admission.unproven = None;
                     admission.unproven_of_host = None;
                     admission.lane = Lane::Slow;
-                    hints.moved_to_slow_lane = true;
-                    hints.lane = Lane::Slow.name();
+                    waits.moved_to_slow_lane = true;
+                    waits.lane = Lane::Slow.name();
                 }
                 None => {
                     break Err(FetchError::Timeout(format!(

@@ -1,5 +1,7 @@
 //! Committing polls: group commit, each feed's row, items through dedup and stories, and alerts.
 
+use super::facts::fact_columns;
+use super::read::parse_list;
 use super::*;
 
 /// A permanent redirect seen on this many consecutive polls becomes the URL polled.
@@ -36,26 +38,30 @@ pub(super) fn record_in(
     stories: &mut StoryIndex,
     routes: &OutboxRoutes,
 ) -> Result<PollSummary> {
-    let (feed_id, known_url, last_success): (i64, String, Option<i64>) = {
-        tx.execute_cached(
-            "INSERT INTO feeds (name, url) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
-            params![rec.feed, rec.url],
-        )?;
-        tx.query_row_cached(
-            "SELECT id, url, last_success_at FROM feeds WHERE name = ?1",
-            params![rec.feed],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )?
-    };
+    tx.execute_cached(
+        "INSERT INTO feeds (name, url) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+        params![rec.feed, rec.url],
+    )?;
+    let (feed_id, known_url, last_success, mut facts): (i64, String, Option<i64>, FeedFacts) = tx
+        .query_row_cached(
+        concat!(
+            "SELECT id, url, last_success_at, ",
+            fact_columns!(),
+            " FROM feeds WHERE name = ?1"
+        ),
+        params![rec.feed],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, facts_at(r, 3)?)),
+    )?;
     if known_url != rec.url {
         // The config now points the feed elsewhere: the old validators mean nothing there.
         tx.execute_cached(
-            "UPDATE feeds SET url = ?2, etag = NULL, last_modified = NULL, redirect_url = NULL, redirect_seen = 0,
-                    dead_since = NULL, adopted_url = NULL WHERE id = ?1",
+            "UPDATE feeds SET url = ?2, redirect_url = NULL, redirect_seen = 0, adopted_url = NULL WHERE id = ?1",
             params![feed_id, rec.url],
         )?;
+        facts.forget_url();
     }
     let at = ts(rec.at);
+    let was_gone = facts.gone();
     let mut summary = PollSummary {
         first_fetch: last_success.is_none(),
         ..PollSummary::default()
@@ -63,13 +69,8 @@ pub(super) fn record_in(
     match &rec.outcome {
         PollOutcome::Fetched {
             status,
-            etag,
-            last_modified,
             permanent_redirect,
             title,
-            ttl,
-            skip_hours,
-            skip_days,
             items,
             warning,
         } => {
@@ -86,11 +87,10 @@ pub(super) fn record_in(
                 &mut summary,
             )?;
             tx.execute_cached(
-                "UPDATE feeds SET etag = ?2, last_modified = ?3, last_fetch_at = ?4, last_success_at = ?4, last_document_at = ?4, last_status = ?5,
-                    last_error = ?10, last_error_class = CASE WHEN ?10 IS NULL THEN NULL ELSE 'warning' END,
-                    consecutive_failures = 0, title = coalesce(?6, title),
-                    ttl_minutes = ?7, skip_hours = ?8, skip_days = ?9, dead_since = NULL WHERE id = ?1",
-                params![feed_id, etag, last_modified, at, status, title, ttl, join_list(skip_hours), join_list(skip_days), warning],
+                "UPDATE feeds SET last_fetch_at = ?2, last_success_at = ?2, last_document_at = ?2, last_status = ?3,
+                    last_error = ?5, last_error_class = CASE WHEN ?5 IS NULL THEN NULL ELSE 'warning' END,
+                    title = coalesce(?4, title) WHERE id = ?1",
+                params![feed_id, at, status, title, warning],
             )?;
             summary.adopted = note_redirect(tx, feed_id, permanent_redirect.as_deref())?;
         }
@@ -100,7 +100,7 @@ pub(super) fn record_in(
         } => {
             tx.execute_cached(
                 "UPDATE feeds SET last_fetch_at = ?2, last_success_at = ?2, last_status = ?3, last_error = NULL,
-                    last_error_class = NULL, consecutive_failures = 0, dead_since = NULL WHERE id = ?1",
+                    last_error_class = NULL WHERE id = ?1",
                 params![feed_id, at, status],
             )?;
             summary.adopted = note_redirect(tx, feed_id, permanent_redirect.as_deref())?;
@@ -110,39 +110,60 @@ pub(super) fn record_in(
             class,
             message,
         } => {
-            let was_dead: Option<i64> = tx.query_row_cached(
-                "SELECT dead_since FROM feeds WHERE id = ?1",
-                params![feed_id],
-                |r| r.get(0),
-            )?;
-            let gone = *status == Some(410);
-            summary.gone = gone && was_dead.is_none();
             tx.execute_cached(
-                "UPDATE feeds SET last_fetch_at = ?2, last_status = ?3, last_error = ?4, last_error_class = ?5,
-                    consecutive_failures = consecutive_failures + 1,
-                    dead_since = CASE WHEN ?6 THEN coalesce(dead_since, ?2) ELSE dead_since END WHERE id = ?1",
-                params![feed_id, at, status, message, class.as_str(), gone],
+                "UPDATE feeds SET last_fetch_at = ?2, last_status = ?3, last_error = ?4, last_error_class = ?5 WHERE id = ?1",
+                params![feed_id, at, status, message, class.as_str()],
             )?;
         }
     }
-    // Publishing activity changes only when items arrive: computed then, read back otherwise.
-    summary.activity = if matches!(rec.outcome, PollOutcome::Fetched { .. }) {
-        let a = activity(tx, feed_id, at)?;
-        tx.prepare_cached(
-            "UPDATE feeds SET activity_items = ?2, activity_oldest = ?3 WHERE id = ?1",
-        )?
-        .execute(params![feed_id, a.items_7d, a.oldest_7d.map(ts)])?;
-        a
-    } else {
-        tx.prepare_cached("SELECT activity_items, activity_oldest FROM feeds WHERE id = ?1")?
-            .query_row(params![feed_id], |r| {
-                Ok(Activity {
-                    items_7d: r.get::<_, Option<u32>>(0)?.unwrap_or(0),
-                    oldest_7d: from_ts(r.get(1)?),
-                })
-            })?
-    };
+    let mut facts = facts.after(rec);
+    // Publishing activity changes only when items arrive.
+    if matches!(rec.outcome, PollOutcome::Fetched { .. }) {
+        facts.activity = activity(tx, feed_id, at)?;
+    }
+    write_facts(tx, feed_id, &facts)?;
+    summary.became_gone = facts.gone() && !was_gone;
+    summary.facts = facts;
     Ok(summary)
+}
+
+/// A feed's facts from a row, its [`fact_columns!`] from `first` on.
+pub(super) fn facts_at(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<FeedFacts> {
+    Ok(FeedFacts {
+        etag: r.get(first)?,
+        last_modified: r.get(first + 1)?,
+        ttl_minutes: r.get(first + 2)?,
+        skip_hours: parse_list(r.get(first + 3)?),
+        skip_days: parse_list(r.get(first + 4)?),
+        consecutive_failures: r.get(first + 5)?,
+        dead_since: from_ts(r.get(first + 6)?),
+        activity: Activity {
+            items_7d: r.get::<_, Option<u32>>(first + 7)?.unwrap_or(0),
+            oldest_7d: from_ts(r.get(first + 8)?),
+        },
+        cache: Default::default(),
+    })
+}
+
+/// A feed's facts into its row: every column of them, whatever the outcome.
+fn write_facts(tx: &Connection, feed_id: i64, f: &FeedFacts) -> rusqlite::Result<()> {
+    tx.execute_cached(
+        "UPDATE feeds SET (etag, last_modified, ttl_minutes, skip_hours, skip_days, consecutive_failures, dead_since,
+            activity_items, activity_oldest) = (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) WHERE id = ?1",
+        params![
+            feed_id,
+            f.etag,
+            f.last_modified,
+            f.ttl_minutes,
+            join_list(&f.skip_hours),
+            join_list(&f.skip_days),
+            f.consecutive_failures,
+            f.dead_since.map(ts),
+            f.activity.items_7d,
+            f.activity.oldest_7d.map(ts)
+        ],
+    )?;
+    Ok(())
 }
 
 pub(super) fn join_list(xs: &[u8]) -> Option<String> {

@@ -22,6 +22,7 @@
 
 mod backend;
 mod dedup;
+mod facts;
 mod fts;
 mod ingest;
 mod outbox;
@@ -53,6 +54,7 @@ use ingest::*;
 use schema::*;
 
 pub use backend::Backend;
+pub use facts::{Activity, FeedFacts};
 pub use fts::{IndexHit, SearchRanking};
 pub use ingest::ADOPT_REDIRECT_AFTER;
 pub use outbox::{

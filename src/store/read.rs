@@ -1,5 +1,6 @@
 //! The commands' queries: feeds' states, items, stories and alerts.
 
+use super::facts::fact_columns;
 use super::*;
 
 /// Which feeds' states to read: one name, or a JSON array of names.
@@ -33,11 +34,13 @@ impl Store {
     }
 
     pub(super) fn feed_states_where(&self, name: Option<Names<'_>>) -> Result<Vec<FeedState>> {
-        const COLUMNS: &str = "SELECT name, url, etag, last_modified, last_fetch_at, last_success_at, last_status, last_error,
-                    last_error_class, consecutive_failures, redirect_url, redirect_seen, next_poll_at, poll_interval,
-                    schedule_reason, ttl_minutes, (SELECT count(*) FROM sightings s WHERE s.feed_id = feeds.id),
-                    dead_since, adopted_url, skip_hours, skip_days
-             FROM feeds";
+        const COLUMNS: &str = concat!(
+            "SELECT name, url, last_fetch_at, last_success_at, last_status, last_error, last_error_class,
+                    redirect_url, redirect_seen, next_poll_at, poll_interval, schedule_reason,
+                    (SELECT count(*) FROM sightings s WHERE s.feed_id = feeds.id), adopted_url, ",
+            fact_columns!(),
+            " FROM feeds"
+        );
         // Two statements, not `?1 IS NULL OR name = ?1`: a plan fixed at prepare time (QPSG)
         // could not use the name index for that, and one feed's lookup would scan them all.
         let (mut stmt, args) = match name {
@@ -62,28 +65,22 @@ impl Store {
             Ok(FeedState {
                 name: r.get(0)?,
                 url: r.get(1)?,
-                etag: r.get(2)?,
-                last_modified: r.get(3)?,
-                last_fetch_at: from_ts(r.get(4)?),
-                last_success_at: from_ts(r.get(5)?),
-                last_status: r.get(6)?,
-                last_error: r.get(7)?,
+                last_fetch_at: from_ts(r.get(2)?),
+                last_success_at: from_ts(r.get(3)?),
+                last_status: r.get(4)?,
+                last_error: r.get(5)?,
                 last_error_class: r
-                    .get::<_, Option<String>>(8)?
+                    .get::<_, Option<String>>(6)?
                     .as_deref()
                     .and_then(ErrorClass::parse),
-                consecutive_failures: r.get(9)?,
-                redirect_url: r.get(10)?,
-                redirect_seen: r.get(11)?,
-                next_poll_at: from_ts(r.get(12)?),
-                poll_interval_secs: r.get::<_, Option<i64>>(13)?.map(|v| v.max(0) as u64),
-                schedule_reason: r.get(14)?,
-                ttl_minutes: r.get(15)?,
-                items: r.get::<_, i64>(16)?.max(0) as u64,
-                dead_since: from_ts(r.get(17)?),
-                adopted_url: r.get(18)?,
-                skip_hours: parse_list(r.get(19)?),
-                skip_days: parse_list(r.get(20)?),
+                redirect_url: r.get(7)?,
+                redirect_seen: r.get(8)?,
+                next_poll_at: from_ts(r.get(9)?),
+                poll_interval_secs: r.get::<_, Option<i64>>(10)?.map(|v| v.max(0) as u64),
+                schedule_reason: r.get(11)?,
+                items: r.get::<_, i64>(12)?.max(0) as u64,
+                adopted_url: r.get(13)?,
+                facts: super::ingest::facts_at(r, 14)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

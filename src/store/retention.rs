@@ -398,16 +398,12 @@ mod tests {
             at: Utc::now(),
             outcome: PollOutcome::Fetched {
                 status: 200,
-                etag: None,
-                last_modified: None,
                 permanent_redirect: None,
                 title: None,
-                ttl: None,
-                skip_hours: vec![],
-                skip_days: vec![],
                 items,
                 warning: None,
             },
+            facts: Default::default(),
         }
     }
 

@@ -32,15 +32,14 @@ fn fetched(feed: &str, items: Vec<Item>, matches: &[&str]) -> PollRecord {
         feed: feed.into(),
         url: format!("https://{feed}.example/rss"),
         at: Utc::now(),
+        facts: FeedFacts {
+            etag: Some("\"v1\"".into()),
+            ..FeedFacts::default()
+        },
         outcome: PollOutcome::Fetched {
             status: 200,
-            etag: Some("\"v1\"".into()),
-            last_modified: None,
             permanent_redirect: None,
             title: None,
-            ttl: None,
-            skip_hours: vec![],
-            skip_days: vec![],
             warning: None,
             items: items
                 .into_iter()
@@ -264,12 +263,13 @@ fn a_failure_keeps_validators_and_counts_failures() {
             class: ErrorClass::HttpStatus,
             message: "HTTP 500".into(),
         },
+        facts: FeedFacts::default(),
     };
     s.record_poll(&fail, POLICY).unwrap();
     s.record_poll(&fail, POLICY).unwrap();
     let st = s.feed_state("a").unwrap().unwrap();
-    assert_eq!(st.etag.as_deref(), Some("\"v1\""));
-    assert_eq!(st.consecutive_failures, 2);
+    assert_eq!(st.facts.etag.as_deref(), Some("\"v1\""));
+    assert_eq!(st.facts.consecutive_failures, 2);
     assert_eq!(st.last_error_class, Some(ErrorClass::HttpStatus));
 }
 
@@ -477,8 +477,8 @@ fn publishing_activity_counts_the_last_seven_days() {
     ];
     new[2].published = Some(now - chrono::Duration::days(5));
     let summary = s.record_poll(&fetched("f", new, &[]), POLICY).unwrap();
-    assert_eq!(summary.activity.items_7d, 3);
-    let oldest = summary.activity.oldest_7d.unwrap();
+    assert_eq!(summary.facts.activity.items_7d, 3);
+    let oldest = summary.facts.activity.oldest_7d.unwrap();
     assert!(
         (oldest - (now - chrono::Duration::days(5)))
             .num_seconds()
@@ -869,9 +869,13 @@ fn a_poll_whose_writes_fail_in_a_batch_fails_alone() {
     assert_eq!(results[2].as_ref().map(|r| r.new).ok(), Some(1));
     // Nothing of the failed poll is kept, not even the item written before the failing one.
     assert_eq!(s.counts().unwrap(), (2, 2, 2));
-    assert!(s.feed_state("b").unwrap().is_none_or(|f| f.etag.is_none()));
+    assert!(
+        s.feed_state("b")
+            .unwrap()
+            .is_none_or(|f| f.facts.etag.is_none())
+    );
     assert_eq!(
-        s.feed_state("c").unwrap().unwrap().etag.as_deref(),
+        s.feed_state("c").unwrap().unwrap().facts.etag.as_deref(),
         Some("\"v1\"")
     );
     // The next batch, without the poison, runs as one.
@@ -906,23 +910,21 @@ fn a_failed_commit_keeps_nothing_and_the_next_poll_stores_everything() {
             ],
             &["t"],
         );
-        if let PollOutcome::Fetched { etag, .. } = &mut second.outcome {
-            *etag = Some("\"v2\"".into());
-        }
+        second.facts.etag = Some("\"v2\"".into());
         s.inject_commit_failure(1, code);
         let err = s.record_poll(&second, POLICY).unwrap_err();
         assert!(err.is_storage_fault(), "{code:?}: {err}");
         // Nothing of the failed poll is kept: not the item, not the alert, not the validator.
         assert_eq!(s.counts().unwrap(), (1, 1, 1), "{code:?}");
         assert_eq!(
-            s.feed_state("a").unwrap().unwrap().etag.as_deref(),
+            s.feed_state("a").unwrap().unwrap().facts.etag.as_deref(),
             Some("\"v1\"")
         );
         // The next cycle (the same response again, since the validator did not move) stores it all.
         let retry = s.record_poll(&second, POLICY).unwrap();
         assert_eq!((retry.new, retry.alerts.len()), (1, 1), "{code:?}");
         assert_eq!(
-            s.feed_state("a").unwrap().unwrap().etag.as_deref(),
+            s.feed_state("a").unwrap().unwrap().facts.etag.as_deref(),
             Some("\"v2\"")
         );
     }
@@ -984,7 +986,7 @@ fn feed_states_are_read_for_a_list_of_names() {
         .feed_states_named(&names)
         .unwrap()
         .into_iter()
-        .map(|f| (f.name, f.etag))
+        .map(|f| (f.name, f.facts.etag))
         .collect();
     got.sort();
     let etag = Some("\"v1\"".to_owned());

@@ -9,6 +9,10 @@ pub struct PollRecord {
     pub url: String,
     pub at: DateTime<Utc>,
     pub outcome: PollOutcome,
+    /// The feed's facts as the poll read them, with what the answer said (validators, ttl and
+    /// skips of a fetched document, cache directives): the store applies the outcome to its own
+    /// copy ([`FeedFacts::after`]) and returns the result.
+    pub facts: FeedFacts,
 }
 
 #[derive(Debug)]
@@ -16,14 +20,8 @@ pub enum PollOutcome {
     /// A 200 with a parsed feed.
     Fetched {
         status: u16,
-        etag: Option<String>,
-        last_modified: Option<String>,
         permanent_redirect: Option<String>,
         title: Option<String>,
-        ttl: Option<u32>,
-        /// RSS `<skipHours>` (UTC hours) and `<skipDays>` (0 = Monday).
-        skip_hours: Vec<u8>,
-        skip_days: Vec<u8>,
         items: Vec<MatchedItem>,
         /// What the parser recovered from or skipped ("3 of 50 entries unreadable: …"), shown
         /// by `feeds` until the next poll.
@@ -112,21 +110,13 @@ pub struct PollSummary {
     /// A permanent redirect was just adopted as the feed's URL.
     pub adopted: Option<String>,
     /// The feed just answered 410 Gone for the first time.
-    pub gone: bool,
-    /// The feed's recent publishing, for adaptive scheduling.
-    pub activity: Activity,
+    pub became_gone: bool,
+    /// The feed's facts as committed with this poll.
+    pub facts: FeedFacts,
     /// Matches on stories that had already alerted for the topic: (topic, story).
     pub also_reported: Vec<(String, i64)>,
     /// Deliveries queued in the outbox with this poll's alerts.
     pub enqueued: usize,
-}
-
-/// How much a feed published lately: items dated (or first seen) in the last 7 days, and the
-/// oldest such date.
-#[derive(Debug, Default, Clone, Copy, Serialize)]
-pub struct Activity {
-    pub items_7d: u32,
-    pub oldest_7d: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -147,32 +137,26 @@ pub struct NewAlert {
     pub query_index: usize,
 }
 
-/// A feed's stored state.
+/// A feed's stored state: its facts and how its polls went.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct FeedState {
     pub name: String,
     pub url: String,
-    pub etag: Option<String>,
-    pub last_modified: Option<String>,
+    #[serde(flatten)]
+    pub facts: FeedFacts,
     pub last_fetch_at: Option<DateTime<Utc>>,
     pub last_success_at: Option<DateTime<Utc>>,
     pub last_status: Option<u16>,
     pub last_error: Option<String>,
     pub last_error_class: Option<ErrorClass>,
-    pub consecutive_failures: u32,
     pub redirect_url: Option<String>,
     pub redirect_seen: u32,
     pub next_poll_at: Option<DateTime<Utc>>,
     pub poll_interval_secs: Option<u64>,
     pub schedule_reason: Option<String>,
-    pub ttl_minutes: Option<u32>,
     pub items: u64,
-    /// Answered 410 Gone: the daemon no longer polls it.
-    pub dead_since: Option<DateTime<Utc>>,
     /// A permanent redirect target polled instead of the configured URL.
     pub adopted_url: Option<String>,
-    pub skip_hours: Vec<u8>,
-    pub skip_days: Vec<u8>,
 }
 
 #[derive(Debug, Clone, Serialize)]

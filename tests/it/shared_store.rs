@@ -640,3 +640,189 @@ fn tls_with_sslrootcert_encrypts_and_verifies_the_server() {
         "{err}"
     );
 }
+
+/// A feed's facts (validators, ttl, skips, failures in a row, gone, activity) are kept alike by
+/// both backends, on the library: each commit returns them as written, reading the feed's state
+/// returns the same, and the outcomes move them as the schedule expects.
+#[test]
+fn both_backends_keep_a_feeds_facts_alike() {
+    use chrono::{Duration as Days, Utc};
+    use newshound::config::Synchronous;
+    use newshound::error_class::ErrorClass;
+    use newshound::model::{Item, ItemKey, stable_hash};
+    use newshound::store::{
+        Backend, FeedFacts, IngestPolicy, MatchedItem, PgStore, PollOutcome, PollRecord, Store,
+    };
+    let Some(db) = PgDb::create("facts") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut backends: Vec<Backend> = vec![
+        Store::open(&dir.path().join("t.db"), Synchronous::Normal)
+            .unwrap()
+            .into(),
+        PgStore::open(&db.url()).unwrap().into(),
+    ];
+    let start = Utc::now() - Days::days(1);
+    let item = |i: usize| {
+        let (title, summary) = (format!("Story number {i}"), format!("What happened {i}"));
+        let url = format!("https://n.example/{i}");
+        Item {
+            key: ItemKey::Guid(format!("g{i}")),
+            url: Some(url.clone()),
+            canonical_url: Some(url.clone()),
+            url_key: url::Url::parse(&url)
+                .ok()
+                .map(|u| newshound::stories::url_key(&u)),
+            content_hash: stable_hash(&[&title, &summary]),
+            published: Some(start - Days::days(i as i64)),
+            updated: None,
+            content: None,
+            authors: vec![],
+            categories: vec![],
+            title,
+            summary,
+        }
+    };
+    let fetched = |items: Vec<Item>| PollOutcome::Fetched {
+        status: 200,
+        permanent_redirect: None,
+        title: Some("N".into()),
+        warning: None,
+        items: items
+            .into_iter()
+            .map(|item| MatchedItem {
+                features: newshound::stories::features(&item.title, &item.summary),
+                item,
+                matches: vec![],
+            })
+            .collect(),
+    };
+    let failed = |status: u16| PollOutcome::Failed {
+        status: Some(status),
+        class: ErrorClass::HttpStatus,
+        message: format!("HTTP {status}"),
+    };
+    let said = FeedFacts {
+        etag: Some("\"v1\"".into()),
+        last_modified: Some("Mon, 07 Dec 2026 10:00:00 GMT".into()),
+        ttl_minutes: Some(90),
+        skip_hours: vec![1, 2],
+        skip_days: vec![6],
+        ..FeedFacts::default()
+    };
+    let mut cached = FeedFacts::default();
+    cached.cache.max_age = Some(Duration::from_secs(600));
+    let polls: Vec<(PollOutcome, FeedFacts, &str)> = vec![
+        (
+            fetched(vec![item(1), item(2)]),
+            said.clone(),
+            "https://n.example/rss",
+        ),
+        (
+            PollOutcome::NotModified {
+                status: 304,
+                permanent_redirect: None,
+            },
+            cached,
+            "https://n.example/rss",
+        ),
+        (failed(500), FeedFacts::default(), "https://n.example/rss"),
+        (failed(410), FeedFacts::default(), "https://n.example/rss"),
+        (failed(503), FeedFacts::default(), "https://n.example/rss"),
+        // The config points the feed elsewhere: its validators and its 410 are forgotten.
+        (failed(500), FeedFacts::default(), "https://m.example/rss"),
+        (
+            fetched(vec![item(3)]),
+            FeedFacts::default(),
+            "https://m.example/rss",
+        ),
+    ];
+    let mut seen: Vec<Vec<String>> = vec![vec![]; backends.len()];
+    for (n, (outcome, facts, url)) in polls.into_iter().enumerate() {
+        let rec = PollRecord {
+            feed: "n".into(),
+            url: url.into(),
+            at: start + Days::minutes(n as i64),
+            outcome,
+            facts,
+        };
+        for (b, out) in backends.iter_mut().zip(&mut seen) {
+            let summary = b
+                .record_polls(&[&rec], IngestPolicy::default())
+                .pop()
+                .unwrap()
+                .unwrap();
+            let stored = b.feed_state("n").unwrap().unwrap().facts;
+            let committed = summary.facts;
+            // What was committed is what is read back (but the answer's cache directives,
+            // which are not stored).
+            let mut read_back = stored.clone();
+            read_back.cache = committed.cache;
+            assert_eq!(
+                format!("{committed:?}"),
+                format!("{read_back:?}"),
+                "poll {n}"
+            );
+            match n {
+                0 => {
+                    assert_eq!(committed.etag.as_deref(), Some("\"v1\""));
+                    assert_eq!(committed.ttl_minutes, Some(90));
+                    assert_eq!(
+                        (&committed.skip_hours[..], &committed.skip_days[..]),
+                        (&[1, 2][..], &[6][..])
+                    );
+                    assert_eq!(committed.activity.items_7d, 2);
+                }
+                1 => {
+                    assert_eq!(
+                        committed.etag.as_deref(),
+                        Some("\"v1\""),
+                        "a 304 keeps the validators"
+                    );
+                    assert_eq!(committed.cache.max_age, Some(Duration::from_secs(600)));
+                    assert_eq!(committed.activity.items_7d, 2, "and the activity");
+                }
+                2 => assert_eq!(
+                    (committed.consecutive_failures, committed.gone()),
+                    (1, false)
+                ),
+                3 => {
+                    assert_eq!(
+                        (committed.consecutive_failures, committed.gone()),
+                        (2, true)
+                    );
+                    assert!(summary.became_gone);
+                    assert_eq!(committed.ttl_minutes, Some(90), "a failure keeps the ttl");
+                }
+                4 => {
+                    assert_eq!(
+                        (committed.consecutive_failures, committed.gone()),
+                        (3, true)
+                    );
+                    assert!(!summary.became_gone, "gone once");
+                }
+                5 => {
+                    assert_eq!(
+                        (committed.consecutive_failures, committed.gone()),
+                        (4, false)
+                    );
+                    assert_eq!(committed.etag, None);
+                }
+                _ => {
+                    assert_eq!(
+                        (committed.consecutive_failures, committed.gone()),
+                        (0, false)
+                    );
+                    assert_eq!(
+                        (committed.ttl_minutes, committed.skip_hours.len()),
+                        (None, 0)
+                    );
+                    assert_eq!(committed.activity.items_7d, 3);
+                }
+            }
+            out.push(format!("{committed:?} {}", summary.became_gone));
+        }
+    }
+    assert_eq!(seen[0], seen[1], "SQLite and PostgreSQL agree");
+}

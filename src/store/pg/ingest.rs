@@ -7,14 +7,16 @@ use rustc_hash::FxHashSet;
 use super::{PgStore, STORE_LOCK, Tx};
 use crate::model::{ItemKey, stable_hash};
 use crate::store::dedup::{SEEN_AGAIN_SECS, url_hash};
+use crate::store::facts::fact_columns;
 use crate::store::ingest::{
     ADOPT_REDIRECT_AFTER, NextIds, join_list, rotation_suspected, suppressed,
 };
+use crate::store::read::parse_list;
 use crate::store::story_db::{StoredMember, StoryDb};
 use crate::store::story_index::{self, NewItem, StoryIndex};
 use crate::store::{
-    Activity, IngestPolicy, MatchedItem, NewAlert, PollOutcome, PollRecord, PollSummary, Result,
-    StoreError, from_ts, ts,
+    Activity, FeedFacts, IngestPolicy, MatchedItem, NewAlert, PollOutcome, PollRecord, PollSummary,
+    Result, StoreError, from_ts, ts,
 };
 
 type PgResult<T> = std::result::Result<T, postgres::Error>;
@@ -229,19 +231,26 @@ fn record_in(
         &[&rec.feed, &rec.url],
     )?;
     let row = tx.one(
-        "SELECT id, url, last_success_at FROM feeds WHERE name = $1",
+        concat!(
+            "SELECT id, url, last_success_at, ",
+            fact_columns!(),
+            " FROM feeds WHERE name = $1"
+        ),
         &[&rec.feed],
     )?;
     let (feed_id, known_url, last_success): (i64, String, Option<i64>) =
         (row.get(0), row.get(1), row.get(2));
+    let mut facts = facts_at(&row, 3);
     if known_url != rec.url {
+        // The config now points the feed elsewhere: the old validators mean nothing there.
         tx.exec(
-            "UPDATE feeds SET url = $2, etag = NULL, last_modified = NULL, redirect_url = NULL, redirect_seen = 0,
-                    dead_since = NULL, adopted_url = NULL WHERE id = $1",
+            "UPDATE feeds SET url = $2, redirect_url = NULL, redirect_seen = 0, adopted_url = NULL WHERE id = $1",
             &[&feed_id, &rec.url],
         )?;
+        facts.forget_url();
     }
     let at = ts(rec.at);
+    let was_gone = facts.gone();
     let mut summary = PollSummary {
         first_fetch: last_success.is_none(),
         ..PollSummary::default()
@@ -249,13 +258,8 @@ fn record_in(
     match &rec.outcome {
         PollOutcome::Fetched {
             status,
-            etag,
-            last_modified,
             permanent_redirect,
             title,
-            ttl,
-            skip_hours,
-            skip_days,
             items,
             warning,
         } => {
@@ -271,22 +275,10 @@ fn record_in(
                 &mut summary,
             )?;
             tx.exec(
-                "UPDATE feeds SET etag = $2, last_modified = $3, last_fetch_at = $4, last_success_at = $4, last_document_at = $4, last_status = $5,
-                    last_error = $10::text, last_error_class = CASE WHEN $10::text IS NULL THEN NULL ELSE 'warning' END,
-                    consecutive_failures = 0, title = coalesce($6, title),
-                    ttl_minutes = $7, skip_hours = $8, skip_days = $9, dead_since = NULL WHERE id = $1",
-                &[
-                    &feed_id,
-                    etag,
-                    last_modified,
-                    &at,
-                    &i64::from(*status),
-                    title,
-                    &ttl.map(i64::from),
-                    &join_list(skip_hours),
-                    &join_list(skip_days),
-                    warning,
-                ],
+                "UPDATE feeds SET last_fetch_at = $2, last_success_at = $2, last_document_at = $2, last_status = $3,
+                    last_error = $5::text, last_error_class = CASE WHEN $5::text IS NULL THEN NULL ELSE 'warning' END,
+                    title = coalesce($4, title) WHERE id = $1",
+                &[&feed_id, &at, &i64::from(*status), title, warning],
             )?;
             summary.adopted = note_redirect(tx, feed_id, permanent_redirect.as_deref())?;
         }
@@ -296,7 +288,7 @@ fn record_in(
         } => {
             tx.exec(
                 "UPDATE feeds SET last_fetch_at = $2, last_success_at = $2, last_status = $3, last_error = NULL,
-                    last_error_class = NULL, consecutive_failures = 0, dead_since = NULL WHERE id = $1",
+                    last_error_class = NULL WHERE id = $1",
                 &[&feed_id, &at, &i64::from(*status)],
             )?;
             summary.adopted = note_redirect(tx, feed_id, permanent_redirect.as_deref())?;
@@ -306,44 +298,67 @@ fn record_in(
             class,
             message,
         } => {
-            let was_dead: Option<i64> = tx
-                .one("SELECT dead_since FROM feeds WHERE id = $1", &[&feed_id])?
-                .get(0);
-            let gone = *status == Some(410);
-            summary.gone = gone && was_dead.is_none();
             tx.exec(
-                "UPDATE feeds SET last_fetch_at = $2, last_status = $3, last_error = $4, last_error_class = $5,
-                    consecutive_failures = consecutive_failures + 1,
-                    dead_since = CASE WHEN $6 THEN coalesce(dead_since, $2) ELSE dead_since END WHERE id = $1",
+                "UPDATE feeds SET last_fetch_at = $2, last_status = $3, last_error = $4, last_error_class = $5 WHERE id = $1",
                 &[
                     &feed_id,
                     &at,
                     &status.map(i64::from),
                     message,
                     &class.as_str(),
-                    &gone,
                 ],
             )?;
         }
     }
-    summary.activity = if matches!(rec.outcome, PollOutcome::Fetched { .. }) {
-        let a = activity(tx, feed_id, at)?;
-        tx.exec(
-            "UPDATE feeds SET activity_items = $2, activity_oldest = $3 WHERE id = $1",
-            &[&feed_id, &i64::from(a.items_7d), &a.oldest_7d.map(ts)],
-        )?;
-        a
-    } else {
-        let r = tx.one(
-            "SELECT activity_items, activity_oldest FROM feeds WHERE id = $1",
-            &[&feed_id],
-        )?;
-        Activity {
-            items_7d: r.get::<_, Option<i64>>(0).unwrap_or(0).max(0) as u32,
-            oldest_7d: from_ts(r.get(1)),
-        }
-    };
+    let mut facts = facts.after(rec);
+    // Publishing activity changes only when items arrive.
+    if matches!(rec.outcome, PollOutcome::Fetched { .. }) {
+        facts.activity = activity(tx, feed_id, at)?;
+    }
+    write_facts(tx, feed_id, &facts)?;
+    summary.became_gone = facts.gone() && !was_gone;
+    summary.facts = facts;
     Ok(summary)
+}
+
+/// A feed's facts from a row, its [`fact_columns!`] from `first` on (as SQLite's `facts_at`).
+pub(super) fn facts_at(r: &postgres::Row, first: usize) -> FeedFacts {
+    let u32_of = |v: Option<i64>| v.map(|v| v.clamp(0, i64::from(u32::MAX)) as u32);
+    FeedFacts {
+        etag: r.get(first),
+        last_modified: r.get(first + 1),
+        ttl_minutes: u32_of(r.get(first + 2)),
+        skip_hours: parse_list(r.get(first + 3)),
+        skip_days: parse_list(r.get(first + 4)),
+        consecutive_failures: u32_of(r.get(first + 5)).unwrap_or(0),
+        dead_since: from_ts(r.get(first + 6)),
+        activity: Activity {
+            items_7d: u32_of(r.get(first + 7)).unwrap_or(0),
+            oldest_7d: from_ts(r.get(first + 8)),
+        },
+        cache: Default::default(),
+    }
+}
+
+/// A feed's facts into its row: every column of them, whatever the outcome.
+fn write_facts(tx: &mut Tx<'_>, feed_id: i64, f: &FeedFacts) -> PgResult<()> {
+    tx.exec(
+        "UPDATE feeds SET (etag, last_modified, ttl_minutes, skip_hours, skip_days, consecutive_failures, dead_since,
+            activity_items, activity_oldest) = ($2, $3, $4, $5, $6, $7, $8, $9, $10) WHERE id = $1",
+        &[
+            &feed_id,
+            &f.etag,
+            &f.last_modified,
+            &f.ttl_minutes.map(i64::from),
+            &join_list(&f.skip_hours),
+            &join_list(&f.skip_days),
+            &i64::from(f.consecutive_failures),
+            &f.dead_since.map(ts),
+            &i64::from(f.activity.items_7d),
+            &f.activity.oldest_7d.map(ts),
+        ],
+    )?;
+    Ok(())
 }
 
 /// As SQLite's `activity`: the feed's publishing over the last 7 days.

@@ -3,10 +3,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::ingest::ids_since;
+use super::ingest::{facts_at, ids_since};
 use super::{PgStore, Tx};
 use crate::error_class::ErrorClass;
-use crate::store::read::parse_list;
+use crate::store::facts::fact_columns;
 use crate::store::{
     FeedState, Result, Schedule, StoredAlert, StoredItem, StoredStory, from_ts, ts,
 };
@@ -16,43 +16,40 @@ fn feed_state(r: &postgres::Row) -> FeedState {
     FeedState {
         name: r.get(0),
         url: r.get(1),
-        etag: r.get(2),
-        last_modified: r.get(3),
-        last_fetch_at: from_ts(r.get(4)),
-        last_success_at: from_ts(r.get(5)),
+        last_fetch_at: from_ts(r.get(2)),
+        last_success_at: from_ts(r.get(3)),
         last_status: r
-            .get::<_, Option<i64>>(6)
+            .get::<_, Option<i64>>(4)
             .and_then(|s| u16::try_from(s).ok()),
-        last_error: r.get(7),
+        last_error: r.get(5),
         last_error_class: r
-            .get::<_, Option<String>>(8)
+            .get::<_, Option<String>>(6)
             .as_deref()
             .and_then(ErrorClass::parse),
-        consecutive_failures: u32_of(r.get(9)).unwrap_or(0),
-        redirect_url: r.get(10),
-        redirect_seen: u32_of(r.get(11)).unwrap_or(0),
-        next_poll_at: from_ts(r.get(12)),
-        poll_interval_secs: r.get::<_, Option<i64>>(13).map(|v| v.max(0) as u64),
-        schedule_reason: r.get(14),
-        ttl_minutes: u32_of(r.get(15)),
-        items: r.get::<_, i64>(16).max(0) as u64,
-        dead_since: from_ts(r.get(17)),
-        adopted_url: r.get(18),
-        skip_hours: parse_list(r.get(19)),
-        skip_days: parse_list(r.get(20)),
+        redirect_url: r.get(7),
+        redirect_seen: u32_of(r.get(8)).unwrap_or(0),
+        next_poll_at: from_ts(r.get(9)),
+        poll_interval_secs: r.get::<_, Option<i64>>(10).map(|v| v.max(0) as u64),
+        schedule_reason: r.get(11),
+        items: r.get::<_, i64>(12).max(0) as u64,
+        adopted_url: r.get(13),
+        facts: facts_at(r, 14),
     }
 }
 
-const FEED_COLUMNS_ALL: &str = "SELECT name, url, etag, last_modified, last_fetch_at, last_success_at, last_status, last_error,
-        last_error_class, consecutive_failures, redirect_url, redirect_seen, next_poll_at, poll_interval,
-        schedule_reason, ttl_minutes, (SELECT count(*) FROM sightings s WHERE s.feed_id = feeds.id),
-        dead_since, adopted_url, skip_hours, skip_days
-    FROM feeds ORDER BY name";
-const FEED_COLUMNS_NAMED: &str = "SELECT name, url, etag, last_modified, last_fetch_at, last_success_at, last_status, last_error,
-        last_error_class, consecutive_failures, redirect_url, redirect_seen, next_poll_at, poll_interval,
-        schedule_reason, ttl_minutes, (SELECT count(*) FROM sightings s WHERE s.feed_id = feeds.id),
-        dead_since, adopted_url, skip_hours, skip_days
-    FROM feeds WHERE name = ANY($1)";
+macro_rules! feed_columns {
+    () => {
+        concat!(
+            "SELECT name, url, last_fetch_at, last_success_at, last_status, last_error, last_error_class,
+                redirect_url, redirect_seen, next_poll_at, poll_interval, schedule_reason,
+                (SELECT count(*) FROM sightings s WHERE s.feed_id = feeds.id), adopted_url, ",
+            fact_columns!(),
+            " FROM feeds"
+        )
+    };
+}
+const FEED_COLUMNS_ALL: &str = concat!(feed_columns!(), " ORDER BY name");
+const FEED_COLUMNS_NAMED: &str = concat!(feed_columns!(), " WHERE name = ANY($1)");
 
 fn items_where(
     tx: &mut Tx<'_>,
