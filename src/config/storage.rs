@@ -13,8 +13,9 @@ use super::raw::RawStorage;
 pub struct PostgresConfig {
     /// `postgres://user:password@host:port/database?sslmode=…` (or the key=value form).
     pub url: String,
-    /// How long a daemon's claim on a feed lasts: a daemon that dies loses its feeds to the others
-    /// this long after it claimed them. Longer than a poll can take (`timeout` and the commit).
+    /// How long a daemon's claim on a feed (or on a delivery) lasts: a daemon that dies loses its
+    /// feeds and deliveries to the others this long after it claimed them. Longer than a poll
+    /// can take (`timeout` and the commit), and than a send (each sink's `timeout`).
     pub lease: Duration,
 }
 
@@ -51,8 +52,7 @@ impl Validator<'_> {
         &mut self,
         s: &RawStorage,
         timeout: Duration,
-        http: bool,
-        sinks: bool,
+        send_timeout: Option<Duration>,
     ) -> Option<PostgresConfig> {
         let Some(url) = &s.url else {
             if let Some(l) = &s.lease {
@@ -94,8 +94,6 @@ impl Validator<'_> {
                 s.synchronous.is_some(),
                 "storage.synchronous (a SQLite setting)",
             ),
-            (http, "[http] (the operations listener reads SQLite)"),
-            (sinks, "[[sinks]] (the outbox)"),
         ];
         for (set, what) in unsupported {
             if set {
@@ -107,13 +105,26 @@ impl Validator<'_> {
         }
         let lease = self.duration(&s.lease, "storage.lease", DEFAULT_LEASE);
         if lease <= timeout {
-            let span = s.lease.as_ref().map_or(span, toml::Spanned::span);
+            let span = s.lease.as_ref().map_or(span.clone(), toml::Spanned::span);
             self.error(
                 span,
                 format!(
                     "storage.lease ({}) must be longer than a poll's timeout ({}): a feed would be claimed again while it is polled",
                     humantime::format_duration(lease),
                     humantime::format_duration(timeout)
+                ),
+            );
+        }
+        // A delivery is claimed with the same lease (docs/postgres.md, "Sinks"): a claim ending
+        // while its send waits for the receiver would let another daemon send it at once.
+        if let Some(send) = send_timeout.filter(|&t| lease <= t) {
+            let span = s.lease.as_ref().map_or(span, toml::Spanned::span);
+            self.error(
+                span,
+                format!(
+                    "storage.lease ({}) must be longer than a sink's timeout ({}): a delivery would be claimed again while it is sent",
+                    humantime::format_duration(lease),
+                    humantime::format_duration(send)
                 ),
             );
         }

@@ -9,7 +9,7 @@ use crate::common::*;
 use crate::daemon::{Daemon, wait_until};
 
 /// A database of this test's own, dropped at the end.
-struct PgDb {
+pub(crate) struct PgDb {
     name: String,
 }
 
@@ -29,7 +29,7 @@ fn admin() -> Result<postgres::Client, postgres::Error> {
 
 impl PgDb {
     /// `None` (the test skips) when no server answers, unless `CI` is set: then it panics.
-    fn create(tag: &str) -> Option<PgDb> {
+    pub(crate) fn create(tag: &str) -> Option<PgDb> {
         let mut admin = match admin() {
             Ok(c) => c,
             Err(e) => {
@@ -50,7 +50,7 @@ impl PgDb {
         Some(PgDb { name })
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!(
             "postgres://{}@127.0.0.1:5432/{}?sslmode=disable",
             user(),
@@ -58,23 +58,23 @@ impl PgDb {
         )
     }
 
-    fn client(&self) -> postgres::Client {
+    pub(crate) fn client(&self) -> postgres::Client {
         postgres::Client::connect(&self.url(), postgres::NoTls).unwrap()
     }
 
-    fn count(&self, sql: &str) -> i64 {
+    pub(crate) fn count(&self, sql: &str) -> i64 {
         self.client().query_one(sql, &[]).unwrap().get(0)
     }
 
     /// [`count`](Self::count) while a daemon may not have created the tables yet (-1).
-    fn items(&self) -> i64 {
+    pub(crate) fn items(&self) -> i64 {
         postgres::Client::connect(&self.url(), postgres::NoTls)
             .and_then(|mut c| c.query_one("SELECT count(*) FROM items", &[]))
             .map_or(-1, |r| r.get(0))
     }
 
     /// A workspace whose config stores into this database.
-    fn workspace(&self, body: &str) -> Workspace {
+    pub(crate) fn workspace(&self, body: &str) -> Workspace {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("config.toml");
         std::fs::write(
@@ -279,14 +279,10 @@ fn once_stores_dedups_and_the_read_commands_read_postgres() {
     assert_eq!(json_lines(&feeds.stdout).len(), 2);
     assert_eq!(db.count("SELECT count(*) FROM items"), 2);
     assert_eq!(db.count("SELECT count(*) FROM sightings"), 3);
-    // What PostgreSQL does not do yet says so, rather than reading a SQLite file.
-    let outbox = ws.run(&["outbox"]);
-    assert_ne!(outbox.code, 0);
-    assert!(
-        outbox.stderr.contains("not supported on PostgreSQL"),
-        "{}",
-        outbox.stderr
-    );
+    // No sink: the outbox is read from PostgreSQL, and is empty.
+    let outbox = ws.run(&["outbox", "--json"]);
+    assert_eq!(outbox.code, 0, "{}", outbox.stderr);
+    assert!(json_lines(&outbox.stdout).is_empty(), "{}", outbox.stdout);
     assert!(ws.run(&["instances"]).stdout.contains("no daemon"));
 }
 
