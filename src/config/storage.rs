@@ -216,4 +216,22 @@ mod tests {
             ["2:9: storage.lease applies to PostgreSQL (storage.url) only"]
         );
     }
+
+    #[test]
+    fn sinks_and_the_listener_load_with_postgres_and_the_lease_must_outlast_a_send() {
+        let hook = "[[sinks]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/\"\ntimeout = \"2m\"\n";
+        let http = "[http]\nlisten = \"127.0.0.1:0\"\n";
+        assert_eq!(
+            diags("url = \"postgres://h/db\"", &format!("{http}{hook}")),
+            Vec::<String>::new()
+        );
+        let d = diags(
+            "url = \"postgres://h/db\"\nlease = \"1m\"",
+            &format!("{http}{hook}"),
+        );
+        assert_eq!(
+            d,
+            ["3:9: storage.lease (1m) must be longer than a sink's timeout (2m): a delivery would be claimed again while it is sent"]
+        );
+    }
 }
