@@ -231,7 +231,9 @@ mod tests {
         );
         assert_eq!(
             d,
-            ["3:9: storage.lease (1m) must be longer than a sink's timeout (2m): a delivery would be claimed again while it is sent"]
+            [
+                "3:9: storage.lease (1m) must be longer than a sink's timeout (2m): a delivery would be claimed again while it is sent"
+            ]
         );
     }
 }

@@ -427,7 +427,8 @@ fn apply_update(tx: &mut Tx<'_>, me: &str, u: &DeliveryUpdate) -> Result<()> {
                 &[id, &me, at],
             )?;
             if n == 0 {
-                return Ok(taken_over(*id));
+                taken_over(*id);
+                return Ok(());
             }
             (*id, *at)
         }
@@ -446,7 +447,8 @@ fn apply_update(tx: &mut Tx<'_>, me: &str, u: &DeliveryUpdate) -> Result<()> {
                 &[id, &me, at, next_at, error],
             )?;
             if n == 0 {
-                return Ok(taken_over(*id));
+                taken_over(*id);
+                return Ok(());
             }
             (*id, *at)
         }
@@ -473,7 +475,8 @@ fn apply_update(tx: &mut Tx<'_>, me: &str, u: &DeliveryUpdate) -> Result<()> {
                 &[id, &me, at, error],
             )?;
             if n == 0 {
-                return Ok(taken_over(*id));
+                taken_over(*id);
+                return Ok(());
             }
             (*id, *at)
         }
