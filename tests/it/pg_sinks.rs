@@ -439,3 +439,44 @@ fn a_killed_daemons_claimed_deliveries_are_sent_by_another_after_the_lease() {
     let (code, _) = b.stop(Duration::from_secs(10));
     assert_eq!(code, 0);
 }
+
+/// `once` on PostgreSQL: its alerts' deliveries are sent after the polls, `outbox` and `sinks` read
+/// them back, nothing stays claimed, and a second run sends nothing again.
+#[test]
+fn once_on_postgres_sends_its_deliveries_and_the_outbox_commands_read_them() {
+    let Some(db) = PgDb::create("sinkonce") else {
+        return;
+    };
+    let server = Server::start();
+    summit_feed(&server, "/a", 0, 3);
+    summit_feed(&server, "/b", 1000, 0);
+    let rx = Receiver::start();
+    let body = shared_config(&server, &rx, "1m", "");
+    let ws = pg_workspace(&db, &body);
+    let run = ws.run(&["once"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(rx.received().len(), 3);
+    let rows = json_lines(&ws.run(&["outbox", "--json"]).stdout);
+    assert_eq!(rows.len(), 3);
+    assert!(
+        rows.iter()
+            .all(|r| r["state"] == "sent" && r["attempts"] == 1),
+        "{rows:?}"
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM outbox WHERE claim_owner IS NOT NULL"),
+        0
+    );
+    let sinks = ws.run(&["sinks"]);
+    assert_eq!(sinks.code, 0, "{}", sinks.stderr);
+    assert!(sinks.stdout.contains("hook"), "{}", sinks.stdout);
+    assert_eq!(
+        db.count("SELECT sends FROM sink_status WHERE sink = 'hook'"),
+        3
+    );
+    // `outbox retry` of a sent delivery is refused, as on SQLite.
+    let id = rows[0]["id"].as_i64().unwrap().to_string();
+    assert_ne!(ws.run(&["outbox", "retry", &id]).code, 0);
+    assert_eq!(ws.run(&["once"]).code, 0);
+    assert_eq!(rx.received().len(), 3, "nothing sent twice");
+}
