@@ -480,3 +480,77 @@ fn once_on_postgres_sends_its_deliveries_and_the_outbox_commands_read_them() {
     assert_eq!(ws.run(&["once"]).code, 0);
     assert_eq!(rx.received().len(), 3, "nothing sent twice");
 }
+
+/// As `sinks::delivery_latency_of_1000_alerts`, on PostgreSQL with `NEWSHOUND_BENCH_DAEMONS`
+/// daemons (1 by default): from each alert's row being written to the receiver reading it.
+#[test]
+#[ignore = "a measurement; run by hand (docs/postgres.md)"]
+fn delivery_latency_of_1000_alerts_on_postgres() {
+    let n: usize = std::env::var("NEWSHOUND_BENCH_ALERTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let daemons: usize = std::env::var("NEWSHOUND_BENCH_DAEMONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let Some(db) = PgDb::create("latency") else {
+        panic!("a measurement on PostgreSQL needs the server");
+    };
+    let server = Server::start();
+    summit_feed(&server, "/a", 0, n);
+    let rx = Receiver::start();
+    let body = format!(
+        "[defaults]\ninterval = \"1h\"\nmin_interval = \"1s\"\nshutdown_grace = \"2s\"\ntimeout = \"10s\"\n\
+         [alerts]\nmax_age = \"off\"\n[[feeds]]\nname = \"a\"\nurl = \"{}\"\n{TOPIC}\
+         [[sinks]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\n",
+        server.url("/a"),
+        rx.url("/")
+    );
+    let binary = std::env::var("NEWSHOUND_BENCH_BIN").unwrap_or_else(|_| bin().to_owned());
+    let wss: Vec<Workspace> = (0..daemons).map(|_| db.workspace(&body)).collect();
+    let mut children: Vec<std::process::Child> = wss
+        .iter()
+        .map(|ws| {
+            std::process::Command::new(&binary)
+                .args(["--config", ws.config.to_str().unwrap(), "run"])
+                .env_remove("NOTIFY_SOCKET")
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    wait_until(Duration::from_secs(300), "every delivery", || {
+        rx.received().len() >= n
+    });
+    for c in &mut children {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+        let _ = c.wait();
+    }
+    let mut ms: Vec<f64> = rx
+        .received()
+        .iter()
+        .map(|r| {
+            let enqueued = r.json()["enqueued_at"].as_i64().unwrap();
+            let at = r.at.duration_since(UNIX_EPOCH).unwrap().as_secs_f64() * 1000.0;
+            at - enqueued as f64
+        })
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    let keys: HashSet<String> = rx
+        .received()
+        .iter()
+        .filter_map(|r| r.header("idempotency-key").map(str::to_owned))
+        .collect();
+    let q = |p: f64| ms[((ms.len() - 1) as f64 * p).round() as usize];
+    eprintln!(
+        "delivery latency on PostgreSQL, {daemons} daemon(s), {} alerts in one commit ({} requests): first {:.1} ms, median {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        keys.len(),
+        ms.len(),
+        q(0.0),
+        q(0.5),
+        q(0.99),
+        q(1.0)
+    );
+}
