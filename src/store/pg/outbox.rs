@@ -414,89 +414,63 @@ impl PgStore {
     }
 }
 
-/// One outcome, if this process still holds the claim; and its sink's status.
+/// One outcome, if this process still holds the claim; and its sink's status. Two statements: the
+/// row's update names its sink (`RETURNING`), the status is one upsert.
 fn apply_update(tx: &mut Tx<'_>, me: &str, u: &DeliveryUpdate) -> Result<()> {
-    let (id, at) = match u {
-        DeliveryUpdate::Sent { id, at } => {
-            let n = tx.exec(
-                concat!(
-                    "UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_at = $3, sent_at = $3, last_error = NULL,
-                            claim_owner = NULL, claim_until = NULL WHERE id = $1 AND ",
-                    "(claim_owner IS NULL OR claim_owner = $2)"
-                ),
-                &[id, &me, at],
-            )?;
-            if n == 0 {
-                taken_over(*id);
-                return Ok(());
-            }
-            (*id, *at)
-        }
+    // Only the claim's owner (or anyone, when nobody holds it: a retry by hand cleared it).
+    let row = match u {
+        DeliveryUpdate::Sent { id, at } => tx.opt(
+            "UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_at = $3, sent_at = $3, last_error = NULL,
+                    claim_owner = NULL, claim_until = NULL
+             WHERE id = $1 AND (claim_owner IS NULL OR claim_owner = $2) RETURNING sink",
+            &[id, &me, at],
+        )?,
         DeliveryUpdate::Retry {
             id,
             at,
             next_at,
             error,
-        } => {
-            let n = tx.exec(
-                concat!(
-                    "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_at = $3, next_at = $4, last_error = $5,
-                            claim_owner = NULL, claim_until = NULL WHERE id = $1 AND ",
-                    "(claim_owner IS NULL OR claim_owner = $2)"
-                ),
-                &[id, &me, at, next_at, error],
-            )?;
-            if n == 0 {
-                taken_over(*id);
-                return Ok(());
-            }
-            (*id, *at)
-        }
-        DeliveryUpdate::Hold { id } => {
-            let n = tx.exec(
-                concat!(
-                    "UPDATE outbox SET state = 'held', claim_owner = NULL, claim_until = NULL WHERE id = $1 AND ",
-                    "(claim_owner IS NULL OR claim_owner = $2)"
-                ),
-                &[id, &me],
-            )?;
-            if n == 0 {
-                taken_over(*id);
-            }
-            return Ok(());
-        }
-        DeliveryUpdate::Dead { id, at, error } => {
-            let n = tx.exec(
-                concat!(
-                    "UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_at = $3, last_error = $4,
-                            claim_owner = NULL, claim_until = NULL WHERE id = $1 AND ",
-                    "(claim_owner IS NULL OR claim_owner = $2)"
-                ),
-                &[id, &me, at, error],
-            )?;
-            if n == 0 {
-                taken_over(*id);
-                return Ok(());
-            }
-            (*id, *at)
-        }
+        } => tx.opt(
+            "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_at = $3, next_at = $4, last_error = $5,
+                    claim_owner = NULL, claim_until = NULL
+             WHERE id = $1 AND (claim_owner IS NULL OR claim_owner = $2) RETURNING sink",
+            &[id, &me, at, next_at, error],
+        )?,
+        DeliveryUpdate::Hold { id } => tx.opt(
+            "UPDATE outbox SET state = 'held', claim_owner = NULL, claim_until = NULL
+             WHERE id = $1 AND (claim_owner IS NULL OR claim_owner = $2) RETURNING sink",
+            &[id, &me],
+        )?,
+        DeliveryUpdate::Dead { id, at, error } => tx.opt(
+            "UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_at = $3, last_error = $4,
+                    claim_owner = NULL, claim_until = NULL
+             WHERE id = $1 AND (claim_owner IS NULL OR claim_owner = $2) RETURNING sink",
+            &[id, &me, at, error],
+        )?,
     };
-    let Some(sink) = tx.opt("SELECT sink FROM outbox WHERE id = $1", &[&id])? else {
+    let id = match u {
+        DeliveryUpdate::Sent { id, .. }
+        | DeliveryUpdate::Retry { id, .. }
+        | DeliveryUpdate::Hold { id }
+        | DeliveryUpdate::Dead { id, .. } => *id,
+    };
+    let Some(row) = row else {
+        taken_over(id);
         return Ok(());
     };
-    let sink: String = sink.get(0);
+    let sink: String = row.get(0);
     match u {
-        DeliveryUpdate::Sent { .. } => tx.exec(
+        DeliveryUpdate::Sent { at, .. } => tx.exec(
             "INSERT INTO sink_status (sink, sends, last_success_at) VALUES ($1, 1, $2)
              ON CONFLICT (sink) DO UPDATE SET sends = sink_status.sends + 1, last_success_at = excluded.last_success_at",
-            &[&sink, &at],
+            &[&sink, at],
         )?,
         DeliveryUpdate::Hold { .. } => 0,
-        DeliveryUpdate::Retry { error, .. } | DeliveryUpdate::Dead { error, .. } => tx.exec(
+        DeliveryUpdate::Retry { at, error, .. } | DeliveryUpdate::Dead { at, error, .. } => tx.exec(
             "INSERT INTO sink_status (sink, failures, last_error_at, last_error) VALUES ($1, 1, $2, $3)
              ON CONFLICT (sink) DO UPDATE SET failures = sink_status.failures + 1, last_error_at = excluded.last_error_at,
                                               last_error = excluded.last_error",
-            &[&sink, &at, error],
+            &[&sink, at, error],
         )?,
     };
     Ok(())
