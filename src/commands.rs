@@ -299,7 +299,7 @@ pub fn check(path: &Path) -> Result {
 }
 
 /// Opens (creating or migrating) the SQLite database; failing is [`Exit::CantOpenDb`]. The
-/// commands that only SQLite supports yet (the outbox's) refuse a PostgreSQL config here.
+/// commands take their PostgreSQL path before calling it; a PostgreSQL config is refused here.
 pub fn open_store(cfg: &Config) -> Result<Store> {
     sqlite_only(cfg)?;
     Store::open_with(&cfg.database, cfg.synchronous, cfg.keep.is_some())
@@ -313,6 +313,7 @@ pub fn open_backend(cfg: &Config, daemon: bool) -> Result<store::Backend> {
         return open_store(cfg).map(store::Backend::from);
     };
     let mut p = store::PgStore::open(&pg.url).map_err(|e| Error::new(Exit::CantOpenDb, e))?;
+    p.set_lease(pg.lease);
     if daemon {
         p.join(&pg.url, store::Instance::new(pg.lease))
             .map_err(|e| Error::new(Exit::CantOpenDb, e))?;
@@ -361,10 +362,18 @@ fn on_backend<T: Send>(
     }
 }
 
-/// [`read`] for what only SQLite supports yet.
-fn read_sqlite<T>(cfg: &Config, query: impl FnOnce(&Store) -> store::Result<T>) -> Result<T> {
-    let store = open_read_only(cfg)?;
-    query(&store).map_err(Error::failure)
+/// Runs one write against the configured store (created or migrated if need be), SQLite or
+/// PostgreSQL (as [`read`], on a thread of its own for PostgreSQL).
+fn write<T: Send>(
+    cfg: &Config,
+    f: impl FnOnce(&mut store::Backend) -> store::Result<T> + Send,
+) -> Result<T> {
+    let mut store = open_backend(cfg, false)?;
+    match store {
+        store::Backend::Sqlite(_) => f(&mut store),
+        store::Backend::Postgres(_) => store::pg::off_runtime(|| f(&mut store)),
+    }
+    .map_err(Error::failure)
 }
 
 fn open_read_only(cfg: &Config) -> Result<Store> {
@@ -1398,11 +1407,10 @@ fn print_pruned(
 /// `outbox`: deliveries, newest first; `outbox retry ID|--dead`.
 pub fn outbox(cfg: &Config, args: &OutboxArgs) -> Result {
     if let Some(OutboxCommand::Digest { sink }) = &args.action {
-        let mut store = open_store(cfg)?;
         let sc = cfg.sinks.iter().find(|s| &s.name == sink);
-        let ids = store
-            .outbox_digest_now(sink, sc, Utc::now().timestamp_millis())
-            .map_err(Error::failure)?;
+        let ids = write(cfg, |store| {
+            store.outbox_digest_now(sink, sc, Utc::now().timestamp_millis())
+        })?;
         if ids.is_empty() {
             println!("nothing held for {}", Untrusted(sink));
         }
@@ -1412,11 +1420,10 @@ pub fn outbox(cfg: &Config, args: &OutboxArgs) -> Result {
         return Ok(Exit::Ok);
     }
     if let Some(OutboxCommand::Retry(r)) = &args.action {
-        let mut store = open_store(cfg)?;
         let id = if r.dead { None } else { r.id };
-        let n = store
-            .outbox_retry(id, Utc::now().timestamp_millis())
-            .map_err(Error::failure)?;
+        let n = write(cfg, |store| {
+            store.outbox_retry(id, Utc::now().timestamp_millis())
+        })?;
         if n == 0
             && let Some(id) = id
         {
@@ -1428,7 +1435,7 @@ pub fn outbox(cfg: &Config, args: &OutboxArgs) -> Result {
         println!("{} queued again", plural(n, "delivery", "deliveries"));
         return Ok(Exit::Ok);
     }
-    let mut rows = read_sqlite(cfg, |store| {
+    let mut rows = read(cfg, |store| {
         store.outbox_list(
             args.sink.as_deref(),
             args.state.as_deref(),
@@ -1474,8 +1481,8 @@ pub async fn sinks(cfg: &Config, args: &SinksArgs) -> Result {
         return sinks_test(cfg, name).await;
     }
     let names: Vec<String> = cfg.sinks.iter().map(|s| s.name.clone()).collect();
-    let statuses = if cfg.database.exists() {
-        read_sqlite(cfg, |store| store.sink_statuses(&names))?
+    let statuses = if cfg.postgres.is_some() || cfg.database.exists() {
+        read(cfg, |store| store.sink_statuses(&names))?
     } else {
         names
             .iter()

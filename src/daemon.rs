@@ -47,7 +47,7 @@ pub async fn run(cfg: Config, path: PathBuf) -> Result {
     };
 
     let store = crate::commands::open_backend(&cfg, true)?;
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(Metrics::for_instance(store.instance_id()));
     let on_commit = {
         let m = metrics.clone();
         Box::new(move |took| m.commit(took)) as store::CommitHook

@@ -140,7 +140,21 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Metrics {
-        let mut registry = Registry::default();
+        Metrics::for_instance(None)
+    }
+
+    /// A daemon's metrics; with several daemons on one PostgreSQL, every series carries the
+    /// daemon's instance id (`instance_id`, as `newshound instances` lists it), so the counters
+    /// of daemons scraped together stay apart. (Not `instance`: Prometheus sets that one to the
+    /// scrape target.)
+    pub fn for_instance(id: Option<String>) -> Metrics {
+        let mut registry = match id {
+            Some(id) => Registry::with_labels(std::iter::once((
+                std::borrow::Cow::Borrowed("instance_id"),
+                std::borrow::Cow::Owned(id),
+            ))),
+            None => Registry::default(),
+        };
         let polls = Family::<Outcome, Counter>::default();
         let handle = |outcome| polls.get_or_create(&Outcome { outcome }).clone();
         let (fetched, not_modified, failed, cancelled) = (

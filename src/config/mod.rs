@@ -755,12 +755,8 @@ impl Validator<'_> {
         let topics = self.all_topics(&raw, &names);
         let http = self.http(&raw.http, &base);
         let sinks = self.sinks(&raw.sinks, &topics);
-        let postgres = self.postgres(
-            &raw.storage,
-            defaults.timeout,
-            http.is_some(),
-            !sinks.is_empty(),
-        );
+        let send_timeout = sinks.iter().map(|s| s.timeout).max();
+        let postgres = self.postgres(&raw.storage, defaults.timeout, send_timeout);
         Some(Config {
             path: self.path.to_owned(),
             database,

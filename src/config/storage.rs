@@ -13,8 +13,9 @@ use super::raw::RawStorage;
 pub struct PostgresConfig {
     /// `postgres://user:password@host:port/database?sslmode=…` (or the key=value form).
     pub url: String,
-    /// How long a daemon's claim on a feed lasts: a daemon that dies loses its feeds to the others
-    /// this long after it claimed them. Longer than a poll can take (`timeout` and the commit).
+    /// How long a daemon's claim on a feed (or on a delivery) lasts: a daemon that dies loses its
+    /// feeds and deliveries to the others this long after it claimed them. Longer than a poll
+    /// can take (`timeout` and the commit), and than a send (each sink's `timeout`).
     pub lease: Duration,
 }
 
@@ -112,8 +113,7 @@ impl Validator<'_> {
         &mut self,
         s: &RawStorage,
         timeout: Duration,
-        http: bool,
-        sinks: bool,
+        send_timeout: Option<Duration>,
     ) -> Option<PostgresConfig> {
         let Some(url) = &s.url else {
             if let Some(l) = &s.lease {
@@ -169,28 +169,28 @@ impl Validator<'_> {
                  remove the key, and if wanted run e.g. `ALTER ROLE newshound SET synchronous_commit = off` on the server",
             );
         }
-        // What the PostgreSQL backend does not do yet: refused here rather than half-working.
-        let unsupported = [
-            (http, "[http] (the operations listener reads SQLite)"),
-            (sinks, "[[sinks]] (the outbox)"),
-        ];
-        for (set, what) in unsupported {
-            if set {
-                self.error(
-                    span.clone(),
-                    format!("{what} is not supported with storage.url (PostgreSQL) yet"),
-                );
-            }
-        }
         let lease = self.duration(&s.lease, "storage.lease", DEFAULT_LEASE);
         if lease <= timeout {
-            let span = s.lease.as_ref().map_or(span, toml::Spanned::span);
+            let span = s.lease.as_ref().map_or(span.clone(), toml::Spanned::span);
             self.error(
                 span,
                 format!(
                     "storage.lease ({}) must be longer than a poll's timeout ({}): a feed would be claimed again while it is polled",
                     humantime::format_duration(lease),
                     humantime::format_duration(timeout)
+                ),
+            );
+        }
+        // A delivery is claimed with the same lease (docs/postgres.md, "Sinks"): a claim ending
+        // while its send waits for the receiver would let another daemon send it at once.
+        if let Some(send) = send_timeout.filter(|&t| lease <= t) {
+            let span = s.lease.as_ref().map_or(span, toml::Spanned::span);
+            self.error(
+                span,
+                format!(
+                    "storage.lease ({}) must be longer than a sink's timeout ({}): a delivery would be claimed again while it is sent",
+                    humantime::format_duration(lease),
+                    humantime::format_duration(send)
                 ),
             );
         }
@@ -327,6 +327,26 @@ mod tests {
             d,
             [
                 "2:7: storage.url: sslrootcert /nonexistent/ca.pem: no such file (a PEM file of the CA certificates that signed the server's)"
+            ]
+        );
+    }
+
+    #[test]
+    fn sinks_and_the_listener_load_with_postgres_and_the_lease_must_outlast_a_send() {
+        let hook = "[[sinks]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/\"\ntimeout = \"2m\"\n";
+        let http = "[http]\nlisten = \"127.0.0.1:0\"\n";
+        assert_eq!(
+            diags("url = \"postgres://h/db\"", &format!("{http}{hook}")),
+            Vec::<String>::new()
+        );
+        let d = diags(
+            "url = \"postgres://h/db\"\nlease = \"1m\"",
+            &format!("{http}{hook}"),
+        );
+        assert_eq!(
+            d,
+            [
+                "3:9: storage.lease (1m) must be longer than a sink's timeout (2m): a delivery would be claimed again while it is sent"
             ]
         );
     }

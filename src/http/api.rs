@@ -11,7 +11,7 @@ use super::readers::ReadError;
 use hyper::header::{self, HeaderValue};
 
 use super::{Ops, Reply, View, html, page, reply, text, unavailable};
-use crate::store::{self, Store};
+use crate::store::{self, Backend};
 
 /// Rows an API listing returns unless `limit` says otherwise, and the most it may ask for.
 const API_LIMIT: usize = 100;
@@ -23,12 +23,12 @@ const SEARCH_LIMIT: usize = 50;
 /// A search: the hits, or what is wrong with the query (for the user); a database failure is
 /// the outer error.
 fn run_search(
-    s: &Store,
+    s: &mut Backend,
     q: &str,
     since: Option<chrono::DateTime<chrono::Utc>>,
     limit: usize,
 ) -> store::Result<Result<Vec<crate::search::Hit>, String>> {
-    Ok(match crate::search::search(s, q, since, limit) {
+    Ok(match crate::search::search_backend(s, q, since, limit) {
         Ok(hits) => Ok(hits),
         Err(crate::search::SearchError::Store(e)) => return Err(e),
         Err(e) => Err(e.to_string()),
@@ -141,6 +141,16 @@ pub(super) async fn stories(ops: &Ops, q: &Query) -> Reply {
     json(
         ops.readers
             .read_body(move |s| Ok(listing(&s.stories(since, min_sources, limit)?)))
+            .await,
+    )
+}
+
+/// The daemons sharing a PostgreSQL database, as `newshound instances --json` (an empty list on
+/// SQLite).
+pub(super) async fn instances(ops: &Ops) -> Reply {
+    json(
+        ops.readers
+            .read_body(move |s| Ok(listing(&s.instances()?)))
             .await,
     )
 }

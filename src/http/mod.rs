@@ -1,6 +1,6 @@
 //! The operations listener (`[http]`, off by default): `/metrics`, `/healthz`, `/readyz`, the
 //! status page `/` with its search (`/search?q=`, [`crate::search`]) and the JSON API
-//! `/api/{feeds,alerts,stories,search}`.
+//! `/api/{feeds,alerts,stories,search,instances}`.
 //!
 //! One hyper HTTP/1 server on the daemon's runtime. It reads the database through its own
 //! read-only connections (at most [`READERS`] at once, on the blocking pool), never through the
@@ -41,7 +41,7 @@ use crate::config::{Config, HttpConfig, Token};
 use crate::metrics::{Gauges, Metrics};
 use crate::store::StoreHandle;
 pub use readers::{READERS, RESPONSE_BUDGET};
-use readers::{ReadError, Readers};
+use readers::{ReadError, Readers, Source};
 
 /// Largest request head (request line and headers) read; a larger one gets 431.
 pub const MAX_HEAD_BYTES: usize = 8 * 1024;
@@ -98,7 +98,10 @@ impl Ops {
         Arc::new(Ops {
             metrics,
             view: RwLock::new(Arc::new(View::of(cfg))),
-            readers: Readers::new(cfg.database.clone()),
+            readers: Readers::new(match &cfg.postgres {
+                Some(pg) => Source::Postgres(pg.url.clone()),
+                None => Source::Sqlite(cfg.database.clone()),
+            }),
             writer,
             started: Instant::now(),
             tick_ms: AtomicU64::new(0),
@@ -268,6 +271,7 @@ async fn respond(ops: &Ops, req: Request<Incoming>) -> Reply {
         "/api/feeds" => api::feeds(ops, view).await,
         "/api/alerts" => api::alerts(ops, &query).await,
         "/api/stories" => api::stories(ops, &query).await,
+        "/api/instances" => api::instances(ops).await,
         "/search" | "/api/search" if !ops.view().search => text(
             StatusCode::NOT_FOUND,
             "search is off: add search = true under [storage] (the index is built at the next start)\n",
@@ -339,10 +343,14 @@ async fn metrics(ops: &Ops, view: &View) -> Reply {
         // The scrape still serves the counters, with the last count.
         _ => ops.failing.load(Ordering::Relaxed),
     };
-    let size = |suffix: &str| {
-        let mut p = ops.readers.path.clone().into_os_string();
-        p.push(suffix);
-        std::fs::metadata(p).map_or(0, |m| m.len())
+    // SQLite's files; a PostgreSQL server's size is its own to report.
+    let size = |suffix: &str| match &ops.readers.source {
+        Source::Sqlite(path) => {
+            let mut p = path.clone().into_os_string();
+            p.push(suffix);
+            std::fs::metadata(p).map_or(0, |m| m.len())
+        }
+        Source::Postgres(_) => 0,
     };
     let gauges = Gauges {
         feeds: view.feeds.len() as u64,
@@ -365,6 +373,7 @@ async fn status_page(ops: &Ops, view: Arc<View>) -> Reply {
                 feeds: s.feed_states()?,
                 alerts: s.alerts(None, None, page::MAX_ALERTS)?,
                 stories: s.stories(None, 1, page::MAX_STORIES)?,
+                instances: s.instances()?,
             };
             let html = page::render(
                 &data,

@@ -11,7 +11,7 @@ use std::fmt::Write;
 use chrono::{DateTime, Utc};
 
 use crate::error_class::ErrorClass;
-use crate::store::{FeedState, StoredAlert, StoredStory};
+use crate::store::{FeedState, InstanceRow, StoredAlert, StoredStory};
 
 /// Feeds shown on the page, problems first; the others are counted (all are in `/api/feeds`).
 pub const MAX_FEEDS: usize = 200;
@@ -25,6 +25,8 @@ pub struct Data {
     pub feeds: Vec<FeedState>,
     pub alerts: Vec<StoredAlert>,
     pub stories: Vec<StoredStory>,
+    /// The daemons sharing a PostgreSQL database (none on SQLite): listed when there are any.
+    pub instances: Vec<InstanceRow>,
 }
 
 /// A feed's health, worst first (the page's order).
@@ -143,6 +145,10 @@ pub fn render(
         out.push_str("<section id=\"attention\"><h2>Feeds needing attention</h2>");
         push_feeds(&mut out, attention, now);
         out.push_str("</section>");
+    }
+
+    if !data.instances.is_empty() {
+        push_instances(&mut out, &data.instances);
     }
 
     out.push_str("<section id=\"alerts\"><h2>Latest alerts</h2>");
@@ -360,6 +366,28 @@ pub fn render_search(
 }
 
 /// `<time>` with the exact UTC time, showing "5 min ago" / "in 2 h".
+/// The daemons sharing the database, as `newshound instances` lists them.
+fn push_instances(out: &mut String, instances: &[InstanceRow]) {
+    out.push_str("<section id=\"instances\"><h2>Daemons on this database</h2><ol>");
+    for i in instances {
+        out.push_str("<li class=\"card\"><div>");
+        push_text(out, &i.id);
+        let _ = write!(
+            out,
+            "</div><div class=\"meta\"><span class=\"badge{}\">{}</span> heartbeat {:.1}s ago · {} lease{} held · pid {} on ",
+            if i.live { "" } else { " warn" },
+            if i.live { "live" } else { "stale" },
+            i.heartbeat_age_ms as f64 / 1000.0,
+            i.leases,
+            if i.leases == 1 { "" } else { "s" },
+            i.pid,
+        );
+        push_text(out, &i.host);
+        out.push_str("</div></li>");
+    }
+    out.push_str("</ol></section>");
+}
+
 fn time_tag(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let secs = (now - t).num_seconds();
     let (n, future) = (secs.unsigned_abs(), secs < 0);
@@ -485,6 +513,7 @@ mod tests {
             feeds: vec![ok, bad],
             alerts: vec![],
             stories: vec![],
+            instances: vec![],
         };
         let html = render(
             &data,

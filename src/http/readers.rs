@@ -10,7 +10,7 @@ use bytes::Bytes;
 use hyper::StatusCode;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::store::{self, Store};
+use crate::store::{self, Backend, PgStore, Store};
 
 /// Database reads (pages, API, metrics' counts) running at once; others wait their turn.
 pub const READERS: usize = 2;
@@ -21,10 +21,28 @@ pub(super) const READ_WAIT: Duration = Duration::from_secs(10);
 /// this gets 503 (ask for fewer rows with `limit`).
 pub const RESPONSE_BUDGET: usize = 32 << 20;
 
+/// Which database the readers open.
+#[derive(Clone)]
+pub(super) enum Source {
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL: its client runs on a thread of its own ([`store::pg::off_runtime`]),
+    /// as the blocking pool's threads belong to the daemon's runtime.
+    Postgres(String),
+}
+
+impl Source {
+    fn open(&self) -> store::Result<Backend> {
+        match self {
+            Source::Sqlite(path) => Store::open_read_only(path).map(Backend::from),
+            Source::Postgres(url) => PgStore::open_read_only(url).map(Backend::from),
+        }
+    }
+}
+
 /// Read-only connections to the database, opened as needed and kept for the next request.
 pub(super) struct Readers {
-    pub(super) path: PathBuf,
-    idle: Arc<Mutex<Vec<Store>>>,
+    pub(super) source: Source,
+    idle: Arc<Mutex<Vec<Backend>>>,
     slots: Arc<Semaphore>,
     /// [`RESPONSE_BUDGET`], in KiB.
     budget: Arc<Semaphore>,
@@ -56,9 +74,9 @@ impl AsRef<[u8]> for Budgeted {
 }
 
 impl Readers {
-    pub(super) fn new(path: PathBuf) -> Readers {
+    pub(super) fn new(source: Source) -> Readers {
         Readers {
-            path,
+            source,
             idle: Arc::default(),
             slots: Arc::new(Semaphore::new(READERS)),
             budget: Arc::new(Semaphore::new(RESPONSE_BUDGET >> 10)),
@@ -70,7 +88,7 @@ impl Readers {
     /// back, so at most [`READERS`] built bodies wait outside the budget.
     pub(super) async fn read_body(
         &self,
-        f: impl FnOnce(&Store) -> store::Result<(StatusCode, Vec<u8>)> + Send + 'static,
+        f: impl FnOnce(&mut Backend) -> store::Result<(StatusCode, Vec<u8>)> + Send + 'static,
     ) -> Result<(StatusCode, Bytes), ReadError> {
         let reader = self.acquire_reader().await?;
         let (built, reader) = self.run(f, reader).await?;
@@ -105,21 +123,24 @@ impl Readers {
     /// the read ends.
     async fn run<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Store) -> store::Result<T> + Send + 'static,
+        f: impl FnOnce(&mut Backend) -> store::Result<T> + Send + 'static,
         reader: OwnedSemaphorePermit,
     ) -> Result<(store::Result<T>, OwnedSemaphorePermit), ReadError> {
-        let (idle, path) = (self.idle.clone(), self.path.clone());
+        let (idle, source) = (self.idle.clone(), self.source.clone());
         tokio::task::spawn_blocking(move || {
             let popped = idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-            let store = match popped
-                .map(Ok)
-                .unwrap_or_else(|| Store::open_read_only(&path))
-            {
+            let mut store = match popped.map(Ok).unwrap_or_else(|| source.open()) {
                 Ok(s) => s,
                 Err(e) => return (Err(e), reader),
             };
-            let result = f(&store);
-            idle.lock().unwrap_or_else(|e| e.into_inner()).push(store);
+            let result = match store {
+                Backend::Sqlite(_) => f(&mut store),
+                Backend::Postgres(_) => store::pg::off_runtime(|| f(&mut store)),
+            };
+            // A connection that failed is not kept: the next read opens a fresh one.
+            if result.is_ok() || matches!(store, Backend::Sqlite(_)) {
+                idle.lock().unwrap_or_else(|e| e.into_inner()).push(store);
+            }
             (result, reader)
         })
         .await
@@ -129,7 +150,7 @@ impl Readers {
     /// Runs `f` on a reader connection on the blocking pool, after waiting for a free reader.
     pub(super) async fn read<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Store) -> store::Result<T> + Send + 'static,
+        f: impl FnOnce(&mut Backend) -> store::Result<T> + Send + 'static,
     ) -> Result<T, ReadError> {
         let reader = self.acquire_reader().await?;
         Ok(self.run(f, reader).await?.0?)

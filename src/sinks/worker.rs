@@ -149,6 +149,7 @@ fn now_ms() -> i64 {
 impl Worker {
     async fn run(mut self) {
         let wake = self.store.outbox_wakeup();
+        let shared = self.store.shared();
         // `once`: each delivery is attempted at most once.
         let mut tried: HashMap<i64, String> = HashMap::new();
         // Each digest's next run (ms), by (sink, topic or "" for the sink's own, schedule and
@@ -177,7 +178,7 @@ impl Worker {
                         topic: String::new(),
                         except: groups.into_iter().map(|(g, _)| g.topic).collect(),
                     };
-                    match self.store.outbox_digest(name, &leftover, now, false).await {
+                    match self.store.outbox_digest(name, &leftover, now, None).await {
                         Ok(Some(id)) => {
                             tracing::info!(sink = %name, delivery = id, "alerts held under an earlier config queued as one digest")
                         }
@@ -192,7 +193,11 @@ impl Worker {
             let mut next_digest: Option<i64> = None;
             let mut live: HashSet<(String, String, String)> = HashSet::new();
             for (name, sink) in sinks.iter() {
-                if sink.cfg.has_budget() && self.budgets.lock().is_ok_and(|b| b.needs_seed(name)) {
+                // Shared by several daemons, the hour's window is read again each round: the
+                // others' sends are in the sent rows only (docs/postgres.md, "Sinks").
+                if sink.cfg.has_budget()
+                    && (shared || self.budgets.lock().is_ok_and(|b| b.needs_seed(name)))
+                {
                     match self.store.outbox_sent_since(name, now - 3_600_000).await {
                         Ok(sent) => {
                             if let Ok(mut b) = self.budgets.lock() {
@@ -225,7 +230,11 @@ impl Worker {
                         }
                     };
                     let next = if next <= now {
-                        match self.store.outbox_digest(name, &group, now, true).await {
+                        match self
+                            .store
+                            .outbox_digest(name, &group, now, Some(next))
+                            .await
+                        {
                             Ok(Some(id)) => {
                                 tracing::info!(sink = %name, topic = %Untrusted(&group.topic), delivery = id, "digest queued");
                             }

@@ -4,8 +4,7 @@
 //! life, so each call is one `match` on a value already in a register, and SQLite's calls inline
 //! as they did before (no virtual call, no boxing of its results). The variants' inherent methods
 //! keep their own signatures (PostgreSQL's client needs `&mut` to read); the enum gives the
-//! writer and the commands the calls they make. What PostgreSQL cannot do yet (the outbox)
-//! answers [`StoreError::Unsupported`] (the config already refuses the settings that would need it).
+//! writer and the commands the calls they make.
 
 use std::time::Duration;
 
@@ -13,11 +12,11 @@ use chrono::{DateTime, Utc};
 
 use super::pg::PgStore;
 use super::{
-    Claim, Delivery, DeliveryUpdate, FeedState, IngestPolicy, OutboxRoutes, PollRecord,
-    PollSummary, PrunePlan, PruneReport, Result, Schedule, Store, StoreError, StoredAlert,
-    StoredItem, StoredStory,
+    Claim, Delivery, DeliveryUpdate, FeedState, IngestPolicy, OutboxRoutes, OutboxRow, PollRecord,
+    PollSummary, PrunePlan, PruneReport, Result, Schedule, SinkStatus, Store,
+    StoredAlert, StoredItem, StoredStory,
 };
-use crate::config::DigestGroup;
+use crate::config::{DigestGroup, SinkConfig};
 
 /// One value per writer thread or command: its size does not matter, and boxing a variant would
 /// only add a pointer to follow.
@@ -51,6 +50,14 @@ impl Backend {
     /// Several daemons share this database's work (PostgreSQL opened by a daemon).
     pub fn shares_work(&self) -> bool {
         matches!(self, Backend::Postgres(p) if p.instance.is_some())
+    }
+
+    /// This daemon's instance id, when it shares a PostgreSQL database's work.
+    pub fn instance_id(&self) -> Option<String> {
+        match self {
+            Backend::Postgres(p) => p.instance.as_ref().map(|i| i.id.clone()),
+            Backend::Sqlite(_) => None,
+        }
     }
 
     pub fn record_polls(
@@ -176,8 +183,10 @@ impl Backend {
         }
     }
 
+    /// Due deliveries of `sink` to send now (on PostgreSQL, claimed for this process: see
+    /// `pg::outbox`), and when the next one falls due.
     pub fn outbox_due(
-        &self,
+        &mut self,
         sink: &str,
         now_ms: i64,
         limit: usize,
@@ -185,48 +194,110 @@ impl Backend {
     ) -> Result<(Vec<Delivery>, Option<i64>)> {
         match self {
             Backend::Sqlite(s) => s.outbox_due(sink, now_ms, limit, skip),
-            Backend::Postgres(_) => Err(StoreError::Unsupported("the outbox")),
+            Backend::Postgres(p) => p.outbox_due(sink, now_ms, limit, skip),
         }
     }
 
     pub fn outbox_update(&mut self, u: &DeliveryUpdate) -> Result<()> {
-        match self {
-            Backend::Sqlite(s) => s.outbox_update(u),
-            Backend::Postgres(_) => Err(StoreError::Unsupported("the outbox")),
-        }
+        self.outbox_updates(std::slice::from_ref(u))
     }
 
     pub fn outbox_updates(&mut self, us: &[DeliveryUpdate]) -> Result<()> {
         match self {
             Backend::Sqlite(s) => s.outbox_updates(us),
-            Backend::Postgres(_) => Err(StoreError::Unsupported("the outbox")),
+            Backend::Postgres(p) => p.outbox_updates(us),
         }
     }
 
+    /// Folds held deliveries into a digest. `slot`: the scheduled run's time (`None`: a release
+    /// of rows held under an earlier config); on PostgreSQL a run some daemon already made for
+    /// that slot does nothing.
     pub fn outbox_digest(
         &mut self,
         sink: &str,
         group: &DigestGroup,
         now_ms: i64,
-        scheduled: bool,
+        slot: Option<i64>,
     ) -> Result<Option<i64>> {
         match self {
-            Backend::Sqlite(s) => s.outbox_digest(sink, group, now_ms, scheduled),
-            Backend::Postgres(_) => Err(StoreError::Unsupported("the outbox")),
+            Backend::Sqlite(s) => s.outbox_digest(sink, group, now_ms, slot.is_some()),
+            Backend::Postgres(p) => p.outbox_digest(sink, group, now_ms, slot),
         }
     }
 
-    pub fn outbox_digest_since(&self, sink: &str, group: &DigestGroup) -> Result<Option<i64>> {
+    pub fn outbox_digest_now(
+        &mut self,
+        sink: &str,
+        cfg: Option<&SinkConfig>,
+        now_ms: i64,
+    ) -> Result<Vec<i64>> {
+        match self {
+            Backend::Sqlite(s) => s.outbox_digest_now(sink, cfg, now_ms),
+            Backend::Postgres(p) => p.outbox_digest_now(sink, cfg, now_ms),
+        }
+    }
+
+    pub fn outbox_digest_since(&mut self, sink: &str, group: &DigestGroup) -> Result<Option<i64>> {
         match self {
             Backend::Sqlite(s) => s.outbox_digest_since(sink, group),
-            Backend::Postgres(_) => Err(StoreError::Unsupported("the outbox")),
+            Backend::Postgres(p) => p.outbox_digest_since(sink, group),
         }
     }
 
-    pub fn outbox_sent_since(&self, sink: &str, since_ms: i64) -> Result<Vec<(String, i64)>> {
+    pub fn outbox_sent_since(&mut self, sink: &str, since_ms: i64) -> Result<Vec<(String, i64)>> {
         match self {
             Backend::Sqlite(s) => s.outbox_sent_since(sink, since_ms),
-            Backend::Postgres(_) => Err(StoreError::Unsupported("the outbox")),
+            Backend::Postgres(p) => p.outbox_sent_since(sink, since_ms),
+        }
+    }
+
+    pub fn outbox_list(
+        &mut self,
+        sink: Option<&str>,
+        state: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<OutboxRow>> {
+        match self {
+            Backend::Sqlite(s) => s.outbox_list(sink, state, limit),
+            Backend::Postgres(p) => p.outbox_list(sink, state, limit),
+        }
+    }
+
+    pub fn outbox_retry(&mut self, id: Option<i64>, now_ms: i64) -> Result<usize> {
+        match self {
+            Backend::Sqlite(s) => s.outbox_retry(id, now_ms),
+            Backend::Postgres(p) => p.outbox_retry(id, now_ms),
+        }
+    }
+
+    pub fn sink_statuses(&mut self, names: &[String]) -> Result<Vec<SinkStatus>> {
+        match self {
+            Backend::Sqlite(s) => s.sink_statuses(names),
+            Backend::Postgres(p) => p.sink_statuses(names),
+        }
+    }
+
+    /// Feeds of `names` failing `after` times in a row (the metrics).
+    pub fn feeds_failing(&mut self, names: &[String], after: u32) -> Result<u64> {
+        match self {
+            Backend::Sqlite(s) => s.feeds_failing(names, after),
+            Backend::Postgres(p) => p.feeds_failing(names, after),
+        }
+    }
+
+    /// The database answers a read (`/readyz`).
+    pub fn answers(&mut self) -> Result<()> {
+        match self {
+            Backend::Sqlite(s) => s.answers(),
+            Backend::Postgres(p) => p.ping(),
+        }
+    }
+
+    /// The daemons sharing the database (PostgreSQL); none on SQLite.
+    pub fn instances(&mut self) -> Result<Vec<super::InstanceRow>> {
+        match self {
+            Backend::Sqlite(_) => Ok(Vec::new()),
+            Backend::Postgres(p) => p.instances(),
         }
     }
 

@@ -55,7 +55,10 @@ impl OutboxRoutes {
         self.routes.is_empty()
     }
 
-    fn sinks_for<'a>(&'a self, topic: &'a str) -> impl Iterator<Item = (&'a str, bool)> + 'a {
+    pub(super) fn sinks_for<'a>(
+        &'a self,
+        topic: &'a str,
+    ) -> impl Iterator<Item = (&'a str, bool)> + 'a {
         self.routes
             .iter()
             .filter(move |r| r.topics.as_ref().is_none_or(|ts| ts.contains(topic)))
@@ -128,24 +131,8 @@ pub(super) fn enqueue(
             if attempt == 1 {
                 key = format!("{key}:{}", alert.item_id);
             }
-            let body = serde_json::to_string(&Payload {
-                idempotency_key: &key,
-                sink,
-                topic: &alert.topic,
-                title: &alert.title,
-                url: alert.url.as_deref(),
-                feed: &alert.feed,
-                published: alert.published,
-                sources: &sources,
-                story_id: alert.story_id,
-                item_id: alert.item_id,
-                alert_id: alert.alert_id,
-                terms: &alert.terms,
-                field: &alert.field,
-                snippet: &alert.snippet,
-                enqueued_at: now_ms,
-            })
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            let body = alert_body(alert, sink, &key, &sources, now_ms)
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
             if insert.execute(params![
                 sink,
                 alert.alert_id,
@@ -162,6 +149,69 @@ pub(super) fn enqueue(
         }
     }
     Ok(queued)
+}
+
+/// The JSON body of one alert's delivery to `sink` under `key` (SQLite's and PostgreSQL's
+/// enqueue).
+pub(super) fn alert_body(
+    alert: &NewAlert,
+    sink: &str,
+    key: &str,
+    sources: &[String],
+    now_ms: i64,
+) -> serde_json::Result<String> {
+    serde_json::to_string(&Payload {
+        idempotency_key: key,
+        sink,
+        topic: &alert.topic,
+        title: &alert.title,
+        url: alert.url.as_deref(),
+        feed: &alert.feed,
+        published: alert.published,
+        sources,
+        story_id: alert.story_id,
+        item_id: alert.item_id,
+        alert_id: alert.alert_id,
+        terms: &alert.terms,
+        field: &alert.field,
+        snippet: &alert.snippet,
+        enqueued_at: now_ms,
+    })
+}
+
+/// A digest's key: `digest:SINK:TIME`, or `digest:SINK:TOPIC:TIME` for a topic's own digest.
+pub(super) fn digest_key(sink: &str, topic: &str, now_ms: i64) -> String {
+    if topic.is_empty() {
+        format!("digest:{sink}:{now_ms}")
+    } else {
+        format!("digest:{sink}:{topic}:{now_ms}")
+    }
+}
+
+/// A digest's JSON body: the held alerts' payloads `(id, payload, created_at)`, in order.
+pub(super) fn digest_body(
+    sink: &str,
+    topic: &str,
+    key: &str,
+    held: &[(i64, String, i64)],
+    now_ms: i64,
+) -> String {
+    let alerts: Vec<serde_json::Value> = held
+        .iter()
+        .filter_map(|(_, p, _)| serde_json::from_str(p).ok())
+        .collect();
+    let since = held.iter().map(|h| h.2).min().unwrap_or(now_ms);
+    serde_json::json!({
+        "idempotency_key": key,
+        "sink": sink,
+        "digest": true,
+        "topic": (!topic.is_empty()).then_some(topic),
+        "since": from_ms(since),
+        "count": alerts.len(),
+        "alerts": alerts,
+        "enqueued_at": now_ms,
+    })
+    .to_string()
 }
 
 /// A delivery the worker may send now.
@@ -343,27 +393,8 @@ impl Store {
             tx.commit()?;
             return Ok(None);
         }
-        let key = if group.topic.is_empty() {
-            format!("digest:{sink}:{now_ms}")
-        } else {
-            format!("digest:{sink}:{}:{now_ms}", group.topic)
-        };
-        let alerts: Vec<serde_json::Value> = held
-            .iter()
-            .filter_map(|(_, p, _)| serde_json::from_str(p).ok())
-            .collect();
-        let since = held.iter().map(|h| h.2).min().unwrap_or(now_ms);
-        let body = serde_json::json!({
-            "idempotency_key": key,
-            "sink": sink,
-            "digest": true,
-            "topic": (!group.topic.is_empty()).then_some(&group.topic),
-            "since": from_ms(since),
-            "count": alerts.len(),
-            "alerts": alerts,
-            "enqueued_at": now_ms,
-        })
-        .to_string();
+        let key = digest_key(sink, &group.topic, now_ms);
+        let body = digest_body(sink, &group.topic, &key, &held, now_ms);
         tx.execute(
             "INSERT INTO outbox (sink, topic, idem_key, payload, created_at, retry_since, next_at)
              VALUES (?1, '', ?2, ?3, ?4, ?4, ?4) ON CONFLICT (idem_key) DO NOTHING",

@@ -96,13 +96,13 @@ enum Request {
         oneshot::Sender<Result<(Vec<Delivery>, Option<i64>)>>,
     ),
     OutboxUpdate(DeliveryUpdate, oneshot::Sender<Result<()>>),
-    /// Fold a sink's held deliveries of one digest into it: (sink, which, now in ms, whether
-    /// it is the digest's scheduled run).
+    /// Fold a sink's held deliveries of one digest into it: (sink, which, now in ms, the
+    /// scheduled run's time if it is one).
     OutboxDigest(
         String,
         DigestGroup,
         i64,
-        bool,
+        Option<i64>,
         oneshot::Sender<Result<Option<i64>>>,
     ),
     OutboxDigestSince(String, DigestGroup, oneshot::Sender<Result<Option<i64>>>),
@@ -273,8 +273,8 @@ pub fn spawn_writer_observed(
                             let _ = reply.send(store.outbox_due(&sink, now, limit, &skip));
                         }
                         Request::OutboxUpdate(..) => unreachable!("outcomes are grouped above"),
-                        Request::OutboxDigest(sink, group, now, scheduled, reply) => {
-                            let _ = reply.send(store.outbox_digest(&sink, &group, now, scheduled));
+                        Request::OutboxDigest(sink, group, now, slot, reply) => {
+                            let _ = reply.send(store.outbox_digest(&sink, &group, now, slot));
                         }
                         Request::OutboxDigestSince(sink, group, reply) => {
                             let _ = reply.send(store.outbox_digest_since(&sink, &group));
@@ -308,6 +308,11 @@ impl StoreHandle {
             .await
             .map_err(|_| StoreError::WriterGone)?;
         rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Several daemons share this database's work (and its outbox).
+    pub fn shared(&self) -> bool {
+        self.shared
     }
 
     /// Claims a feed before polling it: always granted unless several daemons share a
@@ -401,10 +406,10 @@ impl StoreHandle {
         sink: &str,
         group: &DigestGroup,
         now_ms: i64,
-        scheduled: bool,
+        slot: Option<i64>,
     ) -> Result<Option<i64>> {
         let (sink, group) = (sink.to_owned(), group.clone());
-        self.ask(|r| Request::OutboxDigest(sink, group, now_ms, scheduled, r))
+        self.ask(|r| Request::OutboxDigest(sink, group, now_ms, slot, r))
             .await
     }
 

@@ -15,6 +15,7 @@ mod opml;
 mod ops_http;
 mod parsing;
 mod pg_search_prune;
+mod pg_sinks;
 mod progress;
 mod quality;
 mod readme;

@@ -15,8 +15,8 @@ use crate::store::read::parse_list;
 use crate::store::story_db::{StoredMember, StoryDb};
 use crate::store::story_index::{self, NewItem, StoryIndex};
 use crate::store::{
-    Activity, FeedFacts, IngestPolicy, MatchedItem, NewAlert, PollOutcome, PollRecord, PollSummary,
-    Result, StoreError, from_ts, ts,
+    Activity, FeedFacts, IngestPolicy, MatchedItem, NewAlert, OutboxRoutes, PollOutcome, PollRecord,
+    PollSummary, Result, StoreError, from_ts, ts,
 };
 
 type PgResult<T> = std::result::Result<T, postgres::Error>;
@@ -133,10 +133,8 @@ impl PgStore {
         };
         let mut stories = std::mem::take(&mut self.stories);
         let known = self.generation;
-        let routes_empty = self.routes.is_empty();
-        if !routes_empty {
-            tracing::warn!("sinks are not supported on PostgreSQL yet; no deliveries queued");
-        }
+        // Taken out for the transaction (which borrows the store), put back after it.
+        let routes = std::mem::take(&mut self.routes);
         let attempt = (|| -> Result<(Vec<Result<PollSummary>>, i64, bool)> {
             let mut tx = self.begin()?;
             // The store lock: one writer at a time across daemons, from here to COMMIT. Every
@@ -175,7 +173,7 @@ impl PgStore {
             for rec in recs {
                 let one = if savepoints {
                     tx.tx.batch_execute("SAVEPOINT poll")?;
-                    let r = record_in(&mut tx, rec, policy, &mut stories);
+                    let r = record_in(&mut tx, rec, policy, &mut stories, &routes);
                     match &r {
                         Ok(_) => tx.tx.batch_execute("RELEASE SAVEPOINT poll")?,
                         Err(_) => tx
@@ -184,7 +182,7 @@ impl PgStore {
                     }
                     r
                 } else {
-                    record_in(&mut tx, rec, policy, &mut stories)
+                    record_in(&mut tx, rec, policy, &mut stories, &routes)
                 };
                 if one.is_err() && !savepoints {
                     // Rolled back when `tx` is dropped; run again with savepoints.
@@ -195,6 +193,7 @@ impl PgStore {
             tx.commit()?;
             Ok((results, generation, false))
         })();
+        self.routes = routes;
         match attempt {
             Ok((results, generation, false)) => {
                 self.generation = generation;
@@ -225,6 +224,7 @@ fn record_in(
     rec: &PollRecord,
     policy: IngestPolicy,
     stories: &mut StoryIndex,
+    routes: &OutboxRoutes,
 ) -> Result<PollSummary> {
     tx.exec(
         "INSERT INTO feeds (name, url) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
@@ -273,6 +273,7 @@ fn record_in(
                 rec.at,
                 stories,
                 &mut summary,
+                routes,
             )?;
             tx.exec(
                 "UPDATE feeds SET last_fetch_at = $2, last_success_at = $2, last_document_at = $2, last_status = $3,
@@ -422,6 +423,7 @@ fn ingest(
     now: DateTime<Utc>,
     stories: &mut StoryIndex,
     summary: &mut PollSummary,
+    routes: &OutboxRoutes,
 ) -> Result<()> {
     let stored_before: i64 = tx
         .one(
@@ -517,6 +519,14 @@ fn ingest(
                 snippet: m.snippet.clone(),
                 query_index: m.query_index,
             });
+            // Its deliveries, in its transaction: never an alert without them, nor a delivery
+            // of an alert rolled back.
+            if !routes.is_empty()
+                && let Some(a) = summary.alerts.last()
+            {
+                summary.enqueued +=
+                    super::outbox::enqueue(tx, routes, a, Utc::now().timestamp_millis())?;
+            }
         }
     }
     Ok(())

@@ -128,6 +128,8 @@ impl PgStore {
             })?;
         self.heartbeat = Some((stop, thread));
         tracing::info!(instance = %me.id, lease = %humantime::format_duration(me.lease), "sharing the work with the other daemons on this database");
+        self.claimer = me.id.clone();
+        self.lease = me.lease;
         self.instance = Some(me);
         Ok(())
     }

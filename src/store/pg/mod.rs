@@ -13,6 +13,7 @@
 
 mod ingest;
 mod lease;
+mod outbox;
 mod read;
 mod retention;
 mod schema;
@@ -48,6 +49,13 @@ pub struct PgStore {
     pub(super) shown: String,
     /// Set when this store belongs to a daemon that shares the work.
     pub(super) instance: Option<Instance>,
+    /// Who claims deliveries: the daemon's instance id once it joined, else an id of this
+    /// process's own (`once`, the commands), so claims always name their owner.
+    pub(super) claimer: String,
+    /// How long a claim on a delivery lasts ([`crate::config::PostgresConfig::lease`]).
+    pub(super) lease: Duration,
+    /// Set once this process claimed a delivery (its claims are given back when it is dropped).
+    pub(super) claimed: bool,
     /// Its heartbeat thread: stops when the sender is dropped.
     heartbeat: Option<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
     /// This connection holds the retention pass's lock (`retention.rs`).
@@ -151,6 +159,9 @@ impl PgStore {
             generation: -1,
             shown: crate::config::redacted(url),
             instance: None,
+            claimer: Instance::new(crate::config::DEFAULT_LEASE).id,
+            lease: crate::config::DEFAULT_LEASE,
+            claimed: false,
             heartbeat: None,
             pruning: false,
         };
@@ -170,6 +181,9 @@ impl PgStore {
             generation: -1,
             shown: crate::config::redacted(url),
             instance: None,
+            claimer: Instance::new(crate::config::DEFAULT_LEASE).id,
+            lease: crate::config::DEFAULT_LEASE,
+            claimed: false,
             heartbeat: None,
             pruning: false,
         };
@@ -213,6 +227,17 @@ impl PgStore {
         }
     }
 
+    /// How long this process's claims on deliveries last (`[storage] lease`; the daemon's is set
+    /// by [`PgStore::join`]).
+    pub fn set_lease(&mut self, lease: Duration) {
+        self.lease = lease;
+    }
+
+    /// A claim's length in milliseconds.
+    fn claim_ms(&self) -> i64 {
+        i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX)
+    }
+
     /// A trivial query: the server answers.
     pub fn ping(&mut self) -> Result<()> {
         self.client().simple_query("SELECT 1")?;
@@ -232,6 +257,13 @@ impl Drop for PgStore {
             && let Some(client) = self.client.as_mut()
         {
             let _ = off_runtime(|| lease::leave(client, &me.id));
+        }
+        // Deliveries claimed and not finished (a `once` stopped at its deadline) are claimable
+        // again at once, not after the claim's end.
+        let claimer = std::mem::take(&mut self.claimer);
+        let claimed = self.claimed;
+        if let Some(client) = self.client.as_mut().filter(|_| claimed) {
+            let _ = off_runtime(|| PgStore::release_deliveries(client, &claimer));
         }
         if let Some(client) = self.client.take() {
             off_runtime(move || drop(client));

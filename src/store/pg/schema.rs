@@ -9,6 +9,7 @@ use crate::store::{Result, StoreError};
 pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_search.sql"),
+    include_str!("migrations/0003_sinks.sql"),
 ];
 
 impl PgStore {
