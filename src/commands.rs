@@ -502,6 +502,7 @@ fn print_once_summary(reports: &[FeedReport], elapsed: std::time::Duration, json
                 )
             }
             PollResult::NotModified => "unchanged (not modified)".to_owned(),
+            PollResult::Yielded => "left to another daemon (its claim ran out)".to_owned(),
             PollResult::Failed { class, error, .. } => {
                 failed += 1;
                 format!("FAILED {class}: {}", Untrusted(error))

@@ -357,6 +357,11 @@ async fn feed_loop(
         if report.cancelled() {
             return;
         }
+        if report.yielded() {
+            // Claim again at once: the answer says how long the holder has it.
+            wait = Duration::ZERO;
+            continue;
+        }
         if report.facts.gone() {
             // Already logged once by the poll that recorded it.
             return;

@@ -102,6 +102,7 @@ pub struct Metrics {
     not_modified: Counter,
     failed: Counter,
     cancelled: Counter,
+    yielded: Counter,
     failures: Family<Class, Counter>,
     responses: Family<Code, Counter>,
     body_bytes: Counter,
@@ -157,15 +158,16 @@ impl Metrics {
         };
         let polls = Family::<Outcome, Counter>::default();
         let handle = |outcome| polls.get_or_create(&Outcome { outcome }).clone();
-        let (fetched, not_modified, failed, cancelled) = (
+        let (fetched, not_modified, failed, cancelled, yielded) = (
             handle("fetched"),
             handle("not_modified"),
             handle("failed"),
             handle("cancelled"),
+            handle("yielded"),
         );
         registry.register(
             "newshound_polls",
-            "Polls finished, by outcome (fetched: a 200 parsed and stored; not_modified: 304 or an unchanged file; failed: see newshound_poll_failures_total; cancelled: stopped by shutdown)",
+            "Polls finished, by outcome (fetched: a 200 parsed and stored; not_modified: 304 or an unchanged file; failed: see newshound_poll_failures_total; cancelled: stopped by shutdown; yielded: several daemons, the claim ran out before the fetch)",
             polls,
         );
         let failures = Family::<Class, Counter>::default();
@@ -275,6 +277,7 @@ impl Metrics {
             not_modified,
             failed,
             cancelled,
+            yielded,
             failures,
             responses,
             body_bytes,
@@ -318,6 +321,10 @@ impl Metrics {
             } => {
                 self.cancelled.inc();
                 // Its duration is the shutdown's, not the feed's.
+                return;
+            }
+            PollResult::Yielded => {
+                self.yielded.inc();
                 return;
             }
             PollResult::Failed { class, .. } => {

@@ -330,6 +330,19 @@ impl Poller {
         let Some(mut admission) = self.admit(&source, known, &mut waits).await else {
             return report(cancelled(), facts, waits);
         };
+        // Several daemons: the feed was claimed before the wait for slots, which can outlast
+        // the claim under load; the fetch goes ahead only if the claim still holds (renewed for
+        // a whole lease from now), so no two daemons ever fetch a feed within its interval.
+        match self.store.renew(&feed.name).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!(
+                    "claim ran out while waiting for a slot; leaving the feed to the daemon that holds it"
+                );
+                return report(PollResult::Yielded, facts, waits);
+            }
+            Err(e) => return report(store_failure(&e), facts, waits),
+        }
         let request = FetchRequest {
             source: &source,
             etag: facts.etag.as_deref(),

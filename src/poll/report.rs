@@ -60,11 +60,19 @@ pub enum PollResult {
         http_status: Option<u16>,
         error: String,
     },
+    /// Several daemons on one database: this one's claim on the feed ran out while the poll
+    /// waited for its slots and another daemon may hold it now, so nothing was fetched or recorded.
+    Yielded,
 }
 
 impl FeedReport {
     pub fn failed(&self) -> bool {
         matches!(self.result, PollResult::Failed { .. })
+    }
+
+    /// The claim on the feed ran out before the fetch (nothing fetched, nothing recorded).
+    pub fn yielded(&self) -> bool {
+        matches!(self.result, PollResult::Yielded)
     }
 
     /// The poll never started, or gave up, because the daemon is stopping (nothing recorded).

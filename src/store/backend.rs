@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 use super::pg::PgStore;
 use super::{
     Claim, Delivery, DeliveryUpdate, FeedState, IngestPolicy, OutboxRoutes, OutboxRow, PollRecord,
-    PollSummary, PrunePlan, PruneReport, Result, Schedule, SinkStatus, Store,
-    StoredAlert, StoredItem, StoredStory,
+    PollSummary, PrunePlan, PruneReport, Result, Schedule, SinkStatus, Store, StoredAlert,
+    StoredItem, StoredStory,
 };
 use crate::config::{DigestGroup, SinkConfig};
 
@@ -118,6 +118,14 @@ impl Backend {
         match self {
             Backend::Sqlite(_) => Ok(Claim::Granted),
             Backend::Postgres(p) => p.claim(feed, url, now),
+        }
+    }
+
+    /// Extends this daemon's claim on `feed` for a whole lease, if it still holds it.
+    pub fn renew(&mut self, feed: &str) -> Result<bool> {
+        match self {
+            Backend::Sqlite(_) => Ok(true),
+            Backend::Postgres(p) => p.renew(feed),
         }
     }
 

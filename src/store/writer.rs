@@ -110,6 +110,7 @@ enum Request {
     OutboxSentSince(String, i64, oneshot::Sender<Result<Vec<(String, i64)>>>),
     /// Work sharing: (feed, URL) claimed before a poll.
     Claim(String, String, oneshot::Sender<Result<Claim>>),
+    Renew(String, oneshot::Sender<Result<bool>>),
 }
 
 /// A cloneable handle to the writer thread.
@@ -285,6 +286,9 @@ pub fn spawn_writer_observed(
                         Request::Claim(feed, url, reply) => {
                             let _ = reply.send(store.claim(&feed, &url, Utc::now()));
                         }
+                        Request::Renew(feed, reply) => {
+                            let _ = reply.send(store.renew(&feed));
+                        }
                     }
                 }
             }
@@ -323,6 +327,17 @@ impl StoreHandle {
         }
         let (feed, url) = (feed.to_owned(), url.to_owned());
         self.ask(|r| Request::Claim(feed, url, r)).await
+    }
+
+    /// Extends this daemon's claim on a feed just before it is fetched: `false` when the claim
+    /// ran out meanwhile (another daemon may hold the feed). Always `true` unless several
+    /// daemons share a PostgreSQL database (then no round trip is made at all).
+    pub async fn renew(&self, feed: &str) -> Result<bool> {
+        if !self.shared {
+            return Ok(true);
+        }
+        let feed = feed.to_owned();
+        self.ask(|r| Request::Renew(feed, r)).await
     }
 
     pub async fn record(&self, rec: PollRecord) -> Result<PollSummary> {

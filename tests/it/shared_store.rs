@@ -162,9 +162,25 @@ fn a_claim_holds_a_feed_until_its_schedule_is_written_or_its_lease_ends() {
     let later = next + chrono::Duration::milliseconds(1);
     assert_eq!(b.claim(feed.0, feed.1, later).unwrap(), Claim::Granted);
     assert!(matches!(a.claim(feed.0, feed.1, later).unwrap(), Claim::Busy(w) if w <= lease));
-    // B never writes its schedule (stuck or dead): A takes the feed over once the lease has ended.
+    // B, about to fetch, renews its claim: a whole lease from now; A cannot renew what it lost.
+    assert!(b.renew(feed.0).unwrap(), "the holder renews");
+    assert!(
+        !a.renew(feed.0).unwrap(),
+        "a daemon whose claim was taken over cannot renew it"
+    );
+    // B never writes its schedule (stuck or dead): A takes the feed over once the lease has ended,
+    // and B, waking up late (a poll that outwaited its lease in the queue), may not fetch.
     std::thread::sleep(lease + Duration::from_millis(300));
+    assert!(
+        !b.renew(feed.0).unwrap(),
+        "a claim that ran out is not renewed"
+    );
     assert_eq!(a.claim(feed.0, feed.1, later).unwrap(), Claim::Granted);
+    assert!(
+        !b.renew(feed.0).unwrap(),
+        "nor once another daemon holds the feed"
+    );
+    assert!(a.renew(feed.0).unwrap());
     let live = db.count("SELECT count(*) FROM instances");
     assert_eq!(live, 2);
     drop((a, b));

@@ -15,8 +15,8 @@ use crate::store::read::parse_list;
 use crate::store::story_db::{StoredMember, StoryDb};
 use crate::store::story_index::{self, NewItem, StoryIndex};
 use crate::store::{
-    Activity, FeedFacts, IngestPolicy, MatchedItem, NewAlert, OutboxRoutes, PollOutcome, PollRecord,
-    PollSummary, Result, StoreError, from_ts, ts,
+    Activity, FeedFacts, IngestPolicy, MatchedItem, NewAlert, OutboxRoutes, PollOutcome,
+    PollRecord, PollSummary, Result, StoreError, from_ts, ts,
 };
 
 type PgResult<T> = std::result::Result<T, postgres::Error>;

@@ -194,6 +194,23 @@ impl PgStore {
         Ok(Claim::Busy(retry.max(Duration::from_millis(100))))
     }
 
+    /// Extends this daemon's claim on `feed` for a whole lease from now, if it still holds it:
+    /// `false` when the lease ran out (whether or not another daemon has claimed it since).
+    pub fn renew(&mut self, feed: &str) -> Result<bool> {
+        let Some(me) = self.instance.clone() else {
+            return Ok(true);
+        };
+        let lease_ms = me.lease.as_millis() as i64;
+        const RENEW: &str = "UPDATE feeds SET lease_until = (extract(epoch from clock_timestamp()) * 1000)::bigint + $3
+             WHERE name = $1 AND lease_owner = $2
+               AND lease_until >= (extract(epoch from clock_timestamp()) * 1000)::bigint
+             RETURNING id";
+        Ok(self
+            .auto()
+            .opt(RENEW, &[&feed, &me.id, &lease_ms])?
+            .is_some())
+    }
+
     /// Records the schedule decision for a feed and gives its lease back, unless another daemon
     /// holds it now (this one's lease expired): that one's schedule stands.
     pub fn set_schedule(
