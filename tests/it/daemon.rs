@@ -447,13 +447,15 @@ fn requests_to_one_host_are_spaced() {
     // The daemon starts requests 300 ms apart; what reaches the server also carries the time
     // from a start to the request's arrival (connecting, a busy machine's scheduling), which
     // differs from one request to the next by a few milliseconds, and by tens with every test
-    // running at once on two cores (CI once saw 276 ms when starts were claimed ahead).
+    // running at once on two cores (CI once saw 276 ms when starts were claimed ahead, and 237 ms
+    // was seen at load average 14). Unspaced requests arrive within a few milliseconds of each
+    // other, so two thirds of the spacing still tells spacing from none.
     let mut times: Vec<_> = server.all_requests().iter().map(|r| r.at).collect();
     times.sort();
     for pair in times.windows(2) {
         let gap = pair[1] - pair[0];
         assert!(
-            gap >= Duration::from_millis(250),
+            gap >= Duration::from_millis(200),
             "two requests {gap:?} apart"
         );
     }
