@@ -8,7 +8,7 @@ use crate::store::{Result, StoreError};
 /// numbers are PostgreSQL's own (v1 is SQLite's v9 in PostgreSQL's dialect).
 pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
-    include_str!("migrations/0002_reserved.sql"),
+    include_str!("migrations/0002_search.sql"),
     include_str!("migrations/0003_sinks.sql"),
 ];
 
