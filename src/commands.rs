@@ -299,7 +299,7 @@ pub fn check(path: &Path) -> Result {
 }
 
 /// Opens (creating or migrating) the SQLite database; failing is [`Exit::CantOpenDb`]. The
-/// commands take their PostgreSQL path before calling it; a PostgreSQL config is refused here.
+/// SQLite-only paths (prune's, after its PostgreSQL branch) refuse a PostgreSQL config here.
 pub fn open_store(cfg: &Config) -> Result<Store> {
     sqlite_only(cfg)?;
     Store::open_with(&cfg.database, cfg.synchronous, cfg.keep.is_some())
