@@ -799,8 +799,456 @@ def stage_pairs(stage, conflicts, terms, items, gold, pairs):
               f"{inside[(half, True, True)]} of {inside[(half, True, True)] + inside[(half, True, False)]} right")
 
 
+# --- Round three (2026-12-08): density between clusters, who acts, genre ------------------------
+
+class Density:
+    """Settings of `variant_density` (command line: --density, --sides, --density-order,
+    --density-mean)."""
+    d = 0.5          # fraction of the cross pairs that must be linked
+    k = 1            # distinct items on each side with a link to the other (min(k, size))
+    order = "mean"   # which eligible pair of clusters merges first: "mean" score or "density"
+    mean = 0.0       # and the mean pair score must also reach this (0: not asked)
+
+
+def density_link(comp, scores, links, d=None, k=None, order=None, min_mean=None):
+    """Agglomerative clusters of one component where two clusters merge only when a fraction
+    ≥ d of their cross pairs is linked and ≥ min(k, size) distinct items on each side carry
+    such a link (a bridge of one pair never joins two big clusters). Of the eligible pairs of
+    clusters the one with the highest mean score (or density) merges first; ties go to the
+    earliest clusters, so the result depends only on the component's pairs."""
+    d = Density.d if d is None else d
+    k = Density.k if k is None else k
+    order = order or Density.order
+    min_mean = Density.mean if min_mean is None else min_mean
+    comp = sorted(comp)
+    clusters = [[i] for i in comp]
+    n = len(clusters)
+    # cross-cluster stats, keyed by cluster index (ids stay stable: merged ones are dropped)
+    alive = set(range(n))
+    nlink = collections.defaultdict(int)
+    ssum = collections.defaultdict(float)
+    index = {i: x for x, i in enumerate(comp)}
+    for x, i in enumerate(comp):
+        for y in range(x + 1, n):
+            j = comp[y]
+            t = scores.get((i, j), 0.0)
+            if t:
+                ssum[(x, y)] = t
+            if (i, j) in links:
+                nlink[(x, y)] = 1
+
+    def sides_ok(p, q):
+        need_p, need_q = min(k, len(clusters[p])), min(k, len(clusters[q]))
+        if need_p <= 1 and need_q <= 1:
+            return True
+        lp, lq = set(), set()
+        for i in clusters[p]:
+            for j in clusters[q]:
+                if (i, j) in links:
+                    lp.add(i)
+                    lq.add(j)
+        return len(lp) >= need_p and len(lq) >= need_q
+
+    while True:
+        best = None
+        for (p, q), c in nlink.items():
+            if c == 0:
+                continue
+            size = len(clusters[p]) * len(clusters[q])
+            dens = c / size
+            mean = ssum.get((p, q), 0.0) / size
+            if dens < d or mean < min_mean:
+                continue
+            key = (mean, dens) if order == "mean" else (dens, mean)
+            if best is not None and (key < best[0] or (key == best[0] and (p, q) > best[1:])):
+                continue
+            if not sides_ok(p, q):
+                continue
+            best = (key, p, q)
+        if best is None:
+            break
+        _, p, q = best
+        clusters[p] += clusters[q]
+        clusters[q] = []
+        alive.discard(q)
+        for r in alive:
+            if r == p:
+                continue
+            for src in (nlink, ssum):
+                kq = (min(q, r), max(q, r))
+                kp = (min(p, r), max(p, r))
+                v = src.pop(kq, 0)
+                if v:
+                    src[kp] = src.get(kp, 0) + v
+        nlink.pop((min(p, q), max(p, q)), None)
+        ssum.pop((min(p, q), max(p, q)), None)
+    return [c for c in clusters if c]
+
+
+def density_stats(terms, gold, links_at=(0.20, 0.25, 0.30)):
+    """Why density does not separate stories from sagas: the fraction of linked pairs inside
+    each gold story of >= 10 items, and across each two gold stories the shipped model merges
+    (its false merges), at several link thresholds."""
+    members = collections.defaultdict(list)
+    for i, g in gold.items():
+        members[g].append(i)
+    labels, _, _ = partition(terms)
+    merged = collections.defaultdict(set)
+    for i, label in labels.items():
+        if gold.get(i):
+            merged[label].add(gold[i])
+    sagas = sorted({tuple(sorted(p)) for gs in merged.values() for p in itertools.combinations(sorted(gs), 2)})
+    big = sorted((g for g, m in members.items() if len(m) >= 10), key=lambda g: -len(members[g]))
+    saved = Model.threshold
+    for link in links_at:
+        Model.threshold = link
+        _, _, links = pair_scores(terms)
+        inside = []
+        for g in big:
+            m = members[g]
+            n = len(m)
+            inside.append(f"{g}({n}) {sum((a, b) in links for a, b in itertools.combinations(m, 2)) / (n * (n - 1) / 2):.2f}")
+        across = [f"{a}/{b} {sum((x, y) in links for x in members[a] for y in members[b]) / (len(members[a]) * len(members[b])):.2f}"
+                  for a, b in sagas]
+        print(f"link {link:.2f}: inside stories: {', '.join(inside)}")
+        print(f"           across merged stories: {', '.join(across)}")
+    Model.threshold = saved
+
+
+def merge_log(terms, gold):
+    """Every merge average link makes at the current thresholds, as right (the two clusters'
+    most common gold stories agree) or wrong, by its shape (1+1 items, 1+n, n+n), by whether
+    the two clusters' time spans are disjoint (one development after the other) and whether they
+    hold items of one feed (an outlet filing twice): do those mark the wrong merges?"""
+    ids, scores, links = pair_scores(terms)
+    rows = collections.Counter()
+
+    def top(c):
+        return collections.Counter(gold.get(i) or i for i in c).most_common(1)[0][0]
+
+    for comp in components(ids, links):
+        clusters = [[i] for i in comp]
+        while True:
+            best = None
+            for p in range(len(clusters)):
+                for q in range(p + 1, len(clusters)):
+                    total, linked = 0.0, False
+                    for i in clusters[p]:
+                        for j in clusters[q]:
+                            total += scores.get((i, j), 0.0)
+                            linked |= (i, j) in links
+                    mean = total / (len(clusters[p]) * len(clusters[q]))
+                    if linked and mean >= Model.average and (best is None or mean > best[0]):
+                        best = (mean, p, q)
+            if best is None:
+                break
+            _, p, q = best
+            a, b = clusters[p], clusters[q]
+            right = top(a) == top(b)
+            ta, tb = [terms[i]["at"] for i in a], [terms[i]["at"] for i in b]
+            shape = "1+1" if len(a) == len(b) == 1 else "1+n" if min(len(a), len(b)) == 1 else "n+n"
+            disjoint = max(ta) < min(tb) or max(tb) < min(ta)
+            one_feed = bool({terms[i]["feed"] for i in a} & {terms[i]["feed"] for i in b})
+            rows[(shape, "time spans apart" if disjoint else "time spans overlap", right)] += 1
+            rows[(shape, "a feed on both sides" if one_feed else "no feed on both", right)] += 1
+            clusters[p] = a + clusters.pop(q)
+    for k in sorted({k[:2] for k in rows}):
+        print(f"  {k[0]} {k[1]:22s} right {rows[k + (True,)]:4d} wrong {rows[k + (False,)]:4d}")
+
+
+def feed_twice_link(terms, bar):
+    """Idea 4 (from `--merge-log`): a newsroom rarely files twice on one development, so two
+    clusters that both hold an item of one outlet merge only at a mean of `bar` (others at the
+    shipped 0.15)."""
+    feed = {i: d["feed"] for i, d in terms.items()}
+
+    def cluster(comp, scores, links):
+        clusters = [[i] for i in comp]
+        while True:
+            best = None
+            for p in range(len(clusters)):
+                for q in range(p + 1, len(clusters)):
+                    total, linked = 0.0, False
+                    for i in clusters[p]:
+                        for j in clusters[q]:
+                            total += scores.get((i, j), 0.0)
+                            linked |= (i, j) in links
+                    mean = total / (len(clusters[p]) * len(clusters[q]))
+                    twice = bool({feed[i] for i in clusters[p]} & {feed[j] for j in clusters[q]})
+                    need = bar if twice else Model.average
+                    if linked and mean >= need and (best is None or mean > best[0]):
+                        best = (mean, p, q)
+            if best is None:
+                return clusters
+            _, p, q = best
+            clusters[p] += clusters.pop(q)
+    return None, cluster
+
+
+def variant_density(terms):
+    """Idea 1: links at a loose threshold (the swept one), stories by edge density between
+    clusters instead of mean score (`density_link`)."""
+    return None, density_link
+
+
+def two_tier_link(comp, scores, links, strong=0.30, d=None, k=None, min_mean=None):
+    """Idea 1 beside the shipped rule: two clusters merge by the shipped average link (mean ≥
+    0.15 and a pair linked at `strong`), or when the loose links (the swept threshold) between
+    them are dense (≥ d of the cross pairs, ≥ min(k, size) items on each side) and their mean
+    reaches `min_mean`. Highest mean first, ties to the earliest clusters."""
+    d = Density.d if d is None else d
+    k = Density.k if k is None else k
+    min_mean = Density.mean if min_mean is None else min_mean
+    clusters = [[i] for i in sorted(comp)]
+    while True:
+        best = None
+        for p in range(len(clusters)):
+            for q in range(p + 1, len(clusters)):
+                total, nlink, strong_link, lp, lq = 0.0, 0, False, set(), set()
+                for i in clusters[p]:
+                    for j in clusters[q]:
+                        t = scores.get((i, j), 0.0)
+                        total += t
+                        if (i, j) in links:
+                            nlink += 1
+                            strong_link |= t >= strong
+                            lp.add(i)
+                            lq.add(j)
+                if not nlink:
+                    continue
+                size = len(clusters[p]) * len(clusters[q])
+                mean = total / size
+                ok = (strong_link and mean >= Model.average) or (
+                    nlink / size >= d and mean >= min_mean
+                    and len(lp) >= min(k, len(clusters[p])) and len(lq) >= min(k, len(clusters[q])))
+                if ok and (best is None or mean > best[0]):
+                    best = (mean, p, q)
+        if best is None:
+            return clusters
+        _, p, q = best
+        clusters[p] += clusters.pop(q)
+
+
+def variant_two_tier(terms):
+    return None, two_tier_link
+
+
+# Genre: what kind of piece an item is, from general newsroom conventions only (URL path
+# sections, a headline's label prefix, question and explainer forms), not from any story here.
+GENRE_URL = {
+    "opinion": {"opinion", "opinions", "commentary", "comment", "commentisfree", "editorial",
+                "editorials", "columnists", "columnist", "column", "columns", "letters",
+                "perspective", "perspectives", "ideas", "blogs"},
+    "analysis": {"analysis", "explainer", "explainers", "explained", "interactive", "features",
+                 "feature", "longread", "long-read", "the-big-read", "fact-check", "factcheck",
+                 "in-depth", "insight", "insights"},
+    "live": {"live", "live-news", "liveblog", "live-updates", "live-blog"},
+    "media": {"video", "videos", "podcast", "podcasts", "pictures", "in-pictures", "gallery",
+              "galleries", "picture-of-the-day", "photos", "audio"},
+    "digest": {"newsletter", "newsletters", "briefing", "briefings", "morning-briefing"},
+}
+GENRE_LABEL = {
+    "opinion": ("opinion", "comment", "editorial", "column", "letters", "perspective", "the view",
+                "view", "viewpoint", "op-ed"),
+    "analysis": ("analysis", "explainer", "explained", "fact check", "factbox", "q&a", "insight",
+                 "in depth", "big read", "the big read"),
+    "live": ("live", "as it happened", "latest", "live updates"),
+    "media": ("watch", "video", "podcast", "in pictures", "in photos", "photos", "listen"),
+    "digest": ("newsletter", "briefing", "morning briefing", "evening briefing", "the latest"),
+}
+_QUESTION_START = {"why", "what", "how", "who", "where", "when", "is", "are", "can", "could",
+                   "should", "would", "does", "do", "did", "will", "has", "have"}
+_EXPLAINER_PHRASES = ("what we know", "what to know", "need to know", "what it means",
+                      "what that means", "what this means", "explained", "takeaways",
+                      "things to know", "what's next", "what next", "as it happened")
+
+
+def genre_of(item):
+    """'opinion', 'analysis', 'live', 'media', 'digest' or 'report' (the default)."""
+    from urllib.parse import urlparse
+    try:
+        segs = [x.lower() for x in urlparse(item.get("link") or "").path.strip("/").split("/")[:-1]]
+    except ValueError:
+        segs = []
+    for g, names in GENRE_URL.items():
+        if any(x in names for x in segs):
+            return g
+    title = (item.get("title") or "").strip()
+    low = title.lower().replace("\u2019", "'")
+    m = re.match(r"^([^:|\u2013\u2014]{1,30}?)\s*[:|\u2013\u2014]\s+", low)
+    if m:
+        label = m.group(1).strip()
+        for g, labels in GENRE_LABEL.items():
+            if label in labels:
+                return g
+    words = re.findall(r"[a-z']+", low)
+    if title.endswith("?") or (words and words[0] in _QUESTION_START and len(words) > 2
+                               and not title.split()[0].isupper()):
+        return "analysis"
+    if any(p in low for p in _EXPLAINER_PHRASES):
+        return "analysis"
+    return "report"
+
+
+def genre_stats(terms, items, gold, pairs):
+    """How often a pair of each genre combination is one gold story, by score band."""
+    text = {it["id"]: it for it in items}
+    genre = {i: genre_of(text[i]) for i in terms}
+    print("genres:", collections.Counter(genre.values()).most_common())
+    uncertain = {tuple(sorted((p["a"], p["b"]))) for p in pairs if p["same"] == "uncertain"}
+    _, scores, _ = pair_scores(terms)
+    band = collections.Counter()
+    for (a, b), t in scores.items():
+        if a < b and t >= 0.20 and (a, b) not in uncertain:
+            same = gold.get(a) is not None and gold.get(a) == gold.get(b)
+            k = tuple(sorted((genre[a], genre[b])))
+            band[(k, "≥0.30" if t >= 0.30 else "0.20–0.30", same)] += 1
+    for k in sorted({k for k, _, _ in band}):
+        print(f"  {k[0]:8s} {k[1]:8s}", "  ".join(f"{b}: {band[(k, b, True)]} same / {band[(k, b, False)]} not"
+                                               for b in ("0.20–0.30", "≥0.30")))
+    return genre
+
+
+def variant_genre(terms, items, penalty=0.5, mode="mismatch"):
+    """Idea 3: a pair of a report and an analysis, opinion, live or digest piece (mode
+    "mismatch": any two genres apart; "nonreport": any pair with a non-report) has its score
+    multiplied by `penalty`."""
+    text = {it["id"]: it for it in items}
+    genre = {i: genre_of(text[i]) for i in terms}
+
+    def fn(a, b, m=Model):
+        t, linked, parts = score(a, b, m)
+        if parts is None or parts["jaccard"] >= m.same_article:
+            return t, linked, parts
+        ga, gb = genre[a["id"]], genre[b["id"]]
+        if mode == "mismatch":
+            hit = ga != gb
+        elif mode == "nonreport":
+            hit = ga != "report" or gb != "report"
+        else:  # "opinion": opinion and analysis pieces apart from everything
+            hit = (ga in ("opinion", "analysis") or gb in ("opinion", "analysis")) and ga != gb
+        if not hit:
+            return t, linked, parts
+        total = t * penalty
+        return total, _relink(m, total, parts), parts
+    return fn, None
+
+
+# Who acts: a headline's subject (the noun phrase before its verb) and that verb, by general
+# headline grammar: the subject is the leading run of capitalised words, stopping at an auxiliary
+# or a small word; in a Title-Case headline, where case says nothing, also before the first word
+# ending in -s after the first, and after four words. Its head is its last word (English noun
+# phrases end in their head: "Nippon Steel shares", "US President Joe Biden"), after a possessive
+# ("Japan's Nippon Steel").
+_SMALL = {"a", "an", "the", "of", "and", "in", "on", "at", "for", "to", "as", "by", "with", "&"}
+_AUX = {"says", "said", "say", "to", "will", "is", "are", "was", "were", "has", "have", "had",
+        "could", "may", "might", "would", "should", "can", "won't", "cannot", "be", "been"}
+
+
+def _stem(w):
+    w = w.lower().strip("'")
+    for suf, rep in (("ies", "y"), ("ied", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if w.endswith(suf) and len(w) - len(suf) >= 3:
+            return w[: len(w) - len(suf)] + rep
+    return w
+
+
+def frame_of(title):
+    """(subject head, verb) of an English headline, either None when not found."""
+    t = (title or "").replace("\u2019", "'").replace("\u2018", "'")
+    t = re.sub(r"^[^:|]{1,30}[:|]\s+", "", t)  # a label prefix ("Analysis:", "Live |")
+    toks = re.findall(r"[A-Za-z0-9][A-Za-z0-9'&.-]*", t)
+    if not toks:
+        return None, None
+    words = [w for w in toks if w.lower() not in _SMALL]
+    title_case = len(words) >= 3 and sum(w[0].isupper() or w[0].isdigit() for w in words) >= 0.8 * len(words)
+    k = 1 if toks[0].lower() in ("the", "a", "an") and len(toks) > 1 else 0
+    start, end = k, k
+    while end < len(toks):
+        w = toks[end]
+        low = w.lower()
+        if end > start and (low in _AUX or low in _SMALL):
+            break
+        if title_case:
+            if end > start and low.endswith("s") and not low.endswith(("'s", "ss", "us", "is")) and not w.isupper():
+                break
+            if end - start >= 4:
+                break
+        elif not (w[0].isupper() or w[0].isdigit()):
+            break
+        end += 1
+    if end == start:
+        return None, None
+    span = toks[start:end]
+    head = span[-1].lower()
+    if head.endswith("'s"):
+        head = head[:-2]
+    verb = None
+    rest = [w.lower() for w in toks[end:]]
+    for w in rest:
+        if w in ("to", "will", "would", "could", "may", "might", "should", "can", "has", "have", "had", "is", "are", "was", "were", "be"):
+            continue
+        verb = _stem(w)
+        break
+    return _stem(head), verb
+
+
+def frame_stats(terms, items, gold, pairs):
+    text = {it["id"]: it for it in items}
+    frame = {i: frame_of(text[i]["title"]) if text[i].get("lang") == "en" else (None, None) for i in terms}
+    uncertain = {tuple(sorted((p["a"], p["b"]))) for p in pairs if p["same"] == "uncertain"}
+    _, scores, _ = pair_scores(terms)
+    band = collections.Counter()
+    for (a, b), t in scores.items():
+        if a < b and t >= 0.20 and (a, b) not in uncertain:
+            same = gold.get(a) is not None and gold.get(a) == gold.get(b)
+            fa, fb = frame[a], frame[b]
+            if fa[0] is None or fb[0] is None:
+                k = "unknown"
+            elif fa == fb:
+                k = "same actor+verb"
+            elif fa[0] == fb[0]:
+                k = "same actor"
+            elif fa[1] == fb[1]:
+                k = "same verb"
+            else:
+                k = "different"
+            band[(k, "≥0.30" if t >= 0.30 else "0.20–0.30", same)] += 1
+    for k in ("same actor+verb", "same actor", "same verb", "different", "unknown"):
+        print(f"  {k:16s}", "  ".join(f"{b}: {band[(k, b, True)]} same / {band[(k, b, False)]} not"
+                                      for b in ("0.20–0.30", "≥0.30")))
+    return frame
+
+
+def variant_frame(terms, items, penalty=1.0, bonus=1.0, bonus_on="frame"):
+    """Idea 2: two headlines with different subjects and different verbs (different frames) have
+    their score multiplied by `penalty`; the same subject and verb (`bonus_on` "frame") or the
+    same subject ("actor") by `bonus`."""
+    text = {it["id"]: it for it in items}
+    frame = {i: frame_of(text[i]["title"]) if text[i].get("lang") == "en" else (None, None) for i in terms}
+
+    def fn(a, b, m=Model):
+        t, linked, parts = score(a, b, m)
+        if parts is None or parts["jaccard"] >= m.same_article:
+            return t, linked, parts
+        fa, fb = frame[a["id"]], frame[b["id"]]
+        if fa[0] is None or fb[0] is None:
+            return t, linked, parts
+        if fa[0] != fb[0] and fa[1] != fb[1]:
+            f = penalty
+        elif fa == fb or (bonus_on == "actor" and fa[0] == fb[0]):
+            f = bonus
+        else:
+            return t, linked, parts
+        total = t * f
+        return total, _relink(m, total, parts), parts
+    return fn, None
+
+
 VARIANTS = {
     "shipped": lambda terms: (None, None),
+    "density": variant_density,
+    "two-tier": variant_two_tier,
     "burst": variant_burst,
     "rare-names": variant_rare_names,
     "title": variant_title,
@@ -809,6 +1257,9 @@ VARIANTS = {
     "mutual-knn": variant_mutual_knn,
     "relative": variant_relative,
     "learned": None,  # needs the gold stories: built in main()
+    "genre": None,  # needs the items' links and headlines: built in main()
+    "feed-twice": None,  # built in main() (--feed-twice-mean)
+    "frame": None,  # needs the headlines: built in main()
     "stage": None,  # needs the items' headlines: built in main()
     "signature": lambda terms: (None, None),  # the shipped partition, then signature_join
     # These three re-write the items' terms: (terms, score_fn, cluster_fn).
@@ -866,6 +1317,8 @@ def main():
                     help="an alternative measured in docs/quality.md")
     ap.add_argument("--sweep", nargs="*", type=float, metavar="LINK",
                     help="one line per cross-feed link threshold (default 0.26 … 0.45)")
+    ap.add_argument("--choose", action="store_true",
+                    help="with --sweep: only the lowest link whose even-day all-pairs P reaches 0.90")
     ap.add_argument("--false-merges", type=int, metavar="N", help="list the N worst predicted stories")
     ap.add_argument("--story", help="a gold story's items: best pair scores inside and outside it")
     ap.add_argument("--stage-penalty", type=float, default=0.75,
@@ -880,6 +1333,26 @@ def main():
                     help="stage: \"to\" + verb only in a headline's \"SUBJECT to VERB\" (first \"to\")")
     ap.add_argument("--stage-accomplished", action="store_true",
                     help="stage: mark past forms, the perfect and \"after\" as a stage of their own")
+    ap.add_argument("--density", type=float, help="density: fraction of cross pairs linked")
+    ap.add_argument("--sides", type=int, help="density: linked items needed on each side")
+    ap.add_argument("--density-order", choices=("mean", "density"), help="density: what merges first")
+    ap.add_argument("--density-mean", type=float, help="density: also ask this mean pair score")
+    ap.add_argument("--genre-penalty", type=float, default=0.5, help="genre: factor on a pair apart")
+    ap.add_argument("--genre-mode", choices=("mismatch", "nonreport", "opinion"), default="mismatch",
+                    help="genre: which pairs are apart")
+    ap.add_argument("--genre-stats", action="store_true", help="genre: same-story rate by genre pair")
+    ap.add_argument("--frame-penalty", type=float, default=1.0, help="frame: factor on different frames")
+    ap.add_argument("--frame-bonus", type=float, default=1.0, help="frame: factor on one subject")
+    ap.add_argument("--frame-bonus-on", choices=("frame", "actor"), default="frame",
+                    help="frame: the bonus for one subject and verb, or one subject")
+    ap.add_argument("--frame-stats", action="store_true", help="frame: same-story rate by frame agreement")
+    ap.add_argument("--frames", type=int, metavar="N", help="frame: print the first N items' frames")
+    ap.add_argument("--feed-twice-mean", type=float, default=0.25,
+                    help="feed-twice: mean needed when one outlet has items in both clusters")
+    ap.add_argument("--merge-log", action="store_true",
+                    help="average link's merges, right or wrong, by shape, time spans and feeds")
+    ap.add_argument("--density-stats", action="store_true",
+                    help="link density inside big gold stories and across the ones the model merges")
     ap.add_argument("--stages", action="store_true", help="stage: print each English headline's stage")
     ap.add_argument("--stage-pairs", action="store_true",
                     help="stage: how often stages conflict on same-story and other pairs")
@@ -888,9 +1361,35 @@ def main():
                       ("name_share", "name_share"), ("time_scale", "time_scale")):
         if getattr(a, arg) is not None:
             setattr(Model, attr, getattr(a, arg))
+    for arg, attr in (("density", "d"), ("sides", "k"), ("density_order", "order"), ("density_mean", "mean")):
+        if getattr(a, arg) is not None:
+            setattr(Density, attr, getattr(a, arg))
     items, terms, gold, pairs = load(a.corpus, a.terms)
+    if a.merge_log:
+        merge_log(terms, gold)
+        return
+    if a.density_stats:
+        density_stats(terms, gold)
+        return
     if a.variant == "learned":
         score_fn, cluster_fn = variant_learned(terms, gold, halves(items)[0])
+    elif a.variant == "genre":
+        if a.genre_stats:
+            genre_stats(terms, items, gold, pairs)
+            return
+        score_fn, cluster_fn = variant_genre(terms, items, a.genre_penalty, a.genre_mode)
+    elif a.variant == "feed-twice":
+        score_fn, cluster_fn = feed_twice_link(terms, a.feed_twice_mean)
+    elif a.variant == "frame":
+        if a.frames:
+            frame = {i: frame_of(it["title"]) for it in items for i in [it["id"]] if it.get("lang") == "en"}
+            for it in items[: a.frames]:
+                print(f"{str(frame.get(it['id'])):28s} {it['title'][:90]}")
+            return
+        if a.frame_stats:
+            frame_stats(terms, items, gold, pairs)
+            return
+        score_fn, cluster_fn = variant_frame(terms, items, a.frame_penalty, a.frame_bonus, a.frame_bonus_on)
     elif a.variant == "stage":
         score_fn, cluster_fn, stage = variant_stage(terms, items, a.stage_penalty, a.stage_bonus,
                                                     a.stage_conflicts, a.stage_lede, a.stage_strict,
@@ -909,13 +1408,22 @@ def main():
             terms, score_fn, cluster_fn = built
         else:
             score_fn, cluster_fn = built
-    if a.sweep is not None:
+    if a.sweep is not None or a.choose:
+        even = halves(items)[0]
         for link in a.sweep or (0.26, 0.28, 0.30, 0.33, 0.36, 0.40, 0.45):
             Model.threshold = link
             labels, _, _ = partition(terms, Model, score_fn, cluster_fn)
             if a.variant == "signature":
                 labels = signature_join(labels, terms)
+            if a.choose:
+                # the protocol: the lowest link whose even-day all-pairs precision reaches 0.90
+                if numbers(labels, items, gold, pairs, even)["AP"] < 0.90:
+                    continue
+                print(f"{a.variant} chosen {link:.2f}: {line(labels, items, gold, pairs)}", flush=True)
+                return
             print(f"{a.variant} link {link:.2f}: {line(labels, items, gold, pairs)}", flush=True)
+        if a.choose:
+            print(f"{a.variant}: no link reaches even-day all-pairs precision 0.90")
         return
     labels, scores, links = partition(terms, Model, score_fn, cluster_fn)
     if a.variant == "signature":

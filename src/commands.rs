@@ -299,7 +299,7 @@ pub fn check(path: &Path) -> Result {
 }
 
 /// Opens (creating or migrating) the SQLite database; failing is [`Exit::CantOpenDb`]. The
-/// commands that only SQLite supports yet (search, prune, outbox) refuse a PostgreSQL config here.
+/// commands that only SQLite supports yet (the outbox's) refuse a PostgreSQL config here.
 pub fn open_store(cfg: &Config) -> Result<Store> {
     sqlite_only(cfg)?;
     Store::open_with(&cfg.database, cfg.synchronous, cfg.keep.is_some())
@@ -336,17 +336,29 @@ fn read<T: Send>(
     cfg: &Config,
     query: impl FnOnce(&mut store::Backend) -> store::Result<T> + Send,
 ) -> Result<T> {
-    let mut store = match &cfg.postgres {
+    let mut store = open_backend_read_only(cfg)?;
+    on_backend(&mut store, query).map_err(Error::failure)
+}
+
+/// Opens the configured store, SQLite or PostgreSQL, without creating or migrating it.
+fn open_backend_read_only(cfg: &Config) -> Result<store::Backend> {
+    Ok(match &cfg.postgres {
         None => store::Backend::from(open_read_only(cfg)?),
         Some(pg) => store::PgStore::open_read_only(&pg.url)
             .map_err(|e| Error::new(Exit::CantOpenDb, e))?
             .into(),
-    };
+    })
+}
+
+/// Runs `f` on the store: directly on SQLite, on a thread of its own on PostgreSQL (see [`read`]).
+fn on_backend<T: Send>(
+    store: &mut store::Backend,
+    f: impl FnOnce(&mut store::Backend) -> T + Send,
+) -> T {
     match store {
-        store::Backend::Sqlite(_) => query(&mut store),
-        store::Backend::Postgres(_) => store::pg::off_runtime(|| query(&mut store)),
+        store::Backend::Sqlite(_) => f(store),
+        store::Backend::Postgres(_) => store::pg::off_runtime(|| f(store)),
     }
-    .map_err(Error::failure)
 }
 
 /// [`read`] for what only SQLite supports yet.
@@ -1233,21 +1245,22 @@ pub fn search(cfg: &Config, args: &crate::cli::SearchArgs) -> Result {
             ),
         ));
     }
-    let store = open_read_only(cfg)?;
-    let hits = crate::search::search(&store, &query, since(args.since), args.limit).map_err(
-        |e| match e {
-            crate::search::SearchError::Query(e) => Error::new(
-                Exit::Usage,
-                format!(
-                    "search query: {}\n   | {}\n   | {}",
-                    e.message,
-                    Untrusted(&query),
-                    e.caret()
-                ),
+    let mut store = open_backend_read_only(cfg)?;
+    let hits = on_backend(&mut store, |s| {
+        crate::search::search_backend(s, &query, since(args.since), args.limit)
+    })
+    .map_err(|e| match e {
+        crate::search::SearchError::Query(e) => Error::new(
+            Exit::Usage,
+            format!(
+                "search query: {}\n   | {}\n   | {}",
+                e.message,
+                Untrusted(&query),
+                e.caret()
             ),
-            e => Error::failure(e),
-        },
-    )?;
+        ),
+        e => Error::failure(e),
+    })?;
     let mut out = std::io::stdout().lock();
     for h in &hits {
         if args.json {
@@ -1285,12 +1298,30 @@ pub fn prune(cfg: &Config, args: &crate::cli::PruneArgs) -> Result {
             ),
         ));
     };
+    let window = cfg.story_window.as_secs() as i64;
+    if let Some(pg) = &cfg.postgres {
+        let opened = if args.dry_run {
+            store::PgStore::open_read_only(&pg.url)
+        } else {
+            store::PgStore::open(&pg.url)
+        };
+        let mut store = opened.map_err(|e| Error::new(Exit::CantOpenDb, e))?;
+        let (plan, report) =
+            store::pg::off_runtime(|| store.prune(keep, window, Utc::now(), args.dry_run))
+                .map_err(Error::failure)?;
+        print_pruned(args, &plan, &report, 0);
+        if !args.dry_run && !args.json && report.items > 0 {
+            println!(
+                "PostgreSQL's autovacuum makes the freed space reusable (VACUUM FULL would give it back to the file system)"
+            );
+        }
+        return Ok(Exit::Ok);
+    }
     let mut store = if args.dry_run {
         open_read_only(cfg)?
     } else {
         open_store(cfg)?
     };
-    let window = cfg.story_window.as_secs() as i64;
     let before = store.page_counts();
     if !store.has_search_index().map_err(Error::failure)? {
         return Err(Error::failure(
@@ -1306,6 +1337,31 @@ pub fn prune(cfg: &Config, args: &crate::cli::PruneArgs) -> Result {
         (Ok((b, _, size)), Ok((a, _, _))) => (b - a).max(0) * size,
         _ => 0,
     };
+    print_pruned(args, &plan, &report, freed);
+    if !args.dry_run && !args.json {
+        if shrinks {
+            println!(
+                "the database file shrank by {}",
+                bytesize::ByteSize::b(freed as u64)
+            );
+        } else if report.items > 0 {
+            println!(
+                "the database predates incremental vacuum: its freed pages are reused, but the file does not shrink \
+                 (with the daemon stopped, `sqlite3 {} 'PRAGMA auto_vacuum=INCREMENTAL; VACUUM'` converts it)",
+                cfg.database.display()
+            );
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+/// `prune`'s report: what was (or would be) deleted, as JSON or as sentences.
+fn print_pruned(
+    args: &crate::cli::PruneArgs,
+    plan: &store::PrunePlan,
+    report: &store::PruneReport,
+    freed: i64,
+) {
     let cutoff = fmt_time(DateTime::from_timestamp(plan.cutoff, 0));
     if args.json {
         let _ = writeln!(
@@ -1315,7 +1371,7 @@ pub fn prune(cfg: &Config, args: &crate::cli::PruneArgs) -> Result {
                 "items": report.items, "sightings": report.sightings, "features": report.features,
                 "alerts": report.alerts, "deliveries": report.deliveries, "bytes_freed": freed})
         );
-        return Ok(Exit::Ok);
+        return;
     }
     let verb = if args.dry_run {
         "would delete"
@@ -1335,21 +1391,6 @@ pub fn prune(cfg: &Config, args: &crate::cli::PruneArgs) -> Result {
         "{verb} {} sent or dead before {cutoff} (the outbox's waiting ones are kept)",
         plural(report.deliveries as usize, "delivery", "deliveries"),
     );
-    if !args.dry_run {
-        if shrinks {
-            println!(
-                "the database file shrank by {}",
-                bytesize::ByteSize::b(freed as u64)
-            );
-        } else if report.items > 0 {
-            println!(
-                "the database predates incremental vacuum: its freed pages are reused, but the file does not shrink \
-                 (with the daemon stopped, `sqlite3 {} 'PRAGMA auto_vacuum=INCREMENTAL; VACUUM'` converts it)",
-                cfg.database.display()
-            );
-        }
-    }
-    Ok(Exit::Ok)
 }
 
 /// `outbox`: deliveries, newest first; `outbox retry ID|--dead`.

@@ -103,10 +103,10 @@ pub async fn run(cfg: Config, path: PathBuf) -> Result {
         )),
     ]);
 
-    // Retention follows the config the daemon started with, as the rest of [storage] does.
-    let retention = cfg
+    // Retention follows `[storage] keep`, reloads included (the rest of [storage] needs a restart).
+    let mut retention = cfg
         .keep
-        .map(|keep| tokio::spawn(retention(handle.clone(), keep)));
+        .map(|keep| tokio::spawn(retention_task(handle.clone(), keep, FIRST_RETENTION)));
 
     let watchdog = sd_notify::watchdog_enabled().map(|d| d / 2);
     let mut ping = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
@@ -135,7 +135,15 @@ pub async fn run(cfg: Config, path: PathBuf) -> Result {
                                 if new_cfg.http.as_ref().map(|h| (h.listen, h.max_connections)) != cfg.http.as_ref().map(|h| (h.listen, h.max_connections)) {
                                     tracing::warn!("[http] listen or max_connections changed; it applies at the next start (the token applies now)");
                                 }
-                                if new_cfg.database != cfg.database || new_cfg.synchronous != cfg.synchronous || new_cfg.keep != cfg.keep || new_cfg.search != cfg.search
+                                if new_cfg.keep != cfg.keep {
+                                    if let Some(task) = retention.take() {
+                                        task.abort();
+                                    }
+                                    // A value just set acts now, not in an hour.
+                                    retention = new_cfg.keep.map(|keep| tokio::spawn(retention_task(handle.clone(), keep, Duration::ZERO)));
+                                    tracing::info!(keep = %new_cfg.keep.map_or("forever".into(), |k| humantime::format_duration(k).to_string()), "[storage] keep applied");
+                                }
+                                if new_cfg.database != cfg.database || new_cfg.synchronous != cfg.synchronous || new_cfg.search != cfg.search
                                     || new_cfg.postgres.as_ref().map(|p| (&p.url, p.lease)) != cfg.postgres.as_ref().map(|p| (&p.url, p.lease)) {
                                     tracing::warn!(database = %new_cfg.database.display(), "[storage] changed; it applies at the next start (still using {})", cfg.database.display());
                                 }
@@ -238,16 +246,17 @@ pub async fn run(cfg: Config, path: PathBuf) -> Result {
     Ok(Exit::Ok)
 }
 
+/// When the first retention pass runs after a start: once the first polls are in.
+const FIRST_RETENTION: Duration = Duration::from_secs(60);
+
 /// How often the retention pass runs (`[storage] keep`).
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
 /// The hourly retention pass: batches through the writer (polls commit between them), then the
-/// incremental vacuum. The first pass runs a minute after the start, once the first polls are in.
-async fn retention(handle: store::StoreHandle, keep: Duration) {
-    let mut tick = tokio::time::interval_at(
-        tokio::time::Instant::now() + Duration::from_secs(60),
-        RETENTION_EVERY,
-    );
+/// incremental vacuum. The first pass runs `first` after the start (a minute; at once after a
+/// reload that changed `keep`).
+async fn retention_task(handle: store::StoreHandle, keep: Duration, first: Duration) {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + first, RETENTION_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tick.tick().await;
@@ -264,6 +273,10 @@ async fn retention(handle: store::StoreHandle, keep: Duration) {
                 "retention: deleted what is older than keep"
             ),
             Ok(_) => tracing::debug!("retention: nothing to delete"),
+            // Another daemon sharing the PostgreSQL database runs this hour's pass.
+            Err(store::StoreError::PruneBusy) => {
+                tracing::debug!("retention: another daemon is pruning; skipped")
+            }
             Err(e) => tracing::warn!(error = %e, "retention pass failed; retrying in an hour"),
         }
     }

@@ -14,6 +14,10 @@
 //! string, so FTS5's own operators (`NEAR`, `col:`, `^`, parentheses) are plain words and a
 //! mistake is reported with its position, never as an SQL error.
 //!
+//! On PostgreSQL (`store/pg/search.rs`) the same text is cut into the same words in Rust and
+//! stored as a `tsvector`, and a query is written as a `tsquery` of those words: the same
+//! language and the same matches; the ranking is PostgreSQL's `ts_rank` (docs/search.md).
+//!
 //! Ranking: FTS5's BM25 (a title word weighs [`TITLE_WEIGHT`] times a summary word), divided by
 //! `1 + age / RECENCY_DAYS` days of the item's date, so among equally good matches the newer
 //! wins, and a much better match still beats a slightly newer one.
@@ -24,7 +28,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::store::{Store, StoreError};
+use crate::store::{Backend, Store, StoreError};
 
 /// How much more a match in the title counts than one in the summary (BM25 column weight).
 pub const TITLE_WEIGHT: f64 = 3.0;
@@ -99,6 +103,18 @@ pub struct Term {
     pub text: String,
     /// `word*`: any word starting with it.
     pub prefix: bool,
+}
+
+impl Term {
+    /// Whether the term's last word is looked up as a prefix: `word*`, or a term ending in a
+    /// lone CJK character (`中`, `2月`): in the text that character is mostly inside a pair
+    /// (`2月以降` holds `月以`), so the pairs it starts are found.
+    pub fn finds_prefix(&self) -> bool {
+        let mut cs = self.text.chars().rev().skip_while(|c| !c.is_alphanumeric());
+        let lone_cjk =
+            matches!((cs.next(), cs.next()), (Some(a), b) if is_cjk(a) && !b.is_some_and(is_cjk));
+        self.prefix || lone_cjk
+    }
 }
 
 /// A parsed query: every group must match (each group: any of its terms), no excluded term may.
@@ -238,13 +254,7 @@ impl Query {
         let term = |t: &Term| {
             let text = index_text(&t.text);
             let quoted = format!("\"{}\"", text.replace('"', "\"\""));
-            // A term ending in a lone CJK character (`中`, `2月`): in the text that character
-            // is mostly inside a pair (`2月以降` holds `月以`), so find the pairs it starts.
-            let lone_cjk = {
-                let mut cs = t.text.chars().rev().skip_while(|c| !c.is_alphanumeric());
-                matches!((cs.next(), cs.next()), (Some(a), b) if is_cjk(a) && !b.is_some_and(is_cjk))
-            };
-            if t.prefix || lone_cjk {
+            if t.finds_prefix() {
                 format!("{quoted} *")
             } else {
                 quoted
@@ -327,6 +337,13 @@ pub fn index_text(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// How searches rank on either store: a title word weighs [`TITLE_WEIGHT`] summary words, and
+/// the score is halved at [`RECENCY_DAYS`] of age.
+const RANKING: crate::store::SearchRanking = crate::store::SearchRanking {
+    title_weight: TITLE_WEIGHT,
+    recency_secs: RECENCY_DAYS * 86_400.0,
+};
+
 /// Searches the stored items' titles and summaries; `since` keeps items first seen since then.
 /// At most `limit` hits (capped at [`MAX_LIMIT`]), best first.
 pub fn search(
@@ -344,15 +361,36 @@ pub fn search(
         since,
         limit.min(MAX_LIMIT),
         Utc::now(),
-        crate::store::SearchRanking {
-            title_weight: TITLE_WEIGHT,
-            recency_secs: RECENCY_DAYS * 86_400.0,
-        },
+        RANKING,
     )?;
-    Ok(rows
-        .into_iter()
+    Ok(hits(&parsed, rows))
+}
+
+/// [`search`] on either store. On PostgreSQL the query is written as a `tsquery` of the same
+/// words (`store/pg/search.rs`); call it off the async runtime ([`crate::store::pg::off_runtime`]).
+pub fn search_backend(
+    store: &mut Backend,
+    query: &str,
+    since: Option<DateTime<Utc>>,
+    limit: usize,
+) -> Result<Vec<Hit>, SearchError> {
+    let pg = match store {
+        Backend::Sqlite(s) => return search(s, query, since, limit),
+        Backend::Postgres(p) => p,
+    };
+    let parsed = Query::parse(query)?;
+    if !pg.has_search_index()? {
+        return Err(SearchError::NoIndex);
+    }
+    let rows = pg.search_index(&parsed, since, limit.min(MAX_LIMIT), Utc::now(), RANKING)?;
+    Ok(hits(&parsed, rows))
+}
+
+/// The rows as hits, each with its snippet.
+fn hits(parsed: &Query, rows: Vec<crate::store::IndexHit>) -> Vec<Hit> {
+    rows.into_iter()
         .map(|r| {
-            let snippet = snippet_for(&parsed, &r.summary);
+            let snippet = snippet_for(parsed, &r.summary);
             Hit {
                 item_id: r.item_id,
                 title: r.title,
@@ -365,7 +403,7 @@ pub fn search(
                 score: r.score,
             }
         })
-        .collect())
+        .collect()
 }
 
 /// Characters of summary shown each side of the first match.

@@ -27,7 +27,7 @@ pub use sinks::{
     DigestGroup, EmailConfig, Schedule, Secret, SinkConfig, SinkKind, SinkUrl, TopicDelivery,
     TopicMode, Zone,
 };
-pub use storage::{DEFAULT_LEASE, PostgresConfig, redacted};
+pub use storage::{DEFAULT_LEASE, PgUrl, PostgresConfig, redacted};
 
 pub use http::{HttpConfig, Token};
 

@@ -1,5 +1,5 @@
 //! `[storage] url`: PostgreSQL as a store shared by several daemons (SQLite when `path` is given
-//! or nothing is). Validated here (the URL's syntax, what the PostgreSQL backend does not do yet);
+//! or nothing is). Validated here (the URL's syntax, what the PostgreSQL backend does not do);
 //! connecting is the store's.
 
 use std::fmt;
@@ -41,6 +41,67 @@ pub fn redacted(url: &str) -> String {
     }
 }
 
+/// A PostgreSQL URL split into what the driver reads and what newshound handles itself: libpq's
+/// `sslrootcert` (the CA file that signed the server's certificate, for a server whose CA is not in
+/// the system's roots) and the verifying modes `verify-ca` / `verify-full`, which the driver does
+/// not know. Certificates are always verified (chain and host name), so both mean `require` here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgUrl {
+    /// The URL the driver parses (without `sslrootcert`, with a mode it knows).
+    pub driver_url: String,
+    /// `sslrootcert=PATH`: trust only the certificates in this PEM file.
+    pub root_cert: Option<std::path::PathBuf>,
+}
+
+impl PgUrl {
+    /// Splits `url`; an error names the parameter and what is accepted.
+    pub fn parse(url: &str) -> Result<PgUrl, String> {
+        let Ok(mut u) = url::Url::parse(url) else {
+            return Ok(PgUrl {
+                driver_url: url.to_owned(),
+                root_cert: None,
+            });
+        };
+        let mut root_cert = None;
+        let mut kept = Vec::new();
+        let mut changed = false;
+        for (k, v) in u.query_pairs() {
+            changed |= k == "sslrootcert" || (k == "sslmode" && v.starts_with("verify-"));
+            match (k.as_ref(), v.as_ref()) {
+                ("sslrootcert", "") => {
+                    return Err(
+                        "sslrootcert is empty: give the path of a PEM file of CA certificates"
+                            .into(),
+                    );
+                }
+                ("sslrootcert", "system") => {}
+                ("sslrootcert", path) => root_cert = Some(std::path::PathBuf::from(path)),
+                ("sslmode", "verify-ca" | "verify-full") => {
+                    kept.push(("sslmode".to_owned(), "require".to_owned()))
+                }
+                _ => kept.push((k.into_owned(), v.into_owned())),
+            }
+        }
+        let driver_url = if !changed {
+            url.to_owned()
+        } else {
+            if kept.is_empty() {
+                u.set_query(None);
+            } else {
+                u.query_pairs_mut().clear().extend_pairs(kept);
+            }
+            u.to_string()
+        };
+        if let Err(e) = driver_url.parse::<postgres::Config>() {
+            return Err(e.to_string());
+        }
+        Ok(PgUrl {
+            driver_url,
+            root_cert,
+        })
+    }
+}
+
 /// The default lease: long enough for any poll (a fetch times out after `timeout`, 45 s by default), short
 /// enough that a dead daemon's feeds are taken over within minutes.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(300);
@@ -79,21 +140,37 @@ impl Validator<'_> {
             );
             return None;
         }
-        if let Err(e) = text.parse::<postgres::Config>() {
-            self.error(span.clone(), format!("storage.url: {e}"));
-            return None;
+        match PgUrl::parse(text) {
+            Err(e) => {
+                self.error(span.clone(), format!("storage.url: {e}"));
+                return None;
+            }
+            Ok(PgUrl {
+                root_cert: Some(path),
+                ..
+            }) if !path.is_file() => {
+                self.error(
+                    span.clone(),
+                    format!(
+                        "storage.url: sslrootcert {}: no such file (a PEM file of the CA certificates that signed the server's)",
+                        path.display()
+                    ),
+                );
+            }
+            Ok(_) => {}
+        }
+        // SQLite's fsync setting has no one-to-one counterpart: on PostgreSQL durability is the
+        // server's `synchronous_commit` (five levels, replication included), which its operator
+        // sets for newshound's role or database without newshound (docs/postgres.md).
+        if let Some(sync) = &s.synchronous {
+            self.error(
+                sync.span(),
+                "storage.synchronous is SQLite's setting; with storage.url, durability is PostgreSQL's synchronous_commit: \
+                 remove the key, and if wanted run e.g. `ALTER ROLE newshound SET synchronous_commit = off` on the server",
+            );
         }
         // What the PostgreSQL backend does not do yet: refused here rather than half-working.
         let unsupported = [
-            (s.search == Some(true), "storage.search (the search index)"),
-            (
-                s.keep.as_ref().is_some_and(|k| k.get_ref() != "forever"),
-                "storage.keep (retention)",
-            ),
-            (
-                s.synchronous.is_some(),
-                "storage.synchronous (a SQLite setting)",
-            ),
             (http, "[http] (the operations listener reads SQLite)"),
             (sinks, "[[sinks]] (the outbox)"),
         ];
@@ -187,9 +264,19 @@ mod tests {
             d.len() == 1 && d[0].starts_with("2:7: storage.url: "),
             "{d:?}"
         );
-        let d = diags("url = \"postgres://h/db\"\nsearch = true", "");
+        // Search and retention work on PostgreSQL; synchronous is SQLite's, and says what to do.
+        assert_eq!(
+            diags(
+                "url = \"postgres://h/db\"\nsearch = true\nkeep = \"180d\"",
+                ""
+            ),
+            Vec::<String>::new()
+        );
+        let d = diags("url = \"postgres://h/db\"\nsynchronous = \"full\"", "");
         assert!(
-            d[0].contains("storage.search (the search index) is not supported"),
+            d.len() == 1
+                && d[0].starts_with("3:15: storage.synchronous is SQLite's setting")
+                && d[0].contains("synchronous_commit"),
             "{d:?}"
         );
         let d = diags(
@@ -203,6 +290,44 @@ mod tests {
         assert_eq!(
             diags("lease = \"1m\"", ""),
             ["2:9: storage.lease applies to PostgreSQL (storage.url) only"]
+        );
+    }
+
+    #[test]
+    fn sslrootcert_and_the_verifying_modes_are_taken_out_of_the_drivers_url() {
+        use super::PgUrl;
+        let parts = PgUrl::parse(
+            "postgres://nh@db.example/news?sslmode=verify-full&sslrootcert=/etc/nh/ca.pem&application_name=x",
+        )
+        .unwrap();
+        assert_eq!(
+            parts.driver_url,
+            "postgres://nh@db.example/news?sslmode=require&application_name=x"
+        );
+        assert_eq!(
+            parts.root_cert.as_deref(),
+            Some(Path::new("/etc/nh/ca.pem"))
+        );
+        // libpq's "system" means the platform's roots, as without the parameter.
+        let parts = PgUrl::parse("postgres://h/db?sslrootcert=system").unwrap();
+        assert_eq!(
+            (parts.driver_url.as_str(), parts.root_cert),
+            ("postgres://h/db", None)
+        );
+        // A URL with neither is handed over untouched.
+        let url = "postgres://u:p%40ss@h:5433/db?sslmode=prefer";
+        assert_eq!(PgUrl::parse(url).unwrap().driver_url, url);
+        assert!(PgUrl::parse("postgres://h/db?sslrootcert=").is_err());
+
+        let d = diags(
+            "url = \"postgres://h/db?sslmode=verify-ca&sslrootcert=/nonexistent/ca.pem\"",
+            "",
+        );
+        assert_eq!(
+            d,
+            [
+                "2:7: storage.url: sslrootcert /nonexistent/ca.pem: no such file (a PEM file of the CA certificates that signed the server's)"
+            ]
         );
     }
 }

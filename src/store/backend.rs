@@ -4,8 +4,8 @@
 //! life, so each call is one `match` on a value already in a register, and SQLite's calls inline
 //! as they did before (no virtual call, no boxing of its results). The variants' inherent methods
 //! keep their own signatures (PostgreSQL's client needs `&mut` to read); the enum gives the
-//! writer and the commands the calls they make. What PostgreSQL cannot do yet answers
-//! [`StoreError::Unsupported`] (the config already refuses the settings that would need it).
+//! writer and the commands the calls they make. What PostgreSQL cannot do yet (the outbox)
+//! answers [`StoreError::Unsupported`] (the config already refuses the settings that would need it).
 
 use std::time::Duration;
 
@@ -132,7 +132,7 @@ impl Backend {
     pub fn catch_up_search_index(&mut self) -> Result<u64> {
         match self {
             Backend::Sqlite(s) => s.catch_up_search_index(),
-            Backend::Postgres(_) => Err(StoreError::Unsupported("the search index")),
+            Backend::Postgres(p) => p.catch_up_search_index(),
         }
     }
 
@@ -143,10 +143,17 @@ impl Backend {
         }
     }
 
-    pub fn prune_plan(&self, keep: Duration, window: i64, now: DateTime<Utc>) -> Result<PrunePlan> {
+    /// On PostgreSQL, also takes the lock held by the one pass running (else
+    /// [`StoreError::PruneBusy`]); the pass's last batch gives it back.
+    pub fn prune_plan(
+        &mut self,
+        keep: Duration,
+        window: i64,
+        now: DateTime<Utc>,
+    ) -> Result<PrunePlan> {
         match self {
             Backend::Sqlite(s) => s.prune_plan(keep, window, now),
-            Backend::Postgres(_) => Err(StoreError::Unsupported("retention")),
+            Backend::Postgres(p) => p.prune_plan(keep, window, now),
         }
     }
 
@@ -157,14 +164,15 @@ impl Backend {
     ) -> Result<(PruneReport, bool)> {
         match self {
             Backend::Sqlite(s) => s.prune_batch(plan, dry_run),
-            Backend::Postgres(_) => Err(StoreError::Unsupported("retention")),
+            Backend::Postgres(p) => p.prune_batch(plan, dry_run),
         }
     }
 
+    /// SQLite's incremental vacuum; on PostgreSQL autovacuum reuses the space (0 pages left).
     pub fn vacuum_step(&mut self) -> Result<i64> {
         match self {
             Backend::Sqlite(s) => s.vacuum_step(),
-            Backend::Postgres(_) => Err(StoreError::Unsupported("retention")),
+            Backend::Postgres(_) => Ok(0),
         }
     }
 

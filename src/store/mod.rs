@@ -4,7 +4,7 @@
 //!
 //! The interface is narrow on purpose: the poller hands over one [`PollRecord`] per feed poll and
 //! gets a [`PollSummary`] back; the CLI reads feeds, items and alerts. Both backends implement
-//! the same calls (PostgreSQL: not yet the outbox, search and retention).
+//! the same calls (PostgreSQL: not yet the outbox).
 //!
 //! Durability: WAL mode, one writer ([`writer`]), which commits the polls that finished together
 //! in one `BEGIN IMMEDIATE` transaction (group commit); a feed's items, topic alerts *and*
@@ -108,6 +108,12 @@ pub enum StoreError {
     Shared(String),
     #[error("{0} is not supported on PostgreSQL yet (see docs/postgres.md)")]
     Unsupported(&'static str),
+    /// Another process (a daemon's hourly pass, or `newshound prune`) is pruning the shared
+    /// PostgreSQL database now; one pass at a time is enough.
+    #[error(
+        "another newshound is pruning this database now (one pass at a time); try again when it is done"
+    )]
+    PruneBusy,
 }
 
 /// What the server said, not the driver's bare "db error": the message with its detail and hint,

@@ -37,7 +37,7 @@ pub const BATCH_STORIES: i64 = 500;
 pub const OPEN_MARGIN_SECS: i64 = 8 * 86_400;
 /// A sighting seen this close before its feed's last document was in it (`last_seen_at` is
 /// refreshed at most daily, `SEEN_AGAIN_SECS`), with a day to spare.
-const LISTED_SLACK_SECS: i64 = 2 * 86_400;
+pub(super) const LISTED_SLACK_SECS: i64 = 2 * 86_400;
 /// Outbox ids looked at per batch (one transaction).
 pub const BATCH_DELIVERIES: i64 = 5_000;
 /// Pages freed per incremental vacuum step (4 MB).
@@ -51,13 +51,13 @@ pub struct PrunePlan {
     /// Stories that ended before this (Unix seconds, items' clock) are closed.
     pub closed_before: i64,
     /// Items and stories with ids from these on were written after the cutoff.
-    item_bound: i64,
-    story_bound: i64,
+    pub(super) item_bound: i64,
+    pub(super) story_bound: i64,
     /// The next story id to look at.
     pub cursor: i64,
     /// The next outbox id to look at, and the first one queued after the plan.
-    outbox_cursor: i64,
-    outbox_bound: i64,
+    pub(super) outbox_cursor: i64,
+    pub(super) outbox_bound: i64,
 }
 
 /// What a batch (or a whole pass, summed) deleted, or would delete.

@@ -1130,7 +1130,10 @@ impl Eval<'_> {
 
     /// The first place `st`'s operand occurs whose nearest cue points the way `st` asks, and
     /// that cue. Ties between an upcoming and a past cue go to the upcoming one: "met and agreed
-    /// to meet again" is news of a meeting to come.
+    /// to meet again" is news of a meeting to come. A cue that begins inside another cue is
+    /// governed by it and does not count: in "to hold talks" the infinitive `to hold` (ahead)
+    /// governs `hold talks` (the headline present of talks held), as in "set to be held" it
+    /// governs `held`.
     fn decide(&self, st: &StatusNode) -> Option<Decision> {
         let cues = st
             .upcoming
@@ -1142,13 +1145,19 @@ impl Eval<'_> {
         if cues.is_empty() {
             return None;
         }
+        let governed = |hit: &Hit| {
+            cues.iter().any(|&(_, other)| {
+                self.of(other)
+                    .any(|o| o.field == hit.field && o.start < hit.start && hit.start <= o.end)
+            })
+        };
         // In text order, title first, so that the cue named is the first a reader meets.
         let mut spans = self.spans(&st.operand);
         spans.sort_unstable_by_key(|&(f, s0, _)| (f as u8, s0));
         for (field, s0, s1) in spans {
             let mut best: Option<(u32, Decision)> = None;
             for &(status, cue) in &cues {
-                for hit in self.of(cue).filter(|h| h.field == field) {
+                for hit in self.of(cue).filter(|h| h.field == field && !governed(h)) {
                     let gap = if hit.end < s0 {
                         s0 - hit.end
                     } else {

@@ -380,6 +380,11 @@ fn issue_14_event_status_cues_each_decide_with_a_positive_and_a_negative_sentenc
             "Summit closed after storm",
         ),
         (
+            "on hold",
+            "Summit in Budapest is on hold",
+            "Summit in Budapest is over",
+        ),
+        (
             "seeks",
             "Kishida seeks talks with Kim",
             "Kishida recalls talks with Kim",
@@ -452,6 +457,18 @@ fn issue_14_every_shipped_cue_decides_next_to_the_event_and_not_across_a_sentenc
             );
         }
     }
+}
+
+#[test]
+fn a_cue_inside_a_longer_cue_that_starts_earlier_is_governed_by_it() {
+    // `hold talks` (past: the headline present) begins inside `to hold` (ahead).
+    assert!(upcoming("Ishiba and Trump to hold talks in Washington"));
+    assert!(!past("Ishiba and Trump to hold talks in Washington"));
+    assert!(past("Ishiba and Trump hold talks in Washington"));
+    assert!(!upcoming("Ishiba and Trump hold talks in Washington"));
+    // `held` begins inside `to be held`.
+    assert!(upcoming("Summit talks to be held in Rome"));
+    assert!(!past("Summit talks to be held in Rome"));
 }
 
 #[test]

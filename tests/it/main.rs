@@ -14,6 +14,7 @@ mod netns;
 mod opml;
 mod ops_http;
 mod parsing;
+mod pg_search_prune;
 mod progress;
 mod quality;
 mod readme;

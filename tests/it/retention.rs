@@ -190,3 +190,78 @@ fn what_a_feed_still_lists_stays_however_long_it_answers_304() {
     assert_eq!(json_lines(&run.stdout)[0]["items"], 0, "{}", run.stdout);
     assert_eq!(json_lines(&ws.run(&["items", "--json"]).stdout).len(), 3);
 }
+
+/// SIGHUP applies a new `keep` to the running daemon, and its first pass runs at once.
+#[test]
+fn a_reload_that_sets_keep_prunes_at_once() {
+    use crate::daemon::{Daemon, wait_until};
+    use std::time::Duration;
+
+    let server = Server::start();
+    server.route("/old", Reply::feed(&rss(&[VOLCANO, HARBOUR]), "\"1\""));
+    server.route("/fresh", Reply::feed(&rss(&[]), "\"1\""));
+    let ws = workspace(&server, "forever");
+    let config = std::fs::read_to_string(&ws.config).unwrap();
+    let fast = "[defaults]\ninterval = \"1s\"\nmin_interval = \"1s\"\nadaptive = false\n";
+    std::fs::write(&ws.config, format!("{config}\n{fast}")).unwrap();
+    assert_eq!(ws.run(&["once"]).code, 0);
+    age_everything(&ws, 400);
+    // The old feed now lists only the harbour item; a fresh feed brings today's news (the
+    // newest stories are open, and never deleted).
+    server.route("/old", Reply::feed(&rss(&[HARBOUR]), "\"2\""));
+    let markets = (
+        "f1",
+        "Markets open higher",
+        "https://fresh.example/markets",
+        "Stocks rose.",
+    );
+    server.route("/fresh", Reply::feed(&rss(&[markets]), "\"2\""));
+
+    let d = Daemon::start(&ws);
+    // Both lists seen by the daemon and committed: the harbour item's sighting is today's again.
+    wait_until(
+        Duration::from_secs(15),
+        "the daemon's first polls committed",
+        || {
+            let conn = rusqlite::Connection::open(ws.db()).unwrap();
+            conn.query_row(
+            "SELECT count(*) FROM sightings WHERE coalesce(last_seen_at, first_seen_at) > unixepoch() - 86400",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap_or(0)
+            == 2
+        },
+    );
+
+    let config = std::fs::read_to_string(&ws.config).unwrap();
+    std::fs::write(
+        &ws.config,
+        config.replace("keep = \"forever\"", "keep = \"30d\""),
+    )
+    .unwrap();
+    d.signal(libc::SIGHUP);
+    let t = std::time::Instant::now();
+    while !d
+        .log()
+        .contains("retention: deleted what is older than keep")
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "no retention pass within 15 s of the reload:\n{}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = d.log();
+    assert!(log.contains("[storage] keep applied"), "{log}");
+    assert!(!log.contains("[storage] changed"), "{log}");
+    let items = json_lines(&ws.run(&["items", "--json"]).stdout);
+    let titles: Vec<&str> = items.iter().filter_map(|i| i["title"].as_str()).collect();
+    assert_eq!(titles.len(), 2, "{titles:?}");
+    assert!(
+        !titles.contains(&VOLCANO.1),
+        "the volcano story is past keep: {titles:?}"
+    );
+    assert_eq!(d.stop(Duration::from_secs(10)).0, 0);
+}

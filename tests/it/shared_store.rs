@@ -9,8 +9,8 @@ use crate::common::*;
 use crate::daemon::{Daemon, wait_until};
 
 /// A database of this test's own, dropped at the end.
-struct PgDb {
-    name: String,
+pub(crate) struct PgDb {
+    pub(crate) name: String,
 }
 
 fn user() -> String {
@@ -29,7 +29,7 @@ fn admin() -> Result<postgres::Client, postgres::Error> {
 
 impl PgDb {
     /// `None` (the test skips) when no server answers, unless `CI` is set: then it panics.
-    fn create(tag: &str) -> Option<PgDb> {
+    pub(crate) fn create(tag: &str) -> Option<PgDb> {
         let mut admin = match admin() {
             Ok(c) => c,
             Err(e) => {
@@ -50,7 +50,7 @@ impl PgDb {
         Some(PgDb { name })
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!(
             "postgres://{}@127.0.0.1:5432/{}?sslmode=disable",
             user(),
@@ -58,11 +58,11 @@ impl PgDb {
         )
     }
 
-    fn client(&self) -> postgres::Client {
+    pub(crate) fn client(&self) -> postgres::Client {
         postgres::Client::connect(&self.url(), postgres::NoTls).unwrap()
     }
 
-    fn count(&self, sql: &str) -> i64 {
+    pub(crate) fn count(&self, sql: &str) -> i64 {
         self.client().query_one(sql, &[]).unwrap().get(0)
     }
 
@@ -74,7 +74,7 @@ impl PgDb {
     }
 
     /// A workspace whose config stores into this database.
-    fn workspace(&self, body: &str) -> Workspace {
+    pub(crate) fn workspace(&self, body: &str) -> Workspace {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("config.toml");
         std::fs::write(
@@ -110,8 +110,13 @@ fn migrations_run_once_when_daemons_start_together_and_a_newer_schema_is_refused
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert_eq!(opened, vec![true; 4]);
-    assert_eq!(db.count("SELECT count(*) FROM newshound_schema"), 1);
-    assert_eq!(db.count("SELECT max(version) FROM newshound_schema"), 1);
+    // Each version once (v2 brought the search index).
+    let versions = db.count("SELECT count(*) FROM newshound_schema");
+    assert!(versions >= 2, "{versions}");
+    assert_eq!(
+        db.count("SELECT max(version) FROM newshound_schema"),
+        versions
+    );
     db.client()
         .batch_execute("INSERT INTO newshound_schema (version) VALUES (99)")
         .unwrap();
@@ -554,4 +559,84 @@ fn word(n: usize) -> String {
         n /= 16;
     }
     w
+}
+
+/// The server's TLS certificate file and whether TLS is on (Debian's default: on, with the
+/// `ssl-cert` package's snakeoil certificate for `localhost`). `None` skips, unless `CI` is set.
+fn server_tls_cert() -> Option<std::path::PathBuf> {
+    let mut admin = admin().ok()?;
+    let on: String = admin.query_one("SHOW ssl", &[]).unwrap().get(0);
+    if on != "on" {
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "the PostgreSQL server on 127.0.0.1:5432 has ssl = off; this test needs TLS on (Debian's default)"
+            );
+        }
+        eprintln!("skipped: the PostgreSQL server has ssl = off");
+        return None;
+    }
+    let file: String = admin.query_one("SHOW ssl_cert_file", &[]).unwrap().get(0);
+    let dir: String = admin.query_one("SHOW data_directory", &[]).unwrap().get(0);
+    Some(std::path::Path::new(&dir).join(file))
+}
+
+#[test]
+fn tls_with_sslrootcert_encrypts_and_verifies_the_server() {
+    let Some(db) = PgDb::create("tls") else {
+        return;
+    };
+    let Some(cert) = server_tls_cert() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = |host: &str, root: &std::path::Path| {
+        format!(
+            "postgres://{}@{host}:5432/{}?sslmode=verify-full&sslrootcert={}",
+            user(),
+            db.name,
+            root.display()
+        )
+    };
+
+    // The server's own certificate as the only trusted root: the connection is made, and the
+    // server says it is encrypted.
+    let store = newshound::store::PgStore::open(&url("localhost", &cert))
+        .unwrap_or_else(|e| panic!("TLS with sslrootcert={}: {e}", cert.display()));
+    let encrypted = db.count(&format!(
+        "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+         WHERE a.datname = '{}' AND a.application_name = 'newshound' AND s.ssl",
+        db.name
+    ));
+    assert_eq!(encrypted, 1, "the store's one connection is encrypted");
+    drop(store);
+
+    // The host name is checked: the certificate names localhost, not 127.0.0.1.
+    let err = newshound::store::PgStore::open(&url("127.0.0.1", &cert))
+        .err()
+        .expect("a certificate for another name is refused");
+    assert!(err.to_string().contains("not signed by a CA of"), "{err}");
+
+    // Another CA's certificate as the root: refused, and the message says which file.
+    let other = dir.path().join("other-ca.pem");
+    let bundle = std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt").unwrap();
+    let end = "-----END CERTIFICATE-----";
+    let first = &bundle[..bundle.find(end).unwrap() + end.len()];
+    std::fs::write(&other, first).unwrap();
+    let err = newshound::store::PgStore::open(&url("localhost", &other))
+        .err()
+        .expect("a server certificate no trusted CA signed is refused");
+    let message = err.to_string();
+    assert!(message.contains("other-ca.pem"), "{message}");
+    assert!(message.contains("not signed by a CA of"), "{message}");
+
+    // A file with no certificate in it is a clear error before any connection.
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "not a certificate\n").unwrap();
+    let err = newshound::store::PgStore::open(&url("localhost", &empty))
+        .err()
+        .expect("an sslrootcert without certificates is refused");
+    assert!(
+        err.to_string().contains("no certificate in the file"),
+        "{err}"
+    );
 }

@@ -579,6 +579,9 @@ fn upsert_item(
                 &at,
             ],
         )?;
+        if policy.search {
+            super::search::index_item(tx, id, &item.title, &item.summary)?;
+        }
         return Ok(Seen::Updated(id));
     }
     let url_key = &item.url_key;
@@ -649,6 +652,9 @@ fn upsert_item(
         "INSERT INTO item_features (item_id, features) VALUES ($1, $2)",
         &[&id, &mi.features.to_bytes()],
     )?;
+    if policy.search {
+        super::search::index_item(tx, id, &item.title, &item.summary)?;
+    }
     tx.exec(SIGHTING, &[&feed_id, &key, &id, &at])?;
     remember(&key);
     if let Some(pk) = &path_key {

@@ -14,7 +14,9 @@
 mod ingest;
 mod lease;
 mod read;
+mod retention;
 mod schema;
+pub mod search;
 
 use std::time::Duration;
 
@@ -48,6 +50,8 @@ pub struct PgStore {
     pub(super) instance: Option<Instance>,
     /// Its heartbeat thread: stops when the sender is dropped.
     heartbeat: Option<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
+    /// This connection holds the retention pass's lock (`retention.rs`).
+    pruning: bool,
 }
 
 /// Runs `f` on a thread of its own: the synchronous client starts a runtime of its own, which
@@ -60,32 +64,42 @@ pub fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 }
 
 /// Connects with TLS through rustls when the server offers it (`sslmode=prefer`, the default) or
-/// must (`sslmode=require`); the server's certificate is checked against the platform's roots.
+/// must (`sslmode=require`, `verify-ca`, `verify-full`); the server's certificate is checked against
+/// the platform's roots, or against the CA file `sslrootcert` names.
 pub(super) fn connect(url: &str) -> Result<postgres::Client> {
     let shown = crate::config::redacted(url);
-    let mut config: postgres::Config = url.parse().map_err(|source| StoreError::PgOpen {
-        url: shown.clone(),
-        source,
+    let parts = crate::config::PgUrl::parse(url).map_err(|message| StoreError::Tls {
+        message: format!("{shown}: {message}"),
     })?;
+    let mut config: postgres::Config =
+        parts
+            .driver_url
+            .parse()
+            .map_err(|source| StoreError::PgOpen {
+                url: shown.clone(),
+                source,
+            })?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(10));
     }
     if config.get_application_name().is_none() {
         config.application_name("newshound");
     }
-    use rustls_platform_verifier::ConfigVerifierExt;
-    let tls = rustls::ClientConfig::with_platform_verifier().map_err(|e| StoreError::Tls {
-        message: e.to_string(),
-    })?;
+    let tls = tls_config(&shown, parts.root_cert.as_deref())?;
     let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls);
     off_runtime(move || config.connect(tls)).map_err(|source| {
         // tokio-postgres's `prefer` does not fall back to plain text after a failed handshake,
         // and its certificate is always verified here (libpq's `prefer` and `require` do not).
         if source.to_string().contains("TLS") {
-            StoreError::Tls {
-                message: format!(
-                    "{shown}: {source}: the server's certificate is not trusted here (see the log above); install its CA in the system's roots, or add sslmode=disable to the URL on a trusted network"
+            let remedy = match &parts.root_cert {
+                Some(path) => format!(
+                    "the server's certificate is not signed by a CA of {} (or does not name the host the URL gives)",
+                    path.display()
                 ),
+                None => "the server's certificate is not trusted here (see the log above); give its CA file as sslrootcert=PATH in the URL or install it in the system's roots, or add sslmode=disable to the URL on a trusted network".into(),
+            };
+            StoreError::Tls {
+                message: format!("{shown}: {source}: {remedy}"),
             }
         } else {
             StoreError::PgOpen {
@@ -94,6 +108,34 @@ pub(super) fn connect(url: &str) -> Result<postgres::Client> {
             }
         }
     })
+}
+
+/// The TLS client: the platform's verifier, or only the CAs of `root_cert` when given.
+fn tls_config(shown: &str, root_cert: Option<&std::path::Path>) -> Result<rustls::ClientConfig> {
+    let Some(path) = root_cert else {
+        use rustls_platform_verifier::ConfigVerifierExt;
+        return rustls::ClientConfig::with_platform_verifier().map_err(|e| StoreError::Tls {
+            message: e.to_string(),
+        });
+    };
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+    let fail = |what: String| StoreError::Tls {
+        message: format!("{shown}: sslrootcert {}: {what}", path.display()),
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(path).map_err(|e| fail(e.to_string()))?;
+    for cert in certs {
+        let cert = cert.map_err(|e| fail(e.to_string()))?;
+        roots
+            .add(cert)
+            .map_err(|e| fail(format!("not a usable CA certificate: {e}")))?;
+    }
+    if roots.is_empty() {
+        return Err(fail("no certificate in the file (PEM expected)".into()));
+    }
+    Ok(rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 impl PgStore {
@@ -110,6 +152,7 @@ impl PgStore {
             shown: crate::config::redacted(url),
             instance: None,
             heartbeat: None,
+            pruning: false,
         };
         off_runtime(|| store.migrate())?;
         Ok(store)
@@ -128,6 +171,7 @@ impl PgStore {
             shown: crate::config::redacted(url),
             instance: None,
             heartbeat: None,
+            pruning: false,
         };
         let found = off_runtime(|| store.check_version())?;
         if found == 0 {

@@ -6,7 +6,10 @@ use crate::store::{Result, StoreError};
 
 /// The PostgreSQL migrations, in order; `newshound_schema.version` counts how many ran. Their
 /// numbers are PostgreSQL's own (v1 is SQLite's v9 in PostgreSQL's dialect).
-pub(super) const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+pub(super) const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_search.sql"),
+];
 
 impl PgStore {
     /// The schema version (0: nothing created yet).
