@@ -336,25 +336,7 @@ impl StoryIndex {
             let before = &before[before.partition_point(|p| p.at < from)..];
             let after = &list[mid..(mid + PER_TERM).min(list.len())];
             let after = &after[..after.partition_point(|p| p.at <= to)];
-            // Which of them are the nearest: a merge by distance (an earlier one first on a
-            // tie), counting only.
-            let (mut b, mut a) = (before.len(), after.len());
-            if b + a > PER_TERM {
-                let (mut i, mut j) = (0, 0);
-                while i + j < PER_TERM {
-                    let take_before = match (before.len().checked_sub(i + 1), after.get(j)) {
-                        (Some(x), Some(y)) => mid_at - before[x].at <= y.at - mid_at,
-                        (Some(_), None) => true,
-                        (None, _) => false,
-                    };
-                    if take_before {
-                        i += 1;
-                    } else {
-                        j += 1;
-                    }
-                }
-                (b, a) = (i, j);
-            }
+            let (b, a) = nearest_split(before, after, mid_at);
             count(&before[before.len() - b..]);
             count(&after[..a]);
         }
@@ -767,6 +749,36 @@ impl StoryIndex {
         self.free.sort_unstable_by(|a, b| b.cmp(a));
         self.covered_from = Some(horizon);
     }
+}
+
+/// How many of `before` (dated before `mid_at`, ascending) and of `after` (from `mid_at` on,
+/// ascending) are the [`PER_TERM`] nearest to `mid_at`: the split a merge by distance would
+/// reach (an earlier one first on a tie), found by a binary search over how many come from
+/// `before`. The `i`-th nearest before is among the first [`PER_TERM`] of the merge when fewer
+/// than `PER_TERM − i` of `after` are strictly nearer than it.
+fn nearest_split(before: &[Posting], after: &[Posting], mid_at: u32) -> (usize, usize) {
+    if before.len() + after.len() <= PER_TERM {
+        return (before.len(), after.len());
+    }
+    let taken = |i: usize| {
+        let j = PER_TERM - i;
+        match (before.len().checked_sub(i + 1), j.checked_sub(1)) {
+            (Some(x), Some(y)) => after
+                .get(y)
+                .is_none_or(|p| p.at - mid_at >= mid_at - before[x].at),
+            _ => false,
+        }
+    };
+    let (mut lo, mut hi) = (0, before.len().min(PER_TERM));
+    while lo < hi {
+        let m = (lo + hi) / 2;
+        if taken(m) {
+            lo = m + 1;
+        } else {
+            hi = m;
+        }
+    }
+    (lo, PER_TERM - lo)
 }
 
 /// How many key terms two items must share to be scored: two when both have at least four, else

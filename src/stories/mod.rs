@@ -17,8 +17,8 @@ pub mod cluster;
 pub mod score;
 
 pub use score::{
-    CONFIDENT_THRESHOLD, Context, DEFAULT_THRESHOLD, Probe, Score, Tier, Weighed, idf, score,
-    score_weighed,
+    CONFIDENT_THRESHOLD, Context, DEFAULT_THRESHOLD, KeyTerms, Probe, Score, Tier, Weighed, idf,
+    score, score_weighed,
 };
 
 use url::Url;

@@ -194,21 +194,56 @@ impl Weighed {
 
     /// The terms an item is indexed under: its [`KEY_TERMS`] heaviest (ties by term), heaviest
     /// first, leaving out words too common to tell stories apart ([`KEY_MIN_IDF`]).
-    pub fn key_terms(&self) -> Vec<u32> {
-        let mut t: Vec<(f32, u32)> = self
-            .terms
-            .iter()
-            .filter(|t| t.weight >= KEY_MIN_IDF * f32::from(t.packed as u8 & !ENTITY))
-            .map(|t| (t.weight, t.term()))
-            .collect();
-        let heavier = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
-        if t.len() > KEY_TERMS {
-            // Only the heaviest few matter: select them, then order just those.
-            t.select_nth_unstable_by(KEY_TERMS - 1, heavier);
-            t.truncate(KEY_TERMS);
+    pub fn key_terms(&self) -> KeyTerms {
+        // One pass, keeping the heaviest so far in order in a fixed array: no allocation, and a
+        // term lighter than the lightest kept is rejected by one comparison.
+        let mut keys = KeyTerms::default();
+        let mut weights = [0f32; KEY_TERMS];
+        let mut n = 0;
+        for t in self.terms.iter() {
+            if t.weight < KEY_MIN_IDF * f32::from(t.packed as u8 & !ENTITY) {
+                continue;
+            }
+            let (w, h) = (t.weight, t.term());
+            if n == KEY_TERMS {
+                if !heavier((w, h), (weights[n - 1], keys.terms[n - 1])) {
+                    continue;
+                }
+                n -= 1;
+            }
+            let mut i = n;
+            while i > 0 && heavier((w, h), (weights[i - 1], keys.terms[i - 1])) {
+                weights[i] = weights[i - 1];
+                keys.terms[i] = keys.terms[i - 1];
+                i -= 1;
+            }
+            weights[i] = w;
+            keys.terms[i] = h;
+            n += 1;
         }
-        t.sort_unstable_by(heavier);
-        t.into_iter().map(|(_, h)| h).collect()
+        keys.len = n as u8;
+        keys
+    }
+}
+
+/// Does (weight, term) `a` come before `b` among the key terms: heavier, or as heavy and a
+/// lower term.
+fn heavier(a: (f32, u32), b: (f32, u32)) -> bool {
+    b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)) == std::cmp::Ordering::Less
+}
+
+/// An item's key terms ([`Weighed::key_terms`]), heaviest first, held in place.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyTerms {
+    len: u8,
+    terms: [u32; KEY_TERMS],
+}
+
+impl std::ops::Deref for KeyTerms {
+    type Target = [u32];
+
+    fn deref(&self) -> &[u32] {
+        &self.terms[..usize::from(self.len)]
     }
 }
 
@@ -278,7 +313,14 @@ pub struct Probe<'a> {
     /// Open addressing, linear probing: (term | OCCUPIED, index in `item.terms`).
     slots: Vec<(u32, u32)>,
     shift: u32,
+    /// One bit per value of a term's low [`FILTER_BITS`] bits, set for the item's terms: most
+    /// of another item's terms are not the item's, and most of those are ruled out by one bit
+    /// before the table is probed.
+    filter: [u64; FILTER_WORDS],
 }
+
+const FILTER_BITS: u32 = 11;
+const FILTER_WORDS: usize = 1 << (FILTER_BITS - 6);
 
 const OCCUPIED: u32 = 1 << 31;
 
@@ -291,14 +333,22 @@ impl<'a> Probe<'a> {
         let mut slots = vec![(0u32, 0u32); 1 << bits];
         let mask = (1usize << bits) - 1;
         let shift = 32 - bits;
+        let mut filter = [0u64; FILTER_WORDS];
         for (i, t) in item.terms.iter().enumerate() {
+            let (word, bit) = filter_bit(t.term());
+            filter[word] |= bit;
             let mut at = slot_of(t.term(), shift);
             while slots[at].0 != 0 {
                 at = (at + 1) & mask;
             }
             slots[at] = (t.term() | OCCUPIED, i as u32);
         }
-        Probe { item, slots, shift }
+        Probe {
+            item,
+            slots,
+            shift,
+            filter,
+        }
     }
 
     fn find(&self, term: u32) -> Option<WeighedTerm> {
@@ -331,6 +381,10 @@ impl<'a> Probe<'a> {
         }
         let mut shared = Shared::default();
         for &y in other.terms.iter() {
+            let (word, bit) = filter_bit(y.term());
+            if self.filter[word] & bit == 0 {
+                continue;
+            }
             if let Some(x) = self.find(y.term()) {
                 shared.add(x, y);
             }
@@ -338,6 +392,12 @@ impl<'a> Probe<'a> {
         finish(&mut s, self.item, other, &shared);
         s
     }
+}
+
+/// A term's word and bit in [`Probe::filter`].
+fn filter_bit(term: u32) -> (usize, u64) {
+    let low = term & ((1 << FILTER_BITS) - 1);
+    ((low >> 6) as usize, 1 << (low & 63))
 }
 
 fn slot_of(term: u32, shift: u32) -> usize {
@@ -519,6 +579,70 @@ mod tests {
                 ] {
                     assert!((x - y).abs() < 1e-9, "{i} {j}: {x} vs {y}");
                 }
+            }
+        }
+    }
+
+    /// The key terms as they were first written: filter, select, sort.
+    fn key_terms_by_sorting(w: &Weighed) -> Vec<u32> {
+        let mut t: Vec<(f32, u32)> = w
+            .terms
+            .iter()
+            .filter(|t| t.weight >= KEY_MIN_IDF * f32::from(t.packed as u8 & !ENTITY))
+            .map(|t| (t.weight, t.term()))
+            .collect();
+        t.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        t.truncate(KEY_TERMS);
+        t.into_iter().map(|(_, h)| h).collect()
+    }
+
+    /// Random items with few distinct weights (many ties), some terms too common to be keys.
+    fn random_weighed(rng: &mut fastrand::Rng) -> Weighed {
+        let mut terms: Vec<u32> = (0..rng.usize(0..80)).map(|_| rng.u32(0..5_000)).collect();
+        terms.sort_unstable();
+        terms.dedup();
+        let terms: Box<[WeighedTerm]> = terms
+            .into_iter()
+            .map(|h| {
+                let field = [1u8, 2, 3, 6][rng.usize(0..4)];
+                let entity = if rng.u8(0..8) == 0 { ENTITY } else { 0 };
+                WeighedTerm {
+                    packed: (h << 8) | u32::from(field | entity),
+                    weight: f32::from(field) * [2.0f32, 4.0, 6.5, 10.87][rng.usize(0..4)],
+                }
+            })
+            .collect();
+        let mut sums = [0.0; 2];
+        for t in terms.iter() {
+            sums[t.part()] += f64::from(t.weight);
+        }
+        Weighed { terms, sums }
+    }
+
+    #[test]
+    fn the_key_terms_are_the_heaviest_in_order() {
+        let mut rng = fastrand::Rng::with_seed(12);
+        for round in 0..2_000 {
+            let w = random_weighed(&mut rng);
+            assert_eq!(
+                &*w.key_terms(),
+                key_terms_by_sorting(&w).as_slice(),
+                "round {round}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_probe_filter_changes_no_score() {
+        let mut rng = fastrand::Rng::with_seed(13);
+        let items: Vec<Weighed> = (0..200).map(|_| random_weighed(&mut rng)).collect();
+        for a in &items {
+            let probe = Probe::new(a);
+            for _ in 0..20 {
+                let b = &items[rng.usize(0..items.len())];
+                let (ac, bc) = (ctx(0.0, 1), ctx(rng.f64() * 30.0, rng.i64(1..3)));
+                let merged = score_weighed(a, ac, b, bc, DAY2, DEFAULT_THRESHOLD);
+                assert_eq!(probe.score(ac, b, bc, DAY2, DEFAULT_THRESHOLD), merged);
             }
         }
     }
