@@ -147,12 +147,10 @@ fn tls_config(shown: &str, root_cert: Option<&std::path::Path>) -> Result<rustls
 }
 
 impl PgStore {
-    /// Connects, applies pending migrations (once, under an advisory lock, whichever daemon gets
-    /// there first) and refuses a schema newer than this build's.
-    pub fn open(url: &str) -> Result<PgStore> {
-        let client = connect(url)?;
-        let mut store = PgStore {
-            client: Some(client),
+    /// A connection and a store around it, neither migrated nor checked.
+    fn connected(url: &str) -> Result<PgStore> {
+        Ok(PgStore {
+            client: Some(connect(url)?),
             cache: FxHashMap::default(),
             stories: StoryIndex::default(),
             routes: OutboxRoutes::default(),
@@ -164,7 +162,13 @@ impl PgStore {
             claimed: false,
             heartbeat: None,
             pruning: false,
-        };
+        })
+    }
+
+    /// Connects, applies pending migrations (once, under an advisory lock, whichever daemon gets
+    /// there first) and refuses a schema newer than this build's.
+    pub fn open(url: &str) -> Result<PgStore> {
+        let mut store = PgStore::connected(url)?;
         off_runtime(|| store.migrate())?;
         Ok(store)
     }
@@ -172,21 +176,7 @@ impl PgStore {
     /// Opens without migrating, for the read commands: a database never written is an error,
     /// as a missing SQLite file is, and a newer one is refused.
     pub fn open_read_only(url: &str) -> Result<PgStore> {
-        let client = connect(url)?;
-        let mut store = PgStore {
-            client: Some(client),
-            cache: FxHashMap::default(),
-            stories: StoryIndex::default(),
-            routes: OutboxRoutes::default(),
-            generation: -1,
-            shown: crate::config::redacted(url),
-            instance: None,
-            claimer: Instance::new(crate::config::DEFAULT_LEASE).id,
-            lease: crate::config::DEFAULT_LEASE,
-            claimed: false,
-            heartbeat: None,
-            pruning: false,
-        };
+        let mut store = PgStore::connected(url)?;
         let found = off_runtime(|| store.check_version())?;
         if found == 0 {
             return Err(StoreError::PgEmpty {
