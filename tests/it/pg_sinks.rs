@@ -13,39 +13,9 @@ use crate::common::*;
 use crate::daemon::{Daemon, wait_until};
 use crate::ops_http::{get, listening};
 use crate::shared_store::PgDb;
+use crate::sinks::summit_feed;
 
 const TOPIC: &str = "[[topics]]\nname = \"summit\"\nquery = \"summit\"\n";
-
-/// A feed of `n` matching items from `from`, each its own story (no word shared but the topic's).
-fn summit_feed(server: &Server, path: &str, from: usize, n: usize) {
-    let items: Vec<(String, String, String)> = (from..from + n)
-        .map(|i| {
-            (
-                format!("g{i}"),
-                format!("Summit {} {} {}", word(i, 1), word(i, 2), word(i, 3)),
-                format!("https://n.example/{i}"),
-            )
-        })
-        .collect();
-    let list: Vec<(&str, &str, &str, &str)> = items
-        .iter()
-        .map(|(g, t, u)| (g.as_str(), t.as_str(), u.as_str(), ""))
-        .collect();
-    server.route(path, Reply::feed(&rss(&list), &format!("\"{from}-{n}\"")));
-}
-
-/// A made-up word unique to item `i`.
-fn word(i: usize, salt: usize) -> String {
-    let letters = b"bcdfghjklmnpqrstvwxz";
-    let mut x = i * 7919 + salt * 104_729 + 17;
-    let mut w = String::new();
-    for _ in 0..6 {
-        w.push(letters[x % letters.len()] as char);
-        x /= letters.len();
-        w.push(['a', 'e', 'i', 'o', 'u'][(x + salt) % 5]);
-    }
-    w
-}
 
 fn now_ms() -> i64 {
     SystemTime::now()

@@ -10,7 +10,7 @@ use crate::daemon::{Daemon, wait_until};
 const FAST: &str = "[defaults]\ninterval = \"1s\"\nmin_interval = \"1s\"\nshutdown_grace = \"2s\"\ntimeout = \"3s\"\nadaptive = false\n";
 
 /// A feed of `n` matching items, each its own story (no words shared but the topic's).
-fn summit_feed(server: &Server, path: &str, from: usize, n: usize) {
+pub(crate) fn summit_feed(server: &Server, path: &str, from: usize, n: usize) {
     let items: Vec<(String, String, String)> = (from..from + n)
         .map(|i| {
             (
