@@ -8,7 +8,8 @@
 //!
 //! What a bad client can take is bounded, whatever it sends: at most `max_connections`
 //! connections (more are closed on accept), a request head of [`MAX_HEAD_BYTES`] in
-//! [`MAX_HEADERS`] headers (else 431), [`HEAD_TIMEOUT`] to send it, [`CONNECTION_LIFETIME`] in all,
+//! [`MAX_HEADERS`] headers (else 431), [`HEAD_TIMEOUT`] to send it, [`CONNECTION_LIFETIME`] in all
+//! (and [`LINGER`] more to close it),
 //! no request body read, at most [`READERS`] database reads at once, and at most
 //! [`RESPONSE_BUDGET`] bytes of responses built from the database alive until their clients have
 //! read them (the status page itself shows at most [`page::MAX_FEEDS`] feeds in each of its two
@@ -190,6 +191,40 @@ async fn serve_connection(
     builder: &hyper::server::conn::http1::Builder,
     stop: CancellationToken,
 ) {
+    // A second handle on the socket outlives hyper's, to close the connection as `linger` says.
+    let stream = match stream.into_std() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::debug!(peer = %peer, error = %e, "http: connection lost before serving");
+            return;
+        }
+    };
+    let closer = stream
+        .try_clone()
+        .ok()
+        .and_then(|s| tokio::net::TcpStream::from_std(s).ok());
+    let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
+        return;
+    };
+    let stopped = stop.is_cancelled() || {
+        converse(stream, peer, ops, builder, &stop).await;
+        stop.is_cancelled()
+    };
+    if let Some(closer) = closer
+        && !stopped
+    {
+        linger(closer).await;
+    }
+}
+
+/// Serves one connection's requests until it ends, its lifetime runs out or the daemon stops.
+async fn converse(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    ops: Arc<Ops>,
+    builder: &hyper::server::conn::http1::Builder,
+    stop: &CancellationToken,
+) {
     let service = hyper::service::service_fn(move |req| {
         let ops = ops.clone();
         async move { Ok::<_, Infallible>(respond(&ops, req).await) }
@@ -211,6 +246,25 @@ async fn serve_connection(
     // dropped a second later.
     conn.as_mut().graceful_shutdown();
     let _ = tokio::time::timeout(Duration::from_secs(1), conn).await;
+}
+
+/// Longest a closed connection's input is drained; see [`linger`].
+const LINGER: Duration = Duration::from_secs(2);
+
+/// Closes a connection whose client may still be sending (a head past [`MAX_HEAD_BYTES`] is
+/// answered with 431 long before it has all arrived): the kernel answers input that arrives at
+/// a closed socket with a reset, and a reset makes the client's kernel discard the response it
+/// has not yet read, so the client sees "connection reset" instead of 431. So, as nginx's
+/// `lingering_close` does, the write side is shut and the input is read and discarded until the
+/// client closes or [`LINGER`] passes. The connection keeps its slot meanwhile.
+async fn linger(mut socket: tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = socket.shutdown().await;
+    let mut sink = [0u8; 4096];
+    let _ = tokio::time::timeout(LINGER, async {
+        while let Ok(1..) = socket.read(&mut sink).await {}
+    })
+    .await;
 }
 
 type Reply = Response<Full<Bytes>>;
