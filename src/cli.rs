@@ -131,7 +131,7 @@ pub struct FeedsArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum FeedsCommand {
-    /// Read an OPML file (another reader's subscriptions) and print its feeds as [[feeds]]
+    /// Read an OPML file (another reader's subscriptions) and print its feeds as `[[feeds]]`
     /// entries, folders and categories as tags; --write adds them to the config instead.
     Import(ImportArgs),
     /// Print the configured feeds as OPML 2.0, tags as categories.

@@ -1,7 +1,7 @@
 //! `newshound run`: every feed on its own schedule until told to stop.
 //!
 //! One task per feed sleeps until the feed is due, polls it through the shared [`Poller`]
-//! (global and per-host limits), asks the [`scheduler`](crate::scheduler) for the next wait and
+//! (global and per-host limits), asks the [`scheduler`] for the next wait and
 //! persists it, so a restart resumes the schedule. Signals: SIGTERM/SIGINT stop starting polls
 //! at once (queued ones included), let running ones finish within `shutdown_grace`, then cancel
 //! those still running wherever they are, let the writer commit what finished, and exit 0 within

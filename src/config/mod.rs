@@ -1,6 +1,6 @@
 //! Configuration: TOML in, a validated [`Config`] out.
 //!
-//! Two stages. [`raw`] is the serde shape of the file, with spans. [`load_str`] validates it and
+//! Two stages. `raw` is the serde shape of the file, with spans. [`load_str`] validates it and
 //! collects *every* problem as a [`Diagnostic`] naming `FILE:LINE:COLUMN`, with the offending line
 //! and a caret, and saying what was expected. Topic queries are parsed here (and compiled by
 //! [`crate::topics::Matcher`]), so a bad query fails `newshound check`, not the daemon at 3 a.m.

@@ -248,8 +248,8 @@ async fn converse(
     let _ = tokio::time::timeout(Duration::from_secs(1), conn).await;
 }
 
-/// Longest a closed connection's input is drained; see [`linger`].
-const LINGER: Duration = Duration::from_secs(2);
+/// Longest a closed connection's input is drained; see `linger`.
+pub const LINGER: Duration = Duration::from_secs(2);
 
 /// Closes a connection whose client may still be sending (a head past [`MAX_HEAD_BYTES`] is
 /// answered with 431 long before it has all arrived): the kernel answers input that arrives at

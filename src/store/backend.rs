@@ -159,7 +159,7 @@ impl Backend {
     }
 
     /// On PostgreSQL, also takes the lock held by the one pass running (else
-    /// [`StoreError::PruneBusy`]); the pass's last batch gives it back.
+    /// [`StoreError::PruneBusy`](super::StoreError::PruneBusy)); the pass's last batch gives it back.
     pub fn prune_plan(
         &mut self,
         keep: Duration,

@@ -6,7 +6,7 @@
 //! gets a [`PollSummary`] back; the CLI reads feeds, items and alerts. Both backends implement
 //! the same calls (PostgreSQL: not yet the outbox).
 //!
-//! Durability: WAL mode, one writer ([`writer`]), which commits the polls that finished together
+//! Durability: WAL mode, one writer (`writer`), which commits the polls that finished together
 //! in one `BEGIN IMMEDIATE` transaction (group commit); a feed's items, topic alerts *and*
 //! validators (ETag/Last-Modified) are in the same transaction, so a crash or a failed commit
 //! never skips items: the validators only advance with them.
@@ -17,8 +17,8 @@
 //! 3. its URL key (see [`crate::stories::url_key`]) is stored → the same article from another
 //!    feed, or with tracking parameters: record the sighting, nothing new;
 //! 4. no link, but an identical content hash among link-less items → the same;
-//! 5. otherwise a new item, which joins a story or starts one ([`story_index`], scored by
-//!    [`crate::stories::score`]).
+//! 5. otherwise a new item, which joins a story or starts one (`story_index`, scored by
+//!    [`crate::stories::score()`]).
 
 mod backend;
 mod dedup;

@@ -254,7 +254,7 @@ impl Store {
         Ok((first, total))
     }
 
-    /// Gives up to [`VACUUM_PAGES`] free pages back to the file system; the number of free
+    /// Gives up to `VACUUM_PAGES` free pages back to the file system; the number of free
     /// pages left (0 when the database does not use incremental vacuum: see
     /// [`Store::incremental_vacuum_enabled`]).
     pub fn vacuum_step(&mut self) -> Result<i64> {

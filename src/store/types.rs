@@ -11,7 +11,7 @@ pub struct PollRecord {
     pub outcome: PollOutcome,
     /// The feed's facts as the poll read them, with what the answer said (validators, ttl and
     /// skips of a fetched document, cache directives): the store applies the outcome to its own
-    /// copy ([`FeedFacts::after`]) and returns the result.
+    /// copy (`FeedFacts::after`) and returns the result.
     pub facts: FeedFacts,
 }
 

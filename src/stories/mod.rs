@@ -8,7 +8,7 @@
 //! **Stories** group different items that report the same development of one event. Each item
 //! gets [`Features`]: the stemmed, stop-word-free terms of its title (weight 3) and of the start
 //! of its summary (weight 1), names marked, spelling variants and demonyms folded, section labels
-//! ("Opinion |", "Briefing:") dropped, with CJK text as character bigrams. [`score`] scores a
+//! ("Opinion |", "Briefing:") dropped, with CJK text as character bigrams. [`score()`] scores a
 //! pair (text, time apart, same feed or not, with background term weights shipped in the
 //! binary); the store's story index finds candidate pairs and clusters them (`src/store/story_index.rs`).
 //! Pure functions: the store persists and indexes what they compute.
@@ -636,7 +636,7 @@ impl Features {
 
     /// Storage: 5 bytes per term, the term (shifted into the high 24 bits) then its weight. Rows
     /// written when terms had 32-bit hashes read back as their high 24 bits, which is what
-    /// [`term_hash`] computes now, so old rows still compare equal to new ones.
+    /// `term_hash` computes now, so old rows still compare equal to new ones.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.packed.len() * 5);
         for (h, w) in self.terms() {
