@@ -68,7 +68,7 @@ impl LogFilter {
             reason,
         };
         let mut directives = Vec::new();
-        let mut default: Option<Option<Level>> = None;
+        let mut default = Verbosity::Off;
         // (target length, level) of the most specific directive covering the alert target.
         let mut alert_rule: Option<(usize, Option<Level>)> = None;
         for d in spec.split(',').map(str::trim).filter(|d| !d.is_empty()) {
@@ -80,10 +80,10 @@ impl LogFilter {
                 Some(_) => fail(format!("unknown level \"{level}\"")),
                 None => fail(format!("\"{level}\" is not a level")),
             })?;
-            let name = level_name(parsed);
+            let name = parsed.name();
             match target {
                 None => {
-                    default = Some(parsed);
+                    default = parsed;
                     directives.push(name.to_owned());
                 }
                 Some("") => return Err(fail(format!("empty target before \"={level}\""))),
@@ -92,7 +92,7 @@ impl LogFilter {
                     if plain && covers(t, crate::alert::TARGET) {
                         let more_specific = alert_rule.is_none_or(|(len, _)| t.len() >= len);
                         if more_specific {
-                            alert_rule = Some((t.len(), parsed));
+                            alert_rule = Some((t.len(), parsed.max()));
                         }
                     }
                     directives.push(format!("{t}={name}"));
@@ -103,7 +103,7 @@ impl LogFilter {
         let alerts = match alert_rule {
             Some((_, l)) => l,
             // EnvFilter shows nothing a directive does not enable.
-            None => default.flatten(),
+            None => default.max(),
         };
         Ok(LogFilter {
             directives: directives.join(","),
@@ -143,29 +143,44 @@ impl LogFilter {
     }
 }
 
-fn parse_level(s: &str) -> Option<Option<Level>> {
-    Some(Some(match s.to_ascii_lowercase().as_str() {
+/// What one directive lets through: nothing, or events up to a level.
+#[derive(Clone, Copy)]
+enum Verbosity {
+    Off,
+    UpTo(Level),
+}
+
+impl Verbosity {
+    fn max(self) -> Option<Level> {
+        match self {
+            Verbosity::Off => None,
+            Verbosity::UpTo(l) => Some(l),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Verbosity::Off => "off",
+            Verbosity::UpTo(Level::TRACE) => "trace",
+            Verbosity::UpTo(Level::DEBUG) => "debug",
+            Verbosity::UpTo(Level::INFO) => "info",
+            Verbosity::UpTo(Level::WARN) => "warn",
+            Verbosity::UpTo(Level::ERROR) => "error",
+        }
+    }
+}
+
+/// A level's name, any case; `None` when it is not one.
+fn parse_level(s: &str) -> Option<Verbosity> {
+    Some(Verbosity::UpTo(match s.to_ascii_lowercase().as_str() {
         "trace" => Level::TRACE,
         "debug" => Level::DEBUG,
         "info" => Level::INFO,
         "warn" | "warning" => Level::WARN,
         "error" => Level::ERROR,
-        "off" => return Some(None),
+        "off" => return Some(Verbosity::Off),
         _ => return None,
     }))
-}
-
-fn level_name(l: Option<Level>) -> &'static str {
-    match l {
-        None => "off",
-        Some(l) => match l {
-            Level::TRACE => "trace",
-            Level::DEBUG => "debug",
-            Level::INFO => "info",
-            Level::WARN => "warn",
-            Level::ERROR => "error",
-        },
-    }
 }
 
 /// EnvFilter's target match: a directive's target covers every path it is a `::` prefix of.

@@ -423,24 +423,26 @@ impl Validator<'_> {
 
     /// `digest = "daily 08:00"`, or the same as `deliver`; `deliver = "immediate"` is the default.
     fn digest(&mut self, s: &RawSink) -> Option<Schedule> {
-        self.delivery(s.digest.as_ref(), s.deliver.as_ref())
-            .flatten()
+        match self.delivery(s.digest.as_ref(), s.deliver.as_ref()) {
+            TopicMode::Digest(schedule) => Some(schedule),
+            TopicMode::AsSink | TopicMode::Immediate => None,
+        }
     }
 
-    /// `digest` and `deliver` of a sink or of one topic on it: `None` when neither is given,
-    /// `Some(None)` for immediate, `Some(Some(schedule))` for a digest.
+    /// `digest` and `deliver` of a sink or of one topic on it, as a topic's mode: `AsSink` when
+    /// neither is given (or when what is given is wrong, which is reported).
     fn delivery(
         &mut self,
         digest: Option<&Spanned<String>>,
         deliver: Option<&Spanned<String>>,
-    ) -> Option<Option<Schedule>> {
+    ) -> TopicMode {
         let parse = |v: &Spanned<String>, cx: &mut Self| match crate::sinks::digest::parse_schedule(
             v.get_ref(),
         ) {
-            Ok(x) => Some(Some(x)),
+            Ok(x) => TopicMode::Digest(x),
             Err(msg) => {
                 cx.error(v.span(), format!("{msg}, or deliver = \"immediate\""));
-                None
+                TopicMode::AsSink
             }
         };
         match (digest, deliver) {
@@ -449,12 +451,12 @@ impl Validator<'_> {
                     d.span(),
                     "digest and deliver = \"immediate\" contradict each other; keep one",
                 );
-                None
+                TopicMode::AsSink
             }
             (Some(d), _) => parse(d, self),
-            (None, Some(v)) if v.get_ref().trim() == "immediate" => Some(None),
+            (None, Some(v)) if v.get_ref().trim() == "immediate" => TopicMode::Immediate,
             (None, Some(v)) => parse(v, self),
-            (None, None) => None,
+            (None, None) => TopicMode::AsSink,
         }
     }
 
@@ -485,13 +487,13 @@ impl Validator<'_> {
                 continue;
             }
             let raw = t.get_ref();
-            let digest = self.delivery(raw.digest.as_ref(), raw.deliver.as_ref());
+            let mode = self.delivery(raw.digest.as_ref(), raw.deliver.as_ref());
             let key = format!("per_topic.{name}.max_per_hour");
             let max_per_hour = raw
                 .max_per_hour
                 .as_ref()
                 .map(|_| self.count(&raw.max_per_hour, &key, 1, 100_000) as u32);
-            if digest.is_none() && max_per_hour.is_none() {
+            if mode == TopicMode::AsSink && max_per_hour.is_none() {
                 if raw.digest.is_none() && raw.deliver.is_none() {
                     self.error(
                         t.span(),
@@ -502,17 +504,7 @@ impl Validator<'_> {
                 }
                 continue;
             }
-            out.insert(
-                name.clone(),
-                TopicDelivery {
-                    mode: match digest {
-                        None => TopicMode::AsSink,
-                        Some(None) => TopicMode::Immediate,
-                        Some(Some(s)) => TopicMode::Digest(s),
-                    },
-                    max_per_hour,
-                },
-            );
+            out.insert(name.clone(), TopicDelivery { mode, max_per_hour });
         }
         out
     }
