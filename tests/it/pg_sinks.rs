@@ -223,6 +223,59 @@ fn the_claim_keeps_max_per_hour_across_stores_and_gives_back_what_was_not_sent()
     assert!(free.held.is_empty());
 }
 
+/// On the library: claims of one budgeted sink take turns. Another daemon's claim in progress
+/// (here by hand: the sink's budget lock taken, four rows claimed, not committed yet) makes a
+/// store's claim wait for it, and then count its four: without the lock the store would count
+/// before that claim commits, and claim four more of a budget of five.
+#[test]
+fn a_budgeted_claim_waits_for_another_daemons_claim_of_the_sink() {
+    use newshound::store::Budget;
+    let Some(db) = PgDb::create("budgetlock") else {
+        return;
+    };
+    let mut a = PgStore::open(&db.url()).unwrap();
+    queue(&db, 8, "pending");
+    let mut other = db.client();
+    let mut tx = other.transaction().unwrap();
+    // `BUDGET_LOCK` in src/store/pg/outbox.rs.
+    tx.execute(
+        "SELECT pg_advisory_xact_lock($1, hashtext('s'))",
+        &[&0x6e68_6268_i32],
+    )
+    .unwrap();
+    tx.execute(
+        "UPDATE outbox SET claim_owner = 'other', claim_until = (extract(epoch from clock_timestamp()) * 1000)::bigint + 60000
+         WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT 4)",
+        &[],
+    )
+    .unwrap();
+    let budget = Budget {
+        sink: Some(5),
+        topics: Vec::new(),
+    };
+    let due = std::thread::scope(|s| {
+        let claim = s.spawn(|| a.outbox_due("s", now_ms() + 1, 4, &[], Some(&budget)));
+        wait_until(
+            Duration::from_secs(30),
+            "the claim waiting for the lock, or done",
+            || {
+                claim.is_finished()
+                    || db.count(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                    ) > 0
+            },
+        );
+        tx.commit().unwrap();
+        claim.join().unwrap().unwrap()
+    });
+    assert_eq!(
+        (due.send.len(), due.held.len()),
+        (1, 3),
+        "the other daemon's four claimed count"
+    );
+}
+
 /// Three daemons on one PostgreSQL, a webhook with `max_per_hour = 5`, 20 alerts and a receiver
 /// slow enough that every daemon has sends in flight at once: exactly five alerts reach the
 /// receiver, the other fifteen are held for the next digest, and each daemon logs and counts its
