@@ -710,6 +710,73 @@ fn once_on_postgres_sends_its_deliveries_and_the_outbox_commands_read_them() {
     assert_eq!(rx.received().len(), 3, "nothing sent twice");
 }
 
+/// The claim's cost with and without a budget (docs/postgres.md, "Sinks across daemons"): 500
+/// claims of 4 rows each, timed on the library, each round's rows then recorded sent (not timed):
+/// with a budget of 100,000 (nothing held; the hour's sent rows counted grow from 0 to 2,000),
+/// without one, then with the budget spent (each claim holds its 4 rows).
+#[test]
+#[ignore = "a measurement; run by hand (docs/postgres.md)"]
+fn claim_cost_with_and_without_a_budget() {
+    use newshound::store::{Budget, DeliveryUpdate};
+    let Some(db) = PgDb::create("claimcost") else {
+        panic!("a measurement on PostgreSQL needs the server");
+    };
+    let mut st = PgStore::open(&db.url()).unwrap();
+    let rounds = 500;
+    let run = |st: &mut PgStore, budget: Option<&Budget>, prefix: &str| {
+        let mut c = db.client();
+        c.execute(
+            "INSERT INTO outbox (sink, topic, idem_key, payload, created_at, retry_since, next_at)
+             SELECT 's', 'summit', $1 || g, '{}', 0, 0, 0 FROM generate_series(1, $2::int) g",
+            &[&prefix, &(rounds * 4)],
+        )
+        .unwrap();
+        c.execute("ANALYZE outbox", &[]).unwrap();
+        let mut took = Vec::new();
+        let mut held = 0;
+        for _ in 0..rounds {
+            let t = std::time::Instant::now();
+            let due = st.outbox_due("s", now_ms(), 4, &[], budget).unwrap();
+            took.push(t.elapsed().as_secs_f64() * 1000.0);
+            held += due.held.len();
+            let sent: Vec<DeliveryUpdate> = due
+                .send
+                .iter()
+                .map(|d| DeliveryUpdate::Sent {
+                    id: d.id,
+                    at: now_ms(),
+                })
+                .collect();
+            st.outbox_updates(&sent).unwrap();
+        }
+        let median = |xs: &[f64]| {
+            let mut xs = xs.to_vec();
+            xs.sort_by(f64::total_cmp);
+            xs[xs.len() / 2]
+        };
+        let (first, last) = (median(&took[..50]), median(&took[took.len() - 50..]));
+        took.sort_by(f64::total_cmp);
+        let q = |p: f64| took[((took.len() - 1) as f64 * p).round() as usize];
+        eprintln!(
+            "{prefix}: {rounds} claims of 4, median {:.2} ms, p90 {:.2} ms, p99 {:.2} ms; the first 50's median {first:.2} ms, the last 50's {last:.2} ms ({held} held)",
+            q(0.5),
+            q(0.9),
+            q(0.99)
+        );
+    };
+    let large = Budget {
+        sink: Some(100_000),
+        topics: Vec::new(),
+    };
+    run(&mut st, Some(&large), "a budget, not spent");
+    run(&mut st, None, "no budget");
+    let spent = Budget {
+        sink: Some(10),
+        topics: vec![("summit".into(), 5)],
+    };
+    run(&mut st, Some(&spent), "a budget spent (every row held)");
+}
+
 /// As `sinks::delivery_latency_of_1000_alerts`, on PostgreSQL with `NEWSHOUND_BENCH_DAEMONS`
 /// daemons (1 by default): from each alert's row being written to the receiver reading it.
 #[test]
