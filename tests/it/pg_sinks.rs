@@ -276,27 +276,35 @@ fn a_budgeted_claim_waits_for_another_daemons_claim_of_the_sink() {
     );
 }
 
-/// Three daemons on one PostgreSQL, a webhook with `max_per_hour = 5`, 20 alerts and a receiver
-/// slow enough that every daemon has sends in flight at once: exactly five alerts reach the
-/// receiver, the other fifteen are held for the next digest, and each daemon logs and counts its
-/// holds as SQLite's worker does.
+/// Three daemons on one PostgreSQL, a webhook with `max_per_hour = 5`, 20 alerts from three feeds
+/// and a receiver slow enough that the daemons have sends in flight at once: exactly five alerts
+/// reach the receiver, the other fifteen are held for the next digest, and each daemon logs and
+/// counts its holds as SQLite's worker does.
 #[test]
 fn three_daemons_send_no_more_than_max_per_hour_between_them() {
     let Some(db) = PgDb::create("budgetd") else {
         return;
     };
     let server = Server::start();
-    let per_feed = 10;
-    summit_feed(&server, "/a", 0, per_feed);
-    summit_feed(&server, "/b", 1000, per_feed);
+    summit_feed(&server, "/a", 0, 7);
+    summit_feed(&server, "/b", 1000, 7);
+    summit_feed(&server, "/c", 2000, 6);
     let rx = Receiver::start();
     rx.script(|_, _| Answer::status(200).after(Duration::from_millis(500)));
-    let body = shared_config(&server, &rx, "20s", "max_per_hour = 5\nconcurrency = 2\n");
+    // A third feed, so that each daemon may poll one and send its alerts at once.
+    let body = shared_config(&server, &rx, "20s", "max_per_hour = 5\nconcurrency = 2\n").replacen(
+        "[[topics]]",
+        &format!(
+            "[[feeds]]\nname = \"c\"\nurl = \"{}\"\n[[topics]]",
+            server.url("/c")
+        ),
+        1,
+    );
     let wss: Vec<Workspace> = (0..3).map(|_| pg_workspace(&db, &body)).collect();
     let check = wss[0].run(&["check"]);
     assert_eq!(check.code, 0, "{}", check.stderr);
     let daemons: Vec<Daemon> = wss.iter().map(Daemon::start).collect();
-    let total = (2 * per_feed) as i64;
+    let total = 20;
     // Every alert decided: sent, or held (or folded into a digest, should the hour turn).
     wait_until(Duration::from_secs(120), "every alert sent or held", || {
         db.items() == total
