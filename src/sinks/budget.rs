@@ -6,6 +6,11 @@
 //! so a restart does not begin a fresh hour. A send takes from the budgets when it starts (so
 //! sends in flight count) and gives back what it took when it fails: the window holds the
 //! alerts sent or being sent, as the sent rows will after a restart. Pure: times are arguments.
+//!
+//! This is SQLite's, where one worker sends a sink's deliveries. On PostgreSQL, where several
+//! daemons send from one outbox, the store's claim decides the same budgets instead, strictly
+//! across daemons (`Budget::split` under a per-sink lock; docs/postgres.md), and these windows
+//! are not used.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -13,14 +18,7 @@ use crate::config::SinkConfig;
 
 const HOUR_MS: i64 = 3_600_000;
 
-/// Which budget an alert was over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Over {
-    /// The sink's `max_per_hour`.
-    Sink(u32),
-    /// The topic's `per_topic.NAME.max_per_hour` on this sink.
-    Topic(u32),
-}
+pub use crate::store::Over;
 
 /// Every sink's window.
 #[derive(Debug, Default)]

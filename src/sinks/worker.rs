@@ -20,7 +20,7 @@ use super::budget::{Budgets, Over};
 use super::{Sink, retry};
 use crate::config::{Config, DigestGroup};
 use crate::metrics::Metrics;
-use crate::store::{Delivery, DeliveryUpdate, OutboxRoutes, StoreError, StoreHandle};
+use crate::store::{Budget, Delivery, DeliveryUpdate, OutboxRoutes, StoreError, StoreHandle};
 use crate::text::Untrusted;
 
 /// The longest sleep without a wake-up: how soon a delivery queued again by `outbox retry`
@@ -149,7 +149,8 @@ fn now_ms() -> i64 {
 impl Worker {
     async fn run(mut self) {
         let wake = self.store.outbox_wakeup();
-        let shared = self.store.shared();
+        // PostgreSQL decides the budgets in its claim (strict across daemons); SQLite here.
+        let in_claim = self.store.budgets_in_claim();
         // `once`: each delivery is attempted at most once.
         let mut tried: HashMap<i64, String> = HashMap::new();
         // Each digest's next run (ms), by (sink, topic or "" for the sink's own, schedule and
@@ -193,10 +194,9 @@ impl Worker {
             let mut next_digest: Option<i64> = None;
             let mut live: HashSet<(String, String, String)> = HashSet::new();
             for (name, sink) in sinks.iter() {
-                // Shared by several daemons, the hour's window is read again each round: the
-                // others' sends are in the sent rows only (docs/postgres.md, "Sinks").
-                if sink.cfg.has_budget()
-                    && (shared || self.budgets.lock().is_ok_and(|b| b.needs_seed(name)))
+                if !in_claim
+                    && sink.cfg.has_budget()
+                    && self.budgets.lock().is_ok_and(|b| b.needs_seed(name))
                 {
                     match self.store.outbox_sent_since(name, now - 3_600_000).await {
                         Ok(sent) => {
@@ -261,6 +261,8 @@ impl Worker {
             let mut started = 0;
             // A sink whose slots were all taken: its due rows were not read this time.
             let mut full = false;
+            // A claim held rows back: more may be due behind them.
+            let mut again = false;
             for (name, sink) in sinks.iter() {
                 let mut busy: Vec<i64> = self
                     .in_flight
@@ -277,7 +279,12 @@ impl Worker {
                 if self.once {
                     busy.extend(tried.iter().filter(|(_, s)| *s == name).map(|(id, _)| *id));
                 }
-                let (due, later) = match self.store.outbox_due(name, now, free, busy).await {
+                let budget = if in_claim {
+                    Budget::of(&sink.cfg)
+                } else {
+                    None
+                };
+                let due = match self.store.outbox_due(name, now, free, busy, budget).await {
                     Ok(x) => x,
                     Err(StoreError::WriterGone) => return,
                     Err(e) => {
@@ -289,10 +296,19 @@ impl Worker {
                         continue;
                     }
                 };
-                if let Some(at) = later {
+                if let Some(at) = due.next {
                     next = Some(next.map_or(at, |n: i64| n.min(at)));
                 }
-                for d in due {
+                // Held by the claim: logged and counted as the holds in `send_one`. They took
+                // no slot, so the sink's next due rows are read at once.
+                again |= !due.held.is_empty();
+                for h in due.held {
+                    held_over_budget(name, &h.idem_key, h.over);
+                    if let Some(m) = &self.metrics {
+                        m.delivery(name, "held");
+                    }
+                }
+                for d in due.send {
                     if self.once {
                         tried.insert(d.id, name.clone());
                     }
@@ -300,8 +316,11 @@ impl Worker {
                         f.insert(d.id, name.clone());
                     }
                     started += 1;
-                    self.tasks.spawn(self.deliver(sink.clone(), d));
+                    self.tasks.spawn(self.deliver(sink.clone(), d, !in_claim));
                 }
+            }
+            if again {
+                continue;
             }
             let flying = self.in_flight.lock().map_or(0, |s| s.len());
             if self.once && started == 0 && flying == 0 {
@@ -330,14 +349,21 @@ impl Worker {
         }
     }
 
-    fn deliver(&self, sink: Arc<Sink>, d: Delivery) -> impl Future<Output = ()> + use<> {
+    /// Sends `d` (spawned); `count`: take it from the worker's `max_per_hour` windows first
+    /// (unless the store's claim decided the budgets).
+    fn deliver(
+        &self,
+        sink: Arc<Sink>,
+        d: Delivery,
+        count: bool,
+    ) -> impl Future<Output = ()> + use<> {
         let (store, stop, abort) = (self.store.clone(), self.stop.clone(), self.abort.clone());
         let (in_flight, done) = (self.in_flight.clone(), self.done.clone());
         let metrics = self.metrics.clone();
-        let budgets = self.budgets.clone();
+        let budgets = count.then(|| self.budgets.clone());
         async move {
             let id = d.id;
-            let outcome = send_one(&sink, d, &store, &budgets, &stop, &abort).await;
+            let outcome = send_one(&sink, d, &store, budgets.as_deref(), &stop, &abort).await;
             if let (Some(m), Some(outcome)) = (&metrics, outcome) {
                 m.delivery(&sink.cfg.name, outcome);
             }
@@ -349,13 +375,24 @@ impl Worker {
     }
 }
 
+/// An alert over a budget, held for the next digest: the log line, whoever decided it (the
+/// worker's windows on SQLite, the claim on PostgreSQL).
+fn held_over_budget(sink: &str, key: &str, over: Over) {
+    let (budget, max) = match over {
+        Over::Sink(n) => ("sink", n),
+        Over::Topic(n) => ("topic", n),
+    };
+    tracing::info!(sink = %sink, key = %Untrusted(key), budget, max_per_hour = max, "over the max_per_hour; folded into the next digest");
+}
+
 /// One attempt at one delivery, and its outcome recorded; the outcome's name for the metrics
-/// (`None`: no attempt was made).
+/// (`None`: no attempt was made). `budgets`: the worker's `max_per_hour` windows, when they
+/// decide (`None`: the store's claim did).
 async fn send_one(
     sink: &Sink,
     d: Delivery,
     store: &StoreHandle,
-    budgets: &Mutex<Budgets>,
+    budgets: Option<&Mutex<Budgets>>,
     stop: &CancellationToken,
     abort: &CancellationToken,
 ) -> Option<&'static str> {
@@ -366,20 +403,15 @@ async fn send_one(
     let key = Untrusted(&d.idem_key);
     // A digest is never held back; an alert over a budget waits for the next digest.
     let taken = now_ms();
-    let over = if d.topic.is_empty() {
-        None
-    } else {
-        budgets
+    let over = match budgets {
+        Some(budgets) if !d.topic.is_empty() => budgets
             .lock()
             .ok()
-            .and_then(|mut b| b.take(&sink.cfg, &d.topic, taken).err())
+            .and_then(|mut b| b.take(&sink.cfg, &d.topic, taken).err()),
+        _ => None,
     };
     if let Some(over) = over {
-        let (budget, max) = match over {
-            Over::Sink(n) => ("sink", n),
-            Over::Topic(n) => ("topic", n),
-        };
-        tracing::info!(sink = %sink.cfg.name, key = %key, budget, max_per_hour = max, "over the max_per_hour; folded into the next digest");
+        held_over_budget(&sink.cfg.name, &d.idem_key, over);
         if let Err(e) = store.outbox_update(DeliveryUpdate::Hold { id: d.id }).await {
             tracing::warn!(sink = %sink.cfg.name, key = %key, error = %e, "could not hold a delivery");
         }
@@ -387,7 +419,7 @@ async fn send_one(
     }
     let give_back = || {
         if !d.topic.is_empty()
-            && let Ok(mut b) = budgets.lock()
+            && let Some(Ok(mut b)) = budgets.map(Mutex::lock)
         {
             b.give_back(&sink.cfg.name, &d.topic, taken);
         }

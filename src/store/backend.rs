@@ -12,9 +12,9 @@ use chrono::{DateTime, Utc};
 
 use super::pg::PgStore;
 use super::{
-    Claim, Delivery, DeliveryUpdate, FeedState, IngestPolicy, OutboxRoutes, OutboxRow, PollRecord,
-    PollSummary, PrunePlan, PruneReport, Result, Schedule, SinkStatus, Store, StoredAlert,
-    StoredItem, StoredStory,
+    Budget, Claim, DeliveryUpdate, Due, FeedState, IngestPolicy, OutboxRoutes, OutboxRow,
+    PollRecord, PollSummary, PrunePlan, PruneReport, Result, Schedule, SinkStatus, Store,
+    StoredAlert, StoredItem, StoredStory,
 };
 use crate::config::{DigestGroup, SinkConfig};
 
@@ -191,19 +191,33 @@ impl Backend {
         }
     }
 
-    /// Due deliveries of `sink` to send now (on PostgreSQL, claimed for this process: see
-    /// `pg::outbox`), and when the next one falls due.
+    /// Due deliveries of `sink` to send now (on PostgreSQL, claimed for this process, and the
+    /// sink's `budget` decided in the claim: see `pg::outbox`), and when the next one falls due.
+    /// SQLite reads the due rows and leaves `budget` to the worker (`sinks::budget`).
     pub fn outbox_due(
         &mut self,
         sink: &str,
         now_ms: i64,
         limit: usize,
         skip: &[i64],
-    ) -> Result<(Vec<Delivery>, Option<i64>)> {
+        budget: Option<&Budget>,
+    ) -> Result<Due> {
         match self {
-            Backend::Sqlite(s) => s.outbox_due(sink, now_ms, limit, skip),
-            Backend::Postgres(p) => p.outbox_due(sink, now_ms, limit, skip),
+            Backend::Sqlite(s) => {
+                let (send, next) = s.outbox_due(sink, now_ms, limit, skip)?;
+                Ok(Due {
+                    send,
+                    held: Vec::new(),
+                    next,
+                })
+            }
+            Backend::Postgres(p) => p.outbox_due(sink, now_ms, limit, skip, budget),
         }
+    }
+
+    /// Does this store decide `max_per_hour` in its claim (PostgreSQL), rather than the worker?
+    pub fn budgets_in_claim(&self) -> bool {
+        matches!(self, Backend::Postgres(_))
     }
 
     pub fn outbox_update(&mut self, u: &DeliveryUpdate) -> Result<()> {

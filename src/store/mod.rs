@@ -58,8 +58,8 @@ pub use facts::{Activity, FeedFacts};
 pub use fts::{IndexHit, SearchRanking};
 pub use ingest::ADOPT_REDIRECT_AFTER;
 pub use outbox::{
-    Delivery, DeliveryUpdate, OutboxRoutes, OutboxRow, Payload, SinkStatus, from_ms,
-    idempotency_key,
+    Budget, Delivery, DeliveryUpdate, Due, HeldBack, OutboxRoutes, OutboxRow, Over, Payload,
+    SinkStatus, from_ms, idempotency_key,
 };
 pub use pg::{Claim, Instance, InstanceRow, PgStore};
 pub use retention::{PrunePlan, PruneReport};

@@ -253,6 +253,96 @@ pub enum DeliveryUpdate {
     },
 }
 
+/// Which `max_per_hour` an alert was over (it is then held for the next digest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Over {
+    /// The sink's `max_per_hour`.
+    Sink(u32),
+    /// The topic's `per_topic.NAME.max_per_hour` on this sink.
+    Topic(u32),
+}
+
+/// A sink's `max_per_hour` budgets, for a store that decides them in its claim of due deliveries
+/// (PostgreSQL: strict across daemons, docs/postgres.md); SQLite's worker counts in memory
+/// instead (`sinks::budget`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Budget {
+    /// The sink's `max_per_hour`.
+    pub sink: Option<u32>,
+    /// Each topic's `per_topic.NAME.max_per_hour` on this sink.
+    pub topics: Vec<(String, u32)>,
+}
+
+impl Budget {
+    /// The sink's budgets; `None` when it has none (and then a claim counts nothing).
+    pub fn of(cfg: &SinkConfig) -> Option<Budget> {
+        cfg.has_budget().then(|| Budget {
+            sink: cfg.max_per_hour,
+            topics: cfg
+                .per_topic
+                .iter()
+                .filter_map(|(t, d)| d.max_per_hour.map(|n| (t.clone(), n)))
+                .collect(),
+        })
+    }
+
+    /// Splits `candidates` (id, topic; in the order they would be sent) into those the budgets
+    /// let through and those over one, given what each topic `spent` in the hour (its sends and
+    /// the sends in flight). A digest (topic `""`) is never held back nor counted; an alert is
+    /// checked against the sink's budget first, then its topic's, as `sinks::budget` does.
+    pub fn split(
+        &self,
+        spent: &FxHashMap<String, u32>,
+        candidates: &[(i64, String)],
+    ) -> (Vec<i64>, Vec<(i64, Over)>) {
+        let mut spent = spent.clone();
+        let mut all: u32 = spent.values().sum();
+        let (mut go, mut held) = (Vec::new(), Vec::new());
+        for (id, topic) in candidates {
+            if topic.is_empty() {
+                go.push(*id);
+                continue;
+            }
+            let used = spent.entry(topic.clone()).or_default();
+            let topic_max = self.topics.iter().find(|(t, _)| t == topic).map(|t| t.1);
+            if let Some(max) = self.sink
+                && all >= max
+            {
+                held.push((*id, Over::Sink(max)));
+            } else if let Some(max) = topic_max
+                && *used >= max
+            {
+                held.push((*id, Over::Topic(max)));
+            } else {
+                *used += 1;
+                all += 1;
+                go.push(*id);
+            }
+        }
+        (go, held)
+    }
+}
+
+/// What a claim of due deliveries found.
+#[derive(Debug, Default)]
+pub struct Due {
+    /// To send now.
+    pub send: Vec<Delivery>,
+    /// Held by the claim for the next digest, over a budget (PostgreSQL only): already `held`
+    /// in the store, to be logged and counted as the worker's own holds are.
+    pub held: Vec<HeldBack>,
+    /// When the sink's next delivery not yet due falls due (ms).
+    pub next: Option<i64>,
+}
+
+/// A delivery a claim held back, over a budget.
+#[derive(Debug, Clone)]
+pub struct HeldBack {
+    pub id: i64,
+    pub idem_key: String,
+    pub over: Over,
+}
+
 /// An outbox row as `newshound outbox` shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct OutboxRow {
@@ -656,4 +746,56 @@ fn apply_update(tx: &Connection, u: &DeliveryUpdate) -> rusqlite::Result<()> {
             .execute(params![sink, at, error])?,
     };
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(topics: &[&str]) -> Vec<(i64, String)> {
+        topics
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (i as i64, t.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_claim_lets_through_what_the_hour_left_and_holds_the_rest() {
+        let budget = Budget {
+            sink: Some(3),
+            topics: vec![("noisy".into(), 1)],
+        };
+        let spent: FxHashMap<String, u32> = [("calm".to_owned(), 1)].into_iter().collect();
+        let (go, held) = budget.split(&spent, &rows(&["noisy", "noisy", "", "calm", "calm"]));
+        // The sink had 2 left: the first noisy, then a calm one; the topic had 1.
+        assert_eq!(go, vec![0, 2, 3]);
+        assert_eq!(held, vec![(1, Over::Topic(1)), (4, Over::Sink(3))]);
+    }
+
+    #[test]
+    fn a_digest_is_never_held_back_nor_counted() {
+        let budget = Budget {
+            sink: Some(1),
+            topics: Vec::new(),
+        };
+        let spent: FxHashMap<String, u32> = [("t".to_owned(), 5)].into_iter().collect();
+        let (go, held) = budget.split(&spent, &rows(&["", "t", ""]));
+        assert_eq!(go, vec![0, 2]);
+        assert_eq!(held, vec![(1, Over::Sink(1))]);
+    }
+
+    #[test]
+    fn a_topic_budget_alone_leaves_other_topics_free() {
+        let budget = Budget {
+            sink: None,
+            topics: vec![("noisy".into(), 2)],
+        };
+        let (go, held) = budget.split(
+            &FxHashMap::default(),
+            &rows(&["noisy", "calm", "noisy", "noisy", "calm"]),
+        );
+        assert_eq!(go, vec![0, 1, 2, 4]);
+        assert_eq!(held, vec![(3, Over::Topic(2))]);
+    }
 }

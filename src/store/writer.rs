@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use super::{Backend, Claim, Delivery, DeliveryUpdate, OutboxRoutes};
+use super::{Backend, Budget, Claim, DeliveryUpdate, Due, OutboxRoutes};
 use super::{
     FeedState, IngestPolicy, PollRecord, PollSummary, PrunePlan, PruneReport, Result, Store,
     StoreError,
@@ -87,13 +87,15 @@ enum Request {
     VacuumStep(oneshot::Sender<Result<i64>>),
     /// The configured sinks: alerts committed after it enqueue deliveries for them.
     Routes(OutboxRoutes),
-    /// Due deliveries of a sink: (sink, now in ms, limit, ids to leave out).
+    /// Due deliveries of a sink: (sink, now in ms, limit, ids to leave out, its budgets when
+    /// the claim decides them).
     OutboxDue(
         String,
         i64,
         usize,
         Vec<i64>,
-        oneshot::Sender<Result<(Vec<Delivery>, Option<i64>)>>,
+        Option<Budget>,
+        oneshot::Sender<Result<Due>>,
     ),
     OutboxUpdate(DeliveryUpdate, oneshot::Sender<Result<()>>),
     /// Fold a sink's held deliveries of one digest into it: (sink, which, now in ms, the
@@ -121,6 +123,8 @@ pub struct StoreHandle {
     outbox: Arc<Notify>,
     /// Other daemons share the database's feeds: polls are claimed first.
     shared: bool,
+    /// The store decides `max_per_hour` in its claim of due deliveries (PostgreSQL).
+    budgets_in_claim: bool,
 }
 
 /// Called with each write transaction's duration (the daemon's metrics).
@@ -142,6 +146,7 @@ pub fn spawn_writer_observed(
 ) -> (StoreHandle, std::thread::JoinHandle<()>) {
     let mut store: Backend = store.into();
     let shared = store.shares_work();
+    let budgets_in_claim = store.budgets_in_claim();
     let (tx, mut rx) = mpsc::channel::<Request>(64);
     let outbox = Arc::new(Notify::new());
     let wake = outbox.clone();
@@ -270,8 +275,14 @@ pub fn spawn_writer_observed(
                             let _ = reply.send(store.vacuum_step());
                         }
                         Request::Routes(routes) => store.set_outbox_routes(routes),
-                        Request::OutboxDue(sink, now, limit, skip, reply) => {
-                            let _ = reply.send(store.outbox_due(&sink, now, limit, &skip));
+                        Request::OutboxDue(sink, now, limit, skip, budget, reply) => {
+                            let _ = reply.send(store.outbox_due(
+                                &sink,
+                                now,
+                                limit,
+                                &skip,
+                                budget.as_ref(),
+                            ));
                         }
                         Request::OutboxUpdate(..) => unreachable!("outcomes are grouped above"),
                         Request::OutboxDigest(sink, group, now, slot, reply) => {
@@ -301,7 +312,15 @@ pub fn spawn_writer_observed(
             }
         })
         .expect("spawning the store thread");
-    (StoreHandle { tx, outbox, shared }, thread)
+    (
+        StoreHandle {
+            tx,
+            outbox,
+            shared,
+            budgets_in_claim,
+        },
+        thread,
+    )
 }
 
 impl StoreHandle {
@@ -317,6 +336,12 @@ impl StoreHandle {
     /// Several daemons share this database's work (and its outbox).
     pub fn shared(&self) -> bool {
         self.shared
+    }
+
+    /// Does the store decide each sink's `max_per_hour` in its claim of due deliveries
+    /// (PostgreSQL: strict across daemons), so that the worker does not count in memory?
+    pub fn budgets_in_claim(&self) -> bool {
+        self.budgets_in_claim
     }
 
     /// Claims a feed before polling it: always granted unless several daemons share a
@@ -397,16 +422,18 @@ impl StoreHandle {
     }
 
     /// Up to `limit` due deliveries of `sink` (oldest due first), leaving out `skip` (those in
-    /// flight), and when its next one not yet due falls due (ms).
+    /// flight), and when its next one not yet due falls due (ms). With `budget` (only where
+    /// [`StoreHandle::budgets_in_claim`]), the claim holds back those over it.
     pub async fn outbox_due(
         &self,
         sink: &str,
         now_ms: i64,
         limit: usize,
         skip: Vec<i64>,
-    ) -> Result<(Vec<Delivery>, Option<i64>)> {
+        budget: Option<Budget>,
+    ) -> Result<Due> {
         let sink = sink.to_owned();
-        self.ask(|r| Request::OutboxDue(sink, now_ms, limit, skip, r))
+        self.ask(|r| Request::OutboxDue(sink, now_ms, limit, skip, budget, r))
             .await
     }
 

@@ -110,9 +110,10 @@ fn migrations_run_once_when_daemons_start_together_and_a_newer_schema_is_refused
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert_eq!(opened, vec![true; 4]);
-    // Each version applied once (v2: the search index; v3: the sinks' claims and digest runs).
-    assert_eq!(db.count("SELECT count(*) FROM newshound_schema"), 3);
-    assert_eq!(db.count("SELECT max(version) FROM newshound_schema"), 3);
+    // Each version applied once (v2: the search index; v3: the sinks' claims and digest runs;
+    // v4: the claimed rows' index, for the budgets).
+    assert_eq!(db.count("SELECT count(*) FROM newshound_schema"), 4);
+    assert_eq!(db.count("SELECT max(version) FROM newshound_schema"), 4);
     db.client()
         .batch_execute("INSERT INTO newshound_schema (version) VALUES (99)")
         .unwrap();

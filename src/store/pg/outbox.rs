@@ -11,6 +11,18 @@
 //! overwrite the new owner's outcome; the receiver drops its send by the key, as after a crash).
 //! A daemon that dies holds its claims until they end; then another daemon claims the rows.
 //!
+//! **Budgets.** A sink's `max_per_hour` (and its topics', `per_topic`) is decided in the claim,
+//! so that it holds across daemons: the claim of a sink with a budget is one transaction that
+//! first takes a per-sink advisory lock ([`BUDGET_LOCK`]), so that the sink's claims take turns
+//! across daemons; counts what the hour spent: the sink's alerts sent in the last hour (by
+//! `sent_at`, which is the server's clock here, as the claims'), plus those claimed by a live
+//! claim of any daemon (the sends in flight); and claims at most what is left, holding the due
+//! rows over a budget for the next digest (`held`, as the worker's `DeliveryUpdate::Hold`
+//! does on SQLite; the worker logs and counts them as it does there). A failed send clears its
+//! claim without sending, and a claim that ends without an outcome (its daemon killed) stops
+//! counting when it ends: either gives its budget back, as on SQLite. A digest is never held
+//! back nor counted. A sink without a budget is claimed by one statement, as before.
+//!
 //! **Digests.** A scheduled digest run is recorded in `digest_runs` only if no run was recorded
 //! at or after its scheduled time (an upsert with a condition, in the transaction that folds the
 //! held rows), so two daemons seeing one digest due make it once. The held rows are locked as
@@ -22,9 +34,14 @@ use super::{PgStore, Tx};
 use crate::config::{DigestGroup, SinkConfig};
 use crate::store::outbox::{alert_body, digest_body, digest_key, idempotency_key};
 use crate::store::{
-    Delivery, DeliveryUpdate, NewAlert, OutboxRoutes, OutboxRow, Result, SinkStatus, StoreError,
-    from_ms,
+    Budget, Delivery, DeliveryUpdate, Due, HeldBack, NewAlert, OutboxRoutes, OutboxRow, Result,
+    SinkStatus, StoreError, from_ms,
 };
+
+/// The per-sink budget lock's class: `pg_advisory_xact_lock(BUDGET_LOCK, hashtext(sink))`, the
+/// two-key form (a key space of its own beside the store's one-key locks). Two sinks whose names
+/// hash alike share a lock, which only makes their claims take turns.
+const BUDGET_LOCK: i32 = 0x6e68_6268; // "nhbh"
 
 /// The server's clock in milliseconds (the claims' clock, as the feeds' leases').
 macro_rules! now_ms_sql {
@@ -81,6 +98,13 @@ pub(super) fn enqueue(
     Ok(queued)
 }
 
+/// Claimed rows (as `RETURNING` gives them, in no order), oldest due first.
+fn in_due_order(rows: &[postgres::Row]) -> Vec<Delivery> {
+    let mut due: Vec<(i64, Delivery)> = rows.iter().map(|r| (r.get(8), delivery(r))).collect();
+    due.sort_by_key(|(next_at, d)| (*next_at, d.id));
+    due.into_iter().map(|(_, d)| d).collect()
+}
+
 fn delivery(r: &postgres::Row) -> Delivery {
     Delivery {
         id: r.get(0),
@@ -96,51 +120,162 @@ fn delivery(r: &postgres::Row) -> Delivery {
 
 impl PgStore {
     /// Claims up to `limit` due deliveries of `sink` for this process, oldest due first, leaving
-    /// out `skip` (those it is sending); and when its next delivery not yet due falls due.
+    /// out `skip` (those it is sending); and when its next delivery not yet due falls due. With a
+    /// `budget`, the claim decides it (see the module's doc): rows over it are held, not claimed.
     pub fn outbox_due(
         &mut self,
         sink: &str,
         now_ms: i64,
         limit: usize,
         skip: &[i64],
-    ) -> Result<(Vec<Delivery>, Option<i64>)> {
-        let (me, claim_ms) = (self.claimer.clone(), self.claim_ms());
+        budget: Option<&Budget>,
+    ) -> Result<Due> {
         self.claimed |= limit > 0;
-        let mut db = self.auto();
-        let mut due = if limit == 0 {
-            Vec::new()
-        } else {
-            // Autocommit: the row locks last only as long as the statement; the claim is what
-            // keeps the other daemons off the rows after it.
-            db.all(
-                concat!(
-                    "UPDATE outbox SET claim_owner = $1, claim_until = ",
-                    now_ms_sql!(),
-                    " + $2
-                     WHERE id IN (SELECT id FROM outbox
-                                  WHERE sink = $3 AND state IN ('pending', 'failed') AND next_at <= $4
-                                    AND (claim_owner IS NULL OR claim_owner = $1 OR claim_until < ",
-                    now_ms_sql!(),
-                    ")
-                                    AND NOT (id = ANY($5))
-                                  ORDER BY next_at LIMIT $6
-                                  FOR UPDATE SKIP LOCKED)
-                     RETURNING id, sink, topic, idem_key, payload, attempts, created_at, retry_since, next_at"
-                ),
-                &[&me, &claim_ms, &sink, &now_ms, &skip, &(limit as i64)],
-            )?
-            .iter()
-            .map(|r| (r.get::<_, i64>(8), delivery(r)))
-            .collect::<Vec<_>>()
+        let (send, held) = match budget {
+            _ if limit == 0 => (Vec::new(), Vec::new()),
+            None => (
+                self.claim_deliveries(sink, now_ms, limit, skip)?,
+                Vec::new(),
+            ),
+            Some(b) => self.claim_deliveries_within(b, sink, now_ms, limit, skip)?,
         };
-        due.sort_by_key(|(next_at, d)| (*next_at, d.id));
-        let next: Option<i64> = db
+        let next: Option<i64> = self
+            .auto()
             .one(
                 "SELECT min(next_at) FROM outbox WHERE state IN ('pending', 'failed') AND next_at > $1 AND sink = $2",
                 &[&now_ms, &sink],
             )?
             .get(0);
-        Ok((due.into_iter().map(|(_, d)| d).collect(), next))
+        Ok(Due { send, held, next })
+    }
+
+    /// The claim of a sink without a budget: one autocommit statement. The row locks last only
+    /// as long as the statement; the claim is what keeps the other daemons off the rows after it.
+    fn claim_deliveries(
+        &mut self,
+        sink: &str,
+        now_ms: i64,
+        limit: usize,
+        skip: &[i64],
+    ) -> Result<Vec<Delivery>> {
+        let (me, claim_ms) = (self.claimer.clone(), self.claim_ms());
+        let rows = self.auto().all(
+            concat!(
+                "UPDATE outbox SET claim_owner = $1, claim_until = ",
+                now_ms_sql!(),
+                " + $2
+                 WHERE id IN (SELECT id FROM outbox
+                              WHERE sink = $3 AND state IN ('pending', 'failed') AND next_at <= $4
+                                AND (claim_owner IS NULL OR claim_owner = $1 OR claim_until < ",
+                now_ms_sql!(),
+                ")
+                                AND NOT (id = ANY($5))
+                              ORDER BY next_at LIMIT $6
+                              FOR UPDATE SKIP LOCKED)
+                 RETURNING id, sink, topic, idem_key, payload, attempts, created_at, retry_since, next_at"
+            ),
+            &[&me, &claim_ms, &sink, &now_ms, &skip, &(limit as i64)],
+        )?;
+        Ok(in_due_order(&rows))
+    }
+
+    /// The claim of a sink with a budget: in one transaction under the sink's budget lock, what
+    /// the hour spent (the sink's alerts sent in the last hour, and those claimed by a live claim
+    /// of any daemon: sends in flight), then up to `limit` due rows, claiming those the budget
+    /// lets through and holding the others for the next digest.
+    fn claim_deliveries_within(
+        &mut self,
+        budget: &Budget,
+        sink: &str,
+        now_ms: i64,
+        limit: usize,
+        skip: &[i64],
+    ) -> Result<(Vec<Delivery>, Vec<HeldBack>)> {
+        let (me, claim_ms) = (self.claimer.clone(), self.claim_ms());
+        let mut tx = self.begin()?;
+        tx.exec(
+            "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+            &[&BUDGET_LOCK, &sink],
+        )?;
+        // A statement after the lock: its snapshot holds every claim and outcome committed
+        // before this claim could start. This process's own claims count only while it sends
+        // them (`skip`); any other of them is claimable again, and counted as claimed below.
+        let spent: FxHashMap<String, u32> = tx
+            .all(
+                concat!(
+                    "WITH t AS (SELECT ",
+                    now_ms_sql!(),
+                    " AS now)
+                     SELECT topic, count(*) FROM (
+                       SELECT topic FROM outbox, t
+                        WHERE sink = $1 AND state = 'sent' AND sent_at > t.now - 3600000 AND topic <> ''
+                       UNION ALL
+                       SELECT topic FROM outbox, t
+                        WHERE sink = $1 AND claim_owner IS NOT NULL AND claim_until >= t.now
+                          AND state IN ('pending', 'failed') AND topic <> ''
+                          AND (claim_owner <> $2 OR id = ANY($3))
+                     ) spent GROUP BY topic"
+                ),
+                &[&sink, &me, &skip],
+            )?
+            .iter()
+            .map(|r| (r.get(0), u32::try_from(r.get::<_, i64>(1)).unwrap_or(u32::MAX)))
+            .collect();
+        let candidates: Vec<(i64, String)> = tx
+            .all(
+                concat!(
+                    "SELECT id, topic FROM outbox
+                     WHERE sink = $1 AND state IN ('pending', 'failed') AND next_at <= $2
+                       AND (claim_owner IS NULL OR claim_owner = $3 OR claim_until < ",
+                    now_ms_sql!(),
+                    ")
+                       AND NOT (id = ANY($4))
+                     ORDER BY next_at, id LIMIT $5
+                     FOR UPDATE SKIP LOCKED"
+                ),
+                &[&sink, &now_ms, &me, &skip, &(limit as i64)],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let (go, over) = budget.split(&spent, &candidates);
+        let send = if go.is_empty() {
+            Vec::new()
+        } else {
+            let rows = tx.all(
+                concat!(
+                    "UPDATE outbox SET claim_owner = $1, claim_until = ",
+                    now_ms_sql!(),
+                    " + $2 WHERE id = ANY($3)
+                     RETURNING id, sink, topic, idem_key, payload, attempts, created_at, retry_since, next_at"
+                ),
+                &[&me, &claim_ms, &go],
+            )?;
+            in_due_order(&rows)
+        };
+        let held = if over.is_empty() {
+            Vec::new()
+        } else {
+            // As the worker's `DeliveryUpdate::Hold`: the row waits for the next digest.
+            let ids: Vec<i64> = over.iter().map(|o| o.0).collect();
+            let keys: FxHashMap<i64, String> = tx
+                .all(
+                    "UPDATE outbox SET state = 'held', claim_owner = NULL, claim_until = NULL
+                     WHERE id = ANY($1) RETURNING id, idem_key",
+                    &[&ids],
+                )?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect();
+            over.into_iter()
+                .filter_map(|(id, over)| {
+                    let idem_key = keys.get(&id)?.clone();
+                    Some(HeldBack { id, idem_key, over })
+                })
+                .collect()
+        };
+        tx.commit()?;
+        Ok((send, held))
     }
 
     /// Records several outcomes in one transaction, each only if this process still holds the
@@ -420,9 +555,12 @@ fn apply_update(tx: &mut Tx<'_>, me: &str, u: &DeliveryUpdate) -> Result<()> {
     // Only the claim's owner (or anyone, when nobody holds it: a retry by hand cleared it).
     let row = match u {
         DeliveryUpdate::Sent { id, at } => tx.opt(
-            "UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_at = $3, sent_at = $3, last_error = NULL,
-                    claim_owner = NULL, claim_until = NULL
-             WHERE id = $1 AND (claim_owner IS NULL OR claim_owner = $2) RETURNING sink",
+            concat!(
+                "UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_at = $3, sent_at = ",
+                now_ms_sql!(),
+                ", last_error = NULL, claim_owner = NULL, claim_until = NULL
+                 WHERE id = $1 AND (claim_owner IS NULL OR claim_owner = $2) RETURNING sink"
+            ),
             &[id, &me, at],
         )?,
         DeliveryUpdate::Retry {

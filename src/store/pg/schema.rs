@@ -10,6 +10,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_search.sql"),
     include_str!("migrations/0003_sinks.sql"),
+    include_str!("migrations/0004_budgets.sql"),
 ];
 
 impl PgStore {
