@@ -45,9 +45,9 @@ use serde::Serialize;
 
 use crate::config::Synchronous;
 use crate::error_class::ErrorClass;
-use crate::model::{Item, stable_hash};
+use crate::model::Item;
 use crate::stories::Features;
-use story_index::{NewItem, StoryIndex};
+use story_index::StoryIndex;
 
 use dedup::*;
 use ingest::*;

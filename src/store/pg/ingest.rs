@@ -5,15 +5,15 @@ use chrono::{DateTime, Utc};
 use rustc_hash::FxHashSet;
 
 use super::{PgStore, STORE_LOCK, Tx};
-use crate::model::{ItemKey, stable_hash};
-use crate::store::dedup::{SEEN_AGAIN_SECS, url_hash};
+use crate::model::Item;
+use crate::store::dedup::{DedupDb, NewRow, Seen, Sighting, upsert_item};
 use crate::store::facts::fact_columns;
 use crate::store::ingest::{
     ADOPT_REDIRECT_AFTER, NextIds, join_list, rotation_suspected, suppressed,
 };
 use crate::store::read::parse_list;
 use crate::store::story_db::{StoredMember, StoryDb};
-use crate::store::story_index::{self, NewItem, StoryIndex};
+use crate::store::story_index::StoryIndex;
 use crate::store::{
     Activity, FeedFacts, IngestPolicy, MatchedItem, NewAlert, OutboxRoutes, PollOutcome,
     PollRecord, PollSummary, Result, StoreError, from_ts, ts,
@@ -405,13 +405,6 @@ fn note_redirect(tx: &mut Tx<'_>, feed_id: i64, target: Option<&str>) -> PgResul
     Ok(None)
 }
 
-enum Seen {
-    New(i64),
-    Updated(i64),
-    Unchanged,
-    Merged,
-}
-
 #[allow(clippy::too_many_arguments)]
 fn ingest(
     tx: &mut Tx<'_>,
@@ -534,64 +527,37 @@ fn ingest(
 
 const SIGHTING: &str = "INSERT INTO sightings (feed_id, item_key, item_id, first_seen_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
 
-/// As SQLite's `upsert_item`: this feed's key, its GUID path key, its URL key, its content hash.
-fn upsert_item(
-    tx: &mut Tx<'_>,
-    feed_id: i64,
-    at: i64,
-    mi: &MatchedItem,
-    policy: IngestPolicy,
-    stories: &mut StoryIndex,
-    mut first_poll: Option<&mut FxHashSet<u64>>,
-) -> Result<Seen> {
-    let item = &mi.item;
-    let key = item.key.as_stored();
-    let hash = item.content_hash as i64;
-    let by_key = |tx: &mut Tx<'_>, k: &str| -> PgResult<Option<(i64, i64, i64)>> {
-        Ok(tx
+/// Dedup's statements, in PostgreSQL's dialect.
+impl DedupDb for Tx<'_> {
+    fn sighting(&mut self, feed: i64, key: &str) -> PgResult<Option<Sighting>> {
+        Ok(self
             .opt(
                 "SELECT s.item_id, i.content_hash, coalesce(s.last_seen_at, s.first_seen_at) FROM sightings s JOIN items i ON i.id = s.item_id
                  WHERE s.feed_id = $1 AND s.item_key = $2",
-                &[&feed_id, &k],
+                &[&feed, &key],
             )?
-            .map(|r| (r.get(0), r.get(1), r.get(2))))
-    };
-    let path_key = match &item.key {
-        ItemKey::Guid(g) => crate::stories::guid_path_key(g).map(|p| format!("p:{p}")),
-        _ => None,
-    };
-    let met = |seen: &FxHashSet<u64>, k: &str| seen.contains(&stable_hash(&[k]));
-    let lookup = match first_poll.as_deref() {
-        Some(seen) => met(seen, &key) || path_key.as_deref().is_some_and(|p| met(seen, p)),
-        None => true,
-    };
-    let mut remember = |k: &str| {
-        if let Some(seen) = first_poll.as_deref_mut() {
-            seen.insert(stable_hash(&[k]));
-        }
-    };
-    let mut known = if lookup { by_key(tx, &key)? } else { None };
-    if lookup
-        && known.is_none()
-        && let Some(pk) = &path_key
-    {
-        known = by_key(tx, pk)?;
-        if let Some((id, _, _)) = known {
-            tx.exec(SIGHTING, &[&feed_id, &key, &id, &at])?;
-            remember(&key);
-        }
+            .map(|r| Sighting {
+                item: r.get(0),
+                content_hash: r.get(1),
+                last_seen: r.get(2),
+            }))
     }
-    if let Some((id, old_hash, last_seen)) = known {
-        if at - last_seen >= SEEN_AGAIN_SECS {
-            tx.exec(
-                "UPDATE sightings SET last_seen_at = $3 WHERE feed_id = $1 AND item_key = $2",
-                &[&feed_id, &key, &at],
-            )?;
-        }
-        if old_hash == hash {
-            return Ok(Seen::Unchanged);
-        }
-        tx.exec(
+
+    fn insert_sighting(&mut self, feed: i64, key: &str, item: i64, at: i64) -> PgResult<()> {
+        self.exec(SIGHTING, &[&feed, &key, &item, &at])?;
+        Ok(())
+    }
+
+    fn touch_sighting(&mut self, feed: i64, key: &str, at: i64) -> PgResult<()> {
+        self.exec(
+            "UPDATE sightings SET last_seen_at = $3 WHERE feed_id = $1 AND item_key = $2",
+            &[&feed, &key, &at],
+        )?;
+        Ok(())
+    }
+
+    fn update_item(&mut self, id: i64, item: &Item, hash: i64, at: i64) -> PgResult<()> {
+        self.exec(
             "UPDATE items SET title = $2, summary = $3, content = $4, content_hash = $5, updated_at = coalesce($6, updated_at),
                     changed_at = $7 WHERE id = $1",
             &[
@@ -604,87 +570,66 @@ fn upsert_item(
                 &at,
             ],
         )?;
-        if policy.search {
-            super::search::index_item(tx, id, &item.title, &item.summary)?;
-        }
-        return Ok(Seen::Updated(id));
+        Ok(())
     }
-    let url_key = &item.url_key;
-    let url_hash = url_key.as_deref().map(url_hash);
-    let existing: Option<i64> = match (url_key, url_hash) {
-        (Some(k), Some(h)) => tx
+
+    fn item_by_url_key(&mut self, url_hash: i64, url_key: &str) -> PgResult<Option<i64>> {
+        Ok(self
             .opt(
                 "SELECT id FROM items WHERE url_hash = $1 AND url_key = $2",
-                &[&h, k],
+                &[&url_hash, &url_key],
             )?
-            .map(|r| r.get(0)),
-        _ => tx
+            .map(|r| r.get(0)))
+    }
+
+    fn item_by_hash(&mut self, hash: i64) -> PgResult<Option<i64>> {
+        Ok(self
             .opt(
                 "SELECT id FROM items WHERE canonical_url IS NULL AND content_hash = $1 LIMIT 1",
                 &[&hash],
             )?
-            .map(|r| r.get(0)),
-    };
-    if let Some(id) = existing {
-        tx.exec(SIGHTING, &[&feed_id, &key, &id, &at])?;
-        remember(&key);
-        if let Some(pk) = &path_key {
-            tx.exec(SIGHTING, &[&feed_id, pk, &id, &at])?;
-            remember(pk);
-        }
-        return Ok(Seen::Merged);
+            .map(|r| r.get(0)))
     }
-    let when = item.date().map_or(at, ts).min(at);
-    let id = stories.next_ids.item;
-    stories.next_ids.item += 1;
-    let placed = stories.place(
-        tx,
-        NewItem {
-            id,
-            at: when,
-            feed: feed_id,
-            order: story_index::order_key(url_key.as_deref(), hash),
-            features: &mi.features,
-        },
-        policy.story_window.as_secs() as i64,
-        policy.story_threshold,
-    )?;
-    tx.exec(
-        "INSERT INTO items (id, canonical_url, url_key, url_hash, content_hash, title, summary, content, url, published_at,
-                            updated_at, first_seen_at, authors, categories, first_feed_id, story_id, join_reason)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-        &[
-            &id,
-            &item.canonical_url,
-            url_key,
-            &url_hash,
-            &hash,
-            &item.title,
-            &item.summary,
-            &item.content,
-            &item.url,
-            &item.published.map(ts),
-            &item.updated.map(ts),
-            &at,
-            &serde_json::to_string(&item.authors).unwrap_or_else(|_| "[]".into()),
-            &serde_json::to_string(&item.categories).unwrap_or_else(|_| "[]".into()),
-            &feed_id,
-            &placed.story,
-            &placed.reason,
-        ],
-    )?;
-    tx.exec(
-        "INSERT INTO item_features (item_id, features) VALUES ($1, $2)",
-        &[&id, &mi.features.to_bytes()],
-    )?;
-    if policy.search {
-        super::search::index_item(tx, id, &item.title, &item.summary)?;
+
+    fn insert_item(&mut self, row: &NewRow<'_>) -> PgResult<()> {
+        let item = row.item;
+        self.exec(
+            "INSERT INTO items (id, canonical_url, url_key, url_hash, content_hash, title, summary, content, url, published_at,
+                                updated_at, first_seen_at, authors, categories, first_feed_id, story_id, join_reason)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+            &[
+                &row.id,
+                &item.canonical_url,
+                &item.url_key,
+                &row.url_hash,
+                &row.content_hash,
+                &item.title,
+                &item.summary,
+                &item.content,
+                &item.url,
+                &item.published.map(ts),
+                &item.updated.map(ts),
+                &row.at,
+                &serde_json::to_string(&item.authors).unwrap_or_else(|_| "[]".into()),
+                &serde_json::to_string(&item.categories).unwrap_or_else(|_| "[]".into()),
+                &row.feed,
+                &row.story,
+                &row.join_reason,
+            ],
+        )?;
+        Ok(())
     }
-    tx.exec(SIGHTING, &[&feed_id, &key, &id, &at])?;
-    remember(&key);
-    if let Some(pk) = &path_key {
-        tx.exec(SIGHTING, &[&feed_id, pk, &id, &at])?;
-        remember(pk);
+
+    fn insert_features(&mut self, id: i64, features: &[u8]) -> PgResult<()> {
+        self.exec(
+            "INSERT INTO item_features (item_id, features) VALUES ($1, $2)",
+            &[&id, &features],
+        )?;
+        Ok(())
     }
-    Ok(Seen::New(id))
+
+    /// An upsert: the same statement whether or not the item is indexed already.
+    fn index_item(&mut self, id: i64, title: &str, summary: &str, _replace: bool) -> PgResult<()> {
+        super::search::index_item(self, id, title, summary)
+    }
 }
