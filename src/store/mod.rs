@@ -28,6 +28,7 @@ mod ingest;
 mod outbox;
 pub mod pg;
 mod read;
+mod record;
 mod retention;
 mod schema;
 mod story_db;
@@ -40,7 +41,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
-use rustc_hash::FxHashSet;
 use serde::Serialize;
 
 use crate::config::Synchronous;
@@ -56,12 +56,12 @@ use schema::*;
 pub use backend::Backend;
 pub use facts::{Activity, FeedFacts};
 pub use fts::{IndexHit, SearchRanking};
-pub use ingest::ADOPT_REDIRECT_AFTER;
 pub use outbox::{
     Delivery, DeliveryUpdate, OutboxRoutes, OutboxRow, Payload, SinkStatus, from_ms,
     idempotency_key,
 };
 pub use pg::{Claim, Instance, InstanceRow, PgStore};
+pub use record::ADOPT_REDIRECT_AFTER;
 pub use retention::{PrunePlan, PruneReport};
 pub use schema::Checkpointer;
 pub use types::*;
