@@ -216,3 +216,365 @@ where
     }
     Ok(Seen::New(id))
 }
+
+/// The decision alone, against a map-backed database that logs each primitive it is asked for:
+/// which lookups run, in which order, and what is written.
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::convert::Infallible;
+
+    use chrono::Utc;
+
+    use super::*;
+    use crate::store::story_db::StoredMember;
+
+    #[derive(Default)]
+    struct Fake {
+        /// (feed, key) → (item, last seen)
+        sightings: HashMap<(i64, String), (i64, i64)>,
+        /// item → (content hash, URL key)
+        items: HashMap<i64, (i64, Option<String>)>,
+        log: Vec<String>,
+    }
+
+    impl StoryDb for Fake {
+        type Error = Infallible;
+        fn newest_story(&mut self) -> Result<Option<i64>, Infallible> {
+            Ok(None)
+        }
+        fn story_members(
+            &mut self,
+            _: i64,
+            _: i64,
+            _: &mut dyn FnMut(StoredMember<'_>),
+        ) -> Result<(), Infallible> {
+            Ok(())
+        }
+        fn write_story(
+            &mut self,
+            _: i64,
+            _: i64,
+            _: i64,
+            _: i64,
+            _: i64,
+        ) -> Result<(), Infallible> {
+            Ok(())
+        }
+        fn move_item(&mut self, _: i64, _: i64, _: &str) -> Result<(), Infallible> {
+            Ok(())
+        }
+        fn delete_story(&mut self, _: i64) -> Result<(), Infallible> {
+            Ok(())
+        }
+        fn story_row(&mut self, _: i64) -> Result<(i64, i64, i64, i64), Infallible> {
+            Ok((0, 0, 0, 0))
+        }
+    }
+
+    impl DedupDb for Fake {
+        fn sighting(&mut self, feed: i64, key: &str) -> Result<Option<Sighting>, Infallible> {
+            self.log.push(format!("sighting {feed} {key}"));
+            Ok(self
+                .sightings
+                .get(&(feed, key.into()))
+                .map(|&(item, last_seen)| Sighting {
+                    item,
+                    content_hash: self.items[&item].0,
+                    last_seen,
+                }))
+        }
+        fn insert_sighting(
+            &mut self,
+            feed: i64,
+            key: &str,
+            item: i64,
+            at: i64,
+        ) -> Result<(), Infallible> {
+            self.log
+                .push(format!("insert_sighting {feed} {key} {item}"));
+            self.sightings
+                .entry((feed, key.into()))
+                .or_insert((item, at));
+            Ok(())
+        }
+        fn touch_sighting(&mut self, feed: i64, key: &str, at: i64) -> Result<(), Infallible> {
+            self.log.push(format!("touch_sighting {feed} {key}"));
+            if let Some(s) = self.sightings.get_mut(&(feed, key.into())) {
+                s.1 = at;
+            }
+            Ok(())
+        }
+        fn update_item(&mut self, id: i64, _: &Item, hash: i64, _: i64) -> Result<(), Infallible> {
+            self.log.push(format!("update_item {id}"));
+            self.items.get_mut(&id).unwrap().0 = hash;
+            Ok(())
+        }
+        fn item_by_url_key(&mut self, _: i64, url_key: &str) -> Result<Option<i64>, Infallible> {
+            self.log.push(format!("item_by_url_key {url_key}"));
+            Ok(self
+                .items
+                .iter()
+                .find(|(_, (_, k))| k.as_deref() == Some(url_key))
+                .map(|(&id, _)| id))
+        }
+        fn item_by_hash(&mut self, hash: i64) -> Result<Option<i64>, Infallible> {
+            self.log.push("item_by_hash".into());
+            Ok(self
+                .items
+                .iter()
+                .find(|(_, (h, k))| *h == hash && k.is_none())
+                .map(|(&id, _)| id))
+        }
+        fn insert_item(&mut self, row: &NewRow<'_>) -> Result<(), Infallible> {
+            self.log.push(format!("insert_item {}", row.id));
+            self.items
+                .insert(row.id, (row.content_hash, row.item.url_key.clone()));
+            Ok(())
+        }
+        fn insert_features(&mut self, id: i64, _: &[u8]) -> Result<(), Infallible> {
+            self.log.push(format!("insert_features {id}"));
+            Ok(())
+        }
+        fn index_item(
+            &mut self,
+            id: i64,
+            _: &str,
+            _: &str,
+            replace: bool,
+        ) -> Result<(), Infallible> {
+            self.log.push(format!("index_item {id} {replace}"));
+            Ok(())
+        }
+    }
+
+    impl From<Infallible> for StoreError {
+        fn from(e: Infallible) -> Self {
+            match e {}
+        }
+    }
+
+    fn listed(key: ItemKey, url_key: Option<&str>, title: &str) -> MatchedItem {
+        let item = Item {
+            key,
+            url: None,
+            canonical_url: url_key.map(|k| format!("https://{k}")),
+            url_key: url_key.map(str::to_owned),
+            title: title.into(),
+            summary: String::new(),
+            content: None,
+            published: Some(Utc::now()),
+            updated: None,
+            authors: vec![],
+            categories: vec![],
+            content_hash: stable_hash(&[title]),
+        };
+        MatchedItem {
+            features: crate::stories::features(&item.title, &item.summary),
+            item,
+            matches: vec![],
+        }
+    }
+
+    struct Run {
+        db: Fake,
+        stories: StoryIndex,
+        policy: IngestPolicy,
+    }
+
+    impl Run {
+        fn new(search: bool) -> Run {
+            let mut stories = StoryIndex::default();
+            stories.next_ids.item = 1;
+            stories.next_ids.story = 1;
+            Run {
+                db: Fake::default(),
+                stories,
+                policy: IngestPolicy {
+                    search,
+                    ..IngestPolicy::default()
+                },
+            }
+        }
+
+        /// The item as `feed` lists it at `at`, and the primitives that took.
+        fn upsert(
+            &mut self,
+            feed: i64,
+            at: i64,
+            mi: &MatchedItem,
+            first_poll: Option<&mut FxHashSet<u64>>,
+        ) -> (Seen, Vec<String>) {
+            self.db.log.clear();
+            let seen = upsert_item(
+                &mut self.db,
+                feed,
+                at,
+                mi,
+                self.policy,
+                &mut self.stories,
+                first_poll,
+            )
+            .unwrap();
+            (seen, std::mem::take(&mut self.db.log))
+        }
+    }
+
+    const T: i64 = 1_700_000_000;
+
+    #[test]
+    fn a_new_item_is_looked_up_by_every_key_then_written_in_order() {
+        let mut run = Run::new(true);
+        let mi = listed(
+            ItemKey::Guid("https://a.example/n/1".into()),
+            Some("a.example/n/1"),
+            "one",
+        );
+        let (seen, log) = run.upsert(7, T, &mi, None);
+        assert!(matches!(seen, Seen::New(1)));
+        assert_eq!(
+            log,
+            [
+                "sighting 7 g:https://a.example/n/1",
+                "sighting 7 p:/n/1",
+                "item_by_url_key a.example/n/1",
+                "insert_item 1",
+                "insert_features 1",
+                "index_item 1 false",
+                "insert_sighting 7 g:https://a.example/n/1 1",
+                "insert_sighting 7 p:/n/1 1",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_guid_that_moved_host_is_the_same_item_under_its_new_spelling() {
+        let mut run = Run::new(false);
+        run.upsert(
+            7,
+            T,
+            &listed(ItemKey::Guid("https://a.example/n/1".into()), None, "one"),
+            None,
+        );
+        let moved = listed(ItemKey::Guid("http://b.example/n/1".into()), None, "one");
+        let (seen, log) = run.upsert(7, T + 60, &moved, None);
+        assert!(matches!(seen, Seen::Unchanged));
+        assert_eq!(
+            log,
+            [
+                "sighting 7 g:http://b.example/n/1",
+                "sighting 7 p:/n/1",
+                "insert_sighting 7 g:http://b.example/n/1 1",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_sighting_is_refreshed_once_a_day_and_an_edit_updates_in_place() {
+        let mut run = Run::new(true);
+        let key = ItemKey::Url("a.example/n/2".into());
+        run.upsert(
+            7,
+            T,
+            &listed(key.clone(), Some("a.example/n/2"), "two"),
+            None,
+        );
+        let (seen, log) = run.upsert(
+            7,
+            T + SEEN_AGAIN_SECS - 1,
+            &listed(key.clone(), Some("a.example/n/2"), "two"),
+            None,
+        );
+        assert!(matches!(seen, Seen::Unchanged));
+        assert_eq!(log, ["sighting 7 u:a.example/n/2"]);
+        let (seen, log) = run.upsert(
+            7,
+            T + SEEN_AGAIN_SECS,
+            &listed(key, Some("a.example/n/2"), "two, edited"),
+            None,
+        );
+        assert!(matches!(seen, Seen::Updated(1)));
+        assert_eq!(
+            log,
+            [
+                "sighting 7 u:a.example/n/2",
+                "touch_sighting 7 u:a.example/n/2",
+                "update_item 1",
+                "index_item 1 true",
+            ]
+        );
+    }
+
+    #[test]
+    fn other_feeds_merge_by_url_key_and_link_less_items_by_content() {
+        let mut run = Run::new(false);
+        run.upsert(
+            7,
+            T,
+            &listed(
+                ItemKey::Url("a.example/n/3".into()),
+                Some("a.example/n/3"),
+                "three",
+            ),
+            None,
+        );
+        let (seen, log) = run.upsert(
+            8,
+            T,
+            &listed(
+                ItemKey::Guid("x-3".into()),
+                Some("a.example/n/3"),
+                "three, retitled",
+            ),
+            None,
+        );
+        assert!(matches!(seen, Seen::Merged));
+        assert_eq!(
+            log,
+            [
+                "sighting 8 g:x-3",
+                "item_by_url_key a.example/n/3",
+                "insert_sighting 8 g:x-3 1"
+            ]
+        );
+
+        run.upsert(
+            7,
+            T,
+            &listed(ItemKey::Hash("h1".into()), None, "four"),
+            None,
+        );
+        let (seen, log) = run.upsert(
+            8,
+            T,
+            &listed(ItemKey::Hash("h2".into()), None, "four"),
+            None,
+        );
+        assert!(matches!(seen, Seen::Merged));
+        assert_eq!(
+            log,
+            [
+                "sighting 8 h:h2",
+                "item_by_hash",
+                "insert_sighting 8 h:h2 2"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_first_poll_looks_up_only_the_keys_it_already_met() {
+        let mut run = Run::new(false);
+        let mut met = FxHashSet::default();
+        let mi = listed(
+            ItemKey::Url("a.example/n/5".into()),
+            Some("a.example/n/5"),
+            "five",
+        );
+        let (_, log) = run.upsert(7, T, &mi, Some(&mut met));
+        assert!(!log.iter().any(|l| l.starts_with("sighting")), "{log:?}");
+        // The document lists it twice: the second time it is looked up, and known.
+        let (seen, log) = run.upsert(7, T, &mi, Some(&mut met));
+        assert!(matches!(seen, Seen::Unchanged));
+        assert_eq!(log, ["sighting 7 u:a.example/n/5"]);
+    }
+}
