@@ -11,7 +11,8 @@
 //! validators (ETag/Last-Modified) are in the same transaction, so a crash or a failed commit
 //! never skips items: the validators only advance with them.
 //!
-//! Dedup, in order, for each incoming item of feed F with key K:
+//! Dedup, in order, for each incoming item of feed F with key K (`dedup::upsert_item`, written once
+//! for both backends over the `DedupDb` trait; a poll's other writes likewise in `record`):
 //! 1. (F, K) already seen → the same item; if its content hash changed, update it in place;
 //! 2. K is a URL-shaped GUID F used before under another scheme or host → the same item;
 //! 3. its URL key (see [`crate::stories::url_key`]) is stored → the same article from another
