@@ -1,11 +1,12 @@
-//! Committing polls: group commit, each feed's row, items through dedup and stories, and alerts.
+//! Committing polls on SQLite: group commit (a batch of polls in one transaction, savepoints
+//! only after a failure), and the statements of a poll's writes ([`PollStatements`], which
+//! implements [`DedupDb`] and [`IngestDb`]; what they decide is in `dedup` and `record`).
 
 use super::facts::fact_columns;
 use super::read::parse_list;
+use super::record::{AlertRow, FeedRow, IngestDb, record_in};
+use super::story_db::{StoredMember, StoryDb};
 use super::*;
-
-/// A permanent redirect seen on this many consecutive polls becomes the URL polled.
-pub const ADOPT_REDIRECT_AFTER: u32 = 3;
 
 /// Counts down an injected fault; the error when it fires.
 pub(super) fn take_fault(
@@ -30,103 +31,6 @@ pub(super) fn take_fault(
     }
 }
 
-/// One poll's writes, inside the caller's transaction or savepoint.
-pub(super) fn record_in(
-    tx: &Connection,
-    rec: &PollRecord,
-    policy: IngestPolicy,
-    stories: &mut StoryIndex,
-    routes: &OutboxRoutes,
-) -> Result<PollSummary> {
-    tx.execute_cached(
-        "INSERT INTO feeds (name, url) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
-        params![rec.feed, rec.url],
-    )?;
-    let (feed_id, known_url, last_success, mut facts): (i64, String, Option<i64>, FeedFacts) = tx
-        .query_row_cached(
-        concat!(
-            "SELECT id, url, last_success_at, ",
-            fact_columns!(),
-            " FROM feeds WHERE name = ?1"
-        ),
-        params![rec.feed],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, facts_at(r, 3)?)),
-    )?;
-    if known_url != rec.url {
-        // The config now points the feed elsewhere: the old validators mean nothing there.
-        tx.execute_cached(
-            "UPDATE feeds SET url = ?2, redirect_url = NULL, redirect_seen = 0, adopted_url = NULL WHERE id = ?1",
-            params![feed_id, rec.url],
-        )?;
-        facts.forget_url();
-    }
-    let at = ts(rec.at);
-    let was_gone = facts.gone();
-    let mut summary = PollSummary {
-        first_fetch: last_success.is_none(),
-        ..PollSummary::default()
-    };
-    match &rec.outcome {
-        PollOutcome::Fetched {
-            status,
-            permanent_redirect,
-            title,
-            items,
-            warning,
-        } => {
-            ingest(
-                tx,
-                feed_id,
-                &rec.feed,
-                at,
-                items,
-                policy,
-                rec.at,
-                stories,
-                routes,
-                &mut summary,
-            )?;
-            tx.execute_cached(
-                "UPDATE feeds SET last_fetch_at = ?2, last_success_at = ?2, last_document_at = ?2, last_status = ?3,
-                    last_error = ?5, last_error_class = CASE WHEN ?5 IS NULL THEN NULL ELSE 'warning' END,
-                    title = coalesce(?4, title) WHERE id = ?1",
-                params![feed_id, at, status, title, warning],
-            )?;
-            summary.adopted = note_redirect(tx, feed_id, permanent_redirect.as_deref())?;
-        }
-        PollOutcome::NotModified {
-            status,
-            permanent_redirect,
-        } => {
-            tx.execute_cached(
-                "UPDATE feeds SET last_fetch_at = ?2, last_success_at = ?2, last_status = ?3, last_error = NULL,
-                    last_error_class = NULL WHERE id = ?1",
-                params![feed_id, at, status],
-            )?;
-            summary.adopted = note_redirect(tx, feed_id, permanent_redirect.as_deref())?;
-        }
-        PollOutcome::Failed {
-            status,
-            class,
-            message,
-        } => {
-            tx.execute_cached(
-                "UPDATE feeds SET last_fetch_at = ?2, last_status = ?3, last_error = ?4, last_error_class = ?5 WHERE id = ?1",
-                params![feed_id, at, status, message, class.as_str()],
-            )?;
-        }
-    }
-    let mut facts = facts.after(rec);
-    // Publishing activity changes only when items arrive.
-    if matches!(rec.outcome, PollOutcome::Fetched { .. }) {
-        facts.activity = activity(tx, feed_id, at)?;
-    }
-    write_facts(tx, feed_id, &facts)?;
-    summary.became_gone = facts.gone() && !was_gone;
-    summary.facts = facts;
-    Ok(summary)
-}
-
 /// A feed's facts from a row, its [`fact_columns!`] from `first` on.
 pub(super) fn facts_at(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<FeedFacts> {
     Ok(FeedFacts {
@@ -145,43 +49,8 @@ pub(super) fn facts_at(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<
     })
 }
 
-/// A feed's facts into its row: every column of them, whatever the outcome.
-fn write_facts(tx: &Connection, feed_id: i64, f: &FeedFacts) -> rusqlite::Result<()> {
-    tx.execute_cached(
-        "UPDATE feeds SET (etag, last_modified, ttl_minutes, skip_hours, skip_days, consecutive_failures, dead_since,
-            activity_items, activity_oldest) = (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) WHERE id = ?1",
-        params![
-            feed_id,
-            f.etag,
-            f.last_modified,
-            f.ttl_minutes,
-            join_list(&f.skip_hours),
-            join_list(&f.skip_days),
-            f.consecutive_failures,
-            f.dead_since.map(ts),
-            f.activity.items_7d,
-            f.activity.oldest_7d.map(ts)
-        ],
-    )?;
-    Ok(())
-}
-
 pub(super) fn join_list(xs: &[u8]) -> Option<String> {
     (!xs.is_empty()).then(|| xs.iter().map(u8::to_string).collect::<Vec<_>>().join(","))
-}
-
-/// The feed's publishing over the last 7 days (by item date, else first sighting; undated items
-/// of the feed's first poll in the window are its backlog, not a rate, and do not count), among
-/// the items first seen in the last 8: the feed's older sightings (a year of a busy feed is
-/// thousands) are passed over by their item id, without reading their items.
-pub(super) fn activity(tx: &Connection, feed_id: i64, now: i64) -> rusqlite::Result<Activity> {
-    let recent = ids_since(tx, now - 8 * 86_400)?.item;
-    tx.prepare_cached(
-        "SELECT count(*), min(coalesce(i.published_at, i.first_seen_at)) FROM sightings s JOIN items i ON i.id = s.item_id
-         WHERE s.feed_id = ?1 AND s.item_id >= ?3 AND coalesce(i.published_at, i.first_seen_at) >= ?2
-           AND (i.published_at IS NOT NULL OR s.first_seen_at > (SELECT min(first_seen_at) FROM sightings WHERE feed_id = ?1 AND item_id >= ?3))",
-    )?
-    .query_row(params![feed_id, now - 7 * 86_400, recent], |r| Ok(Activity { items_7d: r.get::<_, i64>(0)?.max(0) as u32, oldest_7d: from_ts(r.get(1)?) }))
 }
 
 pub(super) fn clone_error(e: &rusqlite::Error) -> rusqlite::Error {
@@ -194,36 +63,6 @@ pub(super) fn clone_error(e: &rusqlite::Error) -> rusqlite::Error {
             Some(other.to_string()),
         ),
     }
-}
-
-/// Counts consecutive polls that ended in the same permanent redirect; after
-/// [`ADOPT_REDIRECT_AFTER`] of them the target becomes the URL polled. Returns it when adopted now.
-pub(super) fn note_redirect(
-    tx: &Connection,
-    feed_id: i64,
-    target: Option<&str>,
-) -> rusqlite::Result<Option<String>> {
-    let Some(t) = target else {
-        tx.execute_cached(
-            "UPDATE feeds SET redirect_url = NULL, redirect_seen = 0 WHERE id = ?1",
-            params![feed_id],
-        )?;
-        return Ok(None);
-    };
-    tx.execute_cached(
-        "UPDATE feeds SET redirect_seen = CASE WHEN redirect_url = ?2 THEN redirect_seen + 1 ELSE 1 END, redirect_url = ?2 WHERE id = ?1",
-        params![feed_id, t],
-    )?;
-    let (seen, adopted): (u32, Option<String>) = tx.query_row_cached(
-        "SELECT redirect_seen, adopted_url FROM feeds WHERE id = ?1",
-        params![feed_id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    if seen >= ADOPT_REDIRECT_AFTER && adopted.as_deref() != Some(t) {
-        tx.execute_cached("UPDATE feeds SET adopted_url = ?2, redirect_url = NULL, redirect_seen = 0 WHERE id = ?1", params![feed_id, t])?;
-        return Ok(Some(t.to_owned()));
-    }
-    Ok(None)
 }
 
 /// The next free item and story ids, read at the start of each write transaction.
@@ -250,157 +89,427 @@ impl NextIds {
     }
 }
 
-/// A known feed where most items suddenly look new: its GUIDs rotated. One warning, no flood.
-pub(super) fn rotation_suspected(stored_before: i64, new: usize, listed: usize) -> bool {
-    stored_before >= 10 && new >= 5 && new * 2 > listed
+/// One poll's writes on SQLite: the transaction, and dedup's statements taken from the
+/// statement cache once per poll rather than once per item: each take and return costs a hash
+/// of the SQL text and an allocation, which showed in a cold run's profile when done per item.
+/// The rest of a poll's statements (a few per poll) go through the cache each time.
+pub(super) struct PollStatements<'c> {
+    tx: &'c Connection,
+    sighting: rusqlite::CachedStatement<'c>,
+    by_key: rusqlite::CachedStatement<'c>,
+    update_item: rusqlite::CachedStatement<'c>,
+    by_url_key: rusqlite::CachedStatement<'c>,
+    by_hash: rusqlite::CachedStatement<'c>,
+    insert_item: rusqlite::CachedStatement<'c>,
+    insert_features: rusqlite::CachedStatement<'c>,
+    /// The search index's statements, when it is kept.
+    index: Option<(rusqlite::CachedStatement<'c>, rusqlite::CachedStatement<'c>)>,
+    seen_again: rusqlite::CachedStatement<'c>,
 }
 
-/// Whether a new or changed item's matches are kept from alerting: dated longer ago than
-/// `max_age`, undated on a feed's first fetch (its backlog), or in a poll that looks like a
-/// GUID rotation. The rest of the policy (once per story where it is certain) needs the store.
-pub(super) fn suppressed(
-    mi: &MatchedItem,
-    policy: IngestPolicy,
-    now: DateTime<Utc>,
-    summary: &PollSummary,
-) -> bool {
-    let max_age = policy
-        .max_age
-        .and_then(|d| chrono::Duration::from_std(d).ok());
-    let date = mi.item.date();
-    let too_old = matches!((date, max_age), (Some(d), Some(age)) if d < now - age);
-    let undated_baseline = date.is_none() && summary.first_fetch;
-    too_old || undated_baseline || summary.rotation_suspected
+impl<'c> PollStatements<'c> {
+    pub(super) fn prepare(tx: &'c Connection, search: bool) -> rusqlite::Result<Self> {
+        Ok(PollStatements {
+            tx,
+            sighting: tx.prepare_cached(
+                "INSERT INTO sightings (feed_id, item_key, item_id, first_seen_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+            )?,
+            by_key: tx.prepare_cached(
+                "SELECT s.item_id, i.content_hash, coalesce(s.last_seen_at, s.first_seen_at) FROM sightings s JOIN items i ON i.id = s.item_id
+                 WHERE s.feed_id = ?1 AND s.item_key = ?2",
+            )?,
+            update_item: tx.prepare_cached(
+                "UPDATE items SET title = ?2, summary = ?3, content = ?4, content_hash = ?5, updated_at = coalesce(?6, updated_at),
+                        changed_at = ?7 WHERE id = ?1",
+            )?,
+            by_url_key: tx
+                .prepare_cached("SELECT id FROM items WHERE url_hash = ?1 AND url_key = ?2")?,
+            by_hash: tx.prepare_cached(
+                "SELECT id FROM items WHERE canonical_url IS NULL AND content_hash = ?1 LIMIT 1",
+            )?,
+            insert_item: tx.prepare_cached(
+                "INSERT INTO items (id, canonical_url, url_key, url_hash, content_hash, title, summary, content, url, published_at,
+                                    updated_at, first_seen_at, authors, categories, first_feed_id, story_id, join_reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            )?,
+            insert_features: tx
+                .prepare_cached("INSERT INTO item_features (item_id, features) VALUES (?1, ?2)")?,
+            index: if search {
+                Some((tx.prepare_cached(fts::INSERT)?, tx.prepare_cached(fts::DELETE)?))
+            } else {
+                None
+            },
+            seen_again: tx.prepare_cached(
+                "UPDATE sightings SET last_seen_at = ?3 WHERE feed_id = ?1 AND item_key = ?2",
+            )?,
+        })
+    }
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(super) fn ingest(
+/// The story index's statements: the connection's own.
+impl StoryDb for PollStatements<'_> {
+    type Error = rusqlite::Error;
+
+    fn newest_story(&mut self) -> rusqlite::Result<Option<i64>> {
+        self.tx.newest_story()
+    }
+
+    fn story_members(
+        &mut self,
+        lo: i64,
+        hi: i64,
+        each: &mut dyn FnMut(StoredMember<'_>),
+    ) -> rusqlite::Result<()> {
+        self.tx.story_members(lo, hi, each)
+    }
+
+    fn write_story(
+        &mut self,
+        story: i64,
+        headline: i64,
+        started_at: i64,
+        last_at: i64,
+        items: i64,
+    ) -> rusqlite::Result<()> {
+        self.tx
+            .write_story(story, headline, started_at, last_at, items)
+    }
+
+    fn move_item(&mut self, item: i64, story: i64, reason: &str) -> rusqlite::Result<()> {
+        self.tx.move_item(item, story, reason)
+    }
+
+    fn delete_story(&mut self, story: i64) -> rusqlite::Result<()> {
+        self.tx.delete_story(story)
+    }
+
+    fn story_row(&mut self, story: i64) -> rusqlite::Result<(i64, i64, i64, i64)> {
+        self.tx.story_row(story)
+    }
+}
+
+impl DedupDb for PollStatements<'_> {
+    fn sighting(&mut self, feed: i64, key: &str) -> rusqlite::Result<Option<Sighting>> {
+        self.by_key
+            .query_row(params![feed, key], |r| {
+                Ok(Sighting {
+                    item: r.get(0)?,
+                    content_hash: r.get(1)?,
+                    last_seen: r.get(2)?,
+                })
+            })
+            .optional()
+    }
+
+    fn insert_sighting(
+        &mut self,
+        feed: i64,
+        key: &str,
+        item: i64,
+        at: i64,
+    ) -> rusqlite::Result<()> {
+        self.sighting.execute(params![feed, key, item, at])?;
+        Ok(())
+    }
+
+    fn touch_sighting(&mut self, feed: i64, key: &str, at: i64) -> rusqlite::Result<()> {
+        self.seen_again.execute(params![feed, key, at])?;
+        Ok(())
+    }
+
+    fn update_item(&mut self, id: i64, item: &Item, hash: i64, at: i64) -> rusqlite::Result<()> {
+        self.update_item.execute(params![
+            id,
+            item.title,
+            item.summary,
+            item.content,
+            hash,
+            item.updated.map(ts),
+            at
+        ])?;
+        Ok(())
+    }
+
+    fn item_by_url_key(&mut self, url_hash: i64, url_key: &str) -> rusqlite::Result<Option<i64>> {
+        self.by_url_key
+            .query_row(params![url_hash, url_key], |r| r.get(0))
+            .optional()
+    }
+
+    fn item_by_hash(&mut self, hash: i64) -> rusqlite::Result<Option<i64>> {
+        self.by_hash
+            .query_row(params![hash], |r| r.get(0))
+            .optional()
+    }
+
+    fn insert_item(&mut self, row: &NewRow<'_>) -> rusqlite::Result<()> {
+        let item = row.item;
+        self.insert_item.execute(params![
+            row.id,
+            item.canonical_url,
+            item.url_key,
+            row.url_hash,
+            row.content_hash,
+            item.title,
+            item.summary,
+            item.content,
+            item.url,
+            item.published.map(ts),
+            item.updated.map(ts),
+            row.at,
+            serde_json::to_string(&item.authors).unwrap_or_else(|_| "[]".into()),
+            serde_json::to_string(&item.categories).unwrap_or_else(|_| "[]".into()),
+            row.feed,
+            row.story,
+            row.join_reason,
+        ])?;
+        Ok(())
+    }
+
+    fn insert_features(&mut self, id: i64, features: &[u8]) -> rusqlite::Result<()> {
+        self.insert_features.execute(params![id, features])?;
+        Ok(())
+    }
+
+    fn index_item(
+        &mut self,
+        id: i64,
+        title: &str,
+        summary: &str,
+        replace: bool,
+    ) -> rusqlite::Result<()> {
+        if let Some((insert, delete)) = &mut self.index {
+            if replace {
+                delete.execute(params![id])?;
+            }
+            insert.execute(params![
+                id,
+                crate::search::index_text(title),
+                crate::search::index_text(summary)
+            ])?;
+        }
+        Ok(())
+    }
+}
+
+/// A poll's other statements: the feed's row, redirects, activity, alerts.
+impl IngestDb for PollStatements<'_> {
+    fn feed_row(&mut self, name: &str, url: &str) -> rusqlite::Result<FeedRow> {
+        self.tx.execute_cached(
+            "INSERT INTO feeds (name, url) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+            params![name, url],
+        )?;
+        self.tx.query_row_cached(
+            concat!(
+                "SELECT id, url, last_success_at, ",
+                fact_columns!(),
+                " FROM feeds WHERE name = ?1"
+            ),
+            params![name],
+            |r| {
+                Ok(FeedRow {
+                    id: r.get(0)?,
+                    url: r.get(1)?,
+                    last_success: r.get(2)?,
+                    facts: facts_at(r, 3)?,
+                })
+            },
+        )
+    }
+
+    fn repoint_feed(&mut self, feed: i64, url: &str) -> rusqlite::Result<()> {
+        self.tx.execute_cached(
+            "UPDATE feeds SET url = ?2, redirect_url = NULL, redirect_seen = 0, adopted_url = NULL WHERE id = ?1",
+            params![feed, url],
+        )?;
+        Ok(())
+    }
+
+    fn fetched(
+        &mut self,
+        feed: i64,
+        at: i64,
+        status: u16,
+        title: Option<&str>,
+        warning: Option<&str>,
+    ) -> rusqlite::Result<()> {
+        self.tx.execute_cached(
+            "UPDATE feeds SET last_fetch_at = ?2, last_success_at = ?2, last_document_at = ?2, last_status = ?3,
+                last_error = ?5, last_error_class = CASE WHEN ?5 IS NULL THEN NULL ELSE 'warning' END,
+                title = coalesce(?4, title) WHERE id = ?1",
+            params![feed, at, status, title, warning],
+        )?;
+        Ok(())
+    }
+
+    fn not_modified(&mut self, feed: i64, at: i64, status: u16) -> rusqlite::Result<()> {
+        self.tx.execute_cached(
+            "UPDATE feeds SET last_fetch_at = ?2, last_success_at = ?2, last_status = ?3, last_error = NULL,
+                last_error_class = NULL WHERE id = ?1",
+            params![feed, at, status],
+        )?;
+        Ok(())
+    }
+
+    fn failed(
+        &mut self,
+        feed: i64,
+        at: i64,
+        status: Option<u16>,
+        message: &str,
+        class: &str,
+    ) -> rusqlite::Result<()> {
+        self.tx.execute_cached(
+            "UPDATE feeds SET last_fetch_at = ?2, last_status = ?3, last_error = ?4, last_error_class = ?5 WHERE id = ?1",
+            params![feed, at, status, message, class],
+        )?;
+        Ok(())
+    }
+
+    fn write_facts(&mut self, feed: i64, f: &FeedFacts) -> rusqlite::Result<()> {
+        self.tx.execute_cached(
+            "UPDATE feeds SET (etag, last_modified, ttl_minutes, skip_hours, skip_days, consecutive_failures, dead_since,
+                activity_items, activity_oldest) = (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) WHERE id = ?1",
+            params![
+                feed,
+                f.etag,
+                f.last_modified,
+                f.ttl_minutes,
+                join_list(&f.skip_hours),
+                join_list(&f.skip_days),
+                f.consecutive_failures,
+                f.dead_since.map(ts),
+                f.activity.items_7d,
+                f.activity.oldest_7d.map(ts)
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn clear_redirect(&mut self, feed: i64) -> rusqlite::Result<()> {
+        self.tx.execute_cached(
+            "UPDATE feeds SET redirect_url = NULL, redirect_seen = 0 WHERE id = ?1",
+            params![feed],
+        )?;
+        Ok(())
+    }
+
+    fn count_redirect(
+        &mut self,
+        feed: i64,
+        target: &str,
+    ) -> rusqlite::Result<(u32, Option<String>)> {
+        self.tx.execute_cached(
+            "UPDATE feeds SET redirect_seen = CASE WHEN redirect_url = ?2 THEN redirect_seen + 1 ELSE 1 END, redirect_url = ?2 WHERE id = ?1",
+            params![feed, target],
+        )?;
+        self.tx.query_row_cached(
+            "SELECT redirect_seen, adopted_url FROM feeds WHERE id = ?1",
+            params![feed],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    }
+
+    fn adopt_redirect(&mut self, feed: i64, target: &str) -> rusqlite::Result<()> {
+        self.tx.execute_cached(
+            "UPDATE feeds SET adopted_url = ?2, redirect_url = NULL, redirect_seen = 0 WHERE id = ?1",
+            params![feed, target],
+        )?;
+        Ok(())
+    }
+
+    fn ids_since(&mut self, t: i64) -> rusqlite::Result<NextIds> {
+        ids_since(self.tx, t)
+    }
+
+    fn activity(&mut self, feed: i64, since: i64, first_item: i64) -> rusqlite::Result<Activity> {
+        self.tx.query_row_cached(
+            "SELECT count(*), min(coalesce(i.published_at, i.first_seen_at)) FROM sightings s JOIN items i ON i.id = s.item_id
+             WHERE s.feed_id = ?1 AND s.item_id >= ?3 AND coalesce(i.published_at, i.first_seen_at) >= ?2
+               AND (i.published_at IS NOT NULL OR s.first_seen_at > (SELECT min(first_seen_at) FROM sightings WHERE feed_id = ?1 AND item_id >= ?3))",
+            params![feed, since, first_item],
+            |r| {
+                Ok(Activity {
+                    items_7d: r.get::<_, i64>(0)?.max(0) as u32,
+                    oldest_7d: from_ts(r.get(1)?),
+                })
+            },
+        )
+    }
+
+    fn sightings_of(&mut self, feed: i64) -> rusqlite::Result<i64> {
+        self.tx.query_row_cached(
+            "SELECT count(*) FROM sightings WHERE feed_id = ?1",
+            params![feed],
+            |r| r.get(0),
+        )
+    }
+
+    fn story_of(&mut self, item: i64) -> rusqlite::Result<i64> {
+        self.tx.query_row_cached(
+            "SELECT story_id FROM items WHERE id = ?1",
+            params![item],
+            |r| r.get(0),
+        )
+    }
+
+    fn alerted_in_story(
+        &mut self,
+        topic: &str,
+        story: i64,
+        except: i64,
+    ) -> rusqlite::Result<Vec<i64>> {
+        self.tx
+            .prepare_cached(
+                "SELECT a.item_id FROM items i JOIN alerts a ON a.item_id = i.id AND a.topic = ?1
+                 WHERE i.story_id = ?2 AND i.id != ?3",
+            )?
+            .query_map(params![topic, story, except], |r| r.get(0))?
+            .collect()
+    }
+
+    fn insert_alert(&mut self, a: &AlertRow<'_>) -> rusqlite::Result<Option<i64>> {
+        let n = self.tx.execute_cached(
+            "INSERT INTO alerts (topic, item_id, story_id, feed_id, query_index, terms, snippet, field, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (topic, item_id) DO NOTHING",
+            params![
+                a.m.topic,
+                a.item,
+                a.story,
+                a.feed,
+                a.m.query_index as i64,
+                a.terms,
+                a.m.snippet,
+                a.m.field,
+                a.at
+            ],
+        )?;
+        Ok((n == 1).then(|| self.tx.last_insert_rowid()))
+    }
+
+    fn story_sources(&mut self, story: i64) -> rusqlite::Result<i64> {
+        self.tx.query_row_cached(
+            "SELECT count(DISTINCT s.feed_id) FROM items i JOIN sightings s ON s.item_id = i.id WHERE i.story_id = ?1",
+            params![story],
+            |r| r.get(0),
+        )
+    }
+
+    fn enqueue(&mut self, routes: &OutboxRoutes, alert: &NewAlert, now_ms: i64) -> Result<usize> {
+        Ok(outbox::enqueue(self.tx, routes, alert, now_ms)?)
+    }
+}
+
+/// One poll's writes: its statements, then the sequence both backends share.
+fn record_one(
     tx: &Connection,
-    feed_id: i64,
-    feed_name: &str,
-    at: i64,
-    items: &[MatchedItem],
+    rec: &PollRecord,
     policy: IngestPolicy,
-    now: DateTime<Utc>,
     stories: &mut StoryIndex,
     routes: &OutboxRoutes,
-    summary: &mut PollSummary,
-) -> Result<()> {
-    let stored_before: i64 = tx.query_row_cached(
-        "SELECT count(*) FROM sightings WHERE feed_id = ?1",
-        params![feed_id],
-        |r| r.get(0),
-    )?;
-    let mut to_alert: Vec<(i64, &MatchedItem)> = Vec::new();
-    // A feed without sightings (its first poll) knows none of its items by their own keys,
-    // unless its document lists one twice: the lookups by key are skipped but for keys already
-    // seen in this poll (by hash: a collision only costs the lookup).
-    let mut first_poll = (stored_before == 0).then(FxHashSet::<u64>::default);
-    let mut stmts = ItemStatements::prepare(tx, policy.search)?;
-    for mi in items {
-        match upsert_item(
-            tx,
-            &mut stmts,
-            feed_id,
-            at,
-            mi,
-            policy,
-            stories,
-            first_poll.as_mut(),
-        )? {
-            Seen::New(id) => {
-                summary.new += 1;
-                if !mi.matches.is_empty() {
-                    to_alert.push((id, mi));
-                }
-            }
-            Seen::Updated(id) => {
-                summary.updated += 1;
-                if !mi.matches.is_empty() {
-                    to_alert.push((id, mi));
-                }
-            }
-            Seen::Unchanged => summary.unchanged += 1,
-            Seen::Merged => summary.merged += 1,
-        }
-    }
-    summary.rotation_suspected = rotation_suspected(stored_before, summary.new, items.len());
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO alerts (topic, item_id, story_id, feed_id, query_index, terms, snippet, field, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (topic, item_id) DO NOTHING",
-    )?;
-    for (item_id, mi) in to_alert {
-        if suppressed(mi, policy, now, summary) {
-            summary.suppressed += mi.matches.len();
-            continue;
-        }
-        let story_id: i64 = tx.query_row_cached(
-            "SELECT story_id FROM items WHERE id = ?1",
-            params![item_id],
-            |r| r.get(0),
-        )?;
-        for m in &mi.matches {
-            // Once per story, but only where the story is certain: an item that is the same
-            // article as, or confidently the same story as, an item that alerted for this topic
-            // is "also reported"; any other item alerts on its own, so a wrong merge can cost a
-            // duplicate alert but never hide one.
-            let alerted: Vec<i64> = tx
-                .prepare_cached(
-                    "SELECT a.item_id FROM items i JOIN alerts a ON a.item_id = i.id AND a.topic = ?1
-                     WHERE i.story_id = ?2 AND i.id != ?3",
-                )?
-                .query_map(params![m.topic, story_id, item_id], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            if alerted
-                .iter()
-                .any(|&other| stories.confidently_same(item_id, other))
-            {
-                summary.also_reported.push((m.topic.clone(), story_id));
-                continue;
-            }
-            let terms = serde_json::to_string(&m.terms).unwrap_or_else(|_| "[]".into());
-            let n = insert.execute(params![
-                m.topic,
-                item_id,
-                story_id,
-                feed_id,
-                m.query_index as i64,
-                terms,
-                m.snippet,
-                m.field,
-                at
-            ])?;
-            if n == 1 {
-                let sources: i64 = tx
-                    .prepare_cached("SELECT count(DISTINCT s.feed_id) FROM items i JOIN sightings s ON s.item_id = i.id WHERE i.story_id = ?1")?
-                    .query_row(params![story_id], |r| r.get(0))?;
-                summary.alerts.push(NewAlert {
-                    alert_id: tx.last_insert_rowid(),
-                    item_id,
-                    story_id,
-                    sources: sources.max(1) as u32,
-                    topic: m.topic.clone(),
-                    feed: feed_name.to_owned(),
-                    title: mi.item.title.clone(),
-                    url: mi.item.url.clone(),
-                    published: mi.item.published,
-                    terms: m.terms.clone(),
-                    field: m.field.clone(),
-                    snippet: m.snippet.clone(),
-                    query_index: m.query_index,
-                });
-                if !routes.is_empty()
-                    && let Some(a) = summary.alerts.last()
-                {
-                    summary.enqueued +=
-                        outbox::enqueue(tx, routes, a, Utc::now().timestamp_millis())?;
-                }
-            } else {
-                summary.also_reported.push((m.topic.clone(), story_id));
-            }
-        }
-    }
-    Ok(())
+) -> Result<PollSummary> {
+    let mut db = PollStatements::prepare(tx, policy.search)?;
+    record_in(&mut db, rec, policy, stories, routes)
 }
 
 impl Store {
@@ -505,12 +614,12 @@ impl Store {
             let one = if savepoints {
                 (|| {
                     let sp = tx.savepoint()?;
-                    let summary = record_in(&sp, rec, policy, &mut self.stories, &self.routes)?;
+                    let summary = record_one(&sp, rec, policy, &mut self.stories, &self.routes)?;
                     sp.commit()?;
                     Ok(summary)
                 })()
             } else {
-                record_in(&tx, rec, policy, &mut self.stories, &self.routes)
+                record_one(&tx, rec, policy, &mut self.stories, &self.routes)
             };
             if one.is_err() && !savepoints {
                 drop(tx); // rolled back: nothing of the attempt is kept

@@ -11,7 +11,8 @@
 //! validators (ETag/Last-Modified) are in the same transaction, so a crash or a failed commit
 //! never skips items: the validators only advance with them.
 //!
-//! Dedup, in order, for each incoming item of feed F with key K:
+//! Dedup, in order, for each incoming item of feed F with key K (`dedup::upsert_item`, written once
+//! for both backends over the `DedupDb` trait; a poll's other writes likewise in `record`):
 //! 1. (F, K) already seen → the same item; if its content hash changed, update it in place;
 //! 2. K is a URL-shaped GUID F used before under another scheme or host → the same item;
 //! 3. its URL key (see [`crate::stories::url_key`]) is stored → the same article from another
@@ -28,6 +29,7 @@ mod ingest;
 mod outbox;
 pub mod pg;
 mod read;
+mod record;
 mod retention;
 mod schema;
 mod story_db;
@@ -40,14 +42,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
-use rustc_hash::FxHashSet;
 use serde::Serialize;
 
 use crate::config::Synchronous;
 use crate::error_class::ErrorClass;
-use crate::model::{Item, stable_hash};
+use crate::model::Item;
 use crate::stories::Features;
-use story_index::{NewItem, StoryIndex};
+use story_index::StoryIndex;
 
 use dedup::*;
 use ingest::*;
@@ -56,12 +57,12 @@ use schema::*;
 pub use backend::Backend;
 pub use facts::{Activity, FeedFacts};
 pub use fts::{IndexHit, SearchRanking};
-pub use ingest::ADOPT_REDIRECT_AFTER;
 pub use outbox::{
     Budget, Delivery, DeliveryUpdate, Due, HeldBack, OutboxRoutes, OutboxRow, Over, Payload,
     SinkStatus, from_ms, idempotency_key,
 };
 pub use pg::{Claim, Instance, InstanceRow, PgStore};
+pub use record::ADOPT_REDIRECT_AFTER;
 pub use retention::{PrunePlan, PruneReport};
 pub use schema::Checkpointer;
 pub use types::*;

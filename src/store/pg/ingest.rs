@@ -1,22 +1,20 @@
-//! Committing polls on PostgreSQL: the same group commit, dedup, story and alert rules as SQLite's
-//! (`store::ingest`, `store::dedup`), in PostgreSQL's dialect, under the store lock.
+//! Committing polls on PostgreSQL: the group commit under the store lock, and the statements of
+//! a poll's writes ([`DedupDb`], [`IngestDb`], [`StoryDb`]) in PostgreSQL's dialect. What they
+//! decide is written once for both backends (`store::dedup`, `store::record`, `store::story_index`).
 
-use chrono::{DateTime, Utc};
-use rustc_hash::FxHashSet;
+use chrono::Utc;
 
 use super::{PgStore, STORE_LOCK, Tx};
-use crate::model::{ItemKey, stable_hash};
-use crate::store::dedup::{SEEN_AGAIN_SECS, url_hash};
+use crate::model::Item;
+use crate::store::dedup::{DedupDb, NewRow, Sighting};
 use crate::store::facts::fact_columns;
-use crate::store::ingest::{
-    ADOPT_REDIRECT_AFTER, NextIds, join_list, rotation_suspected, suppressed,
-};
+use crate::store::ingest::{NextIds, join_list};
 use crate::store::read::parse_list;
+use crate::store::record::{AlertRow, FeedRow, IngestDb, record_in};
 use crate::store::story_db::{StoredMember, StoryDb};
-use crate::store::story_index::{self, NewItem, StoryIndex};
 use crate::store::{
-    Activity, FeedFacts, IngestPolicy, MatchedItem, NewAlert, OutboxRoutes, PollOutcome,
-    PollRecord, PollSummary, Result, StoreError, from_ts, ts,
+    Activity, FeedFacts, IngestPolicy, NewAlert, OutboxRoutes, PollRecord, PollSummary, Result,
+    StoreError, from_ts, ts,
 };
 
 type PgResult<T> = std::result::Result<T, postgres::Error>;
@@ -218,110 +216,6 @@ impl PgStore {
     }
 }
 
-/// One poll's writes, inside the caller's transaction (or savepoint).
-fn record_in(
-    tx: &mut Tx<'_>,
-    rec: &PollRecord,
-    policy: IngestPolicy,
-    stories: &mut StoryIndex,
-    routes: &OutboxRoutes,
-) -> Result<PollSummary> {
-    tx.exec(
-        "INSERT INTO feeds (name, url) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-        &[&rec.feed, &rec.url],
-    )?;
-    let row = tx.one(
-        concat!(
-            "SELECT id, url, last_success_at, ",
-            fact_columns!(),
-            " FROM feeds WHERE name = $1"
-        ),
-        &[&rec.feed],
-    )?;
-    let (feed_id, known_url, last_success): (i64, String, Option<i64>) =
-        (row.get(0), row.get(1), row.get(2));
-    let mut facts = facts_at(&row, 3);
-    if known_url != rec.url {
-        // The config now points the feed elsewhere: the old validators mean nothing there.
-        tx.exec(
-            "UPDATE feeds SET url = $2, redirect_url = NULL, redirect_seen = 0, adopted_url = NULL WHERE id = $1",
-            &[&feed_id, &rec.url],
-        )?;
-        facts.forget_url();
-    }
-    let at = ts(rec.at);
-    let was_gone = facts.gone();
-    let mut summary = PollSummary {
-        first_fetch: last_success.is_none(),
-        ..PollSummary::default()
-    };
-    match &rec.outcome {
-        PollOutcome::Fetched {
-            status,
-            permanent_redirect,
-            title,
-            items,
-            warning,
-        } => {
-            ingest(
-                tx,
-                feed_id,
-                &rec.feed,
-                at,
-                items,
-                policy,
-                rec.at,
-                stories,
-                &mut summary,
-                routes,
-            )?;
-            tx.exec(
-                "UPDATE feeds SET last_fetch_at = $2, last_success_at = $2, last_document_at = $2, last_status = $3,
-                    last_error = $5::text, last_error_class = CASE WHEN $5::text IS NULL THEN NULL ELSE 'warning' END,
-                    title = coalesce($4, title) WHERE id = $1",
-                &[&feed_id, &at, &i64::from(*status), title, warning],
-            )?;
-            summary.adopted = note_redirect(tx, feed_id, permanent_redirect.as_deref())?;
-        }
-        PollOutcome::NotModified {
-            status,
-            permanent_redirect,
-        } => {
-            tx.exec(
-                "UPDATE feeds SET last_fetch_at = $2, last_success_at = $2, last_status = $3, last_error = NULL,
-                    last_error_class = NULL WHERE id = $1",
-                &[&feed_id, &at, &i64::from(*status)],
-            )?;
-            summary.adopted = note_redirect(tx, feed_id, permanent_redirect.as_deref())?;
-        }
-        PollOutcome::Failed {
-            status,
-            class,
-            message,
-        } => {
-            tx.exec(
-                "UPDATE feeds SET last_fetch_at = $2, last_status = $3, last_error = $4, last_error_class = $5 WHERE id = $1",
-                &[
-                    &feed_id,
-                    &at,
-                    &status.map(i64::from),
-                    message,
-                    &class.as_str(),
-                ],
-            )?;
-        }
-    }
-    let mut facts = facts.after(rec);
-    // Publishing activity changes only when items arrive.
-    if matches!(rec.outcome, PollOutcome::Fetched { .. }) {
-        facts.activity = activity(tx, feed_id, at)?;
-    }
-    write_facts(tx, feed_id, &facts)?;
-    summary.became_gone = facts.gone() && !was_gone;
-    summary.facts = facts;
-    Ok(summary)
-}
-
 /// A feed's facts from a row, its [`fact_columns!`] from `first` on (as SQLite's `facts_at`).
 pub(super) fn facts_at(r: &postgres::Row, first: usize) -> FeedFacts {
     let u32_of = |v: Option<i64>| v.map(|v| v.clamp(0, i64::from(u32::MAX)) as u32);
@@ -341,257 +235,238 @@ pub(super) fn facts_at(r: &postgres::Row, first: usize) -> FeedFacts {
     }
 }
 
-/// A feed's facts into its row: every column of them, whatever the outcome.
-fn write_facts(tx: &mut Tx<'_>, feed_id: i64, f: &FeedFacts) -> PgResult<()> {
-    tx.exec(
-        "UPDATE feeds SET (etag, last_modified, ttl_minutes, skip_hours, skip_days, consecutive_failures, dead_since,
-            activity_items, activity_oldest) = ($2, $3, $4, $5, $6, $7, $8, $9, $10) WHERE id = $1",
-        &[
-            &feed_id,
-            &f.etag,
-            &f.last_modified,
-            &f.ttl_minutes.map(i64::from),
-            &join_list(&f.skip_hours),
-            &join_list(&f.skip_days),
-            &i64::from(f.consecutive_failures),
-            &f.dead_since.map(ts),
-            &i64::from(f.activity.items_7d),
-            &f.activity.oldest_7d.map(ts),
-        ],
-    )?;
-    Ok(())
-}
+/// A poll's other statements: the feed's row, redirects, activity, alerts.
+impl IngestDb for Tx<'_> {
+    fn feed_row(&mut self, name: &str, url: &str) -> PgResult<FeedRow> {
+        self.exec(
+            "INSERT INTO feeds (name, url) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            &[&name, &url],
+        )?;
+        let row = self.one(
+            concat!(
+                "SELECT id, url, last_success_at, ",
+                fact_columns!(),
+                " FROM feeds WHERE name = $1"
+            ),
+            &[&name],
+        )?;
+        Ok(FeedRow {
+            id: row.get(0),
+            url: row.get(1),
+            last_success: row.get(2),
+            facts: facts_at(&row, 3),
+        })
+    }
 
-/// As SQLite's `activity`: the feed's publishing over the last 7 days.
-fn activity(tx: &mut Tx<'_>, feed_id: i64, now: i64) -> PgResult<Activity> {
-    let recent = ids_since(tx, now - 8 * 86_400)?.item;
-    let r = tx.one(
-        "SELECT count(*), min(coalesce(i.published_at, i.first_seen_at)) FROM sightings s JOIN items i ON i.id = s.item_id
-         WHERE s.feed_id = $1 AND s.item_id >= $3 AND coalesce(i.published_at, i.first_seen_at) >= $2
-           AND (i.published_at IS NOT NULL OR s.first_seen_at > (SELECT min(first_seen_at) FROM sightings WHERE feed_id = $1 AND item_id >= $3))",
-        &[&feed_id, &(now - 7 * 86_400), &recent],
-    )?;
-    Ok(Activity {
-        items_7d: r.get::<_, i64>(0).max(0) as u32,
-        oldest_7d: from_ts(r.get(1)),
-    })
-}
+    fn repoint_feed(&mut self, feed: i64, url: &str) -> PgResult<()> {
+        self.exec(
+            "UPDATE feeds SET url = $2, redirect_url = NULL, redirect_seen = 0, adopted_url = NULL WHERE id = $1",
+            &[&feed, &url],
+        )?;
+        Ok(())
+    }
 
-/// As SQLite's `note_redirect`.
-fn note_redirect(tx: &mut Tx<'_>, feed_id: i64, target: Option<&str>) -> PgResult<Option<String>> {
-    let Some(t) = target else {
-        tx.exec(
+    fn fetched(
+        &mut self,
+        feed: i64,
+        at: i64,
+        status: u16,
+        title: Option<&str>,
+        warning: Option<&str>,
+    ) -> PgResult<()> {
+        self.exec(
+            "UPDATE feeds SET last_fetch_at = $2, last_success_at = $2, last_document_at = $2, last_status = $3,
+                last_error = $5::text, last_error_class = CASE WHEN $5::text IS NULL THEN NULL ELSE 'warning' END,
+                title = coalesce($4, title) WHERE id = $1",
+            &[&feed, &at, &i64::from(status), &title, &warning],
+        )?;
+        Ok(())
+    }
+
+    fn not_modified(&mut self, feed: i64, at: i64, status: u16) -> PgResult<()> {
+        self.exec(
+            "UPDATE feeds SET last_fetch_at = $2, last_success_at = $2, last_status = $3, last_error = NULL,
+                last_error_class = NULL WHERE id = $1",
+            &[&feed, &at, &i64::from(status)],
+        )?;
+        Ok(())
+    }
+
+    fn failed(
+        &mut self,
+        feed: i64,
+        at: i64,
+        status: Option<u16>,
+        message: &str,
+        class: &str,
+    ) -> PgResult<()> {
+        self.exec(
+            "UPDATE feeds SET last_fetch_at = $2, last_status = $3, last_error = $4, last_error_class = $5 WHERE id = $1",
+            &[&feed, &at, &status.map(i64::from), &message, &class],
+        )?;
+        Ok(())
+    }
+
+    fn write_facts(&mut self, feed: i64, f: &FeedFacts) -> PgResult<()> {
+        self.exec(
+            "UPDATE feeds SET (etag, last_modified, ttl_minutes, skip_hours, skip_days, consecutive_failures, dead_since,
+                activity_items, activity_oldest) = ($2, $3, $4, $5, $6, $7, $8, $9, $10) WHERE id = $1",
+            &[
+                &feed,
+                &f.etag,
+                &f.last_modified,
+                &f.ttl_minutes.map(i64::from),
+                &join_list(&f.skip_hours),
+                &join_list(&f.skip_days),
+                &i64::from(f.consecutive_failures),
+                &f.dead_since.map(ts),
+                &i64::from(f.activity.items_7d),
+                &f.activity.oldest_7d.map(ts),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn clear_redirect(&mut self, feed: i64) -> PgResult<()> {
+        self.exec(
             "UPDATE feeds SET redirect_url = NULL, redirect_seen = 0 WHERE id = $1",
-            &[&feed_id],
+            &[&feed],
         )?;
-        return Ok(None);
-    };
-    tx.exec(
-        "UPDATE feeds SET redirect_seen = CASE WHEN redirect_url = $2 THEN redirect_seen + 1 ELSE 1 END, redirect_url = $2 WHERE id = $1",
-        &[&feed_id, &t],
-    )?;
-    let r = tx.one(
-        "SELECT redirect_seen, adopted_url FROM feeds WHERE id = $1",
-        &[&feed_id],
-    )?;
-    let (seen, adopted): (i64, Option<String>) = (r.get(0), r.get(1));
-    if seen >= i64::from(ADOPT_REDIRECT_AFTER) && adopted.as_deref() != Some(t) {
-        tx.exec(
+        Ok(())
+    }
+
+    fn count_redirect(&mut self, feed: i64, target: &str) -> PgResult<(u32, Option<String>)> {
+        self.exec(
+            "UPDATE feeds SET redirect_seen = CASE WHEN redirect_url = $2 THEN redirect_seen + 1 ELSE 1 END, redirect_url = $2 WHERE id = $1",
+            &[&feed, &target],
+        )?;
+        let r = self.one(
+            "SELECT redirect_seen, adopted_url FROM feeds WHERE id = $1",
+            &[&feed],
+        )?;
+        let seen: i64 = r.get(0);
+        Ok((seen.clamp(0, i64::from(u32::MAX)) as u32, r.get(1)))
+    }
+
+    fn adopt_redirect(&mut self, feed: i64, target: &str) -> PgResult<()> {
+        self.exec(
             "UPDATE feeds SET adopted_url = $2, redirect_url = NULL, redirect_seen = 0 WHERE id = $1",
-            &[&feed_id, &t],
+            &[&feed, &target],
         )?;
-        return Ok(Some(t.to_owned()));
+        Ok(())
     }
-    Ok(None)
-}
 
-enum Seen {
-    New(i64),
-    Updated(i64),
-    Unchanged,
-    Merged,
-}
-
-#[allow(clippy::too_many_arguments)]
-fn ingest(
-    tx: &mut Tx<'_>,
-    feed_id: i64,
-    feed_name: &str,
-    at: i64,
-    items: &[MatchedItem],
-    policy: IngestPolicy,
-    now: DateTime<Utc>,
-    stories: &mut StoryIndex,
-    summary: &mut PollSummary,
-    routes: &OutboxRoutes,
-) -> Result<()> {
-    let stored_before: i64 = tx
-        .one(
-            "SELECT count(*) FROM sightings WHERE feed_id = $1",
-            &[&feed_id],
-        )?
-        .get(0);
-    let mut to_alert: Vec<(i64, &MatchedItem)> = Vec::new();
-    let mut first_poll = (stored_before == 0).then(FxHashSet::<u64>::default);
-    for mi in items {
-        match upsert_item(tx, feed_id, at, mi, policy, stories, first_poll.as_mut())? {
-            Seen::New(id) => {
-                summary.new += 1;
-                if !mi.matches.is_empty() {
-                    to_alert.push((id, mi));
-                }
-            }
-            Seen::Updated(id) => {
-                summary.updated += 1;
-                if !mi.matches.is_empty() {
-                    to_alert.push((id, mi));
-                }
-            }
-            Seen::Unchanged => summary.unchanged += 1,
-            Seen::Merged => summary.merged += 1,
-        }
+    fn ids_since(&mut self, t: i64) -> PgResult<NextIds> {
+        ids_since(self, t)
     }
-    summary.rotation_suspected = rotation_suspected(stored_before, summary.new, items.len());
-    for (item_id, mi) in to_alert {
-        if suppressed(mi, policy, now, summary) {
-            summary.suppressed += mi.matches.len();
-            continue;
-        }
-        let story_id: i64 = tx
-            .one("SELECT story_id FROM items WHERE id = $1", &[&item_id])?
-            .get(0);
-        for m in &mi.matches {
-            // Once per story where it is certain, as on SQLite: the story index decides.
-            let alerted: Vec<i64> = tx
-                .all(
-                    "SELECT a.item_id FROM items i JOIN alerts a ON a.item_id = i.id AND a.topic = $1
-                     WHERE i.story_id = $2 AND i.id != $3",
-                    &[&m.topic, &story_id, &item_id],
-                )?
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
-            if alerted
-                .iter()
-                .any(|&other| stories.confidently_same(item_id, other))
-            {
-                summary.also_reported.push((m.topic.clone(), story_id));
-                continue;
-            }
-            let terms = serde_json::to_string(&m.terms).unwrap_or_else(|_| "[]".into());
-            let inserted = tx.opt(
+
+    fn activity(&mut self, feed: i64, since: i64, first_item: i64) -> PgResult<Activity> {
+        let r = self.one(
+            "SELECT count(*), min(coalesce(i.published_at, i.first_seen_at)) FROM sightings s JOIN items i ON i.id = s.item_id
+             WHERE s.feed_id = $1 AND s.item_id >= $3 AND coalesce(i.published_at, i.first_seen_at) >= $2
+               AND (i.published_at IS NOT NULL OR s.first_seen_at > (SELECT min(first_seen_at) FROM sightings WHERE feed_id = $1 AND item_id >= $3))",
+            &[&feed, &since, &first_item],
+        )?;
+        Ok(Activity {
+            items_7d: r.get::<_, i64>(0).max(0) as u32,
+            oldest_7d: from_ts(r.get(1)),
+        })
+    }
+
+    fn sightings_of(&mut self, feed: i64) -> PgResult<i64> {
+        Ok(self
+            .one(
+                "SELECT count(*) FROM sightings WHERE feed_id = $1",
+                &[&feed],
+            )?
+            .get(0))
+    }
+
+    fn story_of(&mut self, item: i64) -> PgResult<i64> {
+        Ok(self
+            .one("SELECT story_id FROM items WHERE id = $1", &[&item])?
+            .get(0))
+    }
+
+    fn alerted_in_story(&mut self, topic: &str, story: i64, except: i64) -> PgResult<Vec<i64>> {
+        Ok(self
+            .all(
+                "SELECT a.item_id FROM items i JOIN alerts a ON a.item_id = i.id AND a.topic = $1
+                 WHERE i.story_id = $2 AND i.id != $3",
+                &[&topic, &story, &except],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+
+    fn insert_alert(&mut self, a: &AlertRow<'_>) -> PgResult<Option<i64>> {
+        Ok(self
+            .opt(
                 "INSERT INTO alerts (topic, item_id, story_id, feed_id, query_index, terms, snippet, field, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (topic, item_id) DO NOTHING RETURNING id",
                 &[
-                    &m.topic,
-                    &item_id,
-                    &story_id,
-                    &feed_id,
-                    &(m.query_index as i64),
-                    &terms,
-                    &m.snippet,
-                    &m.field,
-                    &at,
+                    &a.m.topic,
+                    &a.item,
+                    &a.story,
+                    &a.feed,
+                    &(a.m.query_index as i64),
+                    &a.terms,
+                    &a.m.snippet,
+                    &a.m.field,
+                    &a.at,
                 ],
-            )?;
-            let Some(row) = inserted else {
-                summary.also_reported.push((m.topic.clone(), story_id));
-                continue;
-            };
-            let sources: i64 = tx
-                .one(
-                    "SELECT count(DISTINCT s.feed_id) FROM items i JOIN sightings s ON s.item_id = i.id WHERE i.story_id = $1",
-                    &[&story_id],
-                )?
-                .get(0);
-            summary.alerts.push(NewAlert {
-                alert_id: row.get(0),
-                item_id,
-                story_id,
-                sources: sources.max(1) as u32,
-                topic: m.topic.clone(),
-                feed: feed_name.to_owned(),
-                title: mi.item.title.clone(),
-                url: mi.item.url.clone(),
-                published: mi.item.published,
-                terms: m.terms.clone(),
-                field: m.field.clone(),
-                snippet: m.snippet.clone(),
-                query_index: m.query_index,
-            });
-            // Its deliveries, in its transaction: never an alert without them, nor a delivery
-            // of an alert rolled back.
-            if !routes.is_empty()
-                && let Some(a) = summary.alerts.last()
-            {
-                summary.enqueued +=
-                    super::outbox::enqueue(tx, routes, a, Utc::now().timestamp_millis())?;
-            }
-        }
+            )?
+            .map(|r| r.get(0)))
     }
-    Ok(())
+
+    fn story_sources(&mut self, story: i64) -> PgResult<i64> {
+        Ok(self
+            .one(
+                "SELECT count(DISTINCT s.feed_id) FROM items i JOIN sightings s ON s.item_id = i.id WHERE i.story_id = $1",
+                &[&story],
+            )?
+            .get(0))
+    }
+
+    fn enqueue(&mut self, routes: &OutboxRoutes, alert: &NewAlert, now_ms: i64) -> Result<usize> {
+        super::outbox::enqueue(self, routes, alert, now_ms)
+    }
 }
 
 const SIGHTING: &str = "INSERT INTO sightings (feed_id, item_key, item_id, first_seen_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
 
-/// As SQLite's `upsert_item`: this feed's key, its GUID path key, its URL key, its content hash.
-fn upsert_item(
-    tx: &mut Tx<'_>,
-    feed_id: i64,
-    at: i64,
-    mi: &MatchedItem,
-    policy: IngestPolicy,
-    stories: &mut StoryIndex,
-    mut first_poll: Option<&mut FxHashSet<u64>>,
-) -> Result<Seen> {
-    let item = &mi.item;
-    let key = item.key.as_stored();
-    let hash = item.content_hash as i64;
-    let by_key = |tx: &mut Tx<'_>, k: &str| -> PgResult<Option<(i64, i64, i64)>> {
-        Ok(tx
+/// Dedup's statements, in PostgreSQL's dialect.
+impl DedupDb for Tx<'_> {
+    fn sighting(&mut self, feed: i64, key: &str) -> PgResult<Option<Sighting>> {
+        Ok(self
             .opt(
                 "SELECT s.item_id, i.content_hash, coalesce(s.last_seen_at, s.first_seen_at) FROM sightings s JOIN items i ON i.id = s.item_id
                  WHERE s.feed_id = $1 AND s.item_key = $2",
-                &[&feed_id, &k],
+                &[&feed, &key],
             )?
-            .map(|r| (r.get(0), r.get(1), r.get(2))))
-    };
-    let path_key = match &item.key {
-        ItemKey::Guid(g) => crate::stories::guid_path_key(g).map(|p| format!("p:{p}")),
-        _ => None,
-    };
-    let met = |seen: &FxHashSet<u64>, k: &str| seen.contains(&stable_hash(&[k]));
-    let lookup = match first_poll.as_deref() {
-        Some(seen) => met(seen, &key) || path_key.as_deref().is_some_and(|p| met(seen, p)),
-        None => true,
-    };
-    let mut remember = |k: &str| {
-        if let Some(seen) = first_poll.as_deref_mut() {
-            seen.insert(stable_hash(&[k]));
-        }
-    };
-    let mut known = if lookup { by_key(tx, &key)? } else { None };
-    if lookup
-        && known.is_none()
-        && let Some(pk) = &path_key
-    {
-        known = by_key(tx, pk)?;
-        if let Some((id, _, _)) = known {
-            tx.exec(SIGHTING, &[&feed_id, &key, &id, &at])?;
-            remember(&key);
-        }
+            .map(|r| Sighting {
+                item: r.get(0),
+                content_hash: r.get(1),
+                last_seen: r.get(2),
+            }))
     }
-    if let Some((id, old_hash, last_seen)) = known {
-        if at - last_seen >= SEEN_AGAIN_SECS {
-            tx.exec(
-                "UPDATE sightings SET last_seen_at = $3 WHERE feed_id = $1 AND item_key = $2",
-                &[&feed_id, &key, &at],
-            )?;
-        }
-        if old_hash == hash {
-            return Ok(Seen::Unchanged);
-        }
-        tx.exec(
+
+    fn insert_sighting(&mut self, feed: i64, key: &str, item: i64, at: i64) -> PgResult<()> {
+        self.exec(SIGHTING, &[&feed, &key, &item, &at])?;
+        Ok(())
+    }
+
+    fn touch_sighting(&mut self, feed: i64, key: &str, at: i64) -> PgResult<()> {
+        self.exec(
+            "UPDATE sightings SET last_seen_at = $3 WHERE feed_id = $1 AND item_key = $2",
+            &[&feed, &key, &at],
+        )?;
+        Ok(())
+    }
+
+    fn update_item(&mut self, id: i64, item: &Item, hash: i64, at: i64) -> PgResult<()> {
+        self.exec(
             "UPDATE items SET title = $2, summary = $3, content = $4, content_hash = $5, updated_at = coalesce($6, updated_at),
                     changed_at = $7 WHERE id = $1",
             &[
@@ -604,87 +479,66 @@ fn upsert_item(
                 &at,
             ],
         )?;
-        if policy.search {
-            super::search::index_item(tx, id, &item.title, &item.summary)?;
-        }
-        return Ok(Seen::Updated(id));
+        Ok(())
     }
-    let url_key = &item.url_key;
-    let url_hash = url_key.as_deref().map(url_hash);
-    let existing: Option<i64> = match (url_key, url_hash) {
-        (Some(k), Some(h)) => tx
+
+    fn item_by_url_key(&mut self, url_hash: i64, url_key: &str) -> PgResult<Option<i64>> {
+        Ok(self
             .opt(
                 "SELECT id FROM items WHERE url_hash = $1 AND url_key = $2",
-                &[&h, k],
+                &[&url_hash, &url_key],
             )?
-            .map(|r| r.get(0)),
-        _ => tx
+            .map(|r| r.get(0)))
+    }
+
+    fn item_by_hash(&mut self, hash: i64) -> PgResult<Option<i64>> {
+        Ok(self
             .opt(
                 "SELECT id FROM items WHERE canonical_url IS NULL AND content_hash = $1 LIMIT 1",
                 &[&hash],
             )?
-            .map(|r| r.get(0)),
-    };
-    if let Some(id) = existing {
-        tx.exec(SIGHTING, &[&feed_id, &key, &id, &at])?;
-        remember(&key);
-        if let Some(pk) = &path_key {
-            tx.exec(SIGHTING, &[&feed_id, pk, &id, &at])?;
-            remember(pk);
-        }
-        return Ok(Seen::Merged);
+            .map(|r| r.get(0)))
     }
-    let when = item.date().map_or(at, ts).min(at);
-    let id = stories.next_ids.item;
-    stories.next_ids.item += 1;
-    let placed = stories.place(
-        tx,
-        NewItem {
-            id,
-            at: when,
-            feed: feed_id,
-            order: story_index::order_key(url_key.as_deref(), hash),
-            features: &mi.features,
-        },
-        policy.story_window.as_secs() as i64,
-        policy.story_threshold,
-    )?;
-    tx.exec(
-        "INSERT INTO items (id, canonical_url, url_key, url_hash, content_hash, title, summary, content, url, published_at,
-                            updated_at, first_seen_at, authors, categories, first_feed_id, story_id, join_reason)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-        &[
-            &id,
-            &item.canonical_url,
-            url_key,
-            &url_hash,
-            &hash,
-            &item.title,
-            &item.summary,
-            &item.content,
-            &item.url,
-            &item.published.map(ts),
-            &item.updated.map(ts),
-            &at,
-            &serde_json::to_string(&item.authors).unwrap_or_else(|_| "[]".into()),
-            &serde_json::to_string(&item.categories).unwrap_or_else(|_| "[]".into()),
-            &feed_id,
-            &placed.story,
-            &placed.reason,
-        ],
-    )?;
-    tx.exec(
-        "INSERT INTO item_features (item_id, features) VALUES ($1, $2)",
-        &[&id, &mi.features.to_bytes()],
-    )?;
-    if policy.search {
-        super::search::index_item(tx, id, &item.title, &item.summary)?;
+
+    fn insert_item(&mut self, row: &NewRow<'_>) -> PgResult<()> {
+        let item = row.item;
+        self.exec(
+            "INSERT INTO items (id, canonical_url, url_key, url_hash, content_hash, title, summary, content, url, published_at,
+                                updated_at, first_seen_at, authors, categories, first_feed_id, story_id, join_reason)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+            &[
+                &row.id,
+                &item.canonical_url,
+                &item.url_key,
+                &row.url_hash,
+                &row.content_hash,
+                &item.title,
+                &item.summary,
+                &item.content,
+                &item.url,
+                &item.published.map(ts),
+                &item.updated.map(ts),
+                &row.at,
+                &serde_json::to_string(&item.authors).unwrap_or_else(|_| "[]".into()),
+                &serde_json::to_string(&item.categories).unwrap_or_else(|_| "[]".into()),
+                &row.feed,
+                &row.story,
+                &row.join_reason,
+            ],
+        )?;
+        Ok(())
     }
-    tx.exec(SIGHTING, &[&feed_id, &key, &id, &at])?;
-    remember(&key);
-    if let Some(pk) = &path_key {
-        tx.exec(SIGHTING, &[&feed_id, pk, &id, &at])?;
-        remember(pk);
+
+    fn insert_features(&mut self, id: i64, features: &[u8]) -> PgResult<()> {
+        self.exec(
+            "INSERT INTO item_features (item_id, features) VALUES ($1, $2)",
+            &[&id, &features],
+        )?;
+        Ok(())
     }
-    Ok(Seen::New(id))
+
+    /// An upsert: the same statement whether or not the item is indexed already.
+    fn index_item(&mut self, id: i64, title: &str, summary: &str, _replace: bool) -> PgResult<()> {
+        super::search::index_item(self, id, title, summary)
+    }
 }
