@@ -23,18 +23,34 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Queues `n` due deliveries of sink `s` by hand (what an alert's transaction writes).
+/// Queues `n` due deliveries of sink `s` for topic `summit` by hand, in `state`.
 fn queue(db: &PgDb, n: usize, state: &str) {
-    let now = now_ms();
-    let mut c = db.client();
     for i in 0..n {
-        c.execute(
+        queue_in(db, &format!("summit:{i}:s"), "summit", state);
+    }
+}
+
+/// Queues one due delivery of sink `s` under `key` in `state` (a digest when `topic` is empty),
+/// as an alert's transaction writes it.
+fn queue_in(db: &PgDb, key: &str, topic: &str, state: &str) {
+    let now = now_ms();
+    db.client()
+        .execute(
             "INSERT INTO outbox (sink, topic, idem_key, payload, created_at, retry_since, next_at, state)
-             VALUES ('s', 'summit', $1, '{\"title\":\"t\"}', $2, $2, $2, $3)",
-            &[&format!("summit:{i}:s"), &now, &state],
+             VALUES ('s', $1, $2, '{\"title\":\"t\"}', $3, $3, $3, $4)",
+            &[&topic, &key, &now, &state],
         )
         .unwrap();
-    }
+}
+
+/// Two stores on `db`, as two daemons would open it, each with a claim lease of `lease`.
+fn two_stores(db: &PgDb, lease: Duration) -> (PgStore, PgStore) {
+    let open = || {
+        let mut s = PgStore::open(&db.url()).unwrap();
+        s.set_lease(lease);
+        s
+    };
+    (open(), open())
 }
 
 /// On the library: what one store claims, another does not get until the claim ends; an outcome
@@ -47,12 +63,7 @@ fn a_claimed_delivery_is_not_claimed_again_until_its_claim_ends() {
         return;
     };
     let lease = Duration::from_secs(2);
-    let open = || {
-        let mut s = PgStore::open(&db.url()).unwrap();
-        s.set_lease(lease);
-        s
-    };
-    let (mut a, mut b) = (open(), open());
+    let (mut a, mut b) = two_stores(&db, lease);
     queue(&db, 6, "pending");
     let now = now_ms() + 1;
     let got_a = a.outbox_due("s", now, 4, &[], None).unwrap().send;
@@ -119,16 +130,9 @@ fn a_claimed_delivery_is_not_claimed_again_until_its_claim_ends() {
     );
 }
 
-/// Queues one due delivery of sink `s` under `key` (a digest when `topic` is empty).
+/// Queues one pending due delivery of sink `s` under `key` (a digest when `topic` is empty).
 fn queue_one(db: &PgDb, key: &str, topic: &str) {
-    let now = now_ms();
-    db.client()
-        .execute(
-            "INSERT INTO outbox (sink, topic, idem_key, payload, created_at, retry_since, next_at)
-             VALUES ('s', $1, $2, '{\"title\":\"t\"}', $3, $3, $3)",
-            &[&topic, &key, &now],
-        )
-        .unwrap();
+    queue_in(db, key, topic, "pending");
 }
 
 /// On the library: a sink's `max_per_hour` is decided in the claim, across stores: a store's
@@ -142,12 +146,7 @@ fn the_claim_keeps_max_per_hour_across_stores_and_gives_back_what_was_not_sent()
         return;
     };
     let lease = Duration::from_secs(2);
-    let open = || {
-        let mut s = PgStore::open(&db.url()).unwrap();
-        s.set_lease(lease);
-        s
-    };
-    let (mut a, mut b) = (open(), open());
+    let (mut a, mut b) = two_stores(&db, lease);
     let budget = Budget {
         sink: Some(5),
         topics: Vec::new(),
